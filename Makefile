@@ -1,0 +1,37 @@
+# The two commands: `make dev` and `make test`. Everything they need is
+# installed by the targets below and cached (.venv here, Go builds under
+# ~/.cache/scaivault-federation), so a second run starts at once.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+STATE_DIR ?= .state/dev
+
+.PHONY: all dev test lint typecheck unit e2e controlplane clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+controlplane:
+	@hack/build-controlplane.sh >/dev/null
+
+dev: $(STAMP) controlplane
+	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/scaivault-federation dev --state-dir $(STATE_DIR)
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests
+	$(BIN)/ruff format --check operator tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) controlplane lint typecheck
+	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .state .mypy_cache .pytest_cache .ruff_cache

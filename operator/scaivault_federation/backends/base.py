@@ -1,0 +1,163 @@
+"""The contract every secret backend implements.
+
+A backend is a small async client for one remote secret store. It speaks in
+paths of the backend's own template space (what the right-hand side of a
+``pathMapping`` names), never in ScaiVault paths: translating between the two
+is the job of :mod:`scaivault_federation.paths`. A backend keeps no sync state;
+it lists, reads and proves its credentials, and counts every API call it makes
+so tests and metrics can see how many round trips a sync cost.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Literal, Protocol
+
+from .errors import (
+    AuthenticationError,
+    BackendError,
+    BackendUnavailableError,
+    InvalidBackendConfigError,
+    SecretNotFoundError,
+    ThrottledError,
+)
+
+CallResult = Literal["ok", "not_found", "auth_failed", "throttled", "unavailable", "error"]
+
+
+@dataclass(frozen=True)
+class RemoteSecretRef:
+    """One secret found by a listing."""
+
+    path: str
+    version: str | None = None
+    updated_at: datetime | None = None
+
+
+RemoteValue = str | bytes | dict[str, object]
+
+
+@dataclass(frozen=True)
+class RemoteSecret:
+    """One secret read from a backend."""
+
+    path: str
+    value: RemoteValue = field(repr=False)
+    version: str | None = None
+
+
+@dataclass
+class BatchResult:
+    """The outcome of reading many paths: every requested path is in exactly one field."""
+
+    found: dict[str, RemoteSecret] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    failed: dict[str, BackendError] = field(default_factory=dict)
+
+
+def call_result(error: BaseException | None) -> CallResult:
+    """The counter bucket of a call that ended with ``error`` (``None``: success)."""
+    if error is None:
+        return "ok"
+    if isinstance(error, SecretNotFoundError):
+        return "not_found"
+    if isinstance(error, AuthenticationError):
+        return "auth_failed"
+    if isinstance(error, ThrottledError):
+        return "throttled"
+    if isinstance(error, BackendUnavailableError):
+        return "unavailable"
+    return "error"
+
+
+class CallCounter:
+    """API calls made by one backend, by ``(operation, result)``."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[str, str]] = Counter()
+
+    def record(self, operation: str, result: CallResult) -> None:
+        self._counts[(operation, result)] += 1
+
+    def get(self, operation: str, result: CallResult | None = None) -> int:
+        """Calls of ``operation``, all results together unless ``result`` is given."""
+        if result is not None:
+            return self._counts[(operation, result)]
+        return sum(n for (op, _), n in self._counts.items() if op == operation)
+
+    def snapshot(self) -> dict[tuple[str, str], int]:
+        return dict(self._counts)
+
+    def total(self) -> int:
+        return sum(self._counts.values())
+
+    def reset(self) -> None:
+        self._counts.clear()
+
+    def __repr__(self) -> str:
+        return f"CallCounter({dict(self._counts)!r})"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Key -> bytes read from the credentials Secret in the CR's namespace (may be empty)."""
+
+    values: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+
+    def get(self, key: str) -> bytes | None:
+        return self.values.get(key)
+
+    def require(self, key: str) -> bytes:
+        """The value under ``key``; a missing or empty key is a configuration error."""
+        value = self.values.get(key)
+        if not value:
+            raise InvalidBackendConfigError(f"credentials key {key!r} is missing or empty")
+        return value
+
+    def require_text(self, key: str) -> str:
+        """``require(key)`` as UTF-8 text without surrounding whitespace (a trailing newline
+        is common in Secrets made from files)."""
+        try:
+            text = self.require(key).decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise InvalidBackendConfigError(f"credentials key {key!r} is not UTF-8 text") from None
+        if not text:
+            raise InvalidBackendConfigError(f"credentials key {key!r} is missing or empty")
+        return text
+
+    def __repr__(self) -> str:
+        return f"Credentials(keys={sorted(self.values)!r})"
+
+
+class SecretBackend(Protocol):
+    """An async client of one remote secret store."""
+
+    backend_type: ClassVar[str]
+    calls: CallCounter
+
+    async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
+        """Every secret under ``prefix``, recursively.
+
+        ``prefix`` is a literal template prefix ending in ``/``, or ``""`` for
+        everything the credentials can see.
+        """
+        ...
+
+    async def get_secret(self, path: str) -> RemoteSecret:
+        """The current value at ``path``; ``SecretNotFoundError`` when there is none."""
+        ...
+
+    async def get_many(self, paths: Sequence[str]) -> BatchResult:
+        """Read many paths with as few calls as the backend allows."""
+        ...
+
+    async def probe(self) -> float:
+        """A real round trip proving the credentials work; the latency in ms (> 0)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the backend is not used afterwards."""
+        ...

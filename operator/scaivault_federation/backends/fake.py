@@ -1,0 +1,147 @@
+"""An in-memory backend for tests of everything above the backend layer.
+
+It behaves like a well-mannered remote store: paths are plain strings, every
+``set`` bumps the path's version, listing is recursive by prefix. Knobs let a
+test make every call fail (``fail_with``), make single paths fail
+(``fail_paths``), or read in batches like AWS does (``batch_size``). Calls are
+counted exactly like a real backend counts them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from .base import (
+    BatchResult,
+    CallCounter,
+    RemoteSecret,
+    RemoteSecretRef,
+    RemoteValue,
+    call_result,
+)
+from .errors import BackendError, SecretNotFoundError
+
+
+@dataclass
+class _Entry:
+    value: RemoteValue
+    version: int
+    updated_at: datetime
+
+
+class FakeBackend:
+    """In-memory ``SecretBackend``."""
+
+    backend_type: ClassVar[str] = "fake"
+
+    def __init__(
+        self,
+        secrets: Mapping[str, RemoteValue] | None = None,
+        *,
+        batch_size: int | None = None,
+        latency_ms: float = 1.0,
+    ) -> None:
+        self.calls = CallCounter()
+        self.fail_with: BackendError | None = None
+        self.fail_paths: dict[str, BackendError] = {}
+        self.batch_size = batch_size
+        self.latency_ms = latency_ms
+        self.closed = False
+        self._entries: dict[str, _Entry] = {}
+        for path, value in (secrets or {}).items():
+            self.set(path, value)
+
+    # -- test knobs -----------------------------------------------------------------
+
+    def set(self, path: str, value: RemoteValue) -> None:
+        """Create or replace ``path``; the version goes up by one."""
+        previous = self._entries.get(path)
+        version = previous.version + 1 if previous else 1
+        self._entries[path] = _Entry(copy.deepcopy(value), version, datetime.now(UTC))
+
+    def delete(self, path: str) -> None:
+        """Remove ``path`` (no error when absent)."""
+        self._entries.pop(path, None)
+
+    def paths(self) -> list[str]:
+        return sorted(self._entries)
+
+    # -- SecretBackend ----------------------------------------------------------------
+
+    async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
+        self._check("list")
+        refs = [
+            RemoteSecretRef(path, str(entry.version), entry.updated_at)
+            for path, entry in sorted(self._entries.items())
+            if path.startswith(prefix)
+        ]
+        self.calls.record("list", "ok")
+        return refs
+
+    async def get_secret(self, path: str) -> RemoteSecret:
+        self._check("read", path)
+        return self._read("read", path)
+
+    async def get_many(self, paths: Sequence[str]) -> BatchResult:
+        result = BatchResult(found={}, missing=[], failed={})
+        unique = list(dict.fromkeys(paths))
+        if self.batch_size is None:
+            for path in unique:
+                try:
+                    result.found[path] = await self.get_secret(path)
+                except SecretNotFoundError:
+                    result.missing.append(path)
+                except BackendError as error:
+                    result.failed[path] = error
+            return result
+        for start in range(0, len(unique), self.batch_size):
+            chunk = unique[start : start + self.batch_size]
+            try:
+                self._check("batch_read")
+            except BackendError as error:
+                result.failed.update(dict.fromkeys(chunk, error))
+                continue
+            self.calls.record("batch_read", "ok")
+            for path in chunk:
+                entry = self._entries.get(path)
+                if path in self.fail_paths:
+                    result.failed[path] = self.fail_paths[path]
+                elif entry is None:
+                    result.missing.append(path)
+                else:
+                    result.found[path] = self._secret(path, entry)
+        return result
+
+    async def probe(self) -> float:
+        self._check("probe")
+        self.calls.record("probe", "ok")
+        return self.latency_ms
+
+    async def close(self) -> None:
+        self.closed = True
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _check(self, operation: str, path: str | None = None) -> None:
+        error = self.fail_with
+        if error is None and path is not None:
+            error = self.fail_paths.get(path)
+        if error is not None:
+            self.calls.record(operation, call_result(error))
+            raise error
+
+    def _read(self, operation: str, path: str) -> RemoteSecret:
+        entry = self._entries.get(path)
+        if entry is None:
+            self.calls.record(operation, "not_found")
+            raise SecretNotFoundError(f"no secret at {path!r}")
+        self.calls.record(operation, "ok")
+        return self._secret(path, entry)
+
+    @staticmethod
+    def _secret(path: str, entry: _Entry) -> RemoteSecret:
+        return RemoteSecret(path, copy.deepcopy(entry.value), str(entry.version))

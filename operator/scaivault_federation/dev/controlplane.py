@@ -1,0 +1,279 @@
+"""A real, local Kubernetes control plane: etcd plus kube-apiserver.
+
+`dev` and the end-to-end tests need a Kubernetes API that behaves like a
+cluster's (RBAC, TokenRequest, TokenReview, server-side apply, CRDs) without
+Docker. This starts the upstream etcd and kube-apiserver binaries on free
+loopback ports, with TLS from a throwaway CA, an admin bearer token, and a
+service-account signing key, and writes a kubeconfig for them. It is
+synchronous and uses only the standard library for HTTP, so it can be used
+before any event loop exists.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+
+from .binaries import ControlPlaneBinaries, ControlPlaneError, find_binaries
+from .processes import ManagedProcess, ServerStartError, free_port
+
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+_SERVING_SANS = (
+    "IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,"
+    "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+)
+_LEAF_EXTENSIONS = f"""\
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = {_SERVING_SANS}
+"""
+
+
+def _openssl(*args: str) -> None:
+    if shutil.which("openssl") is None:
+        raise ControlPlaneError("the `openssl` command is needed to create the local cluster's CA")
+    result = subprocess.run(["openssl", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ControlPlaneError(f"openssl {args[0]} failed: {result.stderr.strip()}")
+
+
+def _write_pki(pki: Path) -> None:
+    """A CA, a serving certificate for 127.0.0.1/localhost and a token signing key."""
+    pki.mkdir(parents=True, exist_ok=True)
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl(
+        "req", "-x509", *ec, "-days", "3650", "-subj", "/CN=scaivault-federation-dev-ca",
+        "-keyout", str(pki / "ca.key"), "-out", str(pki / "ca.crt"),
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
+    _openssl(
+        "req", *ec, "-subj", "/CN=kube-apiserver",
+        "-keyout", str(pki / "apiserver.key"), "-out", str(pki / "apiserver.csr"),
+    )  # fmt: skip
+    (pki / "apiserver.ext").write_text(_LEAF_EXTENSIONS)
+    _openssl(
+        "x509", "-req", "-in", str(pki / "apiserver.csr"), "-days", "3650",
+        "-CA", str(pki / "ca.crt"), "-CAkey", str(pki / "ca.key"),
+        "-set_serial", str(secrets.randbits(63)),
+        "-extfile", str(pki / "apiserver.ext"), "-out", str(pki / "apiserver.crt"),
+    )  # fmt: skip
+    _openssl(
+        "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+        "-out", str(pki / "sa.key"),
+    )  # fmt: skip
+    _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
+    for key in pki.glob("*.key"):
+        key.chmod(0o600)
+
+
+class ControlPlane:
+    """etcd + kube-apiserver under ``state_dir``; use ``with`` or start()/stop()."""
+
+    def __init__(self, state_dir: Path, binaries: ControlPlaneBinaries | None = None) -> None:
+        self.state_dir = state_dir.resolve()
+        self.binaries = binaries
+        self.server = ""
+        self.kubeconfig = self.state_dir / "kubeconfig"
+        self.admin_token = secrets.token_urlsafe(32)
+        self.ca_file = self.state_dir / "pki" / "ca.crt"
+        self.service_account_issuer = SERVICE_ACCOUNT_ISSUER
+        self.etcd_url = ""
+        self.start_seconds = 0.0
+        self._etcd: ManagedProcess | None = None
+        self._apiserver: ManagedProcess | None = None
+        self._ssl: ssl.SSLContext | None = None
+
+    def start(self, timeout: float = 120) -> None:
+        """Start both servers and wait until the API is fully usable."""
+        began = time.monotonic()
+        deadline = began + timeout
+        binaries = self.binaries or find_binaries()
+        self.binaries = binaries
+        try:
+            self._start(binaries, deadline)
+        except BaseException:
+            self.stop()
+            raise
+        self.start_seconds = time.monotonic() - began
+
+    def _start(self, binaries: ControlPlaneBinaries, deadline: float) -> None:
+        logs = self.state_dir / "logs"
+        pki = self.state_dir / "pki"
+        if not (pki / "sa.pub").exists():
+            _write_pki(pki)
+        self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
+        tokens = self.state_dir / "tokens.csv"
+        tokens.write_text(f'{self.admin_token},admin,admin,"system:masters"\n')
+        tokens.chmod(0o600)
+
+        data = self.state_dir / "etcd"
+        shutil.rmtree(data, ignore_errors=True)  # a fresh cluster on every start
+        client, peer = free_port(), free_port()
+        self.etcd_url = f"http://127.0.0.1:{client}"
+        peer_url = f"http://127.0.0.1:{peer}"
+        self._etcd = ManagedProcess(
+            "etcd",
+            [
+                str(binaries.etcd),
+                "--name=default",
+                f"--data-dir={data}",
+                f"--listen-client-urls={self.etcd_url}",
+                f"--advertise-client-urls={self.etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=default={peer_url}",
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+            logs / "etcd.log",
+        )
+        self._etcd.start()
+        self._etcd.wait_until(self._etcd_healthy, _left(deadline), "etcd /health")
+
+        port = free_port()
+        self.server = f"https://127.0.0.1:{port}"
+        self._apiserver = ManagedProcess(
+            "kube-apiserver",
+            [
+                str(binaries.kube_apiserver),
+                f"--etcd-servers={self.etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={port}",
+                f"--cert-dir={pki}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--token-auth-file={tokens}",
+                "--authorization-mode=RBAC",
+                f"--service-account-issuer={self.service_account_issuer}",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--disable-admission-plugins=ServiceAccount",
+                "--allow-privileged=true",
+                "--profiling=false",
+            ],
+            logs / "kube-apiserver.log",
+        )
+        self._apiserver.start()
+        wait = self._apiserver.wait_until
+        wait(lambda: self.request("GET", "/readyz")[0] == 200, _left(deadline), "/readyz")
+        wait(self._ensure_default_namespace, _left(deadline), "the default namespace")
+        wait(self._rbac_bootstrapped, _left(deadline), "the bootstrap RBAC roles")
+        self._write_kubeconfig()
+
+    def _etcd_healthy(self) -> bool:
+        with urllib.request.urlopen(f"{self.etcd_url}/health", timeout=2) as resp:  # noqa: S310
+            return bool(json.load(resp).get("health") == "true")
+
+    def _ensure_default_namespace(self) -> bool:
+        status, _ = self.request("GET", "/api/v1/namespaces/default")
+        if status == 404:
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}
+            status, _ = self.request("POST", "/api/v1/namespaces", body)
+            return status in (201, 409)
+        return status == 200
+
+    def _rbac_bootstrapped(self) -> bool:
+        path = "/apis/rbac.authorization.k8s.io/v1/clusterroles/"
+        return all(self.request("GET", path + role)[0] == 200 for role in ("cluster-admin", "view"))
+
+    def _write_kubeconfig(self) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "local",
+                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
+                }
+            ],
+            "users": [{"name": "admin", "user": {"token": self.admin_token}}],
+            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+            "current-context": "local",
+            "preferences": {},
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.kubeconfig.chmod(0o600)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        token: str | None = None,
+        anonymous: bool = False,
+        timeout: float = 10,
+    ) -> tuple[int, dict[str, Any]]:
+        """One API call; returns (HTTP status, JSON body or {}).
+
+        Authenticates with ``token``, by default the admin token, or with
+        nothing if ``anonymous``. Errors with an HTTP status are returned.
+        """
+        if not self.server or self._ssl is None:
+            raise ControlPlaneError("the control plane is not started")
+        headers = {"Accept": "application/json"}
+        if not anonymous:
+            headers["Authorization"] = f"Bearer {token or self.admin_token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(self.server + path, data, headers, method=method)  # noqa: S310
+        try:
+            with urllib.request.urlopen(req, timeout=timeout, context=self._ssl) as resp:  # noqa: S310
+                return resp.status, _json(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, _json(err.read())
+
+    def stop(self) -> None:
+        """Stop kube-apiserver, then etcd. Safe to call at any time, repeatedly."""
+        for proc in (self._apiserver, self._etcd):
+            if proc is not None:
+                proc.stop()
+
+    @property
+    def running(self) -> bool:
+        return all(p is not None and p.running for p in (self._etcd, self._apiserver))
+
+    def __enter__(self) -> ControlPlane:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ServerStartError("the control plane did not start within the timeout")
+    return left
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

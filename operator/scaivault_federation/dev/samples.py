@@ -1,0 +1,61 @@
+"""Example data and one sample FederationBackend per backend type, for ``dev``."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from .cluster import apply
+from .controlplane import ControlPlane
+from .openbao import OpenBaoServer
+
+SYSTEM_NAMESPACE = "scaivault-system"
+SAMPLE_NAMESPACE = "scaivault-dev"
+BACKENDS = (
+    f"/apis/federation.scaivault.io/v1alpha1/namespaces/{SAMPLE_NAMESPACE}/federationbackends"
+)
+SECRETS = f"/api/v1/namespaces/{SAMPLE_NAMESPACE}/secrets"
+
+VAULT_EXAMPLES: dict[str, dict[str, str]] = {
+    "apps/payments/db": {"username": "payments", "password": "dev-only-payments-pw"},
+    "apps/payments/stripe": {"api_key": "sk_test_dev_only"},
+    "apps/web/session": {"signing_key": "dev-only-session-key"},
+}
+
+
+def _credentials_secret(name: str, values: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+    }
+
+
+def seed_vault(cp: ControlPlane, bao: OpenBaoServer) -> dict[str, Any]:
+    for path, data in VAULT_EXAMPLES.items():
+        bao.request("POST", f"/v1/secret/data/{path}", {"data": data})
+    apply(cp, SECRETS, _credentials_secret("dev-hashicorp-token", {"token": bao.root_token}))
+    name = "hashicorp-dev"
+    apply(
+        cp,
+        BACKENDS,
+        {
+            "apiVersion": "federation.scaivault.io/v1alpha1",
+            "kind": "FederationBackend",
+            "metadata": {"name": name},
+            "spec": {
+                "type": "hashicorp-vault",
+                "config": {
+                    "endpoint": bao.address,
+                    "authMethod": "token",
+                    "authConfigPath": "dev/hashicorp/token",
+                },
+                "pathMapping": {"external/hashicorp/**": "secret/data/apps/**"},
+                "mode": "sync",
+                "syncInterval": "30s",
+            },
+        },
+    )
+    return {"endpoint": bao.address, "root_token": bao.root_token, "sample_backend": name}

@@ -1,0 +1,145 @@
+"""Kubernetes Secrets as the local storage of synced paths.
+
+Reads convert Secrets into :class:`LocalSecret`; writes build the object from
+what exists (so other labels and annotations survive) plus ours.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ..labels import (
+    BACKEND_LABEL,
+    MANAGED_BY,
+    MANAGED_BY_VALUE,
+    ORPHANED_AT_ANNOTATION,
+    PATH_ANNOTATION,
+    REMOTE_PATH_ANNOTATION,
+    REMOTE_VERSION_ANNOTATION,
+    SOURCE_MAC_ANNOTATION,
+    SYNCED_AT_ANNOTATION,
+    managed_selector,
+)
+from ..sync.state import LocalSecret
+from .client import JSON, KubeClient, NotFoundError
+
+
+def _secrets_path(namespace: str, name: str | None = None) -> str:
+    base = f"/api/v1/namespaces/{namespace}/secrets"
+    return f"{base}/{name}" if name else base
+
+
+def decode_secret(obj: Mapping[str, Any]) -> LocalSecret:
+    meta = obj.get("metadata", {})
+    data = {k: base64.b64decode(v) for k, v in (obj.get("data") or {}).items()}
+    return LocalSecret(
+        name=meta["name"],
+        data=data,
+        labels=dict(meta.get("labels") or {}),
+        annotations=dict(meta.get("annotations") or {}),
+        resource_version=meta.get("resourceVersion"),
+        type=obj.get("type", "Opaque"),
+    )
+
+
+def encode_data(data: Mapping[str, bytes]) -> dict[str, str]:
+    return {k: base64.b64encode(v).decode() for k, v in data.items()}
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SecretStore:
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
+
+    async def list_managed(self, namespace: str, backend_name: str) -> list[LocalSecret]:
+        doc = await self.client.get(
+            _secrets_path(namespace), params={"labelSelector": managed_selector(backend_name)}
+        )
+        return [decode_secret(item) for item in doc.get("items", [])]
+
+    async def get(self, namespace: str, name: str) -> LocalSecret | None:
+        try:
+            return decode_secret(await self.client.get(_secrets_path(namespace, name)))
+        except NotFoundError:
+            return None
+
+    async def write_synced(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        backend_name: str,
+        path: str,
+        remote_path: str,
+        remote_version: str | None,
+        data: Mapping[str, bytes],
+        mac: str,
+        existing: LocalSecret | None,
+    ) -> None:
+        """Create or replace (with optimistic concurrency) a synced Secret."""
+        labels = dict(existing.labels) if existing else {}
+        labels.update({MANAGED_BY: MANAGED_BY_VALUE, BACKEND_LABEL: backend_name})
+        annotations = dict(existing.annotations) if existing else {}
+        annotations.pop(ORPHANED_AT_ANNOTATION, None)
+        annotations.pop(REMOTE_VERSION_ANNOTATION, None)
+        annotations.update(
+            {
+                PATH_ANNOTATION: path,
+                REMOTE_PATH_ANNOTATION: remote_path,
+                SOURCE_MAC_ANNOTATION: mac,
+                SYNCED_AT_ANNOTATION: now_rfc3339(),
+            }
+        )
+        if remote_version is not None:
+            annotations[REMOTE_VERSION_ANNOTATION] = remote_version
+        metadata: JSON = {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": annotations,
+        }
+        body: JSON = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": metadata,
+            "type": existing.type if existing else "Opaque",
+            "data": encode_data(data),
+        }
+        if existing is None:
+            await self.client.post(_secrets_path(namespace), body)
+        else:
+            metadata["resourceVersion"] = existing.resource_version
+            await self.client.put(_secrets_path(namespace, name), body)
+
+    async def mark_orphaned(self, namespace: str, name: str) -> None:
+        patch: JSON = {"metadata": {"annotations": {ORPHANED_AT_ANNOTATION: now_rfc3339()}}}
+        await self.client.merge_patch(_secrets_path(namespace, name), patch)
+
+    async def delete(self, namespace: str, name: str, resource_version: str | None) -> None:
+        body: JSON = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if resource_version:
+            body["preconditions"] = {"resourceVersion": resource_version}
+        with contextlib.suppress(NotFoundError):
+            await self.client.delete(_secrets_path(namespace, name), body)
+
+    async def release(self, namespace: str, names: Iterable[str]) -> None:
+        """Stop managing Secrets but keep them: drop our labels and sync annotations."""
+        drop = dict.fromkeys(
+            (SOURCE_MAC_ANNOTATION, REMOTE_VERSION_ANNOTATION, ORPHANED_AT_ANNOTATION)
+        )
+        for name in names:
+            patch: JSON = {
+                "metadata": {
+                    "labels": {MANAGED_BY: None, BACKEND_LABEL: None},
+                    "annotations": drop,
+                }
+            }
+            with contextlib.suppress(NotFoundError):
+                await self.client.merge_patch(_secrets_path(namespace, name), patch)

@@ -1,0 +1,24 @@
+"""Label and annotation names on managed Secrets and on the CR (a stable contract)."""
+
+from __future__ import annotations
+
+from .models.spec import GROUP
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "scaivault-federation"
+BACKEND_LABEL = f"{GROUP}/backend"
+
+PATH_ANNOTATION = f"{GROUP}/path"
+REMOTE_PATH_ANNOTATION = f"{GROUP}/remote-path"
+SOURCE_MAC_ANNOTATION = f"{GROUP}/source-mac"
+SYNCED_AT_ANNOTATION = f"{GROUP}/synced-at"
+REMOTE_VERSION_ANNOTATION = f"{GROUP}/remote-version"
+ORPHANED_AT_ANNOTATION = f"{GROUP}/orphaned-at"
+
+SYNC_REQUESTED_ANNOTATION = f"{GROUP}/sync-requested-at"
+FINALIZER = f"{GROUP}/finalizer"
+
+
+def managed_selector(backend_name: str) -> str:
+    """The label selector of the Secrets one backend manages."""
+    return f"{MANAGED_BY}={MANAGED_BY_VALUE},{BACKEND_LABEL}={backend_name}"

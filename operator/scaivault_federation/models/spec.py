@@ -1,0 +1,117 @@
+"""The FederationBackend spec: one model for the CR (camelCase) and the API (snake_case)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from ..paths import InvalidPathError, PathMapping, parse_mappings, validate_path
+from .base import CamelModel, describe_errors
+from .config import (
+    AwsConfig,
+    AzureConfig,
+    BackendConfig,
+    BackendType,
+    GoogleConfig,
+    VaultConfig,
+    parse_config,
+)
+from .duration import MIN_SYNC_INTERVAL, InvalidDurationError, parse_duration
+
+GROUP = "federation.scaivault.io"
+VERSION = "v1alpha1"
+KIND = "FederationBackend"
+PLURAL = "federationbackends"
+
+DEFAULT_PROBE_INTERVAL = timedelta(minutes=1)
+
+
+class Mode(StrEnum):
+    SYNC = "sync"
+    PROXY = "proxy"
+
+
+class ConflictPolicy(StrEnum):
+    REPORT = "report"
+    OVERWRITE = "overwrite"
+
+
+class DeletionPolicy(StrEnum):
+    RETAIN = "Retain"
+    DELETE = "Delete"
+
+
+class BackendSpec(CamelModel):
+    type: BackendType
+    config: BackendConfig
+    path_mapping: dict[str, str] = Field(min_length=1)
+    mode: Mode
+    sync_interval: str | None = None
+    conflict_policy: ConflictPolicy = ConflictPolicy.REPORT
+    deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
+    prune: bool = False
+    suspend: bool = False
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _typed_config(cls, value: Any, info: ValidationInfo) -> BackendConfig:
+        backend_type = info.data.get("type")
+        if backend_type is None:
+            raise ValueError("cannot be checked without a valid type")
+        if isinstance(value, VaultConfig | AwsConfig | AzureConfig | GoogleConfig):
+            value = value.to_cr()
+        if not isinstance(value, dict):
+            raise ValueError("must be an object")
+        try:
+            return parse_config(backend_type, value)
+        except ValidationError as exc:
+            raise ValueError(describe_errors(exc, prefix="config")) from None
+
+    @field_validator("sync_interval")
+    @classmethod
+    def _check_interval(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            interval = parse_duration(value)
+        except InvalidDurationError as exc:
+            raise ValueError(str(exc)) from None
+        if interval < MIN_SYNC_INTERVAL:
+            raise ValueError("must be at least 10s")
+        return value
+
+    @field_validator("path_mapping")
+    @classmethod
+    def _check_mapping(cls, value: dict[str, str]) -> dict[str, str]:
+        try:
+            parse_mappings(value)
+        except InvalidPathError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> BackendSpec:
+        if self.mode is Mode.SYNC and self.sync_interval is None:
+            raise ValueError("sync_interval is required when mode is sync")
+        for name in ("auth_config_path", "credentials_path", "ca_cert_path"):
+            path = getattr(self.config, name, None)
+            if path is not None:
+                try:
+                    validate_path(path)
+                except InvalidPathError as exc:
+                    raise ValueError(f"config.{name}: {exc}") from None
+        return self
+
+    @property
+    def mappings(self) -> list[PathMapping]:
+        return parse_mappings(self.path_mapping)
+
+    @property
+    def interval(self) -> timedelta:
+        """How often to sync (sync mode) or probe (proxy mode)."""
+        if self.sync_interval is None:
+            return DEFAULT_PROBE_INTERVAL
+        return parse_duration(self.sync_interval)

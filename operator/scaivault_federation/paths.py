@@ -1,0 +1,474 @@
+"""ScaiVault paths, path patterns, mappings and Secret names.
+
+A ScaiVault path is a ``/``-separated list of non-empty segments such as
+``external/aws/db/password``. ``.`` and ``..`` segments, control characters
+and wildcards are invalid in a path; Unicode letters are fine.
+
+A path pattern is a path whose segments may also be exactly ``*`` (one
+segment) or ``**`` (zero or more segments). A mapping pairs a local pattern
+(ScaiVault side) with a remote template (backend side) that has the same
+wildcards in the same order; captures are substituted positionally.
+
+Everything here is pure: no I/O, no Kubernetes client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "DOUBLE_STAR",
+    "MAX_DOUBLE_STARS",
+    "MAX_PATH_LENGTH",
+    "MAX_SECRET_NAME_LENGTH",
+    "STAR",
+    "InvalidPathError",
+    "PathMapping",
+    "PathPattern",
+    "is_valid_secret_name",
+    "parse_mapping",
+    "parse_mappings",
+    "secret_name_for_path",
+    "validate_path",
+]
+
+MAX_PATH_LENGTH = 1024
+"""Longest accepted path or pattern, in characters."""
+
+MAX_DOUBLE_STARS = 4
+"""Most ``**`` segments one pattern may hold."""
+
+MAX_SECRET_NAME_LENGTH = 253
+"""Longest Kubernetes Secret name (a DNS-1123 subdomain)."""
+
+STAR = "*"
+DOUBLE_STAR = "**"
+_WILDCARDS = frozenset({STAR, DOUBLE_STAR})
+
+# C0 controls, DEL and C1 controls.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Lone UTF-16 surrogates cannot be encoded and never come from valid JSON.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+_HASH_LENGTH = 10
+_NAME_BUDGET = 240  # longest derived name, leaving room below the 253 limit
+_NAME_INVALID_RE = re.compile(r"[^a-z0-9-]")
+_DASH_RUN_RE = re.compile(r"-{2,}")
+_RECOVERABLE_RE = re.compile(r"[a-z0-9/-]+")
+_DNS_SUBDOMAIN_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+class InvalidPathError(ValueError):
+    """A path, pattern or mapping is not well-formed.
+
+    The message names the problem and quotes at most the offending input.
+    """
+
+
+def _quote(text: str) -> str:
+    """``text`` for an error message: escaped, and shortened when very long."""
+    if len(text) > 80:
+        return repr(text[:77] + "...")
+    return repr(text)
+
+
+def _check_common(text: str, what: str) -> list[str]:
+    """Checks shared by paths and patterns; returns the segments."""
+    if not text:
+        raise InvalidPathError(f"{what} must not be empty")
+    if len(text) > MAX_PATH_LENGTH:
+        raise InvalidPathError(f"{what} {_quote(text)} is longer than {MAX_PATH_LENGTH} characters")
+    if _CONTROL_RE.search(text):
+        raise InvalidPathError(f"{what} {_quote(text)} contains a control character")
+    if _SURROGATE_RE.search(text):
+        raise InvalidPathError(f"{what} {_quote(text)} contains a lone surrogate")
+    if text.startswith("/"):
+        raise InvalidPathError(f"{what} {_quote(text)} must not start with '/'")
+    if text.endswith("/"):
+        raise InvalidPathError(f"{what} {_quote(text)} must not end with '/'")
+    segments = text.split("/")
+    for segment in segments:
+        if not segment:
+            raise InvalidPathError(f"{what} {_quote(text)} contains an empty segment")
+        if segment in (".", ".."):
+            raise InvalidPathError(f"{what} {_quote(text)} contains a {segment!r} segment")
+    return segments
+
+
+def validate_path(path: str) -> str:
+    """Return ``path`` unchanged if it is a well-formed concrete ScaiVault path.
+
+    Raises :class:`InvalidPathError` for an empty path, a leading or trailing
+    ``/``, an empty, ``.`` or ``..`` segment, a control character (C0, DEL or
+    C1), a lone surrogate, a ``*`` (wildcards belong in patterns only) or more than
+    :data:`MAX_PATH_LENGTH` characters.
+    """
+    if not isinstance(path, str):
+        raise InvalidPathError("path must be a string")
+    _check_common(path, "path")
+    if "*" in path:
+        raise InvalidPathError(f"path {_quote(path)} must not contain a wildcard '*'")
+    return path
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """A run of fixed-width segments (literals and ``*``) between ``**``."""
+
+    segments: tuple[str, ...]
+
+    def matches_at(self, parts: Sequence[str], start: int) -> bool:
+        if start + len(self.segments) > len(parts):
+            return False
+        for offset, expected in enumerate(self.segments):
+            if expected != STAR and parts[start + offset] != expected:
+                return False
+        return True
+
+    def find(self, parts: Sequence[str], start: int, stop: int) -> int:
+        """Leftmost index in ``[start, stop]`` where the chunk fits, or -1."""
+        width = len(self.segments)
+        for index in range(start, stop - width + 1):
+            if self.matches_at(parts, index):
+                return index
+        return -1
+
+
+class PathPattern:
+    """A path pattern: segments that are literal, ``*`` or ``**``.
+
+    ``*`` matches exactly one segment, ``**`` zero or more. A wildcard must be
+    a whole segment (``db-*`` is rejected), a pattern holds at most
+    :data:`MAX_DOUBLE_STARS` ``**`` and two ``**`` may not be adjacent (their
+    split would be arbitrary). Matching runs in O(segments x pattern length):
+    when a path can be split in several ways, each ``**`` takes as few
+    segments as possible, left to right.
+
+    ``PathPattern(text)`` raises :class:`InvalidPathError` if ``text`` is
+    malformed. Instances are immutable, hashable and compare by their text.
+    """
+
+    __slots__ = ("_chunks", "_pattern", "_segments")
+
+    _pattern: str
+    _segments: tuple[str, ...]
+    _chunks: tuple[_Chunk, ...]
+
+    def __init__(self, pattern: str) -> None:
+        if not isinstance(pattern, str):
+            raise InvalidPathError("pattern must be a string")
+        segments = _check_common(pattern, "pattern")
+        for segment in segments:
+            if "*" in segment and segment not in _WILDCARDS:
+                raise InvalidPathError(
+                    f"pattern {_quote(pattern)}: a wildcard must be a whole segment "
+                    f"('*' or '**'), not part of {_quote(segment)}"
+                )
+        if segments.count(DOUBLE_STAR) > MAX_DOUBLE_STARS:
+            raise InvalidPathError(
+                f"pattern {_quote(pattern)} has more than {MAX_DOUBLE_STARS} '**' segments"
+            )
+        for left, right in itertools.pairwise(segments):
+            if left == DOUBLE_STAR and right == DOUBLE_STAR:
+                raise InvalidPathError(f"pattern {_quote(pattern)} has adjacent '**' segments")
+        chunks: list[_Chunk] = []
+        current: list[str] = []
+        for segment in segments:
+            if segment == DOUBLE_STAR:
+                chunks.append(_Chunk(tuple(current)))
+                current = []
+            else:
+                current.append(segment)
+        chunks.append(_Chunk(tuple(current)))
+        object.__setattr__(self, "_pattern", pattern)
+        object.__setattr__(self, "_segments", tuple(segments))
+        object.__setattr__(self, "_chunks", tuple(chunks))
+
+    @classmethod
+    def parse(cls, pattern: str) -> PathPattern:
+        """Same as ``PathPattern(pattern)``."""
+        return cls(pattern)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PathPattern):
+            return NotImplemented
+        return self._pattern == other._pattern
+
+    def __hash__(self) -> int:
+        return hash(self._pattern)
+
+    def __repr__(self) -> str:
+        return f"PathPattern({self._pattern!r})"
+
+    def __str__(self) -> str:
+        return self._pattern
+
+    @property
+    def pattern(self) -> str:
+        """The pattern text."""
+        return self._pattern
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        """The segments, wildcards included."""
+        return self._segments
+
+    @property
+    def wildcards(self) -> tuple[str, ...]:
+        """The wildcard segments (``*`` / ``**``) in order."""
+        return tuple(s for s in self.segments if s in _WILDCARDS)
+
+    @property
+    def is_literal(self) -> bool:
+        """True when the pattern has no wildcard (it matches one path)."""
+        return not self.wildcards
+
+    @property
+    def literal_segment_count(self) -> int:
+        """How many segments are literal (used to order mappings)."""
+        return sum(1 for s in self.segments if s not in _WILDCARDS)
+
+    @property
+    def literal_prefix(self) -> str:
+        """The segments before the first wildcard, joined, with a trailing ``/``.
+
+        Empty when the pattern starts with a wildcard. For a pattern without
+        wildcards this is the whole pattern plus ``/``; check
+        :attr:`is_literal` to fetch such a path directly instead of listing.
+        """
+        prefix: list[str] = []
+        for segment in self.segments:
+            if segment in _WILDCARDS:
+                break
+            prefix.append(segment)
+        return "/".join(prefix) + "/" if prefix else ""
+
+    def match(self, path: str) -> tuple[str, ...] | None:
+        """Captures for ``path`` in wildcard order, or None if it does not match.
+
+        A ``*`` capture is one segment; a ``**`` capture is the joined
+        sub-path, possibly empty. Raises :class:`InvalidPathError` if ``path``
+        is not a well-formed concrete path.
+        """
+        parts = validate_path(path).split("/")
+        chunks = self._chunks
+        if len(chunks) == 1:
+            only = chunks[0]
+            if len(only.segments) != len(parts) or not only.matches_at(parts, 0):
+                return None
+            return tuple(p for p, s in zip(parts, only.segments, strict=True) if s == STAR)
+
+        first, last = chunks[0], chunks[-1]
+        fixed = sum(len(c.segments) for c in chunks)
+        if fixed > len(parts):
+            return None
+        if not first.matches_at(parts, 0):
+            return None
+        tail_start = len(parts) - len(last.segments)
+        if not last.matches_at(parts, tail_start):
+            return None
+
+        # Place each middle chunk at its leftmost fit; greedy leftmost placement
+        # finds a match whenever one exists and keeps earlier ``**`` shortest.
+        positions = [0]
+        cursor = len(first.segments)
+        for chunk in chunks[1:-1]:
+            index = chunk.find(parts, cursor, tail_start)
+            if index < 0:
+                return None
+            positions.append(index)
+            cursor = index + len(chunk.segments)
+        positions.append(tail_start)
+
+        captures: list[str] = []
+        for number, chunk in enumerate(chunks):
+            start = positions[number]
+            if number > 0:
+                gap_start = positions[number - 1] + len(chunks[number - 1].segments)
+                captures.append("/".join(parts[gap_start:start]))
+            for offset, expected in enumerate(chunk.segments):
+                if expected == STAR:
+                    captures.append(parts[start + offset])
+        return tuple(captures)
+
+    def expand(self, captures: Sequence[str]) -> str:
+        """Substitute ``captures`` for the wildcards, in order.
+
+        An empty ``**`` capture disappears together with its separator. Raises
+        :class:`InvalidPathError` when the number of captures is wrong, a
+        ``*`` capture is not a single segment, a ``**`` capture is not a
+        well-formed path (or empty), or the result is not a valid path.
+        """
+        wildcards = self.wildcards
+        if len(captures) != len(wildcards):
+            raise InvalidPathError(
+                f"pattern {_quote(self.pattern)} takes {len(wildcards)} captures, "
+                f"got {len(captures)}"
+            )
+        remaining = iter(captures)
+        out: list[str] = []
+        for segment in self.segments:
+            if segment == STAR:
+                value = next(remaining)
+                if not value or "/" in value:
+                    raise InvalidPathError(
+                        f"capture {_quote(value)} for '*' must be exactly one segment"
+                    )
+                validate_path(value)
+                out.append(value)
+            elif segment == DOUBLE_STAR:
+                value = next(remaining)
+                if value:
+                    out.extend(validate_path(value).split("/"))
+            else:
+                out.append(segment)
+        if not out:
+            raise InvalidPathError(f"pattern {_quote(self.pattern)} expands to an empty path")
+        return validate_path("/".join(out))
+
+
+@dataclass(frozen=True)
+class PathMapping:
+    """A local (ScaiVault) pattern and its remote (backend) template.
+
+    Both sides carry the same wildcards in the same order. Translation is
+    checked to be reversible: a path whose translation would map back to a
+    different path (possible with patterns that can split one path in more
+    than one way) has no counterpart and yields None.
+    """
+
+    local: PathPattern
+    remote: PathPattern
+
+    def __post_init__(self) -> None:
+        if self.local.wildcards != self.remote.wildcards:
+            raise InvalidPathError(
+                f"pattern {_quote(self.local.pattern)} and template "
+                f"{_quote(self.remote.pattern)} must have the same wildcards in the "
+                f"same order ({_describe(self.local.wildcards)} vs "
+                f"{_describe(self.remote.wildcards)})"
+            )
+
+    @staticmethod
+    def _translate(source: PathPattern, target: PathPattern, path: str) -> str | None:
+        captures = source.match(path)
+        if captures is None:
+            return None
+        try:
+            return target.expand(captures)
+        except InvalidPathError:
+            return None
+
+    def to_remote(self, local_path: str) -> str | None:
+        """The backend path for ``local_path``, or None if it is not mapped.
+
+        Raises :class:`InvalidPathError` if ``local_path`` is malformed.
+        """
+        remote = self._translate(self.local, self.remote, local_path)
+        if remote is None or self._translate(self.remote, self.local, remote) != local_path:
+            return None
+        return remote
+
+    def to_local(self, remote_path: str) -> str | None:
+        """The ScaiVault path for ``remote_path``, or None if it is not mapped.
+
+        Raises :class:`InvalidPathError` if ``remote_path`` is malformed.
+        """
+        local = self._translate(self.remote, self.local, remote_path)
+        if local is None or self._translate(self.local, self.remote, local) != remote_path:
+            return None
+        return local
+
+    def specificity_key(self) -> tuple[int, int, int, str, str]:
+        """Sort key: more literal segments first, then fewer ``**``, fewer ``*``."""
+        wildcards = self.local.wildcards
+        return (
+            -self.local.literal_segment_count,
+            wildcards.count(DOUBLE_STAR),
+            wildcards.count(STAR),
+            self.local.pattern,
+            self.remote.pattern,
+        )
+
+
+def _describe(wildcards: tuple[str, ...]) -> str:
+    return "[" + ", ".join(wildcards) + "]" if wildcards else "none"
+
+
+def parse_mapping(local: str, remote: str) -> PathMapping:
+    """Build a :class:`PathMapping`; raise :class:`InvalidPathError` if malformed."""
+    return PathMapping(PathPattern(local), PathPattern(remote))
+
+
+def parse_mappings(mappings: Mapping[str, str]) -> list[PathMapping]:
+    """Parse a whole ``pathMapping``, most specific local pattern first.
+
+    The order is deterministic (see :meth:`PathMapping.specificity_key`), so
+    the first mapping that matches a path is the one to use.
+    """
+    parsed = [parse_mapping(local, remote) for local, remote in mappings.items()]
+    return sorted(parsed, key=PathMapping.specificity_key)
+
+
+def _path_hash(path: str) -> str:
+    return hashlib.sha256(path.encode("utf-8")).hexdigest()[:_HASH_LENGTH]
+
+
+def _is_recoverable(path: str) -> bool:
+    """True when the plain derived name spells ``path`` with ``/`` as ``-``."""
+    if not _RECOVERABLE_RE.fullmatch(path) or "--" in path:
+        return False
+    return all(
+        segment and not segment.startswith("-") and not segment.endswith("-")
+        for segment in path.split("/")
+    )
+
+
+def secret_name_for_path(path: str) -> str:
+    """A deterministic Kubernetes Secret name for the ScaiVault ``path``.
+
+    ASCII letters are lower-cased; every other character outside
+    ``[a-z0-9-]`` (``/``, ``.``, ``_``, any non-ASCII character, which is not
+    case-folded so that names never depend on Unicode tables) becomes ``-``;
+    runs of ``-`` collapse and leading/trailing ``-`` go. When that lost
+    information (the path held anything but ``[a-z0-9/-]``, upper case
+    included, a ``--``, or a segment starting or ending with ``-``) or the
+    name would exceed 240 characters (it is then truncated), ``-`` and the
+    first 10 hex digits of SHA-256(UTF-8 path) are appended. The result is a
+    DNS-1123 subdomain of at most 240 characters; a path of at most 52
+    characters gives at most 63.
+
+    The mapping is not injective: paths without a suffix can still collide
+    (``a-b`` and ``a/b`` both give ``a-b``), and a hash suffix may collide
+    with a name that merely looks like one. The exact path therefore lives in
+    the Secret's ``federation.scaivault.io/path`` annotation, and every lookup
+    must compare that annotation with the path it wanted.
+
+    Raises :class:`InvalidPathError` if ``path`` is not a well-formed path.
+    """
+    validate_path(path)
+    base = _NAME_INVALID_RE.sub("-", path.translate(_ASCII_LOWER))
+    base = _DASH_RUN_RE.sub("-", base).strip("-")
+    if _is_recoverable(path) and len(base) <= _NAME_BUDGET:
+        return base
+    suffix = _path_hash(path)
+    room = _NAME_BUDGET - _HASH_LENGTH - 1
+    base = base[:room].rstrip("-")
+    return f"{base}-{suffix}" if base else suffix
+
+
+def is_valid_secret_name(name: str) -> bool:
+    """True when ``name`` is a valid Secret name (DNS-1123 subdomain, <= 253)."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= MAX_SECRET_NAME_LENGTH
+        and _DNS_SUBDOMAIN_RE.fullmatch(name) is not None
+    )

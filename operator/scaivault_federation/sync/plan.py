@@ -1,0 +1,213 @@
+"""The sync planner: remote state + local Secrets -> writes, conflicts, orphans.
+
+Pure and synchronous, so every rule of DESIGN §5 is unit-tested without I/O.
+Planning runs twice per sync: :func:`map_remote` decides which remote paths a
+backend's listing maps to (and which are claimed twice), and :func:`plan_sync`
+turns the fetched values into actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ..models.spec import ConflictPolicy
+from ..paths import PathMapping, secret_name_for_path
+from .mac import compute_mac, mac_matches
+from .state import LocalSecret, RemoteItem
+
+
+class ConflictReason(StrEnum):
+    LOCAL_SECRET_DIFFERS = "UnmanagedSecretDiffers"
+    LOCAL_EDIT = "ManagedSecretEdited"
+    OTHER_BACKEND = "ClaimedByOtherBackend"
+    DUPLICATE_MAPPING = "ClaimedByTwoMappings"
+    NAME_COLLISION = "SecretNameCollision"
+
+
+@dataclass(frozen=True)
+class PlannedConflict:
+    path: str
+    remote_path: str
+    reason: ConflictReason
+
+
+@dataclass(frozen=True)
+class Write:
+    """Create (``resource_version`` None) or replace a Secret with remote data."""
+
+    name: str
+    item: RemoteItem
+    mac: str
+    resource_version: str | None = None
+    takeover: bool = False  # overwrite policy replacing a Secret someone else wrote
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A managed Secret whose remote secret disappeared."""
+
+    name: str
+    path: str
+    resource_version: str | None
+
+
+@dataclass
+class SyncPlan:
+    writes: list[Write] = field(default_factory=list)
+    deletes: list[Orphan] = field(default_factory=list)
+    orphans: list[Orphan] = field(default_factory=list)
+    conflicts: list[PlannedConflict] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def synced_paths(self) -> int:
+        """Paths whose local Secret holds the remote value after the plan is applied."""
+        return len(self.writes) + len(self.unchanged)
+
+
+@dataclass(frozen=True)
+class MappedRemote:
+    """Remote path -> local path, after resolving mappings that claim one path twice."""
+
+    local_by_remote: dict[str, str]
+    conflicts: list[PlannedConflict]
+
+
+def map_remote(mappings: Sequence[PathMapping], remote_paths: Iterable[str]) -> MappedRemote:
+    """Map every listed remote path through the first mapping that matches it.
+
+    ``mappings`` are in precedence order. A local path produced from two
+    different remote paths keeps the first and reports the other.
+    """
+    local_by_remote: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    conflicts: list[PlannedConflict] = []
+    for remote in sorted(set(remote_paths)):
+        for mapping in mappings:
+            local = mapping.to_local(remote)
+            if local is None:
+                continue
+            if local in owner:
+                conflicts.append(PlannedConflict(local, remote, ConflictReason.DUPLICATE_MAPPING))
+            else:
+                owner[local] = remote
+                local_by_remote[remote] = local
+            break
+    return MappedRemote(local_by_remote, conflicts)
+
+
+def needs_fetch(ref_version: str | None, local: LocalSecret | None, key: bytes) -> bool:
+    """Whether a remote secret must be read: unless its version is known and unchanged."""
+    if ref_version is None or local is None or local.remote_version != ref_version:
+        return True
+    path = local.path
+    return path is None or not mac_matches(key, path, local.data, local.source_mac)
+
+
+def plan_sync(
+    *,
+    backend_name: str,
+    items: Sequence[RemoteItem],
+    unchanged_versions: Mapping[str, str],
+    local: Mapping[str, LocalSecret],
+    key: bytes,
+    policy: ConflictPolicy,
+    prune: bool,
+    listing_complete: bool,
+    failed_paths: Iterable[str] = (),
+) -> SyncPlan:
+    """Decide what to write.
+
+    ``items`` are fetched remote values; ``unchanged_versions`` maps local paths
+    that were not fetched because their version did not change. ``local`` holds
+    the Secrets by name: those this backend manages plus any at a name a remote
+    path maps to. ``failed_paths`` (local paths whose fetch failed) are neither
+    written nor orphaned.
+    """
+    plan = SyncPlan()
+    seen_paths: set[str] = set(unchanged_versions) | set(failed_paths)
+    plan.unchanged.extend(sorted(unchanged_versions))
+    claimed_names: dict[str, str] = {}
+    for item in sorted(items, key=lambda i: i.local_path):
+        seen_paths.add(item.local_path)
+        name = secret_name_for_path(item.local_path)
+        if name in claimed_names:
+            plan.conflicts.append(
+                PlannedConflict(item.local_path, item.remote_path, ConflictReason.NAME_COLLISION)
+            )
+            continue
+        claimed_names[name] = item.local_path
+        _plan_item(plan, backend_name, name, item, local.get(name), key, policy)
+
+    for secret in sorted(local.values(), key=lambda s: s.name):
+        path = secret.path
+        if secret.managed_by != backend_name or path is None or path in seen_paths:
+            continue
+        if not listing_complete:
+            plan.unchanged.append(path)
+            continue
+        orphan = Orphan(secret.name, path, secret.resource_version)
+        (plan.deletes if prune else plan.orphans).append(orphan)
+    return plan
+
+
+def _plan_item(
+    plan: SyncPlan,
+    backend_name: str,
+    name: str,
+    item: RemoteItem,
+    existing: LocalSecret | None,
+    key: bytes,
+    policy: ConflictPolicy,
+) -> None:
+    mac = compute_mac(key, item.local_path, item.data)
+    if existing is None:
+        plan.writes.append(Write(name, item, mac))
+        return
+    if existing.path is not None and existing.path != item.local_path:
+        plan.conflicts.append(
+            PlannedConflict(item.local_path, item.remote_path, ConflictReason.NAME_COLLISION)
+        )
+        return
+    owner = existing.managed_by
+    if owner is not None and owner != backend_name:
+        plan.conflicts.append(
+            PlannedConflict(item.local_path, item.remote_path, ConflictReason.OTHER_BACKEND)
+        )
+        return
+    rv = existing.resource_version
+    if owner is None:
+        if existing.data == item.data:
+            if policy is ConflictPolicy.OVERWRITE:
+                plan.writes.append(Write(name, item, mac, rv, takeover=True))
+            return
+        if policy is ConflictPolicy.OVERWRITE:
+            plan.writes.append(Write(name, item, mac, rv, takeover=True))
+        else:
+            plan.conflicts.append(
+                PlannedConflict(
+                    item.local_path, item.remote_path, ConflictReason.LOCAL_SECRET_DIFFERS
+                )
+            )
+        return
+    edited = not mac_matches(key, item.local_path, existing.data, existing.source_mac)
+    if edited and existing.data != item.data:
+        if policy is ConflictPolicy.OVERWRITE:
+            plan.writes.append(Write(name, item, mac, rv, takeover=True))
+        else:
+            plan.conflicts.append(
+                PlannedConflict(item.local_path, item.remote_path, ConflictReason.LOCAL_EDIT)
+            )
+        return
+    unchanged = (
+        existing.source_mac == mac
+        and not existing.orphaned
+        and existing.remote_path == item.remote_path
+        and (item.version is None or existing.remote_version == item.version)
+    )
+    if unchanged:
+        plan.unchanged.append(item.local_path)
+    else:
+        plan.writes.append(Write(name, item, mac, rv))

@@ -1,0 +1,160 @@
+"""One sync of one FederationBackend: list, fetch what changed, plan, write.
+
+No kopf here: the handlers call :func:`run_sync` and turn its outcome or its
+exception into status, events and the next due time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ..backends.base import RemoteSecretRef, SecretBackend
+from ..k8s.client import KubeApiError
+from ..k8s.secrets import SecretStore
+from ..models.spec import BackendSpec
+from ..paths import PathMapping, secret_name_for_path
+from .content import InvalidContentError, to_secret_data
+from .plan import PlannedConflict, SyncPlan, map_remote, needs_fetch, plan_sync
+from .state import LocalSecret, RemoteItem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncOutcome:
+    secrets_synced: int = 0
+    written: int = 0
+    deleted: int = 0
+    orphaned: int = 0
+    conflicts: list[PlannedConflict] = field(default_factory=list)
+    item_errors: dict[str, str] = field(default_factory=dict)  # local path -> reason
+    duration_ms: int = 0
+    takeovers: list[str] = field(default_factory=list)
+
+
+def listing_prefixes(mappings: Sequence[PathMapping]) -> list[str]:
+    """The distinct remote prefixes to list, without ones another prefix covers."""
+    prefixes = sorted({m.remote.literal_prefix for m in mappings})
+    kept: list[str] = []
+    for prefix in prefixes:
+        if not any(prefix.startswith(other) for other in kept):
+            kept.append(prefix)
+    return kept
+
+
+@dataclass
+class SyncContext:
+    namespace: str
+    name: str
+    spec: BackendSpec
+    backend: SecretBackend
+    store: SecretStore
+    mac_key: bytes
+
+
+async def run_sync(ctx: SyncContext) -> SyncOutcome:
+    """Raises :class:`BackendError` when the backend cannot be listed; writes nothing then."""
+    started = time.perf_counter()
+    mappings = ctx.spec.mappings
+    refs: dict[str, RemoteSecretRef] = {}
+    for prefix in listing_prefixes(mappings):
+        for ref in await ctx.backend.list_secrets(prefix):
+            refs[ref.path] = ref
+    mapped = map_remote(mappings, refs)
+    local = await _load_local(ctx, mapped.local_by_remote.values())
+
+    to_fetch: list[str] = []
+    unchanged_versions: dict[str, str] = {}
+    for remote_path, local_path in mapped.local_by_remote.items():
+        version = refs[remote_path].version
+        existing = local.get(secret_name_for_path(local_path))
+        if version is None or needs_fetch(version, existing, ctx.mac_key):
+            to_fetch.append(remote_path)
+        else:
+            unchanged_versions[local_path] = version
+
+    outcome = SyncOutcome(conflicts=list(mapped.conflicts))
+    items: list[RemoteItem] = []
+    failed: list[str] = []
+    if to_fetch:
+        batch = await ctx.backend.get_many(to_fetch)
+        for remote_path, secret in batch.found.items():
+            local_path = mapped.local_by_remote[remote_path]
+            try:
+                data = to_secret_data(secret.value)
+            except InvalidContentError as exc:
+                outcome.item_errors[local_path] = str(exc)
+                failed.append(local_path)
+                continue
+            items.append(RemoteItem(local_path, remote_path, data, secret.version))
+        for remote_path, error in batch.failed.items():
+            local_path = mapped.local_by_remote[remote_path]
+            outcome.item_errors[local_path] = error.message
+            failed.append(local_path)
+        # A secret listed then gone before the read is simply absent this round.
+
+    plan = plan_sync(
+        backend_name=ctx.name,
+        items=items,
+        unchanged_versions=unchanged_versions,
+        local=local,
+        key=ctx.mac_key,
+        policy=ctx.spec.conflict_policy,
+        prune=ctx.spec.prune,
+        listing_complete=True,
+        failed_paths=failed,
+    )
+    await _apply(ctx, plan, local, outcome)
+    outcome.conflicts.extend(plan.conflicts)
+    outcome.secrets_synced = plan.synced_paths - len(
+        [w for w in plan.writes if w.item.local_path in outcome.item_errors]
+    )
+    outcome.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
+    return outcome
+
+
+async def _load_local(ctx: SyncContext, local_paths: Iterable[str]) -> dict[str, LocalSecret]:
+    """Secrets this backend manages, plus any at a name a remote path maps to."""
+    managed = await ctx.store.list_managed(ctx.namespace, ctx.name)
+    local = {s.name: s for s in managed}
+    for path in sorted(set(local_paths)):
+        name = secret_name_for_path(path)
+        if name not in local:
+            found = await ctx.store.get(ctx.namespace, name)
+            if found is not None:
+                local[name] = found
+    return local
+
+
+async def _apply(
+    ctx: SyncContext, plan: SyncPlan, local: dict[str, LocalSecret], outcome: SyncOutcome
+) -> None:
+    for write in plan.writes:
+        try:
+            await ctx.store.write_synced(
+                ctx.namespace,
+                write.name,
+                backend_name=ctx.name,
+                path=write.item.local_path,
+                remote_path=write.item.remote_path,
+                remote_version=write.item.version,
+                data=write.item.data,
+                mac=write.mac,
+                existing=local.get(write.name),
+            )
+        except KubeApiError as exc:
+            outcome.item_errors[write.item.local_path] = f"write failed: {exc.reason}"
+            continue
+        outcome.written += 1
+        if write.takeover:
+            outcome.takeovers.append(write.item.local_path)
+    for orphan in plan.deletes:
+        await ctx.store.delete(ctx.namespace, orphan.name, orphan.resource_version)
+        outcome.deleted += 1
+    for orphan in plan.orphans:
+        if not local[orphan.name].orphaned:
+            await ctx.store.mark_orphaned(ctx.namespace, orphan.name)
+        outcome.orphaned += 1

@@ -1,0 +1,185 @@
+"""Outcome of a sync or probe -> the CR status. Pure: the handlers write it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .. import conditions as c
+from ..backends.errors import (
+    AuthenticationError,
+    BackendError,
+    BackendUnavailableError,
+    InvalidBackendConfigError,
+    SecretNotFoundError,
+    ThrottledError,
+)
+from ..models.status import (
+    BackendStatus,
+    Condition,
+    Conflict,
+    Connection,
+    ConnectionState,
+    Health,
+)
+from .service import SyncOutcome
+
+
+def error_reason(error: Exception) -> str:
+    if isinstance(error, AuthenticationError):
+        return c.AUTHENTICATION_FAILED
+    if isinstance(error, ThrottledError):
+        return c.THROTTLED
+    if isinstance(error, BackendUnavailableError):
+        return c.BACKEND_UNAVAILABLE
+    if isinstance(error, InvalidBackendConfigError):
+        return c.INVALID_CONFIG
+    if isinstance(error, SecretNotFoundError):
+        return c.SECRET_NOT_FOUND
+    if isinstance(error, BackendError):
+        return c.BACKEND_ERROR
+    return c.KUBERNETES_ERROR
+
+
+def set_condition(
+    conditions: list[Condition],
+    type_: str,
+    status: bool,
+    reason: str,
+    message: str,
+    now: datetime,
+    generation: int | None,
+) -> list[Condition]:
+    """Replace the condition of ``type_``; keep its transition time if status did not flip."""
+    text = "True" if status else "False"
+    old = next((cond for cond in conditions if cond.type == type_), None)
+    since = old.last_transition_time if old is not None and old.status == text else now
+    new = Condition(
+        type=type_,
+        status=text,
+        reason=reason,
+        message=message,
+        last_transition_time=since,
+        observed_generation=generation,
+    )
+    return [cond for cond in conditions if cond.type != type_] + [new]
+
+
+def after_sync(
+    previous: BackendStatus,
+    outcome: SyncOutcome,
+    *,
+    latency_ms: float,
+    now: datetime,
+    generation: int | None,
+    backend_id: str,
+) -> BackendStatus:
+    known = {(x.path, x.reason): x.detected_at for x in previous.conflicts}
+    conflicts = [
+        Conflict(
+            path=x.path,
+            remote_path=x.remote_path,
+            reason=x.reason.value,
+            detected_at=known.get((x.path, x.reason.value), now),
+        )
+        for x in outcome.conflicts
+    ]
+    if outcome.item_errors:
+        health, reason = Health.DEGRADED, c.PARTIAL_SYNC
+        paths = sorted(outcome.item_errors)
+        message = f"{len(paths)} path(s) failed: " + "; ".join(
+            f"{p}: {outcome.item_errors[p]}" for p in paths[:5]
+        )
+    elif conflicts:
+        health, reason = Health.HEALTHY, c.SYNCED_WITH_CONFLICTS
+        message = f"{outcome.secrets_synced} secret(s) synced, {len(conflicts)} conflict(s)"
+    else:
+        health, reason = Health.HEALTHY, c.SYNC_SUCCEEDED
+        message = f"{outcome.secrets_synced} secret(s) synced"
+    conds = set_condition(
+        previous.conditions, c.SYNCED, not outcome.item_errors, reason, message, now, generation
+    )
+    conds = set_condition(conds, c.READY, True, reason, message, now, generation)
+    return previous.model_copy(
+        update={
+            "id": backend_id,
+            "status": health,
+            "last_sync": now,
+            "last_sync_duration_ms": outcome.duration_ms,
+            "secrets_synced": outcome.secrets_synced,
+            "conflict_count": len(conflicts),
+            "conflicts": conflicts,
+            "connection": Connection(
+                status=ConnectionState.CONNECTED,
+                latency_ms=max(1, round(latency_ms)),
+                checked_at=now,
+                message="",
+            ),
+            "message": message,
+            "observed_generation": generation,
+            "conditions": conds,
+        }
+    )
+
+
+def after_failure(
+    previous: BackendStatus,
+    error: Exception,
+    *,
+    now: datetime,
+    generation: int | None,
+    backend_id: str,
+    message: str,
+) -> BackendStatus:
+    """Keep every synced figure; say what failed. Retryable failures are ``degraded``."""
+    reason = error_reason(error)
+    retryable = isinstance(error, BackendError) and error.retryable
+    health = Health.DEGRADED if retryable and previous.last_sync is not None else Health.ERROR
+    reachable = isinstance(error, AuthenticationError | ThrottledError | InvalidBackendConfigError)
+    connection = Connection(
+        status=ConnectionState.CONNECTED if reachable else ConnectionState.DISCONNECTED,
+        latency_ms=previous.connection.latency_ms if previous.connection else None,
+        checked_at=now,
+        message=message,
+    )
+    conds = set_condition(previous.conditions, c.SYNCED, False, reason, message, now, generation)
+    conds = set_condition(conds, c.READY, False, reason, message, now, generation)
+    return previous.model_copy(
+        update={
+            "id": backend_id,
+            "status": health,
+            "connection": connection,
+            "message": message,
+            "observed_generation": generation,
+            "conditions": conds,
+        }
+    )
+
+
+def after_probe(
+    previous: BackendStatus,
+    *,
+    latency_ms: float,
+    now: datetime,
+    generation: int | None,
+    backend_id: str,
+    reason: str,
+    message: str,
+) -> BackendStatus:
+    """Proxy mode, or a suspended sync: only the connection is checked."""
+    conds = set_condition(previous.conditions, c.READY, True, reason, message, now, generation)
+    conds = set_condition(conds, c.SYNCED, False, reason, message, now, generation)
+    return previous.model_copy(
+        update={
+            "id": backend_id,
+            "status": Health.HEALTHY,
+            "connection": Connection(
+                status=ConnectionState.CONNECTED,
+                latency_ms=max(1, round(latency_ms)),
+                checked_at=now,
+                message="",
+            ),
+            "message": message,
+            "observed_generation": generation,
+            "conditions": conds,
+        }
+    )
