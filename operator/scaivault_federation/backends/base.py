@@ -10,11 +10,12 @@ so tests and metrics can see how many round trips a sync cost.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from .errors import (
     AuthenticationError,
@@ -24,6 +25,8 @@ from .errors import (
     SecretNotFoundError,
     ThrottledError,
 )
+
+T = TypeVar("T")
 
 CallResult = Literal["ok", "not_found", "auth_failed", "throttled", "unavailable", "error"]
 
@@ -71,6 +74,29 @@ def call_result(error: BaseException | None) -> CallResult:
     if isinstance(error, BackendUnavailableError):
         return "unavailable"
     return "error"
+
+
+async def gather_or_raise(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run ``coros`` concurrently; the first failure cancels the rest and is raised as is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(coro) for coro in coros]
+    except BaseExceptionGroup as failures:
+        raise _first_leaf(failures) from None
+    return [task.result() for task in tasks]
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    backend = [exc for exc in leaves if isinstance(exc, BackendError)]
+    return (backend or leaves)[0]
 
 
 class CallCounter:

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from ..models.config import BackendConfig, BackendType, VaultConfig
 from .base import (
@@ -38,6 +38,7 @@ from .base import (
     RemoteSecret,
     RemoteSecretRef,
     SecretBackend,
+    gather_or_raise,
 )
 from .errors import (
     AuthenticationError,
@@ -50,8 +51,6 @@ from .errors import (
 )
 from .registry import register
 from .vault_auth import JwtProvider, VaultClient
-
-T = TypeVar("T")
 
 _KV_TYPES = frozenset({"kv", "generic"})
 
@@ -118,7 +117,8 @@ class VaultBackend:
     async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
         if prefix == "":
             mounts = await self._all_kv_mounts()
-            refs = await _gather(self._list_folder_tree(_Target(m, "", True)) for m in mounts)
+            trees = (self._list_folder_tree(_Target(m, "", True)) for m in mounts)
+            refs = await gather_or_raise(trees)
             return sorted((r for group in refs for r in group), key=lambda r: r.path)
         folder, _, _ = prefix.rpartition("/")
         target = await self._target(folder + "/" if folder else prefix)
@@ -162,7 +162,7 @@ class VaultBackend:
                 except BackendError as error:
                     result.failed[path] = error
 
-        await _gather(read(path) for path in unique)
+        await gather_or_raise(read(path) for path in unique)
         missing = set(result.missing)
         result.missing = [path for path in unique if path in missing]
         return result
@@ -182,7 +182,7 @@ class VaultBackend:
         refs: list[RemoteSecretRef] = []
         level = [root.sub]
         while level:
-            listings = await _gather(self._list_one(root.mount, folder) for folder in level)
+            listings = await gather_or_raise(self._list_one(root.mount, folder) for folder in level)
             level = []
             for entries in listings:
                 for key, ref in entries:
@@ -301,29 +301,6 @@ async def create_vault_backend(config: BackendConfig, credentials: Credentials) 
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-async def _gather(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
-    """Run ``coros`` concurrently; the first failure cancels the rest and is raised as is."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(coro) for coro in coros]
-    except BaseExceptionGroup as failures:
-        raise _first_leaf(failures) from None
-    return [task.result() for task in tasks]
-
-
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    leaves: list[BaseException] = []
-    pending: list[BaseException] = [group]
-    while pending:
-        exc = pending.pop(0)
-        if isinstance(exc, BaseExceptionGroup):
-            pending.extend(exc.exceptions)
-        else:
-            leaves.append(exc)
-    backend = [exc for exc in leaves if isinstance(exc, BackendError)]
-    return (backend or leaves)[0]
 
 
 def _check_path(path: str) -> None:

@@ -53,7 +53,7 @@ def install_crd(cp: ControlPlane, timeout: float = 30) -> None:
         _, body = cp.request(
             "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{CRD_NAME}"
         )
-        conditions = body.get("status", {}).get("conditions", [])
+        conditions = (body.get("status") or {}).get("conditions") or []
         if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
             # the discovery document lags a little behind Established
             status, _ = cp.request(
