@@ -3,6 +3,7 @@ an async Kubernetes client, and a fresh namespace per test."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import uuid
@@ -73,7 +74,5 @@ async def cluster(kube: KubeClient, operator: ManagedProcess) -> AsyncIterator[C
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
     )
     yield Cluster(kube, namespace)
-    try:
+    with contextlib.suppress(NotFoundError):
         await kube.delete(f"/api/v1/namespaces/{namespace}")
-    except NotFoundError:
-        pass

@@ -126,7 +126,7 @@ async def test_approle_auth_syncs(cluster: Cluster, openbao: OpenBaoServer) -> N
     seed(openbao, prefix, {"cfg": {"mode": "approle"}})
     mount = f"approle-{prefix}"
     openbao.enable_approle(mount)
-    policy = f'path "secret/*" {{ capabilities = ["read", "list"] }}'
+    policy = 'path "secret/*" { capabilities = ["read", "list"] }'
     openbao.request("PUT", f"/v1/sys/policies/acl/{prefix}", {"policy": policy})
     openbao.request("POST", f"/v1/auth/{mount}/role/sync", {"token_policies": [prefix]})
     role_id = openbao.request("GET", f"/v1/auth/{mount}/role/sync/role-id")["data"]["role_id"]
