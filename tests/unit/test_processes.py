@@ -144,7 +144,6 @@ def test_missing_program(tmp_path: Path) -> None:
     proc.stop()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
 def test_child_dies_with_its_parent(tmp_path: Path) -> None:
     """A Python parent killed with SIGKILL (no atexit) still takes its server with it."""
     log = tmp_path / "orphan.log"
