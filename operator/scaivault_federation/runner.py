@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import kopf
 
+from .metrics import serve_metrics
+
 
 def configure_logging(verbose: bool = False) -> None:
     logging.basicConfig(
@@ -21,17 +23,24 @@ async def run_operator(
     *,
     namespaces: Sequence[str] = (),
     standalone: bool = False,
+    peering_name: str = "scaivault-federation",
     liveness_endpoint: str | None = None,
     stop_flag: asyncio.Event | None = None,
     ready_flag: asyncio.Event | None = None,
+    metrics_port: int = 0,
+    metrics_addr: str = "127.0.0.1",
 ) -> None:
     """Run the kopf operator until ``stop_flag`` is set or the task is cancelled."""
     from .handlers import operator as _handlers  # noqa: F401  (registers the handlers)
+
+    if metrics_port:
+        serve_metrics(metrics_port, metrics_addr)
 
     await kopf.operator(
         clusterwide=not namespaces,
         namespaces=list(namespaces),
         standalone=standalone,
+        peering_name=None if standalone else peering_name,
         liveness_endpoint=liveness_endpoint,
         stop_flag=stop_flag,
         ready_flag=ready_flag,

@@ -13,6 +13,9 @@ from scaivault_federation.dev.openbao import OpenBaoServer
 from scaivault_federation.models.config import BackendType, VaultConfig
 
 from .harness import Harness, ValueKind
+from .harness_aws import aws_harness, moto_server  # noqa: F401
+from .harness_azure import azure_harness, keyvault_server  # noqa: F401
+from .harness_google import google_harness, gsm_emulator  # noqa: F401
 
 
 class VaultHarness:
@@ -67,7 +70,12 @@ class VaultHarness:
             await backend.close()
 
 
-HARNESSES = ["hashicorp-vault"]
+HARNESSES = [
+    "hashicorp-vault",
+    "aws-secrets-manager",
+    "azure-key-vault",
+    "google-secret-manager",
+]
 
 
 @pytest.fixture
@@ -80,6 +88,11 @@ async def vault_harness(openbao: OpenBaoServer, tmp_path: Path) -> AsyncIterator
 @pytest.fixture(params=HARNESSES)
 def harness(request: pytest.FixtureRequest) -> Harness:
     name = str(request.param).split("-")[0]
-    fixture = {"hashicorp": "vault_harness"}[name]
+    fixture = {
+        "hashicorp": "vault_harness",
+        "aws": "aws_harness",
+        "azure": "azure_harness",
+        "google": "google_harness",
+    }[name]
     value: Harness = request.getfixturevalue(fixture)
     return value

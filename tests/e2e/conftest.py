@@ -14,13 +14,14 @@ import pytest
 
 from scaivault_federation.dev.cluster import ensure_namespace, install_crd
 from scaivault_federation.dev.controlplane import ControlPlane
-from scaivault_federation.dev.processes import ManagedProcess
+from scaivault_federation.dev.processes import ManagedProcess, free_port
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
 from scaivault_federation.k8s.config import from_kubeconfig
 
 from .helpers import Cluster
 
 OPERATOR_NAMESPACE = "scaivault-system"
+_ports: dict[str, int] = {}
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +45,11 @@ def operator(
         "KUBECONFIG": str(control_plane.kubeconfig),
         "SCAIVAULT_OPERATOR_NAMESPACE": OPERATOR_NAMESPACE,
     }
-    argv = [sys.executable, "-m", "scaivault_federation.cli", "run", "--standalone", "-v"]
+    _ports["metrics"] = free_port()
+    argv = [
+        *(sys.executable, "-m", "scaivault_federation.cli", "run", "--standalone", "-v"),
+        *("--metrics-port", str(_ports["metrics"]), "--metrics-addr", "127.0.0.1"),
+    ]
     proc = ManagedProcess("operator", argv, operator_log, env=env)
     proc.start()
     try:
@@ -56,6 +61,12 @@ def operator(
         yield proc
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="session")
+def operator_metrics_port(operator: ManagedProcess) -> int:
+    """Where the running operator serves ``/metrics`` (on 127.0.0.1)."""
+    return _ports["metrics"]
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,25 @@ class Cluster:
             name, lambda s: str(s.get("lastSync", "")) > before, timeout=timeout
         )
 
+    async def sync_now_failing(self, name: str, timeout: float = 30) -> dict[str, Any]:
+        """Trigger a sync that is expected to fail; wait until the status reports it."""
+        before = await self.status(name)
+        since = next(
+            (c["lastTransitionTime"] for c in before.get("conditions", []) if c["type"] == "Ready"),
+            "",
+        )
+        checked = (before.get("connection") or {}).get("checkedAt", "")
+        await self.request_sync(name)
+        return await self.wait_status(
+            name,
+            lambda s: (
+                (s.get("connection") or {}).get("checkedAt", "") > checked
+                and s.get("status") in ("degraded", "error")
+                and bool(since is not None)
+            ),
+            timeout=timeout,
+        )
+
     async def secret(self, name: str) -> dict[str, Any] | None:
         try:
             return await self.kube.get(f"/api/v1/namespaces/{self.namespace}/secrets/{name}")

@@ -212,11 +212,14 @@ def test_map_remote_ignores_unmatched_paths() -> None:
 
 def test_needs_fetch_only_when_version_unknown_or_changed() -> None:
     secret = managed("a", version="3")
-    assert not needs_fetch("3", secret, KEY)
-    assert needs_fetch("4", secret, KEY)
-    assert needs_fetch(None, secret, KEY)
-    assert needs_fetch("3", None, KEY)
-    assert needs_fetch("3", managed("a", version="3", edited_to="hand"), KEY)
+    assert not needs_fetch("3", secret, KEY, BACKEND)
+    assert needs_fetch("4", secret, KEY, BACKEND)
+    assert needs_fetch(None, secret, KEY, BACKEND)
+    assert needs_fetch("3", None, KEY, BACKEND)
+    assert needs_fetch("3", managed("a", version="3", edited_to="hand"), KEY, BACKEND)
+    assert needs_fetch("3", managed("a", version="3", orphaned=True), KEY, BACKEND)
+    # another backend's Secret at the same path is never taken as ours
+    assert needs_fetch("3", managed("a", version="3", backend="other"), KEY, BACKEND)
 
 
 def test_many_mappings_and_many_secrets() -> None:

@@ -6,6 +6,9 @@ Importing this package registers the built-in backends with the registry, so
 
 from __future__ import annotations
 
+from . import aws as _aws  # noqa: F401  (registers aws-secrets-manager)
+from . import azure as _azure  # noqa: F401  (registers azure-key-vault)
+from . import google as _google  # noqa: F401  (registers google-secret-manager)
 from . import vault as _vault  # noqa: F401  (registers hashicorp-vault)
 from .base import (
     BatchResult,

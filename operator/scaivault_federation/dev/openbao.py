@@ -37,12 +37,16 @@ class OpenBaoServer:
         self.root_token = root_token
         self.bao = bao
         self.address = ""
+        self._port: int | None = None
         self._proc: ManagedProcess | None = None
 
     def start(self, timeout: float = 60) -> None:
-        """Start the server and wait until it is initialized, unsealed and active."""
+        """Start the server and wait until it is initialized, unsealed and active.
+
+        A restart listens on the same port again (dev mode keeps no data).
+        """
         bao = self.bao or find_bao()
-        port = free_port()
+        port = self._port = self._port or free_port()
         self.address = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BAO_", "VAULT_"))}
         env["HOME"] = str(self.state_dir)  # keep any token helper file out of the user's home

@@ -14,6 +14,7 @@ from ..k8s.config import load_connection
 from ..k8s.resources import load_or_create_mac_key
 from ..k8s.secrets import SecretStore
 from ..labels import FINALIZER
+from ..metrics import forget_backend
 from ..models.spec import GROUP, PLURAL, VERSION, DeletionPolicy
 from ..sync.teardown import teardown
 from ..sync.worker import BackendWorker, OperatorDeps
@@ -71,6 +72,7 @@ async def backend_deleted(
     assert namespace is not None
     policy = DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.RETAIN.value))
     count = await teardown(memo.deps.store, namespace, name, policy)
+    forget_backend(namespace, name, str(spec.get("type", "")))
     log.info("%s/%s deleted: %s %d Secret(s)", namespace, name, policy.value, count)
 
 

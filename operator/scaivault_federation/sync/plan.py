@@ -98,9 +98,14 @@ def map_remote(mappings: Sequence[PathMapping], remote_paths: Iterable[str]) -> 
     return MappedRemote(local_by_remote, conflicts)
 
 
-def needs_fetch(ref_version: str | None, local: LocalSecret | None, key: bytes) -> bool:
-    """Whether a remote secret must be read: unless its version is known and unchanged."""
+def needs_fetch(
+    ref_version: str | None, local: LocalSecret | None, key: bytes, backend_name: str
+) -> bool:
+    """Whether a remote secret must be read: unless this backend's Secret already holds
+    that version, untouched since it was written."""
     if ref_version is None or local is None or local.remote_version != ref_version:
+        return True
+    if local.managed_by != backend_name or local.orphaned:
         return True
     path = local.path
     return path is None or not mac_matches(key, path, local.data, local.source_mac)

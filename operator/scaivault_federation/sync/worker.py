@@ -28,6 +28,7 @@ from ..k8s.client import KubeApiError, KubeClient
 from ..k8s.resources import emit_event, patch_status, read_credentials
 from ..k8s.secrets import SecretStore
 from ..labels import SYNC_REQUESTED_ANNOTATION
+from ..metrics import BackendMetrics
 from ..models.base import describe_errors
 from ..models.spec import BackendSpec, Mode
 from ..models.status import BackendStatus, Health, backend_id
@@ -74,6 +75,16 @@ async def load_credentials(client: KubeClient, namespace: str, spec: BackendSpec
     return Credentials(values)
 
 
+def failure_message(exc: Exception) -> str:
+    """What status and events say about a failure: typed errors carry safe messages;
+    anything else is named by its type only, since its text may quote data."""
+    if isinstance(exc, BackendError):
+        return exc.message
+    if isinstance(exc, KubeApiError):
+        return f"Kubernetes API: {exc.status} {exc.reason}"
+    return f"internal error ({type(exc).__name__})"
+
+
 class BackendWorker:
     def __init__(self, deps: OperatorDeps, namespace: str, name: str) -> None:
         self.deps = deps
@@ -110,6 +121,8 @@ class BackendWorker:
 
     async def close(self) -> None:
         if self.backend is not None:
+            if self.spec is not None:
+                self._metrics(self.spec).drain_calls(self.backend.calls)
             await self.backend.close()
             self.backend = None
 
@@ -148,18 +161,27 @@ class BackendWorker:
                     )
                     outcome = await run_sync(ctx)
                 await self._record_sync(body, outcome, latency)
+                self._metrics(spec).record_sync(outcome)
+            self._metrics(spec).record_success(latency)
             self.failures = 0
             self.due = loop.time() + jittered(interval, self.deps.rng)
-        except (BackendError, KubeApiError) as exc:
+        except Exception as exc:
             self.failures += 1
             retry_after = exc.retry_after if isinstance(exc, ThrottledError) else None
-            if isinstance(exc, BackendError) and not exc.retryable:
+            if not (isinstance(exc, BackendError) and exc.retryable):
                 await self.close()  # credentials may have been rotated: log in afresh
-            message = exc.message if isinstance(exc, BackendError) else f"Kubernetes API: {exc}"
+            message = failure_message(exc)
+            self._metrics(spec).record_error(error_reason(exc))
             await self._record_failure(body, exc, message)
             self.due = loop.time() + backoff_delay(
                 self.failures, interval, self.deps.rng, retry_after
             )
+        finally:
+            if self.backend is not None:
+                self._metrics(spec).drain_calls(self.backend.calls)
+
+    def _metrics(self, spec: BackendSpec) -> BackendMetrics:
+        return BackendMetrics(self.namespace, self.name, spec.type.value)
 
     async def _backend(self, spec: BackendSpec) -> SecretBackend:
         if self.backend is None:

@@ -1,0 +1,74 @@
+{{/*
+RBAC rules, split by who needs them (the operator or the API sidecar) and by
+scope (namespaced resources vs cluster-scoped ones), so rbac.yaml can grant
+them cluster-wide or per watched namespace. Every verb here is used; the
+chart tests run both processes with exactly these rules and record the calls.
+*/}}
+
+{{/* The operator, on namespaced resources. */}}
+{{- define "scaivault-federation.rules.operator" -}}
+# The resource it reconciles: watch, patch annotations and finalizers (kopf).
+- apiGroups: [federation.scaivault.io]
+  resources: [federationbackends]
+  verbs: [get, list, watch, patch]
+# Its status: health, sync figures, conflicts.
+- apiGroups: [federation.scaivault.io]
+  resources: [federationbackends/status]
+  verbs: [get, patch]
+# Synced Secrets, credentials Secrets named by a backend's config, the MAC key.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, create, update, patch, delete]
+# Events on FederationBackends (ours and kopf's).
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- if and (include "scaivault-federation.peering" .) .Values.watchNamespaces }}
+# kopf peering between replicas of a namespaced operator.
+- apiGroups: [kopf.dev]
+  resources: [kopfpeerings]
+  verbs: [get, list, watch, patch]
+{{- end }}
+{{- end }}
+
+{{/* The operator, on cluster-scoped resources. */}}
+{{- define "scaivault-federation.rules.operatorCluster" -}}
+# kopf's resource discovery: notices the CRD being installed or changed.
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  verbs: [list, watch]
+{{- if .Values.watchNamespaces }}
+# kopf resolves the watched namespaces and notices them being created.
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list, watch]
+{{- else if include "scaivault-federation.peering" . }}
+# kopf peering between replicas of a cluster-wide operator.
+- apiGroups: [kopf.dev]
+  resources: [clusterkopfpeerings]
+  verbs: [get, list, watch, patch]
+{{- end }}
+{{- end }}
+
+{{/* The API sidecar, on namespaced resources. */}}
+{{- define "scaivault-federation.rules.api" -}}
+# The backends endpoints: a watch-backed cache, create, patch, delete.
+- apiGroups: [federation.scaivault.io]
+  resources: [federationbackends]
+  verbs: [get, list, watch, create, patch, delete]
+# /v1/secrets/{path}: local reads and writes.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, create, update, delete]
+{{- end }}
+
+{{/* The API sidecar, on cluster-scoped resources. */}}
+{{- define "scaivault-federation.rules.apiCluster" -}}
+# Bearer tokens of Kubernetes clients: authentication, then authorization.
+- apiGroups: [authentication.k8s.io]
+  resources: [tokenreviews]
+  verbs: [create]
+- apiGroups: [authorization.k8s.io]
+  resources: [subjectaccessreviews]
+  verbs: [create]
+{{- end }}

@@ -1,0 +1,232 @@
+"""Who is calling, and may they? Bearer tokens, two ways.
+
+1. A static token from the token file (:mod:`.static_tokens`) carries explicit
+   scopes, optionally limited to some namespaces.
+2. Any other token is a Kubernetes token: a TokenReview says who it belongs
+   to, then SubjectAccessReviews ask the apiserver whether that user may do
+   the Kubernetes operation behind the scope, in the namespace concerned
+   (``federation:read`` = get and list FederationBackends, ``federation:write``
+   = create, patch or delete them, ``secrets:read`` = get Secrets,
+   ``secrets:write`` = create and update, or delete, Secrets).
+
+Answers are cached for a few seconds, keyed by a SHA-256 digest of the
+token: the token itself is never stored, logged or echoed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import aiohttp
+from aiohttp import web
+
+from ..k8s.client import KubeApiError, KubeClient
+from ..models.spec import GROUP, PLURAL
+from .errors import ApiError, unavailable
+from .static_tokens import Scope, StaticToken, StaticTokens, token_digest
+
+log = logging.getLogger(__name__)
+
+CACHE_SECONDS = 10.0
+CACHE_ENTRIES = 10_000
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class Permission:
+    scope: Scope
+    group: str
+    resource: str
+    verbs: tuple[str, ...]
+
+
+FEDERATION_READ = Permission(Scope.FEDERATION_READ, GROUP, PLURAL, ("get", "list"))
+FEDERATION_CREATE = Permission(Scope.FEDERATION_WRITE, GROUP, PLURAL, ("create",))
+FEDERATION_PATCH = Permission(Scope.FEDERATION_WRITE, GROUP, PLURAL, ("patch",))
+FEDERATION_DELETE = Permission(Scope.FEDERATION_WRITE, GROUP, PLURAL, ("delete",))
+SECRETS_READ = Permission(Scope.SECRETS_READ, "", "secrets", ("get",))
+SECRETS_WRITE = Permission(Scope.SECRETS_WRITE, "", "secrets", ("create", "update"))
+SECRETS_DELETE = Permission(Scope.SECRETS_WRITE, "", "secrets", ("delete",))
+
+
+@dataclass(frozen=True)
+class KubeUser:
+    username: str
+    uid: str | None
+    groups: tuple[str, ...]
+    extra: dict[str, list[str]] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller; ``key`` is the digest of its token."""
+
+    name: str
+    key: str
+    static: StaticToken | None = None
+    user: KubeUser | None = None
+
+
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("scaivault_principal", Principal)
+
+
+class TtlCache(Generic[K, V]):
+    def __init__(self, ttl: float = CACHE_SECONDS, limit: int = CACHE_ENTRIES) -> None:
+        self.ttl = ttl
+        self.limit = limit
+        self._items: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> tuple[bool, V | None]:
+        hit = self._items.get(key)
+        if hit is None:
+            return False, None
+        expires, value = hit
+        if expires < time.monotonic():
+            del self._items[key]
+            return False, None
+        return True, value
+
+    def put(self, key: K, value: V) -> None:
+        now = time.monotonic()
+        if len(self._items) >= self.limit:
+            self._items = {k: v for k, v in self._items.items() if v[0] >= now}
+            if len(self._items) >= self.limit:
+                self._items.clear()
+        self._items[key] = (now + self.ttl, value)
+
+
+def _bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(
+            401,
+            "a bearer token is required (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": 'Bearer realm="scaivault-federation"'},
+        )
+    return token
+
+
+def _invalid_token() -> ApiError:
+    return ApiError(
+        401,
+        "the bearer token is not valid",
+        headers={"WWW-Authenticate": 'Bearer realm="scaivault-federation", error="invalid_token"'},
+    )
+
+
+class Authenticator:
+    def __init__(
+        self, client: KubeClient, static: StaticTokens, *, ttl: float = CACHE_SECONDS
+    ) -> None:
+        self.client = client
+        self.static = static
+        self._reviews: TtlCache[str, KubeUser | None] = TtlCache(ttl)
+        self._decisions: TtlCache[tuple[str, str, str, str, str], bool] = TtlCache(ttl)
+
+    async def authenticate(self, request: web.Request) -> Principal:
+        if PRINCIPAL in request:
+            return request[PRINCIPAL]
+        token = _bearer(request)
+        principal = await self._principal(token)
+        request[PRINCIPAL] = principal
+        return principal
+
+    async def _principal(self, token: str) -> Principal:
+        static = self.static.lookup(token)
+        if static is not None:
+            return Principal(f"static:{static.name}", static.digest, static=static)
+        digest = token_digest(token)
+        hit, user = self._reviews.get(digest)
+        if not hit:
+            user = await self._token_review(token)
+            self._reviews.put(digest, user)
+        if user is None:
+            raise _invalid_token()
+        return Principal(user.username, digest, user=user)
+
+    async def _token_review(self, token: str) -> KubeUser | None:
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenReview",
+            "spec": {"token": token},
+        }
+        try:
+            doc = await self.client.post("/apis/authentication.k8s.io/v1/tokenreviews", body)
+        except (KubeApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("TokenReview failed: %s", getattr(exc, "reason", type(exc).__name__))
+            raise unavailable("cannot verify the token right now", 5) from None
+        status: dict[str, Any] = doc.get("status") or {}
+        if not status.get("authenticated"):
+            return None
+        user = status.get("user") or {}
+        return KubeUser(
+            username=str(user.get("username", "")),
+            uid=user.get("uid"),
+            groups=tuple(user.get("groups") or ()),
+            extra={k: list(v) for k, v in (user.get("extra") or {}).items()},
+        )
+
+    async def allowed(self, principal: Principal, permission: Permission, namespace: str) -> bool:
+        if principal.static is not None:
+            return principal.static.allows(permission.scope, namespace)
+        assert principal.user is not None
+        for verb in permission.verbs:
+            key = (principal.key, permission.group, permission.resource, verb, namespace)
+            hit, decision = self._decisions.get(key)
+            if not hit:
+                decision = await self._access_review(principal.user, permission, verb, namespace)
+                self._decisions.put(key, decision)
+            if not decision:
+                return False
+        return True
+
+    async def _access_review(
+        self, user: KubeUser, permission: Permission, verb: str, namespace: str
+    ) -> bool:
+        spec: dict[str, Any] = {
+            "user": user.username,
+            "groups": list(user.groups),
+            "resourceAttributes": {
+                "namespace": namespace,
+                "verb": verb,
+                "group": permission.group,
+                "resource": permission.resource,
+            },
+        }
+        if user.uid:
+            spec["uid"] = user.uid
+        if user.extra:
+            spec["extra"] = user.extra
+        body = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": spec,
+        }
+        try:
+            doc = await self.client.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", body)
+        except (KubeApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning(
+                "SubjectAccessReview failed: %s", getattr(exc, "reason", type(exc).__name__)
+            )
+            raise unavailable("cannot check permissions right now", 5) from None
+        return bool((doc.get("status") or {}).get("allowed"))
+
+    async def require(
+        self, request: web.Request, permission: Permission, namespace: str
+    ) -> Principal:
+        """The caller, if it may use ``permission`` in ``namespace``; 401/403 otherwise."""
+        principal = await self.authenticate(request)
+        if not await self.allowed(principal, permission, namespace):
+            raise ApiError(
+                403,
+                f"{permission.scope.value} is required in namespace {namespace!r}",
+            )
+        return principal

@@ -1,0 +1,214 @@
+"""``/v1/federation/backends``: the seed page's endpoints over FederationBackend CRs.
+
+Reads come from the watch-backed cache. Writes go to the apiserver (which
+applies the CRD's schema and CEL rules on top of the models' validation),
+and their answers update the cache at once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from ..k8s.client import ConflictError, KubeApiError, NotFoundError
+from ..k8s.resources import backend_path
+from ..labels import SYNC_REQUESTED_ANNOTATION
+from ..models.api import (
+    NAMESPACE_PATTERN,
+    apply_patch,
+    conflicts_view,
+    diff_merge_patch,
+    parse_create,
+    status_view,
+)
+from ..models.spec import GROUP, KIND, VERSION, Mode
+from .auth import (
+    FEDERATION_CREATE,
+    FEDERATION_DELETE,
+    FEDERATION_PATCH,
+    FEDERATION_READ,
+)
+from .cache import CachedBackend
+from .errors import ApiError, kube_error, read_json_object, unavailable
+from .state import ApiState, state_of
+
+BASE = "/v1/federation/backends"
+PATCH_ATTEMPTS = 3
+
+
+def ready_state(request: web.Request) -> ApiState:
+    """The shared state, once the cache holds a full listing (503 before)."""
+    state = state_of(request)
+    if not state.cache.synced.is_set():
+        raise unavailable("the API is starting; backends are not loaded yet", 1)
+    return state
+
+
+def query_namespace(request: web.Request) -> str | None:
+    namespace = request.query.get("namespace")
+    if namespace is not None and (
+        len(namespace) > 63 or not re.match(NAMESPACE_PATTERN, namespace)
+    ):
+        raise ApiError(400, "namespace: must be a Kubernetes namespace name", field="namespace")
+    return namespace
+
+
+async def _lookup(request: web.Request) -> tuple[ApiState, CachedBackend]:
+    state = ready_state(request)
+    await state.auth.authenticate(request)
+    cached = state.cache.get(request.match_info["id"])
+    if cached is None:
+        raise ApiError(404, "no backend with this id")
+    return state, cached
+
+
+def _json(body: dict[str, Any], status: int = 200) -> web.Response:
+    return web.json_response(body, status=status)
+
+
+async def list_backends(request: web.Request) -> web.Response:
+    state = ready_state(request)
+    principal = await state.auth.authenticate(request)
+    namespace = query_namespace(request)
+    if namespace is not None:
+        await state.auth.require(request, FEDERATION_READ, namespace)
+        namespaces = [namespace]
+    elif await state.auth.allowed(principal, FEDERATION_READ, ""):
+        namespaces = sorted(state.cache.namespaces())
+    else:
+        candidates = sorted(state.cache.namespaces() | {state.default_namespace})
+        namespaces = [
+            ns for ns in candidates if await state.auth.allowed(principal, FEDERATION_READ, ns)
+        ]
+        if not namespaces:
+            raise ApiError(403, "federation:read is required")
+    backends = [b.view() for ns in namespaces for b in state.cache.backends(ns)]
+    return _json({"backends": backends})
+
+
+async def create_backend(request: web.Request) -> web.Response:
+    state = ready_state(request)
+    await state.auth.authenticate(request)
+    body = await read_json_object(request)
+    name, namespace, spec = parse_create(body)
+    namespace = namespace or state.default_namespace
+    await state.auth.require(request, FEDERATION_CREATE, namespace)
+    obj = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": KIND,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec.to_cr(),
+    }
+    try:
+        created = await state.kube.post(backend_path(namespace), obj)
+    except ConflictError:
+        raise ApiError(
+            409,
+            f"a backend named {name!r} already exists in namespace {namespace!r}",
+            code="already_exists",
+        ) from None
+    except NotFoundError:
+        raise ApiError(404, f"namespace {namespace!r} not found") from None
+    except KubeApiError as exc:
+        raise kube_error(exc, "backend") from None
+    cached = state.cache.upsert(created)
+    response = _json(cached.view(), status=201)
+    response.headers["Location"] = f"{BASE}/{cached.id}"
+    return response
+
+
+async def get_backend(request: web.Request) -> web.Response:
+    state, cached = await _lookup(request)
+    await state.auth.require(request, FEDERATION_READ, cached.namespace)
+    return _json(cached.view())
+
+
+async def patch_backend(request: web.Request) -> web.Response:
+    state, cached = await _lookup(request)
+    await state.auth.require(request, FEDERATION_PATCH, cached.namespace)
+    patch = await read_json_object(request)
+    path = backend_path(cached.namespace, cached.name)
+    for _ in range(PATCH_ATTEMPTS):
+        try:
+            fresh = CachedBackend.from_object(await state.kube.get(path))
+        except KubeApiError as exc:
+            raise kube_error(exc, "backend") from None
+        if fresh.uid != cached.uid or fresh.deleting:
+            raise ApiError(404, "no backend with this id")
+        spec, view = apply_patch(fresh.view(), patch)
+        changes = diff_merge_patch(fresh.raw_spec, spec.to_cr())
+        if not changes:
+            return _json(view)
+        body = {"metadata": {"resourceVersion": fresh.resource_version}, "spec": changes}
+        try:
+            updated = await state.kube.merge_patch(path, body)
+        except ConflictError:
+            continue
+        except KubeApiError as exc:
+            raise kube_error(exc, "backend") from None
+        return _json(state.cache.upsert(updated).view())
+    raise ApiError(409, "the backend kept changing; try again", code="concurrent_update")
+
+
+async def delete_backend(request: web.Request) -> web.Response:
+    state, cached = await _lookup(request)
+    await state.auth.require(request, FEDERATION_DELETE, cached.namespace)
+    options = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": cached.uid}}
+    try:
+        result = await state.kube.delete(backend_path(cached.namespace, cached.name), options)
+    except (NotFoundError, ConflictError):
+        result = {}
+    except KubeApiError as exc:
+        raise kube_error(exc, "backend") from None
+    if result.get("kind") == KIND:
+        state.cache.upsert(result)
+    else:
+        state.cache.remove({"metadata": {"uid": cached.uid}})
+    await state.proxy.drop(cached.uid)
+    return web.Response(status=204)
+
+
+async def backend_status(request: web.Request) -> web.Response:
+    state, cached = await _lookup(request)
+    await state.auth.require(request, FEDERATION_READ, cached.namespace)
+    return _json(status_view(cached.id, cached.name, cached.status))
+
+
+async def backend_conflicts(request: web.Request) -> web.Response:
+    state, cached = await _lookup(request)
+    await state.auth.require(request, FEDERATION_READ, cached.namespace)
+    return _json(conflicts_view(cached.status))
+
+
+async def trigger_sync(request: web.Request) -> web.Response:
+    state, cached = await _lookup(request)
+    await state.auth.require(request, FEDERATION_PATCH, cached.namespace)
+    spec = cached.spec
+    if spec is None:
+        raise ApiError(409, "the backend's spec is invalid; fix it first", code="invalid_spec")
+    if spec.mode is Mode.PROXY:
+        raise ApiError(409, "a proxy-mode backend has nothing to sync", code="proxy_mode")
+    if spec.suspend:
+        raise ApiError(409, "the backend is suspended", code="suspended")
+    stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    patch = {"metadata": {"annotations": {SYNC_REQUESTED_ANNOTATION: stamp}}}
+    try:
+        updated = await state.kube.merge_patch(backend_path(cached.namespace, cached.name), patch)
+    except KubeApiError as exc:
+        raise kube_error(exc, "backend") from None
+    state.cache.upsert(updated)
+    return _json({"id": cached.id, "sync_requested_at": stamp}, status=202)
+
+
+def add_backend_routes(app: web.Application) -> None:
+    app.router.add_get(BASE, list_backends)
+    app.router.add_post(BASE, create_backend)
+    app.router.add_get(BASE + "/{id}", get_backend)
+    app.router.add_patch(BASE + "/{id}", patch_backend)
+    app.router.add_delete(BASE + "/{id}", delete_backend)
+    app.router.add_get(BASE + "/{id}/status", backend_status)
+    app.router.add_post(BASE + "/{id}/sync", trigger_sync)
+    app.router.add_get(BASE + "/{id}/conflicts", backend_conflicts)

@@ -1,0 +1,224 @@
+"""FederationBackends in memory, kept current by a list + watch.
+
+The API answers every read of backends from here, so a GET costs no
+apiserver call and never waits for a backend. The cache lists all
+FederationBackends, then watches from the list's resourceVersion (with
+bookmarks); a 410 Gone means the history is gone and it lists again; other
+failures reconnect with exponential backoff and jitter. Writes made through
+the API are applied here at once from the apiserver's answer, so a client
+reads its own writes; an older event arriving later does not undo them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from pydantic import ValidationError
+
+from ..k8s.client import JSON, KubeApiError, KubeClient
+from ..k8s.watch import WatchExpiredError, list_all, watch_events
+from ..models.config import CONFIG_MODELS, BackendType
+from ..models.spec import GROUP, PLURAL, VERSION, BackendSpec
+from ..models.status import BackendStatus, backend_id
+from ..paths import PathMapping
+
+log = logging.getLogger(__name__)
+
+COLLECTION = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
+MAX_BACKOFF = 30.0
+
+
+def _version(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+@dataclass(frozen=True)
+class CachedBackend:
+    uid: str
+    id: str
+    namespace: str
+    name: str
+    generation: int
+    resource_version: str
+    created: str
+    deleting: bool
+    annotations: dict[str, str]
+    raw_spec: dict[str, Any] = field(repr=False)
+    raw_status: dict[str, Any] = field(repr=False)
+    spec: BackendSpec | None = field(repr=False)
+    mappings: tuple[PathMapping, ...] = field(repr=False)
+
+    @classmethod
+    def from_object(cls, obj: Mapping[str, Any]) -> CachedBackend:
+        meta = obj.get("metadata") or {}
+        raw_spec = dict(obj.get("spec") or {})
+        raw_status = dict(obj.get("status") or {})
+        uid = str(meta.get("uid", ""))
+        try:
+            spec: BackendSpec | None = BackendSpec.model_validate(raw_spec)
+        except ValidationError:
+            spec = None
+        return cls(
+            uid=uid,
+            id=str(raw_status.get("id") or backend_id(uid)),
+            namespace=str(meta.get("namespace", "")),
+            name=str(meta.get("name", "")),
+            generation=int(meta.get("generation") or 0),
+            resource_version=str(meta.get("resourceVersion", "")),
+            created=str(meta.get("creationTimestamp", "")),
+            deleting=bool(meta.get("deletionTimestamp")),
+            annotations=dict(meta.get("annotations") or {}),
+            raw_spec=raw_spec,
+            raw_status=raw_status,
+            spec=spec,
+            mappings=tuple(spec.mappings) if spec is not None else (),
+        )
+
+    @property
+    def status(self) -> BackendStatus:
+        try:
+            return BackendStatus.model_validate(self.raw_status)
+        except ValidationError:
+            return BackendStatus(id=self.id)
+
+    def view(self) -> dict[str, Any]:
+        """The wire shape (see :func:`models.api.backend_view`)."""
+        head = {"id": self.id, "name": self.name, "namespace": self.namespace}
+        if self.spec is not None:
+            return {**head, **self.spec.to_api()}
+        return {**head, **_lenient(self.raw_spec)}
+
+
+def _lenient(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec the models reject, shown field by field under the models' own names."""
+    out = {
+        name: raw[info.alias]
+        for name, info in BackendSpec.model_fields.items()
+        if info.alias and info.alias in raw and name != "config"
+    }
+    backend_type = next((t for t in BackendType if t.value == raw.get("type")), None)
+    if backend_type is None:
+        return out
+    model = CONFIG_MODELS[backend_type]
+    config = raw.get("config") or {}
+    out["config"] = {
+        name: config[info.alias]
+        for name, info in model.model_fields.items()
+        if isinstance(config, dict) and info.alias and info.alias in config
+    }
+    return out
+
+
+class BackendCache:
+    def __init__(self, client: KubeClient, *, collection: str = COLLECTION) -> None:
+        self.client = client
+        self.collection = collection
+        self.synced = asyncio.Event()
+        self.lists = 0
+        self._by_uid: dict[str, CachedBackend] = {}
+        self._uid_by_id: dict[str, str] = {}
+        self._rng = random.Random()  # noqa: S311  (jitter)
+
+    # --- reads -------------------------------------------------------------------
+
+    def get(self, ident: str) -> CachedBackend | None:
+        uid = self._uid_by_id.get(ident)
+        backend = self._by_uid.get(uid) if uid is not None else None
+        return backend if backend is not None and not backend.deleting else None
+
+    def find(self, namespace: str, name: str) -> CachedBackend | None:
+        for backend in self._by_uid.values():
+            if backend.namespace == namespace and backend.name == name and not backend.deleting:
+                return backend
+        return None
+
+    def backends(self, namespace: str | None = None) -> list[CachedBackend]:
+        found = [
+            b
+            for b in self._by_uid.values()
+            if not b.deleting and (namespace is None or b.namespace == namespace)
+        ]
+        return sorted(found, key=lambda b: (b.namespace, b.name))
+
+    def namespaces(self) -> set[str]:
+        return {b.namespace for b in self._by_uid.values() if not b.deleting}
+
+    def owner_of(self, namespace: str, path: str) -> tuple[CachedBackend, PathMapping, str] | None:
+        """The backend whose pathMapping claims ``path`` in ``namespace``, its mapping and
+        the remote path; the most specific pattern wins, then the oldest backend."""
+        best: tuple[Any, ...] | None = None
+        for backend in self.backends(namespace):
+            for mapping in backend.mappings:
+                remote = mapping.to_remote(path)
+                if remote is None:
+                    continue
+                rank = (mapping.specificity_key(), backend.created, backend.name)
+                if best is None or rank < best[0]:
+                    best = (rank, backend, mapping, remote)
+                break
+        if best is None:
+            return None
+        return best[1], best[2], best[3]
+
+    # --- writes ------------------------------------------------------------------
+
+    def upsert(self, obj: Mapping[str, Any]) -> CachedBackend:
+        backend = CachedBackend.from_object(obj)
+        current = self._by_uid.get(backend.uid)
+        if current is not None:
+            new, old = _version(backend.resource_version), _version(current.resource_version)
+            if new is not None and old is not None and new < old:
+                return current
+            self._uid_by_id.pop(current.id, None)
+        self._by_uid[backend.uid] = backend
+        self._uid_by_id[backend.id] = backend.uid
+        return backend
+
+    def remove(self, obj: Mapping[str, Any]) -> None:
+        uid = str((obj.get("metadata") or {}).get("uid", ""))
+        current = self._by_uid.pop(uid, None)
+        if current is not None:
+            self._uid_by_id.pop(current.id, None)
+
+    def _replace(self, items: list[JSON]) -> None:
+        self._by_uid.clear()
+        self._uid_by_id.clear()
+        for item in items:
+            self.upsert(item)
+
+    # --- list + watch --------------------------------------------------------------
+
+    async def run(self) -> None:
+        """List and watch until cancelled."""
+        delay = 1.0
+        while True:
+            try:
+                items, version = await list_all(self.client, self.collection)
+                self.lists += 1
+                self._replace(items)
+                self.synced.set()
+                delay = 1.0
+                await self._watch(version)
+            except WatchExpiredError:
+                log.info("backend watch expired; listing again")
+            except (KubeApiError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                log.warning(
+                    "backend watch failed (%s); retrying in %.0fs", type(exc).__name__, delay
+                )
+                await asyncio.sleep(delay * self._rng.uniform(0.8, 1.2))
+                delay = min(MAX_BACKOFF, delay * 2)
+
+    async def _watch(self, version: str) -> None:
+        while True:
+            async for event in watch_events(self.client, self.collection, version):
+                version = event.resource_version or version
+                if event.type in ("ADDED", "MODIFIED"):
+                    self.upsert(event.object)
+                elif event.type == "DELETED":
+                    self.remove(event.object)

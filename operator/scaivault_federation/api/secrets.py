@@ -1,0 +1,252 @@
+"""``/v1/secrets/{path}``: a secret by ScaiVault path.
+
+Which backend a path belongs to is decided by the pathMapping patterns of the
+FederationBackends in the namespace (``?namespace=``, else the API's default
+namespace). Reads of a proxy path go to that backend in real time; reads of
+a sync path, and of a path no backend claims, come from the path's local
+Secret, the one named ``secret_name_for_path(path)`` whose path annotation
+holds exactly that path. Writes only ever touch local paths: a proxied or a
+synced path answers 409, as does a Secret the operator manages or one that
+holds another path.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from ..backends.errors import (
+    AuthenticationError,
+    BackendError,
+    BackendUnavailableError,
+    InvalidBackendConfigError,
+    SecretNotFoundError,
+    ThrottledError,
+)
+from ..k8s.client import JSON, ConflictError, KubeApiError, NotFoundError
+from ..k8s.secrets import encode_data
+from ..labels import PATH_ANNOTATION
+from ..models.api import FieldError, SecretSource, SecretWrite, field_error
+from ..models.spec import Mode
+from ..paths import InvalidPathError, secret_name_for_path, validate_path
+from ..sync.content import InvalidContentError, to_secret_data, validate_secret_data
+from ..sync.state import LocalSecret
+from .auth import SECRETS_DELETE, SECRETS_READ, SECRETS_WRITE
+from .backends import query_namespace, ready_state
+from .cache import CachedBackend
+from .errors import ApiError, kube_error, read_json_object, unavailable
+from .state import ApiState
+
+BASE = "/v1/secrets"
+SUSPENDED_RETRY_AFTER = 60
+
+
+def _path(request: web.Request) -> str:
+    path = request.match_info["path"]
+    try:
+        return validate_path(path)
+    except InvalidPathError as exc:
+        raise ApiError(400, f"path: {exc}", field="path") from None
+
+
+def _view(
+    path: str, data: Mapping[str, bytes], source: SecretSource, backend: str | None
+) -> dict[str, Any]:
+    text: dict[str, str] = {}
+    binary: dict[str, str] = {}
+    for key, value in data.items():
+        try:
+            text[key] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            binary[key] = base64.b64encode(value).decode()
+    view: dict[str, Any] = {"path": path, "data": text}
+    if binary:
+        view["data_base64"] = binary
+    view.update({"source": source.value, "backend_id": backend})
+    return view
+
+
+async def _prepare(request: web.Request) -> tuple[ApiState, str, str]:
+    state = ready_state(request)
+    await state.auth.authenticate(request)
+    path = _path(request)
+    namespace = query_namespace(request) or state.default_namespace
+    return state, path, namespace
+
+
+async def _local(state: ApiState, namespace: str, path: str) -> tuple[str, LocalSecret | None]:
+    name = secret_name_for_path(path)
+    try:
+        return name, await state.store.get(namespace, name)
+    except KubeApiError as exc:
+        raise kube_error(exc, "secret") from None
+
+
+def _refuse_owned(owner: tuple[CachedBackend, Any, str] | None) -> None:
+    if owner is None:
+        return
+    backend = owner[0]
+    assert backend.spec is not None
+    mode = backend.spec.mode
+    raise ApiError(
+        409,
+        f"the path belongs to {mode.value}-mode backend {backend.name!r} ({backend.id}); "
+        "the backend is the source of truth",
+        code="proxied_path" if mode is Mode.PROXY else "synced_path",
+    )
+
+
+async def get_secret(request: web.Request) -> web.Response:
+    state, path, namespace = await _prepare(request)
+    await state.auth.require(request, SECRETS_READ, namespace)
+    owner = state.cache.owner_of(namespace, path)
+    if owner is not None and owner[0].spec is not None and owner[0].spec.mode is Mode.PROXY:
+        data = await _proxy_read(state, owner[0], owner[2])
+        return web.json_response(_view(path, data, SecretSource.PROXY, owner[0].id))
+    _, local = await _local(state, namespace, path)
+    if local is None or local.path != path:
+        what = "has not been synced yet" if owner is not None else "does not exist"
+        raise ApiError(404, f"the secret at this path {what}")
+    managing = state.cache.find(namespace, local.managed_by) if local.managed_by else None
+    if managing is not None:
+        return web.json_response(_view(path, local.data, SecretSource.SYNC, managing.id))
+    return web.json_response(_view(path, local.data, SecretSource.LOCAL, None))
+
+
+async def _proxy_read(state: ApiState, backend: CachedBackend, remote: str) -> dict[str, bytes]:
+    assert backend.spec is not None
+    if backend.spec.suspend:
+        raise unavailable("the backend is suspended", SUSPENDED_RETRY_AFTER, "backend_suspended")
+    try:
+        secret = await state.proxy.read(backend, remote)
+        return to_secret_data(secret.value)
+    except SecretNotFoundError:
+        raise ApiError(404, "the backend holds no secret at this path") from None
+    except ThrottledError as exc:
+        raise unavailable(
+            "the backend is throttling requests", exc.retry_after or 5, "backend_throttled"
+        ) from None
+    except BackendUnavailableError:
+        raise unavailable("the backend is unavailable", 5, "backend_unavailable") from None
+    except AuthenticationError as exc:
+        raise ApiError(
+            502, f"the backend rejected the credentials: {exc.message}", code="backend_auth_failed"
+        ) from None
+    except InvalidBackendConfigError as exc:
+        raise ApiError(
+            502, f"the backend is misconfigured: {exc.message}", code="backend_misconfigured"
+        ) from None
+    except BackendError as exc:
+        raise ApiError(502, f"the backend failed: {exc.message}", code="backend_error") from None
+    except InvalidContentError as exc:
+        raise ApiError(502, f"the backend's value: {exc}", code="backend_value_invalid") from None
+    except KubeApiError as exc:
+        raise kube_error(exc, "credentials secret") from None
+
+
+def _write_data(body: dict[str, Any]) -> dict[str, bytes]:
+    try:
+        parsed = SecretWrite.model_validate(body)
+    except ValidationError as exc:
+        raise field_error(exc) from None
+    data: dict[str, bytes] = {}
+    for key, value in parsed.data.items():
+        try:
+            data[key] = value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FieldError(f"data.{key}", "data: values must be valid Unicode text") from None
+    for key, encoded in (parsed.data_base64 or {}).items():
+        if key in data:
+            raise FieldError(f"data_base64.{key}", f"data_base64: key {key!r} is also in data")
+        try:
+            data[key] = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise FieldError("data_base64", f"data_base64: {key!r} is not base64") from None
+    try:
+        validate_secret_data(data)
+    except InvalidContentError as exc:
+        raise FieldError("data", f"data: {exc}") from None
+    return data
+
+
+def _check_writable(local: LocalSecret, path: str) -> None:
+    if local.managed_by is not None:
+        raise ApiError(
+            409,
+            f"the Secret for this path is managed by backend {local.managed_by!r}",
+            code="managed_secret",
+        )
+    if local.path != path:
+        raise ApiError(
+            409,
+            f"Secret {local.name!r} holds a different path",
+            code="path_collision",
+        )
+
+
+async def put_secret(request: web.Request) -> web.Response:
+    state, path, namespace = await _prepare(request)
+    body = await read_json_object(request)
+    data = _write_data(body)
+    await state.auth.require(request, SECRETS_WRITE, namespace)
+    _refuse_owned(state.cache.owner_of(namespace, path))
+    name, existing = await _local(state, namespace, path)
+    metadata: JSON = {"name": name, "namespace": namespace}
+    secret: JSON = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata}
+    secret["data"] = encode_data(data)
+    collection = f"/api/v1/namespaces/{namespace}/secrets"
+    try:
+        if existing is None:
+            metadata["annotations"] = {PATH_ANNOTATION: path}
+            await state.kube.post(collection, secret)
+            status = 201
+        else:
+            _check_writable(existing, path)
+            metadata.update(
+                labels=existing.labels,
+                annotations={**existing.annotations, PATH_ANNOTATION: path},
+                resourceVersion=existing.resource_version,
+            )
+            secret["type"] = existing.type
+            await state.kube.put(f"{collection}/{name}", secret)
+            status = 200
+    except ConflictError:
+        raise ApiError(
+            409, "the secret was changed concurrently; try again", code="concurrent_update"
+        ) from None
+    except NotFoundError:
+        raise ApiError(404, f"namespace {namespace!r} not found") from None
+    except KubeApiError as exc:
+        raise kube_error(exc, "secret") from None
+    return web.json_response(_view(path, data, SecretSource.LOCAL, None), status=status)
+
+
+async def delete_secret(request: web.Request) -> web.Response:
+    state, path, namespace = await _prepare(request)
+    await state.auth.require(request, SECRETS_DELETE, namespace)
+    _refuse_owned(state.cache.owner_of(namespace, path))
+    name, existing = await _local(state, namespace, path)
+    if existing is None:
+        raise ApiError(404, "the secret at this path does not exist")
+    _check_writable(existing, path)
+    try:
+        await state.store.delete(namespace, name, existing.resource_version)
+    except ConflictError:
+        raise ApiError(
+            409, "the secret was changed concurrently; try again", code="concurrent_update"
+        ) from None
+    except KubeApiError as exc:
+        raise kube_error(exc, "secret") from None
+    return web.Response(status=204)
+
+
+def add_secret_routes(app: web.Application) -> None:
+    resource = app.router.add_resource(BASE + "/{path:.+}")
+    resource.add_route("GET", get_secret)
+    resource.add_route("PUT", put_secret)
+    resource.add_route("DELETE", delete_secret)

@@ -1,0 +1,155 @@
+"""``scaivault-federation api``: the HTTP API as an aiohttp application.
+
+:func:`run_api` runs it inside the caller's event loop until cancelled (``dev``
+runs it next to the operator); :func:`serve_api` is the command's entry
+point. The API's own Kubernetes identity comes from the kubeconfig or the
+pod's service account; it needs to list and watch FederationBackends, to
+create, patch and delete them, to read and write Secrets, and to create
+TokenReviews and SubjectAccessReviews.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from ..k8s.config import load_connection
+from ..k8s.secrets import SecretStore
+from .auth import CACHE_SECONDS, Authenticator
+from .backends import add_backend_routes
+from .cache import BackendCache
+from .errors import error_middleware
+from .observability import add_observability_routes, metrics_middleware
+from .openapi import PATH as OPENAPI_PATH
+from .openapi import openapi_document
+from .proxy import ProxyBackends
+from .secrets import add_secret_routes
+from .state import STATE, ApiState, CountingKubeClient
+from .static_tokens import StaticTokens, write_dev_tokens
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+PRUNE_SECONDS = 60.0
+
+__all__ = ["ApiServer", "ApiSettings", "build_app", "run_api", "serve_api", "write_dev_tokens"]
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    host: str = "0.0.0.0"  # noqa: S104  (a pod's sidecar)
+    port: int = 8000
+    default_namespace: str | None = None
+    static_tokens: Path | None = None
+    kubeconfig: Path | None = None
+    auth_cache_seconds: float = CACHE_SECONDS
+
+
+def build_app(state: ApiState) -> web.Application:
+    app = web.Application(
+        middlewares=[metrics_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
+    )
+    app[STATE] = state
+    add_backend_routes(app)
+    add_secret_routes(app)
+    add_observability_routes(app)
+    app.router.add_get(OPENAPI_PATH, openapi_document)
+    return app
+
+
+class ApiServer:
+    """The API's client, cache, proxy clients and listening socket, started and stopped
+    together."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.settings = settings
+        connection = load_connection(settings.kubeconfig)
+        self.kube = CountingKubeClient(connection)
+        self.cache = BackendCache(self.kube)
+        self.proxy = ProxyBackends(self.kube)
+        self.state = ApiState(
+            kube=self.kube,
+            cache=self.cache,
+            auth=Authenticator(
+                self.kube, StaticTokens(settings.static_tokens), ttl=settings.auth_cache_seconds
+            ),
+            proxy=self.proxy,
+            store=SecretStore(self.kube),
+            default_namespace=settings.default_namespace or connection.default_namespace,
+        )
+        self.app = build_app(self.state)
+        self.port = settings.port
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def url(self) -> str:
+        host = self.settings.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self.cache.run(), name="backend-cache"),
+            asyncio.create_task(self._prune_proxies(), name="proxy-prune"),
+        ]
+        self._runner = web.AppRunner(self.app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        for address in self._runner.addresses:
+            if isinstance(address, tuple) and len(address) >= 2:
+                self.port = int(address[1])
+                break
+        log.info("API listening on %s", self.url)
+
+    async def _prune_proxies(self) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_SECONDS)
+            await self.proxy.prune(b.uid for b in self.cache.backends())
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.proxy.close()
+        await self.kube.close()
+
+    async def serve(self, ready: asyncio.Event | None = None) -> None:
+        """Start, set ``ready`` once the cache is loaded, run until cancelled, stop."""
+        try:
+            await self.start()
+            await self.cache.synced.wait()
+            if ready is not None:
+                ready.set()
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+
+async def run_api(settings: ApiSettings, *, ready: asyncio.Event | None = None) -> None:
+    """Serve the API in the running event loop until the task is cancelled."""
+    await ApiServer(settings).serve(ready)
+
+
+async def serve_api(settings: ApiSettings) -> None:
+    """The ``api`` command: run until SIGTERM or SIGINT."""
+    task = asyncio.create_task(run_api(settings))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

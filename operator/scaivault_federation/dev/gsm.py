@@ -1,0 +1,279 @@
+"""A local Google Secret Manager for `dev` and the tests.
+
+Runs :mod:`scaivault_federation.dev.gsm_emulator` (a protocol emulator of
+the Secret Manager v1 gRPC API, not Google's server) as a child process on a
+free loopback port. The emulator requires authentication: at start this
+module makes three service accounts with fresh RSA keys, writes their key
+JSON files under ``state_dir/keys/`` and trusts them in the emulator:
+
+- ``admin``: every permission (used by the helpers here to write data);
+- ``reader``: ``secretmanager.secrets.list`` and ``secretmanager.versions.access``
+  (what the operator needs: the viewer and secret accessor roles);
+- ``viewer``: lists and metadata only, so reading a value is PERMISSION_DENIED.
+
+Clients reach it with ``endpoint`` (``127.0.0.1:PORT``, plaintext: see
+:mod:`scaivault_federation.backends.google_auth`) and one of these keys as
+``credentials.json``. Synchronous helpers write example data through the real
+client library with the admin key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import grpc  # type: ignore[import-untyped]
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.api_core.exceptions import NotFound
+from google.auth.transport import grpc as auth_grpc
+from google.auth.transport import requests as auth_requests
+from google.cloud.secretmanager_v1 import SecretManagerServiceClient, types
+from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (
+    SecretManagerServiceGrpcTransport,
+)
+from google.oauth2 import service_account
+
+from .gsm_emulator import ALL_PERMISSIONS
+from .processes import ManagedProcess, free_port
+
+ACCOUNTS: dict[str, frozenset[str]] = {
+    "admin": ALL_PERMISSIONS,
+    "reader": frozenset({"secretmanager.secrets.list", "secretmanager.versions.access"}),
+    "viewer": frozenset(
+        {
+            "secretmanager.secrets.list",
+            "secretmanager.secrets.get",
+            "secretmanager.versions.list",
+            "secretmanager.versions.get",
+        }
+    ),
+}
+CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+
+
+def make_service_account_key(project: str, account: str) -> tuple[dict[str, str], str]:
+    """A new service-account key JSON document and its public key (PEM)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    email = f"{account}@{project}.iam.gserviceaccount.com"
+    info = {
+        "type": "service_account",
+        "project_id": project,
+        "private_key_id": uuid.uuid4().hex,
+        "private_key": private_pem,
+        "client_email": email,
+        "client_id": str(uuid.uuid4().int)[:21],
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    return info, public_pem
+
+
+class GoogleEmulator:
+    """The Secret Manager emulator on a free loopback port; use ``with`` or start()/stop()."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        project: str = "scaivault-dev",
+        *,
+        allow_anonymous: bool = False,
+    ) -> None:
+        self.state_dir = state_dir.resolve()
+        self.project = project
+        self.project_number = "123456789012"
+        self.allow_anonymous = allow_anonymous
+        self.endpoint = ""
+        self._proc: ManagedProcess | None = None
+        self._channel: Any = None
+        self._admin: SecretManagerServiceClient | None = None
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self, timeout: float = 30) -> None:
+        """Start the emulator and wait until an authenticated call succeeds."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        trust = self._write_keys()
+        port = free_port()
+        self.endpoint = f"127.0.0.1:{port}"
+        argv = [
+            sys.executable,
+            "-m",
+            "scaivault_federation.dev.gsm_emulator",
+            "--port",
+            str(port),
+            "--project",
+            self.project,
+            "--project-number",
+            self.project_number,
+            "--trust",
+            str(trust),
+        ]
+        if self.allow_anonymous:
+            argv.append("--allow-anonymous")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOOGLE_")}
+        self._proc = ManagedProcess(
+            "gsm-emulator", argv, self.state_dir / "logs" / "gsm-emulator.log", env=env
+        )
+        try:
+            self._proc.start()
+            self._proc.wait_until(self._ready, timeout, "an authenticated ListSecrets")
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        request = types.ListSecretsRequest(parent=self.parent, page_size=1)
+        self.admin().list_secrets(request=request, timeout=2, retry=None)
+        return True
+
+    def stop(self) -> None:
+        """Stop the emulator; safe to call at any time, repeatedly."""
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+            self._admin = None
+        if self._proc is not None:
+            self._proc.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.running
+
+    def __enter__(self) -> GoogleEmulator:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- service accounts -------------------------------------------------------------
+
+    def _write_keys(self) -> Path:
+        keys = self.state_dir / "keys"
+        keys.mkdir(parents=True, exist_ok=True)
+        trusted = []
+        for account, permissions in ACCOUNTS.items():
+            info, public_pem = make_service_account_key(self.project, account)
+            path = keys / f"{account}.json"
+            path.touch(mode=0o600)
+            path.chmod(0o600)
+            path.write_text(json.dumps(info, indent=2))
+            trusted.append(
+                {
+                    "client_email": info["client_email"],
+                    "private_key_id": info["private_key_id"],
+                    "public_key": public_pem,
+                    "permissions": sorted(permissions),
+                }
+            )
+        trust = self.state_dir / "trust.json"
+        trust.write_text(json.dumps(trusted, indent=2))
+        return trust
+
+    def key_path(self, account: str = "reader") -> Path:
+        """The key JSON file of ``account`` (admin, reader or viewer)."""
+        if account not in ACCOUNTS:
+            raise KeyError(account)
+        return self.state_dir / "keys" / f"{account}.json"
+
+    def key_json(self, account: str = "reader") -> str:
+        """The service-account key JSON text of ``account``."""
+        return self.key_path(account).read_text()
+
+    # -- admin helpers (synchronous, through the client library) ----------------------
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}"
+
+    def admin(self) -> SecretManagerServiceClient:
+        """A synchronous client authenticated as the admin account."""
+        if self._admin is None:
+            if not self.endpoint:
+                raise RuntimeError("the Secret Manager emulator is not started")
+            info = json.loads(self.key_json("admin"))
+            from_info = service_account.Credentials.from_service_account_info
+            key = from_info(info, scopes=[CLOUD_PLATFORM])  # type: ignore[no-untyped-call]
+            creds = key.with_always_use_jwt_access(True)
+            make_plugin = auth_grpc.AuthMetadataPlugin
+            plugin = make_plugin(creds, auth_requests.Request())  # type: ignore[no-untyped-call]
+            channel_creds = grpc.composite_channel_credentials(
+                grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP),
+                grpc.metadata_call_credentials(plugin),
+            )
+            self._channel = grpc.secure_channel(self.endpoint, channel_creds)
+            transport = SecretManagerServiceGrpcTransport(channel=self._channel)
+            self._admin = SecretManagerServiceClient(transport=transport)
+        return self._admin
+
+    def create_secret(self, secret_id: str, labels: dict[str, str] | None = None) -> None:
+        secret = types.Secret(
+            replication=types.Replication(automatic=types.Replication.Automatic()),
+            labels=labels or {},
+        )
+        self.admin().create_secret(
+            request=types.CreateSecretRequest(
+                parent=self.parent, secret_id=secret_id, secret=secret
+            ),
+            timeout=10,
+        )
+
+    def add_version(self, secret_id: str, data: str | bytes) -> int:
+        """Add a version holding ``data``; returns its number."""
+        payload = types.SecretPayload(data=data.encode() if isinstance(data, str) else data)
+        version = self.admin().add_secret_version(
+            request=types.AddSecretVersionRequest(
+                parent=f"{self.parent}/secrets/{secret_id}", payload=payload
+            ),
+            timeout=10,
+        )
+        return int(str(version.name).rsplit("/", 1)[-1])
+
+    def has_secret(self, secret_id: str) -> bool:
+        try:
+            self.admin().get_secret(name=f"{self.parent}/secrets/{secret_id}", timeout=10)
+        except NotFound:
+            return False
+        return True
+
+    def put(self, secret_id: str, data: str | bytes) -> int:
+        """Create the secret if needed and add a version; returns the version number."""
+        if not self.has_secret(secret_id):
+            self.create_secret(secret_id)
+        return self.add_version(secret_id, data)
+
+    def _version_name(self, secret_id: str, version: int | str) -> str:
+        return f"{self.parent}/secrets/{secret_id}/versions/{version}"
+
+    def disable_version(self, secret_id: str, version: int | str) -> None:
+        self.admin().disable_secret_version(name=self._version_name(secret_id, version), timeout=10)
+
+    def enable_version(self, secret_id: str, version: int | str) -> None:
+        self.admin().enable_secret_version(name=self._version_name(secret_id, version), timeout=10)
+
+    def destroy_version(self, secret_id: str, version: int | str) -> None:
+        self.admin().destroy_secret_version(name=self._version_name(secret_id, version), timeout=10)
+
+    def delete_secret(self, secret_id: str) -> None:
+        self.admin().delete_secret(name=f"{self.parent}/secrets/{secret_id}", timeout=10)

@@ -1,0 +1,157 @@
+"""A local AWS API server (moto) for `dev` and the tests.
+
+``moto_server`` from the PyPI package ``moto[server]`` answers the Secrets
+Manager, STS and IAM APIs on a loopback port, in memory. By default the
+server checks request signatures like AWS does: at start an IAM user with
+full access is created and its access key becomes the server's
+``access_key_id`` / ``secret_access_key``, then moto's IAM authentication is
+switched on, so unknown keys, wrong secrets and missing permissions are
+rejected. ``iam_auth=False`` leaves it accepting any key (the fixed values
+below).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .processes import ManagedProcess, ServerStartError, free_port
+
+ADMIN_USER = "scaivault-dev-admin"
+FULL_ACCESS = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+
+
+class MotoError(RuntimeError):
+    """The moto server cannot be found or did not accept a call."""
+
+
+def find_moto_server() -> Path:
+    """``moto_server`` installed next to this interpreter (the same virtualenv)."""
+    for folder in (Path(sys.executable).parent, Path(sys.executable).resolve().parent):
+        candidate = folder / "moto_server"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise MotoError(
+        f"moto_server was not found next to {sys.executable}; install 'moto[server]' "
+        "into this environment (pip install 'moto[server]')"
+    )
+
+
+class MotoServer:
+    """``moto_server`` on a free loopback port; use ``with`` or start()/stop()."""
+
+    region = "us-east-1"
+
+    def __init__(
+        self, state_dir: Path, *, iam_auth: bool = True, moto_server: Path | None = None
+    ) -> None:
+        self.state_dir = state_dir.resolve()
+        self.iam_auth = iam_auth
+        self.moto_server = moto_server
+        self.endpoint = ""
+        # moto accepts any key until IAM authentication is on; start() replaces these
+        self.access_key_id = "testing"
+        self.secret_access_key = "testing"
+        self._proc: ManagedProcess | None = None
+
+    def start(self, timeout: float = 30) -> None:
+        """Start the server, wait until it answers, then turn IAM authentication on."""
+        program = self.moto_server or find_moto_server()
+        port = free_port()
+        self.endpoint = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
+        env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
+        env["HOME"] = str(self.state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._proc = ManagedProcess(
+            "moto",
+            [str(program), "-H", "127.0.0.1", "-p", str(port)],
+            self.state_dir / "logs" / "moto.log",
+            env=env,
+            cwd=self.state_dir,
+        )
+        try:
+            self._proc.start()
+            self._proc.wait_until(self._answers, timeout, f"{self.endpoint}/moto-api/")
+            if self.iam_auth:
+                self._enable_iam_auth()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _answers(self) -> bool:
+        with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=2) as resp:  # noqa: S310
+            return bool(resp.status == 200)
+
+    def _enable_iam_auth(self) -> None:
+        iam = self.client("iam")
+        try:
+            iam.create_user(UserName=ADMIN_USER)
+            iam.put_user_policy(
+                UserName=ADMIN_USER,
+                PolicyName="full-access",
+                PolicyDocument=json.dumps(FULL_ACCESS),
+            )
+            key = iam.create_access_key(UserName=ADMIN_USER)["AccessKey"]
+        except Exception as exc:
+            raise ServerStartError(f"moto: creating the admin access key failed: {exc}") from exc
+        self.access_key_id = key["AccessKeyId"]
+        self.secret_access_key = key["SecretAccessKey"]
+        self.set_auth_free_requests(0)
+
+    def set_auth_free_requests(self, count: float) -> None:
+        """Let the next ``count`` requests through unauthenticated (``0``: check all of them,
+        ``float("inf")``: check none)."""
+        req = urllib.request.Request(  # noqa: S310
+            f"{self.endpoint}/moto-api/reset-auth",
+            data=str(count).encode(),
+            headers={"Content-Type": "text/plain"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+                resp.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise MotoError(f"moto: switching authentication failed: {exc}") from exc
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """A boto3 client of ``service`` on this server with the admin key."""
+        import boto3
+
+        if not self.endpoint:
+            raise MotoError("the moto server is not started")
+        return boto3.session.Session(
+            aws_access_key_id=self.access_key_id,
+            aws_secret_access_key=self.secret_access_key,
+            region_name=self.region,
+        ).client(service, endpoint_url=self.endpoint, **kwargs)  # type: ignore[call-overload]
+
+    def stop(self) -> None:
+        """Stop the server; safe to call at any time, repeatedly."""
+        if self._proc is not None:
+            self._proc.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.running
+
+    def __enter__(self) -> MotoServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

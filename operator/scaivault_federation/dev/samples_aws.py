@@ -1,0 +1,73 @@
+"""Example AWS Secrets Manager data and the sample ``aws-dev`` FederationBackend, for ``dev``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..paths import secret_name_for_path
+from .cluster import apply
+from .controlplane import ControlPlane
+from .moto import MotoServer
+from .samples import BACKENDS, SECRETS, _credentials_secret
+
+AWS_EXAMPLES: dict[str, str | bytes] = {
+    "prod/payments/db": '{"username": "payments", "password": "dev-only-payments-pw"}',
+    "prod/payments/api-token": "dev-only-api-token",
+    "prod/web/tls-bundle": bytes(range(256)),
+}
+SAMPLE_BACKEND = "aws-dev"
+CREDENTIALS_PATH = "dev/aws/credentials"
+CREDENTIALS_SECRET = secret_name_for_path(CREDENTIALS_PATH)
+
+
+def _put(client: Any, name: str, value: str | bytes) -> None:
+    field = "SecretString" if isinstance(value, str) else "SecretBinary"
+    try:
+        client.create_secret(Name=name, **{field: value})
+    except client.exceptions.ResourceExistsException:
+        client.put_secret_value(SecretId=name, **{field: value})
+
+
+def seed_aws(cp: ControlPlane, server: MotoServer) -> dict[str, Any]:
+    """Write the example secrets into moto and create the sample backend and its credentials."""
+    client = server.client("secretsmanager")
+    for name, value in AWS_EXAMPLES.items():
+        _put(client, name, value)
+    apply(
+        cp,
+        SECRETS,
+        _credentials_secret(
+            CREDENTIALS_SECRET,
+            {
+                "access_key_id": server.access_key_id,
+                "secret_access_key": server.secret_access_key,
+            },
+        ),
+    )
+    apply(
+        cp,
+        BACKENDS,
+        {
+            "apiVersion": "federation.scaivault.io/v1alpha1",
+            "kind": "FederationBackend",
+            "metadata": {"name": SAMPLE_BACKEND},
+            "spec": {
+                "type": "aws-secrets-manager",
+                "config": {
+                    "region": server.region,
+                    "endpoint": server.endpoint,
+                    "credentialsPath": CREDENTIALS_PATH,
+                },
+                "pathMapping": {"external/aws/**": "prod/**"},
+                "mode": "sync",
+                "syncInterval": "30s",
+            },
+        },
+    )
+    return {
+        "endpoint": server.endpoint,
+        "region": server.region,
+        "access_key_id": server.access_key_id,
+        "secret_access_key": server.secret_access_key,
+        "sample_backend": SAMPLE_BACKEND,
+    }

@@ -1,0 +1,78 @@
+"""Example Azure Key Vault data and the sample ``azure-dev`` backend, for ``dev``.
+
+The operator that syncs the sample must run with ``server.client_env()`` in its
+environment (the CA bundle and the authority host of the emulator).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from ..backends.azure import BINARY_CONTENT_TYPE
+from ..backends.naming import azure_name
+from ..paths import secret_name_for_path
+from .cluster import apply
+from .controlplane import ControlPlane
+from .keyvault import KeyVaultServer
+from .samples import BACKENDS, SECRETS, _credentials_secret
+
+# backend path -> (value, content type)
+AZURE_EXAMPLES: dict[str, tuple[str, str | None]] = {
+    "apps/payments/db": (
+        '{"username": "payments", "password": "dev-only-payments-pw"}',
+        "application/json",
+    ),
+    "apps/payments/api-token": ("dev-only-api-token", None),
+    "apps/web/tls-bundle": (base64.b64encode(bytes(range(256))).decode(), BINARY_CONTENT_TYPE),
+}
+SAMPLE_BACKEND = "azure-dev"
+CREDENTIALS_PATH = "dev/azure/client"
+CREDENTIALS_SECRET = secret_name_for_path(CREDENTIALS_PATH)
+
+
+def seed_azure(cp: ControlPlane, server: KeyVaultServer) -> dict[str, Any]:
+    """Write the example secrets (named by the Key Vault naming rule) and create the
+    sample backend and its client-secret Secret."""
+    client = server.secret_client()
+    try:
+        for path, (value, content_type) in AZURE_EXAMPLES.items():
+            client.set_secret(azure_name(path), value, content_type=content_type)
+    finally:
+        client.close()
+    apply(
+        cp,
+        SECRETS,
+        _credentials_secret(CREDENTIALS_SECRET, {"client_secret": server.client_secret}),
+    )
+    apply(
+        cp,
+        BACKENDS,
+        {
+            "apiVersion": "federation.scaivault.io/v1alpha1",
+            "kind": "FederationBackend",
+            "metadata": {"name": SAMPLE_BACKEND},
+            "spec": {
+                "type": "azure-key-vault",
+                "config": {
+                    "vaultUrl": server.vault_url,
+                    "tenantId": server.tenant_id,
+                    "clientId": server.client_id,
+                    "credentialsPath": CREDENTIALS_PATH,
+                },
+                "pathMapping": {"external/azure/**": "apps/**"},
+                "mode": "sync",
+                "syncInterval": "30s",
+            },
+        },
+    )
+    return {
+        "endpoint": server.vault_url,
+        "vault_url": server.vault_url,
+        "tenant_id": server.tenant_id,
+        "client_id": server.client_id,
+        "client_secret": server.client_secret,
+        "authority_host": server.authority_host,
+        "ca_bundle": str(server.ca_bundle),
+        "sample_backend": SAMPLE_BACKEND,
+    }

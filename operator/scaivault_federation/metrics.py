@@ -1,0 +1,90 @@
+"""Prometheus metrics of the operator. Labels name backends, never paths or values."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+if TYPE_CHECKING:
+    from .backends.base import CallCounter
+    from .sync.service import SyncOutcome
+
+BACKEND = ("namespace", "backend", "type")
+
+SYNC_DURATION = Histogram(
+    "scaivault_sync_duration_seconds",
+    "Duration of a sync of one FederationBackend.",
+    BACKEND,
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+SECRETS_SYNCED = Gauge(
+    "scaivault_secrets_synced", "Paths whose Secret holds the remote value.", BACKEND
+)
+CONFLICTS = Gauge("scaivault_conflicts", "Conflicts listed in the backend's status.", BACKEND)
+SECRET_WRITES = Counter(
+    "scaivault_secret_writes_total", "Secrets written, by action.", (*BACKEND, "action")
+)
+SYNC_ERRORS = Counter(
+    "scaivault_sync_errors_total", "Failed syncs and probes, by reason.", (*BACKEND, "reason")
+)
+LAST_SUCCESS = Gauge(
+    "scaivault_last_successful_sync_timestamp_seconds",
+    "Unix time of the last successful sync or probe.",
+    BACKEND,
+)
+BACKEND_CALLS = Counter(
+    "scaivault_backend_calls_total",
+    "Calls to backend APIs, by operation and result.",
+    ("type", "operation", "result"),
+)
+CONNECTION_LATENCY = Gauge(
+    "scaivault_backend_latency_milliseconds", "Latency of the last connection probe.", BACKEND
+)
+
+
+class BackendMetrics:
+    """The metrics of one FederationBackend."""
+
+    def __init__(self, namespace: str, backend: str, backend_type: str) -> None:
+        self.labels = (namespace, backend, backend_type)
+        self.backend_type = backend_type
+
+    def record_sync(self, outcome: SyncOutcome) -> None:
+        SYNC_DURATION.labels(*self.labels).observe(outcome.duration_ms / 1000)
+        SECRETS_SYNCED.labels(*self.labels).set(outcome.secrets_synced)
+        CONFLICTS.labels(*self.labels).set(len(outcome.conflicts))
+        for action, count in (
+            ("written", outcome.written),
+            ("deleted", outcome.deleted),
+            ("orphaned", outcome.orphaned),
+        ):
+            if count:
+                SECRET_WRITES.labels(*self.labels, action).inc(count)
+
+    def record_success(self, latency_ms: float) -> None:
+        LAST_SUCCESS.labels(*self.labels).set_to_current_time()
+        CONNECTION_LATENCY.labels(*self.labels).set(latency_ms)
+
+    def record_error(self, reason: str) -> None:
+        SYNC_ERRORS.labels(*self.labels, reason).inc()
+
+    def drain_calls(self, calls: CallCounter) -> None:
+        """Move what ``calls`` counted into the exported counter, and reset it."""
+        for (operation, result), count in calls.snapshot().items():
+            if count > 0:
+                BACKEND_CALLS.labels(self.backend_type, operation, result).inc(count)
+        calls.reset()
+
+
+def forget_backend(namespace: str, backend: str, backend_type: str) -> None:
+    """Drop the gauges of a deleted backend so they do not linger."""
+    for gauge in (SECRETS_SYNCED, CONFLICTS, LAST_SUCCESS, CONNECTION_LATENCY):
+        with contextlib.suppress(KeyError):
+            gauge.remove(namespace, backend, backend_type)
+
+
+def serve_metrics(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104
+    """``/metrics`` on ``port`` in a background thread."""
+    start_http_server(port, addr=addr)

@@ -1,0 +1,289 @@
+"""The HTTP API's wire shapes: snake_case, as the seed page shows them.
+
+A backend on the wire is the seed's body (``name``, ``type``, ``config``,
+``path_mapping``, ``mode``, ``sync_interval``) plus ``id``, ``namespace`` and
+the optional fields of the CR. Its spec part is always read and written
+through :class:`BackendSpec` (``to_api()`` / ``to_cr()``), so camelCase and
+snake_case meet only in :mod:`.base`. API input is validated by field name
+only: a camelCase key is an unknown field here, and an error names the
+snake_case field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .config import CONFIG_MODELS, BackendType
+from .spec import BackendSpec, ConflictPolicy, DeletionPolicy, Mode
+from .status import BackendStatus, Conflict, ConnectionState, Health
+
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+IDENTITY_FIELDS = ("id", "name", "namespace")
+
+
+class FieldError(ValueError):
+    """Invalid API input; ``field`` is the snake_case (dotted) name of the culprit."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _clean(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+# A model-level message names its field first ("sync_interval is required ...").
+_LEADING_FIELD = re.compile(r"^([a-z][a-z0-9]*(?:[_.][a-z0-9]+)+)(?=[: ])")
+
+
+def field_error(exc: ValidationError, prefix: str = "") -> FieldError:
+    """One :class:`FieldError` for all of ``exc``; input values are never echoed."""
+    parts: list[str] = []
+    first: str | None = None
+    for error in exc.errors(include_input=False, include_url=False):
+        message = _clean(error["msg"])
+        loc = ".".join(filter(None, [prefix, *(str(p) for p in error["loc"])]))
+        if not loc:
+            leading = _LEADING_FIELD.match(message)
+            first = first or (leading.group(1) if leading else None)
+            parts.append(message)
+            continue
+        first = first or loc
+        parts.append(f"{loc}: {message}")
+    return FieldError(first, "; ".join(parts))
+
+
+# --- backends -----------------------------------------------------------------
+
+
+class BackendCreate(BackendSpec):
+    """``POST /v1/federation/backends``: the seed's body, optionally with a namespace."""
+
+    name: str = Field(max_length=253, pattern=NAME_PATTERN)
+    namespace: str | None = Field(default=None, max_length=63, pattern=NAMESPACE_PATTERN)
+
+
+class Backend(BackendSpec):
+    """A configured backend as the API shows it."""
+
+    id: str
+    name: str
+    namespace: str
+
+
+class BackendPatch(BaseModel):
+    """JSON merge patch (RFC 7386) of a backend: a value replaces, ``null`` removes.
+
+    ``name`` and ``namespace`` may be given only with their current values.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    namespace: str | None = None
+    type: BackendType | None = None
+    config: dict[str, Any] | None = None
+    path_mapping: dict[str, str | None] | None = None
+    mode: Mode | None = None
+    sync_interval: str | None = None
+    conflict_policy: ConflictPolicy | None = None
+    deletion_policy: DeletionPolicy | None = None
+    prune: bool | None = None
+    suspend: bool | None = None
+
+
+class BackendList(BaseModel):
+    backends: list[Backend]
+
+
+def backend_view(ident: str, name: str, namespace: str, spec: BackendSpec) -> dict[str, Any]:
+    """The wire shape of one backend."""
+    return {"id": ident, "name": name, "namespace": namespace, **spec.to_api()}
+
+
+def spec_from_api(fields: dict[str, Any]) -> BackendSpec:
+    """Validate the spec part of an API body (snake_case only); raise :class:`FieldError`."""
+    config = fields.get("config")
+    backend_type = next((t for t in BackendType if t.value == fields.get("type")), None)
+    if backend_type is not None and isinstance(config, dict):
+        try:
+            CONFIG_MODELS[backend_type].model_validate(config, by_alias=False, by_name=True)
+        except ValidationError as exc:
+            raise field_error(exc, prefix="config") from None
+    try:
+        return BackendSpec.model_validate(fields, by_alias=False, by_name=True)
+    except ValidationError as exc:
+        raise field_error(exc) from None
+
+
+def parse_create(body: dict[str, Any]) -> tuple[str, str | None, BackendSpec]:
+    """``(name, namespace or None, spec)`` of a POST body; raise :class:`FieldError`."""
+    if "id" in body:
+        raise FieldError("id", "id: is assigned by the server")
+    identity = {k: body[k] for k in ("name", "namespace") if k in body}
+    spec_fields = {k: v for k, v in body.items() if k not in identity}
+    for key in ("name",):
+        if key not in identity:
+            raise FieldError(key, f"{key}: Field required")
+    for key, value in identity.items():
+        pattern, limit = (NAME_PATTERN, 253) if key == "name" else (NAMESPACE_PATTERN, 63)
+        if value is None and key == "namespace":
+            continue
+        if not isinstance(value, str) or len(value) > limit or not re.match(pattern, value):
+            raise FieldError(
+                key, f"{key}: must be a lower-case DNS name of at most {limit} characters"
+            )
+    spec = spec_from_api(spec_fields)
+    return identity["name"], identity.get("namespace"), spec
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: apply ``patch`` to ``target`` and return the result (inputs untouched)."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def diff_merge_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The RFC 7386 patch that turns ``old`` into ``new``."""
+    patch: dict[str, Any] = {}
+    for key in old.keys() - new.keys():
+        patch[key] = None
+    for key, value in new.items():
+        before = old.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            nested = diff_merge_patch(before, value)
+            if nested:
+                patch[key] = nested
+        elif before != value or key not in old:
+            patch[key] = value
+    return patch
+
+
+def apply_patch(
+    current: dict[str, Any], patch: dict[str, Any]
+) -> tuple[BackendSpec, dict[str, Any]]:
+    """Merge ``patch`` into the wire shape ``current``; return the new spec and its view.
+
+    Raises :class:`FieldError` for an invalid result or a change of an
+    immutable field (``id``, ``name``, ``namespace``).
+    """
+    for key in IDENTITY_FIELDS:
+        if key in patch and patch[key] != current.get(key):
+            raise FieldError(key, f"{key}: cannot be changed")
+    merged = merge_patch(current, patch)
+    spec = spec_from_api({k: v for k, v in merged.items() if k not in IDENTITY_FIELDS})
+    view = backend_view(current["id"], current["name"], current["namespace"], spec)
+    return spec, view
+
+
+# --- status and conflicts ------------------------------------------------------------
+
+
+class ConnectionView(BaseModel):
+    status: ConnectionState
+    latency_ms: int | None = None
+
+
+class StatusView(BaseModel):
+    """``GET .../status``: the seed's keys, plus ``conflict_count`` and ``message``."""
+
+    id: str
+    name: str
+    status: Health
+    last_sync: datetime | None
+    last_sync_duration_ms: int | None
+    secrets_synced: int | None
+    connection: ConnectionView
+    conflict_count: int | None = None
+    message: str | None = None
+
+
+def status_view(ident: str, name: str, status: BackendStatus) -> dict[str, Any]:
+    connection = status.connection
+    view = StatusView(
+        id=ident,
+        name=name,
+        status=status.status,
+        last_sync=status.last_sync,
+        last_sync_duration_ms=status.last_sync_duration_ms,
+        secrets_synced=status.secrets_synced,
+        connection=ConnectionView(
+            status=connection.status if connection else ConnectionState.UNKNOWN,
+            latency_ms=connection.latency_ms if connection else None,
+        ),
+        conflict_count=status.conflict_count
+        if status.conflict_count is not None
+        else len(status.conflicts),
+        message=status.message,
+    )
+    return view.model_dump(mode="json")
+
+
+class ConflictList(BaseModel):
+    conflicts: list[Conflict]
+
+
+def conflicts_view(status: BackendStatus) -> dict[str, Any]:
+    return {"conflicts": [conflict.to_api() for conflict in status.conflicts]}
+
+
+class SyncAccepted(BaseModel):
+    id: str
+    sync_requested_at: datetime
+
+
+# --- secrets -------------------------------------------------------------------------
+
+
+class SecretSource(StrEnum):
+    LOCAL = "local"
+    SYNC = "sync"
+    PROXY = "proxy"
+
+
+class SecretView(BaseModel):
+    """A secret by path. ``data`` holds the values that are UTF-8 text; any other
+    value is base64-encoded under the same key in ``data_base64`` instead."""
+
+    path: str
+    data: dict[str, str]
+    data_base64: dict[str, str] | None = None
+    source: SecretSource
+    backend_id: str | None
+
+
+class SecretWrite(BaseModel):
+    """``PUT /v1/secrets/{path}``: text values, and optionally base64 binary ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: dict[str, str]
+    data_base64: dict[str, str] | None = None
+
+
+# --- errors --------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,195 @@
+"""The HTTP API, started in-process in the session's event loop against the real
+apiserver of the ``control_plane`` fixture, with a static token file."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+
+from scaivault_federation.api.server import ApiServer, ApiSettings
+from scaivault_federation.api.static_tokens import Scope, write_static_tokens
+from scaivault_federation.dev.cluster import ensure_namespace
+from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_federation.dev.processes import free_port
+from scaivault_federation.k8s.client import KubeClient, NotFoundError
+from scaivault_federation.models.spec import GROUP, VERSION
+from tests.backends.harness_aws import moto_server  # noqa: F401
+from tests.e2e.conftest import crd, kube, operator, operator_log  # noqa: F401
+
+from .helpers import ApiClient, OpenApiChecker
+
+API_NAMESPACE = "api-default"
+RESTRICTED_NAMESPACE = "api-restricted"
+CANARY_TOKEN = "svf-canary-token-" + "7f3a9c1e5b2d4f60"
+
+
+@dataclass(frozen=True)
+class Tokens:
+    admin: str
+    read_only: str
+    fed_write: str  # federation:read + federation:write
+    secrets_rw: str  # secrets:read + secrets:write
+    restricted: str  # every scope, only in RESTRICTED_NAMESPACE
+    canary: str  # every scope; its value must never be echoed
+
+
+@dataclass
+class Namespace:
+    name: str
+    kube: KubeClient
+
+    def backends(self) -> str:
+        return f"/apis/{GROUP}/{VERSION}/namespaces/{self.name}/federationbackends"
+
+    def secrets(self) -> str:
+        return f"/api/v1/namespaces/{self.name}/secrets"
+
+
+@pytest.fixture(scope="session")
+def tokens(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Tokens]:
+    folder = tmp_path_factory.mktemp("api-tokens")
+    tokens = Tokens(
+        admin=f"svf-test-admin-{uuid.uuid4().hex}",
+        read_only=f"svf-test-read-{uuid.uuid4().hex}",
+        fed_write=f"svf-test-fedw-{uuid.uuid4().hex}",
+        secrets_rw=f"svf-test-sec-{uuid.uuid4().hex}",
+        restricted=f"svf-test-restricted-{uuid.uuid4().hex}",
+        canary=CANARY_TOKEN,
+    )
+    path = folder / "tokens.yaml"
+    everything = list(Scope)
+    write_static_tokens(
+        path,
+        [
+            ("admin", tokens.admin, everything),
+            ("read_only", tokens.read_only, [Scope.FEDERATION_READ]),
+            ("fed_write", tokens.fed_write, [Scope.FEDERATION_READ, Scope.FEDERATION_WRITE]),
+            ("secrets_rw", tokens.secrets_rw, [Scope.SECRETS_READ, Scope.SECRETS_WRITE]),
+            ("canary", tokens.canary, everything),
+        ],
+    )
+    # one entry in plain-token form, limited to a namespace
+    doc = yaml.safe_load(path.read_text())
+    doc["tokens"].append(
+        {
+            "name": "restricted",
+            "token": tokens.restricted,
+            "scopes": [s.value for s in everything],
+            "namespaces": [RESTRICTED_NAMESPACE],
+        }
+    )
+    path.write_text(yaml.safe_dump(doc))
+    return path, tokens
+
+
+class LogCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(scope="session")
+def api_log() -> Iterator[LogCapture]:
+    """Every log line of the API's loggers (and aiohttp's) during the session."""
+    capture = LogCapture()
+    loggers = [logging.getLogger(n) for n in ("scaivault_federation", "aiohttp")]
+    previous = [(lg, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(capture)
+        lg.setLevel(logging.DEBUG)
+    yield capture
+    for lg, level in previous:
+        lg.removeHandler(capture)
+        lg.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+async def api_server(
+    control_plane: ControlPlane,
+    crd: None,  # noqa: F811
+    tokens: tuple[Path, Tokens],
+    api_log: LogCapture,
+) -> AsyncIterator[ApiServer]:
+    for namespace in (API_NAMESPACE, RESTRICTED_NAMESPACE):
+        ensure_namespace(control_plane, namespace)
+    settings = ApiSettings(
+        host="127.0.0.1",
+        port=free_port(),
+        default_namespace=API_NAMESPACE,
+        static_tokens=tokens[0],
+        kubeconfig=control_plane.kubeconfig,
+    )
+    server = ApiServer(settings)
+    ready = asyncio.Event()
+    task = asyncio.create_task(server.serve(ready))
+    waiter = asyncio.create_task(ready.wait())
+    done, _ = await asyncio.wait({task, waiter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if waiter not in done:
+        waiter.cancel()
+        task.cancel()
+        raise RuntimeError("the API did not become ready")
+    yield server
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@pytest.fixture(scope="session")
+async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+async def openapi_doc(api_server: ApiServer, http_session: aiohttp.ClientSession) -> dict:  # type: ignore[type-arg]
+    async with http_session.get(api_server.url + "/v1/federation/openapi.json") as resp:
+        assert resp.status == 200
+        doc: dict = await resp.json()  # type: ignore[type-arg]
+    return copy.deepcopy(doc)
+
+
+@pytest.fixture(scope="session")
+def checker(openapi_doc: dict) -> OpenApiChecker:  # type: ignore[type-arg]
+    return OpenApiChecker(openapi_doc)
+
+
+@pytest.fixture
+def api(
+    api_server: ApiServer,
+    http_session: aiohttp.ClientSession,
+    checker: OpenApiChecker,
+    tokens: tuple[Path, Tokens],
+) -> ApiClient:
+    """A client with the admin token."""
+    return ApiClient(http_session, api_server.url, checker, tokens[1].admin)
+
+
+@pytest.fixture
+def tok(tokens: tuple[Path, Tokens]) -> Tokens:
+    return tokens[1]
+
+
+@pytest.fixture
+async def ns(kube: KubeClient) -> AsyncIterator[Namespace]:  # noqa: F811
+    """A fresh namespace, deleted afterwards with everything in it."""
+    name = f"api-{uuid.uuid4().hex[:8]}"
+    await kube.post(
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+    )
+    yield Namespace(name, kube)
+    with contextlib.suppress(NotFoundError):
+        await kube.delete(f"/api/v1/namespaces/{name}")

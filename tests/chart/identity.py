@@ -1,0 +1,93 @@
+"""Acting as the chart's ServiceAccount: a TokenRequest token, a kubeconfig, reviews."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scaivault_federation.dev.controlplane import ControlPlane
+
+
+def request_token(cp: ControlPlane, namespace: str, service_account: str) -> str:
+    """A bound token of the ServiceAccount, as the kubelet would project it."""
+    body = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3600},
+    }
+    status, doc = cp.request(
+        "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token", body
+    )
+    if status != 201:
+        raise RuntimeError(f"TokenRequest for {namespace}/{service_account}: {status} {doc}")
+    token: str = doc["status"]["token"]
+    return token
+
+
+def write_kubeconfig(
+    path: Path, server: str, token: str, *, ca_file: Path | None, namespace: str
+) -> Path:
+    """A kubeconfig that authenticates with ``token`` only (no client certificate)."""
+    cluster: dict[str, Any] = {"server": server}
+    if ca_file is not None and server.startswith("https:"):
+        cluster["certificate-authority"] = str(ca_file)
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "test", "cluster": cluster}],
+        "users": [{"name": "service-account", "user": {"token": token}}],
+        "contexts": [
+            {
+                "name": "test",
+                "context": {"cluster": "test", "user": "service-account", "namespace": namespace},
+            }
+        ],
+        "current-context": "test",
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+    return path
+
+
+def who_am_i(cp: ControlPlane, token: str) -> str:
+    """The username the apiserver authenticates ``token`` as (SelfSubjectReview)."""
+    status, doc = cp.request(
+        "POST",
+        "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+        token=token,
+    )
+    if status != 201:
+        raise RuntimeError(f"SelfSubjectReview: {status} {doc}")
+    username: str = doc["status"]["userInfo"]["username"]
+    return username
+
+
+def can(
+    cp: ControlPlane,
+    user: str,
+    verb: str,
+    resource: str,
+    *,
+    group: str = "",
+    namespace: str | None = None,
+    subresource: str = "",
+    groups: tuple[str, ...] = ("system:serviceaccounts", "system:authenticated"),
+) -> bool:
+    """SubjectAccessReview (as the admin) of one action by ``user``."""
+    attributes: dict[str, Any] = {"verb": verb, "group": group, "resource": resource}
+    if namespace is not None:
+        attributes["namespace"] = namespace
+    if subresource:
+        attributes["subresource"] = subresource
+    body = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {"user": user, "groups": list(groups), "resourceAttributes": attributes},
+    }
+    status, doc = cp.request("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", body)
+    if status != 201:
+        raise RuntimeError(f"SubjectAccessReview: {status} {doc}")
+    return bool(doc["status"].get("allowed"))
