@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from scaivault_federation.dev.openbao import OpenBaoServer
@@ -263,12 +263,15 @@ async def test_no_secret_value_or_credential_leaks(
     spare_bao.stop()
     await cluster.sync_now_failing("leak")
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{operator_metrics_port}/metrics") as resp:  # noqa: S310
-        metrics = resp.read().decode()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{operator_metrics_port}/metrics") as resp,
+    ):
+        metrics = await resp.text()
     assert "scaivault_backend_calls_total" in metrics
     assert "scaivault_sync_duration_seconds" in metrics
     surfaces = {
-        "operator log": operator_log.read_text(),
+        "operator log": await asyncio.to_thread(operator_log.read_text),
         "events": str(await cluster.events()),
         "status": str([await cluster.status("leak"), await cluster.status("leak-wrong")]),
         "metrics": metrics,

@@ -111,6 +111,15 @@ _SECRET_PATH = {
     "schema": {"type": "string", "minLength": 1},
 }
 _NO_CONTENT = {"description": "Done."}
+_HEALTH = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "properties": {"status": {"type": "string", "enum": ["ok", "starting"]}},
+            "required": ["status"],
+        }
+    }
+}
 _AUTH_ERRORS = (401, 403, 404, 503)
 
 
@@ -217,8 +226,8 @@ def _paths() -> dict[str, Any]:
                 "summary": "200 once the backend cache is loaded.",
                 "security": [],
                 "responses": {
-                    "200": {"description": "Ready."},
-                    "503": {"description": "Starting."},
+                    "200": {"description": "Ready.", "content": _HEALTH},
+                    "503": {"description": "Starting.", "content": _HEALTH},
                 },
             }
         },

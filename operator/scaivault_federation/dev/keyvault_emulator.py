@@ -52,9 +52,9 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-RESOURCE = "https://vault.azure.net"
+from .entra_emulator import RESOURCE, TokenIssuer
+
 PAGE_SIZE = 25
-TOKEN_LIFETIME = 3600
 _NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")
 _RECOVERY = {"recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90}
 
@@ -108,65 +108,16 @@ class KeyVaultError(Exception):
 
 @dataclass
 class Emulator:
-    tenant_id: str
-    client_id: str
-    client_secret: str = field(repr=False)
-    identity_header: str = field(repr=False)
-    tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry
-    secrets: dict[str, Secret] = field(default_factory=dict)  # lower-case name -> secret
+    issuer: TokenIssuer
+    store: dict[str, Secret] = field(default_factory=dict)  # lower-case name -> secret
     faults: list[tuple[int, int | None]] = field(default_factory=list)  # (status, retry after)
 
-    # -- tokens ---------------------------------------------------------------------------
-
-    def issue(self) -> dict[str, Any]:
-        token = secrets.token_urlsafe(32)
-        self.tokens[token] = time.time() + TOKEN_LIFETIME
-        return {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME, "access_token": token}
-
-    async def token(self, request: web.Request) -> web.Response:
-        form = await request.post()
-        if request.match_info["tenant"] != self.tenant_id:
-            return _aad_error(400, "invalid_request", "AADSTS90002: Tenant not found.")
-        if form.get("client_id") != self.client_id:
-            return _aad_error(400, "unauthorized_client", "AADSTS700016: Unknown application.")
-        if form.get("grant_type") != "client_credentials":
-            return _aad_error(400, "unsupported_grant_type", "AADSTS70003: Unsupported grant.")
-        secret, assertion = form.get("client_secret"), form.get("client_assertion")
-        if not (
-            (isinstance(secret, str) and secrets.compare_digest(secret, self.client_secret))
-            or (isinstance(assertion, str) and assertion.count(".") == 2)
-        ):
-            return _aad_error(401, "invalid_client", "AADSTS7000215: Invalid client secret.")
-        return web.json_response({**self.issue(), "ext_expires_in": TOKEN_LIFETIME})
-
-    async def openid_configuration(self, request: web.Request) -> web.Response:
-        issuer = f"{_base(request)}/{self.tenant_id}"
-        body = {
-            "issuer": f"{issuer}/v2.0",
-            "token_endpoint": f"{issuer}/oauth2/v2.0/token",
-            "authorization_endpoint": f"{issuer}/oauth2/v2.0/authorize",
-            "jwks_uri": f"{issuer}/discovery/v2.0/keys",
-            "tenant_region_scope": "EU",
-        }
-        if request.match_info["tenant"] != self.tenant_id:
-            return _aad_error(400, "invalid_tenant", "AADSTS90002: Tenant not found.")
-        return web.json_response(body)
-
-    async def managed_identity(self, request: web.Request) -> web.Response:
-        header = request.headers.get("X-IDENTITY-HEADER", "")
-        if not secrets.compare_digest(header, self.identity_header):
-            return web.json_response({"error": "invalid identity header"}, status=401)
-        issued = self.issue()
-        expires_on = int(time.time()) + TOKEN_LIFETIME
-        resource = request.query.get("resource", RESOURCE)
-        return web.json_response({**issued, "expires_on": str(expires_on), "resource": resource})
 
     def authorize(self, request: web.Request) -> None:
         auth = request.headers.get("Authorization", "")
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
-        expiry = self.tokens.get(token)
-        if expiry is None or expiry < time.time():
-            authority = f"https://{request.host}/{self.tenant_id}"
+        if not self.issuer.valid(token):
+            authority = f"https://{request.host}/{self.issuer.tenant_id}"
             challenge = f'Bearer authorization="{authority}", resource="{RESOURCE}"'
             raise KeyVaultError(
                 401,
@@ -197,7 +148,7 @@ class Emulator:
         return response
 
     def _find(self, name: str, *, deleted: bool = False) -> Secret:
-        secret = self.secrets.get(name.lower())
+        secret = self.store.get(name.lower())
         if secret is None or (secret.deleted_on is not None) != deleted:
             kind = "deleted secret" if deleted else "secret"
             raise KeyVaultError(
@@ -221,7 +172,7 @@ class Emulator:
         value = body.get("value")
         if not isinstance(value, str):
             raise KeyVaultError(400, "BadParameter", "The secret value is missing.")
-        secret = self.secrets.setdefault(name.lower(), Secret(name))
+        secret = self.store.setdefault(name.lower(), Secret(name))
         if secret.deleted_on is not None:
             raise KeyVaultError(409, "Conflict", f"Secret {name} is in a deleted state.")
         attrs = body.get("attributes") or {}
@@ -270,7 +221,7 @@ class Emulator:
         return web.json_response(self._bundle(request, secret, version, with_value=False))
 
     async def list_secrets(self, request: web.Request) -> web.Response:
-        live = [s for s in self.secrets.values() if s.deleted_on is None]
+        live = [s for s in self.store.values() if s.deleted_on is None]
         return self._page(request, live, lambda s: self._item(request, s, s.versions[-1]))
 
     async def list_versions(self, request: web.Request) -> web.Response:
@@ -290,12 +241,12 @@ class Emulator:
         )
 
     async def list_deleted(self, request: web.Request) -> web.Response:
-        gone = [s for s in self.secrets.values() if s.deleted_on is not None]
+        gone = [s for s in self.store.values() if s.deleted_on is not None]
         return self._page(request, gone, lambda s: self._deleted(request, s))
 
     async def purge(self, request: web.Request) -> web.Response:
         secret = self._find(request.match_info["name"], deleted=True)
-        del self.secrets[secret.name.lower()]
+        del self.store[secret.name.lower()]
         return web.Response(status=204)
 
     async def recover(self, request: web.Request) -> web.Response:
@@ -350,7 +301,7 @@ class Emulator:
     # -- emulator admin -------------------------------------------------------------------
 
     async def stats(self, request: web.Request) -> web.Response:
-        live = sum(1 for s in self.secrets.values() if s.deleted_on is None)
+        live = sum(1 for s in self.store.values() if s.deleted_on is None)
         return web.json_response({"secrets": live})
 
     async def add_faults(self, request: web.Request) -> web.Response:
@@ -368,9 +319,7 @@ class Emulator:
         r.add_get("/healthz", self.health)
         r.add_get("/_emulator/stats", self.stats)
         r.add_post("/_emulator/faults", self.add_faults)
-        r.add_post("/{tenant}/oauth2/v2.0/token", self.token)
-        r.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self.openid_configuration)
-        r.add_get("/msi/token", self.managed_identity)
+        self.issuer.add_routes(app)
         r.add_get("/secrets", self.list_secrets)
         r.add_put("/secrets/{name}", self.set_secret)
         r.add_delete("/secrets/{name}", self.delete_secret)
@@ -399,12 +348,6 @@ async def _json(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _aad_error(status: int, error: str, description: str) -> web.Response:
-    code = int(description.split(":")[0].removeprefix("AADSTS"))
-    body = {"error": error, "error_description": description, "error_codes": [code]}
-    return web.json_response(body, status=status)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -414,13 +357,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tenant-id", required=True)
     parser.add_argument("--client-id", required=True)
     args = parser.parse_args(argv)
-    emulator = Emulator(
+    issuer = TokenIssuer(
         tenant_id=args.tenant_id,
         client_id=args.client_id,
         # credentials come through the environment, not the command line
         client_secret=os.environ["KEYVAULT_EMULATOR_CLIENT_SECRET"],
         identity_header=os.environ["KEYVAULT_EMULATOR_IDENTITY_HEADER"],
     )
+    emulator = Emulator(issuer)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(args.cert, args.key)
     asyncio.run(_serve(emulator, args.host, args.port, context))
