@@ -466,7 +466,7 @@ _ALPHABET = "abcxyzABCXYZ0189-_.@+= /ÄäßéЖж日本\u00a0\u200b\U0001f511"
 
 
 def _generated_paths(count: int) -> list[str]:
-    rng = random.Random(20260517)  # noqa: S311 - reproducible test data
+    rng = random.Random(20260517)
     paths: list[str] = []
     while len(paths) < count:
         segments = []

@@ -18,11 +18,9 @@ what this project uses:
   ``nbf``/``exp`` are stored and returned, not enforced (as in Key Vault);
 - errors as ``{"error": {"code", "message"}}`` with Key Vault's codes.
 
-Tokens come from ``POST /{tenant}/oauth2/v2.0/token`` (client credentials with
-the one configured client secret, or a client assertion for that client ID,
-which is not verified) or from an App Service style managed identity endpoint
-``GET /msi/token`` (``X-IDENTITY-HEADER`` must match). Tokens are opaque and
-checked on every vault call, so wrong credentials fail as they would in Azure.
+Tokens come from the Entra ID endpoints of
+:mod:`~scaivault_federation.dev.entra_emulator` on the same port; every vault
+call checks its token, so wrong credentials fail as they would in Azure.
 
 Not emulated: keys, certificates, backup/restore, RBAC or access policies
 (every valid token may do everything), tags filtering, purge protection,
@@ -111,7 +109,6 @@ class Emulator:
     issuer: TokenIssuer
     store: dict[str, Secret] = field(default_factory=dict)  # lower-case name -> secret
     faults: list[tuple[int, int | None]] = field(default_factory=list)  # (status, retry after)
-
 
     def authorize(self, request: web.Request) -> None:
         auth = request.headers.get("Authorization", "")
