@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from scaivault_federation.dev.binaries import find_binaries
+from scaivault_federation.dev.controlplane import ControlPlane
 from scaivault_federation.dev.openbao import OpenBaoServer
 
 from .helpers import Cluster, decoded, eventually
@@ -279,3 +282,45 @@ async def test_no_secret_value_or_credential_leaks(
     for where, text in surfaces.items():
         for canary in (value_canary, cred_canary):
             assert canary not in text, f"a canary leaked into the {where}"
+
+
+async def test_kubectl_get_fedb_shows_status_and_conflicts(
+    cluster: Cluster, spare_bao: OpenBaoServer, control_plane: ControlPlane
+) -> None:
+    kubectl = find_binaries().kubectl
+    assert kubectl is not None, "kubectl is built with the control plane"
+    await cluster.put_secret("app-mine", {"value": "local"})
+    await start(cluster, spare_bao, "shown", {"mine": {"value": "remote"}, "x": {"v": "1"}})
+    await cluster.wait_status("shown", lambda s: s.get("conflictCount") == 1)
+
+    async def row() -> list[str]:
+        out = await asyncio.to_thread(
+            subprocess.run,
+            [
+                str(kubectl),
+                "--kubeconfig",
+                str(control_plane.kubeconfig),
+                "get",
+                "fedb",
+                "-n",
+                cluster.namespace,
+                "--no-headers",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.split()
+
+    name, type_, mode, status, synced, conflicts, *_ = await row()
+    assert (name, type_, mode, status, synced, conflicts) == (
+        "shown",
+        "hashicorp-vault",
+        "sync",
+        "healthy",
+        "1",
+        "1",
+    )
+    spare_bao.stop()
+    await cluster.sync_now_failing("shown")
+    assert (await row())[3] == "degraded"
