@@ -10,13 +10,30 @@ import kopf
 
 from .metrics import serve_metrics
 
+QUIET_LOGGERS = (
+    "aiohttp.access",
+    "aiohttp.client",
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "urllib3",
+    "azure",
+    "msal",
+    "google",
+    "grpc",
+    "hpack",
+)
+
 
 def configure_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Client libraries log request and response bodies at DEBUG, which would put
+    # secret values in the log: they stay at WARNING whatever the verbosity.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 async def run_operator(

@@ -7,19 +7,22 @@ chart tests run both processes with exactly these rules and record the calls.
 
 {{/* The operator, on namespaced resources. */}}
 {{- define "scaivault-federation.rules.operator" -}}
-# The resource it reconciles: watch, patch annotations and finalizers (kopf).
+# The resource it reconciles: kopf lists and watches it, and patches its
+# annotations (progress, manual sync trigger) and finalizer.
 - apiGroups: [federation.scaivault.io]
   resources: [federationbackends]
-  verbs: [get, list, watch, patch]
+  verbs: [list, watch, patch]
 # Its status: health, sync figures, conflicts.
 - apiGroups: [federation.scaivault.io]
   resources: [federationbackends/status]
-  verbs: [get, patch]
-# Synced Secrets, credentials Secrets named by a backend's config, the MAC key.
+  verbs: [patch]
+# Synced Secrets (create, update on change, patch to mark orphaned or release
+# on Retain, delete on prune or Delete), credentials Secrets named by a
+# backend's config (get), the managed Secrets of a backend (list by label).
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, create, update, patch, delete]
-# Events on FederationBackends (ours and kopf's).
+# Events on FederationBackends: conflicts, overwrites, recoveries; kopf's own.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
@@ -27,7 +30,7 @@ chart tests run both processes with exactly these rules and record the calls.
 # kopf peering between replicas of a namespaced operator.
 - apiGroups: [kopf.dev]
   resources: [kopfpeerings]
-  verbs: [get, list, watch, patch]
+  verbs: [list, watch, patch]
 {{- end }}
 {{- end }}
 
@@ -46,7 +49,7 @@ chart tests run both processes with exactly these rules and record the calls.
 # kopf peering between replicas of a cluster-wide operator.
 - apiGroups: [kopf.dev]
   resources: [clusterkopfpeerings]
-  verbs: [get, list, watch, patch]
+  verbs: [list, watch, patch]
 {{- end }}
 {{- end }}
 
