@@ -1,0 +1,137 @@
+"""The watch-backed cache against the real apiserver: changes made with kubectl-like
+writes show up, a 410 Gone makes it list again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from typing import Any
+
+import pytest
+
+from scaivault_federation.api.cache import COLLECTION, BackendCache
+from scaivault_federation.api.server import ApiServer
+from scaivault_federation.k8s.client import KubeClient
+from scaivault_federation.k8s.watch import WatchExpiredError, list_all, watch_events
+from scaivault_federation.models.status import backend_id
+
+from .conftest import Namespace
+from .helpers import FED, ApiClient, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+def spec(prefix: str = "x") -> dict[str, Any]:
+    return {
+        "type": "hashicorp-vault",
+        "config": {"endpoint": "http://127.0.0.1:1", "authConfigPath": "creds/token"},
+        "pathMapping": {"team/**": f"secret/data/{prefix}/**"},
+        "mode": "proxy",
+    }
+
+
+async def create_cr(ns: Namespace, name: str) -> dict[str, Any]:
+    body = {
+        "apiVersion": "federation.scaivault.io/v1alpha1",
+        "kind": "FederationBackend",
+        "metadata": {"name": name},
+        "spec": spec(),
+    }
+    return await ns.kube.post(ns.backends(), body)
+
+
+async def test_changes_made_outside_the_api_are_seen(api: ApiClient, ns: Namespace) -> None:
+    cr = await create_cr(ns, "outside")
+    ident = backend_id(cr["metadata"]["uid"])
+
+    async def visible() -> Any:
+        reply = await api.get(f"{FED}/backends/{ident}")
+        return reply if reply.status == 200 else None
+
+    reply = await eventually(visible, what="a CR created directly to appear")
+    assert reply.body["name"] == "outside" and reply.body["mode"] == "proxy"
+
+    await ns.kube.merge_patch(f"{ns.backends()}/outside", {"spec": {"suspend": True}})
+
+    async def patched() -> Any:
+        reply = await api.get(f"{FED}/backends/{ident}")
+        return reply if reply.body.get("suspend") else None
+
+    await eventually(patched, what="a spec change to appear")
+    await ns.kube.delete(f"{ns.backends()}/outside")
+
+    async def gone() -> Any:
+        return (await api.get(f"{FED}/backends/{ident}")).status == 404
+
+    await eventually(gone, what="a deleted CR to disappear")
+
+
+async def test_status_id_wins_over_the_derived_one(api: ApiClient, ns: Namespace) -> None:
+    await create_cr(ns, "with-id")
+    await ns.kube.merge_patch(f"{ns.backends()}/with-id/status", {"status": {"id": "fed_custom"}})
+
+    async def visible() -> Any:
+        reply = await api.get(f"{FED}/backends/fed_custom")
+        return reply if reply.status == 200 else None
+
+    reply = await eventually(visible, what="the status id")
+    assert reply.body["id"] == "fed_custom" and reply.body["name"] == "with-id"
+
+
+async def test_too_old_resource_version_is_410(kube: KubeClient) -> None:
+    with pytest.raises(WatchExpiredError):
+        async for _ in watch_events(kube, COLLECTION, "1", timeout_seconds=5):
+            pass
+
+
+async def test_watch_streams_events_and_bookmarks(kube: KubeClient, ns: Namespace) -> None:
+    _, version = await list_all(kube, COLLECTION)
+    seen: list[str] = []
+
+    async def consume() -> None:
+        async for event in watch_events(kube, COLLECTION, version, timeout_seconds=10):
+            if event.type != "BOOKMARK":
+                seen.append(f"{event.type} {event.object['metadata']['name']}")
+            if "DELETED streamed" in seen:
+                return
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.3)
+    await create_cr(ns, "streamed")
+    await ns.kube.delete(f"{ns.backends()}/streamed")
+    await asyncio.wait_for(task, 15)
+    assert seen[0] == "ADDED streamed" and seen[-1] == "DELETED streamed"
+
+
+class ExpiringCache(BackendCache):
+    """Its first watch asks for a version the apiserver no longer has."""
+
+    def __init__(self, client: KubeClient) -> None:
+        super().__init__(client)
+        self.expired_once = False
+
+    async def _watch(self, version: str) -> None:
+        if not self.expired_once:
+            self.expired_once = True
+            version = "1"
+        await super()._watch(version)
+
+
+async def test_cache_lists_again_after_410(api_server: ApiServer, ns: Namespace) -> None:
+    cache = ExpiringCache(api_server.kube)
+    task = asyncio.create_task(cache.run())
+    try:
+        await asyncio.wait_for(cache.synced.wait(), 10)
+        await eventually(lambda: _ready(cache.lists >= 2), what="a second listing")
+        name = f"late-{uuid.uuid4().hex[:6]}"
+        await create_cr(ns, name)
+        await eventually(lambda: _ready(cache.find(ns.name, name)), what="the watch to resume")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _ready(value: Any) -> Any:
+    return value
