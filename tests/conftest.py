@@ -12,6 +12,11 @@ import pytest
 
 from scaivault_federation.dev.controlplane import ControlPlane
 from scaivault_federation.dev.openbao import OpenBaoServer
+from tests.backends.harness_aws import moto_server
+from tests.backends.harness_azure import keyvault_server
+from tests.backends.harness_google import gsm_emulator
+
+__all__ = ["control_plane", "gsm_emulator", "keyvault_server", "moto_server", "openbao"]
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ from scaivault_federation.dev.openbao import OpenBaoServer
 from scaivault_federation.models.config import BackendType, VaultConfig
 
 from .harness import Harness, ValueKind
-from .harness_aws import aws_harness, moto_server  # noqa: F401
-from .harness_azure import azure_harness, keyvault_server  # noqa: F401
-from .harness_google import google_harness, gsm_emulator  # noqa: F401
+from .harness_aws import aws_harness  # noqa: F401
+from .harness_azure import azure_harness  # noqa: F401
+from .harness_google import google_harness  # noqa: F401
 
 
 class VaultHarness:

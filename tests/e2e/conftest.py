@@ -14,6 +14,7 @@ import pytest
 
 from scaivault_federation.dev.cluster import ensure_namespace, install_crd
 from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_federation.dev.keyvault import KeyVaultServer
 from scaivault_federation.dev.processes import ManagedProcess, free_port
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
 from scaivault_federation.k8s.config import from_kubeconfig
@@ -36,12 +37,13 @@ def operator_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def operator(
-    control_plane: ControlPlane, crd: None, operator_log: Path
+    control_plane: ControlPlane, crd: None, operator_log: Path, keyvault_server: KeyVaultServer
 ) -> Iterator[ManagedProcess]:
     """``scaivault-federation run`` against the test apiserver, in its own process."""
     ensure_namespace(control_plane, OPERATOR_NAMESPACE)
     env = {
         **os.environ,
+        **keyvault_server.client_env(),  # trust the Key Vault emulator's CA and token endpoint
         "KUBECONFIG": str(control_plane.kubeconfig),
         "SCAIVAULT_OPERATOR_NAMESPACE": OPERATOR_NAMESPACE,
     }

@@ -13,14 +13,12 @@ from typing import Any
 import pytest
 
 from scaivault_federation.dev.moto import MotoServer
-from tests.backends import harness_aws
 from tests.backends.harness_aws import put_secret
 
 from .helpers import Cluster, decoded
 
 pytestmark = pytest.mark.e2e
 
-moto_server = harness_aws.moto_server  # the session fixture, shared with the backend tests
 
 BLOB = bytes(range(256)) + b"\x00\xff"
 

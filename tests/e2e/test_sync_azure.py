@@ -5,51 +5,18 @@ from __future__ import annotations
 
 import base64
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scaivault_federation.dev.keyvault import KeyVaultServer
-from scaivault_federation.dev.processes import ManagedProcess
-from tests.backends.harness_azure import (
-    keyvault_server,  # noqa: F401
-    put_value,
-)
+from tests.backends.harness_azure import put_value
 
 from .helpers import Cluster, decoded
 
 pytestmark = pytest.mark.e2e
 
 BLOB = bytes(range(256))
-READY = "Initial authentication has finished"
-
-
-@pytest.fixture
-def azure_operator(
-    keyvault_server: KeyVaultServer,  # noqa: F811  (the session fixture imported above)
-    operator: ManagedProcess,
-    operator_log: Path,
-) -> ManagedProcess:
-    """The e2e operator, with the environment that lets it use the emulator.
-
-    ``keyvault_server`` puts that environment in ``os.environ``; an operator started
-    before it is restarted once with it.
-    """
-    wanted = keyvault_server.client_env()
-    env = dict(operator.env or {})
-    if all(env.get(key) == value for key, value in wanted.items()):
-        return operator
-    started = operator_log.read_text().count(READY)
-    operator.stop()
-    operator.env = {**env, **wanted}
-    operator.start()
-    operator.wait_until(
-        lambda: operator_log.read_text().count(READY) > started,
-        timeout=60,
-        what="the operator to restart",
-    )
-    return operator
 
 
 def healthy(status: dict[str, Any]) -> bool:
@@ -78,9 +45,8 @@ async def azure_backend(
 
 
 async def test_multi_segment_paths_sync_into_secrets(
-    azure_operator: ManagedProcess,
     cluster: Cluster,
-    keyvault_server: KeyVaultServer,  # noqa: F811
+    keyvault_server: KeyVaultServer,
 ) -> None:
     prefix = f"e2e-{uuid.uuid4().hex[:8]}"
     put_value(keyvault_server, f"{prefix}/payments/db", {"username": "app", "password": "pw-1"})
@@ -120,9 +86,8 @@ async def test_multi_segment_paths_sync_into_secrets(
 
 
 async def test_a_wrong_client_secret_is_an_error_and_writes_nothing(
-    azure_operator: ManagedProcess,
     cluster: Cluster,
-    keyvault_server: KeyVaultServer,  # noqa: F811
+    keyvault_server: KeyVaultServer,
 ) -> None:
     prefix = f"e2e-{uuid.uuid4().hex[:8]}"
     put_value(keyvault_server, f"{prefix}/x", "1")

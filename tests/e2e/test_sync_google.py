@@ -13,7 +13,6 @@ import pytest
 from scaivault_federation.backends.naming import google_name
 from scaivault_federation.dev.gsm import GoogleEmulator, make_service_account_key
 from tests.backends.harness_google import (
-    gsm_emulator,  # noqa: F401
     put_value,
 )
 
@@ -50,7 +49,7 @@ async def google_backend(
 
 async def test_json_string_and_binary_secrets_sync(
     cluster: Cluster,
-    gsm_emulator: GoogleEmulator,  # noqa: F811  (the session fixture imported above)
+    gsm_emulator: GoogleEmulator,
 ) -> None:
     prefix = f"e2e-{uuid.uuid4().hex[:8]}"
     put_value(gsm_emulator, f"{prefix}/payments/db", {"username": "app", "password": "pw-1"})
@@ -99,7 +98,7 @@ async def test_json_string_and_binary_secrets_sync(
 
 async def test_an_untrusted_key_is_an_error_and_writes_nothing(
     cluster: Cluster,
-    gsm_emulator: GoogleEmulator,  # noqa: F811  (the session fixture imported above)
+    gsm_emulator: GoogleEmulator,
 ) -> None:
     prefix = f"e2e-{uuid.uuid4().hex[:8]}"
     put_value(gsm_emulator, f"{prefix}/x", "1")

@@ -19,8 +19,14 @@ from typing import Any
 
 from .cluster import ensure_namespace, install_crd
 from .controlplane import ControlPlane
+from .gsm import GoogleEmulator
+from .keyvault import KeyVaultServer
+from .moto import MotoServer
 from .openbao import OpenBaoServer
 from .samples import SAMPLE_NAMESPACE, SYSTEM_NAMESPACE, seed_vault
+from .samples_aws import seed_aws
+from .samples_azure import seed_azure
+from .samples_google import seed_google
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +35,22 @@ def run_dev(state_dir: Path) -> int:
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "dev.json").unlink(missing_ok=True)
-    with (
-        ControlPlane(state_dir / "controlplane") as cp,
-        OpenBaoServer(state_dir / "openbao") as bao,
-    ):
+    with contextlib.ExitStack() as stack:
+        cp = stack.enter_context(ControlPlane(state_dir / "controlplane"))
+        bao = stack.enter_context(OpenBaoServer(state_dir / "openbao"))
+        moto = stack.enter_context(MotoServer(state_dir / "moto"))
+        keyvault = stack.enter_context(KeyVaultServer(state_dir / "keyvault"))
+        gsm = stack.enter_context(GoogleEmulator(state_dir / "google"))
         install_crd(cp)
         ensure_namespace(cp, SYSTEM_NAMESPACE)
         ensure_namespace(cp, SAMPLE_NAMESPACE)
-        backends = {"hashicorp-vault": seed_vault(cp, bao)}
+        backends = {
+            "hashicorp-vault": seed_vault(cp, bao),
+            "aws-secrets-manager": seed_aws(cp, moto),
+            "azure-key-vault": seed_azure(cp, keyvault),
+            "google-secret-manager": seed_google(cp, gsm),
+        }
+        os.environ.update(keyvault.client_env())  # trust the emulator's CA and token endpoint
         os.environ["KUBECONFIG"] = str(cp.kubeconfig)
         os.environ["SCAIVAULT_OPERATOR_NAMESPACE"] = SYSTEM_NAMESPACE
         info: dict[str, Any] = {
