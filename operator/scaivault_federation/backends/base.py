@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol, TypeVar
@@ -132,6 +132,11 @@ class Credentials:
     """Key -> bytes read from the credentials Secret in the CR's namespace (may be empty)."""
 
     values: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    #: a fresh Kubernetes ServiceAccount token of the CR's namespace, on demand
+    #: (Vault kubernetes auth without a ``token`` key)
+    service_account_token: Callable[[], Awaitable[str]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def get(self, key: str) -> bytes | None:
         return self.values.get(key)

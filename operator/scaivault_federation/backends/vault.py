@@ -297,7 +297,7 @@ class VaultBackend:
 async def create_vault_backend(config: BackendConfig, credentials: Credentials) -> SecretBackend:
     if not isinstance(config, VaultConfig):
         raise InvalidBackendConfigError("hashicorp-vault needs a Vault config")
-    return VaultBackend(config, credentials)
+    return VaultBackend(config, credentials, jwt_provider=credentials.service_account_token)
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -52,6 +52,28 @@ async def read_credentials(client: KubeClient, namespace: str, path: str | None)
     return Credentials(data)
 
 
+async def request_service_account_token(
+    client: KubeClient, namespace: str, service_account: str, expiration_seconds: int = 600
+) -> str:
+    """A short-lived token of ``service_account`` through TokenRequest (never stored)."""
+    body: JSON = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"expirationSeconds": expiration_seconds},
+    }
+    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token"
+    try:
+        issued = await client.post(path, body)
+    except NotFoundError:
+        raise InvalidBackendConfigError(
+            f"ServiceAccount {service_account!r} not found in namespace {namespace!r}"
+        ) from None
+    token = issued.get("status", {}).get("token")
+    if not isinstance(token, str) or not token:
+        raise InvalidBackendConfigError("TokenRequest returned no token")
+    return token
+
+
 async def load_or_create_mac_key(client: KubeClient, namespace: str) -> bytes:
     """The operator-held HMAC key, created once and then only read."""
     path = f"/api/v1/namespaces/{namespace}/secrets"

@@ -33,6 +33,9 @@ class VaultConfig(CamelModel):
     auth_config_path: str | None = None
     auth_mount: str | None = None
     role: str | None = None
+    service_account: str | None = Field(
+        default=None, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+    )
     namespace: str | None = None
     tls_verify: bool = True
     ca_cert_path: str | None = None

@@ -25,11 +25,17 @@ from ..backends.base import Credentials, SecretBackend
 from ..backends.errors import BackendError, InvalidBackendConfigError, ThrottledError
 from ..backends.registry import create_backend
 from ..k8s.client import KubeApiError, KubeClient
-from ..k8s.resources import emit_event, patch_status, read_credentials
+from ..k8s.resources import (
+    emit_event,
+    patch_status,
+    read_credentials,
+    request_service_account_token,
+)
 from ..k8s.secrets import SecretStore
 from ..labels import SYNC_REQUESTED_ANNOTATION
 from ..metrics import BackendMetrics
 from ..models.base import describe_errors
+from ..models.config import VaultAuthMethod, VaultConfig
 from ..models.spec import BackendSpec, Mode
 from ..models.status import BackendStatus, Health, backend_id
 from .service import SyncContext, SyncOutcome, run_sync
@@ -72,6 +78,14 @@ async def load_credentials(client: KubeClient, namespace: str, spec: BackendSpec
         path = getattr(spec.config, attr, None)
         if path is not None:
             values.update((await read_credentials(client, namespace, path)).values)
+    config = spec.config
+    if isinstance(config, VaultConfig) and config.auth_method is VaultAuthMethod.KUBERNETES:
+        account = config.service_account or "default"
+
+        async def token() -> str:
+            return await request_service_account_token(client, namespace, account)
+
+        return Credentials(values, service_account_token=token)
     return Credentials(values)
 
 
