@@ -29,7 +29,6 @@ the vault's own domain (for any other host it does, as the SDK does by default).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import ipaddress
@@ -50,7 +49,7 @@ from .base import (
     RemoteSecretRef,
     SecretBackend,
     call_result,
-    gather_or_raise,
+    read_concurrently,
 )
 from .errors import (
     AuthenticationError,
@@ -159,30 +158,7 @@ class AzureKeyVaultBackend:
         return RemoteSecret(path, _value(secret.value, props.content_type, path), props.version)
 
     async def get_many(self, paths: Sequence[str]) -> BatchResult:
-        result = BatchResult(found={}, missing=[], failed={})
-        unique = list(dict.fromkeys(paths))
-        slots = asyncio.Semaphore(self._read_concurrency)
-        stop: list[BackendError] = []  # once the vault is down or throttling, stop asking
-
-        async def read(path: str) -> None:
-            async with slots:
-                if stop:
-                    result.failed[path] = stop[0]
-                    return
-                try:
-                    result.found[path] = await self.get_secret(path)
-                except SecretNotFoundError:
-                    result.missing.append(path)
-                except (BackendUnavailableError, ThrottledError) as error:
-                    stop.append(error)
-                    result.failed[path] = error
-                except BackendError as error:
-                    result.failed[path] = error
-
-        await gather_or_raise(read(path) for path in unique)
-        missing = set(result.missing)
-        result.missing = [path for path in unique if path in missing]
-        return result
+        return await read_concurrently(self.get_secret, paths, self._read_concurrency)
 
     async def probe(self) -> float:
         """The first page (one item) of the secret listing: authenticated and cheap."""

@@ -99,6 +99,40 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return (backend or leaves)[0]
 
 
+async def read_concurrently(
+    get: Callable[[str], Awaitable[RemoteSecret]], paths: Sequence[str], concurrency: int
+) -> BatchResult:
+    """``get`` every path, at most ``concurrency`` at once, for stores without a batch read.
+
+    Once the store is down or throttling, the remaining paths fail with that same
+    error instead of being asked for.
+    """
+    result = BatchResult()
+    unique = list(dict.fromkeys(paths))
+    slots = asyncio.Semaphore(concurrency)
+    stop: list[BackendError] = []
+
+    async def read(path: str) -> None:
+        async with slots:
+            if stop:
+                result.failed[path] = stop[0]
+                return
+            try:
+                result.found[path] = await get(path)
+            except SecretNotFoundError:
+                result.missing.append(path)
+            except (BackendUnavailableError, ThrottledError) as error:
+                stop.append(error)
+                result.failed[path] = error
+            except BackendError as error:
+                result.failed[path] = error
+
+    await gather_or_raise(read(path) for path in unique)
+    missing = set(result.missing)
+    result.missing = [path for path in unique if path in missing]
+    return result
+
+
 class CallCounter:
     """API calls made by one backend, by ``(operation, result)``."""
 

@@ -39,15 +39,14 @@ from .base import (
     RemoteSecretRef,
     SecretBackend,
     gather_or_raise,
+    read_concurrently,
 )
 from .errors import (
     AuthenticationError,
     BackendError,
-    BackendUnavailableError,
     InvalidBackendConfigError,
     InvalidSecretValueError,
     SecretNotFoundError,
-    ThrottledError,
 )
 from .registry import register
 from .vault_auth import JwtProvider, VaultClient
@@ -142,30 +141,7 @@ class VaultBackend:
         return RemoteSecret(path, _as_value(value, path), None if version is None else str(version))
 
     async def get_many(self, paths: Sequence[str]) -> BatchResult:
-        result = BatchResult(found={}, missing=[], failed={})
-        unique = list(dict.fromkeys(paths))
-        slots = asyncio.Semaphore(self._read_concurrency)
-        stop: list[BackendError] = []  # once the server is down or throttling, stop asking
-
-        async def read(path: str) -> None:
-            async with slots:
-                if stop:
-                    result.failed[path] = stop[0]
-                    return
-                try:
-                    result.found[path] = await self.get_secret(path)
-                except SecretNotFoundError:
-                    result.missing.append(path)
-                except (BackendUnavailableError, ThrottledError) as error:
-                    stop.append(error)
-                    result.failed[path] = error
-                except BackendError as error:
-                    result.failed[path] = error
-
-        await gather_or_raise(read(path) for path in unique)
-        missing = set(result.missing)
-        result.missing = [path for path in unique if path in missing]
-        return result
+        return await read_concurrently(self.get_secret, paths, self._read_concurrency)
 
     async def probe(self) -> float:
         await self._client.ensure_token()
