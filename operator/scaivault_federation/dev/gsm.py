@@ -24,7 +24,6 @@ import os
 import sys
 import uuid
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import grpc  # type: ignore[import-untyped]
@@ -40,7 +39,7 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
 from google.oauth2 import service_account
 
 from .gsm_emulator import ALL_PERMISSIONS
-from .processes import ManagedProcess, free_port
+from .processes import LocalServer, ManagedProcess, free_port
 
 ACCOUNTS: dict[str, frozenset[str]] = {
     "admin": ALL_PERMISSIONS,
@@ -84,7 +83,7 @@ def make_service_account_key(project: str, account: str) -> tuple[dict[str, str]
     return info, public_pem
 
 
-class GoogleEmulator:
+class GoogleEmulator(LocalServer):
     """The Secret Manager emulator on a free loopback port; use ``with`` or start()/stop()."""
 
     def __init__(
@@ -148,24 +147,7 @@ class GoogleEmulator:
             self._channel.close()
             self._channel = None
             self._admin = None
-        if self._proc is not None:
-            self._proc.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.running
-
-    def __enter__(self) -> GoogleEmulator:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
 
     # -- service accounts -------------------------------------------------------------
 

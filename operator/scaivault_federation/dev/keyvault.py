@@ -31,10 +31,9 @@ import sys
 import tempfile
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from .processes import ManagedProcess, free_port
+from .processes import LocalServer, ManagedProcess, free_port
 
 DEV_TENANT_ID = "5c0f3e4a-7d2b-4f61-9a8e-1b2c3d4e5f60"
 DEV_CLIENT_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -139,7 +138,7 @@ def _key_usage(*, cert_sign: bool) -> Any:
     )
 
 
-class KeyVaultServer:
+class KeyVaultServer(LocalServer):
     """The emulator on a free loopback port; use ``with`` or start()/stop()."""
 
     def __init__(
@@ -253,24 +252,3 @@ class KeyVaultServer:
             verify_challenge_resource=False,
             connection_verify=str(self.ca_bundle),
         )
-
-    def stop(self) -> None:
-        """Stop the server; safe to call at any time, repeatedly."""
-        if self._proc is not None:
-            self._proc.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.running
-
-    def __enter__(self) -> KeyVaultServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

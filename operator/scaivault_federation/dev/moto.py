@@ -18,10 +18,9 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from .processes import ManagedProcess, ServerStartError, free_port
+from .processes import LocalServer, ManagedProcess, ServerStartError, free_port
 
 ADMIN_USER = "scaivault-dev-admin"
 FULL_ACCESS = {
@@ -46,7 +45,7 @@ def find_moto_server() -> Path:
     )
 
 
-class MotoServer:
+class MotoServer(LocalServer):
     """``moto_server`` on a free loopback port; use ``with`` or start()/stop()."""
 
     region = "us-east-1"
@@ -134,24 +133,3 @@ class MotoServer:
             aws_secret_access_key=self.secret_access_key,
             region_name=self.region,
         ).client(service, endpoint_url=self.endpoint, **kwargs)  # type: ignore[call-overload]
-
-    def stop(self) -> None:
-        """Stop the server; safe to call at any time, repeatedly."""
-        if self._proc is not None:
-            self._proc.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.running
-
-    def __enter__(self) -> MotoServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

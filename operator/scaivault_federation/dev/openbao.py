@@ -13,18 +13,17 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from .binaries import find_bao
-from .processes import ManagedProcess, free_port
+from .processes import LocalServer, ManagedProcess, free_port
 
 
 class OpenBaoError(RuntimeError):
     """An OpenBao API call failed."""
 
 
-class OpenBaoServer:
+class OpenBaoServer(LocalServer):
     """``bao server -dev`` on a free loopback port; use ``with`` or start()/stop()."""
 
     def __init__(
@@ -121,24 +120,3 @@ class OpenBaoServer:
     def enable_approle(self, mount: str = "approle") -> None:
         """Enable the AppRole auth method at ``auth/<mount>``."""
         self.request("POST", f"/v1/sys/auth/{mount.strip('/')}", {"type": "approle"})
-
-    def stop(self) -> None:
-        """Stop the server; safe to call at any time, repeatedly."""
-        if self._proc is not None:
-            self._proc.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.running
-
-    def __enter__(self) -> OpenBaoServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -24,7 +24,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 _PR_SET_PDEATHSIG = 1
 _LOG_TAIL_LINES = 40
@@ -207,6 +207,31 @@ class ManagedProcess:
 
 
 @atexit.register
+class LocalServer:
+    """A server this project runs for tests and ``dev``: ``start``, ``stop``, ``with``."""
+
+    _proc: ManagedProcess | None = None
+
+    def start(self, timeout: float = 60) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the server; safe to call at any time, repeatedly."""
+        if self._proc is not None:
+            self._proc.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.running
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 def _stop_all() -> None:
     for proc in list(_live):
         with contextlib.suppress(Exception):
