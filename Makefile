@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 STATE_DIR ?= .state/dev
 
-.PHONY: all dev test lint typecheck unit e2e controlplane clean
+.PHONY: all dev test bench lint typecheck controlplane clean
 
 all: test
 
@@ -24,11 +24,15 @@ dev: $(STAMP) controlplane
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/scaivault-federation dev --state-dir $(STATE_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests
-	$(BIN)/ruff format --check operator tests
+	$(BIN)/ruff check operator tests benchmarks
+	$(BIN)/ruff format --check operator tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict benchmarks
+
+bench: $(STAMP) controlplane
+	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/sync_cost.py
 
 test: $(STAMP) controlplane lint typecheck
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/pytest
