@@ -153,3 +153,16 @@ def test_condition_transition_time_moves_only_on_flips() -> None:
     )
     ready = {c.type: c for c in failed.conditions}["Ready"]
     assert ready.last_transition_time == NOW + timedelta(hours=2)
+
+
+def test_status_lists_at_most_the_schema_maximum_of_conflicts() -> None:
+    many = [PlannedConflict(f"p/{i}", f"r/{i}", ConflictReason.LOCAL_EDIT) for i in range(1500)]
+    status = after_sync(
+        BackendStatus(),
+        outcome(conflicts=many),
+        latency_ms=1,
+        now=NOW,
+        generation=1,
+        backend_id="f",
+    )
+    assert status.conflict_count == 1500 and len(status.conflicts) == 1000

@@ -24,6 +24,10 @@ from ..models.status import (
 from .service import SyncOutcome
 
 
+#: status.conflicts lists at most this many (the CRD's maxItems); conflictCount counts all
+MAX_LISTED_CONFLICTS = 1000
+
+
 def error_reason(error: Exception) -> str:
     if isinstance(error, AuthenticationError):
         return c.AUTHENTICATION_FAILED
@@ -107,7 +111,7 @@ def after_sync(
             "last_sync_duration_ms": outcome.duration_ms,
             "secrets_synced": outcome.secrets_synced,
             "conflict_count": len(conflicts),
-            "conflicts": conflicts,
+            "conflicts": conflicts[:MAX_LISTED_CONFLICTS],
             "connection": Connection(
                 status=ConnectionState.CONNECTED,
                 latency_ms=max(1, round(latency_ms)),
