@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from ..models.config import CONFIG_MODELS, BackendConfig, BackendType
+from .allowlist import check_endpoints
 from .base import Credentials, SecretBackend
 from .errors import InvalidBackendConfigError
 
@@ -46,4 +47,5 @@ async def create_backend(
             f"config of type {type(config).__name__} does not match backend type "
             f"{str(backend_type)!r}"
         )
+    check_endpoints(config)
     return await factory(config, credentials)

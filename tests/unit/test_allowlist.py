@@ -1,0 +1,49 @@
+"""The operator-level allowlist of backend endpoints."""
+
+from __future__ import annotations
+
+import pytest
+
+from scaivault_federation.backends import Credentials, InvalidBackendConfigError, create_backend
+from scaivault_federation.backends.allowlist import ENV, is_allowed
+from scaivault_federation.models.config import AzureConfig, BackendType, VaultConfig
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "allowed"),
+    [
+        ("https://vault.internal:8200", True),
+        ("https://VAULT.internal", True),
+        ("https://x.vault.azure.net", True),
+        ("https://vault.azure.net.evil.io", False),
+        ("http://169.254.169.254/latest", False),
+        ("http://10.0.0.5:8200", True),
+        ("http://10.0.0.5:9999", False),
+        ("127.0.0.1:8085", False),
+    ],
+)
+def test_patterns(endpoint: str, allowed: bool) -> None:
+    patterns = ["vault.internal", "*.vault.azure.net", "10.0.0.5:8200"]
+    assert is_allowed(endpoint, patterns) is allowed
+
+
+async def test_backends_outside_the_allowlist_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, "vault.internal")
+    with pytest.raises(InvalidBackendConfigError, match="169.254.169.254"):
+        await create_backend(
+            BackendType.HASHICORP_VAULT,
+            VaultConfig(endpoint="http://169.254.169.254", auth_config_path="a/b"),
+            Credentials({"token": b"t"}),
+        )
+    with pytest.raises(InvalidBackendConfigError, match="vault_url"):
+        await create_backend(
+            BackendType.AZURE_KEY_VAULT,
+            AzureConfig(vault_url="https://elsewhere.example"),
+            Credentials({}),
+        )
+    backend = await create_backend(
+        BackendType.HASHICORP_VAULT,
+        VaultConfig(endpoint="https://vault.internal:8200", auth_config_path="a/b"),
+        Credentials({"token": b"t"}),
+    )
+    await backend.close()
