@@ -29,7 +29,7 @@ def test_patterns(endpoint: str, allowed: bool) -> None:
 
 async def test_backends_outside_the_allowlist_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV, "vault.internal")
-    with pytest.raises(InvalidBackendConfigError, match="169.254.169.254"):
+    with pytest.raises(InvalidBackendConfigError, match=r"169\.254\.169\.254"):
         await create_backend(
             BackendType.HASHICORP_VAULT,
             VaultConfig(endpoint="http://169.254.169.254", auth_config_path="a/b"),
