@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 STATE_DIR ?= .state/dev
 
-.PHONY: all dev test bench lint typecheck controlplane clean
+.PHONY: all dev test bench lint typecheck controlplane tools render-deploy lock e2e-kind clean
 
 all: test
 
@@ -19,6 +19,18 @@ $(STAMP): pyproject.toml
 
 controlplane:
 	@hack/build-controlplane.sh >/dev/null
+
+tools:
+	@hack/build-tools.sh >/dev/null
+
+render-deploy: $(STAMP) tools
+	SCAIVAULT_HELM=$$(hack/build-tools.sh) hack/render-deploy.sh
+
+lock:
+	hack/lock-requirements.sh
+
+e2e-kind: tools
+	HELM=$$(hack/build-tools.sh)/helm hack/e2e-kind.sh
 
 dev: $(STAMP) controlplane
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/scaivault-federation dev --state-dir $(STATE_DIR)
@@ -34,8 +46,9 @@ typecheck: $(STAMP)
 bench: $(STAMP) controlplane
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/sync_cost.py
 
-test: $(STAMP) controlplane lint typecheck
-	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/pytest
+test: $(STAMP) controlplane tools lint typecheck
+	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) SCAIVAULT_HELM=$$(hack/build-tools.sh) \
+	  $(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) .state .mypy_cache .pytest_cache .ruff_cache

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Rewrites deploy/ (plain manifests) from the chart's default render; the chart
-# tests fail while deploy/ and the chart disagree.
+# Copies the canonical CRD (crds/) into the chart and rewrites deploy/ (plain
+# manifests) from the chart's default render; the chart tests fail while the
+# three disagree.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from scaivault_federation.dev.cluster import ensure_namespace
 from scaivault_federation.dev.controlplane import ControlPlane
 
-from .tools import CHART, find_helm, find_kubectl, render, run
+from .tools import Release, find_helm, find_kubectl, render
 
 
 @pytest.fixture(scope="session")
@@ -30,54 +29,26 @@ def default_docs(helm: Path) -> list[dict[str, Any]]:
     return render(helm)
 
 
-class Release:
-    """A chart release installed with ``helm install`` into the test apiserver."""
+@pytest.fixture(scope="session")
+def isolated_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """A control plane of the chart's RBAC tests alone.
 
-    def __init__(self, helm: Path, cp: ControlPlane, name: str, namespace: str) -> None:
-        self.helm = helm
-        self.cp = cp
-        self.name = name
-        self.namespace = namespace
-        self.fullname = f"{name}-scaivault-federation"
-
-    def install(self, *extra: str) -> str:
-        return run(
-            [
-                self.helm, "install", self.name, CHART,
-                "--namespace", self.namespace, "--create-namespace",
-                "--kubeconfig", self.cp.kubeconfig, *extra,
-            ]
-        )  # fmt: skip
-
-    def uninstall(self) -> None:
-        run(
-            [
-                self.helm, "uninstall", self.name, "--namespace", self.namespace,
-                "--kubeconfig", self.cp.kubeconfig,
-            ],
-            check=False,
-        )  # fmt: skip
-        self.cp.request("DELETE", f"/api/v1/namespaces/{self.namespace}")
-
-    def get(self, path: str) -> dict[str, Any]:
-        status, body = self.cp.request("GET", path)
-        if status != 200:
-            raise AssertionError(f"GET {path}: {status} {body.get('message')}")
-        return body
+    Other test packages run an operator with admin rights against the shared
+    ``control_plane``; it would handle these tests' FederationBackends too.
+    """
+    with ControlPlane(tmp_path_factory.mktemp("rbac-controlplane")) as cp:
+        yield cp
 
 
 @pytest.fixture(scope="module")
-def release_factory(
-    helm: Path, control_plane: ControlPlane
-) -> Iterator[Any]:
-    """Installs releases in fresh namespaces; uninstalls them after the module."""
+def release_factory(helm: Path, isolated_control_plane: ControlPlane) -> Iterator[Any]:
+    """Installs releases into the isolated control plane; uninstalls them after the module."""
     made: list[Release] = []
 
-    def make(prefix: str, *extra: str, namespaces: tuple[str, ...] = ()) -> Release:
+    def make(prefix: str, *extra: str) -> Release:
         suffix = uuid.uuid4().hex[:6]
-        for namespace in namespaces:
-            ensure_namespace(control_plane, namespace)
-        release = Release(helm, control_plane, f"{prefix}{suffix}", f"sf-{prefix}{suffix}")
+        name = f"{prefix}{suffix}"
+        release = Release(helm, isolated_control_plane, name, f"sf-{name}")
         made.append(release)
         release.install(*extra)
         return release

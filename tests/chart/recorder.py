@@ -133,16 +133,14 @@ class RecordingProxy:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
+        (address,) = [a for a in self._runner.addresses if isinstance(a, tuple)]
+        self.url = f"http://127.0.0.1:{address[1]}"
 
     async def _stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()  # ends the watch streams being relayed
         if self._runner is not None:
             await self._runner.cleanup()
-        if self._session is not None:
-            await self._session.close()
 
     def _serve(self) -> None:
         loop = asyncio.new_event_loop()
@@ -155,7 +153,10 @@ class RecordingProxy:
             return
         self._started.set()
         loop.run_forever()
-        loop.run_until_complete(self._stop())
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
 
     def start(self) -> None:
@@ -166,7 +167,10 @@ class RecordingProxy:
             raise RuntimeError("the recording proxy did not start") from self._error
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            done = asyncio.run_coroutine_threadsafe(self._stop(), self._loop)
+            with contextlib.suppress(Exception):
+                done.result(15)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(15)
 

@@ -12,296 +12,84 @@ cannot do.
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import ssl
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
-from scaivault_federation.dev.cluster import ensure_namespace, install_crd
 from scaivault_federation.dev.controlplane import ControlPlane
 from scaivault_federation.dev.openbao import OpenBaoServer
-from scaivault_federation.dev.processes import ManagedProcess, free_port
+from tests.vault_kubernetes import ROLE, configure_kubernetes_auth, create_service_account
 
-from .conftest import Release
-from .identity import can, request_token, who_am_i, write_kubeconfig
-from .recorder import Call, RecordingProxy
+from .harness import (
+    API_GROUP,
+    Identity,
+    Namespace,
+    Running,
+    api_call,
+    denied,
+    eventually,
+    grants,
+    http_ok,
+    run_api,
+    run_operator,
+    seed,
+    unb64,
+    used,
+    vault_kubernetes_spec,
+    vault_spec,
+)
+from .identity import can, request_token
+from .tools import Release
 
 pytestmark = pytest.mark.e2e
-
-T = TypeVar("T")
-API_GROUP = "federation.scaivault.io"
-CR_API = f"/apis/{API_GROUP}/v1alpha1"
-FORBIDDEN_LOG_MARKERS = ("Forbidden", " 403", "Not enough permissions")
-
-Grant = tuple[str, str, str]  # (api group, resource, verb)
-
-
-def eventually(probe: Callable[[], T | None], timeout: float = 30, what: str = "it") -> T:
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-
-
-def b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
-
-
-def unb64(data: dict[str, str]) -> dict[str, str]:
-    return {k: base64.b64decode(v).decode() for k, v in data.items()}
-
-
-def grants(role: dict[str, Any]) -> set[Grant]:
-    """The (group, resource, verb) triples a (Cluster)Role grants."""
-    out: set[Grant] = set()
-    for rule in role.get("rules") or []:
-        for group in rule.get("apiGroups", []):
-            for resource in rule.get("resources", []):
-                for verb in rule.get("verbs", []):
-                    out.add((group, resource, verb))
-    return out
-
-
-def used(calls: list[Call]) -> set[Grant]:
-    return {(c.group, c.resource, c.verb) for c in calls if not c.non_resource}
-
-
-def denied(calls: list[Call]) -> list[Call]:
-    return [c for c in calls if c.status in (401, 403)]
-
-
-@dataclass
-class Identity:
-    release: Release
-    user: str
-    token: str
-    tmp: Path
-
-    def container(self, name: str) -> dict[str, Any]:
-        deployment = self.release.get(
-            f"/apis/apps/v1/namespaces/{self.release.namespace}/deployments/{self.release.fullname}"
-        )
-        containers = deployment["spec"]["template"]["spec"]["containers"]
-        return next(c for c in containers if c["name"] == name)
-
-    def environment(self, container: dict[str, Any], kubeconfig: Path) -> dict[str, str]:
-        """The container's environment (fieldRefs resolved) plus the kubeconfig."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
-        for item in container.get("env", []):
-            if "value" in item:
-                env[item["name"]] = item["value"]
-            elif item["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace":
-                env[item["name"]] = self.release.namespace
-        env["KUBECONFIG"] = str(kubeconfig)
-        return env
-
-    def kubeconfig(self, server: str, name: str) -> Path:
-        return write_kubeconfig(
-            self.tmp / f"{name}.kubeconfig",
-            server,
-            self.token,
-            ca_file=self.release.cp.ca_file,
-            namespace=self.release.namespace,
-        )
-
-    def role(self, suffix: str) -> dict[str, Any]:
-        path = "/apis/rbac.authorization.k8s.io/v1/clusterroles/"
-        return self.release.get(path + f"{self.release.fullname}-{suffix}")
 
 
 @pytest.fixture(scope="module")
 def identity(
-    release_factory: Callable[..., Release],
-    control_plane: ControlPlane,
-    tmp_path_factory: pytest.TempPathFactory,
+    release_factory: Callable[..., Release], tmp_path_factory: pytest.TempPathFactory
 ) -> Identity:
     began = time.monotonic()
-    release = release_factory("rbac")
-    install_crd(control_plane)  # installed by helm; this waits until it is served
-    token = request_token(control_plane, release.namespace, release.fullname)
-    user = who_am_i(control_plane, token)
-    assert user == f"system:serviceaccount:{release.namespace}:{release.fullname}"
-    print(f"helm install + token: {time.monotonic() - began:.1f}s")
-    return Identity(release, user, token, tmp_path_factory.mktemp("rbac"))
-
-
-@dataclass
-class Running:
-    process: ManagedProcess
-    proxy: RecordingProxy
-    url: str
-
-    def log(self) -> str:
-        return self.process.log_path.read_text()
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310  (loopback)
-            return bool(resp.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
+    identity = Identity.of(release_factory("rbac"), tmp_path_factory.mktemp("rbac"))
+    print(f"helm install + ServiceAccount token: {time.monotonic() - began:.1f}s")
+    return identity
 
 
 @pytest.fixture(scope="module")
 def operator(identity: Identity) -> Iterator[Running]:
-    """``scaivault-federation run`` with the Deployment's args, as the ServiceAccount."""
-    container = identity.container("operator")
-    health, metrics = free_port(), free_port()
-    args: list[str] = []
-    for arg in container["args"]:
-        if arg.startswith("--liveness="):
-            arg = f"--liveness=http://127.0.0.1:{health}/healthz"
-        elif arg.startswith("--metrics-port="):
-            arg = f"--metrics-port={metrics}"
-        args.append(arg)
-    args += ["--metrics-addr=127.0.0.1", "--verbose"]
-    with RecordingProxy(identity.release.cp.server, identity.release.cp.ca_file) as proxy:
-        kubeconfig = identity.kubeconfig(proxy.url, "operator")
-        process = ManagedProcess(
-            "operator",
-            [sys.executable, "-m", "scaivault_federation.cli", *args],
-            identity.tmp / "operator.log",
-            env=identity.environment(container, kubeconfig),
-        )
-        process.start()
-        try:
-            # The Deployment's liveness probe, answered only once startup is done.
-            url = f"http://127.0.0.1:{health}/healthz"
-            process.wait_until(lambda: _http_ok(url), 60, "the operator's liveness endpoint")
-            assert _http_ok(f"http://127.0.0.1:{metrics}/metrics")
-            yield Running(process, proxy, url)
-        finally:
-            process.stop()
+    with run_operator(identity) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def api(identity: Identity) -> Iterator[Running]:
-    """``scaivault-federation api`` with the Deployment's args, as the ServiceAccount."""
-    container = identity.container("api")
-    port = free_port()
-    args = [f"--port={port}" if a.startswith("--port=") else a for a in container["args"]]
-    args += ["--host=127.0.0.1"]
-    with RecordingProxy(identity.release.cp.server, identity.release.cp.ca_file) as proxy:
-        kubeconfig = identity.kubeconfig(proxy.url, "api")
-        process = ManagedProcess(
-            "api",
-            [sys.executable, "-m", "scaivault_federation.cli", *args],
-            identity.tmp / "api.log",
-            env=identity.environment(container, kubeconfig),
-        )
-        process.start()
-        try:
-            url = f"http://127.0.0.1:{port}"
-            process.wait_until(lambda: _http_ok(f"{url}/healthz"), 60, "the API's /healthz")
-            yield Running(process, proxy, url)
-        finally:
-            process.stop()
-
-
-class Namespace:
-    """A fresh application namespace, driven with the admin token."""
-
-    def __init__(self, cp: ControlPlane) -> None:
-        self.cp = cp
-        self.name = f"app-{uuid.uuid4().hex[:8]}"
-        ensure_namespace(cp, self.name)
-
-    def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        status, doc = self.cp.request(method, path, body)
-        assert status < 300, f"{method} {path}: {status} {doc.get('message')}"
-        return doc
-
-    def put_secret(self, name: str, data: dict[str, str]) -> None:
-        body = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": name},
-            "data": {k: b64(v) for k, v in data.items()},
-        }
-        self.call("POST", f"/api/v1/namespaces/{self.name}/secrets", body)
-
-    def secret(self, name: str) -> dict[str, Any] | None:
-        status, doc = self.cp.request("GET", f"/api/v1/namespaces/{self.name}/secrets/{name}")
-        return doc if status == 200 else None
-
-    def backends(self, name: str = "") -> str:
-        base = f"{CR_API}/namespaces/{self.name}/federationbackends"
-        return f"{base}/{name}" if name else base
-
-    def status(self, name: str) -> dict[str, Any]:
-        status: dict[str, Any] = self.call("GET", self.backends(name)).get("status") or {}
-        return status
-
-
-def seed(openbao: OpenBaoServer, prefix: str, items: dict[str, dict[str, str]]) -> None:
-    for path, data in items.items():
-        openbao.request("POST", f"/v1/secret/data/{prefix}/{path}", {"data": data})
-
-
-def merge_patch(cp: ControlPlane, path: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(  # noqa: S310  (the test apiserver)
-        cp.server + path,
-        json.dumps(body).encode(),
-        {
-            "Authorization": f"Bearer {cp.admin_token}",
-            "Content-Type": "application/merge-patch+json",
-        },
-        method="PATCH",
-    )
-    context = ssl.create_default_context(cafile=str(cp.ca_file))
-    with urllib.request.urlopen(request, timeout=10, context=context) as resp:  # noqa: S310
-        assert resp.status == 200
+    with run_api(identity) as running:
+        yield running
 
 
 def test_operator_syncs_and_reports_a_conflict_as_the_service_account(
-    identity: Identity, operator: Running, openbao: OpenBaoServer, control_plane: ControlPlane
+    identity: Identity,
+    operator: Running,
+    openbao: OpenBaoServer,
+    isolated_control_plane: ControlPlane,
 ) -> None:
     began = time.monotonic()
-    app = Namespace(control_plane)
+    app = Namespace(isolated_control_plane)
     prefix = f"rbac-{uuid.uuid4().hex[:8]}"
     seed(
         openbao,
         prefix,
-        {"db": {"password": "pw-1"}, "api": {"key": "k-1"}, "c": {"v": "remote"}, "old": {"v": "x"}},
+        {
+            "db": {"password": "pw-1"},
+            "api": {"key": "k-1"},
+            "c": {"v": "remote"},
+            "old": {"v": "x"},
+        },
     )
     app.put_secret("creds-vault-token", {"token": openbao.root_token})
     app.put_secret("external-vault-c", {"v": "local"})  # unmanaged, at a synced path
-    spec = {
-        "type": "hashicorp-vault",
-        "config": {
-            "endpoint": openbao.address,
-            "authMethod": "token",
-            "authConfigPath": "creds/vault-token",
-        },
-        "pathMapping": {"external/vault/**": f"secret/data/{prefix}/**"},
-        "mode": "sync",
-        "syncInterval": "10m",
-        "prune": True,
-        "deletionPolicy": "Retain",
-    }
-    body = {
-        "apiVersion": f"{API_GROUP}/v1alpha1",
-        "kind": "FederationBackend",
-        "metadata": {"name": "vault"},
-        "spec": spec,
-    }
-    app.call("POST", app.backends(), body)
+    app.create_backend("vault", vault_spec(openbao, prefix, prune=True, deletionPolicy="Retain"))
 
     # A full sync: three Secrets written, the unmanaged one kept and listed.
     status = eventually(
@@ -326,8 +114,7 @@ def test_operator_syncs_and_reports_a_conflict_as_the_service_account(
     before = status["lastSync"]
     time.sleep(1.1)  # lastSync has a resolution of one second
     stamp = f"{time.time()}"
-    merge_patch(
-        control_plane,
+    app.merge_patch(
         app.backends("vault"),
         {"metadata": {"annotations": {f"{API_GROUP}/sync-requested-at": stamp}}},
     )
@@ -336,69 +123,58 @@ def test_operator_syncs_and_reports_a_conflict_as_the_service_account(
     assert db is not None and unb64(db["data"]) == {"password": "pw-2"}
     assert app.secret("external-vault-old") is None
 
+    # Vault kubernetes auth: a TokenRequest token of a ServiceAccount of the namespace.
+    create_service_account(isolated_control_plane, app.name, "app-reader")
+    mount = configure_kubernetes_auth(
+        openbao, isolated_control_plane, app.name, "app-reader", prefix
+    )
+    app.create_backend("vault-k8s", vault_kubernetes_spec(openbao, prefix, mount, "app-reader"))
+    k8s = eventually(
+        lambda: (s := app.status("vault-k8s")).get("status") == "healthy" and s,
+        30,
+        "the kubernetes-auth sync",
+    )
+    assert k8s["secretsSynced"] == 3  # db, api, c
+    k8s_db = app.secret("k8s-vault-db")
+    assert k8s_db is not None and unb64(k8s_db["data"]) == {"password": "pw-2"}
+
     # Deleting the CR with Retain releases the Secrets (patch) and the finalizer.
     app.call("DELETE", app.backends("vault"))
-    eventually(
-        lambda: control_plane.request("GET", app.backends("vault"))[0] == 404, 30, "deletion"
-    )
+    eventually(lambda: app.gone("vault"), 30, "the deletion")
     released = app.secret("external-vault-db")
     assert released is not None
     assert "app.kubernetes.io/managed-by" not in (released["metadata"].get("labels") or {})
 
     calls = operator.proxy.snapshot()
     assert denied(calls) == []
-    log = operator.log()
-    assert not [m for m in FORBIDDEN_LOG_MARKERS if m in log], log[-3000:]
-    assert _http_ok(operator.url)
+    assert operator.forbidden_in_log() == [], operator.log()[-3000:]
+    assert http_ok(operator.url)
 
     # Every verb the operator's ClusterRole grants was used, and nothing else.
-    granted = grants(identity.role("operator"))
+    granted = grants(identity.cluster_role("operator"))
     assert used(calls) == granted, (sorted(used(calls) - granted), sorted(granted - used(calls)))
 
 
-def _api(
-    running: Running,
-    method: str,
-    path: str,
-    token: str,
-    body: Any = None,
-) -> tuple[int, dict[str, Any]]:
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    if data is not None:
-        headers["Content-Type"] = "application/json"
-    request = urllib.request.Request(  # noqa: S310  (loopback)
-        running.url + path, data, headers, method=method
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=15) as resp:  # noqa: S310
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else {}
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        return err.code, json.loads(raw) if raw else {}
-
-
 def test_api_serves_backends_and_secrets_as_the_service_account(
-    identity: Identity, api: Running, openbao: OpenBaoServer, control_plane: ControlPlane
+    identity: Identity, api: Running, openbao: OpenBaoServer, isolated_control_plane: ControlPlane
 ) -> None:
-    app = Namespace(control_plane)
-    admin = control_plane.admin_token
+    app = Namespace(isolated_control_plane)
+    admin = isolated_control_plane.admin_token
     prefix = f"rbac-{uuid.uuid4().hex[:8]}"
     seed(openbao, prefix, {"db": {"password": "proxied"}})
     app.put_secret("creds-vault-token", {"token": openbao.root_token})
 
     # A caller without rights: TokenReview and SubjectAccessReview answer, 403.
-    status, _ = control_plane.request(
+    status, _ = isolated_control_plane.request(
         "POST",
         f"/api/v1/namespaces/{app.name}/serviceaccounts",
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "nobody"}},
     )
     assert status == 201
-    nobody = request_token(control_plane, app.name, "nobody")
-    status, error = _api(api, "GET", f"/v1/federation/backends?namespace={app.name}", nobody)
+    nobody = request_token(isolated_control_plane, app.name, "nobody")
+    status, error = api_call(api, "GET", f"/v1/federation/backends?namespace={app.name}", nobody)
     assert status == 403, error
-    status, _ = _api(api, "GET", "/v1/federation/backends", "not-a-token")
+    status, _ = api_call(api, "GET", "/v1/federation/backends", "not-a-token")
     assert status == 401
 
     # Create a proxy backend, change it, read through it.
@@ -414,41 +190,64 @@ def test_api_serves_backends_and_secrets_as_the_service_account(
         "path_mapping": {"external/vault/**": f"secret/data/{prefix}/**"},
         "mode": "proxy",
     }
-    status, created = _api(api, "POST", "/v1/federation/backends", admin, body)
+    status, created = api_call(api, "POST", "/v1/federation/backends", admin, body)
     assert status == 201, created
     ident = created["id"]
-    status, listed = _api(api, "GET", f"/v1/federation/backends?namespace={app.name}", admin)
+    status, listed = api_call(api, "GET", f"/v1/federation/backends?namespace={app.name}", admin)
     assert status == 200 and [b["id"] for b in listed["backends"]] == [ident]
-    status, patched = _api(api, "PATCH", f"/v1/federation/backends/{ident}", admin, {"suspend": False})
-    assert status == 200, patched
-    status, read = _api(api, "GET", f"/v1/secrets/external/vault/db?namespace={app.name}", admin)
+    change = {"conflict_policy": "overwrite"}
+    status, patched = api_call(api, "PATCH", f"/v1/federation/backends/{ident}", admin, change)
+    assert status == 200 and patched["conflict_policy"] == "overwrite", patched
+    proxied = f"/v1/secrets/external/vault/db?namespace={app.name}"
+    status, read = api_call(api, "GET", proxied, admin)
     assert status == 200, read
     assert read["data"] == {"password": "proxied"} and read["source"] == "proxy"
 
-    # Local secrets: create, replace, read, delete.
-    path = f"/v1/secrets/local/app/config?namespace={app.name}"
-    status, _ = _api(api, "PUT", path, admin, {"data": {"a": "1"}})
-    assert status == 201
-    status, _ = _api(api, "PUT", path, admin, {"data": {"a": "2"}})
-    assert status == 200
-    status, read = _api(api, "GET", path, admin)
-    assert status == 200 and read["data"] == {"a": "2"} and read["source"] == "local"
-    status, _ = _api(api, "DELETE", path, admin)
+    # A proxy read through kubernetes auth: the API requests the ServiceAccount's token.
+    create_service_account(isolated_control_plane, app.name, "app-reader")
+    mount = configure_kubernetes_auth(
+        openbao, isolated_control_plane, app.name, "app-reader", prefix
+    )
+    k8s_body = {
+        "name": "vault-k8s-proxy",
+        "namespace": app.name,
+        "type": "hashicorp-vault",
+        "config": {
+            "endpoint": openbao.address,
+            "auth_method": "kubernetes",
+            "auth_mount": mount,
+            "role": ROLE,
+            "service_account": "app-reader",
+        },
+        "path_mapping": {"k8s/vault/**": f"secret/data/{prefix}/**"},
+        "mode": "proxy",
+    }
+    status, created_k8s = api_call(api, "POST", "/v1/federation/backends", admin, k8s_body)
+    assert status == 201, created_k8s
+    status, read = api_call(api, "GET", f"/v1/secrets/k8s/vault/db?namespace={app.name}", admin)
+    assert status == 200 and read["data"] == {"password": "proxied"}, read
+    status, _ = api_call(api, "DELETE", f"/v1/federation/backends/{created_k8s['id']}", admin)
     assert status == 204
 
-    status, _ = _api(api, "DELETE", f"/v1/federation/backends/{ident}", admin)
+    # Local secrets: create, replace, read, delete.
+    path = f"/v1/secrets/local/app/config?namespace={app.name}"
+    status, _ = api_call(api, "PUT", path, admin, {"data": {"a": "1"}})
+    assert status == 201
+    status, _ = api_call(api, "PUT", path, admin, {"data": {"a": "2"}})
+    assert status == 200
+    status, read = api_call(api, "GET", path, admin)
+    assert status == 200 and read["data"] == {"a": "2"} and read["source"] == "local"
+    status, _ = api_call(api, "DELETE", path, admin)
     assert status == 204
-    eventually(
-        lambda: control_plane.request("GET", app.backends("vault-proxy"))[0] == 404,
-        30,
-        "the backend to go",
-    )
+
+    status, _ = api_call(api, "DELETE", f"/v1/federation/backends/{ident}", admin)
+    assert status == 204
+    eventually(lambda: app.gone("vault-proxy"), 30, "the backend to go")
 
     calls = api.proxy.snapshot()
     assert denied(calls) == []
-    log = api.log()
-    assert not [m for m in FORBIDDEN_LOG_MARKERS if m in log], log[-3000:]
-    granted = grants(identity.role("api"))
+    assert api.forbidden_in_log() == [], api.log()[-3000:]
+    granted = grants(identity.cluster_role("api"))
     assert used(calls) == granted, (sorted(used(calls) - granted), sorted(granted - used(calls)))
 
 
@@ -462,7 +261,6 @@ def test_api_serves_backends_and_secrets_as_the_service_account(
         ("delete", "", "namespaces", None),
         ("get", "", "configmaps", "default"),
         ("create", "", "pods", "default"),
-        ("create", "", "serviceaccounts/token", "default"),
         ("impersonate", "", "serviceaccounts", "default"),
         ("update", "apiextensions.k8s.io", "customresourcedefinitions", None),
         ("delete", "apiextensions.k8s.io", "customresourcedefinitions", None),
@@ -475,7 +273,7 @@ def test_api_serves_backends_and_secrets_as_the_service_account(
 )
 def test_service_account_cannot_do_more(
     identity: Identity,
-    control_plane: ControlPlane,
+    isolated_control_plane: ControlPlane,
     verb: str,
     group: str,
     resource: str,
@@ -483,7 +281,7 @@ def test_service_account_cannot_do_more(
 ) -> None:
     resource, _, subresource = resource.partition("/")
     assert not can(
-        control_plane,
+        isolated_control_plane,
         identity.user,
         verb,
         resource,
@@ -493,12 +291,22 @@ def test_service_account_cannot_do_more(
     )
 
 
-def test_service_account_can_what_it_needs(identity: Identity, control_plane: ControlPlane) -> None:
+def test_service_account_can_what_it_needs(
+    identity: Identity, isolated_control_plane: ControlPlane
+) -> None:
     """The other side of the SubjectAccessReviews above, for a namespace it never saw."""
     for verb, group, resource in [
         ("list", "", "secrets"),
         ("create", "", "secrets"),
         ("patch", API_GROUP, "federationbackends"),
         ("create", "", "events"),
+        ("create", "", "serviceaccounts/token"),
     ]:
-        assert can(control_plane, identity.user, verb, resource, group=group, namespace="elsewhere")
+        assert can(
+            isolated_control_plane,
+            identity.user,
+            verb,
+            resource,
+            group=group,
+            namespace="elsewhere",
+        )

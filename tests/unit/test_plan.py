@@ -15,7 +15,13 @@ from scaivault_federation.labels import (
 from scaivault_federation.models.spec import ConflictPolicy
 from scaivault_federation.paths import parse_mappings, secret_name_for_path
 from scaivault_federation.sync.mac import compute_mac
-from scaivault_federation.sync.plan import ConflictReason, map_remote, needs_fetch, plan_sync
+from scaivault_federation.sync.plan import (
+    ConflictReason,
+    SyncPlan,
+    map_remote,
+    needs_fetch,
+    plan_sync,
+)
 from scaivault_federation.sync.state import LocalSecret, RemoteItem
 
 KEY = b"k" * 32
@@ -67,7 +73,7 @@ def plan(
     prune: bool = False,
     complete: bool = True,
     failed: tuple[str, ...] = (),
-):  # type: ignore[no-untyped-def]
+) -> SyncPlan:
     return plan_sync(
         backend_name=BACKEND,
         items=items,

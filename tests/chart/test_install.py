@@ -1,0 +1,215 @@
+"""Installing for real into the test apiserver: ``helm install`` and ``kubectl apply -k deploy/``.
+
+There is no kubelet, so pods never run; what is checked is that the apiserver
+accepts every object (schemas, admission, RBAC escalation checks) and that
+they are there afterwards. The RBAC of these objects is exercised in
+``test_rbac_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scaivault_federation.dev.cluster import ensure_namespace
+from scaivault_federation.dev.controlplane import ControlPlane
+
+from .tools import CHART, DEPLOY, NAMESPACE, RELEASE, Release, render_text, run
+
+pytestmark = pytest.mark.e2e
+
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+
+
+def exists(cp: ControlPlane, path: str) -> bool:
+    status, body = cp.request("GET", path)
+    assert status in (200, 404), f"GET {path}: {status} {body.get('message')}"
+    return status == 200
+
+
+@pytest.fixture(scope="module")
+def installed(helm: Path, control_plane: ControlPlane) -> Iterator[Release]:
+    suffix = uuid.uuid4().hex[:6]
+    release = Release(helm, control_plane, f"inst{suffix}", f"sf-inst{suffix}")
+    began = time.monotonic()
+    release.install()
+    print(f"helm install: {time.monotonic() - began:.1f}s")
+    yield release
+    release.uninstall()
+
+
+def test_helm_install_creates_every_object(installed: Release, control_plane: ControlPlane) -> None:
+    ns, name = installed.namespace, installed.fullname
+    deployment = installed.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")
+    assert [c["name"] for c in deployment["spec"]["template"]["spec"]["containers"]] == [
+        "operator",
+        "api",
+    ]
+    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == name
+    assert exists(control_plane, f"/api/v1/namespaces/{ns}/serviceaccounts/{name}")
+    service = installed.get(f"/api/v1/namespaces/{ns}/services/{name}")
+    assert {p["port"] for p in service["spec"]["ports"]} == {8000, 9090}
+    for suffix in ("operator", "api"):
+        assert exists(control_plane, f"{RBAC}/clusterroles/{name}-{suffix}")
+        binding = installed.get(f"{RBAC}/clusterrolebindings/{name}-{suffix}")
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": ns}]
+    crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    for crd in (
+        "federationbackends.federation.scaivault.io",
+        "kopfpeerings.kopf.dev",
+        "clusterkopfpeerings.kopf.dev",
+    ):
+        assert exists(control_plane, f"{crds}/{crd}")
+    status = json.loads(
+        run(
+            [
+                installed.helm, "status", installed.name, "-n", ns, "-o", "json",
+                "--kubeconfig", control_plane.kubeconfig,
+            ]
+        )
+    )  # fmt: skip
+    assert status["info"]["status"] == "deployed"
+    assert "kubectl get fedb -A" in status["info"]["notes"]
+
+
+def test_helm_upgrade_to_replicas_adds_peering_and_a_budget(
+    installed: Release, control_plane: ControlPlane
+) -> None:
+    run(
+        [
+            installed.helm, "upgrade", installed.name, CHART, "-n", installed.namespace,
+            "--reuse-values", "--set", "replicaCount=2", "--kubeconfig", control_plane.kubeconfig,
+        ]
+    )  # fmt: skip
+    name = installed.fullname
+    peering = installed.get(f"/apis/kopf.dev/v1/clusterkopfpeerings/{name}")
+    assert peering["metadata"]["name"] == name
+    pdb = f"/apis/policy/v1/namespaces/{installed.namespace}/poddisruptionbudgets/{name}"
+    assert exists(control_plane, pdb)
+    deployment = installed.get(f"/apis/apps/v1/namespaces/{installed.namespace}/deployments/{name}")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert f"--peering={name}" in args
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"replicaCount": 3, "networkPolicy": {"enabled": True}},
+        {"rbac": {"namespaced": True}, "watchNamespaces": ["sf-dry-a", "sf-dry-b"]},
+        {
+            "replicaCount": 2,
+            "watchNamespaces": ["sf-dry-a"],
+            "api": {"staticTokens": {"enabled": True, "tokens": "tokens: []\n"}},
+        },
+    ],
+    ids=["replicas-netpol", "namespaced-rbac", "namespaced-peering-static-tokens"],
+)
+def test_variants_pass_server_side_dry_run(
+    helm: Path,
+    kubectl: Path,
+    control_plane: ControlPlane,
+    installed: Release,  # the kopf peering CRDs are installed
+    values: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    for namespace in ("sf-dry-a", "sf-dry-b", "sf-dry"):
+        ensure_namespace(control_plane, namespace)
+    manifest = tmp_path / "render.yaml"
+    manifest.write_text(render_text(helm, values=values, release="dry", namespace="sf-dry"))
+    out = run(
+        [
+            kubectl, "--kubeconfig", control_plane.kubeconfig, "apply", "--server-side",
+            "--dry-run=server", "--field-manager=chart-test", "-f", manifest,
+        ]
+    )  # fmt: skip
+    kinds = {line.split("/", 1)[0] for line in out.splitlines() if line}
+    assert "deployment.apps" in kinds, out
+
+
+def test_kubectl_apply_kustomize(kubectl: Path, control_plane: ControlPlane) -> None:
+    """deploy/ applies as-is (server-side), twice, and creates what the chart would."""
+    argv: list[str | Path] = [
+        kubectl, "--kubeconfig", control_plane.kubeconfig, "apply", "--server-side",
+        "--field-manager=scaivault-deploy", "-k", DEPLOY,
+    ]  # fmt: skip
+    began = time.monotonic()
+    first = run(argv)
+    print(f"kubectl apply -k deploy/: {time.monotonic() - began:.1f}s")
+    assert f"namespace/{NAMESPACE} serverside-applied" in first
+    assert "deployment.apps/scaivault-federation serverside-applied" in first
+    run(argv)  # idempotent
+    try:
+        deployment = f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{RELEASE}"
+        assert exists(control_plane, deployment)
+        assert exists(control_plane, f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{RELEASE}")
+        assert exists(control_plane, f"/api/v1/namespaces/{NAMESPACE}/services/{RELEASE}")
+        for suffix in ("operator", "api"):
+            assert exists(control_plane, f"{RBAC}/clusterroles/{RELEASE}-{suffix}")
+            assert exists(control_plane, f"{RBAC}/clusterrolebindings/{RELEASE}-{suffix}")
+    finally:
+        # Keep the Namespace and the CRDs (other tests use them); drop the rest.
+        files = [
+            DEPLOY / name
+            for name in yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"]
+            if not name.startswith("crds/") and name != "namespace.yaml"
+        ]
+        delete: list[str | Path] = [
+            kubectl, "--kubeconfig", control_plane.kubeconfig, "delete", "--wait=false",
+        ]  # fmt: skip
+        run([*delete, *(a for f in files for a in ("-f", f))])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{}, {"replicaCount": 3, "api": {"staticTokens": {"enabled": True, "existingSecret": "t"}}}],
+    ids=["default", "replicas-static-tokens"],
+)
+def test_pod_is_admitted_under_the_restricted_pod_security_standard(
+    helm: Path, control_plane: ControlPlane, values: dict[str, Any]
+) -> None:
+    """The pod template, dry-run created in a namespace enforcing "restricted"."""
+    namespace = "sf-restricted"
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": namespace,
+            "labels": {
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    }
+    status, _ = control_plane.request("POST", "/api/v1/namespaces", body)
+    assert status in (201, 409)
+    docs = [d for d in yaml.safe_load_all(render_text(helm, values=values)) if d]
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    template = deployment["spec"]["template"]
+    pod: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "psa-check", **template["metadata"]},
+    }
+    pod["spec"] = template["spec"]
+    status, answer = control_plane.request(
+        "POST", f"/api/v1/namespaces/{namespace}/pods?dryRun=All", pod
+    )
+    assert status == 201, answer.get("message")
+
+    # The check is live: the same pod allowing privilege escalation is refused.
+    containers = pod["spec"]["containers"]
+    containers[0] = {
+        **containers[0],
+        "securityContext": {**containers[0]["securityContext"], "allowPrivilegeEscalation": True},
+    }
+    status, answer = control_plane.request(
+        "POST", f"/api/v1/namespaces/{namespace}/pods?dryRun=All", pod
+    )
+    assert status == 403 and "restricted" in answer.get("message", ""), answer
