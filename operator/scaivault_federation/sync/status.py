@@ -23,7 +23,6 @@ from ..models.status import (
 )
 from .service import SyncOutcome
 
-
 #: status.conflicts lists at most this many (the CRD's maxItems); conflictCount counts all
 MAX_LISTED_CONFLICTS = 1000
 
