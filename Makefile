@@ -41,7 +41,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/mypy --strict benchmarks
+	$(BIN)/mypy --strict tests benchmarks
 
 bench: $(STAMP) controlplane
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/sync_cost.py

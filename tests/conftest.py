@@ -1,4 +1,5 @@
-"""Shared fixtures: the real local servers, started once per test session.
+"""Shared fixtures: the real local servers, the CRD and the operator, started once
+per test session and shared by every folder (one operator, never two racing).
 
 A server that cannot start makes the tests that need it fail, with its log
 tail in the error; nothing is skipped.
@@ -6,17 +7,28 @@ tail in the error; nothing is skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
+from scaivault_federation.dev.cluster import ensure_namespace, install_crd
 from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_federation.dev.keyvault import KeyVaultServer
 from scaivault_federation.dev.openbao import OpenBaoServer
+from scaivault_federation.dev.processes import ManagedProcess, free_port
+from scaivault_federation.k8s.client import KubeClient
+from scaivault_federation.k8s.config import from_kubeconfig
 from tests.backends.harness_aws import moto_server
 from tests.backends.harness_azure import keyvault_server
 from tests.backends.harness_google import gsm_emulator
 
 __all__ = ["control_plane", "gsm_emulator", "keyvault_server", "moto_server", "openbao"]
+
+OPERATOR_NAMESPACE = "scaivault-system"
+_ports: dict[str, int] = {}
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +43,56 @@ def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]
     """An OpenBao dev server (root token "root", KV v2 at secret/)."""
     with OpenBaoServer(tmp_path_factory.mktemp("openbao")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def crd(control_plane: ControlPlane) -> None:
+    install_crd(control_plane)
+
+
+@pytest.fixture(scope="session")
+def operator_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("operator") / "operator.log"
+
+
+@pytest.fixture(scope="session")
+def operator(
+    control_plane: ControlPlane, crd: None, operator_log: Path, keyvault_server: KeyVaultServer
+) -> Iterator[ManagedProcess]:
+    """``scaivault-federation run`` against the test apiserver, in its own process."""
+    ensure_namespace(control_plane, OPERATOR_NAMESPACE)
+    env = {
+        **os.environ,
+        **keyvault_server.client_env(),  # trust the Key Vault emulator's CA and token endpoint
+        "KUBECONFIG": str(control_plane.kubeconfig),
+        "SCAIVAULT_OPERATOR_NAMESPACE": OPERATOR_NAMESPACE,
+    }
+    _ports["metrics"] = free_port()
+    argv = [
+        *(sys.executable, "-m", "scaivault_federation.cli", "run", "--standalone", "-v"),
+        *("--metrics-port", str(_ports["metrics"]), "--metrics-addr", "127.0.0.1"),
+    ]
+    proc = ManagedProcess("operator", argv, operator_log, env=env)
+    proc.start()
+    try:
+        proc.wait_until(
+            lambda: "Initial authentication has finished" in operator_log.read_text(),
+            timeout=60,
+            what="the operator to start",
+        )
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def operator_metrics_port(operator: ManagedProcess) -> int:
+    """Where the running operator serves ``/metrics`` (on 127.0.0.1)."""
+    return _ports["metrics"]
+
+
+@pytest.fixture(scope="session")
+async def kube(control_plane: ControlPlane) -> AsyncIterator[KubeClient]:
+    client = KubeClient(from_kubeconfig(control_plane.kubeconfig))
+    yield client
+    await client.close()

@@ -1,5 +1,12 @@
 """The HTTP API, started in-process in the session's event loop against the real
-apiserver of the ``control_plane`` fixture, with a static token file."""
+apiserver of the ``control_plane`` fixture, with a static token file.
+
+The operator, the CRD, the admin client and moto are this package's own
+fixtures, scoped to it: fixtures imported from another folder's conftest are
+separate instances to pytest, and a second operator running next to the e2e
+suite's one (both standalone) would race it on the same resources. The
+operator is reused when one is already running.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +30,6 @@ from scaivault_federation.dev.controlplane import ControlPlane
 from scaivault_federation.dev.processes import free_port
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
 from scaivault_federation.models.spec import GROUP, VERSION
-from tests.backends.harness_aws import moto_server  # noqa: F401
-from tests.e2e.conftest import crd, kube, operator, operator_log  # noqa: F401
 
 from .helpers import ApiClient, OpenApiChecker
 
@@ -55,7 +60,7 @@ class Namespace:
         return f"/api/v1/namespaces/{self.name}/secrets"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tokens(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Tokens]:
     folder = tmp_path_factory.mktemp("api-tokens")
     tokens = Tokens(
@@ -101,7 +106,7 @@ class LogCapture(logging.Handler):
         self.lines.append(self.format(record))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api_log() -> Iterator[LogCapture]:
     """Every log line of the API's loggers (and aiohttp's) during the session."""
     capture = LogCapture()
@@ -116,12 +121,13 @@ def api_log() -> Iterator[LogCapture]:
         lg.setLevel(level)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def api_server(
     control_plane: ControlPlane,
-    crd: None,  # noqa: F811
+    crd: None,
     tokens: tuple[Path, Tokens],
     api_log: LogCapture,
+    kube: KubeClient,
 ) -> AsyncIterator[ApiServer]:
     for namespace in (API_NAMESPACE, RESTRICTED_NAMESPACE):
         ensure_namespace(control_plane, namespace)
@@ -145,15 +151,17 @@ async def api_server(
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    for namespace in (API_NAMESPACE, RESTRICTED_NAMESPACE, "api-fuzz"):
+        await delete_backends(kube, namespace)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def http_session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def openapi_doc(api_server: ApiServer, http_session: aiohttp.ClientSession) -> dict:  # type: ignore[type-arg]
     async with http_session.get(api_server.url + "/v1/federation/openapi.json") as resp:
         assert resp.status == 200
@@ -161,7 +169,7 @@ async def openapi_doc(api_server: ApiServer, http_session: aiohttp.ClientSession
     return copy.deepcopy(doc)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def checker(openapi_doc: dict) -> OpenApiChecker:  # type: ignore[type-arg]
     return OpenApiChecker(openapi_doc)
 
@@ -183,13 +191,22 @@ def tok(tokens: tuple[Path, Tokens]) -> Tokens:
 
 
 @pytest.fixture
-async def ns(kube: KubeClient) -> AsyncIterator[Namespace]:  # noqa: F811
+async def ns(kube: KubeClient) -> AsyncIterator[Namespace]:
     """A fresh namespace, deleted afterwards with everything in it."""
     name = f"api-{uuid.uuid4().hex[:8]}"
     await kube.post(
         "/api/v1/namespaces",
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
     )
-    yield Namespace(name, kube)
+    namespace = Namespace(name, kube)
+    yield namespace
+    await delete_backends(kube, name)
     with contextlib.suppress(NotFoundError):
         await kube.delete(f"/api/v1/namespaces/{name}")
+
+
+async def delete_backends(kube: KubeClient, namespace: str) -> None:
+    """Delete the namespace's FederationBackends (the local control plane has no
+    namespace controller, so deleting a namespace alone leaves them running)."""
+    with contextlib.suppress(NotFoundError):
+        await kube.delete(Namespace(namespace, kube).backends())

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from scaivault_federation.api.server import ApiServer
+from scaivault_federation.dev.openbao import OpenBaoServer
+from scaivault_federation.dev.processes import ManagedProcess
 from scaivault_federation.models.status import backend_id
 
 from .conftest import API_NAMESPACE, Namespace
@@ -138,7 +140,7 @@ async def test_unknown_namespace_is_404(api: ApiClient) -> None:
     assert reply.status == 404 and reply.error["code"] == "not_found"
 
 
-async def test_patch_is_a_merge_patch(api: ApiClient, ns: Namespace) -> None:
+async def test_patch_is_a_merge_patch(api: ApiClient, ns: Namespace, api_server: ApiServer) -> None:
     created = await create(api, ns)
     url = f"{FED}/backends/{created['id']}"
     before = await ns.kube.get(f"{ns.backends()}/{created['name']}")
@@ -173,10 +175,9 @@ async def test_patch_is_a_merge_patch(api: ApiClient, ns: Namespace) -> None:
     assert cr["spec"]["pathMapping"] == {"team/*": "secret/data/team/*"}
 
     # an empty patch changes nothing and writes nothing
-    version = cr["metadata"]["resourceVersion"]
+    patches = api_server.kube.requests["PATCH"]
     assert (await api.patch(url, json={})).status == 200
-    cr = await ns.kube.get(f"{ns.backends()}/{created['name']}")
-    assert cr["metadata"]["resourceVersion"] == version
+    assert api_server.kube.requests["PATCH"] == patches
 
 
 @pytest.mark.parametrize(
@@ -212,8 +213,23 @@ async def test_patch_keeps_unchanged_identity_and_checks_media_type(
     assert (await api.patch(f"{FED}/backends/fed_missing", json={})).status == 404
 
 
-async def test_status_and_conflicts_come_from_the_cr_status(api: ApiClient, ns: Namespace) -> None:
-    created = await create(api, ns)
+async def suspended_and_settled(api: ApiClient, ns: Namespace) -> dict[str, Any]:
+    """A suspended backend whose status the operator has written once; it writes no more
+    until the spec changes, so a test can write the status itself."""
+    created = await create(api, ns, suspend=True)
+
+    async def settled() -> Any:
+        reply = await api.get(f"{FED}/backends/{created['id']}/status")
+        return reply if reply.body["message"] == "sync suspended" else None
+
+    await eventually(settled, what="the operator to record the suspension")
+    return created
+
+
+async def test_status_and_conflicts_come_from_the_cr_status(
+    api: ApiClient, ns: Namespace, operator: ManagedProcess
+) -> None:
+    created = await suspended_and_settled(api, ns)
     url = f"{FED}/backends/{created['id']}"
     pending = await api.get(url + "/status")
     assert pending.status == 200
@@ -226,7 +242,7 @@ async def test_status_and_conflicts_come_from_the_cr_status(api: ApiClient, ns: 
         "secrets_synced": None,
         "connection": {"status": "unknown", "latency_ms": None},
         "conflict_count": 0,
-        "message": None,
+        "message": "sync suspended",
     }
     assert (await api.get(url + "/conflicts")).body == {"conflicts": []}
 
@@ -238,6 +254,7 @@ async def test_status_and_conflicts_come_from_the_cr_status(api: ApiClient, ns: 
         "lastSyncDurationMs": 3421,
         "secretsSynced": 127,
         "conflictCount": 1,
+        "message": "sync suspended",
         "connection": {"status": "connected", "latencyMs": 15},
         "conflicts": [
             {
@@ -284,11 +301,28 @@ async def test_status_and_conflicts_come_from_the_cr_status(api: ApiClient, ns: 
 
 
 async def test_status_costs_no_apiserver_or_backend_call(
-    api: ApiClient, ns: Namespace, api_server: ApiServer
+    api: ApiClient, ns: Namespace, api_server: ApiServer, openbao: OpenBaoServer
 ) -> None:
-    created = await create(api, ns)
+    prefix = f"api-{uuid.uuid4().hex[:8]}"
+    openbao.request("POST", f"/v1/secret/data/{prefix}/x", {"data": {"v": "1"}})
+    await ns.kube.post(
+        ns.secrets(),
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds-vault-token"},
+            "stringData": {"token": openbao.root_token},
+        },
+    )
+    body = vault_body("proxied", openbao.address, prefix, namespace=ns.name, mode="proxy")
+    body.pop("sync_interval")
+    created = (await api.post(f"{FED}/backends", json=body)).body
+    # a live backend client exists (its calls are counted) and auth answers are cached
+    read = await api.get("/v1/secrets/external/vault/x", params={"namespace": ns.name})
+    assert read.status == 200 and read.body["source"] == "proxy"
+    assert api_server.proxy.total_calls() > 0
     url = f"{FED}/backends/{created['id']}"
-    await api.get(url + "/status")  # authentication answers are cached from here on
+    await api.get(url + "/status")
     requests = api_server.kube.total_requests()
     calls = api_server.proxy.total_calls()
     for _ in range(5):

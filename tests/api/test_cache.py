@@ -12,12 +12,14 @@ import pytest
 
 from scaivault_federation.api.cache import COLLECTION, BackendCache
 from scaivault_federation.api.server import ApiServer
+from scaivault_federation.dev.processes import ManagedProcess
 from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.watch import WatchExpiredError, list_all, watch_events
 from scaivault_federation.models.status import backend_id
 
 from .conftest import Namespace
 from .helpers import FED, ApiClient, eventually
+from .test_backends import suspended_and_settled
 
 pytestmark = pytest.mark.e2e
 
@@ -67,16 +69,21 @@ async def test_changes_made_outside_the_api_are_seen(api: ApiClient, ns: Namespa
     await eventually(gone, what="a deleted CR to disappear")
 
 
-async def test_status_id_wins_over_the_derived_one(api: ApiClient, ns: Namespace) -> None:
-    await create_cr(ns, "with-id")
-    await ns.kube.merge_patch(f"{ns.backends()}/with-id/status", {"status": {"id": "fed_custom"}})
+async def test_status_id_wins_over_the_derived_one(
+    api: ApiClient, ns: Namespace, operator: ManagedProcess
+) -> None:
+    created = await suspended_and_settled(api, ns)
+    await ns.kube.merge_patch(
+        f"{ns.backends()}/{created['name']}/status", {"status": {"id": "fed_custom"}}
+    )
 
     async def visible() -> Any:
         reply = await api.get(f"{FED}/backends/fed_custom")
         return reply if reply.status == 200 else None
 
     reply = await eventually(visible, what="the status id")
-    assert reply.body["id"] == "fed_custom" and reply.body["name"] == "with-id"
+    assert reply.body["id"] == "fed_custom" and reply.body["name"] == created["name"]
+    assert (await api.get(f"{FED}/backends/{created['id']}")).status == 404
 
 
 async def test_too_old_resource_version_is_410(kube: KubeClient) -> None:
@@ -88,20 +95,22 @@ async def test_too_old_resource_version_is_410(kube: KubeClient) -> None:
 async def test_watch_streams_events_and_bookmarks(kube: KubeClient, ns: Namespace) -> None:
     _, version = await list_all(kube, COLLECTION)
     seen: list[str] = []
+    target = (ns.name, "streamed")
 
     async def consume() -> None:
-        async for event in watch_events(kube, COLLECTION, version, timeout_seconds=10):
-            if event.type != "BOOKMARK":
-                seen.append(f"{event.type} {event.object['metadata']['name']}")
-            if "DELETED streamed" in seen:
+        async for event in watch_events(kube, COLLECTION, version, timeout_seconds=30):
+            meta = event.object["metadata"]
+            if event.type != "BOOKMARK" and (meta["namespace"], meta["name"]) == target:
+                seen.append(event.type)
+            if "DELETED" in seen:
                 return
 
     task = asyncio.create_task(consume())
     await asyncio.sleep(0.3)
     await create_cr(ns, "streamed")
     await ns.kube.delete(f"{ns.backends()}/streamed")
-    await asyncio.wait_for(task, 15)
-    assert seen[0] == "ADDED streamed" and seen[-1] == "DELETED streamed"
+    await asyncio.wait_for(task, 30)
+    assert seen[0] == "ADDED" and seen[-1] == "DELETED"
 
 
 class ExpiringCache(BackendCache):

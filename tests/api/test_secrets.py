@@ -177,8 +177,13 @@ async def test_synced_path(
         await api.put("/v1/secrets/external/vault/new", params=params, json={"data": {}}),
     ):
         assert reply.status == 409 and reply.error["code"] == "synced_path"
-    status = await api.get(f"{FED}/backends/{backend['id']}/status")
-    assert status.body["status"] == "healthy" and status.body["secrets_synced"] == 1
+
+    async def recorded() -> Any:
+        status = await api.get(f"{FED}/backends/{backend['id']}/status")
+        return status if status.body["status"] == "healthy" else None
+
+    status = await eventually(recorded, timeout=30, what="the sync to be recorded")
+    assert status.body["secrets_synced"] == 1
 
 
 async def test_proxied_path_reads_through(

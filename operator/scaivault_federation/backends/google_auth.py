@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import google.auth
-import grpc  # type: ignore[import-untyped]
+import grpc
 from google.auth import credentials as ga_credentials
 from google.auth import exceptions as auth_exceptions
 from google.auth.transport import grpc as auth_grpc

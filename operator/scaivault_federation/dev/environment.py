@@ -23,6 +23,7 @@ from .gsm import GoogleEmulator
 from .keyvault import KeyVaultServer
 from .moto import MotoServer
 from .openbao import OpenBaoServer
+from .processes import free_port
 from .samples import SAMPLE_NAMESPACE, SYSTEM_NAMESPACE, seed_vault
 from .samples_aws import seed_aws
 from .samples_azure import seed_azure
@@ -66,10 +67,25 @@ def run_dev(state_dir: Path) -> int:
 
 
 async def _serve(cp: ControlPlane, state_dir: Path, info: dict[str, Any]) -> None:
+    from ..api.server import ApiSettings, run_api, write_dev_tokens
     from ..runner import run_operator
 
-    operator = asyncio.create_task(run_operator(standalone=True))
+    tokens_file = state_dir / "api-tokens.yaml"
+    info["tokens"] = write_dev_tokens(tokens_file)
+    port = free_port()
+    settings = ApiSettings(
+        host="127.0.0.1",
+        port=port,
+        default_namespace=SAMPLE_NAMESPACE,
+        static_tokens=tokens_file,
+        kubeconfig=cp.kubeconfig,
+    )
+    info["api_url"] = f"http://127.0.0.1:{port}"
+    operator = asyncio.create_task(run_operator(standalone=True, metrics_port=free_port()))
+    api_ready = asyncio.Event()
+    api = asyncio.create_task(run_api(settings, ready=api_ready))
     samples = [entry["sample_backend"] for entry in info["backends"].values()]
+    await asyncio.wait_for(api_ready.wait(), timeout=60)
     await asyncio.wait_for(_wait_healthy(cp, samples), timeout=120)
     path = state_dir / "dev.json"
     path.write_text(json.dumps(info, indent=2) + "\n")
@@ -77,7 +93,12 @@ async def _serve(cp: ControlPlane, state_dir: Path, info: dict[str, Any]) -> Non
     print(
         f"scaivault-federation dev is ready: {path} (Ctrl-C stops it)", file=sys.stderr, flush=True
     )
-    await operator
+    try:
+        await operator
+    finally:
+        api.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await api
 
 
 async def _wait_healthy(cp: ControlPlane, names: list[str]) -> None:

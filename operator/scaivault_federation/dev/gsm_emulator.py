@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import grpc  # type: ignore[import-untyped]
+import grpc
 from google.auth import exceptions as auth_exceptions
 from google.auth import jwt
 from google.cloud.secretmanager_v1 import types
