@@ -1,11 +1,8 @@
 """The HTTP API, started in-process in the session's event loop against the real
 apiserver of the ``control_plane`` fixture, with a static token file.
 
-The operator, the CRD, the admin client and moto are this package's own
-fixtures, scoped to it: fixtures imported from another folder's conftest are
-separate instances to pytest, and a second operator running next to the e2e
-suite's one (both standalone) would race it on the same resources. The
-operator is reused when one is already running.
+The operator, the CRD, the admin client and the backend servers are the
+session's, from the root conftest: one operator serves every folder's tests.
 """
 
 from __future__ import annotations
