@@ -98,8 +98,8 @@ def _wait_established(api: Api, timeout: float = 60) -> Json:
 
 
 @pytest.fixture(scope="module")
-def api(control_plane: ControlPlane) -> Api:
-    return Api(control_plane)
+def api(schema_control_plane: ControlPlane) -> Api:
+    return Api(schema_control_plane)
 
 
 @pytest.fixture(scope="module")
