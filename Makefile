@@ -45,6 +45,7 @@ typecheck: $(STAMP)
 
 bench: $(STAMP) controlplane
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/sync_cost.py
+	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/many_backends.py
 
 test: $(STAMP) controlplane tools lint typecheck
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) SCAIVAULT_HELM=$$(hack/build-tools.sh) \
