@@ -21,10 +21,10 @@ from scaivault_federation.backends import (
     SecretBackend,
     SecretNotFoundError,
     ThrottledError,
-    aws_auth,
     create_backend,
 )
 from scaivault_federation.backends.aws import AwsSecretsManagerBackend, _ref
+from scaivault_federation.backends.aws_auth import RENEW_BEFORE
 from scaivault_federation.backends.aws_errors import map_error
 from scaivault_federation.dev.moto import MotoServer
 from scaivault_federation.models.config import AwsConfig, BackendType
@@ -46,9 +46,15 @@ async def make(moto_server: MotoServer) -> AsyncIterator[Factory]:
     """Builds backends on the shared moto server (admin keys unless told otherwise)."""
     opened: list[AwsSecretsManagerBackend] = []
 
-    def factory(credentials: Credentials | None = None, **config: Any) -> AwsSecretsManagerBackend:
+    def factory(
+        credentials: Credentials | None = None,
+        renew_before: timedelta = RENEW_BEFORE,
+        **config: Any,
+    ) -> AwsSecretsManagerBackend:
         backend = AwsSecretsManagerBackend(
-            aws_config(moto_server, **config), credentials or key_credentials(moto_server)
+            aws_config(moto_server, **config),
+            credentials or key_credentials(moto_server),
+            renew_before=renew_before,
         )
         opened.append(backend)
         return backend
@@ -213,16 +219,21 @@ async def test_assume_role_with_external_id(
 
 
 async def test_assumed_role_credentials_are_renewed_before_expiry(
-    make: Factory, moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+    make: Factory, moto_server: MotoServer
 ) -> None:
     arn = await _role(moto_server)
-    backend = make(role_arn=arn, external_id=f"ext-{arn.rsplit('/', 1)[1]}")
-    await backend.probe()
     # credentials last an hour: with a two-hour margin every call finds them aging
-    monkeypatch.setattr(aws_auth, "RENEW_BEFORE", timedelta(hours=2))
+    backend = make(
+        role_arn=arn,
+        external_id=f"ext-{arn.rsplit('/', 1)[1]}",
+        renew_before=timedelta(hours=2),
+    )
+    await backend.probe()
+    after_probe = backend.calls.get("assume_role", "ok")
+    assert after_probe >= 1
     await backend.list_secrets(prefix())
     await backend.list_secrets(prefix())
-    assert backend.calls.get("assume_role", "ok") == 3
+    assert backend.calls.get("assume_role", "ok") == after_probe + 2  # once per call
 
 
 async def test_wrong_external_id_is_an_authentication_error(

@@ -8,12 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import google.auth
 import grpc
 import pytest
 from google.api_core import exceptions as api_exceptions
-from google.auth import credentials as ga_credentials
-from google.auth import exceptions as auth_exceptions
 from google.cloud.secretmanager_v1 import types
 from google.oauth2 import service_account
 
@@ -282,34 +279,27 @@ def test_application_default_credentials_are_used_when_no_key_is_given() -> None
 
 
 async def test_application_default_credentials_are_looked_up_at_first_use(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, gsm_emulator: GoogleEmulator
 ) -> None:
-    ambient = ga_credentials.AnonymousCredentials()
-    asked: list[object] = []
-
-    def default(scopes: list[str] | None = None, **_: object) -> tuple[object, str]:
-        asked.append(scopes)
-        return ambient, "ambient-project"
-
-    monkeypatch.setattr(google.auth, "default", default)
+    # ADC from a key file named by the standard variable, set only after the build
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     backend = GoogleSecretManagerBackend(GoogleConfig(project="proj"), Credentials({}))
-    assert asked == []  # building the backend looks nothing up
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(gsm_emulator.key_path("reader")))
     client = await open_client(backend.plan)
     try:
-        assert asked == [[CLOUD_PLATFORM]]
-        assert client.transport._credentials is ambient
+        found = client.transport._credentials
+        assert isinstance(found, service_account.Credentials)
+        assert found.service_account_email.startswith("reader@")
         assert client.transport._host == "secretmanager.googleapis.com:443"
     finally:
         await client.transport.close()
+    await backend.close()
 
 
 async def test_missing_application_default_credentials_are_a_config_error(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    def default(**_: object) -> None:
-        raise auth_exceptions.DefaultCredentialsError("none here")
-
-    monkeypatch.setattr(google.auth, "default", default)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
     backend = GoogleSecretManagerBackend(GoogleConfig(project="proj"), Credentials({}))
     with pytest.raises(InvalidBackendConfigError, match="workload identity"):
         await backend.probe()

@@ -22,11 +22,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..models.config import AwsConfig, BackendConfig, BackendType
-from .aws_auth import AwsSession
+from .aws_auth import RENEW_BEFORE, AwsSession
 from .aws_errors import error_for_code, map_error
 from .base import (
     BatchResult,
@@ -80,6 +80,7 @@ class AwsSecretsManagerBackend:
         concurrency: int = 8,
         connect_timeout: float = 5.0,
         read_timeout: float = 15.0,
+        renew_before: timedelta = RENEW_BEFORE,
     ) -> None:
         self.calls = CallCounter()
         self._page_size = min(MAX_PAGE_SIZE, max(1, page_size))
@@ -91,6 +92,7 @@ class AwsSecretsManagerBackend:
             max_connections=max(1, concurrency),
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            renew_before=renew_before,
         )
 
     # -- SecretBackend ----------------------------------------------------------------

@@ -60,6 +60,7 @@ class AwsSession:
         max_connections: int = 10,
         connect_timeout: float = 5.0,
         read_timeout: float = 15.0,
+        renew_before: timedelta = RENEW_BEFORE,
     ) -> None:
         if config.endpoint is not None:
             parts = urlsplit(config.endpoint)
@@ -67,6 +68,7 @@ class AwsSession:
                 raise InvalidBackendConfigError("endpoint must be an http(s) URL")
         self._config = config
         self._calls = calls
+        self._renew_before = renew_before
         self._base_keys = _static_keys(credentials)
         self._botocore_config = Config(
             region_name=config.region,
@@ -107,7 +109,7 @@ class AwsSession:
 
     def _aging(self) -> bool:
         expires = self._expires_at
-        return expires is not None and expires - datetime.now(UTC) < RENEW_BEFORE
+        return expires is not None and expires - datetime.now(UTC) < self._renew_before
 
     async def _build(self) -> SecretsManagerClient:
         keys = self._base_keys
