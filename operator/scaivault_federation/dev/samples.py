@@ -33,11 +33,21 @@ def _credentials_secret(name: str, values: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def seed_vault(cp: ControlPlane, bao: OpenBaoServer) -> dict[str, Any]:
-    for path, data in VAULT_EXAMPLES.items():
-        bao.request("POST", f"/v1/secret/data/{path}", {"data": data})
-    apply(cp, SECRETS, _credentials_secret("dev-hashicorp-token", {"token": bao.root_token}))
-    name = "hashicorp-dev"
+def apply_sample_backend(
+    cp: ControlPlane,
+    name: str,
+    backend_type: str,
+    config: dict[str, Any],
+    mapping: dict[str, str],
+) -> None:
+    """A sync-mode sample FederationBackend in the sample namespace."""
+    spec = {
+        "type": backend_type,
+        "config": config,
+        "pathMapping": mapping,
+        "mode": "sync",
+        "syncInterval": "30s",
+    }
     apply(
         cp,
         BACKENDS,
@@ -45,17 +55,25 @@ def seed_vault(cp: ControlPlane, bao: OpenBaoServer) -> dict[str, Any]:
             "apiVersion": "federation.scaivault.io/v1alpha1",
             "kind": "FederationBackend",
             "metadata": {"name": name},
-            "spec": {
-                "type": "hashicorp-vault",
-                "config": {
-                    "endpoint": bao.address,
-                    "authMethod": "token",
-                    "authConfigPath": "dev/hashicorp/token",
-                },
-                "pathMapping": {"external/hashicorp/**": "secret/data/apps/**"},
-                "mode": "sync",
-                "syncInterval": "30s",
-            },
+            "spec": spec,
         },
+    )
+
+
+def seed_vault(cp: ControlPlane, bao: OpenBaoServer) -> dict[str, Any]:
+    for path, data in VAULT_EXAMPLES.items():
+        bao.request("POST", f"/v1/secret/data/{path}", {"data": data})
+    apply(cp, SECRETS, _credentials_secret("dev-hashicorp-token", {"token": bao.root_token}))
+    name = "hashicorp-dev"
+    apply_sample_backend(
+        cp,
+        name,
+        "hashicorp-vault",
+        {
+            "endpoint": bao.address,
+            "authMethod": "token",
+            "authConfigPath": "dev/hashicorp/token",
+        },
+        {"external/hashicorp/**": "secret/data/apps/**"},
     )
     return {"endpoint": bao.address, "root_token": bao.root_token, "sample_backend": name}

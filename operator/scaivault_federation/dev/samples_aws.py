@@ -8,7 +8,7 @@ from ..paths import secret_name_for_path
 from .cluster import apply
 from .controlplane import ControlPlane
 from .moto import MotoServer
-from .samples import BACKENDS, SECRETS, _credentials_secret
+from .samples import SECRETS, _credentials_secret, apply_sample_backend
 
 AWS_EXAMPLES: dict[str, str | bytes] = {
     "prod/payments/db": '{"username": "payments", "password": "dev-only-payments-pw"}',
@@ -44,25 +44,16 @@ def seed_aws(cp: ControlPlane, server: MotoServer) -> dict[str, Any]:
             },
         ),
     )
-    apply(
+    apply_sample_backend(
         cp,
-        BACKENDS,
+        SAMPLE_BACKEND,
+        "aws-secrets-manager",
         {
-            "apiVersion": "federation.scaivault.io/v1alpha1",
-            "kind": "FederationBackend",
-            "metadata": {"name": SAMPLE_BACKEND},
-            "spec": {
-                "type": "aws-secrets-manager",
-                "config": {
-                    "region": server.region,
-                    "endpoint": server.endpoint,
-                    "credentialsPath": CREDENTIALS_PATH,
-                },
-                "pathMapping": {"external/aws/**": "prod/**"},
-                "mode": "sync",
-                "syncInterval": "30s",
-            },
+            "region": server.region,
+            "endpoint": server.endpoint,
+            "credentialsPath": CREDENTIALS_PATH,
         },
+        {"external/aws/**": "prod/**"},
     )
     return {
         "endpoint": server.endpoint,

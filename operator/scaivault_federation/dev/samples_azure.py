@@ -15,7 +15,7 @@ from ..paths import secret_name_for_path
 from .cluster import apply
 from .controlplane import ControlPlane
 from .keyvault import KeyVaultServer
-from .samples import BACKENDS, SECRETS, _credentials_secret
+from .samples import SECRETS, _credentials_secret, apply_sample_backend
 
 # backend path -> (value, content type)
 AZURE_EXAMPLES: dict[str, tuple[str, str | None]] = {
@@ -45,26 +45,17 @@ def seed_azure(cp: ControlPlane, server: KeyVaultServer) -> dict[str, Any]:
         SECRETS,
         _credentials_secret(CREDENTIALS_SECRET, {"client_secret": server.client_secret}),
     )
-    apply(
+    apply_sample_backend(
         cp,
-        BACKENDS,
+        SAMPLE_BACKEND,
+        "azure-key-vault",
         {
-            "apiVersion": "federation.scaivault.io/v1alpha1",
-            "kind": "FederationBackend",
-            "metadata": {"name": SAMPLE_BACKEND},
-            "spec": {
-                "type": "azure-key-vault",
-                "config": {
-                    "vaultUrl": server.vault_url,
-                    "tenantId": server.tenant_id,
-                    "clientId": server.client_id,
-                    "credentialsPath": CREDENTIALS_PATH,
-                },
-                "pathMapping": {"external/azure/**": "apps/**"},
-                "mode": "sync",
-                "syncInterval": "30s",
-            },
+            "vaultUrl": server.vault_url,
+            "tenantId": server.tenant_id,
+            "clientId": server.client_id,
+            "credentialsPath": CREDENTIALS_PATH,
         },
+        {"external/azure/**": "apps/**"},
     )
     return {
         "endpoint": server.vault_url,

@@ -9,7 +9,7 @@ from ..paths import secret_name_for_path
 from .cluster import apply
 from .controlplane import ControlPlane
 from .gsm import GoogleEmulator
-from .samples import BACKENDS, SECRETS, _credentials_secret
+from .samples import SECRETS, _credentials_secret, apply_sample_backend
 
 GOOGLE_EXAMPLES: dict[str, str | bytes] = {
     "apps/payments/db": '{"username": "payments", "password": "dev-only-payments-pw"}',
@@ -35,25 +35,16 @@ def seed_google(cp: ControlPlane, emulator: GoogleEmulator) -> dict[str, Any]:
         SECRETS,
         _credentials_secret(CREDENTIALS_SECRET, {"credentials.json": emulator.key_json("reader")}),
     )
-    apply(
+    apply_sample_backend(
         cp,
-        BACKENDS,
+        SAMPLE_BACKEND,
+        "google-secret-manager",
         {
-            "apiVersion": "federation.scaivault.io/v1alpha1",
-            "kind": "FederationBackend",
-            "metadata": {"name": SAMPLE_BACKEND},
-            "spec": {
-                "type": "google-secret-manager",
-                "config": {
-                    "project": emulator.project,
-                    "endpoint": emulator.endpoint,
-                    "credentialsPath": CREDENTIALS_PATH,
-                },
-                "pathMapping": {"external/google/**": "apps/**"},
-                "mode": "sync",
-                "syncInterval": "30s",
-            },
+            "project": emulator.project,
+            "endpoint": emulator.endpoint,
+            "credentialsPath": CREDENTIALS_PATH,
         },
+        {"external/google/**": "apps/**"},
     )
     return {
         "endpoint": emulator.endpoint,
