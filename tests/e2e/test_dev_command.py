@@ -1,0 +1,122 @@
+"""``scaivault-federation dev``: everything comes up, dev.json tells the truth, Ctrl-C
+stops everything it started."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scaivault_federation.dev.binaries import find_binaries
+
+pytestmark = pytest.mark.e2e
+
+TYPES = {"hashicorp-vault", "aws-secrets-manager", "azure-key-vault", "google-secret-manager"}
+
+
+def api(info: dict[str, Any], method: str, path: str, token: str, body: Any = None) -> int:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310  (loopback)
+        info["api_url"] + path,
+        data,
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_dev_reaches_ready_and_stops_cleanly(tmp_path: Path) -> None:
+    state = tmp_path / "dev"
+    log = (tmp_path / "dev.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scaivault_federation.cli", "dev", "--state-dir", str(state)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=os.environ.copy(),
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not (state / "dev.json").exists():
+            assert proc.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "dev did not become ready in 180s"
+            time.sleep(0.5)
+        info = json.loads((state / "dev.json").read_text())
+        assert set(info["backends"]) == TYPES
+        assert set(info["tokens"]) == {"admin", "read_only"}
+        for entry in info["backends"].values():
+            assert entry["endpoint"] and entry["sample_backend"]
+
+        kubectl = find_binaries().kubectl
+        assert kubectl is not None
+        out = subprocess.run(
+            [str(kubectl), "--kubeconfig", info["kubeconfig"], "get", "fedb", "-A", "-o", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        items = json.loads(out.stdout)["items"]
+        assert {i["spec"]["type"] for i in items} == TYPES
+        for item in items:
+            assert item["status"]["status"] == "healthy", item["status"]
+            assert item["status"]["secretsSynced"] > 0
+        out = subprocess.run(
+            [
+                str(kubectl),
+                "--kubeconfig",
+                info["kubeconfig"],
+                "get",
+                "secrets",
+                "-n",
+                info["namespace"],
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        annotated = [
+            s
+            for s in json.loads(out.stdout)["items"]
+            if "federation.scaivault.io/path" in (s["metadata"].get("annotations") or {})
+        ]
+        assert len(annotated) >= 4 * 3
+
+        assert api(info, "GET", "/v1/federation/backends", info["tokens"]["read_only"]) == 200
+        body = {
+            "name": "not-allowed",
+            "type": "aws-secrets-manager",
+            "config": {"region": "us-east-1"},
+            "path_mapping": {"x/**": "y/**"},
+            "mode": "proxy",
+        }
+        assert (
+            api(info, "POST", "/v1/federation/backends", info["tokens"]["read_only"], body) == 403
+        )
+        assert api(info, "POST", "/v1/federation/backends", info["tokens"]["admin"], {}) == 400
+        assert api(info, "GET", "/v1/federation/backends", "wrong") == 401
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(state)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert leftovers == [], "processes started by dev are still running"
