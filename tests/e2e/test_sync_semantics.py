@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,10 @@ async def test_backend_outage_keeps_secrets_byte_equal_and_recovers(
     assert ready["status"] == "False" and ready["reason"] == "BackendUnavailable"
     assert status["connection"]["status"] == "disconnected"
     assert status["secretsSynced"] == 3  # the last good figure stays
+    # the first retry is due after the shortest backoff (5 s, ±20 %), not the 10m interval
+    checked = datetime.fromisoformat(status["connection"]["checkedAt"])
+    retry = datetime.fromisoformat(status["nextSyncAt"])
+    assert retry - checked <= timedelta(seconds=8)
     after = {s["metadata"]["name"]: s for s in await cluster.secrets(SECRETS_ALL)}
     assert after == before  # byte for byte, same resourceVersions, even with prune on
     assert "BackendUnavailable" in await event_reasons(cluster)

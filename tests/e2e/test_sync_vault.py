@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -64,6 +65,10 @@ async def test_secrets_appear_with_data_and_status(
     assert status["secretsSynced"] == 3
     assert status["lastSyncDurationMs"] > 0
     assert status["lastSync"].endswith("Z")
+    # the next sync is due after the interval (10m) with at most 10 % jitter
+    last = datetime.fromisoformat(status["lastSync"])
+    due = datetime.fromisoformat(status["nextSyncAt"])
+    assert timedelta(minutes=9) - timedelta(seconds=2) <= due - last <= timedelta(minutes=11)
     assert status["connection"]["status"] == "connected"
     assert status["connection"]["latencyMs"] >= 1
     assert status["observedGeneration"] == cr["metadata"]["generation"]

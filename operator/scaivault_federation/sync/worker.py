@@ -15,7 +15,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -109,6 +109,7 @@ class BackendWorker:
         self.spec: BackendSpec | None = None
         self.last_request: str | None = None
         self.due = 0.0
+        self.next_delay = 0.0
         self.failures = 0
 
     async def run(self, live_body: Callable[[], Mapping[str, Any]]) -> None:
@@ -158,8 +159,10 @@ class BackendWorker:
             self.due = loop.time() + 3600  # until the spec changes
             return
         interval = spec.interval.total_seconds()
+        self.next_delay = jittered(interval, self.deps.rng)
         try:
             if spec.suspend:
+                self.next_delay = interval
                 await self._record_suspended(body)
                 self.due = loop.time() + interval
                 return
@@ -178,18 +181,17 @@ class BackendWorker:
                 self._metrics(spec).record_sync(outcome)
             self._metrics(spec).record_success(latency)
             self.failures = 0
-            self.due = loop.time() + jittered(interval, self.deps.rng)
-        except Exception as exc:
+            self.due = loop.time() + self.next_delay
+        except Exception as exc:  # any failure: keep every Secret, report, back off
             self.failures += 1
             retry_after = exc.retry_after if isinstance(exc, ThrottledError) else None
+            self.next_delay = backoff_delay(self.failures, interval, self.deps.rng, retry_after)
             if not (isinstance(exc, BackendError) and exc.retryable):
                 await self.close()  # credentials may have been rotated: log in afresh
             message = failure_message(exc)
             self._metrics(spec).record_error(error_reason(exc))
             await self._record_failure(body, exc, message)
-            self.due = loop.time() + backoff_delay(
-                self.failures, interval, self.deps.rng, retry_after
-            )
+            self.due = loop.time() + self.next_delay
         finally:
             if self.backend is not None:
                 self._metrics(spec).drain_calls(self.backend.calls)
@@ -216,6 +218,9 @@ class BackendWorker:
         return backend_id(meta.get("uid", "")), meta.get("generation"), datetime.now(UTC)
 
     async def _write(self, status: BackendStatus) -> None:
+        """Patch the status, saying when the next sync or retry is due."""
+        next_at = datetime.now(UTC) + timedelta(seconds=round(self.next_delay))
+        status = status.model_copy(update={"next_sync_at": next_at.replace(microsecond=0)})
         try:
             await patch_status(self.deps.client, self.namespace, self.name, status)
         except KubeApiError as exc:
