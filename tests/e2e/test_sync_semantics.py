@@ -19,6 +19,7 @@ import pytest
 from scaivault_federation.dev.binaries import find_binaries
 from scaivault_federation.dev.controlplane import ControlPlane
 from scaivault_federation.dev.openbao import OpenBaoServer
+from scaivault_federation.dev.processes import ManagedProcess
 
 from .helpers import Cluster, decoded, eventually
 
@@ -367,3 +368,32 @@ async def test_throttling_keeps_secrets_and_reports_retry_after(
     after = {s["metadata"]["name"]: s for s in await cluster.secrets(SECRETS_ALL)}
     assert after == before
     assert "Throttled" in await event_reasons(cluster)
+
+
+async def test_operator_restart_keeps_schedules_and_honours_pending_triggers(
+    cluster: Cluster, openbao: OpenBaoServer, operator: ManagedProcess, operator_log: Path
+) -> None:
+    prefix = await start(cluster, openbao, "steady", {"k": {"v": "1"}})
+    await start(cluster, openbao, "asked", {"k2": {"v": "1"}})
+    steady = await cluster.wait_status("steady", lambda s: s.get("status") == "healthy")
+    asked = await cluster.wait_status("asked", lambda s: s.get("status") == "healthy")
+
+    ready_line = "Initial authentication has finished"
+    started = (await asyncio.to_thread(operator_log.read_text)).count(ready_line)
+    operator.stop()
+    # a manual trigger while the operator is down must not be lost
+    await cluster.request_sync("asked")
+    seed(openbao, prefix, {"k": {"v": "2"}})
+    operator.start()
+    await asyncio.to_thread(
+        operator.wait_until,
+        lambda: operator_log.read_text().count(ready_line) > started,
+        60,
+        "the operator to restart",
+    )
+    await cluster.wait_status("asked", lambda s: s["lastSync"] > asked["lastSync"])
+    await asyncio.sleep(3)
+    # the healthy backend keeps its schedule (next sync in ~10m), so no resync storm
+    assert (await cluster.status("steady"))["lastSync"] == steady["lastSync"]
+    secret = await cluster.secret("app-k")
+    assert secret is not None and decoded(secret) == {"v": "1"}

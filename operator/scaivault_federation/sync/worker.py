@@ -123,8 +123,11 @@ class BackendWorker:
                 generation = meta.get("generation")
                 request = (meta.get("annotations") or {}).get(SYNC_REQUESTED_ANNOTATION)
                 if generation != self.generation:
+                    resumed = self.generation is None
                     await self._reconfigure(body, generation)
-                    self.due = 0.0
+                    self.due = loop.time() + (self._resume_delay(body) if resumed else 0.0)
+                    if resumed and not self._requested_since_last_sync(body, request):
+                        self.last_request = request
                 if request != self.last_request:
                     self.last_request = request
                     self.due = 0.0
@@ -140,6 +143,32 @@ class BackendWorker:
                 self._metrics(self.spec).drain_calls(self.backend.calls)
             await self.backend.close()
             self.backend = None
+
+    def _resume_delay(self, body: Mapping[str, Any]) -> float:
+        """After an operator restart, keep a healthy backend's schedule instead of
+        syncing every backend at once; anything else syncs now."""
+        status = self._previous(body)
+        meta = body.get("metadata", {})
+        if (
+            status.status is not Health.HEALTHY
+            or status.next_sync_at is None
+            or status.observed_generation != meta.get("generation")
+        ):
+            return 0.0
+        return max(0.0, (status.next_sync_at - datetime.now(UTC)).total_seconds())
+
+    def _requested_since_last_sync(self, body: Mapping[str, Any], request: str | None) -> bool:
+        """Whether the manual-sync annotation asks for a sync the status has not seen."""
+        if request is None:
+            return False
+        last = self._previous(body).last_sync
+        try:
+            asked = datetime.fromisoformat(request.replace("Z", "+00:00"))
+        except ValueError:
+            return True
+        if asked.tzinfo is None:
+            asked = asked.replace(tzinfo=UTC)
+        return last is None or asked > last
 
     async def _reconfigure(self, body: Mapping[str, Any], generation: int | None) -> None:
         await self.close()
