@@ -17,7 +17,6 @@ import asyncio
 import tempfile
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from scaivault_federation.dev.cluster import ensure_namespace
 from scaivault_federation.dev.controlplane import ControlPlane
 from scaivault_federation.dev.moto import MotoServer
 from scaivault_federation.dev.openbao import OpenBaoServer
-from scaivault_federation.k8s.client import JSON, KubeClient
+from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.config import from_kubeconfig
 from scaivault_federation.k8s.secrets import SecretStore
 from scaivault_federation.models.config import AwsConfig, BackendType, VaultConfig
@@ -39,21 +38,6 @@ from scaivault_federation.sync.service import SyncContext, run_sync
 KEY = b"b" * 32
 
 
-class CountingKube(KubeClient):
-    """Counts Kubernetes requests by method."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.requests: Counter[str] = Counter()
-
-    async def request(self, method: str, path: str, **kwargs: Any) -> JSON:
-        self.requests[method] += 1
-        return await super().request(method, path, **kwargs)
-
-    def writes(self) -> int:
-        return sum(n for m, n in self.requests.items() if m != "GET")
-
-
 @dataclass
 class Cost:
     backend_calls: int
@@ -61,16 +45,16 @@ class Cost:
     seconds: float
 
 
-async def ours(ctx: SyncContext, kube: CountingKube) -> Cost:
+async def ours(ctx: SyncContext, kube: KubeClient) -> Cost:
     ctx.backend.calls.reset()
     kube.requests.clear()
     started = time.perf_counter()
     await run_sync(ctx)
-    return Cost(ctx.backend.calls.total(), kube.writes(), time.perf_counter() - started)
+    return Cost(ctx.backend.calls.total(), kube.write_requests(), time.perf_counter() - started)
 
 
 async def per_secret(
-    ctx: SyncContext, kube: CountingKube, remote_paths: list[str], local_of: dict[str, str]
+    ctx: SyncContext, kube: KubeClient, remote_paths: list[str], local_of: dict[str, str]
 ) -> Cost:
     """Read each secret on its own and write its Secret every time."""
     ctx.backend.calls.reset()
@@ -92,7 +76,7 @@ async def per_secret(
             mac="-",
             existing=existing,
         )
-    return Cost(ctx.backend.calls.total(), kube.writes(), time.perf_counter() - started)
+    return Cost(ctx.backend.calls.total(), kube.write_requests(), time.perf_counter() - started)
 
 
 def row(label: str, a: Cost, b: Cost) -> str:
@@ -110,7 +94,7 @@ async def scenario(
     label: str,
     backend: SecretBackend,
     spec: BackendSpec,
-    kube: CountingKube,
+    kube: KubeClient,
     namespace: str,
     remote_paths: list[str],
     change: Any,
@@ -132,7 +116,7 @@ async def scenario(
 
 
 async def main_async(n: int, cp: ControlPlane, moto: MotoServer, bao: OpenBaoServer) -> None:
-    kube = CountingKube(from_kubeconfig(cp.kubeconfig), write_qps=1000, write_burst=1000)
+    kube = KubeClient(from_kubeconfig(cp.kubeconfig), write_qps=1000, write_burst=1000)
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     ensure_namespace(cp, namespace)
     lines = [

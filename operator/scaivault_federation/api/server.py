@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..k8s.client import KubeClient
 from ..k8s.config import load_connection
 from ..k8s.secrets import SecretStore
 from .auth import CACHE_SECONDS, Authenticator
@@ -30,7 +31,7 @@ from .openapi import PATH as OPENAPI_PATH
 from .openapi import openapi_document
 from .proxy import ProxyBackends
 from .secrets import add_secret_routes
-from .state import STATE, ApiState, CountingKubeClient
+from .state import STATE, ApiState
 from .static_tokens import StaticTokens, write_dev_tokens
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class ApiServer:
     def __init__(self, settings: ApiSettings) -> None:
         self.settings = settings
         connection = load_connection(settings.kubeconfig)
-        self.kube = CountingKubeClient(connection)
+        self.kube = KubeClient(connection)
         self.cache = BackendCache(self.kube)
         self.proxy = ProxyBackends(self.kube)
         self.state = ApiState(

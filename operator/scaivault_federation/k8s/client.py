@@ -7,6 +7,7 @@ callers branch on types rather than status codes. Writes pass a token bucket.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,6 +66,8 @@ class KubeClient:
         self.write_limiter = TokenBucket(write_qps, write_burst)
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=10)
         self._session: aiohttp.ClientSession | None = None
+        #: requests made, by HTTP method (tests and benchmarks read it)
+        self.requests: Counter[str] = Counter()
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -86,6 +89,7 @@ class KubeClient:
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> JSON:
+        self.requests[method] += 1
         if method not in ("GET", "HEAD"):
             await self.write_limiter.acquire()
         headers = {"Accept": "application/json"}
@@ -104,6 +108,12 @@ class KubeClient:
                 raise _error_from(resp.status, text)
             result: JSON = json.loads(text) if text else {}
             return result
+
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    def write_requests(self) -> int:
+        return sum(n for method, n in self.requests.items() if method not in ("GET", "HEAD"))
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> JSON:
         return await self.request("GET", path, params=params)
