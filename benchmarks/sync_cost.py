@@ -30,9 +30,9 @@ from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.config import from_kubeconfig
 from scaivault_federation.k8s.secrets import SecretStore
 from scaivault_federation.models.config import AwsConfig, BackendType, VaultConfig
+from scaivault_federation.models.content import to_secret_data
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.paths import secret_name_for_path
-from scaivault_federation.sync.content import to_secret_data
 from scaivault_federation.sync.service import SyncContext, run_sync
 
 KEY = b"b" * 32

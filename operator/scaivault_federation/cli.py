@@ -1,42 +1,117 @@
-"""Command line entry point: ``scaivault-federation run | dev``."""
+"""Command line entry point: ``scaivault-federation run | api`` (and commands of
+installed plugins, such as ``dev`` from the development environment package).
+
+Flags and ``SCAIVAULT_*`` variables fill one :class:`~.settings.Settings`; a flag
+that is not given leaves the variable's value (or the default) in place.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any
+
+from .settings import InvalidSettingsError, Settings
+
+#: entry-point group of plugin commands: ``register(subparsers)`` adds a subcommand whose
+#: parser has a ``handler`` default taking the parsed namespace and returning an exit code
+PLUGIN_GROUP = "scaivault_federation.commands"
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _operator_flags(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "-n",
+        "--namespace",
+        dest="watch_namespaces",
+        action="append",
+        default=None,
+        help="watch only this namespace (repeatable; default: all)",
+    )
+    run.add_argument(
+        "--standalone", action="store_const", const=True, help="no peering (single replica)"
+    )
+    run.add_argument("--peering", help="kopf peering name for HA replicas")
+    run.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--metrics-port", type=int, help="operator /metrics port; 0 disables it")
+    run.add_argument("--metrics-addr", help="address /metrics listens on")
+    run.add_argument("--kube-write-qps", type=float, help="Kubernetes writes per second")
+    run.add_argument("--kube-write-burst", type=int, help="Kubernetes write burst")
+    run.add_argument("--max-concurrent-syncs", type=int, help="syncs running at once")
+    run.add_argument("--worker-limit", type=int, help="kopf's worker limit")
+    run.add_argument("--operator-namespace", help="namespace of the operator's own Secrets")
+    run.add_argument(
+        "--allowed-endpoints", help="comma-separated host patterns backend endpoints must match"
+    )
+
+
+def _api_flags(api: argparse.ArgumentParser) -> None:
+    api.add_argument("--host", dest="api_host", help="listen address (default 0.0.0.0)")
+    api.add_argument("--port", dest="api_port", type=int, help="listen port (default 8000)")
+    api.add_argument(
+        "--default-namespace",
+        dest="api_default_namespace",
+        help="namespace for bodies without one (default: the pod's or kubeconfig's)",
+    )
+    api.add_argument("--static-tokens", dest="api_static_tokens", help="YAML file of tokens")
+    api.add_argument(
+        "--allowed-endpoints", help="comma-separated host patterns backend endpoints must match"
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .runner import run_operator
+
+    asyncio.run(run_operator(_settings(args)))
+    return 0
+
+
+def _api(args: argparse.Namespace) -> int:
+    from .api.server import serve_api
+
+    asyncio.run(serve_api(_settings(args)))
+    return 0
+
+
+SETTING_FLAGS = frozenset(Settings.model_fields)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    given: dict[str, Any] = {k: v for k, v in vars(args).items() if k in SETTING_FLAGS}
+    return Settings.load(**given)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scaivault-federation")
+    parser = argparse.ArgumentParser(
+        prog="scaivault-federation",
+        description="Federate secrets from Vault, AWS, Azure and Google into Kubernetes.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the operator")
-    run.add_argument("-n", "--namespace", action="append", default=[], help="watch only these")
-    run.add_argument("--standalone", action="store_true", help="no peering (single replica)")
-    run.add_argument(
-        "--peering", default="scaivault-federation", help="kopf peering name for HA replicas"
+    run = sub.add_parser(
+        "run",
+        help="run the operator",
+        description="Run the operator: sync every FederationBackend into Secrets.",
     )
-    run.add_argument("--liveness", default=None, help="e.g. http://0.0.0.0:8080/healthz")
-    run.add_argument("--metrics-port", type=int, default=9090, help="0 disables /metrics")
-    run.add_argument("--metrics-addr", default="0.0.0.0")  # noqa: S104  (scraped in a pod)
-    run.add_argument("-v", "--verbose", action="store_true")
+    _operator_flags(run)
+    run.add_argument("-v", "--verbose", action="store_const", const=True, help="debug logging")
+    run.set_defaults(handler=_run)
 
-    api = sub.add_parser("api", help="serve the ScaiVault federation HTTP API")
-    api.add_argument("--host", default="0.0.0.0")  # noqa: S104  (a pod's sidecar)
-    api.add_argument("--port", type=int, default=8000)
-    api.add_argument(
-        "--default-namespace",
-        default=None,
-        help="namespace for bodies without one (default: the pod's or kubeconfig's)",
+    api = sub.add_parser(
+        "api",
+        help="serve the ScaiVault federation HTTP API",
+        description="Serve the ScaiVault federation HTTP API over the FederationBackends.",
     )
-    api.add_argument("--static-tokens", type=Path, default=None, help="YAML file of static tokens")
-    api.add_argument("-v", "--verbose", action="store_true")
+    _api_flags(api)
+    api.add_argument("-v", "--verbose", action="store_const", const=True, help="debug logging")
+    api.set_defaults(handler=_api)
 
-    dev = sub.add_parser("dev", help="local control plane, backends and operator")
-    dev.add_argument("--state-dir", type=Path, required=True)
-    dev.add_argument("-v", "--verbose", action="store_true")
+    for plugin in entry_points(group=PLUGIN_GROUP):
+        plugin.load()(sub)
     return parser
 
 
@@ -44,35 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .runner import configure_logging
 
-    configure_logging(args.verbose)
-    if args.command == "run":
-        from .runner import run_operator
-
-        asyncio.run(
-            run_operator(
-                namespaces=args.namespace,
-                standalone=args.standalone,
-                peering_name=args.peering,
-                liveness_endpoint=args.liveness,
-                metrics_port=args.metrics_port,
-                metrics_addr=args.metrics_addr,
-            )
-        )
-        return 0
-    if args.command == "api":
-        from .api.server import ApiSettings, serve_api
-
-        settings = ApiSettings(
-            host=args.host,
-            port=args.port,
-            default_namespace=args.default_namespace,
-            static_tokens=args.static_tokens,
-        )
-        asyncio.run(serve_api(settings))
-        return 0
-    from .dev.environment import run_dev
-
-    return run_dev(args.state_dir)
+    configure_logging(bool(getattr(args, "verbose", False)))
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except InvalidSettingsError as exc:
+        print(f"scaivault-federation {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 
 import kopf
 
 from .metrics import serve_metrics
+from .settings import Settings
 
 QUIET_LOGGERS = (
     "aiohttp.access",
@@ -37,28 +37,25 @@ def configure_logging(verbose: bool = False) -> None:
 
 
 async def run_operator(
+    settings: Settings,
     *,
-    namespaces: Sequence[str] = (),
-    standalone: bool = False,
-    peering_name: str = "scaivault-federation",
-    liveness_endpoint: str | None = None,
     stop_flag: asyncio.Event | None = None,
     ready_flag: asyncio.Event | None = None,
-    metrics_port: int = 0,
-    metrics_addr: str = "127.0.0.1",
 ) -> None:
     """Run the kopf operator until ``stop_flag`` is set or the task is cancelled."""
     from .handlers import operator as _handlers  # noqa: F401  (registers the handlers)
 
-    if metrics_port:
-        serve_metrics(metrics_port, metrics_addr)
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port, settings.metrics_addr)
 
+    namespaces = list(settings.watch_namespaces)
     await kopf.operator(
         clusterwide=not namespaces,
-        namespaces=list(namespaces),
-        standalone=standalone,
-        peering_name=None if standalone else peering_name,
-        liveness_endpoint=liveness_endpoint,
+        namespaces=namespaces,
+        standalone=settings.standalone,
+        peering_name=None if settings.standalone else settings.peering,
+        liveness_endpoint=settings.liveness,
         stop_flag=stop_flag,
         ready_flag=ready_flag,
+        memo=kopf.Memo(settings=settings),
     )

@@ -20,13 +20,14 @@ import aiohttp
 import pytest
 import yaml
 
-from scaivault_federation.api.server import ApiServer, ApiSettings
+from scaivault_federation.api.server import ApiServer
 from scaivault_federation.api.static_tokens import Scope, write_static_tokens
 from scaivault_federation.dev.cluster import ensure_namespace
 from scaivault_federation.dev.controlplane import ControlPlane
 from scaivault_federation.dev.processes import free_port
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
 from scaivault_federation.models.spec import GROUP, VERSION
+from scaivault_federation.settings import Settings
 
 from .helpers import ApiClient, OpenApiChecker
 
@@ -128,12 +129,12 @@ async def api_server(
 ) -> AsyncIterator[ApiServer]:
     for namespace in (API_NAMESPACE, RESTRICTED_NAMESPACE):
         ensure_namespace(control_plane, namespace)
-    settings = ApiSettings(
-        host="127.0.0.1",
-        port=free_port(),
-        default_namespace=API_NAMESPACE,
-        static_tokens=tokens[0],
-        kubeconfig=control_plane.kubeconfig,
+    settings = Settings.load(
+        api_host="127.0.0.1",
+        api_port=free_port(),
+        api_default_namespace=API_NAMESPACE,
+        api_static_tokens=tokens[0],
+        kubeconfig=str(control_plane.kubeconfig),
     )
     server = ApiServer(settings)
     ready = asyncio.Event()

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from scaivault_federation.api.cache import COLLECTION, BackendCache
+from scaivault_federation.api.cache import BackendCache
 from scaivault_federation.api.server import ApiServer
 from scaivault_federation.dev.processes import ManagedProcess
+from scaivault_federation.k8s.backend_store import COLLECTION, BackendStore
 from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.watch import WatchExpiredError, list_all, watch_events
 from scaivault_federation.models.status import backend_id
@@ -117,7 +118,7 @@ class ExpiringCache(BackendCache):
     """Its first watch asks for a version the apiserver no longer has."""
 
     def __init__(self, client: KubeClient) -> None:
-        super().__init__(client)
+        super().__init__(BackendStore(client))
         self.expired_once = False
 
     async def _watch(self, version: str) -> None:

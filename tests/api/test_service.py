@@ -17,7 +17,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from scaivault_federation.api.server import ApiServer, ApiSettings, run_api
+from scaivault_federation.api.server import ApiServer, run_api
 from scaivault_federation.api.static_tokens import (
     Scope,
     StaticTokenError,
@@ -27,6 +27,7 @@ from scaivault_federation.api.static_tokens import (
 )
 from scaivault_federation.dev.controlplane import ControlPlane
 from scaivault_federation.dev.processes import ManagedProcess, free_port
+from scaivault_federation.settings import Settings
 
 from .conftest import API_NAMESPACE, Namespace
 from .helpers import FED, ApiClient, vault_body
@@ -88,12 +89,12 @@ async def test_run_api_serves_until_cancelled(
     assert tokens["admin"] not in (tmp_path / "tokens.yaml").read_text()
     assert (tmp_path / "tokens.yaml").stat().st_mode & 0o077 == 0
     port = free_port()
-    settings = ApiSettings(
-        host="127.0.0.1",
-        port=port,
-        default_namespace=API_NAMESPACE,
-        static_tokens=tmp_path / "tokens.yaml",
-        kubeconfig=control_plane.kubeconfig,
+    settings = Settings.load(
+        api_host="127.0.0.1",
+        api_port=port,
+        api_default_namespace=API_NAMESPACE,
+        api_static_tokens=tmp_path / "tokens.yaml",
+        kubeconfig=str(control_plane.kubeconfig),
     )
     ready = asyncio.Event()
     task = asyncio.create_task(run_api(settings, ready=ready))

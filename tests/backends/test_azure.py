@@ -37,6 +37,7 @@ from scaivault_federation.backends.azure_auth import (
 from scaivault_federation.backends.naming import azure_name
 from scaivault_federation.dev.keyvault import KeyVaultServer
 from scaivault_federation.models.config import AzureConfig, BackendType
+from scaivault_federation.settings import Settings
 
 from .harness_azure import PAGE_SIZE, azure_config, put_value, secret_credentials
 
@@ -205,7 +206,7 @@ async def test_wrong_secret_fails_and_leaks_nothing(keyvault_server: KeyVaultSer
         await bad.close()
 
 
-async def test_the_factory_trusts_the_ca_bundle_from_the_environment(
+async def test_the_factory_trusts_the_ca_bundle_from_the_operator_settings(
     keyvault_server: KeyVaultServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(CA_BUNDLE_ENV, str(keyvault_server.ca_bundle))
@@ -214,6 +215,7 @@ async def test_the_factory_trusts_the_ca_bundle_from_the_environment(
         BackendType.AZURE_KEY_VAULT,
         azure_config(keyvault_server),
         secret_credentials(keyvault_server.client_secret),
+        Settings.load().backend_environment(),
     )
     try:
         assert await made.probe() > 0
@@ -225,6 +227,7 @@ async def test_the_factory_trusts_the_ca_bundle_from_the_environment(
         BackendType.AZURE_KEY_VAULT,
         azure_config(keyvault_server),
         secret_credentials(keyvault_server.client_secret),
+        Settings.load().backend_environment(),
     )
     try:
         with pytest.raises((BackendUnavailableError, AuthenticationError)):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from scaivault_federation.backends import Credentials, InvalidBackendConfigError, create_backend
-from scaivault_federation.backends.allowlist import ENV, is_allowed
+from scaivault_federation.backends.allowlist import is_allowed, parse_patterns
+from scaivault_federation.backends.registry import BackendEnvironment
 from scaivault_federation.models.config import AzureConfig, BackendType, VaultConfig
 
 
@@ -27,23 +28,33 @@ def test_patterns(endpoint: str, allowed: bool) -> None:
     assert is_allowed(endpoint, patterns) is allowed
 
 
-async def test_backends_outside_the_allowlist_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ENV, "vault.internal")
+def test_patterns_parse_from_a_comma_separated_setting() -> None:
+    assert parse_patterns(" Vault.internal, ,*.vault.azure.net ") == (
+        "vault.internal",
+        "*.vault.azure.net",
+    )
+
+
+async def test_backends_outside_the_allowlist_are_refused() -> None:
+    environment = BackendEnvironment(allowed_endpoints=("vault.internal",))
     with pytest.raises(InvalidBackendConfigError, match=r"169\.254\.169\.254"):
         await create_backend(
             BackendType.HASHICORP_VAULT,
             VaultConfig(endpoint="http://169.254.169.254", auth_config_path="a/b"),
             Credentials({"token": b"t"}),
+            environment,
         )
     with pytest.raises(InvalidBackendConfigError, match="vault_url"):
         await create_backend(
             BackendType.AZURE_KEY_VAULT,
             AzureConfig(vault_url="https://elsewhere.example"),
             Credentials({}),
+            environment,
         )
     backend = await create_backend(
         BackendType.HASHICORP_VAULT,
         VaultConfig(endpoint="https://vault.internal:8200", auth_config_path="a/b"),
         Credentials({"token": b"t"}),
+        environment,
     )
     await backend.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scaivault_federation.sync.content import InvalidContentError, to_secret_data
+from scaivault_federation.models.content import InvalidContentError, to_secret_data
 from scaivault_federation.sync.mac import compute_mac, mac_matches
 
 

@@ -12,6 +12,7 @@ from scaivault_federation.labels import (
     REMOTE_VERSION_ANNOTATION,
     SOURCE_MAC_ANNOTATION,
 )
+from scaivault_federation.models.secret import LocalSecret, RemoteItem
 from scaivault_federation.models.spec import ConflictPolicy
 from scaivault_federation.paths import parse_mappings, secret_name_for_path
 from scaivault_federation.sync.mac import compute_mac
@@ -22,7 +23,6 @@ from scaivault_federation.sync.plan import (
     needs_fetch,
     plan_sync,
 )
-from scaivault_federation.sync.state import LocalSecret, RemoteItem
 
 KEY = b"k" * 32
 BACKEND = "aws-prod"

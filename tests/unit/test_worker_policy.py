@@ -12,13 +12,14 @@ from scaivault_federation.backends.errors import (
     BackendUnavailableError,
     ThrottledError,
 )
+from scaivault_federation.errors import safe_message
 from scaivault_federation.k8s.client import KubeApiError
 from scaivault_federation.k8s.ratelimit import TokenBucket
 from scaivault_federation.models.status import BackendStatus, Health
 from scaivault_federation.sync.plan import ConflictReason, PlannedConflict
 from scaivault_federation.sync.service import SyncOutcome
 from scaivault_federation.sync.status import after_failure, after_sync
-from scaivault_federation.sync.worker import backoff_delay, failure_message, jittered
+from scaivault_federation.sync.worker import backoff_delay, jittered
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -47,11 +48,11 @@ def test_backoff_honours_retry_after() -> None:
 
 
 def test_failure_messages_never_quote_unknown_exceptions() -> None:
-    assert failure_message(ValueError("secret-ish text")) == "internal error (ValueError)"
-    assert failure_message(BackendUnavailableError("vault: connection refused")) == (
+    assert safe_message(ValueError("secret-ish text")) == "internal error (ValueError)"
+    assert safe_message(BackendUnavailableError("vault: connection refused")) == (
         "vault: connection refused"
     )
-    assert "403" in failure_message(KubeApiError(403, "Forbidden", "no"))
+    assert "403" in safe_message(KubeApiError(403, "Forbidden", "no"))
 
 
 async def test_token_bucket_limits_rate_after_the_burst() -> None:

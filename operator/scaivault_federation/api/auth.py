@@ -25,6 +25,7 @@ import aiohttp
 from aiohttp import web
 
 from ..k8s.client import KubeApiError, KubeClient
+from ..k8s.reviews import review_access, review_token
 from ..models.spec import GROUP, PLURAL
 from .errors import ApiError, unavailable
 from .static_tokens import Scope, StaticToken, StaticTokens, token_digest
@@ -153,17 +154,11 @@ class Authenticator:
         return Principal(user.username, digest, user=user)
 
     async def _token_review(self, token: str) -> KubeUser | None:
-        body = {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenReview",
-            "spec": {"token": token},
-        }
         try:
-            doc = await self.client.post("/apis/authentication.k8s.io/v1/tokenreviews", body)
+            status = await review_token(self.client, token)
         except (KubeApiError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("TokenReview failed: %s", getattr(exc, "reason", type(exc).__name__))
+            log.warning("TokenReview failed: %s", type(exc).__name__)
             raise unavailable("cannot verify the token right now", 5) from None
-        status: dict[str, Any] = doc.get("status") or {}
         if not status.get("authenticated"):
             return None
         user = status.get("user") or {}
@@ -205,19 +200,11 @@ class Authenticator:
             spec["uid"] = user.uid
         if user.extra:
             spec["extra"] = user.extra
-        body = {
-            "apiVersion": "authorization.k8s.io/v1",
-            "kind": "SubjectAccessReview",
-            "spec": spec,
-        }
         try:
-            doc = await self.client.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", body)
+            return await review_access(self.client, spec)
         except (KubeApiError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning(
-                "SubjectAccessReview failed: %s", getattr(exc, "reason", type(exc).__name__)
-            )
+            log.warning("SubjectAccessReview failed: %s", type(exc).__name__)
             raise unavailable("cannot check permissions right now", 5) from None
-        return bool((doc.get("status") or {}).get("allowed"))
 
     async def require(
         self, request: web.Request, permission: Permission, namespace: str

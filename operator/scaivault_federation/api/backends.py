@@ -14,8 +14,6 @@ from typing import Any
 from aiohttp import web
 
 from ..k8s.client import ConflictError, KubeApiError, NotFoundError
-from ..k8s.resources import backend_path
-from ..labels import SYNC_REQUESTED_ANNOTATION
 from ..models.api import (
     NAMESPACE_PATTERN,
     apply_patch,
@@ -24,14 +22,15 @@ from ..models.api import (
     parse_create,
     status_view,
 )
-from ..models.spec import GROUP, KIND, VERSION, Mode
+from ..models.resource import FederationBackendResource
+from ..models.spec import Mode
 from .auth import (
     FEDERATION_CREATE,
     FEDERATION_DELETE,
     FEDERATION_PATCH,
     FEDERATION_READ,
 )
-from .cache import CachedBackend
+from .cache import backend_view
 from .errors import ApiError, kube_error, read_json_object, unavailable
 from .state import ApiState, state_of
 
@@ -56,7 +55,7 @@ def query_namespace(request: web.Request) -> str | None:
     return namespace
 
 
-async def _lookup(request: web.Request) -> tuple[ApiState, CachedBackend]:
+async def _lookup(request: web.Request) -> tuple[ApiState, FederationBackendResource]:
     state = ready_state(request)
     await state.auth.authenticate(request)
     cached = state.cache.get(request.match_info["id"])
@@ -85,7 +84,7 @@ async def list_backends(request: web.Request) -> web.Response:
         ]
         if not namespaces:
             raise ApiError(403, "federation:read is required")
-    backends = [b.view() for ns in namespaces for b in state.cache.backends(ns)]
+    backends = [backend_view(b) for ns in namespaces for b in state.cache.backends(ns)]
     return _json({"backends": backends})
 
 
@@ -96,14 +95,8 @@ async def create_backend(request: web.Request) -> web.Response:
     name, namespace, spec = parse_create(body)
     namespace = namespace or state.default_namespace
     await state.auth.require(request, FEDERATION_CREATE, namespace)
-    obj = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": KIND,
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec.to_cr(),
-    }
     try:
-        created = await state.kube.post(backend_path(namespace), obj)
+        created = await state.backends.create(namespace, name, spec)
     except ConflictError:
         raise ApiError(
             409,
@@ -115,7 +108,7 @@ async def create_backend(request: web.Request) -> web.Response:
     except KubeApiError as exc:
         raise kube_error(exc, "backend") from None
     cached = state.cache.upsert(created)
-    response = _json(cached.view(), status=201)
+    response = _json(backend_view(cached), status=201)
     response.headers["Location"] = f"{BASE}/{cached.id}"
     return response
 
@@ -123,50 +116,49 @@ async def create_backend(request: web.Request) -> web.Response:
 async def get_backend(request: web.Request) -> web.Response:
     state, cached = await _lookup(request)
     await state.auth.require(request, FEDERATION_READ, cached.namespace)
-    return _json(cached.view())
+    return _json(backend_view(cached))
 
 
 async def patch_backend(request: web.Request) -> web.Response:
     state, cached = await _lookup(request)
     await state.auth.require(request, FEDERATION_PATCH, cached.namespace)
     patch = await read_json_object(request)
-    path = backend_path(cached.namespace, cached.name)
     for _ in range(PATCH_ATTEMPTS):
         try:
-            fresh = CachedBackend.from_object(await state.kube.get(path))
+            fresh = await state.backends.get(cached.namespace, cached.name)
         except KubeApiError as exc:
             raise kube_error(exc, "backend") from None
         if fresh.uid != cached.uid or fresh.deleting:
             raise ApiError(404, "no backend with this id")
-        spec, view = apply_patch(fresh.view(), patch)
-        changes = diff_merge_patch(fresh.raw_spec, spec.to_cr())
+        spec, view = apply_patch(backend_view(fresh), patch)
+        changes = diff_merge_patch(dict(fresh.raw_spec), spec.to_cr())
         if not changes:
             return _json(view)
-        body = {"metadata": {"resourceVersion": fresh.resource_version}, "spec": changes}
         try:
-            updated = await state.kube.merge_patch(path, body)
+            updated = await state.backends.patch_spec(
+                cached.namespace, cached.name, changes, fresh.resource_version
+            )
         except ConflictError:
             continue
         except KubeApiError as exc:
             raise kube_error(exc, "backend") from None
-        return _json(state.cache.upsert(updated).view())
+        return _json(backend_view(state.cache.upsert(updated)))
     raise ApiError(409, "the backend kept changing; try again", code="concurrent_update")
 
 
 async def delete_backend(request: web.Request) -> web.Response:
     state, cached = await _lookup(request)
     await state.auth.require(request, FEDERATION_DELETE, cached.namespace)
-    options = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": cached.uid}}
     try:
-        result = await state.kube.delete(backend_path(cached.namespace, cached.name), options)
-    except (NotFoundError, ConflictError):
-        result = {}
+        remaining = await state.backends.delete(cached.namespace, cached.name, cached.uid)
+    except ConflictError:  # another object of that name: ours is gone
+        remaining = None
     except KubeApiError as exc:
         raise kube_error(exc, "backend") from None
-    if result.get("kind") == KIND:
-        state.cache.upsert(result)
+    if remaining is not None:
+        state.cache.upsert(remaining)
     else:
-        state.cache.remove({"metadata": {"uid": cached.uid}})
+        state.cache.remove(cached.uid)
     await state.proxy.drop(cached.uid)
     return web.Response(status=204)
 
@@ -194,9 +186,8 @@ async def trigger_sync(request: web.Request) -> web.Response:
     if spec.suspend:
         raise ApiError(409, "the backend is suspended", code="suspended")
     stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    patch = {"metadata": {"annotations": {SYNC_REQUESTED_ANNOTATION: stamp}}}
     try:
-        updated = await state.kube.merge_patch(backend_path(cached.namespace, cached.name), patch)
+        updated = await state.backends.request_sync(cached.namespace, cached.name, stamp)
     except KubeApiError as exc:
         raise kube_error(exc, "backend") from None
     state.cache.upsert(updated)

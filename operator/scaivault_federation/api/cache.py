@@ -15,22 +15,20 @@ import asyncio
 import logging
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from pydantic import ValidationError
 
-from ..k8s.client import JSON, KubeApiError, KubeClient
-from ..k8s.watch import WatchExpiredError, list_all, watch_events
+from ..k8s.backend_store import BackendStore
+from ..k8s.client import KubeApiError
+from ..k8s.watch import WatchExpiredError
 from ..models.config import CONFIG_MODELS, BackendType
-from ..models.spec import GROUP, PLURAL, VERSION, BackendSpec
-from ..models.status import BackendStatus, backend_id
+from ..models.resource import FederationBackendResource
+from ..models.spec import BackendSpec
 from ..paths import PathMapping
 
 log = logging.getLogger(__name__)
 
-COLLECTION = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
 MAX_BACKOFF = 30.0
 
 
@@ -38,61 +36,12 @@ def _version(value: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-@dataclass(frozen=True)
-class CachedBackend:
-    uid: str
-    id: str
-    namespace: str
-    name: str
-    generation: int
-    resource_version: str
-    created: str
-    deleting: bool
-    annotations: dict[str, str]
-    raw_spec: dict[str, Any] = field(repr=False)
-    raw_status: dict[str, Any] = field(repr=False)
-    spec: BackendSpec | None = field(repr=False)
-    mappings: tuple[PathMapping, ...] = field(repr=False)
-
-    @classmethod
-    def from_object(cls, obj: Mapping[str, Any]) -> CachedBackend:
-        meta = obj.get("metadata") or {}
-        raw_spec = dict(obj.get("spec") or {})
-        raw_status = dict(obj.get("status") or {})
-        uid = str(meta.get("uid", ""))
-        try:
-            spec: BackendSpec | None = BackendSpec.model_validate(raw_spec)
-        except ValidationError:
-            spec = None
-        return cls(
-            uid=uid,
-            id=str(raw_status.get("id") or backend_id(uid)),
-            namespace=str(meta.get("namespace", "")),
-            name=str(meta.get("name", "")),
-            generation=int(meta.get("generation") or 0),
-            resource_version=str(meta.get("resourceVersion", "")),
-            created=str(meta.get("creationTimestamp", "")),
-            deleting=bool(meta.get("deletionTimestamp")),
-            annotations=dict(meta.get("annotations") or {}),
-            raw_spec=raw_spec,
-            raw_status=raw_status,
-            spec=spec,
-            mappings=tuple(spec.mappings) if spec is not None else (),
-        )
-
-    @property
-    def status(self) -> BackendStatus:
-        try:
-            return BackendStatus.model_validate(self.raw_status)
-        except ValidationError:
-            return BackendStatus(id=self.id)
-
-    def view(self) -> dict[str, Any]:
-        """The wire shape (see :func:`models.api.backend_view`)."""
-        head = {"id": self.id, "name": self.name, "namespace": self.namespace}
-        if self.spec is not None:
-            return {**head, **self.spec.to_api()}
-        return {**head, **_lenient(self.raw_spec)}
+def backend_view(backend: FederationBackendResource) -> dict[str, Any]:
+    """The wire shape of a backend: id, name, namespace and the spec's API fields."""
+    head = {"id": backend.id, "name": backend.name, "namespace": backend.namespace}
+    if backend.spec is not None:
+        return {**head, **backend.spec.to_api()}
+    return {**head, **_lenient(backend.raw_spec)}
 
 
 def _lenient(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -116,29 +65,28 @@ def _lenient(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class BackendCache:
-    def __init__(self, client: KubeClient, *, collection: str = COLLECTION) -> None:
-        self.client = client
-        self.collection = collection
+    def __init__(self, store: BackendStore) -> None:
+        self.store = store
         self.synced = asyncio.Event()
         self.lists = 0
-        self._by_uid: dict[str, CachedBackend] = {}
+        self._by_uid: dict[str, FederationBackendResource] = {}
         self._uid_by_id: dict[str, str] = {}
         self._rng = random.Random()  # noqa: S311  (jitter)
 
     # --- reads -------------------------------------------------------------------
 
-    def get(self, ident: str) -> CachedBackend | None:
+    def get(self, ident: str) -> FederationBackendResource | None:
         uid = self._uid_by_id.get(ident)
         backend = self._by_uid.get(uid) if uid is not None else None
         return backend if backend is not None and not backend.deleting else None
 
-    def find(self, namespace: str, name: str) -> CachedBackend | None:
+    def find(self, namespace: str, name: str) -> FederationBackendResource | None:
         for backend in self._by_uid.values():
             if backend.namespace == namespace and backend.name == name and not backend.deleting:
                 return backend
         return None
 
-    def backends(self, namespace: str | None = None) -> list[CachedBackend]:
+    def backends(self, namespace: str | None = None) -> list[FederationBackendResource]:
         found = [
             b
             for b in self._by_uid.values()
@@ -149,7 +97,9 @@ class BackendCache:
     def namespaces(self) -> set[str]:
         return {b.namespace for b in self._by_uid.values() if not b.deleting}
 
-    def owner_of(self, namespace: str, path: str) -> tuple[CachedBackend, PathMapping, str] | None:
+    def owner_of(
+        self, namespace: str, path: str
+    ) -> tuple[FederationBackendResource, PathMapping, str] | None:
         """The backend whose pathMapping claims ``path`` in ``namespace``, its mapping and
         the remote path; the most specific pattern wins, then the oldest backend."""
         best: tuple[Any, ...] | None = None
@@ -158,7 +108,11 @@ class BackendCache:
                 remote = mapping.to_remote(path)
                 if remote is None:
                     continue
-                rank = (mapping.specificity_key(), backend.created, backend.name)
+                rank = (
+                    mapping.specificity_key(),
+                    backend.metadata.creation_timestamp,
+                    backend.name,
+                )
                 if best is None or rank < best[0]:
                     best = (rank, backend, mapping, remote)
                 break
@@ -168,8 +122,8 @@ class BackendCache:
 
     # --- writes ------------------------------------------------------------------
 
-    def upsert(self, obj: Mapping[str, Any]) -> CachedBackend:
-        backend = CachedBackend.from_object(obj)
+    def upsert(self, backend: FederationBackendResource) -> FederationBackendResource:
+        """Keep ``backend`` unless the cache already holds a newer version of it."""
         current = self._by_uid.get(backend.uid)
         if current is not None:
             new, old = _version(backend.resource_version), _version(current.resource_version)
@@ -180,13 +134,12 @@ class BackendCache:
         self._uid_by_id[backend.id] = backend.uid
         return backend
 
-    def remove(self, obj: Mapping[str, Any]) -> None:
-        uid = str((obj.get("metadata") or {}).get("uid", ""))
+    def remove(self, uid: str) -> None:
         current = self._by_uid.pop(uid, None)
         if current is not None:
             self._uid_by_id.pop(current.id, None)
 
-    def _replace(self, items: list[JSON]) -> None:
+    def _replace(self, items: list[FederationBackendResource]) -> None:
         self._by_uid.clear()
         self._uid_by_id.clear()
         for item in items:
@@ -199,7 +152,7 @@ class BackendCache:
         delay = 1.0
         while True:
             try:
-                items, version = await list_all(self.client, self.collection)
+                items, version = await self.store.list_all()
                 self.lists += 1
                 self._replace(items)
                 self.synced.set()
@@ -216,9 +169,11 @@ class BackendCache:
 
     async def _watch(self, version: str) -> None:
         while True:
-            async for event in watch_events(self.client, self.collection, version):
-                version = event.resource_version or version
+            async for event in self.store.watch(version):
+                version = event.resource_version
+                if event.resource is None:
+                    continue
                 if event.type in ("ADDED", "MODIFIED"):
-                    self.upsert(event.object)
+                    self.upsert(event.resource)
                 elif event.type == "DELETED":
-                    self.remove(event.object)
+                    self.remove(event.resource.uid)

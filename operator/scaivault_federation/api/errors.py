@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from ..errors import FederationError
 from ..k8s.client import KubeApiError
 from ..models.api import FieldError
 
@@ -65,6 +66,17 @@ def unavailable(message: str, retry_after: float, code: str = "unavailable") -> 
     return ApiError(503, message, code=code, headers={"Retry-After": str(seconds)})
 
 
+#: Retry-After of a 503 whose cause named no wait
+DEFAULT_RETRY_AFTER = 5.0
+
+
+def from_failure(exc: FederationError) -> ApiError:
+    """A failure, answered the way its type says (status, code, message)."""
+    if exc.http_status == 503:
+        return unavailable(exc.api_message(), exc.retry_after or DEFAULT_RETRY_AFTER, exc.http_code)
+    return ApiError(exc.http_status, exc.api_message(), code=exc.http_code)
+
+
 def error_response(
     status: int,
     code: str,
@@ -83,12 +95,12 @@ def kube_error(exc: KubeApiError, what: str) -> ApiError:
     if exc.status == 404:
         return ApiError(404, f"{what} not found")
     if exc.status == 409:
-        return ApiError(409, f"{what}: {exc.reason}", code="already_exists")
+        return ApiError(409, f"{what}: {exc.status_reason}", code="already_exists")
     if exc.status in (400, 422):
-        return ApiError(400, f"rejected by Kubernetes: {exc.message[:500]}")
+        return ApiError(400, f"rejected by Kubernetes: {exc.detail[:500]}")
     if exc.status == 429 or exc.status >= 500:
         return unavailable("the Kubernetes API is busy or unavailable", 5)
-    log.error("Kubernetes API answered %s %s for %s", exc.status, exc.reason, what)
+    log.error("Kubernetes API answered %s %s for %s", exc.status, exc.status_reason, what)
     return ApiError(500, "the API could not complete the request")
 
 

@@ -1,8 +1,8 @@
 """Backend clients for proxy-mode reads, one per FederationBackend generation.
 
 A client is built on first use from the CR's spec and the credentials
-Secrets in the CR's own namespace (the same :func:`load_credentials` the
-operator uses), and kept while the CR's generation stays the same, so a
+Secrets in the CR's own namespace (the same :func:`connect` the operator
+uses), and kept while the CR's generation stays the same, so a
 proxied read costs one backend round trip. A client whose credentials were
 rejected is dropped, so the next read loads the (possibly rotated)
 credentials again.
@@ -15,23 +15,26 @@ import logging
 from collections.abc import Iterable
 
 from ..backends.base import RemoteSecret, SecretBackend
+from ..backends.credentials import SecretReader, TokenIssuer, connect
 from ..backends.errors import AuthenticationError, InvalidBackendConfigError
-from ..backends.registry import create_backend
-from ..k8s.client import KubeClient
-from ..sync.worker import load_credentials
-from .cache import CachedBackend
+from ..backends.registry import BackendEnvironment
+from ..models.resource import FederationBackendResource
 
 log = logging.getLogger(__name__)
 
 
 class ProxyBackends:
-    def __init__(self, client: KubeClient) -> None:
-        self.client = client
+    def __init__(
+        self, secrets: SecretReader, tokens: TokenIssuer, environment: BackendEnvironment
+    ) -> None:
+        self.secrets = secrets
+        self.tokens = tokens
+        self.environment = environment
         self._clients: dict[str, tuple[int, SecretBackend]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._retired_calls = 0
 
-    async def backend_for(self, cached: CachedBackend) -> SecretBackend:
+    async def backend_for(self, cached: FederationBackendResource) -> SecretBackend:
         assert cached.spec is not None
         lock = self._locks.setdefault(cached.uid, asyncio.Lock())
         async with lock:
@@ -40,12 +43,13 @@ class ProxyBackends:
                 return current[1]
             if current is not None:
                 await self._close(cached.uid)
-            credentials = await load_credentials(self.client, cached.namespace, cached.spec)
-            backend = await create_backend(cached.spec.type, cached.spec.config, credentials)
+            backend = await connect(
+                cached.spec, cached.namespace, self.secrets, self.tokens, self.environment
+            )
             self._clients[cached.uid] = (cached.generation, backend)
             return backend
 
-    async def read(self, cached: CachedBackend, remote_path: str) -> RemoteSecret:
+    async def read(self, cached: FederationBackendResource, remote_path: str) -> RemoteSecret:
         """The current remote value; backend errors propagate by type."""
         backend = await self.backend_for(cached)
         try:

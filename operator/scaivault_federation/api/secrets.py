@@ -20,26 +20,17 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from ..backends.errors import (
-    AuthenticationError,
-    BackendError,
-    BackendUnavailableError,
-    InvalidBackendConfigError,
-    SecretNotFoundError,
-    ThrottledError,
-)
-from ..k8s.client import JSON, ConflictError, KubeApiError, NotFoundError
-from ..k8s.secrets import encode_data
-from ..labels import PATH_ANNOTATION
+from ..errors import FederationError
+from ..k8s.client import ConflictError, KubeApiError, NotFoundError
 from ..models.api import FieldError, SecretSource, SecretWrite, field_error
+from ..models.content import InvalidContentError, to_secret_data, validate_secret_data
+from ..models.resource import FederationBackendResource
+from ..models.secret import LocalSecret
 from ..models.spec import Mode
 from ..paths import InvalidPathError, secret_name_for_path, validate_path
-from ..sync.content import InvalidContentError, to_secret_data, validate_secret_data
-from ..sync.state import LocalSecret
 from .auth import SECRETS_DELETE, SECRETS_READ, SECRETS_WRITE
 from .backends import query_namespace, ready_state
-from .cache import CachedBackend
-from .errors import ApiError, kube_error, read_json_object, unavailable
+from .errors import ApiError, from_failure, kube_error, read_json_object, unavailable
 from .state import ApiState
 
 BASE = "/v1/secrets"
@@ -87,7 +78,7 @@ async def _local(state: ApiState, namespace: str, path: str) -> tuple[str, Local
         raise kube_error(exc, "secret") from None
 
 
-def _refuse_owned(owner: tuple[CachedBackend, Any, str] | None) -> None:
+def _refuse_owned(owner: tuple[FederationBackendResource, Any, str] | None) -> None:
     if owner is None:
         return
     backend = owner[0]
@@ -118,35 +109,19 @@ async def get_secret(request: web.Request) -> web.Response:
     return web.json_response(_view(path, local.data, SecretSource.LOCAL, None))
 
 
-async def _proxy_read(state: ApiState, backend: CachedBackend, remote: str) -> dict[str, bytes]:
+async def _proxy_read(
+    state: ApiState, backend: FederationBackendResource, remote: str
+) -> dict[str, bytes]:
     assert backend.spec is not None
     if backend.spec.suspend:
         raise unavailable("the backend is suspended", SUSPENDED_RETRY_AFTER, "backend_suspended")
     try:
         secret = await state.proxy.read(backend, remote)
         return to_secret_data(secret.value)
-    except SecretNotFoundError:
-        raise ApiError(404, "the backend holds no secret at this path") from None
-    except ThrottledError as exc:
-        raise unavailable(
-            "the backend is throttling requests", exc.retry_after or 5, "backend_throttled"
-        ) from None
-    except BackendUnavailableError:
-        raise unavailable("the backend is unavailable", 5, "backend_unavailable") from None
-    except AuthenticationError as exc:
-        raise ApiError(
-            502, f"the backend rejected the credentials: {exc.message}", code="backend_auth_failed"
-        ) from None
-    except InvalidBackendConfigError as exc:
-        raise ApiError(
-            502, f"the backend is misconfigured: {exc.message}", code="backend_misconfigured"
-        ) from None
-    except BackendError as exc:
-        raise ApiError(502, f"the backend failed: {exc.message}", code="backend_error") from None
-    except InvalidContentError as exc:
-        raise ApiError(502, f"the backend's value: {exc}", code="backend_value_invalid") from None
     except KubeApiError as exc:
         raise kube_error(exc, "credentials secret") from None
+    except FederationError as exc:
+        raise from_failure(exc) from None
 
 
 def _write_data(body: dict[str, Any]) -> dict[str, bytes]:
@@ -196,25 +171,10 @@ async def put_secret(request: web.Request) -> web.Response:
     await state.auth.require(request, SECRETS_WRITE, namespace)
     _refuse_owned(state.cache.owner_of(namespace, path))
     name, existing = await _local(state, namespace, path)
-    metadata: JSON = {"name": name, "namespace": namespace}
-    secret: JSON = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": metadata}
-    secret["data"] = encode_data(data)
-    collection = f"/api/v1/namespaces/{namespace}/secrets"
+    if existing is not None:
+        _check_writable(existing, path)
     try:
-        if existing is None:
-            metadata["annotations"] = {PATH_ANNOTATION: path}
-            await state.kube.post(collection, secret)
-            status = 201
-        else:
-            _check_writable(existing, path)
-            metadata.update(
-                labels=existing.labels,
-                annotations={**existing.annotations, PATH_ANNOTATION: path},
-                resourceVersion=existing.resource_version,
-            )
-            secret["type"] = existing.type
-            await state.kube.put(f"{collection}/{name}", secret)
-            status = 200
+        await state.store.put_local(namespace, name, path=path, data=data, existing=existing)
     except ConflictError:
         raise ApiError(
             409, "the secret was changed concurrently; try again", code="concurrent_update"
@@ -223,6 +183,7 @@ async def put_secret(request: web.Request) -> web.Response:
         raise ApiError(404, f"namespace {namespace!r} not found") from None
     except KubeApiError as exc:
         raise kube_error(exc, "secret") from None
+    status = 201 if existing is None else 200
     return web.json_response(_view(path, data, SecretSource.LOCAL, None), status=status)
 
 

@@ -14,15 +14,16 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
+from ..k8s.backend_store import BackendStore
 from ..k8s.client import KubeClient
 from ..k8s.config import load_connection
 from ..k8s.secrets import SecretStore
-from .auth import CACHE_SECONDS, Authenticator
+from ..k8s.tokens import ServiceAccountTokens
+from ..settings import Settings
+from .auth import Authenticator
 from .backends import add_backend_routes
 from .cache import BackendCache
 from .errors import error_middleware
@@ -39,17 +40,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 2 * 1024 * 1024
 PRUNE_SECONDS = 60.0
 
-__all__ = ["ApiServer", "ApiSettings", "build_app", "run_api", "serve_api", "write_dev_tokens"]
-
-
-@dataclass(frozen=True)
-class ApiSettings:
-    host: str = "0.0.0.0"  # noqa: S104  (a pod's sidecar)
-    port: int = 8000
-    default_namespace: str | None = None
-    static_tokens: Path | None = None
-    kubeconfig: Path | None = None
-    auth_cache_seconds: float = CACHE_SECONDS
+__all__ = ["ApiServer", "build_app", "run_api", "serve_api", "write_dev_tokens"]
 
 
 def build_app(state: ApiState) -> web.Application:
@@ -68,30 +59,42 @@ class ApiServer:
     """The API's client, cache, proxy clients and listening socket, started and stopped
     together."""
 
-    def __init__(self, settings: ApiSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        connection = load_connection(settings.kubeconfig)
-        self.kube = KubeClient(connection)
-        self.cache = BackendCache(self.kube)
-        self.proxy = ProxyBackends(self.kube)
+        connection = load_connection(
+            settings.kubeconfig,
+            service_host=settings.kubernetes_service_host,
+            service_port=settings.kubernetes_service_port,
+        )
+        self.kube = KubeClient(
+            connection, write_qps=settings.kube_write_qps, write_burst=settings.kube_write_burst
+        )
+        backends = BackendStore(self.kube)
+        secrets = SecretStore(self.kube)
+        self.cache = BackendCache(backends)
+        self.proxy = ProxyBackends(
+            secrets, ServiceAccountTokens(self.kube), settings.backend_environment()
+        )
         self.state = ApiState(
-            kube=self.kube,
+            backends=backends,
             cache=self.cache,
             auth=Authenticator(
-                self.kube, StaticTokens(settings.static_tokens), ttl=settings.auth_cache_seconds
+                self.kube,
+                StaticTokens(settings.api_static_tokens),
+                ttl=settings.api_auth_cache_seconds,
             ),
             proxy=self.proxy,
-            store=SecretStore(self.kube),
-            default_namespace=settings.default_namespace or connection.default_namespace,
+            store=secrets,
+            default_namespace=settings.api_default_namespace or connection.default_namespace,
         )
         self.app = build_app(self.state)
-        self.port = settings.port
+        self.port = settings.api_port
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def url(self) -> str:
-        host = self.settings.host
+        host = self.settings.api_host
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
         return f"http://{host}:{self.port}"
 
@@ -102,7 +105,7 @@ class ApiServer:
         ]
         self._runner = web.AppRunner(self.app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        site = web.TCPSite(self._runner, self.settings.api_host, self.settings.api_port)
         await site.start()
         for address in self._runner.addresses:
             if isinstance(address, tuple) and len(address) >= 2:
@@ -140,12 +143,12 @@ class ApiServer:
             await self.stop()
 
 
-async def run_api(settings: ApiSettings, *, ready: asyncio.Event | None = None) -> None:
+async def run_api(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
     """Serve the API in the running event loop until the task is cancelled."""
     await ApiServer(settings).serve(ready)
 
 
-async def serve_api(settings: ApiSettings) -> None:
+async def serve_api(settings: Settings) -> None:
     """The ``api`` command: run until SIGTERM or SIGINT."""
     task = asyncio.create_task(run_api(settings))
     loop = asyncio.get_running_loop()

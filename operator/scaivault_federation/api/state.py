@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..k8s.client import KubeClient
+from ..k8s.backend_store import BackendStore
 from ..k8s.secrets import SecretStore
 from .auth import Authenticator
 from .cache import BackendCache
@@ -15,7 +15,7 @@ from .proxy import ProxyBackends
 
 @dataclass
 class ApiState:
-    kube: KubeClient
+    backends: BackendStore
     cache: BackendCache
     auth: Authenticator
     proxy: ProxyBackends

@@ -1,15 +1,11 @@
 """Secret backends behind one async contract (:class:`SecretBackend`).
 
-Importing this package registers the built-in backends with the registry, so
-``create_backend`` knows every type the operator ships.
+The built-in backends are imported the first time their type is asked for
+(:mod:`.registry`), so importing this package loads no backend SDK.
 """
 
 from __future__ import annotations
 
-from . import aws as _aws  # noqa: F401  (registers aws-secrets-manager)
-from . import azure as _azure  # noqa: F401  (registers azure-key-vault)
-from . import google as _google  # noqa: F401  (registers google-secret-manager)
-from . import vault as _vault  # noqa: F401  (registers hashicorp-vault)
 from .base import (
     BatchResult,
     CallCounter,
@@ -29,10 +25,17 @@ from .errors import (
     SecretNotFoundError,
     ThrottledError,
 )
-from .registry import BackendFactory, create_backend, register, registered_types
+from .registry import (
+    BackendEnvironment,
+    BackendFactory,
+    create_backend,
+    register,
+    registered_types,
+)
 
 __all__ = [
     "AuthenticationError",
+    "BackendEnvironment",
     "BackendError",
     "BackendFactory",
     "BackendUnavailableError",

@@ -2,8 +2,8 @@
 
 A FederationBackend names its backend's address (``endpoint``, ``vaultUrl``),
 and the operator connects there from inside the cluster: without a limit, any
-namespace could make it probe internal addresses. ``SCAIVAULT_ALLOWED_ENDPOINTS``
-holds comma-separated host patterns (``vault.internal``, ``*.vault.azure.net``,
+namespace could make it probe internal addresses. The operator's
+``allowed_endpoints`` setting holds host patterns (``vault.internal``, ``*.vault.azure.net``,
 ``10.0.0.5:8200``); when it is set, a config whose endpoint host matches none is
 refused before any connection. Unset, every endpoint is allowed.
 """
@@ -11,18 +11,16 @@ refused before any connection. Unset, every endpoint is allowed.
 from __future__ import annotations
 
 import fnmatch
-import os
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from ..models.config import BackendConfig
 from .errors import InvalidBackendConfigError
 
-ENV = "SCAIVAULT_ALLOWED_ENDPOINTS"
 
-
-def allowed_patterns() -> list[str]:
-    raw = os.environ.get(ENV, "")
-    return [p.strip().lower() for p in raw.split(",") if p.strip()]
+def parse_patterns(raw: str) -> tuple[str, ...]:
+    """Comma-separated patterns, lower-cased, blanks dropped."""
+    return tuple(p.strip().lower() for p in raw.split(",") if p.strip())
 
 
 def endpoint_host(endpoint: str) -> tuple[str, int | None]:
@@ -31,7 +29,7 @@ def endpoint_host(endpoint: str) -> tuple[str, int | None]:
     return (parts.hostname or "").lower(), parts.port
 
 
-def is_allowed(endpoint: str, patterns: list[str]) -> bool:
+def is_allowed(endpoint: str, patterns: Sequence[str]) -> bool:
     host, port = endpoint_host(endpoint)
     for pattern in patterns:
         if ":" in pattern.rsplit("]", 1)[-1]:
@@ -47,9 +45,8 @@ def is_allowed(endpoint: str, patterns: list[str]) -> bool:
     return False
 
 
-def check_endpoints(config: BackendConfig) -> None:
-    """Raise :class:`InvalidBackendConfigError` for an endpoint outside the allowlist."""
-    patterns = allowed_patterns()
+def check_endpoints(config: BackendConfig, patterns: Sequence[str]) -> None:
+    """Raise :class:`InvalidBackendConfigError` for an endpoint outside ``patterns``."""
     if not patterns:
         return
     for field in ("endpoint", "vault_url"):

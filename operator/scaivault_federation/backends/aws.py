@@ -47,7 +47,7 @@ from .errors import (
     SecretNotFoundError,
     ThrottledError,
 )
-from .registry import register
+from .registry import BackendEnvironment, register
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -226,7 +226,9 @@ class AwsSecretsManagerBackend:
 
 
 @register(BackendType.AWS_SECRETS_MANAGER)
-async def create_aws_backend(config: BackendConfig, credentials: Credentials) -> SecretBackend:
+async def create_aws_backend(
+    config: BackendConfig, credentials: Credentials, environment: BackendEnvironment
+) -> SecretBackend:
     if not isinstance(config, AwsConfig):
         raise InvalidBackendConfigError("aws-secrets-manager needs an AWS config")
     return AwsSecretsManagerBackend(config, credentials)

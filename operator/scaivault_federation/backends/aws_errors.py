@@ -155,7 +155,7 @@ def map_error(exc: Exception, where: str) -> BackendError:
         hint = str((exc.response.get("Error") or {}).get("Message") or "")
         error = error_for_code(code, status, where, hint)
         if isinstance(error, ThrottledError):
-            error.retry_after = _retry_after(exc)
+            return ThrottledError(error.message, retry_after=_retry_after(exc))
         return error
     name = type(exc).__name__
     if isinstance(exc, ConnectionError | HTTPClientError):

@@ -20,9 +20,9 @@ failed connection once and never retries an error status: throttling (429,
 with its ``Retry-After``) and server errors surface at once, so the sync
 engine's backoff decides.
 
-TLS: the system trust store. For development and tests only, the factory reads
-a PEM CA bundle path from ``SCAIVAULT_AZURE_CA_BUNDLE`` (the CR has no key for
-it). A vault on a loopback address is assumed to be a local emulator: the
+TLS: the system trust store, or the PEM bundle of the operator's
+``azure_ca_bundle`` setting (``SCAIVAULT_AZURE_CA_BUNDLE``; the CR has no key
+for it). A vault on a loopback address is assumed to be a local emulator: the
 client does not insist that the authentication challenge names a resource in
 the vault's own domain (for any other host it does, as the SDK does by default).
 """
@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -61,7 +60,7 @@ from .errors import (
     ThrottledError,
 )
 from .naming import azure_name, azure_path
-from .registry import register
+from .registry import BackendEnvironment, register
 
 CA_BUNDLE_ENV = "SCAIVAULT_AZURE_CA_BUNDLE"
 BINARY_CONTENT_TYPE = "application/octet-stream"
@@ -233,11 +232,18 @@ class AzureKeyVaultBackend:
 
 
 @register(BackendType.AZURE_KEY_VAULT)
-async def create_azure_backend(config: BackendConfig, credentials: Credentials) -> SecretBackend:
+async def create_azure_backend(
+    config: BackendConfig, credentials: Credentials, environment: BackendEnvironment
+) -> SecretBackend:
     if not isinstance(config, AzureConfig):
         raise InvalidBackendConfigError("azure-key-vault needs an Azure config")
-    bundle = os.environ.get(CA_BUNDLE_ENV)
-    return AzureKeyVaultBackend(config, credentials, connection_verify=bundle or True)
+    bundle = environment.azure_ca_bundle
+    return AzureKeyVaultBackend(
+        config,
+        credentials,
+        connection_verify=str(bundle) if bundle else True,
+        env=environment.azure_identity,
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ two kinds, as in ``azure-identity``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -52,7 +51,7 @@ def choose_credential(
     config: AzureConfig, credentials: Credentials, env: Mapping[str, str] | None = None
 ) -> CredentialChoice:
     """Decide the credential from the config, the credentials Secret and the environment."""
-    env = os.environ if env is None else env
+    env = {} if env is None else env
     authority = env.get(AUTHORITY_ENV) or None
     if credentials.get(CLIENT_SECRET_KEY) is not None:
         credentials.require_text(CLIENT_SECRET_KEY)  # present but empty: a config error

@@ -15,20 +15,21 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
+from ..models.secret import RemoteValue as RemoteValue
 from .errors import (
-    AuthenticationError,
     BackendError,
     BackendUnavailableError,
     InvalidBackendConfigError,
     SecretNotFoundError,
     ThrottledError,
 )
+from .errors import (
+    CallResult as CallResult,
+)
 
 T = TypeVar("T")
-
-CallResult = Literal["ok", "not_found", "auth_failed", "throttled", "unavailable", "error"]
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,6 @@ class RemoteSecretRef:
     path: str
     version: str | None = None
     updated_at: datetime | None = None
-
-
-RemoteValue = str | bytes | dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -65,15 +63,7 @@ def call_result(error: BaseException | None) -> CallResult:
     """The counter bucket of a call that ended with ``error`` (``None``: success)."""
     if error is None:
         return "ok"
-    if isinstance(error, SecretNotFoundError):
-        return "not_found"
-    if isinstance(error, AuthenticationError):
-        return "auth_failed"
-    if isinstance(error, ThrottledError):
-        return "throttled"
-    if isinstance(error, BackendUnavailableError):
-        return "unavailable"
-    return "error"
+    return error.call_result if isinstance(error, BackendError) else "error"
 
 
 async def gather_or_raise(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:

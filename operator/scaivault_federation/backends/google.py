@@ -55,7 +55,7 @@ from .errors import (
 )
 from .google_auth import ConnectionPlan, open_client, plan_connection
 from .naming import UnmappablePathError, google_name, google_path
-from .registry import register
+from .registry import BackendEnvironment, register
 
 MAX_PAGE_SIZE = 25000
 
@@ -155,7 +155,9 @@ class GoogleSecretManagerBackend:
 
 
 @register(BackendType.GOOGLE_SECRET_MANAGER)
-async def create_google_backend(config: BackendConfig, credentials: Credentials) -> SecretBackend:
+async def create_google_backend(
+    config: BackendConfig, credentials: Credentials, environment: BackendEnvironment
+) -> SecretBackend:
     if not isinstance(config, GoogleConfig):
         raise InvalidBackendConfigError("google-secret-manager needs a Google config")
     return GoogleSecretManagerBackend(config, credentials)

@@ -48,7 +48,7 @@ from .errors import (
     InvalidSecretValueError,
     SecretNotFoundError,
 )
-from .registry import register
+from .registry import BackendEnvironment, register
 from .vault_auth import JwtProvider, VaultClient
 
 _KV_TYPES = frozenset({"kv", "generic"})
@@ -270,7 +270,9 @@ class VaultBackend:
 
 
 @register(BackendType.HASHICORP_VAULT)
-async def create_vault_backend(config: BackendConfig, credentials: Credentials) -> SecretBackend:
+async def create_vault_backend(
+    config: BackendConfig, credentials: Credentials, environment: BackendEnvironment
+) -> SecretBackend:
     if not isinstance(config, VaultConfig):
         raise InvalidBackendConfigError("hashicorp-vault needs a Vault config")
     return VaultBackend(config, credentials, jwt_provider=credentials.service_account_token)

@@ -67,21 +67,25 @@ def run_dev(state_dir: Path) -> int:
 
 
 async def _serve(cp: ControlPlane, state_dir: Path, info: dict[str, Any]) -> None:
-    from ..api.server import ApiSettings, run_api, write_dev_tokens
+    from ..api.server import run_api, write_dev_tokens
     from ..runner import run_operator
+    from ..settings import Settings
 
     tokens_file = state_dir / "api-tokens.yaml"
     info["tokens"] = write_dev_tokens(tokens_file)
     port = free_port()
-    settings = ApiSettings(
-        host="127.0.0.1",
-        port=port,
-        default_namespace=SAMPLE_NAMESPACE,
-        static_tokens=tokens_file,
-        kubeconfig=cp.kubeconfig,
+    settings = Settings.load(
+        kubeconfig=str(cp.kubeconfig),
+        standalone=True,
+        metrics_port=free_port(),
+        metrics_addr="127.0.0.1",
+        api_host="127.0.0.1",
+        api_port=port,
+        api_default_namespace=SAMPLE_NAMESPACE,
+        api_static_tokens=tokens_file,
     )
     info["api_url"] = f"http://127.0.0.1:{port}"
-    operator = asyncio.create_task(run_operator(standalone=True, metrics_port=free_port()))
+    operator = asyncio.create_task(run_operator(settings))
     api_ready = asyncio.Event()
     api = asyncio.create_task(run_api(settings, ready=api_ready))
     samples = [entry["sample_backend"] for entry in info["backends"].values()]

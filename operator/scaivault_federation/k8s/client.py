@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 
+from .. import conditions as c
+from ..errors import FederationError
 from .config import KubeConnection
 from .ratelimit import TokenBucket
 
@@ -21,20 +23,37 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 
-class KubeApiError(Exception):
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(f"{status} {reason}: {message}")
+class KubeApiError(FederationError):
+    """The apiserver refused or failed one of our calls.
+
+    ``message`` (status and reason) is safe anywhere; ``detail`` is the
+    apiserver's own explanation (for a 422, the schema or CEL message naming
+    the field), shown to the API caller who sent the object.
+    """
+
+    reason: ClassVar[str] = c.KUBERNETES_ERROR
+    http_code: ClassVar[str] = "internal_error"
+
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        super().__init__(f"Kubernetes API: {status} {reason}")
         self.status = status
-        self.reason = reason
-        self.message = message
+        self.status_reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.status_reason}: {self.detail}"
 
 
 class NotFoundError(KubeApiError):
-    pass
+    http_status = 404
+    http_code = "not_found"
 
 
 class ConflictError(KubeApiError):
     """409: already exists, or a stale resourceVersion."""
+
+    http_status = 409
+    http_code = "conflict"
 
 
 class ForbiddenError(KubeApiError):
@@ -43,6 +62,25 @@ class ForbiddenError(KubeApiError):
 
 class InvalidError(KubeApiError):
     """422: rejected by the schema or CEL."""
+
+    http_status = 400
+    http_code = "invalid_request"
+
+
+class TooManyRequestsError(KubeApiError):
+    """429: API Priority and Fairness asks us to come back later."""
+
+    retryable = True
+    http_status = 503
+    http_code = "unavailable"
+
+    def __init__(self, status: int, reason: str, detail: str, retry_after: float | None) -> None:
+        super().__init__(status, reason, detail)
+        self._retry_after = retry_after
+
+    @property
+    def retry_after(self) -> float | None:
+        return self._retry_after
 
 
 _ERRORS: dict[int, type[KubeApiError]] = {
@@ -105,7 +143,7 @@ class KubeClient:
         async with session.request(method, url, data=data, params=params, headers=headers) as resp:
             text = await resp.text()
             if resp.status >= 400:
-                raise _error_from(resp.status, text)
+                raise _error_from(resp.status, text, resp.headers.get("Retry-After"))
             result: JSON = json.loads(text) if text else {}
             return result
 
@@ -134,7 +172,7 @@ class KubeClient:
         return await self.request("DELETE", path, body=body)
 
 
-def _error_from(status: int, text: str) -> KubeApiError:
+def _error_from(status: int, text: str, retry_after: str | None = None) -> KubeApiError:
     reason, message = "Unknown", text[:500]
     try:
         doc = json.loads(text)
@@ -142,4 +180,10 @@ def _error_from(status: int, text: str) -> KubeApiError:
         message = str(doc.get("message", message))
     except ValueError:
         pass
-    return _ERRORS.get(status, KubeApiError)(status, reason, message)
+    if status == 429:
+        seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
+        return TooManyRequestsError(status, reason, message, seconds)
+    error = _ERRORS.get(status, KubeApiError)(status, reason, message)
+    if status >= 500:
+        error.retryable = True
+    return error

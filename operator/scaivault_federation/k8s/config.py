@@ -1,7 +1,8 @@
 """Where the Kubernetes API is and how to authenticate to it.
 
-Read once from a kubeconfig file (``KUBECONFIG`` or ``~/.kube/config``) or from
-the pod's service account, the same sources kopf itself logs in with.
+Read once from a kubeconfig file (the ``kubeconfig`` setting or
+``~/.kube/config``) or from the pod's service account, the same sources kopf
+itself logs in with.
 """
 
 from __future__ import annotations
@@ -87,9 +88,7 @@ def from_kubeconfig(path: Path, context_name: str | None = None) -> KubeConnecti
     )
 
 
-def in_cluster() -> KubeConnection:
-    host = os.environ["KUBERNETES_SERVICE_HOST"]
-    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+def in_cluster(host: str, port: int = 443) -> KubeConnection:
     namespace_file = SERVICE_ACCOUNT_DIR / "namespace"
     return KubeConnection(
         server=f"https://{host}:{port}",
@@ -101,14 +100,20 @@ def in_cluster() -> KubeConnection:
     )
 
 
-def load_connection(kubeconfig: Path | None = None) -> KubeConnection:
-    """Explicit kubeconfig, else ``KUBECONFIG``, else in-cluster, else ``~/.kube/config``."""
-    if kubeconfig is not None:
-        return from_kubeconfig(kubeconfig)
-    if os.environ.get("KUBECONFIG"):
-        return from_kubeconfig(Path(os.environ["KUBECONFIG"].split(os.pathsep)[0]))
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and (SERVICE_ACCOUNT_DIR / "token").exists():
-        return in_cluster()
+def load_connection(
+    kubeconfig: str | Path | None = None,
+    *,
+    service_host: str | None = None,
+    service_port: int = 443,
+) -> KubeConnection:
+    """The kubeconfig (the first file of a ``KUBECONFIG``-style list), else in-cluster
+    (the service host Kubernetes sets, and the pod's ServiceAccount), else
+    ``~/.kube/config``."""
+    if kubeconfig:
+        first = str(kubeconfig).split(os.pathsep)[0]
+        return from_kubeconfig(Path(first))
+    if service_host and (SERVICE_ACCOUNT_DIR / "token").exists():
+        return in_cluster(service_host, service_port)
     default = Path.home() / ".kube" / "config"
     if default.exists():
         return from_kubeconfig(default)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import secrets as pysecrets
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +25,11 @@ from ..labels import (
     SYNCED_AT_ANNOTATION,
     managed_selector,
 )
-from ..sync.state import LocalSecret
-from .client import JSON, KubeClient, NotFoundError
+from ..models.secret import LocalSecret
+from .client import JSON, ConflictError, KubeClient, NotFoundError
+
+MAC_KEY_SECRET = "scaivault-federation-mac-key"
+MAC_KEY_FIELD = "key"
 
 
 def _secrets_path(namespace: str, name: str | None = None) -> str:
@@ -143,3 +147,58 @@ class SecretStore:
             }
             with contextlib.suppress(NotFoundError):
                 await self.client.merge_patch(_secrets_path(namespace, name), patch)
+
+    async def put_local(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        path: str,
+        data: Mapping[str, bytes],
+        existing: LocalSecret | None,
+    ) -> None:
+        """Create (``existing`` None) or replace, with optimistic concurrency, a Secret
+        written through the API: it holds ``path`` and is managed by no backend; other
+        labels and annotations of ``existing`` stay."""
+        metadata: JSON = {"name": name, "namespace": namespace}
+        body: JSON = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": existing.type if existing else "Opaque",
+            "metadata": metadata,
+            "data": encode_data(data),
+        }
+        if existing is None:
+            metadata["annotations"] = {PATH_ANNOTATION: path}
+            await self.client.post(_secrets_path(namespace), body)
+            return
+        metadata.update(
+            labels=dict(existing.labels),
+            annotations={**existing.annotations, PATH_ANNOTATION: path},
+            resourceVersion=existing.resource_version,
+        )
+        await self.client.put(_secrets_path(namespace, name), body)
+
+    async def load_or_create_mac_key(self, namespace: str) -> bytes:
+        """The operator-held HMAC key, created once and then only read."""
+        for _ in range(3):
+            try:
+                obj = await self.client.get(_secrets_path(namespace, MAC_KEY_SECRET))
+                return base64.b64decode(obj["data"][MAC_KEY_FIELD])
+            except NotFoundError:
+                pass
+            body: JSON = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": MAC_KEY_SECRET,
+                    "labels": {"app.kubernetes.io/name": "scaivault-federation"},
+                },
+                "type": "Opaque",
+                "data": {MAC_KEY_FIELD: base64.b64encode(pysecrets.token_bytes(32)).decode()},
+            }
+            try:
+                await self.client.post(_secrets_path(namespace), body)
+            except ConflictError:
+                continue
+        raise RuntimeError(f"could not read or create Secret {namespace}/{MAC_KEY_SECRET}")

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ..models.secret import LocalSecret, RemoteItem
 from ..models.spec import ConflictPolicy
 from ..paths import PathMapping, secret_name_for_path
 from .mac import compute_mac, mac_matches
-from .state import LocalSecret, RemoteItem
 
 
 class ConflictReason(StrEnum):

@@ -1,7 +1,8 @@
 """One sync of one FederationBackend: list, fetch what changed, plan, write.
 
-No kopf here: the handlers call :func:`run_sync` and turn its outcome or its
-exception into status, events and the next due time.
+No kopf here: the worker calls :func:`run_sync` and turns its outcome or its
+exception into status, events and the next due time. A Kubernetes write that
+fails (a write, a delete, an orphan mark) fails that path only.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from dataclasses import dataclass, field
 
 from ..backends.base import RemoteSecretRef, SecretBackend
 from ..k8s.client import KubeApiError
-from ..k8s.secrets import SecretStore
+from ..models.content import InvalidContentError, to_secret_data
+from ..models.secret import LocalSecret, RemoteItem
 from ..models.spec import BackendSpec
 from ..paths import PathMapping, secret_name_for_path
-from .content import InvalidContentError, to_secret_data
 from .plan import PlannedConflict, SyncPlan, map_remote, needs_fetch, plan_sync
-from .state import LocalSecret, RemoteItem
+from .ports import SecretStorage
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class SyncContext:
     name: str
     spec: BackendSpec
     backend: SecretBackend
-    store: SecretStore
+    store: SecretStorage
     mac_key: bytes
 
 
@@ -146,15 +147,23 @@ async def _apply(
                 existing=local.get(write.name),
             )
         except KubeApiError as exc:
-            outcome.item_errors[write.item.local_path] = f"write failed: {exc.reason}"
+            outcome.item_errors[write.item.local_path] = f"write failed: {exc.status_reason}"
             continue
         outcome.written += 1
         if write.takeover:
             outcome.takeovers.append(write.item.local_path)
     for orphan in plan.deletes:
-        await ctx.store.delete(ctx.namespace, orphan.name, orphan.resource_version)
+        try:
+            await ctx.store.delete(ctx.namespace, orphan.name, orphan.resource_version)
+        except KubeApiError as exc:
+            outcome.item_errors[orphan.path] = f"delete failed: {exc.status_reason}"
+            continue
         outcome.deleted += 1
     for orphan in plan.orphans:
         if not local[orphan.name].orphaned:
-            await ctx.store.mark_orphaned(ctx.namespace, orphan.name)
+            try:
+                await ctx.store.mark_orphaned(ctx.namespace, orphan.name)
+            except KubeApiError as exc:
+                outcome.item_errors[orphan.path] = f"marking orphaned failed: {exc.status_reason}"
+                continue
         outcome.orphaned += 1

@@ -5,14 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from .. import conditions as c
-from ..backends.errors import (
-    AuthenticationError,
-    BackendError,
-    BackendUnavailableError,
-    InvalidBackendConfigError,
-    SecretNotFoundError,
-    ThrottledError,
-)
+from ..errors import FederationError, is_retryable, reason_of
 from ..models.status import (
     BackendStatus,
     Condition,
@@ -25,22 +18,6 @@ from .service import SyncOutcome
 
 #: status.conflicts lists at most this many (the CRD's maxItems); conflictCount counts all
 MAX_LISTED_CONFLICTS = 1000
-
-
-def error_reason(error: Exception) -> str:
-    if isinstance(error, AuthenticationError):
-        return c.AUTHENTICATION_FAILED
-    if isinstance(error, ThrottledError):
-        return c.THROTTLED
-    if isinstance(error, BackendUnavailableError):
-        return c.BACKEND_UNAVAILABLE
-    if isinstance(error, InvalidBackendConfigError):
-        return c.INVALID_CONFIG
-    if isinstance(error, SecretNotFoundError):
-        return c.SECRET_NOT_FOUND
-    if isinstance(error, BackendError):
-        return c.BACKEND_ERROR
-    return c.KUBERNETES_ERROR
 
 
 def set_condition(
@@ -126,7 +103,7 @@ def after_sync(
 
 def after_failure(
     previous: BackendStatus,
-    error: Exception,
+    error: BaseException,
     *,
     now: datetime,
     generation: int | None,
@@ -134,10 +111,10 @@ def after_failure(
     message: str,
 ) -> BackendStatus:
     """Keep every synced figure; say what failed. Retryable failures are ``degraded``."""
-    reason = error_reason(error)
-    retryable = isinstance(error, BackendError) and error.retryable
+    reason = reason_of(error)
+    retryable = is_retryable(error)
     health = Health.DEGRADED if retryable and previous.last_sync is not None else Health.ERROR
-    reachable = isinstance(error, AuthenticationError | ThrottledError | InvalidBackendConfigError)
+    reachable = isinstance(error, FederationError) and error.reachable
     connection = Connection(
         status=ConnectionState.CONNECTED if reachable else ConnectionState.DISCONNECTED,
         latency_ms=previous.connection.latency_ms if previous.connection else None,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..k8s.secrets import SecretStore
 from ..models.spec import DeletionPolicy
+from .ports import SecretStorage
 
 
-async def teardown(store: SecretStore, namespace: str, name: str, policy: DeletionPolicy) -> int:
+async def teardown(store: SecretStorage, namespace: str, name: str, policy: DeletionPolicy) -> int:
     """``Delete`` removes the managed Secrets; ``Retain`` keeps them unmanaged. Returns how many."""
     managed = await store.list_managed(namespace, name)
     if policy is DeletionPolicy.DELETE:

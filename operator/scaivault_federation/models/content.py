@@ -9,16 +9,27 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from typing import ClassVar
 
-from ..backends.base import RemoteValue
+from .. import conditions as c
+from ..errors import FederationError
+from .secret import RemoteValue
 
 VALUE_KEY = "value"
 MAX_SECRET_BYTES = 1024 * 1024
 _KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 
-class InvalidContentError(ValueError):
+class InvalidContentError(FederationError):
     """A remote value that cannot become a Secret; the message names no value."""
+
+    reason: ClassVar[str] = c.BACKEND_ERROR
+    reachable: ClassVar[bool] = True
+    http_status: ClassVar[int] = 502
+    http_code: ClassVar[str] = "backend_value_invalid"
+
+    def api_message(self) -> str:
+        return f"the backend's value: {self.message}"
 
 
 def _scalar_text(value: object) -> str | None:

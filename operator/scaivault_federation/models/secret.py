@@ -1,4 +1,5 @@
-"""The inputs of a sync plan: what the backend has and what the namespace has."""
+"""Secrets as the sync engine and the API see them: what a namespace holds, and a
+remote secret mapped to its local path."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from ..labels import (
     REMOTE_VERSION_ANNOTATION,
     SOURCE_MAC_ANNOTATION,
 )
+
+#: a value as a backend returns it: text, bytes, or a JSON object
+RemoteValue = str | bytes | dict[str, object]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,50 @@
+"""core/v1 Events about our own objects. Posting one never fails the caller."""
+
+from __future__ import annotations
+
+import logging
+
+from ..models.resource import ObjectMeta
+from ..models.spec import GROUP, KIND, VERSION
+from .client import JSON, KubeApiError, KubeClient
+from .secrets import now_rfc3339
+
+log = logging.getLogger(__name__)
+
+COMPONENT = "scaivault-federation"
+MAX_MESSAGE = 1024
+
+
+class EventRecorder:
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
+
+    async def record(
+        self, about: ObjectMeta, *, reason: str, message: str, warning: bool = False
+    ) -> None:
+        """An Event on the FederationBackend ``about``; failures are logged only."""
+        now = now_rfc3339()
+        event: JSON = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{about.name}.", "namespace": about.namespace},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": KIND,
+                "name": about.name,
+                "namespace": about.namespace,
+                "uid": about.uid or None,
+            },
+            "reason": reason,
+            "message": message[:MAX_MESSAGE],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            await self.client.post(f"/api/v1/namespaces/{about.namespace}/events", event)
+        except KubeApiError as exc:
+            log.warning("could not post event %s: %s", reason, exc.status_reason)

@@ -1,0 +1,128 @@
+"""A FederationBackend as read from the apiserver: metadata, spec and status,
+parsed once where the object enters the program.
+
+The spec is ``None`` when the models reject it (the CRD's schema is looser
+than the models in a few places, and an older object may predate a rule);
+``spec_error`` then says why, naming the fields, and ``raw_spec`` keeps what
+was there so it can still be shown and patched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..labels import SYNC_REQUESTED_ANNOTATION
+from ..paths import PathMapping
+from .base import describe_errors
+from .spec import BackendSpec
+from .status import BackendStatus, backend_id
+
+
+@dataclass(frozen=True)
+class ObjectMeta:
+    name: str
+    namespace: str
+    uid: str = ""
+    generation: int = 0
+    resource_version: str = ""
+    creation_timestamp: str = ""
+    deleting: bool = False
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_object(cls, obj: Mapping[str, Any]) -> ObjectMeta:
+        meta = obj.get("metadata") or {}
+        return cls(
+            name=str(meta.get("name", "")),
+            namespace=str(meta.get("namespace", "")),
+            uid=str(meta.get("uid", "")),
+            generation=int(meta.get("generation") or 0),
+            resource_version=str(meta.get("resourceVersion", "")),
+            creation_timestamp=str(meta.get("creationTimestamp", "")),
+            deleting=bool(meta.get("deletionTimestamp")),
+            annotations=dict(meta.get("annotations") or {}),
+            labels=dict(meta.get("labels") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class FederationBackendResource:
+    metadata: ObjectMeta
+    spec: BackendSpec | None = field(repr=False)
+    status: BackendStatus = field(repr=False)
+    raw_spec: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    spec_error: str | None = None
+
+    @classmethod
+    def from_object(cls, obj: Mapping[str, Any]) -> FederationBackendResource:
+        raw_spec = dict(obj.get("spec") or {})
+        spec: BackendSpec | None
+        try:
+            spec, error = BackendSpec.model_validate(raw_spec), None
+        except ValidationError as exc:
+            spec, error = None, "invalid spec: " + describe_errors(exc, prefix="spec")
+        try:
+            status = BackendStatus.model_validate(obj.get("status") or {})
+        except ValidationError:
+            status = BackendStatus()
+        return cls(ObjectMeta.from_object(obj), spec, status, raw_spec, error)
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def uid(self) -> str:
+        return self.metadata.uid
+
+    @property
+    def generation(self) -> int:
+        return self.metadata.generation
+
+    @property
+    def resource_version(self) -> str:
+        return self.metadata.resource_version
+
+    @property
+    def deleting(self) -> bool:
+        return self.metadata.deleting
+
+    @cached_property
+    def mappings(self) -> tuple[PathMapping, ...]:
+        """The parsed pathMapping, in precedence order (none for an invalid spec)."""
+        return tuple(self.spec.mappings) if self.spec is not None else ()
+
+    @property
+    def id(self) -> str:
+        """The public id: the status's, else derived from the uid."""
+        return self.status.id or backend_id(self.metadata.uid)
+
+    @property
+    def sync_requested(self) -> str | None:
+        """The manual-sync annotation's value, as set."""
+        return self.metadata.annotations.get(SYNC_REQUESTED_ANNOTATION)
+
+    def requested_since_last_sync(self) -> bool:
+        """Whether the manual-sync annotation asks for a sync the status has not seen."""
+        request = self.sync_requested
+        if request is None:
+            return False
+        try:
+            asked = datetime.fromisoformat(request.replace("Z", "+00:00"))
+        except ValueError:
+            return True
+        if asked.tzinfo is None:
+            asked = asked.replace(tzinfo=UTC)
+        last = self.status.last_sync
+        return last is None or asked > last

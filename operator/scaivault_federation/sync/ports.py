@@ -1,0 +1,58 @@
+"""What the sync engine needs from the outside, as protocols.
+
+The Kubernetes stores (:mod:`..k8s`) satisfy them in the operator; the unit
+tests hand the engine in-memory ones. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Protocol
+
+from ..backends.base import SecretBackend
+from ..models.resource import ObjectMeta
+from ..models.secret import LocalSecret
+from ..models.spec import BackendSpec
+from ..models.status import BackendStatus
+
+
+class SecretStorage(Protocol):
+    """The Secrets of a namespace, as the engine reads and writes them."""
+
+    async def list_managed(self, namespace: str, backend_name: str) -> list[LocalSecret]: ...
+
+    async def get(self, namespace: str, name: str) -> LocalSecret | None: ...
+
+    async def write_synced(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        backend_name: str,
+        path: str,
+        remote_path: str,
+        remote_version: str | None,
+        data: Mapping[str, bytes],
+        mac: str,
+        existing: LocalSecret | None,
+    ) -> None: ...
+
+    async def mark_orphaned(self, namespace: str, name: str) -> None: ...
+
+    async def delete(self, namespace: str, name: str, resource_version: str | None) -> None: ...
+
+    async def release(self, namespace: str, names: Iterable[str]) -> None: ...
+
+
+class StatusWriter(Protocol):
+    async def write_status(self, namespace: str, name: str, status: BackendStatus) -> None: ...
+
+
+class EventSink(Protocol):
+    async def record(
+        self, about: ObjectMeta, *, reason: str, message: str, warning: bool = False
+    ) -> None: ...
+
+
+#: makes a logged-in client for a spec in a namespace (credentials read there)
+Connector = Callable[[BackendSpec, str], Awaitable[SecretBackend]]

@@ -1,0 +1,154 @@
+"""Saying what a sync, a probe or a failure did: the CR status and its Events.
+
+The status is computed by the pure functions of :mod:`.status` from the
+status the CR had; Events announce what changed (a new conflict, a takeover,
+a recovery, a new failure), never the same thing twice in a row.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from .. import conditions as c
+from ..errors import reason_of
+from ..models.resource import FederationBackendResource
+from ..models.status import BackendStatus, Health
+from .ports import EventSink, StatusWriter
+from .service import SyncOutcome
+from .status import after_failure, after_probe, after_sync, set_condition
+
+log = logging.getLogger(__name__)
+
+SUSPENDED_MESSAGE = "sync suspended"
+PROXY_MESSAGE = "proxy mode: reads pass through to the backend"
+
+
+class Reporter:
+    def __init__(self, statuses: StatusWriter, events: EventSink) -> None:
+        self.statuses = statuses
+        self.events = events
+
+    async def _write(
+        self, resource: FederationBackendResource, status: BackendStatus, next_at: datetime
+    ) -> None:
+        """Patch the status, saying when the next sync or retry is due."""
+        status = status.model_copy(update={"next_sync_at": next_at.replace(microsecond=0)})
+        try:
+            await self.statuses.write_status(resource.namespace, resource.name, status)
+        except Exception as exc:  # the next sync writes it again
+            log.warning(
+                "status of %s/%s not written: %s",
+                resource.namespace,
+                resource.name,
+                type(exc).__name__,
+            )
+
+    async def synced(
+        self,
+        resource: FederationBackendResource,
+        outcome: SyncOutcome,
+        latency: float,
+        now: datetime,
+        next_delay: float,
+    ) -> None:
+        previous = resource.status
+        status = after_sync(
+            previous,
+            outcome,
+            latency_ms=latency,
+            now=now,
+            generation=resource.generation,
+            backend_id=resource.id,
+        )
+        await self._write(resource, status, now + timedelta(seconds=round(next_delay)))
+        about = resource.metadata
+        known = {(x.path, x.reason) for x in previous.conflicts}
+        for conflict in status.conflicts:
+            if (conflict.path, conflict.reason) not in known:
+                await self.events.record(
+                    about,
+                    reason="ConflictDetected",
+                    message=f"path {conflict.path} ({conflict.reason}); local value kept",
+                    warning=True,
+                )
+        for path in outcome.takeovers:
+            await self.events.record(
+                about,
+                reason="SecretOverwritten",
+                message=f"path {path}: local value replaced by the remote one (overwrite policy)",
+                warning=True,
+            )
+        if previous.status in (Health.ERROR, Health.DEGRADED) and status.status is Health.HEALTHY:
+            await self.events.record(about, reason="Recovered", message=status.message or "")
+        if outcome.item_errors and previous.message != status.message:
+            await self.events.record(
+                about, reason=c.PARTIAL_SYNC, message=status.message or "", warning=True
+            )
+        log.info(
+            "synced %s/%s: %d synced, %d written, %d conflicts, %d ms",
+            resource.namespace,
+            resource.name,
+            outcome.secrets_synced,
+            outcome.written,
+            len(outcome.conflicts),
+            outcome.duration_ms,
+        )
+
+    async def probed(
+        self, resource: FederationBackendResource, latency: float, now: datetime, next_delay: float
+    ) -> None:
+        status = after_probe(
+            resource.status,
+            latency_ms=latency,
+            now=now,
+            generation=resource.generation,
+            backend_id=resource.id,
+            reason=c.PROXY_MODE,
+            message=PROXY_MESSAGE,
+        )
+        await self._write(resource, status, now + timedelta(seconds=round(next_delay)))
+
+    async def suspended(
+        self, resource: FederationBackendResource, now: datetime, next_delay: float
+    ) -> None:
+        previous = resource.status
+        if previous.message == SUSPENDED_MESSAGE:
+            return
+        generation = resource.generation
+        conds = set_condition(
+            previous.conditions, c.SYNCED, False, c.SUSPENDED, SUSPENDED_MESSAGE, now, generation
+        )
+        status = previous.model_copy(
+            update={
+                "id": resource.id,
+                "message": SUSPENDED_MESSAGE,
+                "observed_generation": generation,
+                "conditions": conds,
+            }
+        )
+        await self._write(resource, status, now + timedelta(seconds=round(next_delay)))
+
+    async def failed(
+        self,
+        resource: FederationBackendResource,
+        error: BaseException,
+        message: str,
+        now: datetime,
+        next_delay: float,
+    ) -> None:
+        previous = resource.status
+        status = after_failure(
+            previous,
+            error,
+            now=now,
+            generation=resource.generation,
+            backend_id=resource.id,
+            message=message,
+        )
+        await self._write(resource, status, now + timedelta(seconds=round(next_delay)))
+        if previous.message != message:
+            await self.events.record(
+                resource.metadata, reason=reason_of(error), message=message, warning=True
+            )
+        log.warning("%s/%s: %s", resource.namespace, resource.name, message)
