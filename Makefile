@@ -4,17 +4,18 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# The product and, beside it, the development environment (devenv/): both editable.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml devenv/pyproject.toml | sha256sum | cut -c1-12)
 STATE_DIR ?= .state/dev
 
 .PHONY: all dev test bench lint typecheck controlplane tools render-deploy lock e2e-kind clean
 
 all: test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml devenv/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test]' -e ./devenv
 	rm -f $(VENV)/.installed-* && touch $@
 
 controlplane:
@@ -36,11 +37,11 @@ dev: $(STAMP) controlplane
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/scaivault-federation dev --state-dir $(STATE_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests benchmarks
-	$(BIN)/ruff format --check operator tests benchmarks
+	$(BIN)/ruff check operator devenv tests benchmarks
+	$(BIN)/ruff format --check operator devenv tests benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/mypy --strict
 	$(BIN)/mypy --strict tests benchmarks
 
 bench: $(STAMP) controlplane

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_devenv.controlplane import ControlPlane
 
 from .tools import Release, find_helm, find_kubectl, render
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from scaivault_federation.dev.cluster import ensure_namespace
-from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_devenv.cluster import ensure_namespace
+from scaivault_devenv.controlplane import ControlPlane
 
 from .tools import CHART, DEPLOY, NAMESPACE, RELEASE, Release, render_text, run
 

@@ -3,7 +3,7 @@
 helm is taken from ``$SCAIVAULT_HELM`` (the helm binary, or the folder holding
 it) or built by the checkout's ``hack/build-tools.sh`` (a no-op once built),
 the same way the control plane binaries are found by
-:mod:`scaivault_federation.dev.binaries`. kubectl is the one built with the
+:mod:`scaivault_devenv.binaries`. kubectl is the one built with the
 control plane.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from scaivault_federation.dev.binaries import ControlPlaneError, find_binaries
-from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_devenv.binaries import ControlPlaneError, find_binaries
+from scaivault_devenv.controlplane import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "scaivault-federation"
