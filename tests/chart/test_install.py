@@ -20,8 +20,9 @@ import yaml
 
 from scaivault_devenv.cluster import ensure_namespace
 from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.helm import CHART, DEPLOY, NAMESPACE, RELEASE, render_text, run
 
-from .tools import CHART, DEPLOY, NAMESPACE, RELEASE, Release, render_text, run
+from .tools import Release
 
 pytestmark = pytest.mark.e2e
 
