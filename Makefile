@@ -1,20 +1,22 @@
-# The two commands: `make dev` and `make test`. Everything they need is
-# installed by the targets below and cached (.venv here, Go builds under
-# ~/.cache/scaivault-federation), so a second run starts at once.
+# The two commands: `make dev` and `make test` (`make unit` runs the tests that
+# need no server alone). Everything they need is installed by the targets below
+# and cached (.venv here, Go builds under ~/.cache/scaivault-federation), so a
+# second run starts at once.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# The product and, beside it, the development environment (devenv/): both editable.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml devenv/pyproject.toml | sha256sum | cut -c1-12)
 STATE_DIR ?= .state/dev
 
-.PHONY: all dev test bench lint typecheck controlplane tools render-deploy lock e2e-kind clean
+.PHONY: all dev test unit bench lint typecheck controlplane tools render-deploy lock e2e-kind clean
 
 all: test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml devenv/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test]' -e ./devenv
 	rm -f $(VENV)/.installed-* && touch $@
 
 controlplane:
@@ -36,16 +38,21 @@ dev: $(STAMP) controlplane
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/scaivault-federation dev --state-dir $(STATE_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests benchmarks
-	$(BIN)/ruff format --check operator tests benchmarks
+	$(BIN)/ruff check operator devenv tests benchmarks
+	$(BIN)/ruff format --check operator devenv tests benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/mypy --strict
 	$(BIN)/mypy --strict tests benchmarks
 
 bench: $(STAMP) controlplane
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/sync_cost.py
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/many_backends.py
+
+# The tests that need no server: nothing is built or started (tests/unit starts
+# no process at all; tests/packaging only builds and installs the wheel).
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit tests/packaging
 
 test: $(STAMP) controlplane tools lint typecheck
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) SCAIVAULT_HELM=$$(hack/build-tools.sh) \

@@ -23,10 +23,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from scaivault_federation.dev.cluster import ensure_namespace, install_crd
-from scaivault_federation.dev.controlplane import ControlPlane
-from scaivault_federation.dev.openbao import OpenBaoServer
-from scaivault_federation.dev.processes import ManagedProcess, free_port
+from scaivault_devenv.cluster import ensure_namespace, install_crd
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_devenv.processes import ManagedProcess, free_port
 
 API = "/apis/federation.scaivault.io/v1alpha1"
 SECRETS_PER_BACKEND = 2

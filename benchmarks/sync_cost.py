@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scaivault_devenv.cluster import ensure_namespace
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.moto import MotoServer
+from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_federation.backends import Credentials, SecretBackend, create_backend
-from scaivault_federation.dev.cluster import ensure_namespace
-from scaivault_federation.dev.controlplane import ControlPlane
-from scaivault_federation.dev.moto import MotoServer
-from scaivault_federation.dev.openbao import OpenBaoServer
 from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.config import from_kubeconfig
 from scaivault_federation.k8s.secrets import SecretStore

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates requirements.lock: the runtime dependencies of the package (no
-# test tools), resolved in a throwaway virtualenv and pinned exactly. The
-# Dockerfile installs from it, so an image build resolves nothing itself.
+# test tools and nothing of devenv/), resolved in a throwaway virtualenv and
+# pinned exactly. The Dockerfile installs from it, so an image build resolves
+# nothing itself.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3.11}

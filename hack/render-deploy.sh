@@ -5,4 +5,4 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-exec "${PYTHON:-.venv/bin/python}" -m tests.chart.render
+exec "${PYTHON:-.venv/bin/python}" -m scaivault_devenv.manifests

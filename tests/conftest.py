@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from scaivault_federation.dev.cluster import ensure_namespace, install_crd
-from scaivault_federation.dev.controlplane import ControlPlane
-from scaivault_federation.dev.keyvault import KeyVaultServer
-from scaivault_federation.dev.openbao import OpenBaoServer
-from scaivault_federation.dev.processes import ManagedProcess, free_port
+from scaivault_devenv.cluster import ensure_namespace, install_crd
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.keyvault import KeyVaultServer
+from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.config import from_kubeconfig
 from tests.backends.harness_aws import moto_server

@@ -18,7 +18,8 @@ from .settings import InvalidSettingsError, Settings
 
 #: entry-point group of plugin commands: ``register(subparsers)`` adds a subcommand whose
 #: parser has a ``handler`` default taking the parsed namespace and returning an exit code
-PLUGIN_GROUP = "scaivault_federation.commands"
+COMMANDS_GROUP = "scaivault_federation.commands"
+BUILTIN_COMMANDS = ("run", "api")
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -110,9 +111,24 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("-v", "--verbose", action="store_const", const=True, help="debug logging")
     api.set_defaults(handler=_api)
 
-    for plugin in entry_points(group=PLUGIN_GROUP):
-        plugin.load()(sub)
+    _add_plugin_commands(sub)
     return parser
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Let every ``scaivault_federation.commands`` entry point add its subcommand."""
+    for entry in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        if entry.name in BUILTIN_COMMANDS:
+            continue
+        try:
+            register = entry.load()
+            register(sub)
+        except Exception as exc:  # a broken plugin must not take `run` down with it
+            print(
+                f"scaivault-federation: ignoring command {entry.name!r} "
+                f"({entry.value}): {type(exc).__name__}: {exc}",
+                file=sys.stderr,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,11 +20,11 @@ import aiohttp
 import pytest
 import yaml
 
+from scaivault_devenv.cluster import ensure_namespace
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.processes import free_port
 from scaivault_federation.api.server import ApiServer
 from scaivault_federation.api.static_tokens import Scope, write_static_tokens
-from scaivault_federation.dev.cluster import ensure_namespace
-from scaivault_federation.dev.controlplane import ControlPlane
-from scaivault_federation.dev.processes import free_port
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
 from scaivault_federation.models.spec import GROUP, VERSION
 from scaivault_federation.settings import Settings

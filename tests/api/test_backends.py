@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_devenv.processes import ManagedProcess
 from scaivault_federation.api.server import ApiServer
-from scaivault_federation.dev.openbao import OpenBaoServer
-from scaivault_federation.dev.processes import ManagedProcess
 from scaivault_federation.models.status import backend_id
 
 from .conftest import API_NAMESPACE, Namespace

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from scaivault_devenv.processes import ManagedProcess
 from scaivault_federation.api.cache import BackendCache
 from scaivault_federation.api.server import ApiServer
-from scaivault_federation.dev.processes import ManagedProcess
 from scaivault_federation.k8s.backend_store import COLLECTION, BackendStore
 from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.watch import WatchExpiredError, list_all, watch_events

@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_federation.api.errors import error_middleware
-from scaivault_federation.dev.openbao import OpenBaoServer
 
 from .conftest import CANARY_TOKEN, LogCapture, Namespace, Tokens
 from .helpers import FED, ApiClient, vault_body

@@ -25,9 +25,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from scaivault_devenv.cluster import ensure_namespace
+from scaivault_devenv.controlplane import ControlPlane
 from scaivault_federation.api.server import ApiServer
-from scaivault_federation.dev.cluster import ensure_namespace
-from scaivault_federation.dev.controlplane import ControlPlane
 
 from .conftest import Tokens
 from .helpers import FED, ApiClient, vault_body

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from scaivault_federation.dev.openbao import OpenBaoServer
-from scaivault_federation.dev.processes import ManagedProcess, free_port
+from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.paths import secret_name_for_path
 
 from .conftest import Namespace

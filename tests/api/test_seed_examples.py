@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from scaivault_federation.dev.moto import MotoServer
-from scaivault_federation.dev.openbao import OpenBaoError, OpenBaoServer
-from scaivault_federation.dev.processes import ManagedProcess
+from scaivault_devenv.moto import MotoServer
+from scaivault_devenv.openbao import OpenBaoError, OpenBaoServer
+from scaivault_devenv.processes import ManagedProcess
 from scaivault_federation.k8s.client import KubeClient
 from tests.e2e.helpers import API
 

@@ -17,6 +17,8 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.api.server import ApiServer, run_api
 from scaivault_federation.api.static_tokens import (
     Scope,
@@ -25,8 +27,6 @@ from scaivault_federation.api.static_tokens import (
     parse_static_tokens,
     write_dev_tokens,
 )
-from scaivault_federation.dev.controlplane import ControlPlane
-from scaivault_federation.dev.processes import ManagedProcess, free_port
 from scaivault_federation.settings import Settings
 
 from .conftest import API_NAMESPACE, Namespace

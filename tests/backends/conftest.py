@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_federation.backends import Credentials, SecretBackend, create_backend
-from scaivault_federation.dev.openbao import OpenBaoServer
 from scaivault_federation.models.config import BackendType, VaultConfig
 
 from .harness import Harness, ValueKind

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from scaivault_devenv.moto import MotoServer
 from scaivault_federation.backends import Credentials, SecretBackend
 from scaivault_federation.backends.aws import BATCH_SIZE, AwsSecretsManagerBackend
-from scaivault_federation.dev.moto import MotoServer
 from scaivault_federation.models.config import AwsConfig
 
 from .harness import ValueKind

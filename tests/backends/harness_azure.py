@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from scaivault_devenv.keyvault import KeyVaultServer
 from scaivault_federation.backends import Credentials, SecretBackend
 from scaivault_federation.backends.azure import BINARY_CONTENT_TYPE, AzureKeyVaultBackend
 from scaivault_federation.backends.azure_auth import AUTHORITY_ENV
 from scaivault_federation.backends.naming import azure_name
-from scaivault_federation.dev.keyvault import KeyVaultServer
 from scaivault_federation.models.config import AzureConfig
 
 from .harness import ValueKind

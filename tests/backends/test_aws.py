@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
+from scaivault_devenv.moto import MotoServer
 from scaivault_federation.backends import (
     AuthenticationError,
     BackendError,
@@ -26,7 +27,6 @@ from scaivault_federation.backends import (
 from scaivault_federation.backends.aws import AwsSecretsManagerBackend, _ref
 from scaivault_federation.backends.aws_auth import RENEW_BEFORE
 from scaivault_federation.backends.aws_errors import map_error
-from scaivault_federation.dev.moto import MotoServer
 from scaivault_federation.models.config import AwsConfig, BackendType
 
 from .harness_aws import aws_config, key_credentials, put_secret

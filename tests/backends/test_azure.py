@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from scaivault_devenv.keyvault import KeyVaultServer
 from scaivault_federation.backends import (
     AuthenticationError,
     BackendUnavailableError,
@@ -35,7 +36,6 @@ from scaivault_federation.backends.azure_auth import (
     choose_credential,
 )
 from scaivault_federation.backends.naming import azure_name
-from scaivault_federation.dev.keyvault import KeyVaultServer
 from scaivault_federation.models.config import AzureConfig, BackendType
 from scaivault_federation.settings import Settings
 

@@ -14,6 +14,8 @@ from google.api_core import exceptions as api_exceptions
 from google.cloud.secretmanager_v1 import types
 from google.oauth2 import service_account
 
+from scaivault_devenv import gsm_emulator
+from scaivault_devenv.gsm import GoogleEmulator, make_service_account_key
 from scaivault_federation.backends import (
     AuthenticationError,
     BackendUnavailableError,
@@ -36,8 +38,6 @@ from scaivault_federation.backends.google_auth import (
     plan_connection,
 )
 from scaivault_federation.backends.naming import google_name
-from scaivault_federation.dev import gsm_emulator
-from scaivault_federation.dev.gsm import GoogleEmulator, make_service_account_key
 from scaivault_federation.models.config import BackendType, GoogleConfig
 
 from .harness_google import key_credentials, put_value

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import pytest
 
+from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_federation.backends import (
     AuthenticationError,
     BackendUnavailableError,
@@ -29,7 +30,6 @@ from scaivault_federation.backends import (
     registered_types,
 )
 from scaivault_federation.backends.vault import VaultBackend
-from scaivault_federation.dev.openbao import OpenBaoServer
 from scaivault_federation.models.config import (
     AwsConfig,
     BackendType,

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.helm import find_helm
 
-from .tools import Release, find_helm, find_kubectl, render
+from .tools import Release, find_kubectl, render
 
 
 @pytest.fixture(scope="session")

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from scaivault_federation.dev.cluster import ensure_namespace, install_crd
-from scaivault_federation.dev.controlplane import ControlPlane
-from scaivault_federation.dev.openbao import OpenBaoServer
-from scaivault_federation.dev.processes import ManagedProcess, free_port
+from scaivault_devenv.cluster import ensure_namespace, install_crd
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_devenv.processes import ManagedProcess, free_port
 from tests.vault_kubernetes import ROLE
 
 from .identity import request_token, who_am_i, write_kubeconfig

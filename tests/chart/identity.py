@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_devenv.controlplane import ControlPlane
 
 
 def request_token(cp: ControlPlane, namespace: str, service_account: str) -> str:

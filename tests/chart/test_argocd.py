@@ -14,7 +14,9 @@ import pytest
 import yaml
 from lupa import lua51
 
-from .tools import DEPLOY, ROOT
+from scaivault_devenv.helm import DEPLOY
+
+from .tools import ROOT
 
 ARGOCD = DEPLOY / "argocd"
 ANNOTATION = "federation.scaivault.io/sync-requested-at"

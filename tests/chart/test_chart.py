@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .tools import CHART, ROOT, ToolError, find, render, render_text, run
+from scaivault_devenv.helm import CHART, ToolError, render_text, run
+
+from .tools import ROOT, find, render
 
 CRD = "federationbackends.federation.scaivault.io.yaml"
 IMAGE = "ghcr.io/scaivault/scaivault-federation"

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import yaml
 
-from .render import expected_files
-from .tools import DEPLOY, NAMESPACE, ROOT
+from scaivault_devenv.helm import DEPLOY, NAMESPACE
+from scaivault_devenv.manifests import expected_files
+
+from .tools import ROOT
 
 
 def test_deploy_equals_the_default_render(helm: Path) -> None:

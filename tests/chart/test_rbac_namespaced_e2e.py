@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from scaivault_federation.dev.controlplane import ControlPlane
-from scaivault_federation.dev.openbao import OpenBaoServer
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.openbao import OpenBaoServer
 
 from .harness import (
     Identity,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_devenv.controlplane import ControlPlane
 
 
 @pytest.fixture(scope="package")

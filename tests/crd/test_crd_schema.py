@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_devenv.controlplane import ControlPlane
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from scaivault_federation.dev.processes import ManagedProcess
+from scaivault_devenv.processes import ManagedProcess
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
 
 from .helpers import Cluster

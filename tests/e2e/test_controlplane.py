@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from scaivault_federation.dev.controlplane import ControlPlane
+from scaivault_devenv.controlplane import ControlPlane
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from scaivault_federation.dev.binaries import find_binaries
+from scaivault_devenv.binaries import find_binaries
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from scaivault_federation.dev.moto import MotoServer
+from scaivault_devenv.moto import MotoServer
 from tests.backends.harness_aws import put_secret
 
 from .helpers import Cluster, decoded

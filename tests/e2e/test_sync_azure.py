@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from scaivault_federation.dev.keyvault import KeyVaultServer
+from scaivault_devenv.keyvault import KeyVaultServer
 from tests.backends.harness_azure import put_value
 
 from .helpers import Cluster, decoded

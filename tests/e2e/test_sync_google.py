@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from scaivault_devenv.gsm import GoogleEmulator, make_service_account_key
 from scaivault_federation.backends.naming import google_name
-from scaivault_federation.dev.gsm import GoogleEmulator, make_service_account_key
 from tests.backends.harness_google import (
     put_value,
 )

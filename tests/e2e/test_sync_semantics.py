@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from scaivault_federation.dev.binaries import find_binaries
-from scaivault_federation.dev.controlplane import ControlPlane
-from scaivault_federation.dev.openbao import OpenBaoServer
-from scaivault_federation.dev.processes import ManagedProcess
+from scaivault_devenv.binaries import find_binaries
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_devenv.processes import ManagedProcess
 
 from .helpers import Cluster, decoded, eventually
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scaivault_federation.dev.openbao import OpenBaoServer
+from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_federation.models.status import backend_id
 
 from .helpers import Cluster, decoded

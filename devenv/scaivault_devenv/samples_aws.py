@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..paths import secret_name_for_path
+from scaivault_federation.paths import secret_name_for_path
+
 from .cluster import apply
 from .controlplane import ControlPlane
 from .moto import MotoServer

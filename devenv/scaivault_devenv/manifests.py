@@ -1,8 +1,8 @@
 """deploy/: the chart's default render as plain manifests, plus a Namespace.
 
-``python -m tests.chart.render`` (or ``hack/render-deploy.sh``) copies the
-canonical CRD from crds/ into the chart, then rewrites deploy/ from
-``helm template``; ``test_deploy.py`` checks that deploy/ still
+``python -m scaivault_devenv.manifests`` (or ``hack/render-deploy.sh``) copies
+the canonical CRD from crds/ into the chart, then rewrites deploy/ from
+``helm template``; ``tests/chart/test_deploy.py`` checks that deploy/ still
 equals what this would write. Each template (and each CRD file) becomes one
 file, its documents exactly as helm printed them, without helm's ``# Source:``
 comment lines (and the blank line helm adds after a CRD file).
@@ -13,7 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .tools import CHART, DEPLOY, NAMESPACE, RELEASE, ROOT, find_helm, render_text
+from .checkout import ROOT
+from .helm import CHART, DEPLOY, NAMESPACE, RELEASE, find_helm, render_text
 
 SOURCE = "# Source: "
 

@@ -35,7 +35,7 @@ transport. It serves plaintext gRPC on loopback with gRPC "local"
 credentials, so clients may use an insecure channel or local channel
 credentials (which carry call credentials).
 
-Run: ``python -m scaivault_federation.dev.gsm_emulator --port N --project P
+Run: ``python -m scaivault_devenv.gsm_emulator --port N --project P
 --trust trust.json``.
 """
 

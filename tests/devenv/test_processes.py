@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scaivault_federation.dev.processes import ManagedProcess, ServerStartError, free_port
+from scaivault_devenv.processes import ManagedProcess, ServerStartError, free_port
 
 SLEEPER = "import sys, time; print('hello from child', flush=True); time.sleep(60)"
 
@@ -150,7 +150,7 @@ def test_child_dies_with_its_parent(tmp_path: Path) -> None:
     parent_code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from scaivault_federation.dev.processes import ManagedProcess\n"
+        "from scaivault_devenv.processes import ManagedProcess\n"
         f"p = ManagedProcess('child', [sys.executable, '-c', {SLEEPER!r}], Path({str(log)!r}))\n"
         "p.start()\n"
         "print(p.pid, flush=True)\n"

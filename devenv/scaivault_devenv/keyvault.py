@@ -1,6 +1,6 @@
 """The Azure Key Vault emulator as a managed server process, for `dev` and the tests.
 
-:mod:`~scaivault_federation.dev.keyvault_emulator` serves the Key Vault
+:mod:`~scaivault_devenv.keyvault_emulator` serves the Key Vault
 secrets API and the Entra ID token endpoints on one HTTPS port of 127.0.0.1.
 Its TLS certificate is signed by a CA made on first use (EC P-256, in
 ``tls_dir``); clients trust it through :attr:`KeyVaultServer.ca_bundle`.
@@ -193,7 +193,7 @@ class KeyVaultServer(LocalServer):
         env = dict(os.environ)
         env["KEYVAULT_EMULATOR_CLIENT_SECRET"] = self.client_secret
         env["KEYVAULT_EMULATOR_IDENTITY_HEADER"] = self.identity_header
-        module = "scaivault_federation.dev.keyvault_emulator"
+        module = "scaivault_devenv.keyvault_emulator"
         argv = [sys.executable, "-m", module, "--port", str(self.port)]
         argv += ["--cert", str(cert), "--key", str(key)]
         argv += ["--tenant-id", self.tenant_id, "--client-id", self.client_id]

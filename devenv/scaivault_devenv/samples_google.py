@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backends.naming import google_name
-from ..paths import secret_name_for_path
+from scaivault_federation.backends.naming import google_name
+from scaivault_federation.paths import secret_name_for_path
+
 from .cluster import apply
 from .controlplane import ControlPlane
 from .gsm import GoogleEmulator

@@ -16,9 +16,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .checkout import BUILD_SCRIPT, checkout_root
+
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
 CONTROLPLANE_ENV = "SCAIVAULT_CONTROLPLANE_BIN"
-BUILD_SCRIPT = Path("hack") / "build-controlplane.sh"
 
 
 class ControlPlaneError(RuntimeError):
@@ -49,12 +50,6 @@ class ControlPlaneBinaries:
 
 def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
-
-
-def checkout_root() -> Path | None:
-    """The source checkout this package runs from, if it is one."""
-    root = Path(__file__).resolve().parents[3]
-    return root if (root / BUILD_SCRIPT).is_file() else None
 
 
 def build_controlplane(root: Path) -> Path:

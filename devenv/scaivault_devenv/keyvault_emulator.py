@@ -19,7 +19,7 @@ what this project uses:
 - errors as ``{"error": {"code", "message"}}`` with Key Vault's codes.
 
 Tokens come from the Entra ID endpoints of
-:mod:`~scaivault_federation.dev.entra_emulator` on the same port; every vault
+:mod:`~scaivault_devenv.entra_emulator` on the same port; every vault
 call checks its token, so wrong credentials fail as they would in Azure.
 
 Not emulated: keys, certificates, backup/restore, RBAC or access policies
@@ -29,8 +29,8 @@ soft-delete retention, and throttling unless asked for through
 the next vault calls answer with that status). ``GET /_emulator/stats``
 counts the secrets a listing returns. State lives in memory only.
 
-Run it as ``python -m scaivault_federation.dev.keyvault_emulator`` (see
-:mod:`scaivault_federation.dev.keyvault` for the managed process).
+Run it as ``python -m scaivault_devenv.keyvault_emulator`` (see
+:mod:`scaivault_devenv.keyvault` for the managed process).
 """
 
 from __future__ import annotations

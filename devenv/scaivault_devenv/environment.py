@@ -67,9 +67,9 @@ def run_dev(state_dir: Path) -> int:
 
 
 async def _serve(cp: ControlPlane, state_dir: Path, info: dict[str, Any]) -> None:
-    from ..api.server import run_api, write_dev_tokens
-    from ..runner import run_operator
-    from ..settings import Settings
+    from scaivault_federation.api.server import run_api, write_dev_tokens
+    from scaivault_federation.runner import run_operator
+    from scaivault_federation.settings import Settings
 
     tokens_file = state_dir / "api-tokens.yaml"
     info["tokens"] = write_dev_tokens(tokens_file)

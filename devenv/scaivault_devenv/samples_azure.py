@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from ..backends.azure import BINARY_CONTENT_TYPE
-from ..backends.naming import azure_name
-from ..paths import secret_name_for_path
+from scaivault_federation.backends.azure import BINARY_CONTENT_TYPE
+from scaivault_federation.backends.naming import azure_name
+from scaivault_federation.paths import secret_name_for_path
+
 from .cluster import apply
 from .controlplane import ControlPlane
 from .keyvault import KeyVaultServer

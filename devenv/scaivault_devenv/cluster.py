@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from .checkout import ROOT
 from .controlplane import ControlPlane
 
 CRD_NAME = "federationbackends.federation.scaivault.io"
@@ -15,10 +16,9 @@ CRD_NAME = "federationbackends.federation.scaivault.io"
 
 def crd_file() -> Path:
     """The canonical CRD: in the checkout, or shipped inside the package."""
-    here = Path(__file__).resolve()
     for candidate in (
-        here.parents[3] / "crds" / f"{CRD_NAME}.yaml",
-        here.parent / "crds" / f"{CRD_NAME}.yaml",
+        ROOT / "crds" / f"{CRD_NAME}.yaml",
+        Path(__file__).resolve().parent / "crds" / f"{CRD_NAME}.yaml",
     ):
         if candidate.exists():
             return candidate

@@ -1,6 +1,6 @@
 """A local Google Secret Manager for `dev` and the tests.
 
-Runs :mod:`scaivault_federation.dev.gsm_emulator` (a protocol emulator of
+Runs :mod:`scaivault_devenv.gsm_emulator` (a protocol emulator of
 the Secret Manager v1 gRPC API, not Google's server) as a child process on a
 free loopback port. The emulator requires authentication: at start this
 module makes three service accounts with fresh RSA keys, writes their key
@@ -113,7 +113,7 @@ class GoogleEmulator(LocalServer):
         argv = [
             sys.executable,
             "-m",
-            "scaivault_federation.dev.gsm_emulator",
+            "scaivault_devenv.gsm_emulator",
             "--port",
             str(port),
             "--project",
