@@ -40,6 +40,7 @@ dev: $(STAMP) controlplane
 lint: $(STAMP)
 	$(BIN)/ruff check operator devenv tests benchmarks
 	$(BIN)/ruff format --check operator devenv tests benchmarks
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict

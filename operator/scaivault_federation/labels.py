@@ -1,8 +1,12 @@
-"""Label and annotation names on managed Secrets and on the CR (a stable contract)."""
+"""The names of the stable contract: the API group and kind of the CR, and the label
+and annotation names on managed Secrets and on the CR."""
 
 from __future__ import annotations
 
-from .models.spec import GROUP
+GROUP = "federation.scaivault.io"
+VERSION = "v1alpha1"
+KIND = "FederationBackend"
+PLURAL = "federationbackends"
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "scaivault-federation"

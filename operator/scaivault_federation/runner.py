@@ -7,8 +7,8 @@ import logging
 
 import kopf
 
-from .metrics import serve_metrics
 from .settings import Settings
+from .sync.metrics import serve_metrics
 
 QUIET_LOGGERS = (
     "aiohttp.access",

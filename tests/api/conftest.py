@@ -26,7 +26,7 @@ from scaivault_devenv.processes import free_port
 from scaivault_federation.api.server import ApiServer
 from scaivault_federation.api.static_tokens import Scope, write_static_tokens
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
-from scaivault_federation.models.spec import GROUP, VERSION
+from scaivault_federation.labels import GROUP, VERSION
 from scaivault_federation.settings import Settings
 
 from .helpers import ApiClient, OpenApiChecker

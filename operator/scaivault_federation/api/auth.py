@@ -26,7 +26,7 @@ from aiohttp import web
 
 from ..k8s.client import KubeApiError, KubeClient
 from ..k8s.reviews import review_access, review_token
-from ..models.spec import GROUP, PLURAL
+from ..labels import GROUP, PLURAL
 from .errors import ApiError, unavailable
 from .static_tokens import Scope, StaticToken, StaticTokens, token_digest
 

@@ -16,11 +16,11 @@ from ..k8s.config import load_connection
 from ..k8s.events import EventRecorder
 from ..k8s.secrets import SecretStore
 from ..k8s.tokens import ServiceAccountTokens
-from ..labels import FINALIZER
-from ..metrics import forget_backend
+from ..labels import FINALIZER, GROUP, PLURAL, VERSION
 from ..models.resource import FederationBackendResource
-from ..models.spec import GROUP, PLURAL, VERSION, DeletionPolicy
+from ..models.spec import DeletionPolicy
 from ..settings import Settings
+from ..sync.metrics import forget_backend
 from ..sync.teardown import teardown
 from ..sync.worker import BackendWorker, OperatorDeps
 

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..labels import SYNC_REQUESTED_ANNOTATION
+from ..labels import GROUP, KIND, PLURAL, SYNC_REQUESTED_ANNOTATION, VERSION
 from ..models.resource import FederationBackendResource
-from ..models.spec import GROUP, KIND, PLURAL, VERSION, BackendSpec
+from ..models.spec import BackendSpec
 from ..models.status import BackendStatus
 from .client import JSON, KubeClient, NotFoundError
 from .watch import list_all, watch_events

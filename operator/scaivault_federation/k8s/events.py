@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from ..labels import GROUP, KIND, VERSION
 from ..models.resource import ObjectMeta
-from ..models.spec import GROUP, KIND, VERSION
 from .client import JSON, KubeApiError, KubeClient
 from .secrets import now_rfc3339
 

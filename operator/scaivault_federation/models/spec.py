@@ -21,11 +21,6 @@ from .config import (
 )
 from .duration import MIN_SYNC_INTERVAL, InvalidDurationError, parse_duration
 
-GROUP = "federation.scaivault.io"
-VERSION = "v1alpha1"
-KIND = "FederationBackend"
-PLURAL = "federationbackends"
-
 DEFAULT_PROBE_INTERVAL = timedelta(minutes=1)
 
 

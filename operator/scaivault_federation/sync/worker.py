@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from ..backends.base import SecretBackend
 from ..backends.errors import InvalidBackendConfigError
 from ..errors import FederationError, is_retryable, reason_of, safe_message
-from ..metrics import BackendMetrics
 from ..models.resource import FederationBackendResource
 from ..models.spec import BackendSpec, Mode
 from ..models.status import Health
 from .clock import Clock, SystemClock
+from .metrics import BackendMetrics
 from .ports import Connector, EventSink, SecretStorage, StatusWriter
 from .report import Reporter
 from .service import SyncContext, run_sync

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-if TYPE_CHECKING:
-    from .backends.base import CallCounter
-    from .sync.service import SyncOutcome
+from ..backends.base import CallCounter
+from .service import SyncOutcome
 
 BACKEND = ("namespace", "backend", "type")
 
