@@ -108,13 +108,25 @@ class Settings(BaseSettings):
         default=None, description="PEM bundle the Azure backend trusts instead of the system's"
     )
     azure_authority_host: str | None = Field(
-        default=None, validation_alias=_standard("AZURE_AUTHORITY_HOST")
+        default=None,
+        validation_alias=_standard("AZURE_AUTHORITY_HOST"),
+        description="Entra ID authority for the Azure backend's own identity",
     )
     azure_federated_token_file: str | None = Field(
-        default=None, validation_alias=_standard("AZURE_FEDERATED_TOKEN_FILE")
+        default=None,
+        validation_alias=_standard("AZURE_FEDERATED_TOKEN_FILE"),
+        description="workload identity token file (set by AKS)",
     )
-    azure_tenant_id: str | None = Field(default=None, validation_alias=_standard("AZURE_TENANT_ID"))
-    azure_client_id: str | None = Field(default=None, validation_alias=_standard("AZURE_CLIENT_ID"))
+    azure_tenant_id: str | None = Field(
+        default=None,
+        validation_alias=_standard("AZURE_TENANT_ID"),
+        description="workload identity tenant (set by AKS)",
+    )
+    azure_client_id: str | None = Field(
+        default=None,
+        validation_alias=_standard("AZURE_CLIENT_ID"),
+        description="workload or managed identity client id (set by AKS)",
+    )
 
     # --- the HTTP API (api) -------------------------------------------------------------
     api_host: str = Field(default="0.0.0.0", description="API listen address")  # noqa: S104

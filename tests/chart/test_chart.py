@@ -271,6 +271,20 @@ def test_static_tokens_are_mounted(helm: Path) -> None:
     assert volume["secret"]["secretName"] == "mine"
 
 
+def test_the_endpoint_allowlist_is_set_once_for_both_containers(helm: Path) -> None:
+    def allowlist(docs: list[dict[str, Any]], container: str) -> str | None:
+        env = containers(docs)[container].get("env") or []
+        return next((e["value"] for e in env if e["name"] == "SCAIVAULT_ALLOWED_ENDPOINTS"), None)
+
+    docs = render(helm, values={"allowedEndpoints": ["vault.internal", "*.vault.azure.net"]})
+    assert allowlist(docs, "operator") == "vault.internal,*.vault.azure.net"
+    assert allowlist(docs, "api") == "vault.internal,*.vault.azure.net"
+    plain = render(helm)
+    assert allowlist(plain, "operator") is None and allowlist(plain, "api") is None
+    with pytest.raises(ToolError):
+        render(helm, values={"allowedEndpoints": ["a,b"]})
+
+
 def test_api_can_be_disabled(helm: Path) -> None:
     docs = render(helm, values=VARIANTS["no-api"])
     assert list(containers(docs)) == ["operator"]
