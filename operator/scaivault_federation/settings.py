@@ -73,7 +73,10 @@ class Settings(BaseSettings):
         description="the in-cluster apiserver port (set by Kubernetes)",
     )
     kube_write_qps: float = Field(
-        default=50.0, gt=0, description="Kubernetes writes per second (token bucket rate)"
+        default=0.0,
+        ge=0,
+        description="ceiling on Kubernetes writes per second (0: none; the apiserver's "
+        "429s are honoured either way)",
     )
     kube_write_burst: int = Field(default=100, ge=1, description="Kubernetes write burst")
 

@@ -149,7 +149,7 @@ def test_default_render(default_docs: list[dict[str, Any]]) -> None:
         "fieldRef": {"fieldPath": "metadata.namespace"}
     }
     assert {k: env[k]["value"] for k in env if "value" in env[k]} == {
-        "SCAIVAULT_KUBE_WRITE_QPS": "50",
+        "SCAIVAULT_KUBE_WRITE_QPS": "0",
         "SCAIVAULT_KUBE_WRITE_BURST": "100",
         "SCAIVAULT_MAX_CONCURRENT_SYNCS": "8",
         "SCAIVAULT_WORKER_LIMIT": "64",
@@ -380,7 +380,7 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("namespace-name", {"watchNamespaces": ["Bad_NS"]}, "watchNamespaces"),
     ("port-range", {"service": {"apiPort": 70000}}, "apiPort"),
     ("interval", {"serviceMonitor": {"interval": "thirty"}}, "interval"),
-    ("qps", {"operator": {"kubeWriteQps": 0}}, "kubeWriteQps"),
+    ("qps", {"operator": {"kubeWriteQps": -1}}, "kubeWriteQps"),
     ("resources", {"operator": {"resources": {"limits": {"memory": "lots"}}}}, "memory"),
     ("service-type", {"service": {"type": "Ingress"}}, "type"),
     ("strategy", {"updateStrategy": {"type": "BlueGreen"}}, "type"),

@@ -49,7 +49,7 @@ def test_azure_identity_variables_reach_the_backends(monkeypatch: pytest.MonkeyP
 @pytest.mark.parametrize(
     ("variable", "value", "named"),
     [
-        ("SCAIVAULT_KUBE_WRITE_QPS", "0", "kube_write_qps (SCAIVAULT_KUBE_WRITE_QPS)"),
+        ("SCAIVAULT_KUBE_WRITE_QPS", "-1", "kube_write_qps (SCAIVAULT_KUBE_WRITE_QPS)"),
         ("SCAIVAULT_API_PORT", "http", "api_port (SCAIVAULT_API_PORT)"),
         ("SCAIVAULT_MAX_CONCURRENT_SYNCS", "-1", "max_concurrent_syncs"),
         ("KUBERNETES_SERVICE_PORT", "99999", "kubernetes_service_port (KUBERNETES_SERVICE_PORT)"),

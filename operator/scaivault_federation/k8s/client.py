@@ -1,12 +1,17 @@
 """A small typed asyncio client for the few Kubernetes API calls the project makes.
 
 API failures are converted into :class:`KubeApiError` subclasses here, once, so
-callers branch on types rather than status codes. Writes pass a token bucket.
+callers branch on types rather than status codes. The apiserver protects
+itself (API Priority and Fairness): a 429 is retried after the
+``Retry-After`` it names, a few times, before it is raised. Writes may also
+pass a client-side token bucket, off by default (``write_qps`` 0).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -19,6 +24,9 @@ from .config import KubeConnection
 from .ratelimit import TokenBucket
 
 JSON = dict[str, Any]
+#: how often one request is retried after a 429, and the longest wait between
+MAX_THROTTLE_RETRIES = 5
+MAX_THROTTLE_WAIT = 30.0
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
@@ -96,16 +104,20 @@ class KubeClient:
         self,
         connection: KubeConnection,
         *,
-        write_qps: float = 50.0,
+        write_qps: float = 0.0,
         write_burst: int = 100,
         timeout: float = 30.0,
+        max_throttle_retries: int = MAX_THROTTLE_RETRIES,
     ) -> None:
         self.connection = connection
-        self.write_limiter = TokenBucket(write_qps, write_burst)
+        self.write_limiter = TokenBucket(write_qps, write_burst) if write_qps > 0 else None
+        self.max_throttle_retries = max_throttle_retries
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=10)
         self._session: aiohttp.ClientSession | None = None
         #: requests made, by HTTP method (tests and benchmarks read it)
         self.requests: Counter[str] = Counter()
+        #: 429 answers the apiserver gave, retried or not
+        self.throttled = 0
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -127,8 +139,28 @@ class KubeClient:
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> JSON:
+        attempt = 0
+        while True:
+            try:
+                return await self._request_once(method, path, body, params, content_type)
+            except TooManyRequestsError as exc:
+                self.throttled += 1
+                attempt += 1
+                if attempt > self.max_throttle_retries:
+                    raise
+                wait = exc.retry_after if exc.retry_after is not None else float(attempt)
+                await asyncio.sleep(min(MAX_THROTTLE_WAIT, wait) * random.uniform(1.0, 1.2))  # noqa: S311
+
+    async def _request_once(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        params: Mapping[str, str] | None,
+        content_type: str,
+    ) -> JSON:
         self.requests[method] += 1
-        if method not in ("GET", "HEAD"):
+        if self.write_limiter is not None and method not in ("GET", "HEAD"):
             await self.write_limiter.acquire()
         headers = {"Accept": "application/json"}
         token = self.connection.bearer_token()

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..backends.base import RemoteSecretRef, SecretBackend
-from ..k8s.client import KubeApiError
 from ..models.content import InvalidContentError, to_secret_data
 from ..models.secret import LocalSecret, RemoteItem
 from ..models.spec import BackendSpec
 from ..paths import PathMapping, secret_name_for_path
-from .plan import PlannedConflict, SyncPlan, map_remote, needs_fetch, plan_sync
+from .apply import Applier
+from .plan import PlannedConflict, map_remote, needs_fetch, plan_sync
 from .ports import SecretStorage
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
         for ref in await ctx.backend.list_secrets(prefix):
             refs[ref.path] = ref
     mapped = map_remote(mappings, refs)
-    local = await _load_local(ctx, mapped.local_by_remote.values())
+    local = await _load_local(ctx)
 
     to_fetch: list[str] = []
     unchanged_versions: dict[str, str] = {}
@@ -108,62 +108,30 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
         listing_complete=True,
         failed_paths=failed,
     )
-    await _apply(ctx, plan, local, outcome)
+    applier = Applier(ctx.store, ctx.namespace, ctx.name, ctx.mac_key, ctx.spec.conflict_policy)
+    applied = await applier.apply(plan, local)
+    outcome.written, outcome.deleted, outcome.orphaned = (
+        applied.written,
+        applied.deleted,
+        applied.orphaned,
+    )
+    outcome.takeovers.extend(applied.takeovers)
+    outcome.item_errors.update(applied.item_errors)
     outcome.conflicts.extend(plan.conflicts)
+    outcome.conflicts.extend(applied.conflicts)
     outcome.secrets_synced = plan.synced_paths - len(
-        [w for w in plan.writes if w.item.local_path in outcome.item_errors]
+        [
+            w
+            for w in plan.writes
+            if w.item.local_path in outcome.item_errors or w.item.local_path in applied.not_written
+        ]
     )
     outcome.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
     return outcome
 
 
-async def _load_local(ctx: SyncContext, local_paths: Iterable[str]) -> dict[str, LocalSecret]:
-    """Secrets this backend manages, plus any at a name a remote path maps to."""
+async def _load_local(ctx: SyncContext) -> dict[str, LocalSecret]:
+    """The Secrets this backend manages, by name. Other Secrets are not read: a write
+    that meets one finds it then (see :mod:`.apply`)."""
     managed = await ctx.store.list_managed(ctx.namespace, ctx.name)
-    local = {s.name: s for s in managed}
-    for path in sorted(set(local_paths)):
-        name = secret_name_for_path(path)
-        if name not in local:
-            found = await ctx.store.get(ctx.namespace, name)
-            if found is not None:
-                local[name] = found
-    return local
-
-
-async def _apply(
-    ctx: SyncContext, plan: SyncPlan, local: dict[str, LocalSecret], outcome: SyncOutcome
-) -> None:
-    for write in plan.writes:
-        try:
-            await ctx.store.write_synced(
-                ctx.namespace,
-                write.name,
-                backend_name=ctx.name,
-                path=write.item.local_path,
-                remote_path=write.item.remote_path,
-                remote_version=write.item.version,
-                data=write.item.data,
-                mac=write.mac,
-                existing=local.get(write.name),
-            )
-        except KubeApiError as exc:
-            outcome.item_errors[write.item.local_path] = f"write failed: {exc.status_reason}"
-            continue
-        outcome.written += 1
-        if write.takeover:
-            outcome.takeovers.append(write.item.local_path)
-    for orphan in plan.deletes:
-        try:
-            await ctx.store.delete(ctx.namespace, orphan.name, orphan.resource_version)
-        except KubeApiError as exc:
-            outcome.item_errors[orphan.path] = f"delete failed: {exc.status_reason}"
-            continue
-        outcome.deleted += 1
-    for orphan in plan.orphans:
-        if not local[orphan.name].orphaned:
-            try:
-                await ctx.store.mark_orphaned(ctx.namespace, orphan.name)
-            except KubeApiError as exc:
-                outcome.item_errors[orphan.path] = f"marking orphaned failed: {exc.status_reason}"
-                continue
-        outcome.orphaned += 1
+    return {s.name: s for s in managed}

@@ -1,0 +1,142 @@
+"""Carrying out a sync plan against the namespace's Secrets.
+
+Writes run concurrently, a bounded number at a time. A Secret the plan
+creates is created without being read first: the namespace's other Secrets
+are not listed or fetched on a sync, so a first sync of N paths costs N
+creates. Only when a create finds the name taken (409) is that one Secret
+read and its path planned again against what is there (a conflict, a
+takeover, or nothing to do). Any Kubernetes call that fails (a write, a
+delete, an orphan mark) fails that path only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from ..k8s.client import ConflictError, KubeApiError
+from ..models.secret import LocalSecret
+from ..models.spec import ConflictPolicy
+from .plan import Orphan, PlannedConflict, SyncPlan, Write, plan_sync
+from .ports import SecretStorage
+
+#: Kubernetes writes of one sync in flight at once
+WRITE_CONCURRENCY = 16
+
+
+@dataclass
+class Applied:
+    written: int = 0
+    deleted: int = 0
+    orphaned: int = 0
+    takeovers: list[str] = field(default_factory=list)
+    #: paths planned as writes that ended neither written nor failed (a create found
+    #: a Secret in the way and planning it again wrote nothing)
+    not_written: set[str] = field(default_factory=set)
+    conflicts: list[PlannedConflict] = field(default_factory=list)
+    item_errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Applier:
+    store: SecretStorage
+    namespace: str
+    backend_name: str
+    mac_key: bytes
+    policy: ConflictPolicy
+    concurrency: int = WRITE_CONCURRENCY
+    result: Applied = field(default_factory=Applied)
+
+    async def apply(self, plan: SyncPlan, local: Mapping[str, LocalSecret]) -> Applied:
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(run: Callable[[], Awaitable[None]]) -> None:
+            async with slots:
+                await run()
+
+        jobs: list[Callable[[], Awaitable[None]]] = []
+        jobs += [_bind(self._write, w, local.get(w.name)) for w in plan.writes]
+        jobs += [_bind(self._delete, o) for o in plan.deletes]
+        jobs += [_bind(self._orphan, o) for o in plan.orphans if not local[o.name].orphaned]
+        self.result.orphaned += sum(1 for o in plan.orphans if local[o.name].orphaned)
+        await asyncio.gather(*(bounded(job) for job in jobs))
+        return self.result
+
+    async def _write(self, write: Write, existing: LocalSecret | None) -> None:
+        path = write.item.local_path
+        try:
+            await self.store.write_synced(
+                self.namespace,
+                write.name,
+                backend_name=self.backend_name,
+                path=path,
+                remote_path=write.item.remote_path,
+                remote_version=write.item.version,
+                data=write.item.data,
+                mac=write.mac,
+                existing=existing,
+            )
+        except ConflictError as exc:
+            if existing is None:
+                await self._replan(write)
+            else:
+                self.result.item_errors[path] = f"write failed: {exc.status_reason}"
+            return
+        except KubeApiError as exc:
+            self.result.item_errors[path] = f"write failed: {exc.status_reason}"
+            return
+        self.result.written += 1
+        if write.takeover:
+            self.result.takeovers.append(path)
+
+    async def _replan(self, write: Write) -> None:
+        """A create found the name taken: plan this path again against that Secret."""
+        path = write.item.local_path
+        try:
+            found = await self.store.get(self.namespace, write.name)
+        except KubeApiError as exc:
+            self.result.item_errors[path] = f"write failed: {exc.status_reason}"
+            return
+        if found is None:  # deleted in between: create it after all
+            await self._write(write, None)
+            return
+        again = plan_sync(
+            backend_name=self.backend_name,
+            items=[write.item],
+            unchanged_versions={},
+            local={found.name: found},
+            key=self.mac_key,
+            policy=self.policy,
+            prune=False,
+            listing_complete=False,
+        )
+        self.result.conflicts.extend(again.conflicts)
+        if not again.writes:
+            self.result.not_written.add(path)
+            return
+        for retry in again.writes:
+            await self._write(retry, found)
+
+    async def _delete(self, orphan: Orphan) -> None:
+        try:
+            await self.store.delete(self.namespace, orphan.name, orphan.resource_version)
+        except KubeApiError as exc:
+            self.result.item_errors[orphan.path] = f"delete failed: {exc.status_reason}"
+            return
+        self.result.deleted += 1
+
+    async def _orphan(self, orphan: Orphan) -> None:
+        try:
+            await self.store.mark_orphaned(self.namespace, orphan.name)
+        except KubeApiError as exc:
+            self.result.item_errors[orphan.path] = f"marking orphaned failed: {exc.status_reason}"
+            return
+        self.result.orphaned += 1
+
+
+def _bind(fn: Callable[..., Awaitable[None]], *args: object) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await fn(*args)
+
+    return run
