@@ -22,6 +22,7 @@ from aiohttp import web
 from ..k8s.client import KubeClient
 from ..k8s.config import load_connection
 from ..k8s.secrets import SecretStore
+from .access import auth_middleware
 from .auth import CACHE_SECONDS, Authenticator
 from .backends import add_backend_routes
 from .cache import BackendCache
@@ -54,7 +55,8 @@ class ApiSettings:
 
 def build_app(state: ApiState) -> web.Application:
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
+        middlewares=[metrics_middleware, error_middleware, auth_middleware],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[STATE] = state
     add_backend_routes(app)
