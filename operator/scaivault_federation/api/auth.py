@@ -77,6 +77,17 @@ class Principal:
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("scaivault_principal", Principal)
 
 
+def principal_of(request: web.Request) -> Principal:
+    """The caller that :func:`.access.auth_middleware` authenticated.
+
+    A handler that asks on a public route (or on an application built without the
+    middleware) is a bug: it fails with a generic 500 instead of going unchecked.
+    """
+    if PRINCIPAL not in request:
+        raise RuntimeError("no authenticated principal on this request")
+    return request[PRINCIPAL]
+
+
 class TtlCache(Generic[K, V]):
     def __init__(self, ttl: float = CACHE_SECONDS, limit: int = CACHE_ENTRIES) -> None:
         self.ttl = ttl
@@ -133,12 +144,12 @@ class Authenticator:
         self._decisions: TtlCache[tuple[str, str, str, str, str], bool] = TtlCache(ttl)
 
     async def authenticate(self, request: web.Request) -> Principal:
-        if PRINCIPAL in request:
-            return request[PRINCIPAL]
-        token = _bearer(request)
-        principal = await self._principal(token)
-        request[PRINCIPAL] = principal
-        return principal
+        """The caller behind the request's bearer token; 401 without a valid one.
+
+        Only :func:`.access.auth_middleware` calls this, once per request; handlers
+        read the result with :func:`principal_of`.
+        """
+        return await self._principal(_bearer(request))
 
     async def _principal(self, token: str) -> Principal:
         static = self.static.lookup(token)
@@ -209,8 +220,8 @@ class Authenticator:
     async def require(
         self, request: web.Request, permission: Permission, namespace: str
     ) -> Principal:
-        """The caller, if it may use ``permission`` in ``namespace``; 401/403 otherwise."""
-        principal = await self.authenticate(request)
+        """The caller, if it may use ``permission`` in ``namespace``; 403 otherwise."""
+        principal = principal_of(request)
         if not await self.allowed(principal, permission, namespace):
             raise ApiError(
                 403,

@@ -30,6 +30,9 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
+METRICS_PATH = "/metrics"
+HEALTHZ_PATH = "/healthz"
+
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -64,5 +67,5 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def add_observability_routes(app: web.Application) -> None:
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/healthz", healthz)
+    app.router.add_get(METRICS_PATH, metrics)
+    app.router.add_get(HEALTHZ_PATH, healthz)

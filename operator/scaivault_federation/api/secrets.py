@@ -64,7 +64,6 @@ def _view(
 
 async def _prepare(request: web.Request) -> tuple[ApiState, str, str]:
     state = ready_state(request)
-    await state.auth.authenticate(request)
     path = _path(request)
     namespace = query_namespace(request) or state.default_namespace
     return state, path, namespace

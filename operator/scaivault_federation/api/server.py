@@ -23,6 +23,7 @@ from ..k8s.config import load_connection
 from ..k8s.secrets import SecretStore
 from ..k8s.tokens import ServiceAccountTokens
 from ..settings import Settings
+from .access import auth_middleware
 from .auth import Authenticator
 from .backends import add_backend_routes
 from .cache import BackendCache
@@ -45,7 +46,8 @@ __all__ = ["ApiServer", "build_app", "run_api", "serve_api", "write_dev_tokens"]
 
 def build_app(state: ApiState) -> web.Application:
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
+        middlewares=[metrics_middleware, error_middleware, auth_middleware],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[STATE] = state
     add_backend_routes(app)

@@ -31,6 +31,12 @@ class Connection(CamelModel):
     message: str | None = None
 
 
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
 class Conflict(CamelModel):
     path: str
     remote_path: str
@@ -40,7 +46,7 @@ class Conflict(CamelModel):
 
 class Condition(CamelModel):
     type: str
-    status: str  # "True" | "False" | "Unknown"
+    status: ConditionStatus
     reason: str
     message: str = ""
     last_transition_time: datetime

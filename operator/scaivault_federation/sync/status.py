@@ -9,6 +9,7 @@ from ..errors import FederationError, is_retryable, reason_of
 from ..models.status import (
     BackendStatus,
     Condition,
+    ConditionStatus,
     Conflict,
     Connection,
     ConnectionState,
@@ -30,7 +31,7 @@ def set_condition(
     generation: int | None,
 ) -> list[Condition]:
     """Replace the condition of ``type_``; keep its transition time if status did not flip."""
-    text = "True" if status else "False"
+    text = ConditionStatus.TRUE if status else ConditionStatus.FALSE
     old = next((cond for cond in conditions if cond.type == type_), None)
     since = old.last_transition_time if old is not None and old.status == text else now
     new = Condition(
