@@ -34,9 +34,21 @@ def _operator_flags(run: argparse.ArgumentParser) -> None:
         help="watch only this namespace (repeatable; default: all)",
     )
     run.add_argument(
-        "--standalone", action="store_const", const=True, help="no peering (single replica)"
+        "--standalone",
+        action="store_const",
+        const=True,
+        help="act on every backend without a Lease (a single replica, dev)",
     )
-    run.add_argument("--peering", help="kopf peering name for HA replicas")
+    run.add_argument(
+        "--peering", help="name of the group of replicas (default scaivault-federation)"
+    )
+    run.add_argument(
+        "--sharding",
+        action="store_const",
+        const=True,
+        help="spread backends over all live replicas",
+    )
+    run.add_argument("--lease-duration-seconds", type=float, help="takeover time (default 12)")
     run.add_argument("--liveness", help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--metrics-port", type=int, help="operator /metrics port; 0 disables it")
     run.add_argument("--metrics-addr", help="address /metrics listens on")

@@ -52,8 +52,10 @@ async def run_operator(
     await kopf.operator(
         clusterwide=not namespaces,
         namespaces=namespaces,
-        standalone=settings.standalone,
-        peering_name=None if settings.standalone else settings.peering,
+        # Replicas coordinate through Leases of their own (see sync/membership.py):
+        # kopf's peering would pause every replica instead.
+        standalone=True,
+        peering_name=None,
         liveness_endpoint=settings.liveness,
         stop_flag=stop_flag,
         ready_flag=ready_flag,

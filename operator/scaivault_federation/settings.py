@@ -88,9 +88,34 @@ class Settings(BaseSettings):
     watch_namespaces: CommaList = Field(
         default=(), description="namespaces to watch, comma-separated (default: all)"
     )
-    standalone: bool = Field(default=False, description="run without peering (one replica)")
+    standalone: bool = Field(
+        default=False,
+        description="one process acts on every backend, with no Lease (one replica, dev)",
+    )
     peering: str = Field(
-        default="scaivault-federation", min_length=1, description="kopf peering name for HA"
+        default="scaivault-federation",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="name of the group of replicas (their Leases carry it)",
+    )
+    sharding: bool = Field(
+        default=False,
+        description="spread the backends over all live replicas instead of one acting on all",
+    )
+    lease_duration_seconds: float = Field(
+        default=12.0,
+        ge=3,
+        le=300,
+        description="how long a replica's Lease holds without renewal: the takeover time",
+    )
+    replica_id: str | None = Field(
+        default=None,
+        validation_alias=_standard("HOSTNAME"),
+        description="this replica's name in its Lease (default: the pod's host name)",
+    )
+    max_backoff_seconds: float = Field(
+        default=300.0, ge=5, description="longest wait between retries of a failing backend"
     )
     liveness: str | None = Field(
         default=None, description="liveness endpoint, e.g. http://0.0.0.0:8080/healthz"

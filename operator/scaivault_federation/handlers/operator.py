@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+import secrets
 from typing import Any
 
 import kopf
@@ -14,14 +16,20 @@ from ..k8s.backend_store import BackendStore
 from ..k8s.client import KubeClient
 from ..k8s.config import load_connection
 from ..k8s.events import EventRecorder
+from ..k8s.leases import LeaseStore
+from ..k8s.reflector import Reflector
+from ..k8s.secret_cache import MANAGED_SELECTOR, ManagedSecretCache
 from ..k8s.secrets import SecretStore
 from ..k8s.tokens import ServiceAccountTokens
+from ..k8s.watchers import SecretNameWatch, secret_collections
 from ..labels import FINALIZER, GROUP, PLURAL, VERSION
 from ..models.resource import FederationBackendResource
 from ..models.spec import DeletionPolicy
 from ..settings import Settings
+from ..sync.membership import Membership
 from ..sync.metrics import forget_backend
 from ..sync.teardown import teardown
+from ..sync.triggers import TriggerRouter
 from ..sync.worker import BackendWorker, OperatorDeps
 
 log = logging.getLogger(__name__)
@@ -48,27 +56,74 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     client = KubeClient(
         connection, write_qps=ours.kube_write_qps, write_burst=ours.kube_write_burst
     )
-    secrets = SecretStore(client)
+    cache = ManagedSecretCache()
+    store = SecretStore(client, cache)
     namespace = ours.operator_namespace or connection.default_namespace
-    memo.client = client
-    memo.workers = {}
+    mac_key = await store.load_or_create_mac_key(namespace)
+    router = TriggerRouter(mac_key)
+    cache.listen(router.managed_changed)
+    workers: dict[WorkerKey, BackendWorker] = {}
+    memo.client, memo.workers, memo.tasks = client, workers, []
+
+    def wake_all() -> None:
+        for worker in list(workers.values()):
+            worker.ownership_changed()
+
+    owns = _owns_everything
+    if not ours.standalone:
+        identity = ours.replica_id or f"operator-{secrets.token_hex(3)}"
+        membership = Membership(
+            LeaseStore(client),
+            namespace=namespace,
+            group=ours.peering,
+            identity=f"{identity}-{secrets.token_hex(3)}",
+            duration=ours.lease_duration_seconds,
+            sharded=ours.sharding,
+            on_change=wake_all,
+        )
+        owns = membership.owns
+        memo.tasks.append(asyncio.create_task(membership.run(), name="membership"))
+    names = SecretNameWatch(router.secret_changed)
+    for path in secret_collections(ours.watch_namespaces):
+        memo.tasks.append(
+            asyncio.create_task(names.reflector(client, path).run(), name=f"secret-names {path}")
+        )
+        memo.tasks.append(
+            asyncio.create_task(_managed(client, path, cache).run(), name=f"managed-secrets {path}")
+        )
     memo.deps = OperatorDeps(
-        secrets=secrets,
+        secrets=store,
         statuses=BackendStore(client),
         events=EventRecorder(client),
         connect=functools.partial(
             connect,
-            secrets=secrets,
+            secrets=store,
             tokens=ServiceAccountTokens(client),
             environment=ours.backend_environment(),
         ),
-        mac_key=await secrets.load_or_create_mac_key(namespace),
+        mac_key=mac_key,
         sync_slots=asyncio.Semaphore(ours.max_concurrent_syncs),
+        max_backoff=ours.max_backoff_seconds,
+        router=router,
+        owns=owns,
     )
+
+
+def _owns_everything(uid: str) -> bool:
+    return True
+
+
+def _managed(client: KubeClient, path: str, cache: ManagedSecretCache) -> Reflector:
+    return Reflector(client, path, cache, label_selector=MANAGED_SELECTOR)
 
 
 @kopf.on.cleanup()
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    for task in getattr(memo, "tasks", []):
+        task.cancel()
+    for task in getattr(memo, "tasks", []):
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
     client: KubeClient | None = getattr(memo, "client", None)
     if client is not None:
         await client.close()
@@ -79,12 +134,17 @@ async def backend_daemon(
     name: str, namespace: str | None, body: kopf.Body, memo: Any, **_: Any
 ) -> None:
     assert namespace is not None  # the resource is namespaced
-    worker = BackendWorker(memo.deps, namespace, name)
+    deps: OperatorDeps = memo.deps
+    worker = BackendWorker(deps, namespace, name)
     workers: dict[WorkerKey, BackendWorker] = memo.workers
     workers[(namespace, name)] = worker
+    if deps.router is not None:
+        deps.router.attach((namespace, name), worker)
     try:
         await worker.run(FederationBackendResource.from_object(body))
     finally:
+        if deps.router is not None:
+            deps.router.detach((namespace, name), worker)
         if workers.get((namespace, name)) is worker:
             del workers[(namespace, name)]
 
@@ -100,9 +160,11 @@ def backend_changed(name: str, namespace: str | None, body: kopf.Body, memo: Any
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def backend_deleted(
-    name: str, namespace: str | None, spec: kopf.Spec, memo: Any, **_: Any
+    name: str, namespace: str | None, spec: kopf.Spec, meta: kopf.Meta, memo: Any, **_: Any
 ) -> None:
     assert namespace is not None
+    if not memo.deps.owns(str(meta.get("uid", ""))):
+        raise kopf.TemporaryError("the replica acting on this backend tears it down", delay=3)
     policy = DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.RETAIN.value))
     count = await teardown(memo.deps.secrets, namespace, name, policy)
     forget_backend(namespace, name, str(spec.get("type", "")))

@@ -138,11 +138,12 @@ class KubeClient:
         body: Any = None,
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
+        accept: str | None = None,
     ) -> JSON:
         attempt = 0
         while True:
             try:
-                return await self._request_once(method, path, body, params, content_type)
+                return await self._request_once(method, path, body, params, content_type, accept)
             except TooManyRequestsError as exc:
                 self.throttled += 1
                 attempt += 1
@@ -158,11 +159,12 @@ class KubeClient:
         body: Any,
         params: Mapping[str, str] | None,
         content_type: str,
+        accept: str | None,
     ) -> JSON:
         self.requests[method] += 1
         if self.write_limiter is not None and method not in ("GET", "HEAD"):
             await self.write_limiter.acquire()
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": accept or "application/json"}
         token = self.connection.bearer_token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -185,8 +187,10 @@ class KubeClient:
     def write_requests(self) -> int:
         return sum(n for method, n in self.requests.items() if method not in ("GET", "HEAD"))
 
-    async def get(self, path: str, params: Mapping[str, str] | None = None) -> JSON:
-        return await self.request("GET", path, params=params)
+    async def get(
+        self, path: str, params: Mapping[str, str] | None = None, accept: str | None = None
+    ) -> JSON:
+        return await self.request("GET", path, params=params, accept=accept)
 
     async def post(self, path: str, body: JSON, params: Mapping[str, str] | None = None) -> JSON:
         return await self.request("POST", path, body=body, params=params)

@@ -11,7 +11,7 @@ import contextlib
 import secrets as pysecrets
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..labels import (
     BACKEND_LABEL,
@@ -27,6 +27,9 @@ from ..labels import (
 )
 from ..models.secret import LocalSecret
 from .client import JSON, ConflictError, KubeClient, NotFoundError
+
+if TYPE_CHECKING:
+    from .secret_cache import ManagedSecretCache
 
 MAC_KEY_SECRET = "scaivault-federation-mac-key"
 MAC_KEY_FIELD = "key"
@@ -59,10 +62,21 @@ def now_rfc3339() -> str:
 
 
 class SecretStore:
-    def __init__(self, client: KubeClient) -> None:
+    """Secrets through the apiserver; with a :class:`ManagedSecretCache`, the managed
+    ones are read from it once it holds a full listing, and every write of ours is
+    applied to it from the apiserver's answer."""
+
+    def __init__(self, client: KubeClient, cache: ManagedSecretCache | None = None) -> None:
         self.client = client
+        self.cache = cache
+
+    def _cached(self, namespace: str, obj: JSON) -> None:
+        if self.cache is not None and obj.get("kind") == "Secret":
+            self.cache.upsert(namespace, obj)
 
     async def list_managed(self, namespace: str, backend_name: str) -> list[LocalSecret]:
+        if self.cache is not None and self.cache.covers(namespace):
+            return self.cache.managed(namespace, backend_name)
         doc = await self.client.get(
             _secrets_path(namespace), params={"labelSelector": managed_selector(backend_name)}
         )
@@ -117,19 +131,24 @@ class SecretStore:
             "data": encode_data(data),
         }
         if existing is None:
-            await self.client.post(_secrets_path(namespace), body)
+            written = await self.client.post(_secrets_path(namespace), body)
         else:
             metadata["resourceVersion"] = existing.resource_version
-            await self.client.put(_secrets_path(namespace, name), body)
+            written = await self.client.put(_secrets_path(namespace, name), body)
+        self._cached(namespace, written)
 
     async def mark_orphaned(self, namespace: str, name: str) -> None:
         patch: JSON = {"metadata": {"annotations": {ORPHANED_AT_ANNOTATION: now_rfc3339()}}}
-        await self.client.merge_patch(_secrets_path(namespace, name), patch)
+        self._cached(
+            namespace, await self.client.merge_patch(_secrets_path(namespace, name), patch)
+        )
 
     async def delete(self, namespace: str, name: str, resource_version: str | None) -> None:
         body: JSON = {"kind": "DeleteOptions", "apiVersion": "v1"}
         if resource_version:
             body["preconditions"] = {"resourceVersion": resource_version}
+        if self.cache is not None:
+            self.cache.deleted_by_us(namespace, name)
         with contextlib.suppress(NotFoundError):
             await self.client.delete(_secrets_path(namespace, name), body)
 
@@ -146,7 +165,8 @@ class SecretStore:
                 }
             }
             with contextlib.suppress(NotFoundError):
-                await self.client.merge_patch(_secrets_path(namespace, name), patch)
+                released = await self.client.merge_patch(_secrets_path(namespace, name), patch)
+                self._cached(namespace, released)
 
     async def put_local(
         self,

@@ -38,18 +38,35 @@ class WatchEvent:
         return str(version) if version else None
 
 
-async def list_all(client: KubeClient, path: str) -> tuple[list[JSON], str]:
+#: ask for metadata only (``PartialObjectMetadata``): no Secret data crosses the wire
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+METADATA_ONLY_WATCH = (
+    "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+)
+
+
+async def list_all(
+    client: KubeClient,
+    path: str,
+    *,
+    label_selector: str | None = None,
+    metadata_only: bool = False,
+) -> tuple[list[JSON], str]:
     """Every item of the collection at ``path`` (paged) and the list's resourceVersion."""
     items: list[JSON] = []
-    params: dict[str, str] = {"limit": str(LIST_PAGE_SIZE)}
+    base: dict[str, str] = {"limit": str(LIST_PAGE_SIZE)}
+    if label_selector:
+        base["labelSelector"] = label_selector
+    params = dict(base)
+    accept = METADATA_ONLY if metadata_only else None
     while True:
-        doc = await client.get(path, params=params)
+        doc = await client.get(path, params=params, accept=accept)
         items.extend(doc.get("items") or [])
         meta = doc.get("metadata") or {}
         token = meta.get("continue")
         if not token:
             return items, str(meta.get("resourceVersion", ""))
-        params = {"limit": str(LIST_PAGE_SIZE), "continue": str(token)}
+        params = {**base, "continue": str(token)}
 
 
 def _event_from(line: bytes) -> WatchEvent | None:
@@ -73,6 +90,8 @@ async def watch_events(
     resource_version: str,
     *,
     timeout_seconds: int = 290,
+    label_selector: str | None = None,
+    metadata_only: bool = False,
 ) -> AsyncIterator[WatchEvent]:
     """Events after ``resource_version`` until the server ends the watch.
 
@@ -85,7 +104,9 @@ async def watch_events(
         "allowWatchBookmarks": "true",
         "timeoutSeconds": str(timeout_seconds),
     }
-    headers = {"Accept": "application/json"}
+    if label_selector:
+        params["labelSelector"] = label_selector
+    headers = {"Accept": METADATA_ONLY_WATCH if metadata_only else "application/json"}
     token = client.connection.bearer_token()
     if token:
         headers["Authorization"] = f"Bearer {token}"

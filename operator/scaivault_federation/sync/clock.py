@@ -34,5 +34,8 @@ class SystemClock:
         delay = deadline - self.monotonic()
         if delay <= 0 or wake.is_set():
             return
+        if delay == float("inf"):
+            await wake.wait()
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wake.wait(), timeout=delay)

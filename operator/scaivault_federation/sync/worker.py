@@ -15,19 +15,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..backends.base import SecretBackend
+from ..backends.credentials import CREDENTIAL_FIELDS
 from ..backends.errors import InvalidBackendConfigError
 from ..errors import FederationError, is_retryable, reason_of, safe_message
 from ..models.resource import FederationBackendResource
 from ..models.spec import BackendSpec, Mode
 from ..models.status import Health
+from ..paths import secret_name_for_path
 from .clock import Clock, SystemClock
 from .metrics import BackendMetrics
 from .ports import Connector, EventSink, SecretStorage, StatusWriter
 from .report import Reporter
 from .service import SyncContext, run_sync
+from .triggers import TriggerRouter
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,14 @@ class OperatorDeps:
     rng: random.Random = field(default_factory=random.Random)
     clock: Clock = field(default_factory=SystemClock)
     max_backoff: float = MAX_BACKOFF
+    #: wakes workers when Secrets they depend on change (None: only their schedule)
+    router: TriggerRouter | None = None
+    #: whether this process acts on the backend with this uid (HA and shards)
+    owns: Callable[[str], bool] = field(default=lambda uid: True)
+
+
+#: a due time that never comes: the worker waits for a change
+NEVER = float("inf")
 
 
 def jittered(seconds: float, rng: random.Random, spread: float = 0.1) -> float:
@@ -85,10 +97,26 @@ class BackendWorker:
         self.failures = 0
         self.resource: FederationBackendResource | None = None
         self._wake = asyncio.Event()
+        self._triggered = False
+        self._reconnect = False
 
     def observe(self, resource: FederationBackendResource) -> None:
         """The CR as it is now; wakes the worker."""
         self.resource = resource
+        self._wake.set()
+
+    def trigger(self) -> None:
+        """Sync at once (a Secret it manages was deleted or edited by hand)."""
+        self._triggered = True
+        self._wake.set()
+
+    def credentials_changed(self) -> None:
+        """Log in afresh and sync at once (a credentials Secret it reads changed)."""
+        self._reconnect = True
+        self.trigger()
+
+    def ownership_changed(self) -> None:
+        """This process may have gained or lost the backend: look again."""
         self._wake.set()
 
     async def run(self, resource: FederationBackendResource) -> None:
@@ -109,6 +137,12 @@ class BackendWorker:
     async def step(self, resource: FederationBackendResource) -> None:
         """React to ``resource`` (a changed spec or trigger) and sync if due."""
         clock = self.deps.clock
+        if not self.deps.owns(resource.uid):
+            if self.generation is not None:  # lost it: another process acts now
+                await self.close()
+                self.generation = None
+            self.due = NEVER
+            return
         request = resource.sync_requested
         if resource.generation != self.generation:
             resumed = self.generation is None
@@ -118,6 +152,12 @@ class BackendWorker:
                 self.last_request = request
         if request != self.last_request:
             self.last_request = request
+            self.due = 0.0
+        if self._reconnect:
+            self._reconnect = False
+            await self.close()
+        if self._triggered:
+            self._triggered = False
             self.due = 0.0
         if clock.monotonic() >= self.due:
             await self.tick(resource)
@@ -146,6 +186,8 @@ class BackendWorker:
         self.generation = resource.generation
         self.failures = 0
         self.spec = resource.spec
+        if self.deps.router is not None:
+            self.deps.router.depend((self.namespace, self.name), self._credential_names())
         if resource.spec is None:
             message = resource.spec_error or "invalid spec"
             self.next_delay = INVALID_SPEC_WAIT
@@ -186,8 +228,11 @@ class BackendWorker:
                         self.deps.secrets,
                         self.deps.mac_key,
                     )
+                    # the status says "as of when the sync began": a change made
+                    # while it ran is not in it, so a later sync is still due
+                    started = clock.now()
                     outcome = await run_sync(ctx)
-                await self.report.synced(resource, outcome, latency, clock.now(), self.next_delay)
+                await self.report.synced(resource, outcome, latency, started, self.next_delay)
                 self._metrics(spec).record_sync(outcome)
             self._metrics(spec).record_success(latency)
             self.failures = 0
@@ -210,6 +255,13 @@ class BackendWorker:
         finally:
             if self.backend is not None:
                 self._metrics(spec).drain_calls(self.backend.calls)
+
+    def _credential_names(self) -> list[str]:
+        """The Secrets the config's ``*Path`` fields name."""
+        if self.spec is None:
+            return []
+        paths = (getattr(self.spec.config, attr, None) for attr in CREDENTIAL_FIELDS)
+        return [secret_name_for_path(path) for path in paths if path]
 
     def _metrics(self, spec: BackendSpec) -> BackendMetrics:
         return BackendMetrics(self.namespace, self.name, spec.type.value)
