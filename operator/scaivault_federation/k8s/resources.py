@@ -53,14 +53,21 @@ async def read_credentials(client: KubeClient, namespace: str, path: str | None)
 
 
 async def request_service_account_token(
-    client: KubeClient, namespace: str, service_account: str, expiration_seconds: int = 600
+    client: KubeClient,
+    namespace: str,
+    service_account: str,
+    expiration_seconds: int = 600,
+    audience: str | None = None,
 ) -> str:
-    """A short-lived token of ``service_account`` through TokenRequest (never stored)."""
+    """A short-lived token of ``service_account`` through TokenRequest (never stored),
+    for ``audience`` when given (else the apiserver's own audiences)."""
     body: JSON = {
         "apiVersion": "authentication.k8s.io/v1",
         "kind": "TokenRequest",
         "spec": {"expirationSeconds": expiration_seconds},
     }
+    if audience:
+        body["spec"]["audiences"] = [audience]
     path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token"
     try:
         issued = await client.post(path, body)

@@ -71,6 +71,10 @@ def backoff_delay(
     return max(delay, retry_after or 0.0)
 
 
+# Vault auth methods that may log in with a ServiceAccount token of the CR's namespace
+_SERVICE_ACCOUNT_AUTH = (VaultAuthMethod.KUBERNETES, VaultAuthMethod.JWT)
+
+
 async def load_credentials(client: KubeClient, namespace: str, spec: BackendSpec) -> Credentials:
     """Merge the Secrets the config's ``*Path`` fields name (same namespace only)."""
     values: dict[str, bytes] = {}
@@ -79,11 +83,13 @@ async def load_credentials(client: KubeClient, namespace: str, spec: BackendSpec
         if path is not None:
             values.update((await read_credentials(client, namespace, path)).values)
     config = spec.config
-    if isinstance(config, VaultConfig) and config.auth_method is VaultAuthMethod.KUBERNETES:
-        account = config.service_account or "default"
+    if isinstance(config, VaultConfig) and config.auth_method in _SERVICE_ACCOUNT_AUTH:
+        account, audience = config.service_account or "default", config.audience
 
         async def token() -> str:
-            return await request_service_account_token(client, namespace, account)
+            return await request_service_account_token(
+                client, namespace, account, audience=audience
+            )
 
         return Credentials(values, service_account_token=token)
     return Credentials(values)
