@@ -4,7 +4,8 @@ threads, TLS, call counting and error mapping.
 hvac is synchronous: every call runs in a worker thread of a shared pool, at
 most ``concurrency`` at once per backend, through one ``requests`` session
 (connection pool of the same size, no retries, proxies and ``.netrc`` from the
-environment ignored). Lists are sent as ``GET ?list=true`` (hvac's strict
+environment ignored). Connecting times out after 5 s, waiting for an answer
+after 15 s. Lists are sent as ``GET ?list=true`` (hvac's strict
 HTTP mode) and redirects of standby nodes are followed.
 
 The token comes from the auth method (:mod:`.vault_auth`): a configured one is
