@@ -25,7 +25,14 @@ from tests.backends.harness_aws import moto_server
 from tests.backends.harness_azure import keyvault_server
 from tests.backends.harness_google import gsm_emulator
 
-__all__ = ["control_plane", "gsm_emulator", "keyvault_server", "moto_server", "openbao"]
+__all__ = [
+    "control_plane",
+    "gsm_emulator",
+    "keyvault_server",
+    "moto_server",
+    "openbao",
+    "openbao_tls",
+]
 
 OPERATOR_NAMESPACE = "scaivault-system"
 _ports: dict[str, int] = {}
@@ -42,6 +49,13 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
 def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
     """An OpenBao dev server (root token "root", KV v2 at secret/)."""
     with OpenBaoServer(tmp_path_factory.mktemp("openbao")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def openbao_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenBaoServer]:
+    """An OpenBao dev server on https with a throwaway CA (``ca_file``), for cert auth."""
+    with OpenBaoServer(tmp_path_factory.mktemp("openbao-tls"), tls=True) as server:
         yield server
 
 

@@ -17,6 +17,8 @@ QUIET_LOGGERS = (
     "boto3",
     "s3transfer",
     "urllib3",
+    "requests",
+    "hvac",
     "azure",
     "msal",
     "google",

@@ -99,7 +99,7 @@ async def test_default_namespace_and_conflicting_names(api: ApiClient) -> None:
         ({"sync_interval": "soon"}, "sync_interval"),
         ({"config": {"endpoint": ADDRESS, "authConfigPath": "a/b"}}, "config.authConfigPath"),
         ({"config": {"auth_config_path": "a/b"}}, "config.endpoint"),
-        ({"config": {"endpoint": ADDRESS, "auth_method": "ldap"}}, "config.auth_method"),
+        ({"config": {"endpoint": ADDRESS, "auth_method": "radius"}}, "config.auth_method"),
         ({"config": {"endpoint": ADDRESS, "region": "us-east-1"}}, "config.region"),
         ({"path_mapping": {"a/**": "b/*"}}, "path_mapping"),
         ({"path_mapping": {}}, "path_mapping"),

@@ -182,6 +182,65 @@ VALID_SPECS: dict[str, Json] = {
         "mode": "sync",
         "syncInterval": "10s",
     },
+    **{
+        f"vault-{name}": {
+            "type": "hashicorp-vault",
+            "config": {"endpoint": "https://vault.internal:8200", **config},
+            "pathMapping": {"external/vault/**": "secret/data/**"},
+            "mode": "sync",
+            "syncInterval": "15m",
+        }
+        for name, config in {
+            "jwt-token-request": {
+                "authMethod": "jwt",
+                "authMount": "jwt-cluster",
+                "role": "sync",
+                "serviceAccount": "federation",
+                "audience": "vault",
+            },
+            "jwt-from-secret": {
+                "authMethod": "jwt",
+                "role": "sync",
+                "authConfigPath": "infra/vault/jwt",
+            },
+            "kubernetes-audience": {
+                "authMethod": "kubernetes",
+                "role": "sync",
+                "audience": "vault",
+            },
+            "userpass": {
+                "authMethod": "userpass",
+                "authMount": "people",
+                "authConfigPath": "infra/vault/user",
+            },
+            "ldap": {"authMethod": "ldap", "authConfigPath": "infra/vault/ldap"},
+            "cert": {
+                "authMethod": "cert",
+                "role": "federation",
+                "authConfigPath": "infra/vault/client-tls",
+                "caCertPath": "infra/vault/ca",
+            },
+            "aws-platform-identity": {
+                "authMethod": "aws",
+                "role": "reader",
+                "stsRegion": "eu-west-1",
+                "iamServerIdHeader": "vault.internal",
+            },
+            "aws-keys": {"authMethod": "aws", "authConfigPath": "infra/vault/aws-keys"},
+            "gcp-iam": {
+                "authMethod": "gcp",
+                "gcpAuthType": "iam",
+                "role": "reader",
+                "authConfigPath": "infra/vault/gcp-key",
+            },
+            "gcp-iam-default-type": {
+                "authMethod": "gcp",
+                "role": "reader",
+                "authConfigPath": "infra/vault/gcp-key",
+            },
+            "gcp-gce": {"authMethod": "gcp", "gcpAuthType": "gce", "role": "reader"},
+        }.items()
+    },
     "azure-single-star-all-options": {
         "type": "azure-key-vault",
         "config": {
@@ -450,8 +509,64 @@ INVALID_SPECS: dict[str, tuple[Json, tuple[str, ...]]] = {
         ("spec.config.role", "required when spec.config.authMethod is kubernetes"),
     ),
     "bad-auth-method": (
-        _config(VAULT_SEED, authMethod="ldap"),
+        _config(VAULT_SEED, authMethod="radius"),
         ("spec.config.authMethod", "Unsupported value"),
+    ),
+    "audience-for-approle": (
+        _config(VAULT_SEED, audience="vault"),
+        ("spec.config.audience", "not valid when spec.config.authMethod is approle"),
+    ),
+    "role-for-default-token-auth": (
+        _config(VAULT_SEED, authMethod=None, role="r"),
+        ("spec.config.role", "not valid when spec.config.authMethod is token"),
+    ),
+    "auth-mount-for-token-auth": (
+        _config(VAULT_SEED, authMethod="token", authMount="token"),
+        ("spec.config.authMount", "not valid when spec.config.authMethod is token"),
+    ),
+    "service-account-for-userpass": (
+        _config(VAULT_SEED, authMethod="userpass", serviceAccount="default"),
+        ("spec.config.serviceAccount", "not valid when spec.config.authMethod is userpass"),
+    ),
+    "sts-region-for-gcp": (
+        _config(VAULT_SEED, authMethod="gcp", role="r", stsRegion="us-east-1"),
+        ("spec.config.stsRegion", "not valid when spec.config.authMethod is gcp"),
+    ),
+    "iam-server-id-header-for-jwt": (
+        _config(VAULT_SEED, authMethod="jwt", role="r", iamServerIdHeader="v"),
+        ("spec.config.iamServerIdHeader", "not valid when spec.config.authMethod is jwt"),
+    ),
+    "gcp-auth-type-for-aws": (
+        _config(VAULT_SEED, authMethod="aws", gcpAuthType="iam"),
+        ("spec.config.gcpAuthType", "not valid when spec.config.authMethod is aws"),
+    ),
+    "gce-with-credentials": (
+        _config(VAULT_SEED, authMethod="gcp", role="r", gcpAuthType="gce"),
+        ("spec.config.authConfigPath", "not valid when spec.config.gcpAuthType is gce"),
+    ),
+    "jwt-without-role": (
+        _config(VAULT_SEED, authMethod="jwt", authConfigPath=None),
+        ("spec.config.role", "required when spec.config.authMethod is jwt"),
+    ),
+    "gcp-without-role": (
+        _config(VAULT_SEED, authMethod="gcp"),
+        ("spec.config.role", "required when spec.config.authMethod is gcp"),
+    ),
+    "userpass-without-auth-config-path": (
+        _config(VAULT_SEED, authMethod="userpass", authConfigPath=None),
+        ("spec.config.authConfigPath", "required when spec.config.authMethod is userpass"),
+    ),
+    "gcp-iam-without-auth-config-path": (
+        _config(VAULT_SEED, authMethod="gcp", role="r", authConfigPath=None),
+        ("spec.config.authConfigPath", "required when spec.config.authMethod is gcp"),
+    ),
+    "cert-over-plain-http": (
+        _config(VAULT_SEED, authMethod="cert", endpoint="http://vault:8200"),
+        ("spec.config.endpoint", "must be an https URL when spec.config.authMethod is cert"),
+    ),
+    "audience-for-aws-secrets-manager": (
+        _config(AWS_SEED, audience="vault"),
+        ("spec.config.audience", "not valid for aws-secrets-manager"),
     ),
     "kv-version-out-of-range": (
         _config(VAULT_SEED, kvVersion=3),

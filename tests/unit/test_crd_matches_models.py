@@ -382,8 +382,9 @@ def _edit_status(edit: Callable[[Schema], None]) -> list[str]:
             "spec.config.kvVersion: maximum 3 in the CRD, 2 in the models",
         ),
         (
-            lambda s: _config(s)["authMethod"]["enum"].append("ldap"),
-            'spec.config.authMethod: enum ["approle", "kubernetes", "ldap", "token"] in the CRD',
+            lambda s: _config(s)["authMethod"]["enum"].append("radius"),
+            'spec.config.authMethod: enum ["approle", "aws", "cert", "gcp", "jwt", "kubernetes", '
+            '"ldap", "radius", "token", "userpass"] in the CRD',
         ),
         (
             lambda s: s["properties"]["prune"].update(default=True),

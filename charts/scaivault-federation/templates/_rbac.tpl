@@ -27,7 +27,7 @@ chart tests run both processes with exactly these rules and record the calls.
   resources: [events]
   verbs: [create]
 {{- if .Values.rbac.serviceAccountTokens }}
-# Vault kubernetes auth: a short-lived token of the ServiceAccount a backend
+# Vault kubernetes and jwt auth: a short-lived token of the ServiceAccount a backend
 # names, in the backend's own namespace (TokenRequest), to log in with.
 - apiGroups: [""]
   resources: [serviceaccounts/token]
@@ -73,7 +73,7 @@ chart tests run both processes with exactly these rules and record the calls.
   resources: [secrets]
   verbs: [get, create, update, delete]
 {{- if .Values.rbac.serviceAccountTokens }}
-# Vault kubernetes auth: a short-lived token of the ServiceAccount a backend
+# Vault kubernetes and jwt auth: a short-lived token of the ServiceAccount a backend
 # names, in the backend's own namespace (TokenRequest), to log in with.
 - apiGroups: [""]
   resources: [serviceaccounts/token]

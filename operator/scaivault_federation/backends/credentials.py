@@ -28,9 +28,16 @@ class SecretReader(Protocol):
 
 
 class TokenIssuer(Protocol):
-    async def issue(self, namespace: str, service_account: str) -> str | None:
-        """A short-lived token of the ServiceAccount; ``None`` when it does not exist."""
+    async def issue(
+        self, namespace: str, service_account: str, audience: str | None = None
+    ) -> str | None:
+        """A short-lived token of the ServiceAccount (for ``audience`` when given);
+        ``None`` when it does not exist."""
         ...
+
+
+#: Vault auth methods that may log in with a ServiceAccount token of the CR's namespace
+SERVICE_ACCOUNT_AUTH = (VaultAuthMethod.KUBERNETES, VaultAuthMethod.JWT)
 
 
 async def read_credentials_secret(
@@ -58,11 +65,11 @@ async def load_credentials(
         if path is not None:
             values.update(await read_credentials_secret(secrets, namespace, path))
     config = spec.config
-    if isinstance(config, VaultConfig) and config.auth_method is VaultAuthMethod.KUBERNETES:
-        account = config.service_account or "default"
+    if isinstance(config, VaultConfig) and config.auth_method in SERVICE_ACCOUNT_AUTH:
+        account, audience = config.service_account or "default", config.audience
 
         async def token() -> str:
-            issued = await tokens.issue(namespace, account)
+            issued = await tokens.issue(namespace, account, audience)
             if issued is None:
                 raise InvalidBackendConfigError(
                     f"ServiceAccount {account!r} not found in namespace {namespace!r}"

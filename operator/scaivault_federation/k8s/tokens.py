@@ -10,13 +10,19 @@ class ServiceAccountTokens:
         self.client = client
         self.expiration_seconds = expiration_seconds
 
-    async def issue(self, namespace: str, service_account: str) -> str | None:
-        """A fresh token of ``service_account``; ``None`` when the account does not exist
-        or the apiserver issued none."""
+    async def issue(
+        self, namespace: str, service_account: str, audience: str | None = None
+    ) -> str | None:
+        """A fresh token of ``service_account``, for ``audience`` when given (else the
+        apiserver's own audiences); ``None`` when the account does not exist or the
+        apiserver issued none."""
+        spec: JSON = {"expirationSeconds": self.expiration_seconds}
+        if audience:
+            spec["audiences"] = [audience]
         body: JSON = {
             "apiVersion": "authentication.k8s.io/v1",
             "kind": "TokenRequest",
-            "spec": {"expirationSeconds": self.expiration_seconds},
+            "spec": spec,
         }
         path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token"
         try:

@@ -1,0 +1,363 @@
+"""The authenticated hvac client of a Vault backend: the token, the worker
+threads, TLS, call counting and error mapping.
+
+hvac is synchronous: every call runs in a worker thread of a shared pool, at
+most ``concurrency`` at once per backend, through one ``requests`` session
+(connection pool of the same size, no retries, proxies and ``.netrc`` from the
+environment ignored). Connecting times out after 5 s, waiting for an answer
+after 15 s. Lists are sent as ``GET ?list=true`` (hvac's strict
+HTTP mode) and redirects of standby nodes are followed.
+
+The token comes from the auth method (:mod:`.vault_auth`): a configured one is
+used as is; a login-based one is fetched lazily on first use, replaced once
+its lease is 80% used, and replaced once more when Vault answers 403 to it
+(revoked or expired). Concurrent requests share one login. Logins go through
+a second hvac client on the same session that carries no token. On
+:meth:`VaultClient.close`, a token obtained by a login is revoked
+(``auth/token/revoke-self``); a configured token is left alone.
+
+TLS: the session's connections use one ``ssl.SSLContext``: the system's trust
+store, or the PEM bundle under the credentials key ``ca.crt``, or no
+verification with ``tlsVerify: false``; for ``cert`` auth it also holds the
+client certificate (see :func:`_load_client_certificate`).
+
+Every HTTP request is counted in the backend's ``CallCounter`` under its
+operation. Error messages carry the API path, the status and a category,
+never Vault's response body (see :mod:`.vault_errors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import hvac
+import requests
+import requests.adapters
+from requests.models import PreparedRequest
+from yarl import URL
+
+from ..models.config import VaultConfig
+from .base import CallCounter, Credentials, call_result
+from .errors import AuthenticationError, BackendError, InvalidBackendConfigError
+from .vault_auth import AuthMethod, ClientCertificate, JwtProvider, auth_method_for
+from .vault_errors import VaultAdapter, backend_error
+
+if TYPE_CHECKING:
+    from requests.adapters import _HostParams, _PoolKwargs
+
+T = TypeVar("T")
+
+# Share of the lease after which a login-based token is replaced.
+_LEASE_USE = 0.8
+# How long closing waits for Vault to revoke the token.
+_REVOKE_TIMEOUT = 3.0
+
+#: Worker threads shared by every Vault backend (each backend also bounds its own share).
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="vault")
+
+HvacCall = Callable[[Any], Any]
+
+
+class VaultAuth:
+    """The current Vault token of one backend and the means to get a new one."""
+
+    def __init__(self, method: AuthMethod, on_token: Callable[[str | None], None]) -> None:
+        self.method = method
+        self._on_token = on_token
+        self._token: str | None = method.initial_token
+        on_token(self._token)
+        self._refresh_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def can_relogin(self) -> bool:
+        return self.method.can_login
+
+    @property
+    def login_path(self) -> str:
+        return self.method.login_path
+
+    @property
+    def logged_in_token(self) -> str | None:
+        """The current token when a login obtained it (so it is ours to revoke)."""
+        return self._token if self.method.can_login else None
+
+    async def token(self, login: Callable[[AuthMethod], Any]) -> str:
+        """A token believed to be valid, logging in when there is none or it is aging."""
+        token = self._current()
+        if token is not None:
+            return token
+        async with self._lock:
+            token = self._current()
+            if token is not None:
+                return token
+            return await self._login(login)
+
+    async def refresh(self, login: Callable[[AuthMethod], Any], rejected: str) -> str | None:
+        """A new token after Vault rejected ``rejected``; ``None`` when the method cannot
+        log in again (a configured token)."""
+        if not self.can_relogin:
+            return None
+        async with self._lock:
+            if self._token is not None and self._token != rejected:
+                return self._token  # another request already logged in again
+            return await self._login(login)
+
+    def forget(self) -> None:
+        if self.method.can_login:
+            self._token = None
+            self._on_token(None)
+        self._refresh_at = None
+
+    def _current(self) -> str | None:
+        if self._token is None:
+            return None
+        if self._refresh_at is not None and time.monotonic() >= self._refresh_at:
+            return None
+        return self._token
+
+    async def _login(self, login: Callable[[AuthMethod], Any]) -> str:
+        if not self.method.can_login:
+            raise AuthenticationError("the configured Vault token was rejected")
+        self._token = None
+        started = time.monotonic()
+        response = await login(self.method)
+        auth = response.get("auth") if isinstance(response, dict) else None
+        token = auth.get("client_token") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token:
+            raise AuthenticationError(f"login at {self.login_path!r} returned no token")
+        lease = auth.get("lease_duration") if isinstance(auth, dict) else None
+        self._token = token
+        self._on_token(token)
+        self._refresh_at = (
+            started + float(lease) * _LEASE_USE
+            if isinstance(lease, int | float) and lease > 0
+            else None
+        )
+        return token
+
+
+class VaultClient:
+    """Authenticated hvac calls to one Vault server."""
+
+    def __init__(
+        self,
+        config: VaultConfig,
+        credentials: Credentials,
+        calls: CallCounter,
+        *,
+        jwt_provider: JwtProvider | None = None,
+        concurrency: int = 8,
+        connect_timeout: float = 5.0,
+        total_timeout: float = 15.0,
+    ) -> None:
+        url = URL(config.endpoint.rstrip("/"))
+        if url.scheme not in ("http", "https") or not url.host:
+            raise InvalidBackendConfigError("endpoint must be an http(s) URL")
+        if url.path.rstrip("/").endswith("/v1"):
+            url = url.with_path(url.path.rstrip("/")[: -len("/v1")])
+        base = str(url.with_query(None).with_fragment(None)).rstrip("/")
+        self.display = str(url.with_user(None).with_password(None).with_query(None))
+        method = auth_method_for(config, credentials, jwt_provider)
+        slots = max(1, concurrency)
+        context = _tls_context(config, credentials, method.client_certificate)
+        self._session = requests.Session()
+        self._session.trust_env = False
+        transport = _ContextAdapter(context, slots + 1)
+        self._session.mount("https://", transport)
+        self._session.mount("http://", transport)
+        options: dict[str, Any] = {
+            "url": base,
+            "namespace": config.namespace,
+            "session": self._session,
+            "timeout": (connect_timeout, total_timeout),
+            "adapter": VaultAdapter,
+            "strict_http": True,
+        }
+        self._hvac: Any = hvac.Client(**options)
+        self._hvac_login: Any = hvac.Client(**options)  # never carries a token
+        self._auth = VaultAuth(method, self._use_token)
+        self._slots = asyncio.Semaphore(slots)
+        self._calls = calls
+        self._closed = False
+
+    async def ensure_token(self) -> None:
+        """Log in now if needed (so a timed request does not include the login)."""
+        await self._auth.token(self._login)
+
+    async def call(
+        self, fn: HvacCall, api_path: str, operation: str, *, relogin: bool = True
+    ) -> dict[str, Any] | None:
+        """``fn(hvac client)`` with a valid token; a rejected login-based token is
+        replaced once. ``api_path`` names the request in counters' errors.
+
+        Returns the JSON body (``None`` for 204) or raises a ``BackendError``.
+        """
+        token = await self._auth.token(self._login)
+        try:
+            return await self._send(fn, api_path, operation)
+        except AuthenticationError:
+            if not relogin:
+                raise
+            if await self._auth.refresh(self._login, token) is None:
+                raise
+            return await self._send(fn, api_path, operation)
+
+    async def close(self) -> None:
+        """Revoke a token obtained by a login, then drop the connections."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._auth.logged_in_token is not None:
+                await self._revoke()
+        finally:
+            self._auth.forget()
+            self._session.close()
+
+    # -- requests --------------------------------------------------------------------
+
+    async def _login(self, method: AuthMethod) -> dict[str, Any]:
+        login = await method.login_call()
+        response = await self._send_with(self._hvac_login, login, method.login_path, "login")
+        if response is None:
+            raise AuthenticationError(f"login at {method.login_path!r} returned no token")
+        return response
+
+    def _use_token(self, token: str | None) -> None:
+        # read by hvac when a request is built, so a request always takes the newest
+        self._hvac.token = token
+
+    async def _revoke(self) -> None:
+        def revoke(client: Any) -> Any:
+            return client.auth.token.revoke_self()
+
+        # on failure the token still expires with its lease
+        with contextlib.suppress(BackendError, TimeoutError):
+            await asyncio.wait_for(
+                self._send(revoke, "auth/token/revoke-self", "revoke"), _REVOKE_TIMEOUT
+            )
+
+    async def _send(self, fn: HvacCall, api_path: str, operation: str) -> dict[str, Any] | None:
+        return await self._send_with(self._hvac, fn, api_path, operation)
+
+    async def _send_with(
+        self, client: Any, fn: HvacCall, api_path: str, operation: str
+    ) -> dict[str, Any] | None:
+        loop = asyncio.get_running_loop()
+        error: BackendError | None = None
+        body: dict[str, Any] | None = None
+        async with self._slots:
+            try:
+                answer = await loop.run_in_executor(_POOL, partial(fn, client))
+            except Exception as exc:
+                error = backend_error(exc, api_path, operation, self.display)
+            else:
+                try:
+                    body = _body(answer, api_path)
+                except BackendError as bad:
+                    error = bad
+            self._calls.record(operation, call_result(error))
+        if error is not None:
+            raise error
+        return body
+
+
+def _body(answer: object, api_path: str) -> dict[str, Any] | None:
+    """hvac's JSON adapter answers a dict for a 200 with JSON, else the response."""
+    if isinstance(answer, dict):
+        return answer
+    if isinstance(answer, requests.Response):
+        if answer.status_code == 204:
+            return None
+        try:
+            parsed = answer.json()
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+    raise BackendError(f"malformed response for {api_path!r}")
+
+
+class _ContextAdapter(requests.adapters.HTTPAdapter):
+    """A requests transport whose TLS settings all come from one ``SSLContext``
+    (requests alone only takes file paths for CA bundles and client keys)."""
+
+    def __init__(self, context: ssl.SSLContext, connections: int) -> None:
+        self._context = context
+        super().__init__(pool_connections=2, pool_maxsize=connections, max_retries=0)
+
+    def build_connection_pool_key_attributes(
+        self,
+        request: PreparedRequest,
+        verify: bool | str,
+        cert: str | tuple[str, str] | None = None,
+    ) -> tuple[_HostParams, _PoolKwargs]:
+        host_params, _ = super().build_connection_pool_key_attributes(request, verify, None)
+        required = self._context.verify_mode != ssl.CERT_NONE
+        return host_params, {
+            "ssl_context": self._context,
+            "cert_reqs": "CERT_REQUIRED" if required else "CERT_NONE",
+        }
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        return None  # verification and the client certificate are the context's
+
+
+def _tls_context(
+    config: VaultConfig, credentials: Credentials, client: ClientCertificate | None
+) -> ssl.SSLContext:
+    if not config.tls_verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        pem = credentials.get("ca.crt")
+        try:
+            context = ssl.create_default_context(cadata=pem.decode("ascii") if pem else None)
+        except (ssl.SSLError, ValueError, UnicodeDecodeError):
+            raise InvalidBackendConfigError(
+                "credentials key 'ca.crt' is not a PEM CA bundle"
+            ) from None
+    if client is not None:
+        _load_client_certificate(context, client)
+    return context
+
+
+def _load_client_certificate(context: ssl.SSLContext, client: ClientCertificate) -> None:
+    """Put the client certificate into ``context``.
+
+    ``SSLContext.load_cert_chain`` only reads files, so the PEMs are written to a
+    private directory (0700, memory-backed ``/dev/shm`` where there is one), loaded
+    and removed at once.
+    """
+    shm = "/dev/shm"  # noqa: S108 - a private directory below it, removed right away
+    where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    with tempfile.TemporaryDirectory(prefix="vault-cert-", dir=where) as folder:
+        cert_file = os.path.join(folder, "tls.crt")
+        key_file = os.path.join(folder, "tls.key")
+        for path, data in ((cert_file, client.chain), (key_file, client.key)):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        try:
+            # an encrypted key fails instead of prompting on a terminal
+            context.load_cert_chain(cert_file, key_file, password=_no_password)
+        except (ssl.SSLError, OSError, ValueError):
+            raise InvalidBackendConfigError(
+                "credentials keys 'tls.crt' and 'tls.key' are not a PEM certificate "
+                "and its unencrypted key"
+            ) from None
+
+
+def _no_password() -> bytes:
+    return b""
