@@ -1,4 +1,4 @@
-"""The contract every backend passes against its real server (DESIGN §8)."""
+"""The contract every backend passes against its real server or emulator."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DESIGN §5 end to end: conflicts, drift, manual trigger, suspend, failures, prune,
+"""Sync semantics end to end: conflicts, drift, manual trigger, suspend, failures, prune,
 deletion policy, and no secret value anywhere but in Secrets."""
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The sync planner: remote state + local Secrets -> writes, conflicts, orphans.
 
-Pure and synchronous, so every rule of DESIGN §5 is unit-tested without I/O.
+Pure and synchronous, so every sync rule (README, "How syncing behaves") is
+unit-tested without I/O.
 Planning runs twice per sync: :func:`map_remote` decides which remote paths a
 backend's listing maps to (and which are claimed twice), and :func:`plan_sync`
 turns the fetched values into actions.
