@@ -19,8 +19,9 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .backends.allowlist import parse_patterns
+from .backends.allowlist import parse_patterns, system_resolver
 from .backends.registry import BackendEnvironment
+from .backends.tenancy import TenancyPolicy, parse_selector
 
 ENV_PREFIX = "SCAIVAULT_"
 
@@ -132,6 +133,20 @@ class Settings(BaseSettings):
         default=(),
         description="host patterns backend endpoints must match, comma-separated (unset: any)",
     )
+    ambient_identity_namespaces: CommaList = Field(
+        default=(),
+        description="namespaces (besides the operator's own) whose backends may run with "
+        "the operator's own cloud identity, comma-separated",
+    )
+    ambient_identity_namespace_selector: str | None = Field(
+        default=None,
+        description="or the namespaces whose labels match this selector (key=value,...)",
+    )
+    remote_prefixes: dict[str, dict[str, tuple[str, ...]]] = Field(
+        default_factory=dict,
+        description='JSON: namespace (or "*") -> backend type -> remote prefixes its '
+        "mappings may use (unset: any)",
+    )
     azure_ca_bundle: Path | None = Field(
         default=None, description="PEM bundle the Azure backend trusts instead of the system's"
     )
@@ -180,6 +195,19 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("ambient_identity_namespaces", mode="before")
+    @classmethod
+    def _split_ambient(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("ambient_identity_namespace_selector")
+    @classmethod
+    def _check_selector(cls, value: str | None) -> str | None:
+        parse_selector(value)  # raises naming the bad part
+        return value
+
     @field_validator("allowed_endpoints", mode="before")
     @classmethod
     def _split_patterns(cls, value: Any) -> Any:
@@ -199,8 +227,9 @@ class Settings(BaseSettings):
         except ValidationError as exc:
             raise InvalidSettingsError(describe_invalid(exc)) from None
 
-    def backend_environment(self) -> BackendEnvironment:
-        """What every backend client gets from the operator's settings."""
+    def backend_environment(self, operator_namespace: str = "") -> BackendEnvironment:
+        """What every backend client gets from the operator's settings; the operator's
+        own namespace may always use its identity."""
         identity = {
             name: value
             for name in AZURE_IDENTITY_VARIABLES
@@ -210,6 +239,13 @@ class Settings(BaseSettings):
             allowed_endpoints=self.allowed_endpoints,
             azure_ca_bundle=self.azure_ca_bundle,
             azure_identity=identity,
+            tenancy=TenancyPolicy(
+                operator_namespace=self.operator_namespace or operator_namespace,
+                ambient_namespaces=frozenset(self.ambient_identity_namespaces),
+                ambient_selector=parse_selector(self.ambient_identity_namespace_selector),
+                remote_prefixes=self.remote_prefixes,
+            ),
+            resolver=system_resolver,
         )
 
 
@@ -240,7 +276,7 @@ def settings_table() -> list[tuple[str, str, str, str]]:
     """(variable, setting, default, description) of every setting, for the README."""
     rows = []
     for name, info in Settings.model_fields.items():
-        default = info.default
-        shown = "" if default is None or default == () else str(default)
+        default = info.get_default(call_default_factory=True)
+        shown = "" if default is None or default in ((), {}) else str(default)
         rows.append((variable_of(name), name, shown, info.description or ""))
     return rows

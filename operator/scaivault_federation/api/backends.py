@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..backends.allowlist import EndpointRefusedError, check_endpoints
 from ..k8s.client import ConflictError, KubeApiError, NotFoundError
 from ..models.api import (
     NAMESPACE_PATTERN,
@@ -23,7 +24,7 @@ from ..models.api import (
     status_view,
 )
 from ..models.resource import FederationBackendResource
-from ..models.spec import Mode
+from ..models.spec import BackendSpec, Mode
 from .auth import (
     FEDERATION_CREATE,
     FEDERATION_DELETE,
@@ -64,6 +65,14 @@ async def _lookup(request: web.Request) -> tuple[ApiState, FederationBackendReso
     return state, cached
 
 
+def _check_endpoints(state: ApiState, spec: BackendSpec) -> None:
+    """400 naming the field for an endpoint the operator would refuse to connect to."""
+    try:
+        check_endpoints(spec.config, state.environment.allowed_endpoints)
+    except EndpointRefusedError as exc:
+        raise ApiError(400, exc.message, field=f"config.{exc.field}") from None
+
+
 def _json(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.json_response(body, status=status)
 
@@ -92,6 +101,7 @@ async def create_backend(request: web.Request) -> web.Response:
     state = ready_state(request)
     body = await read_json_object(request)
     name, namespace, spec = parse_create(body)
+    _check_endpoints(state, spec)
     namespace = namespace or state.default_namespace
     await state.auth.require(request, FEDERATION_CREATE, namespace)
     try:
@@ -130,6 +140,7 @@ async def patch_backend(request: web.Request) -> web.Response:
         if fresh.uid != cached.uid or fresh.deleting:
             raise ApiError(404, "no backend with this id")
         spec, view = apply_patch(backend_view(fresh), patch)
+        _check_endpoints(state, spec)
         changes = diff_merge_patch(dict(fresh.raw_spec), spec.to_cr())
         if not changes:
             return _json(view)

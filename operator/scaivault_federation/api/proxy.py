@@ -18,6 +18,7 @@ from ..backends.base import RemoteSecret, SecretBackend
 from ..backends.credentials import SecretReader, TokenIssuer, connect
 from ..backends.errors import AuthenticationError, InvalidBackendConfigError
 from ..backends.registry import BackendEnvironment
+from ..backends.tenancy import NamespaceLabels
 from ..models.resource import FederationBackendResource
 
 log = logging.getLogger(__name__)
@@ -25,11 +26,16 @@ log = logging.getLogger(__name__)
 
 class ProxyBackends:
     def __init__(
-        self, secrets: SecretReader, tokens: TokenIssuer, environment: BackendEnvironment
+        self,
+        secrets: SecretReader,
+        tokens: TokenIssuer,
+        environment: BackendEnvironment,
+        namespaces: NamespaceLabels | None = None,
     ) -> None:
         self.secrets = secrets
         self.tokens = tokens
         self.environment = environment
+        self.namespaces = namespaces
         self._clients: dict[str, tuple[int, SecretBackend]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._retired_calls = 0
@@ -44,7 +50,12 @@ class ProxyBackends:
             if current is not None:
                 await self._close(cached.uid)
             backend = await connect(
-                cached.spec, cached.namespace, self.secrets, self.tokens, self.environment
+                cached.spec,
+                cached.namespace,
+                self.secrets,
+                self.tokens,
+                self.environment,
+                self.namespaces,
             )
             self._clients[cached.uid] = (cached.generation, backend)
             return backend

@@ -20,6 +20,7 @@ from aiohttp import web
 from ..k8s.backend_store import BackendStore
 from ..k8s.client import KubeClient
 from ..k8s.config import load_connection
+from ..k8s.namespaces import NamespaceReader
 from ..k8s.secrets import SecretStore
 from ..k8s.tokens import ServiceAccountTokens
 from ..settings import Settings
@@ -74,8 +75,12 @@ class ApiServer:
         backends = BackendStore(self.kube)
         secrets = SecretStore(self.kube)
         self.cache = BackendCache(backends)
+        environment = settings.backend_environment(connection.default_namespace)
         self.proxy = ProxyBackends(
-            secrets, ServiceAccountTokens(self.kube), settings.backend_environment()
+            secrets,
+            ServiceAccountTokens(self.kube),
+            environment,
+            NamespaceReader(self.kube) if settings.ambient_identity_namespace_selector else None,
         )
         self.state = ApiState(
             backends=backends,
@@ -87,6 +92,7 @@ class ApiServer:
             ),
             proxy=self.proxy,
             store=secrets,
+            environment=environment,
             default_namespace=settings.api_default_namespace or connection.default_namespace,
         )
         self.app = build_app(self.state)

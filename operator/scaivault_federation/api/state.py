@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from ..backends.registry import BackendEnvironment
 from ..k8s.backend_store import BackendStore
 from ..k8s.secrets import SecretStore
 from .auth import Authenticator
@@ -20,6 +21,7 @@ class ApiState:
     auth: Authenticator
     proxy: ProxyBackends
     store: SecretStore
+    environment: BackendEnvironment
     default_namespace: str
 
 

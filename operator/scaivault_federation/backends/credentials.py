@@ -15,9 +15,11 @@ from ..models.config import VaultAuthMethod, VaultConfig
 from ..models.secret import LocalSecret
 from ..models.spec import BackendSpec
 from ..paths import secret_name_for_path
+from .allowlist import check_resolved
 from .base import Credentials, SecretBackend
 from .errors import InvalidBackendConfigError
 from .registry import BackendEnvironment, create_backend
+from .tenancy import NamespaceLabels, check_tenancy
 
 #: the config fields that name a credentials Secret
 CREDENTIAL_FIELDS = ("auth_config_path", "credentials_path", "ca_cert_path")
@@ -86,8 +88,13 @@ async def connect(
     secrets: SecretReader,
     tokens: TokenIssuer,
     environment: BackendEnvironment,
+    namespaces: NamespaceLabels | None = None,
 ) -> SecretBackend:
     """A client of the backend ``spec`` describes, logged in with its namespace's
-    credentials; no network call to the backend is made yet."""
+    credentials; no network call to the backend is made yet. What the namespace
+    may not use (an endpoint, the operator's own identity, a remote prefix) is
+    refused first, before any credential is read."""
+    await check_resolved(spec.config, environment.allowed_endpoints, environment.resolver)
+    await check_tenancy(spec, namespace, environment.tenancy, namespaces)
     credentials = await load_credentials(secrets, tokens, namespace, spec)
     return await create_backend(spec.type, spec.config, credentials, environment)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..models.config import CONFIG_MODELS, BackendConfig, BackendType
-from .allowlist import check_endpoints
+from .allowlist import Resolver, check_endpoints
 from .base import Credentials, SecretBackend
 from .errors import InvalidBackendConfigError
+from .tenancy import TenancyPolicy
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class BackendEnvironment:
     #: the Azure identity variables of the operator's own environment
     #: (``AZURE_AUTHORITY_HOST``, ``AZURE_FEDERATED_TOKEN_FILE``, …)
     azure_identity: Mapping[str, str] = field(default_factory=dict)
+    #: what namespaces may use of the operator (its own identity, remote prefixes)
+    tenancy: TenancyPolicy = field(default_factory=TenancyPolicy)
+    #: looks endpoint host names up before connecting (None: no lookup)
+    resolver: Resolver | None = None
 
 
 BackendFactory = Callable[

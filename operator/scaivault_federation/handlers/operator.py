@@ -17,6 +17,7 @@ from ..k8s.client import KubeClient
 from ..k8s.config import load_connection
 from ..k8s.events import EventRecorder
 from ..k8s.leases import LeaseStore
+from ..k8s.namespaces import NamespaceReader
 from ..k8s.reflector import Reflector
 from ..k8s.secret_cache import MANAGED_SELECTOR, ManagedSecretCache
 from ..k8s.secrets import SecretStore
@@ -99,7 +100,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             connect,
             secrets=store,
             tokens=ServiceAccountTokens(client),
-            environment=ours.backend_environment(),
+            environment=ours.backend_environment(namespace),
+            namespaces=NamespaceReader(client)
+            if ours.ambient_identity_namespace_selector
+            else None,
         ),
         mac_key=mac_key,
         sync_slots=asyncio.Semaphore(ours.max_concurrent_syncs),
