@@ -18,10 +18,12 @@ chart tests run both processes with exactly these rules and record the calls.
   verbs: [patch]
 # Synced Secrets (create, update on change, patch to mark orphaned or release
 # on Retain, delete on prune or Delete), credentials Secrets named by a
-# backend's config (get), the managed Secrets of a backend (list by label).
+# backend's config (get); the managed Secrets, cached from a list and watch by
+# label, and every Secret's metadata (list, watch), to notice a credentials
+# Secret being created or changed.
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list, create, update, patch, delete]
+  verbs: [get, list, watch, create, update, patch, delete]
 # Events on FederationBackends: conflicts, overwrites, recoveries; kopf's own.
 - apiGroups: [""]
   resources: [events]
