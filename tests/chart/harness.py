@@ -27,7 +27,7 @@ from scaivault_devenv.cluster import ensure_namespace, install_crd
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess, free_port
-from tests.vault_kubernetes import ROLE
+from tests.vault_kubernetes import ROLE, configure_kubernetes_auth, create_service_account
 
 from .identity import request_token, who_am_i, write_kubeconfig
 from .recorder import Call, RecordingProxy
@@ -37,6 +37,7 @@ T = TypeVar("T")
 API_GROUP = "federation.scaivault.io"
 CR_API = f"/apis/{API_GROUP}/v1alpha1"
 FORBIDDEN_LOG_MARKERS = ("Forbidden", " 403", "Not enough permissions")
+LEASE_GROUP_LABEL = "federation.scaivault.io/replicas"
 
 Grant = tuple[str, str, str]  # (api group, resource, verb)
 
@@ -114,14 +115,21 @@ class Identity:
         found: dict[str, Any] = next(c for c in containers if c["name"] == name)
         return found
 
+    @property
+    def pod_name(self) -> str:
+        """The name the processes get for the pod they would run in."""
+        return f"{self.release.fullname}-5d8f7c9b6-x2k4p"
+
     def environment(self, container: dict[str, Any], kubeconfig: Path) -> dict[str, str]:
         """The container's environment (fieldRefs resolved) plus the kubeconfig."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
+        env.pop("HOSTNAME", None)
+        pod = {"metadata.namespace": self.release.namespace, "metadata.name": self.pod_name}
         for item in container.get("env", []):
             if "value" in item:
                 env[item["name"]] = item["value"]
-            elif item["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace":
-                env[item["name"]] = self.release.namespace
+            else:
+                env[item["name"]] = pod[item["valueFrom"]["fieldRef"]["fieldPath"]]
         env["KUBECONFIG"] = str(kubeconfig)
         return env
 
@@ -141,6 +149,14 @@ class Identity:
     def role(self, namespace: str, name: str) -> dict[str, Any]:
         path = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/roles/{name}"
         return self.release.get(path)
+
+    def leases(self) -> list[dict[str, Any]]:
+        """The Leases of the release's group of replicas (read as the admin)."""
+        name, namespace = self.release.fullname, self.release.namespace
+        path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        selector = f"labelSelector={LEASE_GROUP_LABEL}%3D{name}"
+        items: list[dict[str, Any]] = self.release.get(f"{path}?{selector}")["items"]
+        return items
 
 
 @dataclass
@@ -290,6 +306,84 @@ class Namespace:
 
     def gone(self, name: str) -> bool:
         return self.cp.request("GET", self.backends(name))[0] == 404
+
+
+def operator_scenario(cp: ControlPlane, openbao: OpenBaoServer) -> None:
+    """What the operator does, run against a running operator: a full sync with a
+    conflict, a change, a prune, a manual trigger, Vault kubernetes auth, deletions."""
+    began = time.monotonic()
+    app = Namespace(cp)
+    prefix = f"rbac-{uuid.uuid4().hex[:8]}"
+    seed(
+        openbao,
+        prefix,
+        {
+            "db": {"password": "pw-1"},
+            "api": {"key": "k-1"},
+            "c": {"v": "remote"},
+            "old": {"v": "x"},
+        },
+    )
+    app.put_secret("creds-vault-token", {"token": openbao.root_token})
+    app.put_secret("external-vault-c", {"v": "local"})  # unmanaged, at a synced path
+    app.create_backend("vault", vault_spec(openbao, prefix, prune=True, deletionPolicy="Retain"))
+
+    # A full sync: three Secrets written, the unmanaged one kept and listed.
+    status = eventually(
+        lambda: (s := app.status("vault")).get("lastSync") and s, 60, "the first sync"
+    )
+    assert status["status"] == "healthy", status
+    assert status["secretsSynced"] == 3
+    assert [(c["path"], c["reason"]) for c in status["conflicts"]] == [
+        ("external/vault/c", "UnmanagedSecretDiffers")
+    ]
+    db = app.secret("external-vault-db")
+    assert db is not None and unb64(db["data"]) == {"password": "pw-1"}
+    kept = app.secret("external-vault-c")
+    assert kept is not None and unb64(kept["data"]) == {"v": "local"}
+    events = app.call("GET", f"/api/v1/namespaces/{app.name}/events")["items"]
+    assert "ConflictDetected" in {e["reason"] for e in events}
+    print(f"first sync as the ServiceAccount: {time.monotonic() - began:.1f}s")
+
+    # A change (update), a remote deletion with prune (delete), a manual trigger.
+    seed(openbao, prefix, {"db": {"password": "pw-2"}})
+    openbao.request("DELETE", f"/v1/secret/metadata/{prefix}/old")
+    before = status["lastSync"]
+    time.sleep(1.1)  # lastSync has a resolution of one second
+    stamp = f"{time.time()}"
+    app.merge_patch(
+        app.backends("vault"),
+        {"metadata": {"annotations": {f"{API_GROUP}/sync-requested-at": stamp}}},
+    )
+    eventually(lambda: app.status("vault").get("lastSync") != before, 30, "the manual sync")
+    db = app.secret("external-vault-db")
+    assert db is not None and unb64(db["data"]) == {"password": "pw-2"}
+    assert app.secret("external-vault-old") is None
+
+    # Vault kubernetes auth: a TokenRequest token of a ServiceAccount of the namespace.
+    create_service_account(cp, app.name, "app-reader")
+    mount = configure_kubernetes_auth(openbao, cp, app.name, "app-reader", prefix)
+    app.create_backend("vault-k8s", vault_kubernetes_spec(openbao, prefix, mount, "app-reader"))
+    k8s = eventually(
+        lambda: (s := app.status("vault-k8s")).get("status") == "healthy" and s,
+        30,
+        "the kubernetes-auth sync",
+    )
+    assert k8s["secretsSynced"] == 3  # db, api, c
+    k8s_db = app.secret("k8s-vault-db")
+    assert k8s_db is not None and unb64(k8s_db["data"]) == {"password": "pw-2"}
+
+    # Deleting the CR with Retain releases the Secrets (patch) and the finalizer.
+    app.call("DELETE", app.backends("vault"))
+    eventually(lambda: app.gone("vault"), 30, "the deletion")
+    released = app.secret("external-vault-db")
+    assert released is not None
+    assert "app.kubernetes.io/managed-by" not in (released["metadata"].get("labels") or {})
+
+    # The kubernetes-auth backend goes too (its Secrets kept): no backend is left
+    # for an operator the next tests start.
+    app.call("DELETE", app.backends("vault-k8s"))
+    eventually(lambda: app.gone("vault-k8s"), 30, "the deletion")
 
 
 def seed(openbao: OpenBaoServer, prefix: str, items: dict[str, dict[str, str]]) -> None:

@@ -63,6 +63,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "watchNamespaces": ["team-a", "team-b"],
         "rbac": {"namespaced": True},
     },
+    "sharding": {"sharding": {"enabled": True}},
+    "replicas-3-sharding": {"replicaCount": 3, "sharding": {"enabled": True}},
     "namespaced-rbac": {"watchNamespaces": ["team-a"], "rbac": {"namespaced": True}},
     "watch-namespaces-cluster-rbac": {"watchNamespaces": ["team-a"]},
     "monitoring-and-network-policy": {
@@ -112,12 +114,16 @@ def test_chart_crd_is_identical_to_the_canonical_one() -> None:
     )
 
 
-def test_chart_ships_kopf_peering_crds() -> None:
-    docs = list(yaml.safe_load_all((CHART / "crds" / "kopf-peerings.yaml").read_text()))
-    assert {d["metadata"]["name"] for d in docs} == {
-        "clusterkopfpeerings.kopf.dev",
-        "kopfpeerings.kopf.dev",
-    }
+def test_chart_ships_only_the_federationbackend_crd() -> None:
+    """Replicas coordinate through Leases: no kopf peering CRDs any more."""
+    assert sorted(p.name for p in (CHART / "crds").iterdir()) == [CRD]
+    docs = list(yaml.safe_load_all((CHART / "crds" / CRD).read_text()))
+    assert [d["metadata"]["name"] for d in docs] == [CRD.removesuffix(".yaml")]
+
+
+def test_no_kopf_peering_in_any_variant(variant: list[dict[str, Any]]) -> None:
+    assert not [d for d in variant if d["apiVersion"].startswith("kopf.dev/")]
+    assert not [r for r in rules_of(variant) if "kopf.dev" in r[2]["apiGroups"]]
 
 
 def test_default_render(default_docs: list[dict[str, Any]]) -> None:
@@ -154,6 +160,7 @@ def test_default_render(default_docs: list[dict[str, Any]]) -> None:
         "SCAIVAULT_MAX_CONCURRENT_SYNCS": "8",
         "SCAIVAULT_WORKER_LIMIT": "64",
     }
+    assert [k for k in env if "value" not in env[k]] == ["SCAIVAULT_OPERATOR_NAMESPACE"]
     api = containers(default_docs)["api"]
     assert api["args"] == ["api", "--port=8000", "--default-namespace=scaivault-system"]
     (deployment,) = find(default_docs, "Deployment")
@@ -161,38 +168,141 @@ def test_default_render(default_docs: list[dict[str, Any]]) -> None:
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
 
 
-def test_replicas_enable_peering_and_a_disruption_budget(helm: Path) -> None:
+LEASE_RULES = [
+    {
+        "apiGroups": ["coordination.k8s.io"],
+        "resources": ["leases"],
+        "verbs": ["list", "create", "patch", "delete"],
+    }
+]
+SUBJECTS = [
+    {"kind": "ServiceAccount", "name": "scaivault-federation", "namespace": "scaivault-system"}
+]
+
+
+def assert_lease_role(docs: list[dict[str, Any]]) -> None:
+    """Exactly one Role with the Lease rules, in the release namespace, bound to the SA."""
+    (role,) = find(docs, "Role", "scaivault-federation-leases")
+    assert role["metadata"]["namespace"] == "scaivault-system"
+    assert role["rules"] == LEASE_RULES
+    (binding,) = find(docs, "RoleBinding", "scaivault-federation-leases")
+    assert binding["metadata"]["namespace"] == "scaivault-system"
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "scaivault-federation-leases",
+    }
+    assert binding["subjects"] == SUBJECTS
+    elsewhere = [r for r in rules_of(docs) if r[1] != "scaivault-federation-leases"]
+    assert not [r for r in elsewhere if "coordination.k8s.io" in r[2]["apiGroups"]]
+
+
+def lease_env(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    env = {e["name"]: e for e in containers(docs)["operator"]["env"]}
+    return {
+        k: env[k].get("value", env[k].get("valueFrom"))
+        for k in ("HOSTNAME", "SCAIVAULT_LEASE_DURATION_SECONDS")
+        if k in env
+    }
+
+
+def test_default_render_has_no_lease_rbac(default_docs: list[dict[str, Any]]) -> None:
+    assert not find(default_docs, "Role") and not find(default_docs, "RoleBinding")
+    assert not [r for r in rules_of(default_docs) if "coordination.k8s.io" in r[2]["apiGroups"]]
+    assert lease_env(default_docs) == {}
+    assert not find(default_docs, "PodDisruptionBudget")
+    assert "affinity" not in pod_spec(default_docs)
+
+
+def test_replicas_coordinate_through_leases_with_a_disruption_budget(helm: Path) -> None:
     docs = render(helm, values=VARIANTS["replicas-3"])
-    args = containers(docs)["operator"]["args"]
-    assert "--standalone" not in args
-    assert "--peering=scaivault-federation" in args
-    (peering,) = find(docs, "ClusterKopfPeering")
-    assert peering["apiVersion"] == "kopf.dev/v1"
-    assert peering["metadata"]["name"] == "scaivault-federation"
+    assert containers(docs)["operator"]["args"] == [
+        "run",
+        "--liveness=http://0.0.0.0:8080/healthz",
+        "--metrics-port=9090",
+        "--peering=scaivault-federation",
+    ]
+    assert lease_env(docs) == {
+        "HOSTNAME": {"fieldRef": {"fieldPath": "metadata.name"}},
+        "SCAIVAULT_LEASE_DURATION_SECONDS": "12",
+    }
+    assert_lease_role(docs)
     (pdb,) = find(docs, "PodDisruptionBudget")
     assert pdb["spec"]["minAvailable"] == 1
     (deployment,) = find(docs, "Deployment")
     assert deployment["spec"]["replicas"] == 3
-    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     assert "podAntiAffinity" in pod_spec(docs)["affinity"]
-    assert ("kopf.dev", "clusterkopfpeerings", "patch") in granted(
-        docs, "ClusterRole", "scaivault-federation-operator"
+    assert granted(docs, "ClusterRole", "scaivault-federation-operator") == granted(
+        render(helm), "ClusterRole", "scaivault-federation-operator"
     )
 
 
-def test_namespaced_operator_with_replicas_peers_per_namespace(helm: Path) -> None:
+def test_sharding_uses_leases_even_with_one_replica(helm: Path) -> None:
+    docs = render(helm, values=VARIANTS["sharding"])
+    assert containers(docs)["operator"]["args"] == [
+        "run",
+        "--liveness=http://0.0.0.0:8080/healthz",
+        "--metrics-port=9090",
+        "--peering=scaivault-federation",
+        "--sharding",
+    ]
+    assert lease_env(docs)["SCAIVAULT_LEASE_DURATION_SECONDS"] == "12"
+    assert_lease_role(docs)
+    (deployment,) = find(docs, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"  # Leases hand over
+    assert not find(docs, "PodDisruptionBudget")  # one pod: a budget would block draining
+    assert "affinity" not in pod_spec(docs)
+
+    several = render(helm, values=VARIANTS["replicas-3-sharding"])
+    args = containers(several)["operator"]["args"]
+    assert args[-2:] == ["--peering=scaivault-federation", "--sharding"]
+    assert "--standalone" not in args
+    assert_lease_role(several)
+    assert find(several, "PodDisruptionBudget")
+    assert "podAntiAffinity" in pod_spec(several)["affinity"]
+
+
+def test_lease_duration_and_group_name(helm: Path) -> None:
+    docs = render(helm, values={"replicaCount": 2, "leaseDurationSeconds": 30})
+    assert lease_env(docs)["SCAIVAULT_LEASE_DURATION_SECONDS"] == "30"
+    dotted = render(helm, values={"replicaCount": 2}, release="team.prod")
+    args = containers(dotted)["operator"]["args"]
+    assert "--peering=team-prod-scaivault-federation" in args  # a DNS label
+    standalone = render(helm, values={"leaseDurationSeconds": 30})
+    assert "--standalone" in containers(standalone)["operator"]["args"]
+    assert lease_env(standalone) == {}
+
+
+def test_lease_role_follows_rbac_create(helm: Path) -> None:
+    docs = render(helm, values={"replicaCount": 2, "rbac": {"create": False}})
+    assert not find(docs, "Role") and not find(docs, "RoleBinding")
+    assert "--peering=scaivault-federation" in containers(docs)["operator"]["args"]
+
+
+def test_namespaced_operator_with_replicas_keeps_its_leases_in_the_release_namespace(
+    helm: Path,
+) -> None:
     docs = render(helm, values=VARIANTS["replicas-3-namespaced"])
     args = containers(docs)["operator"]["args"]
     assert "--namespace=team-a" in args and "--namespace=team-b" in args
-    assert not find(docs, "ClusterKopfPeering")
-    assert sorted(p["metadata"]["namespace"] for p in find(docs, "KopfPeering")) == [
-        "team-a",
-        "team-b",
-    ]
-    for role in find(docs, "Role", "scaivault-federation"):
-        assert ("kopf.dev", "kopfpeerings", "patch") in granted(
-            [role], "Role", "scaivault-federation"
-        )
+    assert "--peering=scaivault-federation" in args
+    assert_lease_role(docs)
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in find(docs, "Role")}
+    assert roles == {
+        ("team-a", "scaivault-federation"),
+        ("team-b", "scaivault-federation"),
+        ("scaivault-system", "scaivault-federation-mac-key"),
+        ("scaivault-system", "scaivault-federation-leases"),
+    }
+    bindings = {
+        (b["metadata"]["namespace"], b["roleRef"]["name"]) for b in find(docs, "RoleBinding")
+    }
+    assert bindings == roles
 
 
 def test_namespaced_rbac(helm: Path) -> None:
@@ -384,6 +494,12 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ("resources", {"operator": {"resources": {"limits": {"memory": "lots"}}}}, "memory"),
     ("service-type", {"service": {"type": "Ingress"}}, "type"),
     ("strategy", {"updateStrategy": {"type": "BlueGreen"}}, "type"),
+    ("lease-duration-short", {"leaseDurationSeconds": 2}, "leaseDurationSeconds"),
+    ("lease-duration-long", {"leaseDurationSeconds": 301}, "leaseDurationSeconds"),
+    ("lease-duration-as-text", {"leaseDurationSeconds": "12s"}, "leaseDurationSeconds"),
+    ("lease-duration-fraction", {"leaseDurationSeconds": 12.5}, "leaseDurationSeconds"),
+    ("sharding-as-text", {"sharding": {"enabled": "yes"}}, "enabled"),
+    ("sharding-unknown-key", {"sharding": {"shards": 3}}, "shards"),
 ]
 
 

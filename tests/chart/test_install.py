@@ -22,6 +22,7 @@ from scaivault_devenv.cluster import ensure_namespace
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.helm import CHART, DEPLOY, NAMESPACE, RELEASE, render_text, run
 
+from .identity import can
 from .tools import Release
 
 pytestmark = pytest.mark.e2e
@@ -62,12 +63,11 @@ def test_helm_install_creates_every_object(installed: Release, control_plane: Co
         binding = installed.get(f"{RBAC}/clusterrolebindings/{name}-{suffix}")
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": ns}]
     crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-    for crd in (
-        "federationbackends.federation.scaivault.io",
-        "kopfpeerings.kopf.dev",
-        "clusterkopfpeerings.kopf.dev",
-    ):
-        assert exists(control_plane, f"{crds}/{crd}")
+    assert exists(control_plane, f"{crds}/federationbackends.federation.scaivault.io")
+    for crd in ("kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"):
+        assert not exists(control_plane, f"{crds}/{crd}")
+    # One replica runs standalone: no Leases, so no Role for them.
+    assert not exists(control_plane, f"{RBAC}/namespaces/{ns}/roles/{name}-leases")
     status = json.loads(
         run(
             [
@@ -80,7 +80,7 @@ def test_helm_install_creates_every_object(installed: Release, control_plane: Co
     assert "kubectl get fedb -A" in status["info"]["notes"]
 
 
-def test_helm_upgrade_to_replicas_adds_peering_and_a_budget(
+def test_helm_upgrade_to_replicas_adds_lease_rbac_and_a_budget(
     installed: Release, control_plane: ControlPlane
 ) -> None:
     run(
@@ -89,14 +89,40 @@ def test_helm_upgrade_to_replicas_adds_peering_and_a_budget(
             "--reuse-values", "--set", "replicaCount=2", "--kubeconfig", control_plane.kubeconfig,
         ]
     )  # fmt: skip
-    name = installed.fullname
-    peering = installed.get(f"/apis/kopf.dev/v1/clusterkopfpeerings/{name}")
-    assert peering["metadata"]["name"] == name
-    pdb = f"/apis/policy/v1/namespaces/{installed.namespace}/poddisruptionbudgets/{name}"
-    assert exists(control_plane, pdb)
-    deployment = installed.get(f"/apis/apps/v1/namespaces/{installed.namespace}/deployments/{name}")
-    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert f"--peering={name}" in args
+    ns, name = installed.namespace, installed.fullname
+    role = installed.get(f"{RBAC}/namespaces/{ns}/roles/{name}-leases")
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["list", "create", "patch", "delete"],
+        }
+    ]
+    binding = installed.get(f"{RBAC}/namespaces/{ns}/rolebindings/{name}-leases")
+    assert binding["roleRef"]["name"] == f"{name}-leases"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": ns}]
+    user = f"system:serviceaccount:{ns}:{name}"
+    assert can(control_plane, user, "create", "leases", group="coordination.k8s.io", namespace=ns)
+    assert not can(
+        control_plane, user, "create", "leases", group="coordination.k8s.io", namespace="default"
+    )
+    assert exists(control_plane, f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}")
+    deployment = installed.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")
+    (operator, _) = deployment["spec"]["template"]["spec"]["containers"]
+    assert f"--peering={name}" in operator["args"] and "--standalone" not in operator["args"]
+    status, _ = control_plane.request("GET", "/apis/kopf.dev/v1")
+    assert status == 404  # no kopf peering resources
+
+    # Back to one replica: standalone again, and the Lease RBAC and the budget go.
+    run(
+        [
+            installed.helm, "upgrade", installed.name, CHART, "-n", installed.namespace,
+            "--reuse-values", "--set", "replicaCount=1", "--kubeconfig", control_plane.kubeconfig,
+        ]
+    )  # fmt: skip
+    assert not exists(control_plane, f"{RBAC}/namespaces/{ns}/roles/{name}-leases")
+    assert not exists(control_plane, f"{RBAC}/namespaces/{ns}/rolebindings/{name}-leases")
+    assert not exists(control_plane, f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}")
 
 
 @pytest.mark.parametrize(
@@ -109,14 +135,20 @@ def test_helm_upgrade_to_replicas_adds_peering_and_a_budget(
             "watchNamespaces": ["sf-dry-a"],
             "api": {"staticTokens": {"enabled": True, "tokens": "tokens: []\n"}},
         },
+        {
+            "replicaCount": 2,
+            "sharding": {"enabled": True},
+            "leaseDurationSeconds": 30,
+            "rbac": {"namespaced": True},
+            "watchNamespaces": ["sf-dry-a"],
+        },
     ],
-    ids=["replicas-netpol", "namespaced-rbac", "namespaced-peering-static-tokens"],
+    ids=["replicas-netpol", "namespaced-rbac", "namespaced-leases-static-tokens", "sharding"],
 )
 def test_variants_pass_server_side_dry_run(
     helm: Path,
     kubectl: Path,
     control_plane: ControlPlane,
-    installed: Release,  # the kopf peering CRDs are installed
     values: dict[str, Any],
     tmp_path: Path,
 ) -> None:

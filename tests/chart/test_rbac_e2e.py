@@ -32,13 +32,11 @@ from .harness import (
     eventually,
     grants,
     http_ok,
+    operator_scenario,
     run_api,
     run_operator,
     seed,
-    unb64,
     used,
-    vault_kubernetes_spec,
-    vault_spec,
 )
 from .identity import can, request_token
 from .tools import Release
@@ -74,76 +72,8 @@ def test_operator_syncs_and_reports_a_conflict_as_the_service_account(
     openbao: OpenBaoServer,
     isolated_control_plane: ControlPlane,
 ) -> None:
-    began = time.monotonic()
-    app = Namespace(isolated_control_plane)
-    prefix = f"rbac-{uuid.uuid4().hex[:8]}"
-    seed(
-        openbao,
-        prefix,
-        {
-            "db": {"password": "pw-1"},
-            "api": {"key": "k-1"},
-            "c": {"v": "remote"},
-            "old": {"v": "x"},
-        },
-    )
-    app.put_secret("creds-vault-token", {"token": openbao.root_token})
-    app.put_secret("external-vault-c", {"v": "local"})  # unmanaged, at a synced path
-    app.create_backend("vault", vault_spec(openbao, prefix, prune=True, deletionPolicy="Retain"))
-
-    # A full sync: three Secrets written, the unmanaged one kept and listed.
-    status = eventually(
-        lambda: (s := app.status("vault")).get("lastSync") and s, 60, "the first sync"
-    )
-    assert status["status"] == "healthy", status
-    assert status["secretsSynced"] == 3
-    assert [(c["path"], c["reason"]) for c in status["conflicts"]] == [
-        ("external/vault/c", "UnmanagedSecretDiffers")
-    ]
-    db = app.secret("external-vault-db")
-    assert db is not None and unb64(db["data"]) == {"password": "pw-1"}
-    kept = app.secret("external-vault-c")
-    assert kept is not None and unb64(kept["data"]) == {"v": "local"}
-    events = app.call("GET", f"/api/v1/namespaces/{app.name}/events")["items"]
-    assert "ConflictDetected" in {e["reason"] for e in events}
-    print(f"first sync as the ServiceAccount: {time.monotonic() - began:.1f}s")
-
-    # A change (update), a remote deletion with prune (delete), a manual trigger.
-    seed(openbao, prefix, {"db": {"password": "pw-2"}})
-    openbao.request("DELETE", f"/v1/secret/metadata/{prefix}/old")
-    before = status["lastSync"]
-    time.sleep(1.1)  # lastSync has a resolution of one second
-    stamp = f"{time.time()}"
-    app.merge_patch(
-        app.backends("vault"),
-        {"metadata": {"annotations": {f"{API_GROUP}/sync-requested-at": stamp}}},
-    )
-    eventually(lambda: app.status("vault").get("lastSync") != before, 30, "the manual sync")
-    db = app.secret("external-vault-db")
-    assert db is not None and unb64(db["data"]) == {"password": "pw-2"}
-    assert app.secret("external-vault-old") is None
-
-    # Vault kubernetes auth: a TokenRequest token of a ServiceAccount of the namespace.
-    create_service_account(isolated_control_plane, app.name, "app-reader")
-    mount = configure_kubernetes_auth(
-        openbao, isolated_control_plane, app.name, "app-reader", prefix
-    )
-    app.create_backend("vault-k8s", vault_kubernetes_spec(openbao, prefix, mount, "app-reader"))
-    k8s = eventually(
-        lambda: (s := app.status("vault-k8s")).get("status") == "healthy" and s,
-        30,
-        "the kubernetes-auth sync",
-    )
-    assert k8s["secretsSynced"] == 3  # db, api, c
-    k8s_db = app.secret("k8s-vault-db")
-    assert k8s_db is not None and unb64(k8s_db["data"]) == {"password": "pw-2"}
-
-    # Deleting the CR with Retain releases the Secrets (patch) and the finalizer.
-    app.call("DELETE", app.backends("vault"))
-    eventually(lambda: app.gone("vault"), 30, "the deletion")
-    released = app.secret("external-vault-db")
-    assert released is not None
-    assert "app.kubernetes.io/managed-by" not in (released["metadata"].get("labels") or {})
+    assert "--standalone" in identity.container("operator")["args"]
+    operator_scenario(isolated_control_plane, openbao)
 
     calls = operator.proxy.snapshot()
     assert denied(calls) == []
@@ -266,9 +196,10 @@ def test_api_serves_backends_and_secrets_as_the_service_account(
         ("delete", "apiextensions.k8s.io", "customresourcedefinitions", None),
         ("update", API_GROUP, "federationbackends", "default"),
         ("deletecollection", "", "secrets", "default"),
-        ("watch", "", "secrets", "default"),
         ("create", "apps", "deployments", "default"),
         ("create", "admissionregistration.k8s.io", "validatingwebhookconfigurations", None),
+        ("create", "coordination.k8s.io", "leases", "default"),
+        ("patch", "coordination.k8s.io", "leases", "kube-system"),
     ],
 )
 def test_service_account_cannot_do_more(
@@ -291,12 +222,28 @@ def test_service_account_cannot_do_more(
     )
 
 
+def test_a_standalone_operator_has_no_lease_rights(
+    identity: Identity, isolated_control_plane: ControlPlane
+) -> None:
+    """One replica runs --standalone: the chart grants nothing on Leases, even at home."""
+    for verb in ("list", "create", "patch", "delete"):
+        assert not can(
+            isolated_control_plane,
+            identity.user,
+            verb,
+            "leases",
+            group="coordination.k8s.io",
+            namespace=identity.release.namespace,
+        )
+
+
 def test_service_account_can_what_it_needs(
     identity: Identity, isolated_control_plane: ControlPlane
 ) -> None:
     """The other side of the SubjectAccessReviews above, for a namespace it never saw."""
     for verb, group, resource in [
         ("list", "", "secrets"),
+        ("watch", "", "secrets"),
         ("create", "", "secrets"),
         ("patch", API_GROUP, "federationbackends"),
         ("create", "", "events"),

@@ -62,14 +62,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* True ("true") when the operator runs several replicas that peer. */}}
-{{- define "scaivault-federation.peering" -}}
+{{/* True ("true") with several replicas: a disruption budget and spreading apply. */}}
+{{- define "scaivault-federation.replicated" -}}
 {{- if gt (int .Values.replicaCount) 1 }}true{{ end }}
 {{- end }}
 
-{{/* The kopf peering name shared by the replicas. */}}
+{{/*
+True ("true") when the operator processes coordinate through Leases (several
+replicas, or sharding); otherwise the one replica runs `--standalone`.
+*/}}
+{{- define "scaivault-federation.leases" -}}
+{{- if or (include "scaivault-federation.replicated" .) .Values.sharding.enabled }}true{{ end }}
+{{- end }}
+
+{{/* The name of the group of replicas (`--peering`, a DNS label): their Leases carry it. */}}
 {{- define "scaivault-federation.peeringName" -}}
-{{- include "scaivault-federation.fullname" . }}
+{{- include "scaivault-federation.fullname" . | replace "." "-" }}
 {{- end }}
 
 {{/* The Secret holding the API's static tokens. */}}

@@ -18,10 +18,12 @@ chart tests run both processes with exactly these rules and record the calls.
   verbs: [patch]
 # Synced Secrets (create, update on change, patch to mark orphaned or release
 # on Retain, delete on prune or Delete), credentials Secrets named by a
-# backend's config (get), the managed Secrets of a backend (list by label).
+# backend's config (get); the managed Secrets, cached from a list and watch by
+# label, and every Secret's metadata (list, watch), to notice a credentials
+# Secret being created or changed.
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list, create, update, patch, delete]
+  verbs: [get, list, watch, create, update, patch, delete]
 # Events on FederationBackends: conflicts, overwrites, recoveries; kopf's own.
 - apiGroups: [""]
   resources: [events]
@@ -32,12 +34,6 @@ chart tests run both processes with exactly these rules and record the calls.
 - apiGroups: [""]
   resources: [serviceaccounts/token]
   verbs: [create]
-{{- end }}
-{{- if and (include "scaivault-federation.peering" .) .Values.watchNamespaces }}
-# kopf peering between replicas of a namespaced operator.
-- apiGroups: [kopf.dev]
-  resources: [kopfpeerings]
-  verbs: [list, watch, patch]
 {{- end }}
 {{- end }}
 
@@ -52,12 +48,18 @@ chart tests run both processes with exactly these rules and record the calls.
 - apiGroups: [""]
   resources: [namespaces]
   verbs: [list, watch]
-{{- else if include "scaivault-federation.peering" . }}
-# kopf peering between replicas of a cluster-wide operator.
-- apiGroups: [kopf.dev]
-  resources: [clusterkopfpeerings]
-  verbs: [list, watch, patch]
 {{- end }}
+{{- end }}
+
+{{/* The operator's Leases, in the release namespace (replicas or sharding). */}}
+{{- define "scaivault-federation.rules.leases" -}}
+# One Lease per operator process, labelled with the group of replicas: each
+# creates its own at start (deleting a stale one of the same name), renews it
+# (patch), lists the group's by label to see who is live, and deletes its own
+# on a clean stop.
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [list, create, patch, delete]
 {{- end }}
 
 {{/* The API sidecar, on namespaced resources. */}}
