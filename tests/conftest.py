@@ -17,6 +17,7 @@ import pytest
 from scaivault_devenv.cluster import ensure_namespace, install_crd
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.keyvault import KeyVaultServer
+from scaivault_devenv.moto import MotoServer
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.k8s.client import KubeClient
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 OPERATOR_NAMESPACE = "scaivault-system"
+AMBIENT_NAMESPACE = "tenancy-ambient-allowed"
 _ports: dict[str, int] = {}
 
 
@@ -71,7 +73,11 @@ def operator_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def operator(
-    control_plane: ControlPlane, crd: None, operator_log: Path, keyvault_server: KeyVaultServer
+    control_plane: ControlPlane,
+    crd: None,
+    operator_log: Path,
+    keyvault_server: KeyVaultServer,
+    moto_server: MotoServer,
 ) -> Iterator[ManagedProcess]:
     """``scaivault-federation run`` against the test apiserver, in its own process."""
     ensure_namespace(control_plane, OPERATOR_NAMESPACE)
@@ -80,6 +86,11 @@ def operator(
         **keyvault_server.client_env(),  # trust the Key Vault emulator's CA and token endpoint
         "KUBECONFIG": str(control_plane.kubeconfig),
         "SCAIVAULT_OPERATOR_NAMESPACE": OPERATOR_NAMESPACE,
+        # the operator's "own" cloud identity: moto's keys, usable only in the
+        # operator's namespace and the one namespace the tenancy tests allow
+        "AWS_ACCESS_KEY_ID": moto_server.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": moto_server.secret_access_key,
+        "SCAIVAULT_AMBIENT_IDENTITY_NAMESPACES": AMBIENT_NAMESPACE,
     }
     _ports["metrics"] = free_port()
     argv = [

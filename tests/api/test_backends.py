@@ -99,6 +99,18 @@ async def test_default_namespace_and_conflicting_names(api: ApiClient) -> None:
         ({"sync_interval": "soon"}, "sync_interval"),
         ({"config": {"endpoint": ADDRESS, "authConfigPath": "a/b"}}, "config.authConfigPath"),
         ({"config": {"auth_config_path": "a/b"}}, "config.endpoint"),
+        (
+            {"config": {"endpoint": "http://169.254.169.254", "auth_config_path": "a/b"}},
+            "config.endpoint",
+        ),
+        (
+            {"config": {"endpoint": "http://[fd00:ec2::254]", "auth_config_path": "a/b"}},
+            "config.endpoint",
+        ),
+        (
+            {"config": {"endpoint": "http://metadata.google.internal", "auth_config_path": "a/b"}},
+            "config.endpoint",
+        ),
         ({"config": {"endpoint": ADDRESS, "auth_method": "radius"}}, "config.auth_method"),
         ({"config": {"endpoint": ADDRESS, "region": "us-east-1"}}, "config.region"),
         ({"path_mapping": {"a/**": "b/*"}}, "path_mapping"),
@@ -188,6 +200,7 @@ async def test_patch_is_a_merge_patch(api: ApiClient, ns: Namespace, api_server:
         ({"id": "fed_000000000000"}, "id"),
         ({"mode": "sync", "sync_interval": None}, "sync_interval"),
         ({"config": {"endpoint": None}}, "config.endpoint"),
+        ({"config": {"endpoint": "http://169.254.169.254"}}, "config.endpoint"),
         ({"config": {"kv_version": 3}}, "config.kv_version"),
         ({"unknown": 1}, "unknown"),
     ],

@@ -395,6 +395,29 @@ def test_the_endpoint_allowlist_is_set_once_for_both_containers(helm: Path) -> N
         render(helm, values={"allowedEndpoints": ["a,b"]})
 
 
+def test_tenancy_settings_reach_both_containers(helm: Path) -> None:
+    values = {
+        "tenancy": {
+            "ambientIdentityNamespaces": ["platform", "infra"],
+            "ambientIdentityNamespaceSelector": "tenancy.example/ambient=yes",
+            "remotePrefixes": {"payments": {"aws-secrets-manager": ["payments/"]}},
+        }
+    }
+    docs = render(helm, values=values)
+    for container in ("operator", "api"):
+        env = {e["name"]: e.get("value") for e in containers(docs)[container].get("env") or []}
+        assert env["SCAIVAULT_AMBIENT_IDENTITY_NAMESPACES"] == "platform,infra"
+        assert env["SCAIVAULT_AMBIENT_IDENTITY_NAMESPACE_SELECTOR"] == "tenancy.example/ambient=yes"
+        assert json.loads(env["SCAIVAULT_REMOTE_PREFIXES"]) == {
+            "payments": {"aws-secrets-manager": ["payments/"]}
+        }
+    for role in ("scaivault-federation-operator", "scaivault-federation-api"):
+        assert ("", "namespaces", "get") in granted(docs, "ClusterRole", role)
+        assert ("", "namespaces", "get") not in granted(render(helm), "ClusterRole", role)
+    with pytest.raises(ToolError):
+        render(helm, values={"tenancy": {"ambientIdentityNamespaceSelector": "no-equals"}})
+
+
 def test_api_can_be_disabled(helm: Path) -> None:
     docs = render(helm, values=VARIANTS["no-api"])
     assert list(containers(docs)) == ["operator"]

@@ -94,3 +94,24 @@ replicas, or sharding); otherwise the one replica runs `--standalone`.
 {{- fail "api.staticTokens.enabled needs api.staticTokens.existingSecret or api.staticTokens.tokens" }}
 {{- end }}
 {{- end }}
+
+{{/* Settings both containers read the same way: which endpoints and what of the
+operator's own identity a namespace's backends may use. */}}
+{{- define "scaivault-federation.sharedEnv" -}}
+{{- with .Values.allowedEndpoints }}
+- name: SCAIVAULT_ALLOWED_ENDPOINTS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.tenancy.ambientIdentityNamespaces }}
+- name: SCAIVAULT_AMBIENT_IDENTITY_NAMESPACES
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.tenancy.ambientIdentityNamespaceSelector }}
+- name: SCAIVAULT_AMBIENT_IDENTITY_NAMESPACE_SELECTOR
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.tenancy.remotePrefixes }}
+- name: SCAIVAULT_REMOTE_PREFIXES
+  value: {{ toJson . | quote }}
+{{- end }}
+{{- end }}

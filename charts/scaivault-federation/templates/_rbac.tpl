@@ -49,6 +49,12 @@ chart tests run both processes with exactly these rules and record the calls.
   resources: [namespaces]
   verbs: [list, watch]
 {{- end }}
+{{- if .Values.tenancy.ambientIdentityNamespaceSelector }}
+# Namespace labels, for tenancy.ambientIdentityNamespaceSelector.
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get]
+{{- end }}
 {{- end }}
 
 {{/* The operator's Leases, in the release namespace (replicas or sharding). */}}
@@ -92,4 +98,10 @@ chart tests run both processes with exactly these rules and record the calls.
 - apiGroups: [authorization.k8s.io]
   resources: [subjectaccessreviews]
   verbs: [create]
+{{- if .Values.tenancy.ambientIdentityNamespaceSelector }}
+# Namespace labels, for tenancy.ambientIdentityNamespaceSelector (proxy reads).
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [get]
+{{- end }}
 {{- end }}

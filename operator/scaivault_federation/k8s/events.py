@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
+
 from ..labels import GROUP, KIND, VERSION
 from ..models.resource import ObjectMeta
 from .client import JSON, KubeApiError, KubeClient
@@ -48,3 +50,5 @@ class EventRecorder:
             await self.client.post(f"/api/v1/namespaces/{about.namespace}/events", event)
         except KubeApiError as exc:
             log.warning("could not post event %s: %s", reason, exc.status_reason)
+        except (aiohttp.ClientError, TimeoutError) as exc:  # never fail the caller
+            log.warning("could not post event %s: %s", reason, type(exc).__name__)
