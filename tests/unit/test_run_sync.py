@@ -165,6 +165,45 @@ async def test_every_mapping_prefix_is_listed_once() -> None:
     assert outcome.secrets_synced == 3
 
 
+async def test_a_mapping_without_wildcards_syncs_its_one_path() -> None:
+    backend = make_backend({"legacy/db-password": "s3cret", "legacy/other": "x"})
+    store = MemorySecretStorage()
+
+    outcome = await sync(backend, store, pathMapping={"app/db": "legacy/db-password"})
+
+    assert summary(outcome) == {"synced": 1, "written": 1, "deleted": 0, "orphaned": 0}
+    assert store.data(NAMESPACE) == {"app-db": {"value": b"s3cret"}}
+    backend.calls.reset()
+    store.reset_counts()
+
+    again = await sync(backend, store, pathMapping={"app/db": "legacy/db-password"})
+
+    assert summary(again) == {"synced": 1, "written": 0, "deleted": 0, "orphaned": 0}
+    assert store.writes == 0
+
+    backend.delete("legacy/db-password")
+    gone = await sync(backend, store, pathMapping={"app/db": "legacy/db-password"})
+
+    assert summary(gone) == {"synced": 0, "written": 0, "deleted": 0, "orphaned": 1}
+    assert gone.item_errors == {}
+    assert store.marked_orphaned == ["app-db"]
+
+
+async def test_a_literal_mapping_beside_a_wildcard_one_keeps_the_listed_version() -> None:
+    mapping = {"app/db": "prod/special/db", "app/*": "prod/*"}
+    backend = make_backend({"prod/special/db": "s", "prod/api": "t"})
+    store = MemorySecretStorage()
+
+    first = await sync(backend, store, pathMapping=mapping)
+    backend.calls.reset()
+    again = await sync(backend, store, pathMapping=mapping)
+
+    assert first.written == 2 and first.conflicts == []
+    assert store.data(NAMESPACE) == {"app-api": {"value": b"t"}, "app-db": {"value": b"s"}}
+    assert again.written == 0
+    assert backend.calls.snapshot() == {("list", "ok"): 1}  # the listing covered both
+
+
 # -- failures that fail one path -----------------------------------------------------------
 
 
