@@ -435,6 +435,28 @@ async def test_two_mappings_producing_one_path_are_listed_and_the_first_kept() -
     assert summary(outcome) == {"synced": 1, "written": 1, "deleted": 0, "orphaned": 0}
 
 
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        {"app/db": "z-override/db", "app/*": "a-team/*"},
+        {"app/*": "z-override/*", "app/**": "a-team/**"},
+    ],
+    ids=["literal-over-wildcard", "star-over-double-star"],
+)
+async def test_the_more_specific_mapping_owns_a_path_whatever_the_remote_names(
+    mapping: dict[str, str],
+) -> None:
+    """The mapping of higher precedence wins, even when the other's remote path sorts first."""
+    backend = make_backend({"a-team/db": "generic", "z-override/db": "specific"})
+    store = MemorySecretStorage()
+
+    outcome = await sync(backend, store, pathMapping=mapping)
+
+    assert conflicts(outcome) == [("app/db", "a-team/db", ConflictReason.DUPLICATE_MAPPING)]
+    assert store.data(NAMESPACE) == {"app-db": {"value": b"specific"}}
+    assert outcome.secrets_synced == 1
+
+
 async def test_two_paths_with_one_secret_name_are_listed() -> None:
     backend = make_backend({"prod/a-b": "dash", "prod/a/b": "slash"})
     store = MemorySecretStorage()

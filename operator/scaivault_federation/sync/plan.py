@@ -79,22 +79,27 @@ def map_remote(mappings: Sequence[PathMapping], remote_paths: Iterable[str]) -> 
     """Map every listed remote path through the first mapping that matches it.
 
     ``mappings`` are in precedence order. A local path produced from two
-    different remote paths keeps the first and reports the other.
+    different remote paths goes to the one mapped by the mapping of higher
+    precedence (between paths of one mapping, the one that sorts first); the
+    other is reported. So an explicit mapping of one path overrides a wildcard
+    mapping whatever the remote paths are called.
     """
+    candidates: list[tuple[int, str, str]] = []  # (mapping index, remote, local)
+    for remote in sorted(set(remote_paths)):
+        for index, mapping in enumerate(mappings):
+            local = mapping.to_local(remote)
+            if local is not None:
+                candidates.append((index, remote, local))
+                break
     local_by_remote: dict[str, str] = {}
     owner: dict[str, str] = {}
     conflicts: list[PlannedConflict] = []
-    for remote in sorted(set(remote_paths)):
-        for mapping in mappings:
-            local = mapping.to_local(remote)
-            if local is None:
-                continue
-            if local in owner:
-                conflicts.append(PlannedConflict(local, remote, ConflictReason.DUPLICATE_MAPPING))
-            else:
-                owner[local] = remote
-                local_by_remote[remote] = local
-            break
+    for _, remote, local in sorted(candidates):
+        if local in owner:
+            conflicts.append(PlannedConflict(local, remote, ConflictReason.DUPLICATE_MAPPING))
+        else:
+            owner[local] = remote
+            local_by_remote[remote] = local
     return MappedRemote(local_by_remote, conflicts)
 
 
