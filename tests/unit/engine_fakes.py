@@ -111,6 +111,9 @@ class FakeClock:
 
     async def sleep_until(self, deadline: float, wake: asyncio.Event) -> None:
         self.deadlines.append(deadline)
+        # Always yield once, so a worker that never stops waking fails settle() instead
+        # of starving the event loop.
+        await asyncio.sleep(0)
         while True:
             if wake.is_set():
                 return
