@@ -254,6 +254,20 @@ async def test_suspending_stops_syncing_and_resuming_syncs_at_once() -> None:
     assert conditions(world.statuses.last)[c.SYNCED] == ("True", c.SYNC_SUCCEEDED)
 
 
+async def test_a_spec_change_while_suspended_records_the_new_generation() -> None:
+    world = World(suspend=True)
+    worker = world.worker()
+    await worker.step(world.resource())
+    world.edit_spec(syncInterval="20m")
+
+    await worker.step(world.resource())
+
+    assert world.syncs == 0
+    assert world.statuses.last.observed_generation == 2
+    assert world.cr["status"]["observedGeneration"] == 2
+    assert len(world.statuses.written) == 2
+
+
 # -- an operator restart -------------------------------------------------------------------
 
 
