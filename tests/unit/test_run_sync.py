@@ -204,6 +204,19 @@ async def test_a_literal_mapping_beside_a_wildcard_one_keeps_the_listed_version(
     assert backend.calls.snapshot() == {("list", "ok"): 1}  # the listing covered both
 
 
+async def test_a_changed_mapping_reads_the_new_remote_path_despite_an_equal_version() -> None:
+    backend = make_backend({"prod/db": "from-prod", "stage/db": "from-stage"})  # both version 1
+    store = MemorySecretStorage()
+    await sync(backend, store, pathMapping={"app/*": "prod/*"})
+
+    outcome = await sync(backend, store, pathMapping={"app/*": "stage/*"})
+
+    assert summary(outcome) == {"synced": 1, "written": 1, "deleted": 0, "orphaned": 0}
+    db = store.secret(NAMESPACE, "app-db")
+    assert db is not None and db.data == {"value": b"from-stage"}
+    assert db.annotations[REMOTE_PATH_ANNOTATION] == "stage/db"
+
+
 # -- failures that fail one path -----------------------------------------------------------
 
 
@@ -464,6 +477,19 @@ async def test_two_paths_with_one_secret_name_are_listed() -> None:
     outcome = await sync(backend, store, pathMapping={"app/**": "prod/**"})
 
     assert conflicts(outcome) == [("app/a/b", "prod/a/b", ConflictReason.NAME_COLLISION)]
+    assert store.data(NAMESPACE) == {"app-a-b": {"value": b"dash"}}
+
+
+async def test_a_name_collision_stays_listed_on_later_syncs() -> None:
+    backend = make_backend({"prod/a-b": "dash", "prod/a/b": "slash"})  # both at version 1
+    store = MemorySecretStorage()
+
+    first = await sync(backend, store, pathMapping={"app/**": "prod/**"})
+    second = await sync(backend, store, pathMapping={"app/**": "prod/**"})
+
+    for outcome in (first, second):
+        assert conflicts(outcome) == [("app/a/b", "prod/a/b", ConflictReason.NAME_COLLISION)]
+        assert outcome.secrets_synced == 1
     assert store.data(NAMESPACE) == {"app-a-b": {"value": b"dash"}}
 
 

@@ -104,16 +104,26 @@ def map_remote(mappings: Sequence[PathMapping], remote_paths: Iterable[str]) -> 
 
 
 def needs_fetch(
-    ref_version: str | None, local: LocalSecret | None, key: bytes, backend_name: str
+    ref_version: str | None,
+    local: LocalSecret | None,
+    key: bytes,
+    backend_name: str,
+    *,
+    path: str,
+    remote_path: str,
 ) -> bool:
-    """Whether a remote secret must be read: unless this backend's Secret already holds
-    that version, untouched since it was written."""
+    """Whether the remote secret at ``remote_path``, mapped to ``path``, must be read:
+    unless this backend's Secret already holds that version of that remote path for
+    that path, untouched since it was written. (Versions are often small counters, so
+    the Secret of another path with the same name, or one written from another remote
+    path before the mapping changed, may well carry the same version.)"""
     if ref_version is None or local is None or local.remote_version != ref_version:
         return True
     if local.managed_by != backend_name or local.orphaned:
         return True
-    path = local.path
-    return path is None or not mac_matches(key, path, local.data, local.source_mac)
+    if local.path != path or local.remote_path != remote_path:
+        return True
+    return not mac_matches(key, path, local.data, local.source_mac)
 
 
 def plan_sync(

@@ -85,7 +85,9 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     for remote_path, local_path in mapped.local_by_remote.items():
         version = refs[remote_path].version
         existing = local.get(secret_name_for_path(local_path))
-        if version is None or needs_fetch(version, existing, ctx.mac_key, ctx.name):
+        if version is None or needs_fetch(
+            version, existing, ctx.mac_key, ctx.name, path=local_path, remote_path=remote_path
+        ):
             to_fetch.append(remote_path)
         else:
             unchanged_versions[local_path] = version
