@@ -217,15 +217,29 @@ def test_map_remote_ignores_unmatched_paths() -> None:
 
 
 def test_needs_fetch_only_when_version_unknown_or_changed() -> None:
+    def fetch(version: str | None, local: LocalSecret | None, path: str = "a") -> bool:
+        return needs_fetch(version, local, KEY, BACKEND, path=path, remote_path=f"prod/{path}")
+
     secret = managed("a", version="3")
-    assert not needs_fetch("3", secret, KEY, BACKEND)
-    assert needs_fetch("4", secret, KEY, BACKEND)
-    assert needs_fetch(None, secret, KEY, BACKEND)
-    assert needs_fetch("3", None, KEY, BACKEND)
-    assert needs_fetch("3", managed("a", version="3", edited_to="hand"), KEY, BACKEND)
-    assert needs_fetch("3", managed("a", version="3", orphaned=True), KEY, BACKEND)
+    assert not fetch("3", secret)
+    assert fetch("4", secret)
+    assert fetch(None, secret)
+    assert fetch("3", None)
+    assert fetch("3", managed("a", version="3", edited_to="hand"))
+    assert fetch("3", managed("a", version="3", orphaned=True))
     # another backend's Secret at the same path is never taken as ours
-    assert needs_fetch("3", managed("a", version="3", backend="other"), KEY, BACKEND)
+    assert fetch("3", managed("a", version="3", backend="other"))
+
+
+def test_needs_fetch_when_the_secret_holds_another_path_with_the_same_version() -> None:
+    # "a-b" and "a/b" share a Secret name; versions are often small counters
+    assert needs_fetch(
+        "1", managed("a-b", version="1"), KEY, BACKEND, path="a/b", remote_path="prod/a/b"
+    )
+    # the mapping changed: the same local path now comes from another remote path
+    assert needs_fetch(
+        "1", managed("a", version="1"), KEY, BACKEND, path="a", remote_path="stage/a"
+    )
 
 
 def test_many_mappings_and_many_secrets() -> None:

@@ -80,36 +80,51 @@ def map_remote(mappings: Sequence[PathMapping], remote_paths: Iterable[str]) -> 
     """Map every listed remote path through the first mapping that matches it.
 
     ``mappings`` are in precedence order. A local path produced from two
-    different remote paths keeps the first and reports the other.
+    different remote paths goes to the one mapped by the mapping of higher
+    precedence (between paths of one mapping, the one that sorts first); the
+    other is reported. So an explicit mapping of one path overrides a wildcard
+    mapping whatever the remote paths are called.
     """
+    candidates: list[tuple[int, str, str]] = []  # (mapping index, remote, local)
+    for remote in sorted(set(remote_paths)):
+        for index, mapping in enumerate(mappings):
+            local = mapping.to_local(remote)
+            if local is not None:
+                candidates.append((index, remote, local))
+                break
     local_by_remote: dict[str, str] = {}
     owner: dict[str, str] = {}
     conflicts: list[PlannedConflict] = []
-    for remote in sorted(set(remote_paths)):
-        for mapping in mappings:
-            local = mapping.to_local(remote)
-            if local is None:
-                continue
-            if local in owner:
-                conflicts.append(PlannedConflict(local, remote, ConflictReason.DUPLICATE_MAPPING))
-            else:
-                owner[local] = remote
-                local_by_remote[remote] = local
-            break
+    for _, remote, local in sorted(candidates):
+        if local in owner:
+            conflicts.append(PlannedConflict(local, remote, ConflictReason.DUPLICATE_MAPPING))
+        else:
+            owner[local] = remote
+            local_by_remote[remote] = local
     return MappedRemote(local_by_remote, conflicts)
 
 
 def needs_fetch(
-    ref_version: str | None, local: LocalSecret | None, key: bytes, backend_name: str
+    ref_version: str | None,
+    local: LocalSecret | None,
+    key: bytes,
+    backend_name: str,
+    *,
+    path: str,
+    remote_path: str,
 ) -> bool:
-    """Whether a remote secret must be read: unless this backend's Secret already holds
-    that version, untouched since it was written."""
+    """Whether the remote secret at ``remote_path``, mapped to ``path``, must be read:
+    unless this backend's Secret already holds that version of that remote path for
+    that path, untouched since it was written. (Versions are often small counters, so
+    the Secret of another path with the same name, or one written from another remote
+    path before the mapping changed, may well carry the same version.)"""
     if ref_version is None or local is None or local.remote_version != ref_version:
         return True
     if local.managed_by != backend_name or local.orphaned:
         return True
-    path = local.path
-    return path is None or not mac_matches(key, path, local.data, local.source_mac)
+    if local.path != path or local.remote_path != remote_path:
+        return True
+    return not mac_matches(key, path, local.data, local.source_mac)
 
 
 def plan_sync(

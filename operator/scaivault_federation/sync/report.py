@@ -113,9 +113,9 @@ class Reporter:
         self, resource: FederationBackendResource, now: datetime, next_delay: float
     ) -> None:
         previous = resource.status
-        if previous.message == SUSPENDED_MESSAGE:
-            return
         generation = resource.generation
+        if previous.message == SUSPENDED_MESSAGE and previous.observed_generation == generation:
+            return  # said already, about this generation
         conds = set_condition(
             previous.conditions, c.SYNCED, False, c.SUSPENDED, SUSPENDED_MESSAGE, now, generation
         )

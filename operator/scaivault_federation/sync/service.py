@@ -37,13 +37,23 @@ class SyncOutcome:
 
 
 def listing_prefixes(mappings: Sequence[PathMapping]) -> list[str]:
-    """The distinct remote prefixes to list, without ones another prefix covers."""
-    prefixes = sorted({m.remote.literal_prefix for m in mappings})
+    """The distinct remote prefixes to list, without ones another prefix covers.
+
+    A mapping without wildcards names one remote path and has nothing to list
+    (see :func:`literal_paths`)."""
+    prefixes = sorted({m.remote.literal_prefix for m in mappings if not m.remote.is_literal})
     kept: list[str] = []
     for prefix in prefixes:
         if not any(prefix.startswith(other) for other in kept):
             kept.append(prefix)
     return kept
+
+
+def literal_paths(mappings: Sequence[PathMapping], prefixes: Sequence[str]) -> list[str]:
+    """The remote paths of mappings without wildcards that no listed prefix covers:
+    they are read directly (a listing of ``path/`` would never return ``path``)."""
+    paths = {m.remote.pattern for m in mappings if m.remote.is_literal}
+    return sorted(p for p in paths if not any(p.startswith(prefix) for prefix in prefixes))
 
 
 @dataclass
@@ -61,9 +71,12 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     started = time.perf_counter()
     mappings = ctx.spec.mappings
     refs: dict[str, RemoteSecretRef] = {}
-    for prefix in listing_prefixes(mappings):
+    prefixes = listing_prefixes(mappings)
+    for prefix in prefixes:
         for ref in await ctx.backend.list_secrets(prefix):
             refs[ref.path] = ref
+    for path in literal_paths(mappings, prefixes):
+        refs[path] = RemoteSecretRef(path)  # version unknown: read, absent when missing
     mapped = map_remote(mappings, refs)
     local = await _load_local(ctx)
 
@@ -72,7 +85,9 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     for remote_path, local_path in mapped.local_by_remote.items():
         version = refs[remote_path].version
         existing = local.get(secret_name_for_path(local_path))
-        if version is None or needs_fetch(version, existing, ctx.mac_key, ctx.name):
+        if version is None or needs_fetch(
+            version, existing, ctx.mac_key, ctx.name, path=local_path, remote_path=remote_path
+        ):
             to_fetch.append(remote_path)
         else:
             unchanged_versions[local_path] = version
