@@ -187,6 +187,10 @@ class MemorySecretStorage:
         self._objects[(namespace, secret.name)] = stored
         return _copy(stored)
 
+    def remove(self, namespace: str, name: str) -> None:
+        """Delete a Secret as someone else would (not counted)."""
+        self._objects.pop((namespace, name), None)
+
     def edit(self, namespace: str, name: str, data: Mapping[str, bytes]) -> None:
         """A hand edit of a Secret's data (kubectl edit): labels and annotations stay."""
         secret = self._objects[(namespace, name)]

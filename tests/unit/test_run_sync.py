@@ -101,9 +101,9 @@ async def test_first_sync_writes_every_path() -> None:
     assert db.annotations[REMOTE_PATH_ANNOTATION] == "prod/db"
     assert db.annotations[REMOTE_VERSION_ANNOTATION] == "1"
     assert db.annotations[SOURCE_MAC_ANNOTATION] == compute_mac(MAC_KEY, "app/db", db.data)
-    # one listing, one read per secret; one lookup per name nobody manages yet
+    # one listing, one read per secret; Secrets are created without being looked up
     assert backend.calls.snapshot() == {("list", "ok"): 1, ("read", "ok"): 3}
-    assert store.calls == {"list_managed": 1, "get": 3, "create": 3}
+    assert store.calls == {"list_managed": 1, "create": 3}
 
 
 async def test_second_unchanged_sync_reads_and_writes_nothing() -> None:
@@ -306,24 +306,40 @@ async def test_a_failed_write_fails_that_path_only() -> None:
     assert store.names(NAMESPACE) == ["app-api", "app-blob"]
 
 
-async def test_a_write_racing_a_hand_made_secret_fails_that_path_only() -> None:
-    """The Secret appears between the lookup and the create: the apiserver's 409."""
+async def test_a_create_meeting_a_hand_made_secret_reads_it_and_reports_a_conflict() -> None:
+    """Creates are not preceded by a lookup: the apiserver's 409 is what finds a
+    Secret nobody manages, and only then is that one Secret read and planned again."""
     backend, store = make_backend(), MemorySecretStorage()
-    real_get = store.get
-
-    async def racing_get(namespace: str, name: str) -> Any:
-        found = await real_get(namespace, name)
-        if name == "app-api":
-            store.put(namespace, unmanaged_secret("app-api", {"value": b"mine"}))
-        return found
-
-    store.get = racing_get  # type: ignore[method-assign]
+    store.put(NAMESPACE, unmanaged_secret("app-api", {"value": b"mine"}))
 
     outcome = await sync(backend, store)
 
-    assert outcome.item_errors == {"app/api": "write failed: AlreadyExists"}
+    assert [(c.path, c.reason.value) for c in outcome.conflicts] == [
+        ("app/api", "UnmanagedSecretDiffers")
+    ]
+    assert outcome.item_errors == {}
     assert outcome.written == 2 and outcome.secrets_synced == 2
     assert store.data(NAMESPACE)["app-api"] == {"value": b"mine"}
+    assert store.calls == {"list_managed": 1, "create": 3, "get": 1}
+
+
+async def test_a_create_whose_blocker_vanished_is_made_after_all() -> None:
+    """The 409's Secret is gone by the time it is read: the create is tried once more."""
+    backend, store = make_backend(), MemorySecretStorage()
+    store.put(NAMESPACE, unmanaged_secret("app-api", {"value": b"mine"}))
+    real_get = store.get
+
+    async def vanishing_get(namespace: str, name: str) -> Any:
+        store.remove(namespace, name)
+        return await real_get(namespace, name)
+
+    store.get = vanishing_get  # type: ignore[method-assign]
+
+    outcome = await sync(backend, store)
+
+    assert outcome.conflicts == [] and outcome.item_errors == {}
+    assert outcome.written == 3 and outcome.secrets_synced == 3
+    assert store.data(NAMESPACE)["app-api"] == {"value": b"token-1"}
 
 
 async def test_a_failed_delete_fails_that_path_only() -> None:

@@ -63,7 +63,9 @@ class Applier:
         await asyncio.gather(*(bounded(job) for job in jobs))
         return self.result
 
-    async def _write(self, write: Write, existing: LocalSecret | None) -> None:
+    async def _write(
+        self, write: Write, existing: LocalSecret | None, *, again: bool = False
+    ) -> None:
         path = write.item.local_path
         try:
             await self.store.write_synced(
@@ -78,7 +80,7 @@ class Applier:
                 existing=existing,
             )
         except ConflictError as exc:
-            if existing is None:
+            if existing is None and not again:
                 await self._replan(write)
             else:
                 self.result.item_errors[path] = f"write failed: {exc.status_reason}"
@@ -99,7 +101,7 @@ class Applier:
             self.result.item_errors[path] = f"write failed: {exc.status_reason}"
             return
         if found is None:  # deleted in between: create it after all
-            await self._write(write, None)
+            await self._write(write, None, again=True)
             return
         again = plan_sync(
             backend_name=self.backend_name,
@@ -116,7 +118,7 @@ class Applier:
             self.result.not_written.add(path)
             return
         for retry in again.writes:
-            await self._write(retry, found)
+            await self._write(retry, found, again=True)
 
     async def _delete(self, orphan: Orphan) -> None:
         try:
