@@ -27,6 +27,7 @@ from ..models.api import (
     SecretWrite,
     StatusView,
     SyncAccepted,
+    SyncRequest,
 )
 
 PATH = "/v1/federation/openapi.json"
@@ -35,6 +36,7 @@ _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (BackendCreate, "validation"),
     (BackendPatch, "validation"),
     (SecretWrite, "validation"),
+    (SyncRequest, "validation"),
     (Backend, "serialization"),
     (BackendList, "serialization"),
     (StatusView, "serialization"),
@@ -72,6 +74,7 @@ def _op(
     *,
     body: type[BaseModel] | None = None,
     body_types: tuple[str, ...] = ("application/json",),
+    body_required: bool = True,
     params: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {str(code): value for code, value in ok.items()}
@@ -89,7 +92,7 @@ def _op(
         op["parameters"] = params
     if body is not None:
         op["requestBody"] = {
-            "required": True,
+            "required": body_required,
             "content": {media: {"schema": _ref(body)} for media in body_types},
         }
     return op
@@ -169,10 +172,14 @@ def _paths() -> dict[str, Any]:
         one + "/sync": {
             "parameters": [_ID],
             "post": _op(
-                "Trigger a sync now (sync mode only).",
+                "Trigger a sync now (sync mode only): of everything, or with `paths` of "
+                "those ScaiVault paths or patterns only (nothing else is read, written or "
+                "orphaned; the next full sync stays when it was due).",
                 write,
                 {202: _json(SyncAccepted, "Requested.")},
-                (401, 403, 404, 409, 503),
+                (400, 401, 403, 404, 409, 415, 503),
+                body=SyncRequest,
+                body_required=False,
             ),
         },
         one + "/conflicts": {

@@ -86,9 +86,10 @@ class Reporter:
                 about, reason=c.PARTIAL_SYNC, message=status.message or "", warning=True
             )
         log.info(
-            "synced %s/%s: %d synced, %d written, %d conflicts, %d ms",
+            "synced %s/%s%s: %d synced, %d written, %d conflicts, %d ms",
             resource.namespace,
             resource.name,
+            "" if outcome.paths is None else f" ({len(outcome.paths.texts)} path(s) only)",
             outcome.secrets_synced,
             outcome.written,
             len(outcome.conflicts),
