@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -10,6 +10,7 @@ from ..k8s.backend_store import BackendStore
 from ..k8s.secrets import SecretStore
 from .auth import Authenticator
 from .cache import BackendCache
+from .notify.service import Notifications
 from .proxy import ProxyBackends
 
 
@@ -21,6 +22,7 @@ class ApiState:
     proxy: ProxyBackends
     store: SecretStore
     default_namespace: str
+    notifications: Notifications = field(default_factory=Notifications)
 
 
 STATE: web.AppKey[ApiState] = web.AppKey("scaivault_state", ApiState)
