@@ -16,7 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .backends.allowlist import parse_patterns
@@ -167,6 +174,21 @@ class Settings(BaseSettings):
         default="https://www.googleapis.com/oauth2/v3/certs",
         min_length=1,
         description="where the keys of Pub/Sub push tokens are published",
+    )
+
+    # --- the commands for people (backends, status, sync, conflicts, get) -------------------
+    api_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="the API the commands for people call (default: dev.json's)",
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="their bearer token (default: dev.json's admin token)",
+    )
+    dev_json: Path = Field(
+        default=Path(".state/dev/dev.json"),
+        description="the dev.json of make dev, read for the API URL and token when not given",
     )
 
     # --- both -----------------------------------------------------------------------------
