@@ -1,5 +1,7 @@
-"""Command line entry point: ``scaivault-federation run | api`` (and commands of
-installed plugins, such as ``dev`` from the development environment package).
+"""Command line entry point: ``scaivault-federation run | api``, the commands for
+people over the HTTP API (``backends``, ``status``, ``sync``, ``conflicts``,
+``get``: :mod:`.console`), and commands of installed plugins, such as ``dev``
+from the development environment package.
 
 Flags and ``SCAIVAULT_*`` variables fill one :class:`~.settings.Settings`; a flag
 that is not given leaves the variable's value (or the default) in place.
@@ -14,12 +16,13 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
+from .console import commands as console
 from .settings import InvalidSettingsError, Settings
 
 #: entry-point group of plugin commands: ``register(subparsers)`` adds a subcommand whose
 #: parser has a ``handler`` default taking the parsed namespace and returning an exit code
 COMMANDS_GROUP = "scaivault_federation.commands"
-BUILTIN_COMMANDS = ("run", "api")
+BUILTIN_COMMANDS = ("run", "api", *console.COMMANDS)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -123,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("-v", "--verbose", action="store_const", const=True, help="debug logging")
     api.set_defaults(handler=_api)
 
+    console.register(sub)
     _add_plugin_commands(sub)
     return parser
 

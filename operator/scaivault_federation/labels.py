@@ -20,6 +20,8 @@ REMOTE_VERSION_ANNOTATION = f"{GROUP}/remote-version"
 ORPHANED_AT_ANNOTATION = f"{GROUP}/orphaned-at"
 
 SYNC_REQUESTED_ANNOTATION = f"{GROUP}/sync-requested-at"
+#: a per-path sync: ``{"requestedAt": <the sync-requested-at value>, "paths": [...]}``
+SYNC_PATHS_ANNOTATION = f"{GROUP}/sync-paths"
 FINALIZER = f"{GROUP}/finalizer"
 
 

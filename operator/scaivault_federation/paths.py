@@ -24,11 +24,13 @@ __all__ = [
     "DOUBLE_STAR",
     "MAX_DOUBLE_STARS",
     "MAX_PATH_LENGTH",
+    "MAX_SCOPE_PATTERNS",
     "MAX_SECRET_NAME_LENGTH",
     "STAR",
     "InvalidPathError",
     "PathMapping",
     "PathPattern",
+    "PathScope",
     "is_valid_secret_name",
     "parse_mapping",
     "parse_mappings",
@@ -44,6 +46,9 @@ MAX_DOUBLE_STARS = 4
 
 MAX_SECRET_NAME_LENGTH = 253
 """Longest Kubernetes Secret name (a DNS-1123 subdomain)."""
+
+MAX_SCOPE_PATTERNS = 100
+"""Most paths or patterns one per-path sync may name."""
 
 STAR = "*"
 DOUBLE_STAR = "**"
@@ -472,3 +477,63 @@ def is_valid_secret_name(name: str) -> bool:
         and 0 < len(name) <= MAX_SECRET_NAME_LENGTH
         and _DNS_SUBDOMAIN_RE.fullmatch(name) is not None
     )
+
+
+class PathScope:
+    """The ScaiVault paths a per-path sync covers: concrete paths and patterns.
+
+    ``PathScope(["external/aws/db", "external/aws/web/**"])`` matches exactly
+    ``external/aws/db`` and everything under ``external/aws/web``. Raises
+    :class:`InvalidPathError` for an empty list, more than
+    :data:`MAX_SCOPE_PATTERNS` entries, or a malformed entry (the message
+    names its index).
+    """
+
+    __slots__ = ("_patterns",)
+
+    _patterns: tuple[PathPattern, ...]
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        if isinstance(patterns, str) or not patterns:
+            raise InvalidPathError("at least one path or pattern is required")
+        if len(patterns) > MAX_SCOPE_PATTERNS:
+            raise InvalidPathError(f"at most {MAX_SCOPE_PATTERNS} paths or patterns are allowed")
+        parsed: dict[str, PathPattern] = {}
+        for index, text in enumerate(patterns):
+            try:
+                parsed.setdefault(text, PathPattern(text))
+            except InvalidPathError as exc:
+                raise InvalidPathError(f"[{index}]: {exc}") from None
+        object.__setattr__(self, "_patterns", tuple(parsed.values()))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PathScope) and set(self.texts) == set(other.texts)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self.texts))
+
+    def __repr__(self) -> str:
+        return f"PathScope({list(self.texts)!r})"
+
+    @property
+    def patterns(self) -> tuple[PathPattern, ...]:
+        return self._patterns
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The entries as given, duplicates dropped, in their first order."""
+        return tuple(p.pattern for p in self._patterns)
+
+    def matches(self, path: str) -> bool:
+        """Whether ``path`` is one of the paths or matches one of the patterns (a
+        malformed path matches nothing)."""
+        try:
+            return any(p.match(path) is not None for p in self._patterns)
+        except InvalidPathError:
+            return False
+
+    def union(self, other: PathScope) -> PathScope:
+        return PathScope([*self.texts, *other.texts])

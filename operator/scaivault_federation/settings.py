@@ -16,7 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .backends.allowlist import parse_patterns, system_resolver
@@ -184,20 +191,60 @@ class Settings(BaseSettings):
     api_auth_cache_seconds: float = Field(
         default=10.0, ge=0, description="how long authentication answers are cached"
     )
+    api_notify_dedupe_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="how long a cloud change event's id is remembered, so a redelivery "
+        "syncs nothing again",
+    )
+    api_google_push_audience: str | None = Field(
+        default=None,
+        min_length=1,
+        description="audience of the OIDC tokens of Pub/Sub pushes; set: such a token from "
+        "an allowed service account may call the Google receiver",
+    )
+    api_google_push_service_accounts: CommaList = Field(
+        default=(),
+        description="service accounts (emails) whose Pub/Sub push tokens are accepted, "
+        "comma-separated",
+    )
+    api_google_push_issuer: str = Field(
+        default="https://accounts.google.com",
+        min_length=1,
+        description="issuer of Pub/Sub push tokens",
+    )
+    api_google_push_jwks_url: str = Field(
+        default="https://www.googleapis.com/oauth2/v3/certs",
+        min_length=1,
+        description="where the keys of Pub/Sub push tokens are published",
+    )
+
+    # --- the commands for people (backends, status, sync, conflicts, get) -------------------
+    api_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="the API the commands for people call (default: dev.json's)",
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="their bearer token (default: dev.json's admin token)",
+    )
+    dev_json: Path = Field(
+        default=Path(".state/dev/dev.json"),
+        description="the dev.json of make dev, read for the API URL and token when not given",
+    )
 
     # --- both -----------------------------------------------------------------------------
     verbose: bool = Field(default=False, description="debug logging")
 
-    @field_validator("watch_namespaces", mode="before")
+    @field_validator(
+        "watch_namespaces",
+        "ambient_identity_namespaces",
+        "api_google_push_service_accounts",
+        mode="before",
+    )
     @classmethod
-    def _split_namespaces(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
-
-    @field_validator("ambient_identity_namespaces", mode="before")
-    @classmethod
-    def _split_ambient(cls, value: Any) -> Any:
+    def _split_lists(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
@@ -207,6 +254,17 @@ class Settings(BaseSettings):
     def _check_selector(cls, value: str | None) -> str | None:
         parse_selector(value)  # raises naming the bad part
         return value
+
+    @model_validator(mode="after")
+    def _push_needs_accounts(self) -> Settings:
+        if self.api_google_push_audience and not self.api_google_push_service_accounts:
+            raise ValueError(
+                "api_google_push_service_accounts (SCAIVAULT_API_GOOGLE_PUSH_SERVICE_ACCOUNTS)"
+                " must name the push subscriptions' service accounts when "
+                "api_google_push_audience is set (any Google account can mint a token for "
+                "any audience)"
+            )
+        return self
 
     @field_validator("allowed_endpoints", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -376,3 +377,70 @@ async def test_unknown_ids_routes_and_methods(api: ApiClient) -> None:
     assert "GET" in wrong.headers["Allow"]
     bad_ns = await api.get(f"{FED}/backends", params={"namespace": "Not Valid"})
     assert bad_ns.status == 400 and bad_ns.error["field"] == "namespace"
+
+
+async def test_manual_sync_of_some_paths(api: ApiClient, ns: Namespace) -> None:
+    created = await create(api, ns)
+    url = f"{FED}/backends/{created['id']}/sync"
+    reply = await api.post(url, json={"paths": ["external/vault/db", "external/vault/web/**"]})
+    assert reply.status == 202, reply.body
+    assert reply.body["paths"] == ["external/vault/db", "external/vault/web/**"]
+    cr = await ns.kube.get(f"{ns.backends()}/{created['name']}")
+    notes = cr["metadata"]["annotations"]
+    stamp = notes["federation.scaivault.io/sync-requested-at"]
+    assert stamp == reply.body["sync_requested_at"]
+    assert json.loads(notes["federation.scaivault.io/sync-paths"]) == {
+        "requestedAt": stamp,
+        "paths": ["external/vault/db", "external/vault/web/**"],
+    }
+    # no operator acted on it yet: a second request adds its paths to the pending one
+    again = await api.post(url, json={"paths": ["external/vault/api"]})
+    assert again.status == 202 and again.body["paths"] == ["external/vault/api"]
+    cr = await ns.kube.get(f"{ns.backends()}/{created['name']}")
+    pending = json.loads(cr["metadata"]["annotations"]["federation.scaivault.io/sync-paths"])
+    assert pending["requestedAt"] == again.body["sync_requested_at"]
+    assert set(pending["paths"]) == {
+        "external/vault/db",
+        "external/vault/web/**",
+        "external/vault/api",
+    }
+    # a request of everything drops the paths (and an empty object is one)
+    for body in (None, {}, {"paths": None}):
+        full = await api.post(url, json=body) if body is not None else await api.post(url)
+        assert full.status == 202 and "paths" not in full.body
+        cr = await ns.kube.get(f"{ns.backends()}/{created['name']}")
+        assert "federation.scaivault.io/sync-paths" not in cr["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"paths": []}, "paths"),
+        ({"paths": "external/vault/db"}, "paths"),
+        ({"paths": ["external/vault/db", "external//db"]}, "paths[1]"),
+        ({"paths": ["/external/vault/db"]}, "paths[0]"),
+        ({"paths": ["external/vault/db*"]}, "paths[0]"),
+        ({"paths": ["somewhere/else"]}, "paths[0]: 'somewhere/else' is not mapped"),
+        ({"paths": ["other/**"]}, "paths[0]: 'other/**' is not mapped"),
+        ({"paths": [f"external/vault/{i}" for i in range(101)]}, "paths"),
+        ({"path": ["external/vault/db"]}, "path"),
+    ],
+)
+async def test_manual_sync_paths_are_validated(
+    api: ApiClient, ns: Namespace, body: dict[str, Any], message: str
+) -> None:
+    created = await create(api, ns)
+    reply = await api.post(f"{FED}/backends/{created['id']}/sync", json=body)
+    assert reply.status == 400, reply.body
+    assert reply.error["field"] in ("paths", "path")
+    assert reply.error["message"].startswith(message), reply.error
+    cr = await ns.kube.get(f"{ns.backends()}/{created['name']}")
+    assert "federation.scaivault.io/sync-requested-at" not in (
+        cr["metadata"].get("annotations") or {}
+    )
+    not_json = await api.post(
+        f"{FED}/backends/{created['id']}/sync",
+        data="paths=a",
+        headers={"Content-Type": "text/plain"},
+    )
+    assert not_json.status == 415

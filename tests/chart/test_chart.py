@@ -78,6 +78,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "api": {"staticTokens": {"enabled": True, "tokens": "tokens: []\n"}},
     },
     "no-api": {"api": {"enabled": False}},
+    "dashboards-and-alerts": {
+        "grafanaDashboard": {"enabled": True},
+        "prometheusRule": {"enabled": True},
+        "serviceMonitor": {"enabled": True},
+    },
 }
 
 

@@ -749,11 +749,14 @@ def test_crd_as_served(api: Api, crd: Json) -> None:
         "Latency": (".status.connection.latencyMs", "integer"),
         "Last Sync": (".status.lastSync", "date"),
         "Age": (".metadata.creationTimestamp", "date"),
+        "Reason": ('.status.conditions[?(@.type=="Ready")].reason', "string"),
+        "Message": (".status.message", "string"),
     }
     for name, (json_path, kind) in expected.items():
         assert columns[name]["jsonPath"] == json_path
         assert columns[name]["type"] == kind
-    assert columns["Latency"].get("priority") == 1
+    for wide in ("Latency", "Reason", "Message"):
+        assert columns[wide].get("priority") == 1, wide
 
     status, discovery = api.call("GET", f"/apis/{GROUP_VERSION}")
     assert status == 200, discovery
@@ -784,9 +787,55 @@ def test_printer_columns_in_table_output(api: Api, namespace: str, crd: Json) ->
         "Latency",
         "Last Sync",
         "Age",
+        "Reason",
+        "Message",
     ]
+    wide = {"Latency", "Reason", "Message"}  # shown by `kubectl get fedb -o wide`
     by_name = {c["name"]: c for c in table["columnDefinitions"]}
-    assert by_name["Latency"]["priority"] == 1
-    assert all(by_name[n]["priority"] == 0 for n in headers if n != "Latency")
+    assert all(by_name[n]["priority"] == 1 for n in wide)
+    assert all(by_name[n]["priority"] == 0 for n in headers if n not in wide)
     row = next(r for r in table["rows"] if r["cells"][0] == created["metadata"]["name"])
     assert row["cells"][1:3] == ["aws-secrets-manager", "sync"]
+
+
+def test_wide_output_says_why_a_backend_is_not_healthy(api: Api, namespace: str, crd: Json) -> None:
+    name = f"fb-{uuid.uuid4().hex[:10]}"
+    status, created = _create(api, namespace, _resource(AWS_SEED, name))
+    assert status == 201, created
+    path = f"/apis/{GROUP_VERSION}/namespaces/{namespace}/federationbackends/{name}"
+    now = "2026-04-23T10:00:00Z"
+    message = "aws-secrets-manager: the credentials were rejected (UnrecognizedClientException)"
+    failing = {
+        "status": "error",
+        "message": message,
+        "conditions": [
+            {
+                "type": "Synced",
+                "status": "False",
+                "reason": "PartialSync",
+                "message": message,
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Ready",
+                "status": "False",
+                "reason": "AuthenticationFailed",
+                "message": message,
+                "lastTransitionTime": now,
+            },
+        ],
+    }
+    code, patched = api.call(
+        "PATCH",
+        f"{path}/status",
+        {"status": failing},
+        content_type="application/merge-patch+json",
+    )
+    assert code == 200, patched
+    code, table = api.call("GET", path, accept="application/json;as=Table;v=v1;g=meta.k8s.io")
+    assert code == 200, table
+    headers = [c["name"] for c in table["columnDefinitions"]]
+    cells = dict(zip(headers, table["rows"][0]["cells"], strict=True))
+    assert cells["Status"] == "error"
+    assert cells["Reason"] == "AuthenticationFailed"  # Ready's, not Synced's
+    assert cells["Message"] == message

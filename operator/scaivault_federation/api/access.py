@@ -32,6 +32,12 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
 )
 """(method, route template) pairs served without a token; ``HEAD`` counts as ``GET``."""
 
+SELF_AUTHENTICATED_PREFIXES: tuple[str, ...] = ("/v1/federation/notify/",)
+"""Route templates under these prefixes (the cloud change receivers) authenticate the
+caller themselves, because a provider cannot always send a bearer header: they take
+the token from ``?token=`` or check a Pub/Sub push's own OIDC token. They still
+answer 401 without valid credentials (the route-walking test proves it)."""
+
 
 def needs_token(request: web.Request) -> bool:
     """Whether the request reaches a route outside :data:`PUBLIC_ROUTES`."""
@@ -41,6 +47,8 @@ def needs_token(request: web.Request) -> bool:
     resource = info.route.resource
     if resource is None:
         return True
+    if resource.canonical.startswith(SELF_AUTHENTICATED_PREFIXES):
+        return False
     method = "GET" if request.method == "HEAD" else request.method
     return (method, resource.canonical) not in PUBLIC_ROUTES
 

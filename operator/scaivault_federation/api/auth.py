@@ -7,7 +7,9 @@
    the Kubernetes operation behind the scope, in the namespace concerned
    (``federation:read`` = get and list FederationBackends, ``federation:write``
    = create, patch or delete them, ``secrets:read`` = get Secrets,
-   ``secrets:write`` = create and update, or delete, Secrets).
+   ``secrets:write`` = create and update, or delete, Secrets,
+   ``federation:notify`` = update the ``federationbackends/notify``
+   subresource name, which exists only in RBAC rules).
 
 Answers are cached for a few seconds, keyed by a SHA-256 digest of the
 token: the token itself is never stored, logged or echoed.
@@ -45,6 +47,7 @@ class Permission:
     group: str
     resource: str
     verbs: tuple[str, ...]
+    subresource: str = ""
 
 
 FEDERATION_READ = Permission(Scope.FEDERATION_READ, GROUP, PLURAL, ("get", "list"))
@@ -54,6 +57,7 @@ FEDERATION_DELETE = Permission(Scope.FEDERATION_WRITE, GROUP, PLURAL, ("delete",
 SECRETS_READ = Permission(Scope.SECRETS_READ, "", "secrets", ("get",))
 SECRETS_WRITE = Permission(Scope.SECRETS_WRITE, "", "secrets", ("create", "update"))
 SECRETS_DELETE = Permission(Scope.SECRETS_WRITE, "", "secrets", ("delete",))
+FEDERATION_NOTIFY = Permission(Scope.FEDERATION_NOTIFY, GROUP, PLURAL, ("update",), "notify")
 
 
 @dataclass(frozen=True)
@@ -141,7 +145,7 @@ class Authenticator:
         self.client = client
         self.static = static
         self._reviews: TtlCache[str, KubeUser | None] = TtlCache(ttl)
-        self._decisions: TtlCache[tuple[str, str, str, str, str], bool] = TtlCache(ttl)
+        self._decisions: TtlCache[tuple[str, str, str, str, str, str], bool] = TtlCache(ttl)
 
     async def authenticate(self, request: web.Request) -> Principal:
         """The caller behind the request's bearer token; 401 without a valid one.
@@ -150,6 +154,12 @@ class Authenticator:
         read the result with :func:`principal_of`.
         """
         return await self._principal(_bearer(request))
+
+    async def authenticate_token(self, request: web.Request, token: str) -> Principal:
+        """Like :meth:`authenticate`, for a token that came another way than the header."""
+        principal = await self._principal(token)
+        request[PRINCIPAL] = principal
+        return principal
 
     async def _principal(self, token: str) -> Principal:
         static = self.static.lookup(token)
@@ -185,7 +195,14 @@ class Authenticator:
             return principal.static.allows(permission.scope, namespace)
         assert principal.user is not None
         for verb in permission.verbs:
-            key = (principal.key, permission.group, permission.resource, verb, namespace)
+            key = (
+                principal.key,
+                permission.group,
+                permission.resource,
+                permission.subresource,
+                verb,
+                namespace,
+            )
             hit, decision = self._decisions.get(key)
             if not hit:
                 decision = await self._access_review(principal.user, permission, verb, namespace)
@@ -207,6 +224,8 @@ class Authenticator:
                 "resource": permission.resource,
             },
         }
+        if permission.subresource:
+            spec["resourceAttributes"]["subresource"] = permission.subresource
         if user.uid:
             spec["uid"] = user.uid
         if user.extra:

@@ -21,6 +21,7 @@ from ..models.api import (
     conflicts_view,
     diff_merge_patch,
     parse_create,
+    parse_sync_request,
     status_view,
 )
 from ..models.resource import FederationBackendResource
@@ -195,13 +196,23 @@ async def trigger_sync(request: web.Request) -> web.Response:
         raise ApiError(409, "a proxy-mode backend has nothing to sync", code="proxy_mode")
     if spec.suspend:
         raise ApiError(409, "the backend is suspended", code="suspended")
-    stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    body = await read_json_object(request) if request.body_exists else {}
+    paths = parse_sync_request(body, cached.mappings)
+    stamp = sync_stamp()
     try:
-        updated = await state.backends.request_sync(cached.namespace, cached.name, stamp)
+        updated = await state.backends.request_sync(cached.namespace, cached.name, stamp, paths)
     except KubeApiError as exc:
         raise kube_error(exc, "backend") from None
     state.cache.upsert(updated)
-    return _json({"id": cached.id, "sync_requested_at": stamp}, status=202)
+    answer: dict[str, Any] = {"id": cached.id, "sync_requested_at": stamp}
+    if paths is not None:
+        answer["paths"] = list(paths.texts)
+    return _json(answer, status=202)
+
+
+def sync_stamp() -> str:
+    """The manual-sync annotation's value for a request made now."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def add_backend_routes(app: web.Application) -> None:

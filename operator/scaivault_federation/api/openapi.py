@@ -27,7 +27,9 @@ from ..models.api import (
     SecretWrite,
     StatusView,
     SyncAccepted,
+    SyncRequest,
 )
+from ..models.notify import EventGridValidation, NotifyResult
 
 PATH = "/v1/federation/openapi.json"
 _REF = "#/components/schemas/{model}"
@@ -35,12 +37,15 @@ _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (BackendCreate, "validation"),
     (BackendPatch, "validation"),
     (SecretWrite, "validation"),
+    (SyncRequest, "validation"),
     (Backend, "serialization"),
     (BackendList, "serialization"),
     (StatusView, "serialization"),
     (ConflictList, "serialization"),
     (SyncAccepted, "serialization"),
     (SecretView, "serialization"),
+    (NotifyResult, "serialization"),
+    (EventGridValidation, "serialization"),
     (ErrorBody, "serialization"),
 ]
 _ERRORS = {
@@ -72,6 +77,7 @@ def _op(
     *,
     body: type[BaseModel] | None = None,
     body_types: tuple[str, ...] = ("application/json",),
+    body_required: bool = True,
     params: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {str(code): value for code, value in ok.items()}
@@ -89,7 +95,7 @@ def _op(
         op["parameters"] = params
     if body is not None:
         op["requestBody"] = {
-            "required": True,
+            "required": body_required,
             "content": {media: {"schema": _ref(body)} for media in body_types},
         }
     return op
@@ -121,6 +127,123 @@ _HEALTH = {
     }
 }
 _AUTH_ERRORS = (401, 403, 404, 503)
+_NOTIFY_ERRORS = (400, 401, 403, 415, 503)
+_NOTIFY_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"queryToken": []}]
+_NOTIFY_SCOPE = "federation:notify"
+_TEXT = {"type": "string"}
+
+#: the providers' own payloads, in outline (the receivers read only these fields)
+_PROVIDER_SCHEMAS: dict[str, Any] = {
+    "EventBridgeEvent": {
+        "type": "object",
+        "description": "An EventBridge event of a Secrets Manager API call (CloudTrail), as an "
+        "API destination delivers it.",
+        "required": ["id", "source", "detail"],
+        "properties": {
+            "id": {"type": "string", "minLength": 1},
+            "source": {"type": "string", "examples": ["aws.secretsmanager"]},
+            "detail-type": {"type": "string", "examples": ["AWS API Call via CloudTrail"]},
+            "region": _TEXT,
+            "account": _TEXT,
+            "time": _TEXT,
+            "detail": {
+                "type": "object",
+                "properties": {
+                    "eventName": {"type": "string", "examples": ["PutSecretValue"]},
+                    "eventSource": _TEXT,
+                    "awsRegion": _TEXT,
+                    "errorCode": _TEXT,
+                    "requestParameters": {
+                        "type": ["object", "null"],
+                        "properties": {"secretId": _TEXT, "name": _TEXT},
+                    },
+                    "responseElements": {
+                        "type": ["object", "null"],
+                        "properties": {"arn": _TEXT, "name": _TEXT},
+                    },
+                },
+            },
+        },
+    },
+    "PubSubPush": {
+        "type": "object",
+        "description": "A Pub/Sub push delivery of a Secret Manager event notification.",
+        "required": ["message"],
+        "properties": {
+            "subscription": _TEXT,
+            "message": {
+                "type": "object",
+                "required": ["messageId"],
+                "properties": {
+                    "messageId": {"type": "string", "minLength": 1},
+                    "publishTime": _TEXT,
+                    "data": {"type": "string", "description": "base64; not read"},
+                    "attributes": {
+                        "type": "object",
+                        "additionalProperties": _TEXT,
+                        "properties": {
+                            "eventType": {"type": "string", "examples": ["SECRET_VERSION_ADD"]},
+                            "secretId": {
+                                "type": "string",
+                                "examples": ["projects/my-project/secrets/db-password"],
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+    "EventGridEvent": {
+        "type": "object",
+        "description": "An Event Grid schema event (Microsoft.KeyVault.SecretNewVersionCreated, "
+        "SecretNearExpiry, SecretExpired, or Microsoft.EventGrid.SubscriptionValidationEvent).",
+        "required": ["id", "eventType"],
+        "properties": {
+            "id": {"type": "string", "minLength": 1},
+            "eventType": _TEXT,
+            "topic": _TEXT,
+            "subject": _TEXT,
+            "eventTime": _TEXT,
+            "data": {"type": "object"},
+        },
+    },
+    "EventGridAnswer": {
+        "anyOf": [
+            {"$ref": _REF.format(model="NotifyResult")},
+            {"$ref": _REF.format(model="EventGridValidation")},
+        ]
+    },
+    "CloudEvent": {
+        "type": "object",
+        "description": "A CloudEvents 1.0 event as Event Grid delivers it.",
+        "required": ["specversion", "id", "type"],
+        "properties": {
+            "specversion": {"type": "string", "const": "1.0"},
+            "id": {"type": "string", "minLength": 1},
+            "type": _TEXT,
+            "source": _TEXT,
+            "subject": _TEXT,
+            "time": _TEXT,
+            "data": {"type": "object"},
+        },
+    },
+}
+
+
+def _schema_ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(model=name)}
+
+
+def _notify(summary: str, body: dict[str, Any], types: tuple[str, ...]) -> dict[str, Any]:
+    op = _op(
+        summary,
+        _NOTIFY_SCOPE,
+        {200: _json(NotifyResult, "What became of each event.")},
+        _NOTIFY_ERRORS,
+    )
+    op["security"] = _NOTIFY_SECURITY
+    op["requestBody"] = {"required": True, "content": {t: {"schema": body} for t in types}}
+    return op
 
 
 def _paths() -> dict[str, Any]:
@@ -169,10 +292,14 @@ def _paths() -> dict[str, Any]:
         one + "/sync": {
             "parameters": [_ID],
             "post": _op(
-                "Trigger a sync now (sync mode only).",
+                "Trigger a sync now (sync mode only): of everything, or with `paths` of "
+                "those ScaiVault paths or patterns only (nothing else is read, written or "
+                "orphaned; the next full sync stays when it was due).",
                 write,
                 {202: _json(SyncAccepted, "Requested.")},
-                (401, 403, 404, 409, 503),
+                (400, 401, 403, 404, 409, 415, 503),
+                body=SyncRequest,
+                body_required=False,
             ),
         },
         one + "/conflicts": {
@@ -183,6 +310,26 @@ def _paths() -> dict[str, Any]:
                 {200: _json(ConflictList, "The conflicts.")},
                 _AUTH_ERRORS,
             ),
+        },
+        "/v1/federation/notify/aws": {
+            "post": _notify(
+                "AWS Secrets Manager changes from an EventBridge API destination: a "
+                "per-path sync of every backend that maps the secret.",
+                _schema_ref("EventBridgeEvent"),
+                ("application/json",),
+            )
+        },
+        "/v1/federation/notify/google": {
+            "post": _notify(
+                "Google Secret Manager event notifications from a Pub/Sub push "
+                "subscription (its OIDC token is accepted when the API is configured for it).",
+                _schema_ref("PubSubPush"),
+                ("application/json",),
+            )
+        },
+        "/v1/federation/notify/azure": {
+            "post": _azure_post(),
+            "options": _azure_options(),
         },
         "/v1/secrets/{path}": {
             "parameters": [_SECRET_PATH, _NAMESPACE],
@@ -246,6 +393,49 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _azure_post() -> dict[str, Any]:
+    events = {"anyOf": [_schema_ref("EventGridEvent"), _schema_ref("CloudEvent")]}
+    body = {"anyOf": [{"type": "array", "minItems": 1, "items": events}, _schema_ref("CloudEvent")]}
+    op = _notify(
+        "Azure Key Vault events from Event Grid (Event Grid or CloudEvents schema); answers "
+        "the subscription validation event with its code.",
+        body,
+        ("application/json", "application/cloudevents+json", "application/cloudevents-batch+json"),
+    )
+    op["responses"]["200"] = {
+        "description": "What became of each event, or the validation handshake's answer.",
+        "content": {"application/json": {"schema": _schema_ref("EventGridAnswer")}},
+    }
+    return op
+
+
+def _azure_options() -> dict[str, Any]:
+    op = _op(
+        "The CloudEvents webhook validation handshake of Event Grid.",
+        _NOTIFY_SCOPE,
+        {
+            200: {
+                "description": "The origin is allowed.",
+                "headers": {
+                    "WebHook-Allowed-Origin": {"schema": _TEXT, "description": "The origin."},
+                    "WebHook-Allowed-Rate": {"schema": _TEXT, "description": "`*`."},
+                },
+            }
+        },
+        (400, 401, 403, 503),
+        params=[
+            {
+                "name": "WebHook-Request-Origin",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1},
+            }
+        ],
+    )
+    op["security"] = _NOTIFY_SECURITY
+    return op
+
+
 def _version() -> str:
     try:
         return metadata.version("scaivault-federation")
@@ -272,14 +462,21 @@ def build_openapi() -> dict[str, Any]:
         "security": [{"bearerAuth": []}],
         "paths": _paths(),
         "components": {
-            "schemas": top["$defs"],
+            "schemas": {**top["$defs"], **_PROVIDER_SCHEMAS},
             "securitySchemes": {
+                "queryToken": {
+                    "type": "apiKey",
+                    "in": "query",
+                    "name": "token",
+                    "description": "The receivers only: the bearer token in the `token` "
+                    "query parameter, for providers that cannot set a header.",
+                },
                 "bearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A Kubernetes token (TokenReview + SubjectAccessReview) "
                     "or a static token from the API's token file.",
-                }
+                },
             },
         },
     }

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 
-from ..backends.base import RemoteSecret, SecretBackend
+from prometheus_client import Histogram
+
+from ..backends.base import RemoteSecret, SecretBackend, call_result
 from ..backends.credentials import SecretReader, TokenIssuer, connect
 from ..backends.errors import AuthenticationError, InvalidBackendConfigError
 from ..backends.registry import BackendEnvironment
@@ -22,6 +25,13 @@ from ..backends.tenancy import NamespaceLabels
 from ..models.resource import FederationBackendResource
 
 log = logging.getLogger(__name__)
+
+PROXY_READS = Histogram(
+    "scaivault_proxy_read_duration_seconds",
+    "Proxied reads of proxy-mode backends (connecting included), by result.",
+    ("namespace", "backend", "type", "result"),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 
 class ProxyBackends:
@@ -62,12 +72,22 @@ class ProxyBackends:
 
     async def read(self, cached: FederationBackendResource, remote_path: str) -> RemoteSecret:
         """The current remote value; backend errors propagate by type."""
-        backend = await self.backend_for(cached)
+        assert cached.spec is not None
+        started = time.perf_counter()
+        error: BaseException | None = None
         try:
+            backend = await self.backend_for(cached)
             return await backend.get_secret(remote_path)
-        except (AuthenticationError, InvalidBackendConfigError):
+        except (AuthenticationError, InvalidBackendConfigError) as exc:
+            error = exc
             await self.drop(cached.uid)
             raise
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            labels = (cached.namespace, cached.name, cached.spec.type.value, call_result(error))
+            PROXY_READS.labels(*labels).observe(time.perf_counter() - started)
 
     async def drop(self, uid: str) -> None:
         lock = self._locks.setdefault(uid, asyncio.Lock())

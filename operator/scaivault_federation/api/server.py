@@ -29,6 +29,8 @@ from .auth import Authenticator
 from .backends import add_backend_routes
 from .cache import BackendCache
 from .errors import error_middleware
+from .notify.routes import add_notify_routes
+from .notify.service import Notifications
 from .observability import add_observability_routes, metrics_middleware
 from .openapi import PATH as OPENAPI_PATH
 from .openapi import openapi_document
@@ -53,6 +55,7 @@ def build_app(state: ApiState) -> web.Application:
     app[STATE] = state
     add_backend_routes(app)
     add_secret_routes(app)
+    add_notify_routes(app)
     add_observability_routes(app)
     app.router.add_get(OPENAPI_PATH, openapi_document)
     return app
@@ -94,6 +97,7 @@ class ApiServer:
             store=secrets,
             environment=environment,
             default_namespace=settings.api_default_namespace or connection.default_namespace,
+            notifications=Notifications.from_settings(settings),
         )
         self.app = build_app(self.state)
         self.port = settings.api_port
@@ -137,6 +141,7 @@ class ApiServer:
             await self._runner.cleanup()
             self._runner = None
         await self.proxy.close()
+        await self.state.notifications.close()
         await self.kube.close()
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:

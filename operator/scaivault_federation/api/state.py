@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -11,6 +11,7 @@ from ..k8s.backend_store import BackendStore
 from ..k8s.secrets import SecretStore
 from .auth import Authenticator
 from .cache import BackendCache
+from .notify.service import Notifications
 from .proxy import ProxyBackends
 
 
@@ -23,6 +24,7 @@ class ApiState:
     store: SecretStore
     environment: BackendEnvironment
     default_namespace: str
+    notifications: Notifications = field(default_factory=Notifications)
 
 
 STATE: web.AppKey[ApiState] = web.AppKey("scaivault_state", ApiState)

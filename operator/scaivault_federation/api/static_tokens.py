@@ -37,6 +37,8 @@ class Scope(StrEnum):
     FEDERATION_WRITE = "federation:write"
     SECRETS_READ = "secrets:read"
     SECRETS_WRITE = "secrets:write"
+    #: the cloud change receivers (``/v1/federation/notify/...``)
+    FEDERATION_NOTIFY = "federation:notify"
 
 
 class StaticTokenError(ValueError):

@@ -9,13 +9,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from ..labels import GROUP, KIND, PLURAL, SYNC_REQUESTED_ANNOTATION, VERSION
-from ..models.resource import FederationBackendResource
+from ..labels import GROUP, KIND, PLURAL, SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION, VERSION
+from ..models.resource import FederationBackendResource, paths_to_request, sync_paths_value
 from ..models.spec import BackendSpec
 from ..models.status import BackendStatus
-from .client import JSON, KubeClient, NotFoundError
+from ..paths import PathScope
+from .client import JSON, ConflictError, KubeClient, NotFoundError
 from .watch import list_all, watch_events
 
 COLLECTION = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
@@ -70,13 +72,46 @@ class BackendStore:
         )
 
     async def request_sync(
-        self, namespace: str, name: str, stamp: str
+        self,
+        namespace: str,
+        name: str,
+        stamp: str,
+        paths: PathScope | None = None,
+        *,
+        attempts: int = 5,
     ) -> FederationBackendResource:
-        """Set the manual-sync annotation to ``stamp``."""
-        patch: JSON = {"metadata": {"annotations": {SYNC_REQUESTED_ANNOTATION: stamp}}}
-        return FederationBackendResource.from_object(
-            await self.client.merge_patch(backend_path(namespace, name), patch)
-        )
+        """Set the manual-sync annotation to ``stamp``: a full sync, or with ``paths``
+        a sync of those paths only (the sync-paths annotation, naming ``stamp``).
+
+        A per-path request is merged with a request the operator has not acted on
+        yet (see :func:`paths_to_request`), guarded by the object's
+        resourceVersion and retried when someone else changed it meanwhile."""
+        url = backend_path(namespace, name)
+        if paths is None:
+            patch: JSON = {
+                "metadata": {
+                    "annotations": {SYNC_REQUESTED_ANNOTATION: stamp, SYNC_PATHS_ANNOTATION: None}
+                }
+            }
+            return FederationBackendResource.from_object(await self.client.merge_patch(url, patch))
+        for attempt in range(attempts):
+            current = await self.get(namespace, name)
+            wanted = paths_to_request(current, paths, datetime.now(UTC))
+            value = None if wanted is None else sync_paths_value(stamp, wanted.texts)
+            patch = {
+                "metadata": {
+                    "resourceVersion": current.resource_version,
+                    "annotations": {SYNC_REQUESTED_ANNOTATION: stamp, SYNC_PATHS_ANNOTATION: value},
+                }
+            }
+            try:
+                return FederationBackendResource.from_object(
+                    await self.client.merge_patch(url, patch)
+                )
+            except ConflictError:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     async def delete(self, namespace: str, name: str, uid: str) -> FederationBackendResource | None:
         """Delete the object with ``uid``; the object while its finalizer holds it,

@@ -12,12 +12,14 @@ snake_case field.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..paths import MAX_SCOPE_PATTERNS, InvalidPathError, PathMapping, PathPattern, PathScope
 from .config import CONFIG_MODELS, BackendType
 from .spec import BackendSpec, ConflictPolicy, DeletionPolicy, Mode
 from .status import BackendStatus, Conflict, ConnectionState, Health
@@ -242,9 +244,53 @@ def conflicts_view(status: BackendStatus) -> dict[str, Any]:
     return {"conflicts": [conflict.to_api() for conflict in status.conflicts]}
 
 
+class SyncRequest(BaseModel):
+    """``POST .../sync``: optionally only some paths (ScaiVault paths or patterns with
+    ``*`` and ``**``) instead of everything the backend maps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paths: list[str] | None = Field(default=None, min_length=1, max_length=MAX_SCOPE_PATTERNS)
+
+
 class SyncAccepted(BaseModel):
     id: str
     sync_requested_at: datetime
+    #: the paths asked for; absent for a sync of everything
+    paths: list[str] | None = None
+
+
+def parse_sync_request(body: dict[str, Any], mappings: Sequence[PathMapping]) -> PathScope | None:
+    """The paths of a sync request, each checked to be well-formed and to be (or, for a
+    pattern, possibly be) mapped by ``mappings``; raise :class:`FieldError` naming it."""
+    try:
+        request = SyncRequest.model_validate(body)
+    except ValidationError as exc:
+        raise field_error(exc) from None
+    if request.paths is None:
+        return None
+    try:
+        scope = PathScope(request.paths)
+    except InvalidPathError as exc:
+        text = str(exc)
+        where = "paths" + (text if text.startswith("[") else ": " + text)
+        raise FieldError("paths", where) from None
+    for index, pattern in enumerate(request.paths):
+        if not any(_may_map(mapping, pattern) for mapping in mappings):
+            raise FieldError(
+                "paths", f"paths[{index}]: {pattern!r} is not mapped by this backend's path_mapping"
+            )
+    return scope
+
+
+def _may_map(mapping: PathMapping, pattern: str) -> bool:
+    """Whether ``mapping`` maps ``pattern`` (a path), or may map a path it matches (a
+    pattern: the literal prefixes agree as far as both go)."""
+    if "*" not in pattern:
+        return mapping.to_remote(pattern) is not None
+    ours = PathPattern(pattern).literal_prefix
+    theirs = mapping.local.literal_prefix
+    return ours.startswith(theirs) or theirs.startswith(ours)
 
 
 # --- secrets -------------------------------------------------------------------------

@@ -9,16 +9,17 @@ was there so it can still be shown and patched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
 
-from ..labels import SYNC_REQUESTED_ANNOTATION
-from ..paths import PathMapping
+from ..labels import SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION
+from ..paths import InvalidPathError, PathMapping, PathScope
 from .base import describe_errors
 from .spec import BackendSpec
 from .status import BackendStatus, backend_id
@@ -113,6 +114,30 @@ class FederationBackendResource:
         """The manual-sync annotation's value, as set."""
         return self.metadata.annotations.get(SYNC_REQUESTED_ANNOTATION)
 
+    @cached_property
+    def sync_paths(self) -> PathScope | None:
+        """The paths of the pending manual sync when it asks for some only: the
+        sync-paths annotation, if it names the current sync-requested-at value and is
+        well-formed. ``None`` (a full sync) otherwise: a stale or broken annotation
+        never narrows a sync."""
+        request = self.sync_requested
+        raw = self.metadata.annotations.get(SYNC_PATHS_ANNOTATION)
+        if request is None or raw is None:
+            return None
+        try:
+            doc = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(doc, dict) or doc.get("requestedAt") != request:
+            return None
+        paths = doc.get("paths")
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            return None
+        try:
+            return PathScope(paths)
+        except InvalidPathError:
+            return None
+
     def requested_since_last_sync(self) -> bool:
         """Whether the manual-sync annotation asks for a sync the status has not seen."""
         request = self.sync_requested
@@ -126,3 +151,44 @@ class FederationBackendResource:
             asked = asked.replace(tzinfo=UTC)
         last = self.status.last_sync
         return last is None or asked > last
+
+
+#: a request set this recently is merged with, not replaced, even if a sync has been
+#: reported since (the worker may not have picked its paths up yet)
+MERGE_GRACE = timedelta(seconds=5)
+
+
+def sync_paths_value(requested_at: str, paths: Sequence[str]) -> str:
+    """The sync-paths annotation for a per-path sync requested at ``requested_at``."""
+    return json.dumps({"requestedAt": requested_at, "paths": list(paths)}, separators=(",", ":"))
+
+
+def _parse_stamp(value: str) -> datetime | None:
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
+def paths_to_request(
+    current: FederationBackendResource, paths: PathScope | None, now: datetime
+) -> PathScope | None:
+    """What a new manual sync of ``paths`` (``None``: everything) must ask for so that a
+    request the worker has not acted on yet is not lost: its paths are added, and a
+    pending full sync stays full. ``None`` means a full sync."""
+    if paths is None or current.sync_requested is None:
+        return paths
+    asked = _parse_stamp(current.sync_requested)
+    pending = current.requested_since_last_sync() or (
+        asked is not None and now - asked < MERGE_GRACE
+    )
+    if not pending:
+        return paths
+    earlier = current.sync_paths
+    if earlier is None:
+        return None
+    try:
+        return earlier.union(paths)
+    except InvalidPathError:  # too many together: sync everything
+        return None

@@ -7,6 +7,7 @@ import contextlib
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from ..backends.base import CallCounter
+from ..models.status import Health
 from .service import SyncOutcome
 
 BACKEND = ("namespace", "backend", "type")
@@ -39,6 +40,12 @@ BACKEND_CALLS = Counter(
 )
 CONNECTION_LATENCY = Gauge(
     "scaivault_backend_latency_milliseconds", "Latency of the last connection probe.", BACKEND
+)
+BACKEND_STATUS = Gauge(
+    "scaivault_backend_status",
+    "1 for the backend's health as its status says it (pending, healthy, degraded, error), "
+    "0 for the others.",
+    (*BACKEND, "status"),
 )
 
 
@@ -76,11 +83,22 @@ class BackendMetrics:
         calls.reset()
 
 
+def record_status(namespace: str, backend: str, backend_type: str, health: Health) -> None:
+    """The backend's health, as the status it was just given says."""
+    for value in Health:
+        BACKEND_STATUS.labels(namespace, backend, backend_type, value.value).set(
+            1 if value is health else 0
+        )
+
+
 def forget_backend(namespace: str, backend: str, backend_type: str) -> None:
     """Drop the gauges of a deleted backend so they do not linger."""
     for gauge in (SECRETS_SYNCED, CONFLICTS, LAST_SUCCESS, CONNECTION_LATENCY):
         with contextlib.suppress(KeyError):
             gauge.remove(namespace, backend, backend_type)
+    for value in Health:
+        with contextlib.suppress(KeyError):
+            BACKEND_STATUS.remove(namespace, backend, backend_type, value.value)
 
 
 def serve_metrics(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104

@@ -14,6 +14,7 @@ from .. import conditions as c
 from ..errors import reason_of
 from ..models.resource import FederationBackendResource
 from ..models.status import BackendStatus, Health
+from .metrics import record_status
 from .ports import EventSink, StatusWriter
 from .service import SyncOutcome
 from .status import after_failure, after_probe, after_sync, set_condition
@@ -34,6 +35,8 @@ class Reporter:
     ) -> None:
         """Patch the status, saying when the next sync or retry is due."""
         status = status.model_copy(update={"next_sync_at": next_at.replace(microsecond=0)})
+        backend_type = resource.spec.type.value if resource.spec else resource.raw_spec.get("type")
+        record_status(resource.namespace, resource.name, str(backend_type or ""), status.status)
         try:
             await self.statuses.write_status(resource.namespace, resource.name, status)
         except Exception as exc:  # the next sync writes it again
@@ -86,9 +89,10 @@ class Reporter:
                 about, reason=c.PARTIAL_SYNC, message=status.message or "", warning=True
             )
         log.info(
-            "synced %s/%s: %d synced, %d written, %d conflicts, %d ms",
+            "synced %s/%s%s: %d synced, %d written, %d conflicts, %d ms",
             resource.namespace,
             resource.name,
+            "" if outcome.paths is None else f" ({len(outcome.paths.texts)} path(s) only)",
             outcome.secrets_synced,
             outcome.written,
             len(outcome.conflicts),

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..backends.base import RemoteSecretRef, SecretBackend
 from ..models.content import InvalidContentError, to_secret_data
 from ..models.secret import LocalSecret, RemoteItem
 from ..models.spec import BackendSpec
-from ..paths import PathMapping, secret_name_for_path
+from ..models.status import Conflict
+from ..paths import PathMapping, PathScope, secret_name_for_path
 from .apply import Applier
-from .plan import PlannedConflict, map_remote, needs_fetch, plan_sync
+from .plan import ConflictReason, PlannedConflict, map_remote, needs_fetch, plan_sync
 from .ports import SecretStorage
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class SyncOutcome:
     item_errors: dict[str, str] = field(default_factory=dict)  # local path -> reason
     duration_ms: int = 0
     takeovers: list[str] = field(default_factory=list)
+    #: the paths of a per-path sync; None for a full one
+    paths: PathScope | None = None
 
 
 def listing_prefixes(mappings: Sequence[PathMapping]) -> list[str]:
@@ -64,12 +67,18 @@ class SyncContext:
     backend: SecretBackend
     store: SecretStorage
     mac_key: bytes
+    #: a per-path sync: only the ScaiVault paths these match are read (always, whatever
+    #: their listed version), written, orphaned or pruned; nothing else is touched
+    paths: PathScope | None = None
+    #: the conflicts the status lists now; a per-path sync keeps those outside its paths
+    previous_conflicts: Sequence[Conflict] = ()
 
 
 async def run_sync(ctx: SyncContext) -> SyncOutcome:
     """Raises :class:`BackendError` when the backend cannot be listed; writes nothing then."""
     started = time.perf_counter()
     mappings = ctx.spec.mappings
+    scope = ctx.paths
     refs: dict[str, RemoteSecretRef] = {}
     prefixes = listing_prefixes(mappings)
     for prefix in prefixes:
@@ -78,21 +87,33 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     for path in literal_paths(mappings, prefixes):
         refs[path] = RemoteSecretRef(path)  # version unknown: read, absent when missing
     mapped = map_remote(mappings, refs)
+    wanted = {
+        remote: local
+        for remote, local in mapped.local_by_remote.items()
+        if scope is None or scope.matches(local)
+    }
     local = await _load_local(ctx)
 
     to_fetch: list[str] = []
     unchanged_versions: dict[str, str] = {}
-    for remote_path, local_path in mapped.local_by_remote.items():
+    for remote_path, local_path in wanted.items():
         version = refs[remote_path].version
         existing = local.get(secret_name_for_path(local_path))
-        if version is None or needs_fetch(
-            version, existing, ctx.mac_key, ctx.name, path=local_path, remote_path=remote_path
+        if (
+            scope is not None
+            or version is None
+            or needs_fetch(
+                version, existing, ctx.mac_key, ctx.name, path=local_path, remote_path=remote_path
+            )
         ):
             to_fetch.append(remote_path)
         else:
             unchanged_versions[local_path] = version
 
-    outcome = SyncOutcome(conflicts=list(mapped.conflicts))
+    outcome = SyncOutcome(
+        conflicts=[c for c in mapped.conflicts if scope is None or scope.matches(c.path)],
+        paths=scope,
+    )
     items: list[RemoteItem] = []
     failed: list[str] = []
     if to_fetch:
@@ -116,7 +137,7 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
         backend_name=ctx.name,
         items=items,
         unchanged_versions=unchanged_versions,
-        local=local,
+        local=local if scope is None else _within(scope, local, wanted.values()),
         key=ctx.mac_key,
         policy=ctx.spec.conflict_policy,
         prune=ctx.spec.prune,
@@ -141,8 +162,58 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
             if w.item.local_path in outcome.item_errors or w.item.local_path in applied.not_written
         ]
     )
+    if scope is not None:
+        outcome.secrets_synced += _synced_outside(ctx.name, scope, local, mapped.local_by_remote)
+        outcome.conflicts.extend(conflicts_outside(scope, ctx.previous_conflicts))
     outcome.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
     return outcome
+
+
+def _within(
+    scope: PathScope, local: dict[str, LocalSecret], wanted: Iterable[str]
+) -> dict[str, LocalSecret]:
+    """The local Secrets a per-path sync may act on: those holding a path of its scope,
+    and those at the names its paths map to."""
+    names = {secret_name_for_path(path) for path in wanted}
+    return {
+        name: secret
+        for name, secret in local.items()
+        if name in names or (secret.path is not None and scope.matches(secret.path))
+    }
+
+
+def _synced_outside(
+    backend_name: str,
+    scope: PathScope,
+    local: dict[str, LocalSecret],
+    local_by_remote: dict[str, str],
+) -> int:
+    """Listed paths outside a per-path sync that this backend's Secrets hold (as the last
+    sync left them), so the synced figure stays the backend's, not the sync's."""
+    count = 0
+    for path in local_by_remote.values():
+        if scope.matches(path):
+            continue
+        secret = local.get(secret_name_for_path(path))
+        if (
+            secret is not None
+            and secret.managed_by == backend_name
+            and secret.path == path
+            and not secret.orphaned
+        ):
+            count += 1
+    return count
+
+
+def conflicts_outside(scope: PathScope, previous: Iterable[Conflict]) -> list[PlannedConflict]:
+    """The listed conflicts a per-path sync did not look at, kept as they were."""
+    kept: list[PlannedConflict] = []
+    reasons = {reason.value: reason for reason in ConflictReason}
+    for conflict in previous:
+        reason = reasons.get(conflict.reason)
+        if reason is not None and not scope.matches(conflict.path):
+            kept.append(PlannedConflict(conflict.path, conflict.remote_path, reason))
+    return kept
 
 
 async def _load_local(ctx: SyncContext) -> dict[str, LocalSecret]:

@@ -4,10 +4,11 @@ A worker runs for as long as its CR exists (the kopf daemon only calls
 :meth:`BackendWorker.run`). It sleeps until the next due time, or until
 :meth:`BackendWorker.observe` hands it a changed CR (every watch event does):
 a spec change reconfigures it and syncs at once, a new manual-sync
-annotation syncs at once. The next due time is the interval with ±10 %
-jitter after success, exponential backoff with jitter (at least the server's
-``Retry-After``, at most ``max_backoff``) after a failure. Failures never
-touch Secrets.
+annotation syncs at once (only its paths, when the sync-paths annotation
+names some: such a sync leaves the next full sync where it was). The next
+due time is the interval with ±10 % jitter after success, exponential
+backoff with jitter (at least the server's ``Retry-After``, at most
+``max_backoff``) after a failure. Failures never touch Secrets.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..errors import FederationError, is_retryable, reason_of, safe_message
 from ..models.resource import FederationBackendResource
 from ..models.spec import BackendSpec, Mode
 from ..models.status import Health
-from ..paths import secret_name_for_path
+from ..paths import PathScope, secret_name_for_path
 from .clock import Clock, SystemClock
 from .metrics import BackendMetrics
 from .ports import Connector, EventSink, SecretStorage, StatusWriter
@@ -150,9 +151,12 @@ class BackendWorker:
             self.due = clock.monotonic() + (self._resume_delay(resource) if resumed else 0.0)
             if resumed and not resource.requested_since_last_sync():
                 self.last_request = request
+        paths: PathScope | None = None
         if request != self.last_request:
             self.last_request = request
-            self.due = 0.0
+            paths = resource.sync_paths
+            if paths is None:
+                self.due = 0.0
         if self._reconnect:
             self._reconnect = False
             await self.close()
@@ -161,6 +165,8 @@ class BackendWorker:
             self.due = 0.0
         if clock.monotonic() >= self.due:
             await self.tick(resource)
+        elif paths is not None:
+            await self.tick(resource, paths)
 
     async def close(self) -> None:
         if self.backend is not None:
@@ -199,14 +205,20 @@ class BackendWorker:
                 self.next_delay,
             )
 
-    async def tick(self, resource: FederationBackendResource) -> None:
+    async def tick(
+        self, resource: FederationBackendResource, paths: PathScope | None = None
+    ) -> None:
+        """Sync (only ``paths``, when given) or probe, and say when to next."""
         clock = self.deps.clock
         spec = self.spec
         if spec is None:
             self.due = clock.monotonic() + INVALID_SPEC_WAIT  # until the spec changes
             return
         interval = spec.interval.total_seconds()
-        self.next_delay = jittered(interval, self.deps.rng)
+        if paths is None:
+            self.next_delay = jittered(interval, self.deps.rng)
+        else:  # the full sync stays due when it was
+            self.next_delay = max(0.0, self.due - clock.monotonic())
         try:
             if spec.suspend:
                 self.next_delay = interval
@@ -227,6 +239,8 @@ class BackendWorker:
                         backend,
                         self.deps.secrets,
                         self.deps.mac_key,
+                        paths=paths,
+                        previous_conflicts=resource.status.conflicts,
                     )
                     # the status says "as of when the sync began": a change made
                     # while it ran is not in it, so a later sync is still due

@@ -1,0 +1,267 @@
+"""``/v1/federation/notify/{aws,google,azure}``: the providers' change deliveries.
+
+Every receiver needs ``federation:notify``: a static token with that scope, or a
+Kubernetes token allowed to ``update`` ``federationbackends/notify`` (a
+subresource name that exists only in RBAC rules); the Google receiver also
+takes a Pub/Sub push OIDC token when the API is configured for it. The token
+comes in ``Authorization: Bearer``, or, for providers that cannot set a
+header, in the ``token`` query parameter. A token without the scope gets 403
+before its body is read.
+
+Each changed secret is routed to the backends that map it (:mod:`.routing`) and
+those get a per-path sync through the same annotations as ``POST .../sync``,
+in the namespaces the caller may notify. Events are acknowledged (200) when
+they ask for nothing: another kind of event, a failed call, a secret nothing
+maps, an id seen in the last minutes (so a redelivery syncs nothing twice). A
+body that is not the provider's shape is a 400 naming the field; a 503 (the
+API is starting, Kubernetes is busy) makes the provider retry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from ...k8s.client import KubeApiError, NotFoundError
+from ...models.config import BackendType
+from ...models.notify import (
+    EventGridValidation,
+    EventOutcome,
+    NotifiedBackend,
+    NotifiedEvent,
+    NotifyResult,
+)
+from ...paths import PathScope
+from ..auth import FEDERATION_NOTIFY, PRINCIPAL, Principal
+from ..backends import ready_state, sync_stamp
+from ..errors import ApiError, kube_error, unavailable
+from ..state import ApiState
+from ..static_tokens import Scope, StaticToken, token_digest
+from .events import (
+    Ignored,
+    Parsed,
+    SecretChange,
+    Validation,
+    parse_event_grid,
+    parse_eventbridge,
+    parse_pubsub_push,
+)
+from .oidc import KeysUnavailableError, PushTokenError
+from .routing import Target, route
+
+log = logging.getLogger(__name__)
+
+BASE = "/v1/federation/notify"
+BODY_TYPES = frozenset(
+    {"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"}
+)
+PROVIDERS = {
+    BackendType.AWS_SECRETS_MANAGER: "aws",
+    BackendType.GOOGLE_SECRET_MANAGER: "google",
+    BackendType.AZURE_KEY_VAULT: "azure",
+}
+
+
+def _forbidden() -> ApiError:
+    return ApiError(403, f"{Scope.FEDERATION_NOTIFY.value} is required")
+
+
+async def _read_body(request: web.Request) -> Any:
+    if request.content_type not in BODY_TYPES:
+        raise ApiError(415, "the body must be JSON (Content-Type: application/json)")
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "the body is not valid JSON") from None
+
+
+async def _push_principal(state: ApiState, request: web.Request) -> Principal | None:
+    """The Pub/Sub push identity of the request's bearer token, if it is a push token."""
+    verifier = state.notifications.push_verifier
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if verifier is None or scheme.lower() != "bearer" or not verifier.claims_to_be_ours(token):
+        return None
+    try:
+        account = await verifier.verify(token)
+    except PushTokenError as exc:
+        raise ApiError(
+            401,
+            f"the Pub/Sub push token is not accepted: {exc}",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from None
+    except KeysUnavailableError:
+        raise unavailable("cannot verify the Pub/Sub push token right now", 5) from None
+    digest = token_digest(token)
+    name = f"google-push:{account}"
+    grant = StaticToken(name, digest, frozenset({Scope.FEDERATION_NOTIFY}), None)
+    principal = Principal(name, digest, static=grant)
+    request[PRINCIPAL] = principal
+    return principal
+
+
+async def _caller(state: ApiState, request: web.Request, *, google: bool = False) -> Principal:
+    """The authenticated caller, if it may notify at all (401/403 otherwise)."""
+    principal = await _push_principal(state, request) if google else None
+    if principal is None:
+        query_token = request.query.get("token")
+        if "Authorization" not in request.headers and query_token:
+            principal = await state.auth.authenticate_token(request, query_token)
+        else:
+            principal = await state.auth.authenticate(request)
+    if principal.static is not None:
+        if Scope.FEDERATION_NOTIFY not in principal.static.scopes:
+            raise _forbidden()
+        return principal
+    if await state.auth.allowed(principal, FEDERATION_NOTIFY, ""):
+        return principal
+    candidates = sorted(state.cache.namespaces() | {state.default_namespace})
+    for namespace in candidates:
+        if await state.auth.allowed(principal, FEDERATION_NOTIFY, namespace):
+            return principal
+    raise _forbidden()
+
+
+async def _trigger(state: ApiState, target: Target, stamp: str) -> NotifiedBackend | None:
+    backend = target.backend
+    try:
+        updated = await state.backends.request_sync(
+            backend.namespace, backend.name, stamp, PathScope(target.paths)
+        )
+    except NotFoundError:  # deleted meanwhile
+        return None
+    except KubeApiError as exc:
+        raise kube_error(exc, "backend") from None
+    state.cache.upsert(updated)
+    return NotifiedBackend(
+        id=backend.id,
+        name=backend.name,
+        namespace=backend.namespace,
+        paths=target.paths,
+        sync_requested_at=stamp,
+    )
+
+
+async def _deliver(
+    state: ApiState, principal: Principal, provider: BackendType, parsed: list[Parsed]
+) -> NotifyResult:
+    """Route and trigger the changes of one delivery; say what became of each event."""
+    events: list[NotifiedEvent] = []
+    claimed: list[str] = []
+    notifications = state.notifications
+    merged: dict[str, Target] = {}
+    try:
+        for item in parsed:
+            if isinstance(item, Ignored):
+                events.append(
+                    NotifiedEvent(
+                        id=item.event_id, outcome=EventOutcome.IGNORED, reason=item.reason
+                    )
+                )
+                continue
+            assert isinstance(item, SecretChange)
+            key = f"{PROVIDERS[provider]}:{item.event_id}"
+            if not notifications.claim(key):
+                events.append(
+                    NotifiedEvent(
+                        id=item.event_id,
+                        outcome=EventOutcome.DUPLICATE,
+                        reason="this event was handled a short while ago",
+                    )
+                )
+                continue
+            claimed.append(key)
+            targets = route([item], state.cache.backends())
+            permitted = [
+                t
+                for t in targets
+                if await state.auth.allowed(principal, FEDERATION_NOTIFY, t.backend.namespace)
+            ]
+            if not permitted:
+                reason = (
+                    "the secret maps only to backends in namespaces this caller may not notify"
+                    if targets
+                    else "no sync-mode backend maps this secret"
+                )
+                events.append(
+                    NotifiedEvent(id=item.event_id, outcome=EventOutcome.UNMAPPED, reason=reason)
+                )
+                continue
+            for target in permitted:
+                into = merged.setdefault(target.backend.uid, Target(target.backend, []))
+                into.paths.extend(p for p in target.paths if p not in into.paths)
+            events.append(NotifiedEvent(id=item.event_id, outcome=EventOutcome.SYNC_REQUESTED))
+        stamp = sync_stamp()
+        synced = []
+        for target in sorted(merged.values(), key=lambda t: (t.backend.namespace, t.backend.name)):
+            done = await _trigger(state, target, stamp)
+            if done is not None:
+                synced.append(done)
+    except BaseException:
+        for key in claimed:
+            notifications.release(key)
+        raise
+    for key in claimed:
+        notifications.done(key)
+    for backend in synced:
+        log.info(
+            "%s change: sync of %d path(s) of %s/%s requested",
+            PROVIDERS[provider],
+            len(backend.paths),
+            backend.namespace,
+            backend.name,
+        )
+    return NotifyResult(events=events, synced=synced)
+
+
+def _receiver(
+    provider: BackendType, parse: Callable[[Any], list[Parsed]]
+) -> Callable[[web.Request], Any]:
+    async def receive(request: web.Request) -> web.Response:
+        state = ready_state(request)
+        principal = await _caller(
+            state, request, google=provider is BackendType.GOOGLE_SECRET_MANAGER
+        )
+        parsed = parse(await _read_body(request))
+        validation = next((p for p in parsed if isinstance(p, Validation)), None)
+        if validation is not None:
+            log.info("Event Grid subscription validation answered")
+            answer = EventGridValidation(validationResponse=validation.code)
+            return web.json_response(answer.model_dump())
+        result = await _deliver(state, principal, provider, parsed)
+        return web.json_response(result.model_dump(mode="json"))
+
+    return receive
+
+
+async def azure_options(request: web.Request) -> web.Response:
+    """The CloudEvents webhook validation handshake (an ``OPTIONS`` request)."""
+    state = ready_state(request)
+    await _caller(state, request)
+    origin = request.headers.get("WebHook-Request-Origin")
+    if not origin:
+        raise ApiError(
+            400,
+            "WebHook-Request-Origin: the CloudEvents validation handshake names an origin",
+            field="WebHook-Request-Origin",
+        )
+    return web.Response(
+        status=200,
+        headers={"WebHook-Allowed-Origin": origin, "WebHook-Allowed-Rate": "*", "Allow": "POST"},
+    )
+
+
+def add_notify_routes(app: web.Application) -> None:
+    app.router.add_post(
+        BASE + "/aws", _receiver(BackendType.AWS_SECRETS_MANAGER, parse_eventbridge)
+    )
+    app.router.add_post(
+        BASE + "/google", _receiver(BackendType.GOOGLE_SECRET_MANAGER, parse_pubsub_push)
+    )
+    app.router.add_post(BASE + "/azure", _receiver(BackendType.AZURE_KEY_VAULT, parse_event_grid))
+    app.router.add_route("OPTIONS", BASE + "/azure", azure_options)

@@ -1,0 +1,48 @@
+"""Wire shapes of the cloud change receivers (``/v1/federation/notify/...``): what they
+answer. The request bodies are the providers' own; :mod:`..api.openapi` documents
+their outline."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class EventOutcome(StrEnum):
+    #: a per-path sync of every backend that maps the secret was requested
+    SYNC_REQUESTED = "sync_requested"
+    #: a secret change no sync-mode backend maps (nothing is written)
+    UNMAPPED = "unmapped"
+    #: another kind of event, or a failed call: nothing to do
+    IGNORED = "ignored"
+    #: an event id seen a short while ago: handled then
+    DUPLICATE = "duplicate"
+
+
+class NotifiedEvent(BaseModel):
+    id: str
+    outcome: EventOutcome
+    reason: str | None = None
+
+
+class NotifiedBackend(BaseModel):
+    id: str
+    name: str
+    namespace: str
+    #: the ScaiVault paths requested for sync
+    paths: list[str]
+    sync_requested_at: str
+
+
+class NotifyResult(BaseModel):
+    """What a delivery did, event by event; no secret value, ever."""
+
+    events: list[NotifiedEvent]
+    synced: list[NotifiedBackend]
+
+
+class EventGridValidation(BaseModel):
+    """The answer to Event Grid's subscription validation event."""
+
+    validationResponse: str

@@ -1,0 +1,171 @@
+"""The commands for people, run as their own process against the running API and
+operator: tables and JSON, names and ids, a per-path sync, values hidden unless
+asked for, and one-line errors with a non-zero exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from scaivault_devenv.openbao import OpenBaoServer
+
+from .conftest import FederationApi
+from .helpers import Cluster, decoded, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+class Cli:
+    def __init__(self, api: FederationApi, token: str, home: Path) -> None:
+        self.env = {
+            **os.environ,
+            "SCAIVAULT_API_URL": api.url,
+            "SCAIVAULT_API_TOKEN": token,
+            "SCAIVAULT_DEV_JSON": str(home / "no-dev.json"),
+        }
+
+    async def run(self, *argv: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = dict(self.env)
+        if token is not None:
+            env["SCAIVAULT_API_TOKEN"] = token
+        return await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "scaivault_federation.cli", *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+
+    async def ok(self, *argv: str) -> str:
+        done = await self.run(*argv)
+        assert done.returncode == 0, (argv, done.stderr)
+        return done.stdout
+
+
+async def test_the_commands_against_a_running_api(
+    cluster: Cluster, openbao: OpenBaoServer, federation_api: FederationApi, tmp_path: Path
+) -> None:
+    prefix = f"cli-{uuid.uuid4().hex[:8]}"
+    for name, value in (("a", "canary-value-a1"), ("b", "canary-value-b1"), ("c", "remote")):
+        openbao.request("POST", f"/v1/secret/data/{prefix}/{name}", {"data": {"v": value}})
+    await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+    await cluster.put_secret("app-c", {"v": "local"})  # a conflict: not ours, differs
+    await cluster.create_backend(
+        "vault-cli",
+        {
+            "type": "hashicorp-vault",
+            "config": {"endpoint": openbao.address, "authConfigPath": "creds/vault"},
+            "pathMapping": {"app/**": f"secret/data/{prefix}/**"},
+            "mode": "sync",
+            "syncInterval": "1h",
+        },
+    )
+    status = await cluster.wait_status("vault-cli", lambda s: s.get("secretsSynced") == 2)
+    ns = cluster.namespace
+    cli = Cli(federation_api, federation_api.admin, tmp_path)
+
+    async def listed() -> bool:
+        return ns in await cli.ok("backends", "-n", ns)
+
+    await eventually(listed, what="the backend in the API")
+    text = await cli.ok("backends", "-n", ns)
+    header, row = text.splitlines()
+    assert header.split() == [
+        "NAMESPACE",
+        "NAME",
+        "ID",
+        "TYPE",
+        "MODE",
+        "STATUS",
+        "SYNCED",
+        "CONFLICTS",
+        "LAST",
+        "SYNC",
+        "MESSAGE",
+    ]
+    ident = status["id"]
+    assert row.split()[:8] == [
+        ns,
+        "vault-cli",
+        ident,
+        "hashicorp-vault",
+        "sync",
+        "healthy",
+        "2",
+        "1",
+    ]
+    doc = json.loads(await cli.ok("backends", "-n", ns, "-o", "json"))
+    [backend] = doc["backends"]
+    assert backend["id"] == ident and backend["status"]["conflict_count"] == 1
+
+    text = await cli.ok("status", "vault-cli", "-n", ns)
+    lines = dict(line.split(":", 1) for line in text.splitlines())
+    assert lines["Backend"].strip() == f"{ns}/vault-cli"
+    assert lines["Status"].strip() == "healthy"
+    assert lines["Secrets synced"].strip() == "2"
+    assert lines["Connection"].strip().startswith("connected, ")
+    assert json.loads(await cli.ok("status", ident, "-o", "json"))["id"] == ident
+
+    text = await cli.ok("conflicts", "vault-cli", "-n", ns)
+    assert text.splitlines()[0].split() == ["PATH", "REMOTE", "PATH", "REASON", "SINCE"]
+    assert text.splitlines()[1].split()[:3] == [
+        "app/c",
+        f"secret/data/{prefix}/c",
+        "UnmanagedSecretDiffers",
+    ]
+
+    openbao.request("POST", f"/v1/secret/data/{prefix}/a", {"data": {"v": "canary-value-a2"}})
+    openbao.request("POST", f"/v1/secret/data/{prefix}/b", {"data": {"v": "canary-value-b2"}})
+    text = await cli.ok("sync", "vault-cli", "-n", ns, "--path", "app/a")
+    assert text.startswith(f"sync of {ns}/vault-cli requested at ") and text.endswith(": app/a\n")
+
+    async def a_synced() -> bool:
+        secret = await cluster.secret("app-a")
+        return secret is not None and decoded(secret) == {"v": "canary-value-a2"}
+
+    await eventually(a_synced, what="app/a to be synced")
+    b = await cluster.secret("app-b")
+    assert b is not None and decoded(b) == {"v": "canary-value-b1"}  # not asked for
+
+    text = await cli.ok("get", "app/a", "-n", ns)
+    assert "canary-value" not in text
+    assert [line.split() for line in text.splitlines()] == [
+        ["Path:", "app/a"],
+        ["Source:", "sync"],
+        ["Backend:", ident],
+        [],
+        ["KEY", "SIZE"],
+        ["v", "15", "bytes"],
+    ]
+    hidden = json.loads(await cli.ok("get", "app/a", "-n", ns, "-o", "json"))
+    assert hidden["keys"] == {"v": {"bytes": 15}} and "canary" not in json.dumps(hidden)
+    shown = await cli.ok("get", "app/a", "-n", ns, "--show-values")
+    assert shown.splitlines()[-1].split() == ["v", "15", "bytes", "canary-value-a2"]
+
+    # errors: one line on stderr, exit code 1
+    for argv, token, expected in (
+        (("backends",), "svf-not-a-token", "backends: 401: the bearer token is not valid"),
+        (("sync", ident), federation_api.reader, "sync: 403: federation:write is required"),
+        (("status", "no-such-backend", "-n", ns), None, "status: 404: no backend named"),
+        (("get", "app/none", "-n", ns), None, "get: 404: "),
+    ):
+        done = await cli.run(*argv, token=token)
+        assert done.returncode == 1, (argv, done)
+        assert done.stdout == ""
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("scaivault-federation " + expected), done.stderr
+        assert "Traceback" not in done.stderr
+    unreachable = await cli.run("backends", "--api-url", "http://127.0.0.1:1")
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.startswith(
+        "scaivault-federation backends: cannot reach the API at http://127.0.0.1:1"
+    )
