@@ -31,6 +31,16 @@ async def test_lists_a_nested_tree_over_several_pages(harness: Harness) -> None:
     assert sub == {f"{prefix}app/nested/deep/leaf"}
 
 
+async def test_lists_by_a_prefix_that_ends_inside_a_segment(harness: Harness) -> None:
+    prefix = harness.new_prefix()
+    wanted = {f"{prefix}db-a", f"{prefix}db-b", f"{prefix}db-c/nested"}
+    for path in (*wanted, f"{prefix}dbx", f"{prefix}other/db-d", f"{prefix}Db-e"):
+        harness.put(path, {"k": "v"})
+    backend = await harness.backend()
+    listed = {ref.path for ref in await backend.list_secrets(f"{prefix}db-")}
+    assert listed == wanted
+
+
 async def test_listing_an_empty_prefix_is_empty(harness: Harness) -> None:
     backend = await harness.backend()
     assert await backend.list_secrets(harness.new_prefix()) == []

@@ -250,6 +250,19 @@ VALID_SPECS: dict[str, Json] = {
         "mode": "sync",
         "syncInterval": "24h",
     },
+    "google-wildcards-inside-segments": {
+        "type": "google-secret-manager",
+        "config": {"project": "p"},
+        "pathMapping": {
+            "gcp/*": "prod-*",
+            "db/*/**": "db-*/**",
+            "creds/*": "*-creds",
+            "apps/*/tls": "app-*-prod/tls",
+            "pairs/*-*": "pair/*/*",
+        },
+        "mode": "sync",
+        "syncInterval": "1m",
+    },
     "aws-leading-wildcards": {
         "type": "aws-secrets-manager",
         "config": {"region": "us-east-2"},
@@ -405,9 +418,17 @@ INVALID_SPECS: dict[str, tuple[Json, tuple[str, ...]]] = {
         _with(AWS_SEED, pathMapping={"a/*/**": "b/**/*"}),
         ("spec.pathMapping", "same wildcards"),
     ),
-    "mapping-partial-wildcard": (
-        _with(AWS_SEED, pathMapping={"external/db-*": "prod/db-*"}),
-        ("spec.pathMapping", "whole segments"),
+    "mapping-two-wildcards-without-text-between": (
+        _with(AWS_SEED, pathMapping={"external/db-**": "prod/db-**"}),
+        ("spec.pathMapping", '"external/db-**": "prod/db-**"', "ambiguous", "whole segments"),
+    ),
+    "mapping-ambiguous-template-only": (
+        _with(AWS_SEED, pathMapping={"ok/**": "fine/**", "external/*/x": "prod/a**b/x"}),
+        ("spec.pathMapping", '"external/*/x": "prod/a**b/x"', "ambiguous"),
+    ),
+    "mapping-segment-wildcards-differ": (
+        _with(AWS_SEED, pathMapping={"external/*": "prod/*-*"}),
+        ("spec.pathMapping", "same wildcards"),
     ),
     "mapping-triple-star": (
         _with(AWS_SEED, pathMapping={"external/***": "prod/***"}),

@@ -196,8 +196,9 @@ class SecretBackend(Protocol):
     async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
         """Every secret under ``prefix``, recursively.
 
-        ``prefix`` is a literal template prefix ending in ``/``, or ``""`` for
-        everything the credentials can see.
+        ``prefix`` is a literal template prefix ending in ``/``, or ending
+        inside a segment (``prod/db-`` lists ``prod/db-a`` and ``prod/db-b/x``,
+        never ``prod/dbx``), or ``""`` for everything the credentials can see.
         """
         ...
 

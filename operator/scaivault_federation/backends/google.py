@@ -27,6 +27,7 @@ backs off on its own. Connection and identity: see :mod:`.google_auth`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -54,7 +55,7 @@ from .errors import (
     ThrottledError,
 )
 from .google_auth import ConnectionPlan, open_client, plan_connection
-from .naming import UnmappablePathError, google_name, google_path
+from .naming import GOOGLE, UnmappablePathError, google_name, google_path
 from .registry import BackendEnvironment, register
 
 MAX_PAGE_SIZE = 25000
@@ -219,18 +220,22 @@ def _name_filter(prefix: str) -> str:
 
     The id of ``folder/x`` ends in ``__x``; what precedes it is the encoding of
     ``folder/`` that every path below the folder starts with (the naming rule
-    looks at most three characters ahead, and ``__`` follows the folder).
+    looks at most three characters ahead, and ``__`` follows the folder). A
+    prefix that ends inside a segment (``folder/prod-``) adds the characters of
+    that segment's start the rule keeps as they are (letters, digits, ``-``).
     """
-    folder = prefix.rstrip("/")
-    if not folder:
-        return ""
-    try:
-        probe = google_name(f"{folder}/x")
-    except UnmappablePathError:
-        return ""  # no id below this folder fits: listing without a filter is still correct
-    if not probe.endswith("__x"):
-        return ""
-    return f'name:"{probe[:-1]}"'
+    folder, _, tail = prefix.rpartition("/")
+    head = ""
+    if folder:
+        try:
+            probe = google_name(f"{folder}/x")
+        except UnmappablePathError:
+            return ""  # no id below this folder fits: listing without a filter is still correct
+        if not probe.endswith("__x"):
+            return ""
+        head = probe[:-1]
+    text = head + "".join(itertools.takewhile(GOOGLE.is_literal, tail))
+    return f'name:"{text}"' if text else ""
 
 
 def _as_value(data: bytes) -> str | bytes:
