@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from google.api_core import exceptions as api_exceptions
@@ -59,6 +60,7 @@ from .naming import GOOGLE, UnmappablePathError, google_name, google_path
 from .registry import BackendEnvironment, register
 
 MAX_PAGE_SIZE = 25000
+_VERSION = re.compile(r"^[A-Za-z0-9_-]{1,63}$")  # a version number or an alias
 
 
 class GoogleSecretManagerBackend:
@@ -104,8 +106,12 @@ class GoogleSecretManagerBackend:
             request.page_token = token
         return sorted(found, key=lambda ref: ref.path)
 
-    async def get_secret(self, path: str) -> RemoteSecret:
-        name = f"{self._parent}/secrets/{google_name(path)}/versions/latest"
+    async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
+        if version is not None and not _VERSION.match(version):
+            raise InvalidBackendConfigError(
+                f"version {version[:64]!r} of {path!r} is not a version number or alias"
+            )
+        name = f"{self._parent}/secrets/{google_name(path)}/versions/{version or 'latest'}"
         request = types.AccessSecretVersionRequest(name=name)
         response = await self._call("read", path, "access_secret_version", request)
         payload = response.payload
@@ -115,8 +121,10 @@ class GoogleSecretManagerBackend:
         version = str(response.name).rsplit("/", 1)[-1] or None
         return RemoteSecret(path, _as_value(data), version)
 
-    async def get_many(self, paths: Sequence[str]) -> BatchResult:
-        return await read_concurrently(self.get_secret, paths, self._read_concurrency)
+    async def get_many(
+        self, paths: Sequence[str], versions: Mapping[str, str] | None = None
+    ) -> BatchResult:
+        return await read_concurrently(self.get_secret, paths, self._read_concurrency, versions)
 
     async def probe(self) -> float:
         await self._ensure_client()

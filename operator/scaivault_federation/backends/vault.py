@@ -124,11 +124,19 @@ class VaultBackend:
         found = await self._list_folder_tree(target)
         return sorted((r for r in found if r.path.startswith(prefix)), key=lambda r: r.path)
 
-    async def get_secret(self, path: str) -> RemoteSecret:
+    async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         target = await self._target(path)
         if not target.sub or target.sub.endswith("/"):
             raise SecretNotFoundError(f"no secret at {path!r} (a folder)")
-        body = await self._client.call("GET", target.api(), "read")
+        params = None
+        if version is not None:
+            if target.mount.kv_version == 1 or not version.isdigit():
+                raise InvalidBackendConfigError(
+                    f"version {version[:64]!r} of {path!r}: only KV v2 secrets have versions "
+                    "(a version number)"
+                )
+            params = {"version": version}
+        body = await self._client.call("GET", target.api(), "read", params=params)
         data = body.get("data") if body else None
         if not isinstance(data, dict):
             raise SecretNotFoundError(f"no secret at {path!r}")
@@ -140,8 +148,10 @@ class VaultBackend:
         version = metadata.get("version") if isinstance(metadata, dict) else None
         return RemoteSecret(path, _as_value(value, path), None if version is None else str(version))
 
-    async def get_many(self, paths: Sequence[str]) -> BatchResult:
-        return await read_concurrently(self.get_secret, paths, self._read_concurrency)
+    async def get_many(
+        self, paths: Sequence[str], versions: Mapping[str, str] | None = None
+    ) -> BatchResult:
+        return await read_concurrently(self.get_secret, paths, self._read_concurrency, versions)
 
     async def probe(self) -> float:
         await self._client.ensure_token()

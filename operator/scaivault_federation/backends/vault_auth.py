@@ -23,6 +23,7 @@ carry the API path, the status and a category, never Vault's response body.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -193,21 +194,23 @@ class VaultClient:
         *,
         listing: bool = False,
         relogin: bool = True,
+        params: Mapping[str, str] | None = None,
     ) -> dict[str, Any] | None:
         """One authenticated request; a rejected login-based token is replaced once.
 
         Returns the JSON body (``None`` for 204) or raises a ``BackendError``.
         """
         token = await self._auth.token(self._login)
+        send = functools.partial(self._send, method, api_path, operation, listing=listing)
         try:
-            return await self._send(method, api_path, operation, token=token, listing=listing)
+            return await send(token=token, params=params)
         except AuthenticationError:
             if not relogin:
                 raise
             fresh = await self._auth.refresh(self._login, token)
             if fresh is None:
                 raise
-            return await self._send(method, api_path, operation, token=fresh, listing=listing)
+            return await send(token=fresh, params=params)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -229,6 +232,7 @@ class VaultClient:
         token: str | None = None,
         listing: bool = False,
         json: dict[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> dict[str, Any] | None:
         url = URL(f"{self._base}/v1/{quote(api_path, safe='/')}", encoded=True)
         headers = {"X-Vault-Request": "true"}
@@ -243,7 +247,7 @@ class VaultClient:
                 method,
                 url,
                 headers=headers,
-                params={"list": "true"} if listing else None,
+                params={"list": "true"} if listing else (dict(params) if params else None),
                 json=json,
             ) as response:
                 parsed = await _json(response)

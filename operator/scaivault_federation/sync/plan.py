@@ -8,11 +8,12 @@ turns the fetched values into actions.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ..models.secret import LocalSecret, RemoteItem
+from ..models.secret import LocalSecret, RemoteItem, SecretShape, declared_keys
 from ..models.spec import ConflictPolicy
 from ..paths import PathMapping, secret_name_for_path
 from .mac import compute_mac, mac_matches
@@ -42,6 +43,10 @@ class Write:
     mac: str
     resource_version: str | None = None
     takeover: bool = False  # overwrite policy replacing a Secret someone else wrote
+    #: type and declared metadata to write (None: keep the Secret's type, declare nothing)
+    shape: SecretShape | None = None
+    #: whether the data of an existing Secret changes (not only its metadata)
+    changes_data: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class MappedRemote:
 
     local_by_remote: dict[str, str]
     conflicts: list[PlannedConflict]
+    #: the wildcard captures of each mapped remote path (for templates)
+    captures: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def map_remote(mappings: Sequence[PathMapping], remote_paths: Iterable[str]) -> MappedRemote:
@@ -82,6 +89,7 @@ def map_remote(mappings: Sequence[PathMapping], remote_paths: Iterable[str]) -> 
     different remote paths keeps the first and reports the other.
     """
     local_by_remote: dict[str, str] = {}
+    captures: dict[str, tuple[str, ...]] = {}
     owner: dict[str, str] = {}
     conflicts: list[PlannedConflict] = []
     for remote in sorted(set(remote_paths)):
@@ -94,21 +102,42 @@ def map_remote(mappings: Sequence[PathMapping], remote_paths: Iterable[str]) -> 
             else:
                 owner[local] = remote
                 local_by_remote[remote] = local
+                captures[remote] = mapping.remote.match(remote) or ()
             break
-    return MappedRemote(local_by_remote, conflicts)
+    return MappedRemote(local_by_remote, conflicts, captures)
 
 
 def needs_fetch(
-    ref_version: str | None, local: LocalSecret | None, key: bytes, backend_name: str
+    ref_version: str | None,
+    local: LocalSecret | None,
+    key: bytes,
+    backend_name: str,
+    *,
+    targeted: bool = False,
 ) -> bool:
     """Whether a remote secret must be read: unless this backend's Secret already holds
-    that version, untouched since it was written."""
+    that version, untouched since it was written (its data, and the type and declared
+    metadata of a shaped Secret), and shaped as ``targeted`` says it should be."""
     if ref_version is None or local is None or local.remote_version != ref_version:
         return True
     if local.managed_by != backend_name or local.orphaned:
         return True
     path = local.path
-    return path is None or not mac_matches(key, path, local.data, local.source_mac)
+    if path is None or not mac_matches(key, path, local.data, local.source_mac):
+        return True
+    if not _was_shaped(local):
+        return False
+    if not targeted:
+        return True  # shaped by a target that is gone
+    labels, annotations = declared_keys(local)
+    observed = SecretShape(
+        local.type,
+        {k: local.labels.get(k, "") for k in labels},
+        {k: local.annotations.get(k, "") for k in annotations},
+        local.immutable,
+    )
+    written = compute_mac(key, path, local.data, observed.mac_fields())
+    return not hmac.compare_digest(written, local.source_mac or "")
 
 
 def plan_sync(
@@ -137,7 +166,7 @@ def plan_sync(
     claimed_names: dict[str, str] = {}
     for item in sorted(items, key=lambda i: i.local_path):
         seen_paths.add(item.local_path)
-        name = secret_name_for_path(item.local_path)
+        name = item.secret_name or secret_name_for_path(item.local_path)
         if name in claimed_names:
             plan.conflicts.append(
                 PlannedConflict(item.local_path, item.remote_path, ConflictReason.NAME_COLLISION)
@@ -158,6 +187,11 @@ def plan_sync(
     return plan
 
 
+def _was_shaped(secret: LocalSecret) -> bool:
+    """Whether a target shaped ``secret`` when it was written (its MAC covers a shape)."""
+    return "." in (secret.source_mac or "")
+
+
 def _plan_item(
     plan: SyncPlan,
     backend_name: str,
@@ -167,9 +201,12 @@ def _plan_item(
     key: bytes,
     policy: ConflictPolicy,
 ) -> None:
-    mac = compute_mac(key, item.local_path, item.data)
+    shape = item.shape
+    if shape is None and existing is not None and _was_shaped(existing):
+        shape = SecretShape()  # the target is gone: back to an Opaque Secret
+    mac = compute_mac(key, item.local_path, item.data, shape.mac_fields() if shape else None)
     if existing is None:
-        plan.writes.append(Write(name, item, mac))
+        plan.writes.append(Write(name, item, mac, shape=shape))
         return
     if existing.path is not None and existing.path != item.local_path:
         plan.conflicts.append(
@@ -183,13 +220,15 @@ def _plan_item(
         )
         return
     rv = existing.resource_version
+    changes = existing.data != item.data or (shape is not None and existing.type != shape.type)
+    takeover = Write(name, item, mac, rv, takeover=True, shape=shape, changes_data=changes)
     if owner is None:
         if existing.data == item.data:
             if policy is ConflictPolicy.OVERWRITE:
-                plan.writes.append(Write(name, item, mac, rv, takeover=True))
+                plan.writes.append(takeover)
             return
         if policy is ConflictPolicy.OVERWRITE:
-            plan.writes.append(Write(name, item, mac, rv, takeover=True))
+            plan.writes.append(takeover)
         else:
             plan.conflicts.append(
                 PlannedConflict(
@@ -200,7 +239,7 @@ def _plan_item(
     edited = not mac_matches(key, item.local_path, existing.data, existing.source_mac)
     if edited and existing.data != item.data:
         if policy is ConflictPolicy.OVERWRITE:
-            plan.writes.append(Write(name, item, mac, rv, takeover=True))
+            plan.writes.append(takeover)
         else:
             plan.conflicts.append(
                 PlannedConflict(item.local_path, item.remote_path, ConflictReason.LOCAL_EDIT)
@@ -211,8 +250,9 @@ def _plan_item(
         and not existing.orphaned
         and existing.remote_path == item.remote_path
         and (item.version is None or existing.remote_version == item.version)
+        and (shape is None or shape.observed(existing) == shape)
     )
     if unchanged:
         plan.unchanged.append(item.local_path)
     else:
-        plan.writes.append(Write(name, item, mac, rv))
+        plan.writes.append(Write(name, item, mac, rv, shape=shape, changes_data=changes))

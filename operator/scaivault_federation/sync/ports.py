@@ -11,7 +11,7 @@ from typing import Protocol
 
 from ..backends.base import SecretBackend
 from ..models.resource import ObjectMeta
-from ..models.secret import LocalSecret
+from ..models.secret import LocalSecret, SecretShape
 from ..models.spec import BackendSpec
 from ..models.status import BackendStatus
 
@@ -35,6 +35,7 @@ class SecretStorage(Protocol):
         data: Mapping[str, bytes],
         mac: str,
         existing: LocalSecret | None,
+        shape: SecretShape | None = None,
     ) -> None: ...
 
     async def mark_orphaned(self, namespace: str, name: str) -> None: ...

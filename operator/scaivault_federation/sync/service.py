@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 from ..backends.base import RemoteSecretRef, SecretBackend
 from ..k8s.client import KubeApiError
-from ..models.content import InvalidContentError, to_secret_data
+from ..models.content import InvalidContentError
 from ..models.secret import LocalSecret, RemoteItem
 from ..models.spec import BackendSpec
-from ..paths import PathMapping, secret_name_for_path
+from ..paths import PathMapping
 from .plan import PlannedConflict, SyncPlan, map_remote, needs_fetch, plan_sync
 from .ports import SecretStorage
+from .targets import PathTargets, ShapeError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ class SyncOutcome:
     item_errors: dict[str, str] = field(default_factory=dict)  # local path -> reason
     duration_ms: int = 0
     takeovers: list[str] = field(default_factory=list)
+    #: names of existing Secrets whose data or type this sync changed
+    changed: list[str] = field(default_factory=list)
 
 
 def listing_prefixes(mappings: Sequence[PathMapping]) -> list[str]:
@@ -54,6 +57,8 @@ class SyncContext:
     backend: SecretBackend
     store: SecretStorage
     mac_key: bytes
+    #: read every mapped secret even if its version is unchanged (the target changed)
+    refetch: bool = False
 
 
 async def run_sync(ctx: SyncContext) -> SyncOutcome:
@@ -65,32 +70,48 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
         for ref in await ctx.backend.list_secrets(prefix):
             refs[ref.path] = ref
     mapped = map_remote(mappings, refs)
-    local = await _load_local(ctx, mapped.local_by_remote.values())
+    outcome = SyncOutcome(conflicts=list(mapped.conflicts))
+    targets = PathTargets(ctx.spec.target, mapped)
+    outcome.item_errors.update(targets.errors)
+    failed: list[str] = list(targets.errors)
+    local = await _load_local(ctx, targets.names.values())
 
     to_fetch: list[str] = []
+    pins: dict[str, str] = {}
     unchanged_versions: dict[str, str] = {}
     for remote_path, local_path in mapped.local_by_remote.items():
-        version = refs[remote_path].version
-        existing = local.get(secret_name_for_path(local_path))
-        if version is None or needs_fetch(version, existing, ctx.mac_key, ctx.name):
+        name = targets.names.get(local_path)
+        if name is None:
+            continue  # its Secret name failed: an item error already
+        pin = targets.pin(local_path)
+        version = pin or refs[remote_path].version
+        existing = local.get(name)
+        if targets.created_once and existing is not None and existing.managed_by == ctx.name:
+            unchanged_versions[local_path] = existing.remote_version or ""
+        elif (
+            ctx.refetch
+            or version is None
+            or needs_fetch(version, existing, ctx.mac_key, ctx.name, targeted=targets.active)
+        ):
             to_fetch.append(remote_path)
+            if pin is not None:
+                pins[remote_path] = pin
         else:
             unchanged_versions[local_path] = version
 
-    outcome = SyncOutcome(conflicts=list(mapped.conflicts))
     items: list[RemoteItem] = []
-    failed: list[str] = []
     if to_fetch:
-        batch = await ctx.backend.get_many(to_fetch)
+        if pins:
+            batch = await ctx.backend.get_many(to_fetch, versions=pins)
+        else:
+            batch = await ctx.backend.get_many(to_fetch)
         for remote_path, secret in batch.found.items():
             local_path = mapped.local_by_remote[remote_path]
             try:
-                data = to_secret_data(secret.value)
-            except InvalidContentError as exc:
+                items.append(targets.item(local_path, remote_path, secret.value, secret.version))
+            except (InvalidContentError, ShapeError) as exc:
                 outcome.item_errors[local_path] = str(exc)
                 failed.append(local_path)
-                continue
-            items.append(RemoteItem(local_path, remote_path, data, secret.version))
         for remote_path, error in batch.failed.items():
             local_path = mapped.local_by_remote[remote_path]
             outcome.item_errors[local_path] = error.message
@@ -117,12 +138,11 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     return outcome
 
 
-async def _load_local(ctx: SyncContext, local_paths: Iterable[str]) -> dict[str, LocalSecret]:
+async def _load_local(ctx: SyncContext, names: Iterable[str]) -> dict[str, LocalSecret]:
     """Secrets this backend manages, plus any at a name a remote path maps to."""
     managed = await ctx.store.list_managed(ctx.namespace, ctx.name)
     local = {s.name: s for s in managed}
-    for path in sorted(set(local_paths)):
-        name = secret_name_for_path(path)
+    for name in sorted(set(names)):
         if name not in local:
             found = await ctx.store.get(ctx.namespace, name)
             if found is not None:
@@ -145,11 +165,14 @@ async def _apply(
                 data=write.item.data,
                 mac=write.mac,
                 existing=local.get(write.name),
+                shape=write.shape,
             )
         except KubeApiError as exc:
             outcome.item_errors[write.item.local_path] = f"write failed: {exc.status_reason}"
             continue
         outcome.written += 1
+        if write.changes_data:
+            outcome.changed.append(write.name)
         if write.takeover:
             outcome.takeovers.append(write.item.local_path)
     for orphan in plan.deletes:

@@ -35,6 +35,7 @@ MIN_BACKOFF = 5.0
 MAX_BACKOFF = 300.0
 #: how long a worker with an invalid spec waits before looking again (a spec change wakes it)
 INVALID_SPEC_WAIT = 3600.0
+_UNSEEN = object()
 
 
 @dataclass
@@ -84,6 +85,8 @@ class BackendWorker:
         self.next_delay = 0.0
         self.failures = 0
         self.resource: FederationBackendResource | None = None
+        #: spec.target of the last sync (_UNSEEN before the first): a change re-reads all
+        self.synced_target: object = _UNSEEN
         self._wake = asyncio.Event()
 
     def observe(self, resource: FederationBackendResource) -> None:
@@ -185,8 +188,10 @@ class BackendWorker:
                         backend,
                         self.deps.secrets,
                         self.deps.mac_key,
+                        refetch=self._target_changed(spec),
                     )
                     outcome = await run_sync(ctx)
+                    self.synced_target = spec.target
                 await self.report.synced(resource, outcome, latency, clock.now(), self.next_delay)
                 self._metrics(spec).record_sync(outcome)
             self._metrics(spec).record_success(latency)
@@ -210,6 +215,13 @@ class BackendWorker:
         finally:
             if self.backend is not None:
                 self._metrics(spec).drain_calls(self.backend.calls)
+
+    def _target_changed(self, spec: BackendSpec) -> bool:
+        """Whether Secrets may need rebuilding although no remote version changed: the
+        target differs from the last sync's (or, after a start, there is one)."""
+        if self.synced_target is _UNSEEN:
+            return spec.target is not None
+        return spec.target != self.synced_target
 
     def _metrics(self, spec: BackendSpec) -> BackendMetrics:
         return BackendMetrics(self.namespace, self.name, spec.type.value)
