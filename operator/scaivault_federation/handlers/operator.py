@@ -16,6 +16,7 @@ from ..k8s.config import load_connection
 from ..k8s.events import EventRecorder
 from ..k8s.secrets import SecretStore
 from ..k8s.tokens import ServiceAccountTokens
+from ..k8s.workloads import WorkloadStore
 from ..labels import FINALIZER, GROUP, PLURAL, VERSION
 from ..models.resource import FederationBackendResource
 from ..models.spec import DeletionPolicy
@@ -64,6 +65,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         ),
         mac_key=await secrets.load_or_create_mac_key(namespace),
         sync_slots=asyncio.Semaphore(ours.max_concurrent_syncs),
+        workloads=WorkloadStore(client),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ..backends.base import SecretBackend
 from ..models.resource import ObjectMeta
+from ..models.rollout import WorkloadKind
 from ..models.secret import LocalSecret, SecretShape
 from ..models.spec import BackendSpec
 from ..models.status import BackendStatus
@@ -53,6 +54,20 @@ class EventSink(Protocol):
     async def record(
         self, about: ObjectMeta, *, reason: str, message: str, warning: bool = False
     ) -> None: ...
+
+
+class Workloads(Protocol):
+    """Deployments, StatefulSets and DaemonSets of a namespace, restarted on request."""
+
+    async def restart(
+        self,
+        namespace: str,
+        kind: WorkloadKind,
+        *,
+        name: str | None,
+        selector: str | None,
+        stamp: str,
+    ) -> list[str]: ...
 
 
 #: makes a logged-in client for a spec in a namespace (credentials read there)

@@ -23,10 +23,12 @@ from ..errors import FederationError, is_retryable, reason_of, safe_message
 from ..models.resource import FederationBackendResource
 from ..models.spec import BackendSpec, Mode
 from ..models.status import Health
+from ..models.target import RefreshPolicy
 from .clock import Clock, SystemClock
 from .metrics import BackendMetrics
-from .ports import Connector, EventSink, SecretStorage, StatusWriter
+from .ports import Connector, EventSink, SecretStorage, StatusWriter, Workloads
 from .report import Reporter
+from .rollout import Rollouts
 from .service import SyncContext, run_sync
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class OperatorDeps:
     rng: random.Random = field(default_factory=random.Random)
     clock: Clock = field(default_factory=SystemClock)
     max_backoff: float = MAX_BACKOFF
+    workloads: Workloads | None = None
 
 
 def jittered(seconds: float, rng: random.Random, spread: float = 0.1) -> float:
@@ -87,6 +90,9 @@ class BackendWorker:
         self.resource: FederationBackendResource | None = None
         #: spec.target of the last sync (_UNSEEN before the first): a change re-reads all
         self.synced_target: object = _UNSEEN
+        #: whether a sync is owed under refreshPolicy OnChange (a spec change or a trigger)
+        self.sync_owed = True
+        self.rollouts = Rollouts()
         self._wake = asyncio.Event()
 
     def observe(self, resource: FederationBackendResource) -> None:
@@ -105,7 +111,7 @@ class BackendWorker:
                 if current.metadata.deleting:
                     return
                 await self.step(current)
-                await self.deps.clock.sleep_until(self.due, self._wake)
+                await self.deps.clock.sleep_until(self._next_wake(), self._wake)
         finally:
             await self.close()
 
@@ -117,13 +123,16 @@ class BackendWorker:
             resumed = self.generation is None
             await self._reconfigure(resource)
             self.due = clock.monotonic() + (self._resume_delay(resource) if resumed else 0.0)
+            self.sync_owed = not (resumed and self._synced_this_generation(resource))
             if resumed and not resource.requested_since_last_sync():
                 self.last_request = request
         if request != self.last_request:
             self.last_request = request
             self.due = 0.0
+            self.sync_owed = True
         if clock.monotonic() >= self.due:
             await self.tick(resource)
+        await self._restart_workloads(resource)
 
     async def close(self) -> None:
         if self.backend is not None:
@@ -178,6 +187,9 @@ class BackendWorker:
             if spec.mode is Mode.PROXY:
                 latency = await backend.probe()
                 await self.report.probed(resource, latency, clock.now(), self.next_delay)
+            elif self._on_change(spec) and not self.sync_owed:
+                latency = await backend.probe()
+                await self.report.idle(resource, latency, clock.now(), self.next_delay)
             else:
                 async with self.deps.sync_slots:
                     latency = await backend.probe()
@@ -192,6 +204,9 @@ class BackendWorker:
                     )
                     outcome = await run_sync(ctx)
                     self.synced_target = spec.target
+                self.sync_owed = bool(outcome.item_errors)
+                targets = spec.rollout_restart_targets or []
+                self.rollouts.note(targets, outcome.changed, clock.monotonic())
                 await self.report.synced(resource, outcome, latency, clock.now(), self.next_delay)
                 self._metrics(spec).record_sync(outcome)
             self._metrics(spec).record_success(latency)
@@ -215,6 +230,40 @@ class BackendWorker:
         finally:
             if self.backend is not None:
                 self._metrics(spec).drain_calls(self.backend.calls)
+
+    def _next_wake(self) -> float:
+        restart = self.rollouts.next_due()
+        return self.due if restart is None else min(self.due, restart)
+
+    async def _restart_workloads(self, resource: FederationBackendResource) -> None:
+        """Restart the rollout targets whose debounce has passed."""
+        spec = self.spec
+        if spec is None:
+            return
+        self.rollouts.forget_others(spec.rollout_restart_targets or [])
+        clock = self.deps.clock
+        await self.rollouts.fire_due(
+            resource.metadata,
+            self.deps.workloads,
+            self.deps.events,
+            self._metrics(spec),
+            clock.monotonic(),
+            clock.now(),
+        )
+
+    @staticmethod
+    def _on_change(spec: BackendSpec) -> bool:
+        return spec.target is not None and spec.target.policy is RefreshPolicy.ON_CHANGE
+
+    @staticmethod
+    def _synced_this_generation(resource: FederationBackendResource) -> bool:
+        """After an operator restart: whether the status shows a clean sync of this spec."""
+        status = resource.status
+        return (
+            status.status is Health.HEALTHY
+            and status.last_sync is not None
+            and status.observed_generation == resource.generation
+        )
 
     def _target_changed(self, spec: BackendSpec) -> bool:
         """Whether Secrets may need rebuilding although no remote version changed: the
