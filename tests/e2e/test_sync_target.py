@@ -18,7 +18,7 @@ from scaivault_federation.k8s.client import InvalidError
 from tests.backends.harness_aws import put_secret
 from tests.backends.harness_google import put_value
 
-from .helpers import Cluster, decoded
+from .helpers import Cluster, decoded, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -197,13 +197,12 @@ async def test_a_tls_secret_from_two_vault_fields(cluster: Cluster, openbao: Ope
     old_uid = tls["metadata"]["uid"]
     patch = {"spec": {"target": {"rules": [{"path": "apps/web", "type": "Opaque"}]}}}
     await cluster.kube.merge_patch(cluster.backend_url("certs"), patch)
-    again = None
-    for _ in range(100):
-        again = await cluster.secret("apps-web")
-        if again is not None and again["type"] == "Opaque":
-            break
-        await __import__("asyncio").sleep(0.2)
-    assert again is not None and again["type"] == "Opaque"
+
+    async def recreated() -> dict[str, Any] | None:
+        found = await cluster.secret("apps-web")
+        return found if found is not None and found["type"] == "Opaque" else None
+
+    again = await eventually(recreated, 20, "the Secret to be recreated as Opaque")
     assert again["metadata"]["uid"] != old_uid
     assert decoded(again) == {"cert": "CERT-PEM", "key": CANARY, "ttl": "24h"}
 
@@ -361,3 +360,39 @@ async def test_bad_input_is_refused_naming_the_field_and_nothing_is_lost(
     assert await cluster.secret("db-other") is None
     events = [e for e in await cluster.events() if e.get("reason") == "PartialSync"]
     assert events and all(CANARY not in json.dumps(e) for e in events)
+
+
+async def test_a_pinned_vault_version_ignores_new_versions_until_the_pin_changes(
+    cluster: Cluster, openbao: OpenBaoServer
+) -> None:
+    prefix = f"e2e-{uuid.uuid4().hex[:8]}"
+    seed_vault(openbao, f"{prefix}/db", {"password": "v1"})
+    seed_vault(openbao, f"{prefix}/db", {"password": "v2"})
+    seed_vault(openbao, f"{prefix}/api", {"token": "t1"})
+    pin = {"rules": [{"path": "db/db", "version": "1"}]}
+    await vault_backend(
+        cluster,
+        openbao,
+        "pinned",
+        {"pathMapping": {"db/*": f"secret/data/{prefix}/*"}, "target": pin},
+    )
+    await cluster.wait_status("pinned", lambda s: healthy(s) and s["secretsSynced"] == 2)
+    db = await cluster.secret("db-db")
+    assert db is not None and decoded(db) == {"password": "v1"}
+    assert db["metadata"]["annotations"]["federation.scaivault.io/remote-version"] == "1"
+
+    seed_vault(openbao, f"{prefix}/db", {"password": "v3"})
+    seed_vault(openbao, f"{prefix}/api", {"token": "t2"})
+    await cluster.sync_now("pinned")
+    assert version(await cluster.secret("db-db")) == version(db)  # the pin holds
+    api = await cluster.secret("db-api")
+    assert api is not None and decoded(api) == {"token": "t2"}  # unpinned paths move on
+
+    patch = {"spec": {"target": {"rules": [{"path": "db/db", "version": "3"}]}}}
+    await cluster.kube.merge_patch(cluster.backend_url("pinned"), patch)
+
+    async def moved() -> bool:
+        found = await cluster.secret("db-db")
+        return found is not None and decoded(found) == {"password": "v3"}
+
+    await eventually(moved, 20, "the new pin to be synced")
