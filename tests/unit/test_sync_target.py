@@ -230,3 +230,18 @@ async def test_without_a_target_nothing_changes() -> None:
     assert secret["type"] == "Opaque"
     assert "." not in secret["metadata"]["annotations"][SOURCE_MAC_ANNOTATION].split(":", 1)[1]
     assert DECLARED_ANNOTATION not in secret["metadata"]["annotations"]
+
+
+async def test_a_mapping_without_wildcards_syncs_its_one_path() -> None:
+    env = Env({"docker/web": DOCKER, "docker/webx": DOCKER})
+    literal = BackendSpec.model_validate(
+        {
+            "type": "aws-secrets-manager",
+            "config": {"region": "us-east-1"},
+            "pathMapping": {"pull/web": "docker/web"},
+            "mode": "sync",
+            "syncInterval": "1m",
+        }
+    )
+    outcome = await env.sync(literal)
+    assert outcome.written == 1 and sorted(env.versions()) == ["pull-web"]

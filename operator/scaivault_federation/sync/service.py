@@ -40,8 +40,11 @@ class SyncOutcome:
 
 
 def listing_prefixes(mappings: Sequence[PathMapping]) -> list[str]:
-    """The distinct remote prefixes to list, without ones another prefix covers."""
-    prefixes = sorted({m.remote.literal_prefix for m in mappings})
+    """The distinct remote prefixes to list, without ones another prefix covers (a
+    mapping without wildcards lists by its whole path, which names it and its kin)."""
+    prefixes = sorted(
+        {m.remote.pattern if m.remote.is_literal else m.remote.literal_prefix for m in mappings}
+    )
     kept: list[str] = []
     for prefix in prefixes:
         if not any(prefix.startswith(other) for other in kept):
