@@ -205,6 +205,14 @@ async def test_a_name_template_names_the_secret() -> None:
     assert env.kube.secret(NS, "web-pull") is not None
     again = await env.sync(spec({"name": "{{ captures[0] }}-pull"}), refetch=True)
     assert again.written == 0 and again.orphaned == 0
+    renamed = await env.sync(spec({"name": "pull-{{ captures[0] }}"}), refetch=True)
+    assert renamed.written == 1 and renamed.orphaned == 1  # the old name is left as an orphan
+    assert (
+        "federation.scaivault.io/orphaned-at" in env.secret("web-pull")["metadata"]["annotations"]
+    )
+    assert env.data("pull-web") == {"value": DOCKER.encode()}
+    pruned = await env.sync(spec({"name": "pull-{{ captures[0] }}"}, prune=True))
+    assert pruned.deleted == 1 and env.kube.secret(NS, "web-pull") is None
 
 
 async def test_a_pinned_path_ignores_new_versions_until_the_pin_changes() -> None:

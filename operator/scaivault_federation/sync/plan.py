@@ -151,6 +151,7 @@ def plan_sync(
     prune: bool,
     listing_complete: bool,
     failed_paths: Iterable[str] = (),
+    names: Mapping[str, str] | None = None,
 ) -> SyncPlan:
     """Decide what to write.
 
@@ -158,7 +159,8 @@ def plan_sync(
     that were not fetched because their version did not change. ``local`` holds
     the Secrets by name: those this backend manages plus any at a name a remote
     path maps to. ``failed_paths`` (local paths whose fetch failed) are neither
-    written nor orphaned.
+    written nor orphaned. ``names`` (local path -> Secret name, from a name template)
+    makes a managed Secret of a path under another name an orphan: the name changed.
     """
     plan = SyncPlan()
     seen_paths: set[str] = set(unchanged_versions) | set(failed_paths)
@@ -177,7 +179,10 @@ def plan_sync(
 
     for secret in sorted(local.values(), key=lambda s: s.name):
         path = secret.path
-        if secret.managed_by != backend_name or path is None or path in seen_paths:
+        if secret.managed_by != backend_name or path is None:
+            continue
+        renamed = names is not None and names.get(path, secret.name) != secret.name
+        if path in seen_paths and not renamed:
             continue
         if not listing_complete:
             plan.unchanged.append(path)

@@ -131,6 +131,7 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
         prune=ctx.spec.prune,
         listing_complete=True,
         failed_paths=failed,
+        names=targets.names if targets.active else None,
     )
     await _apply(ctx, plan, local, outcome)
     outcome.conflicts.extend(plan.conflicts)
