@@ -283,29 +283,29 @@ async def test_a_changed_template_rewrites_exactly_the_secrets_whose_output_chan
 async def test_google_flat_names_inside_a_segment(
     cluster: Cluster, gsm_emulator: GoogleEmulator
 ) -> None:
-    tag = uuid.uuid4().hex[:6]
-    put_value(gsm_emulator, f"prod{tag}-a", '{"v": "a"}')
-    put_value(gsm_emulator, f"prod{tag}-b", '{"v": "b"}')
-    put_value(gsm_emulator, f"dev{tag}-c", '{"v": "c"}')
-    put_value(gsm_emulator, f"prod{tag}-/x", '{"v": "nested"}')  # another segment: not mapped
+    # the issue's own example: "gcp/*": "prod-*" (no other test writes ids starting prod-)
+    put_value(gsm_emulator, "prod-a", '{"v": "a"}')
+    put_value(gsm_emulator, "prod-b", '{"v": "b"}')
+    put_value(gsm_emulator, "dev-c", '{"v": "c"}')
+    put_value(gsm_emulator, "prodx-d", '{"v": "d"}')
+    put_value(gsm_emulator, "prod-/x", '{"v": "nested"}')  # id prod-__x: two segments
     await cluster.put_secret("creds-google", {"credentials.json": gsm_emulator.key_json()})
     await google_backend(
         cluster,
         gsm_emulator,
         "flat",
         "creds/google",
-        {"pathMapping": {"gcp/*": f"prod{tag}-*"}},
+        {"pathMapping": {"gcp/*": "prod-*"}},
     )
     status = await cluster.wait_status("flat", healthy)
     assert status["secretsSynced"] == 2, status
     a, b = await cluster.secret("gcp-a"), await cluster.secret("gcp-b")
     assert a is not None and decoded(a) == {"v": "a"}
     assert b is not None and decoded(b) == {"v": "b"}
-    assert a["metadata"]["annotations"]["federation.scaivault.io/remote-path"] == f"prod{tag}-a"
-    names = {
-        s["metadata"]["name"] for s in await cluster.secrets("federation.scaivault.io/backend=flat")
-    }
-    assert names == {"gcp-a", "gcp-b"}
+    assert a["metadata"]["annotations"]["federation.scaivault.io/path"] == "gcp/a"
+    assert a["metadata"]["annotations"]["federation.scaivault.io/remote-path"] == "prod-a"
+    synced = await cluster.secrets("federation.scaivault.io/backend=flat")
+    assert {s["metadata"]["name"] for s in synced} == {"gcp-a", "gcp-b"}
 
 
 async def test_bad_input_is_refused_naming_the_field_and_nothing_is_lost(
