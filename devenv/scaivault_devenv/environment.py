@@ -28,6 +28,7 @@ from .samples import SAMPLE_NAMESPACE, SYSTEM_NAMESPACE, seed_vault
 from .samples_aws import seed_aws
 from .samples_azure import seed_azure
 from .samples_google import seed_google
+from .samples_shapes import seed_shapes
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def run_dev(state_dir: Path) -> int:
             "azure-key-vault": seed_azure(cp, keyvault),
             "google-secret-manager": seed_google(cp, gsm),
         }
+        seed_shapes(bao, moto, gsm)
         os.environ.update(keyvault.client_env())  # trust the emulator's CA and token endpoint
         os.environ["KUBECONFIG"] = str(cp.kubeconfig)
         os.environ["SCAIVAULT_OPERATOR_NAMESPACE"] = SYSTEM_NAMESPACE

@@ -18,6 +18,10 @@ SOURCE_MAC_ANNOTATION = f"{GROUP}/source-mac"
 SYNCED_AT_ANNOTATION = f"{GROUP}/synced-at"
 REMOTE_VERSION_ANNOTATION = f"{GROUP}/remote-version"
 ORPHANED_AT_ANNOTATION = f"{GROUP}/orphaned-at"
+#: the label and annotation keys spec.target declared when the Secret was written
+DECLARED_ANNOTATION = f"{GROUP}/declared-metadata"
+#: set on a workload's pod template to restart it after a synced Secret changed
+RESTARTED_AT_ANNOTATION = f"{GROUP}/restarted-at"
 
 SYNC_REQUESTED_ANNOTATION = f"{GROUP}/sync-requested-at"
 #: a per-path sync: ``{"requestedAt": <the sync-requested-at value>, "paths": [...]}``

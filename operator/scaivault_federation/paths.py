@@ -4,10 +4,11 @@ A ScaiVault path is a ``/``-separated list of non-empty segments such as
 ``external/aws/db/password``. ``.`` and ``..`` segments, control characters
 and wildcards are invalid in a path; Unicode letters are fine.
 
-A path pattern is a path whose segments may also be exactly ``*`` (one
-segment) or ``**`` (zero or more segments). A mapping pairs a local pattern
-(ScaiVault side) with a remote template (backend side) that has the same
-wildcards in the same order; captures are substituted positionally.
+A path pattern is a path whose segments may also hold ``*`` (one or more
+characters within a segment: ``*``, ``db-*``, ``app-*-prod``) or be exactly
+``**`` (zero or more segments). A mapping pairs a local pattern (ScaiVault
+side) with a remote template (backend side) that has the same wildcards in
+the same order; captures are substituted positionally.
 
 Everything here is pure: no I/O, no Kubernetes client.
 """
@@ -52,7 +53,6 @@ MAX_SCOPE_PATTERNS = 100
 
 STAR = "*"
 DOUBLE_STAR = "**"
-_WILDCARDS = frozenset({STAR, DOUBLE_STAR})
 
 # C0 controls, DEL and C1 controls.
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -122,18 +122,97 @@ def validate_path(path: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Chunk:
-    """A run of fixed-width segments (literals and ``*``) between ``**``."""
+class _Segment:
+    """One pattern segment: literal text, ``**``, or literal parts around ``*``.
 
-    segments: tuple[str, ...]
+    ``parts`` are the literal texts between the ``*`` of the segment (one more
+    than the number of ``*``): ``db-*`` is ``("db-", "")``, ``*`` is
+    ``("", "")``, ``app-*-prod`` is ``("app-", "-prod")``. A literal segment
+    has one part, ``**`` none.
+    """
+
+    text: str
+    parts: tuple[str, ...]
+
+    @property
+    def is_double_star(self) -> bool:
+        return not self.parts
+
+    @property
+    def stars(self) -> int:
+        return max(0, len(self.parts) - 1)
+
+    def match(self, segment: str) -> tuple[str, ...] | None:
+        """The ``*`` captures of ``segment`` (each non-empty), or None.
+
+        Each ``*`` but the last ends where the literal text after it first
+        occurs (leftmost, shortest): placing every literal as early as possible
+        finds a match whenever one exists, in linear time.
+        """
+        parts = self.parts
+        if len(parts) == 1:
+            return () if segment == parts[0] else None
+        first, last = parts[0], parts[-1]
+        if len(segment) < len(first) + len(last) + self.stars or not segment.startswith(first):
+            return None
+        if not segment.endswith(last):
+            return None
+        end = len(segment) - len(last)
+        cursor = len(first)
+        captures: list[str] = []
+        for literal in parts[1:-1]:
+            found = segment.find(literal, cursor + 1, end - 1)
+            if found < 0:
+                return None
+            captures.append(segment[cursor:found])
+            cursor = found + len(literal)
+        if cursor >= end:
+            return None
+        captures.append(segment[cursor:end])
+        return tuple(captures)
+
+    def expand(self, captures: Sequence[str]) -> str:
+        out = [self.parts[0]]
+        for capture, literal in zip(captures, self.parts[1:], strict=True):
+            if not capture or "/" in capture:
+                raise InvalidPathError(
+                    f"capture {_quote(capture)} for '*' must be exactly one segment"
+                )
+            out.extend((capture, literal))
+        return "".join(out)
+
+
+def _parse_segment(pattern: str, segment: str) -> _Segment:
+    if segment == DOUBLE_STAR:
+        return _Segment(segment, ())
+    if "**" in segment:
+        raise InvalidPathError(
+            f"pattern {_quote(pattern)}: segment {_quote(segment)} has two wildcards with "
+            "nothing between them, so its captures could be split in more than one way "
+            "('**' must be a whole segment)"
+        )
+    return _Segment(segment, tuple(segment.split(STAR)))
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """A run of fixed-width segments (literals and ``*`` globs) between ``**``."""
+
+    segments: tuple[_Segment, ...]
 
     def matches_at(self, parts: Sequence[str], start: int) -> bool:
+        return self.captures_at(parts, start) is not None
+
+    def captures_at(self, parts: Sequence[str], start: int) -> list[str] | None:
         if start + len(self.segments) > len(parts):
-            return False
+            return None
+        captures: list[str] = []
         for offset, expected in enumerate(self.segments):
-            if expected != STAR and parts[start + offset] != expected:
-                return False
-        return True
+            found = expected.match(parts[start + offset])
+            if found is None:
+                return None
+            captures.extend(found)
+        return captures
 
     def find(self, parts: Sequence[str], start: int, stop: int) -> int:
         """Leftmost index in ``[start, stop]`` where the chunk fits, or -1."""
@@ -145,35 +224,36 @@ class _Chunk:
 
 
 class PathPattern:
-    """A path pattern: segments that are literal, ``*`` or ``**``.
+    """A path pattern: segments that are literal, ``**``, or text with ``*`` in it.
 
-    ``*`` matches exactly one segment, ``**`` zero or more. A wildcard must be
-    a whole segment (``db-*`` is rejected), a pattern holds at most
-    :data:`MAX_DOUBLE_STARS` ``**`` and two ``**`` may not be adjacent (their
-    split would be arbitrary). Matching runs in O(segments x pattern length):
+    ``*`` matches one or more characters within one segment: as a whole
+    segment it matches any one segment, inside one (``db-*``, ``*-creds``,
+    ``app-*-prod``) the rest of the segment must match its literal text.
+    ``**`` matches zero or more segments and must be a whole segment. Two
+    wildcards with nothing between them (``a**b``, ``***``) are rejected: the
+    split of their captures would be arbitrary, so the way back would be
+    ambiguous. A pattern holds at most :data:`MAX_DOUBLE_STARS` ``**`` and two
+    ``**`` may not be adjacent. Matching runs in O(segments x pattern length):
     when a path can be split in several ways, each ``**`` takes as few
-    segments as possible, left to right.
+    segments as possible, left to right, and each ``*`` inside a segment stops
+    at the first occurrence of the text after it.
 
     ``PathPattern(text)`` raises :class:`InvalidPathError` if ``text`` is
     malformed. Instances are immutable, hashable and compare by their text.
     """
 
-    __slots__ = ("_chunks", "_pattern", "_segments")
+    __slots__ = ("_chunks", "_parsed", "_pattern", "_segments")
 
     _pattern: str
     _segments: tuple[str, ...]
+    _parsed: tuple[_Segment, ...]
     _chunks: tuple[_Chunk, ...]
 
     def __init__(self, pattern: str) -> None:
         if not isinstance(pattern, str):
             raise InvalidPathError("pattern must be a string")
         segments = _check_common(pattern, "pattern")
-        for segment in segments:
-            if "*" in segment and segment not in _WILDCARDS:
-                raise InvalidPathError(
-                    f"pattern {_quote(pattern)}: a wildcard must be a whole segment "
-                    f"('*' or '**'), not part of {_quote(segment)}"
-                )
+        parsed = tuple(_parse_segment(pattern, segment) for segment in segments)
         if segments.count(DOUBLE_STAR) > MAX_DOUBLE_STARS:
             raise InvalidPathError(
                 f"pattern {_quote(pattern)} has more than {MAX_DOUBLE_STARS} '**' segments"
@@ -182,9 +262,9 @@ class PathPattern:
             if left == DOUBLE_STAR and right == DOUBLE_STAR:
                 raise InvalidPathError(f"pattern {_quote(pattern)} has adjacent '**' segments")
         chunks: list[_Chunk] = []
-        current: list[str] = []
-        for segment in segments:
-            if segment == DOUBLE_STAR:
+        current: list[_Segment] = []
+        for segment in parsed:
+            if segment.is_double_star:
                 chunks.append(_Chunk(tuple(current)))
                 current = []
             else:
@@ -192,6 +272,7 @@ class PathPattern:
         chunks.append(_Chunk(tuple(current)))
         object.__setattr__(self, "_pattern", pattern)
         object.__setattr__(self, "_segments", tuple(segments))
+        object.__setattr__(self, "_parsed", parsed)
         object.__setattr__(self, "_chunks", tuple(chunks))
 
     @classmethod
@@ -228,8 +309,11 @@ class PathPattern:
 
     @property
     def wildcards(self) -> tuple[str, ...]:
-        """The wildcard segments (``*`` / ``**``) in order."""
-        return tuple(s for s in self.segments if s in _WILDCARDS)
+        """The wildcards (``*`` / ``**``) in order, one ``*`` per ``*`` in a segment."""
+        out: list[str] = []
+        for segment in self._parsed:
+            out.extend([DOUBLE_STAR] if segment.is_double_star else [STAR] * segment.stars)
+        return tuple(out)
 
     @property
     def is_literal(self) -> bool:
@@ -238,38 +322,50 @@ class PathPattern:
 
     @property
     def literal_segment_count(self) -> int:
-        """How many segments are literal (used to order mappings)."""
-        return sum(1 for s in self.segments if s not in _WILDCARDS)
+        """How many segments hold no wildcard (used to order mappings)."""
+        return sum(1 for s in self._parsed if len(s.parts) == 1)
+
+    @property
+    def partial_literal_length(self) -> int:
+        """Characters of literal text inside segments that hold a ``*``."""
+        return sum(len("".join(s.parts)) for s in self._parsed if len(s.parts) > 1)
 
     @property
     def literal_prefix(self) -> str:
-        """The segments before the first wildcard, joined, with a trailing ``/``.
+        """The literal text before the first wildcard, up to and including the
+        last ``/`` before it, followed by any literal start of the segment that
+        holds it.
 
-        Empty when the pattern starts with a wildcard. For a pattern without
-        wildcards this is the whole pattern plus ``/``; check
-        :attr:`is_literal` to fetch such a path directly instead of listing.
+        ``prod/db/**`` gives ``prod/db/``, ``prod/db-*`` gives ``prod/db-``,
+        ``prod-*`` gives ``prod-``; empty when the pattern starts with a
+        wildcard. For a pattern without wildcards this is the whole pattern
+        plus ``/``; check :attr:`is_literal` to fetch such a path directly
+        instead of listing.
         """
         prefix: list[str] = []
-        for segment in self.segments:
-            if segment in _WILDCARDS:
-                break
-            prefix.append(segment)
+        for segment in self._parsed:
+            if len(segment.parts) == 1:
+                prefix.append(segment.text)
+                continue
+            head = "/".join(prefix) + "/" if prefix else ""
+            return head + (segment.parts[0] if segment.parts else "")
         return "/".join(prefix) + "/" if prefix else ""
 
     def match(self, path: str) -> tuple[str, ...] | None:
         """Captures for ``path`` in wildcard order, or None if it does not match.
 
-        A ``*`` capture is one segment; a ``**`` capture is the joined
-        sub-path, possibly empty. Raises :class:`InvalidPathError` if ``path``
-        is not a well-formed concrete path.
+        A ``*`` capture is part (or all) of one segment, never empty; a ``**``
+        capture is the joined sub-path, possibly empty. Raises
+        :class:`InvalidPathError` if ``path`` is not a well-formed concrete path.
         """
         parts = validate_path(path).split("/")
         chunks = self._chunks
         if len(chunks) == 1:
             only = chunks[0]
-            if len(only.segments) != len(parts) or not only.matches_at(parts, 0):
+            if len(only.segments) != len(parts):
                 return None
-            return tuple(p for p, s in zip(parts, only.segments, strict=True) if s == STAR)
+            found = only.captures_at(parts, 0)
+            return None if found is None else tuple(found)
 
         first, last = chunks[0], chunks[-1]
         fixed = sum(len(c.segments) for c in chunks)
@@ -299,9 +395,9 @@ class PathPattern:
             if number > 0:
                 gap_start = positions[number - 1] + len(chunks[number - 1].segments)
                 captures.append("/".join(parts[gap_start:start]))
-            for offset, expected in enumerate(chunk.segments):
-                if expected == STAR:
-                    captures.append(parts[start + offset])
+            found = chunk.captures_at(parts, start)
+            assert found is not None  # placed where it fits
+            captures.extend(found)
         return tuple(captures)
 
     def expand(self, captures: Sequence[str]) -> str:
@@ -309,7 +405,7 @@ class PathPattern:
 
         An empty ``**`` capture disappears together with its separator. Raises
         :class:`InvalidPathError` when the number of captures is wrong, a
-        ``*`` capture is not a single segment, a ``**`` capture is not a
+        ``*`` capture is empty or holds a ``/``, a ``**`` capture is not a
         well-formed path (or empty), or the result is not a valid path.
         """
         wildcards = self.wildcards
@@ -318,23 +414,19 @@ class PathPattern:
                 f"pattern {_quote(self.pattern)} takes {len(wildcards)} captures, "
                 f"got {len(captures)}"
             )
-        remaining = iter(captures)
+        remaining = list(captures)
         out: list[str] = []
-        for segment in self.segments:
-            if segment == STAR:
-                value = next(remaining)
-                if not value or "/" in value:
-                    raise InvalidPathError(
-                        f"capture {_quote(value)} for '*' must be exactly one segment"
-                    )
-                validate_path(value)
-                out.append(value)
-            elif segment == DOUBLE_STAR:
-                value = next(remaining)
+        for segment in self._parsed:
+            if segment.is_double_star:
+                value = remaining.pop(0)
                 if value:
                     out.extend(validate_path(value).split("/"))
-            else:
-                out.append(segment)
+                continue
+            taken, remaining = remaining[: segment.stars], remaining[segment.stars :]
+            text = segment.expand(taken)
+            if segment.stars:
+                validate_path(text)
+            out.append(text)
         if not out:
             raise InvalidPathError(f"pattern {_quote(self.pattern)} expands to an empty path")
         return validate_path("/".join(out))
@@ -392,11 +484,13 @@ class PathMapping:
             return None
         return local
 
-    def specificity_key(self) -> tuple[int, int, int, str, str]:
-        """Sort key: more literal segments first, then fewer ``**``, fewer ``*``."""
+    def specificity_key(self) -> tuple[int, int, int, int, str, str]:
+        """Sort key: more literal segments first, then more literal text beside
+        ``*`` in a segment, then fewer ``**``, fewer ``*``."""
         wildcards = self.local.wildcards
         return (
             -self.local.literal_segment_count,
+            -self.local.partial_literal_length,
             wildcards.count(DOUBLE_STAR),
             wildcards.count(STAR),
             self.local.pattern,

@@ -189,6 +189,40 @@ async def test_synced_path(
     assert status.body["secrets_synced"] == 1
 
 
+async def test_a_shaped_synced_path_through_the_api_in_snake_case(
+    api: ApiClient, ns: Namespace, openbao: OpenBaoServer, operator: ManagedProcess
+) -> None:
+    prefix = f"api-{uuid.uuid4().hex[:8]}"
+    data = {"data": {"cert": "C", "key": "K"}}
+    openbao.request("POST", f"/v1/secret/data/{prefix}/web", data)
+    await put_token_secret(ns, openbao.root_token)
+    target = {
+        "type": "kubernetes.io/tls",
+        "name": "{{ captures[0] | replace('/', '-') }}-tls",
+        "refresh_policy": "Periodic",
+        "data": {"rename": {"cert": "tls.crt", "key": "tls.key"}},
+    }
+    backend = await vault_backend(api, ns, openbao, prefix, target=target)
+    assert backend["target"] == target
+    bad = await api.patch(
+        f"{FED}/backends/{backend['id']}",
+        json={"target": {"data": {"rename": {"cert": "tls/crt"}}}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert bad.status == 400 and bad.error["field"] == "target.data.rename", bad.body
+    url, params = "/v1/secrets/external/vault/web", {"namespace": ns.name}
+
+    async def synced() -> Any:
+        reply = await api.get(url, params=params)
+        return reply if reply.status == 200 else None
+
+    got = await eventually(synced, timeout=60, what="the synced secret")
+    assert got.body["data"] == {"tls.crt": "C", "tls.key": "K"}
+    assert got.body["source"] == "sync"
+    secret = await ns.kube.get(f"{ns.secrets()}/web-tls")
+    assert secret["type"] == "kubernetes.io/tls"
+
+
 async def test_proxied_path_reads_through(
     api: ApiClient, ns: Namespace, openbao: OpenBaoServer
 ) -> None:

@@ -119,6 +119,27 @@ async def test_get_many_reports_missing_and_keeps_request_order(make: Factory, a
     assert backend.calls.get("batch_read") == 1
 
 
+async def test_a_staging_label_pin_reads_that_stage_with_a_call_of_its_own(
+    make: Factory, admin: Any
+) -> None:
+    base = prefix()
+    put_secret(admin, f"{base}db", "v1")
+    put_secret(admin, f"{base}db", "v2")
+    put_secret(admin, f"{base}other", "o")
+    backend = make()
+    batch = await backend.get_many(
+        [f"{base}db", f"{base}other"], versions={f"{base}db": "AWSPREVIOUS"}
+    )
+    assert batch.found[f"{base}db"].value == "v1"
+    assert batch.found[f"{base}other"].value == "o"
+    assert backend.calls.get("read") == 1 and backend.calls.get("batch_read") == 1
+    current = await backend.get_secret(f"{base}db", "AWSCURRENT")
+    assert current.value == "v2"
+    assert current.version is not None
+    by_id = await backend.get_secret(f"{base}db", current.version)
+    assert by_id.value == "v2"
+
+
 # -- listing ---------------------------------------------------------------------------
 
 

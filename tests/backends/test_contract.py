@@ -11,6 +11,7 @@ from scaivault_federation.backends import (
     BackendUnavailableError,
     SecretNotFoundError,
 )
+from scaivault_federation.backends.base import RemoteSecret
 
 from .harness import Harness
 
@@ -29,6 +30,16 @@ async def test_lists_a_nested_tree_over_several_pages(harness: Harness) -> None:
     assert listed == expected
     sub = {ref.path for ref in await backend.list_secrets(f"{prefix}app/nested/")}
     assert sub == {f"{prefix}app/nested/deep/leaf"}
+
+
+async def test_lists_by_a_prefix_that_ends_inside_a_segment(harness: Harness) -> None:
+    prefix = harness.new_prefix()
+    wanted = {f"{prefix}db-a", f"{prefix}db-b", f"{prefix}db-c/nested"}
+    for path in (*wanted, f"{prefix}dbx", f"{prefix}other/db-d", f"{prefix}Db-e"):
+        harness.put(path, {"k": "v"})
+    backend = await harness.backend()
+    listed = {ref.path for ref in await backend.list_secrets(f"{prefix}db-")}
+    assert listed == wanted
 
 
 async def test_listing_an_empty_prefix_is_empty(harness: Harness) -> None:
@@ -115,3 +126,27 @@ async def test_call_counts_match_what_was_done(harness: Harness) -> None:
     assert len(batch.found) == n
     assert backend.calls.total() == harness.expected_batch_calls(n), backend.calls
     assert harness.expected_batch_calls(n) <= n
+
+
+async def test_a_pinned_version_is_read_instead_of_the_current_one(harness: Harness) -> None:
+    prefix = harness.new_prefix()
+    pinned, current = f"{prefix}pinned", f"{prefix}current"
+    harness.put(pinned, {"v": "one"})
+    harness.put(current, {"v": "current"})
+    backend = await harness.backend()
+    first = await backend.get_secret(pinned)
+    assert first.version is not None
+    harness.put(pinned, {"v": "two"})
+
+    def value(secret: RemoteSecret) -> object:
+        raw = secret.value
+        return json.loads(raw) if isinstance(raw, str) else raw
+
+    assert value(await backend.get_secret(pinned)) == {"v": "two"}
+    old = await backend.get_secret(pinned, first.version)
+    assert value(old) == {"v": "one"} and old.version == first.version
+    batch = await backend.get_many([pinned, current], versions={pinned: first.version})
+    assert value(batch.found[pinned]) == {"v": "one"}
+    assert value(batch.found[current]) == {"v": "current"}
+    gone = await backend.get_many([pinned], versions={pinned: "999999"})
+    assert pinned in gone.missing or pinned in gone.failed

@@ -366,6 +366,14 @@ def test_name_filter_is_a_substring_every_id_below_the_prefix_contains() -> None
         assert expected in google_name(f"{folder}/{child}")
 
 
+def test_name_filter_of_a_prefix_inside_a_segment() -> None:
+    assert _name_filter("prod-") == 'name:"prod-"'
+    assert _name_filter("gcp/prod-") == 'name:"gcp__prod-"'
+    for prefix, child in [("prod-", "a"), ("gcp/db-", "main"), ("a_b/x_", "y"), ("t/é", "x")]:
+        expected = _name_filter(prefix).removeprefix('name:"').removesuffix('"')
+        assert expected in google_name(prefix + child)
+
+
 def test_crc32c_matches_the_castagnoli_check_value() -> None:
     assert crc32c(b"123456789") == 0xE3069283 == gsm_emulator.crc32c(b"123456789")
 

@@ -83,6 +83,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "prometheusRule": {"enabled": True},
         "serviceMonitor": {"enabled": True},
     },
+    "rollout-restarts": {"rbac": {"rolloutRestarts": True}},
 }
 
 
@@ -344,6 +345,30 @@ def test_namespaced_rbac(helm: Path) -> None:
             "verbs": ["get"],
         }
     ]
+
+
+def test_rollout_restarts_add_only_get_list_patch_of_three_workload_kinds(helm: Path) -> None:
+    apps = {
+        ("apps", kind, verb)
+        for kind in ("deployments", "statefulsets", "daemonsets")
+        for verb in ("get", "list", "patch")
+    }
+    default = granted(render(helm), "ClusterRole", "scaivault-federation-operator")
+    assert not {g for g in default if g[0] == "apps"}
+    docs = render(helm, values=VARIANTS["rollout-restarts"])
+    operator = granted(docs, "ClusterRole", "scaivault-federation-operator")
+    assert operator - default == apps
+    api = granted(docs, "ClusterRole", "scaivault-federation-api")
+    assert not {g for g in api if g[0] == "apps"}
+    namespaced = render(
+        helm,
+        values={
+            "watchNamespaces": ["team-a"],
+            "rbac": {"namespaced": True, "rolloutRestarts": True},
+        },
+    )
+    role = granted(namespaced, "Role", "scaivault-federation")
+    assert apps <= role
 
 
 def test_servicemonitor_and_network_policy(helm: Path) -> None:

@@ -309,6 +309,57 @@ VALID_SPECS: dict[str, Json] = {
         "mode": "sync",
         "syncInterval": "24h",
     },
+    "google-wildcards-inside-segments": {
+        "type": "google-secret-manager",
+        "config": {"project": "p"},
+        "pathMapping": {
+            "gcp/*": "prod-*",
+            "db/*/**": "db-*/**",
+            "creds/*": "*-creds",
+            "apps/*/tls": "app-*-prod/tls",
+            "pairs/*-*": "pair/*/*",
+        },
+        "mode": "sync",
+        "syncInterval": "1m",
+    },
+    "aws-target-every-field": {
+        "type": "aws-secrets-manager",
+        "config": {"region": "us-east-1"},
+        "pathMapping": {"registry/*": "docker/*", "tls/*": "certs/*"},
+        "mode": "sync",
+        "syncInterval": "5m",
+        "target": {
+            "type": "kubernetes.io/dockerconfigjson",
+            "labels": {"team": "payments", "app.kubernetes.io/part-of": "{{ captures[0] }}"},
+            "annotations": {"reloader.stakater.com/match": "true"},
+            "data": {"extract": "whole", "key": ".dockerconfigjson"},
+            "immutable": False,
+            "name": "{{ captures[0] }}-pull",
+            "refreshPolicy": "OnChange",
+            "rules": [
+                {
+                    "path": "tls/*",
+                    "type": "kubernetes.io/tls",
+                    "data": {
+                        "extract": "fields",
+                        "include": ["cert", "key", "ca*"],
+                        "exclude": ["ca-old"],
+                        "rename": {"ca": "ca.crt"},
+                        "decode": "base64",
+                        "decodeKeys": ["ca.crt"],
+                        "template": {"tls.crt": "{{ data.cert }}", "tls.key": "{{ data.key }}"},
+                    },
+                    "version": "AWSPREVIOUS",
+                },
+                {"path": "registry/db-*", "labels": {"x": "y"}, "immutable": True},
+            ],
+        },
+        "rolloutRestartTargets": [
+            {"kind": "Deployment", "name": "api", "minInterval": "30s"},
+            {"kind": "StatefulSet", "selector": {"matchLabels": {"app": "db"}}},
+            {"kind": "DaemonSet", "name": "agent"},
+        ],
+    },
     "aws-leading-wildcards": {
         "type": "aws-secrets-manager",
         "config": {"region": "us-east-2"},
@@ -464,13 +515,88 @@ INVALID_SPECS: dict[str, tuple[Json, tuple[str, ...]]] = {
         _with(AWS_SEED, pathMapping={"a/*/**": "b/**/*"}),
         ("spec.pathMapping", "same wildcards"),
     ),
-    "mapping-partial-wildcard": (
-        _with(AWS_SEED, pathMapping={"external/db-*": "prod/db-*"}),
-        ("spec.pathMapping", "whole segments"),
+    "mapping-two-wildcards-without-text-between": (
+        _with(AWS_SEED, pathMapping={"external/db-**": "prod/db-**"}),
+        ("spec.pathMapping", '"external/db-**": "prod/db-**"', "ambiguous", "whole segments"),
+    ),
+    "mapping-ambiguous-template-only": (
+        _with(AWS_SEED, pathMapping={"ok/**": "fine/**", "external/*/x": "prod/a**b/x"}),
+        ("spec.pathMapping", '"external/*/x": "prod/a**b/x"', "ambiguous"),
+    ),
+    "mapping-segment-wildcards-differ": (
+        _with(AWS_SEED, pathMapping={"external/*": "prod/*-*"}),
+        ("spec.pathMapping", "same wildcards"),
     ),
     "mapping-triple-star": (
         _with(AWS_SEED, pathMapping={"external/***": "prod/***"}),
         ("spec.pathMapping", "whole segments"),
+    ),
+    "target-service-account-token-type": (
+        _with(AWS_SEED, target={"type": "kubernetes.io/service-account-token"}),
+        ("spec.target.type", "kubernetes.io/service-account-token is not allowed"),
+    ),
+    "target-rule-service-account-token-type": (
+        _with(
+            AWS_SEED,
+            target={"rules": [{"path": "a/*", "type": "kubernetes.io/service-account-token"}]},
+        ),
+        ("spec.target.rules[0].type", "is not allowed"),
+    ),
+    "target-rename-onto-an-invalid-key": (
+        _with(AWS_SEED, target={"data": {"rename": {"cert": "tls/crt"}}}),
+        ("spec.target.data.rename.cert", "should match"),
+    ),
+    "target-template-invalid-key": (
+        _with(AWS_SEED, target={"data": {"template": {"tls crt": "{{ data.cert }}"}}}),
+        ("spec.target.data.template", "valid Secret data keys"),
+    ),
+    "target-key-without-whole": (
+        _with(AWS_SEED, target={"data": {"key": "value"}}),
+        ("spec.target.data.key", "only used with extract: whole"),
+    ),
+    "target-bad-extract": (
+        _with(AWS_SEED, target={"data": {"extract": "json"}}),
+        ("spec.target.data.extract", "Unsupported value"),
+    ),
+    "target-reserved-label": (
+        _with(AWS_SEED, target={"labels": {"federation.scaivault.io/backend": "x"}}),
+        ("spec.target.labels", "set by the operator"),
+    ),
+    "target-invalid-label-key": (
+        _with(AWS_SEED, target={"labels": {"not a key": "x"}}),
+        ("spec.target.labels", "valid label keys"),
+    ),
+    "target-bad-refresh-policy": (
+        _with(AWS_SEED, target={"refreshPolicy": "Never"}),
+        ("spec.target.refreshPolicy", "Unsupported value"),
+    ),
+    "target-rule-ambiguous-path": (
+        _with(AWS_SEED, target={"rules": [{"path": "external/db-**", "type": "Opaque"}]}),
+        ("spec.target.rules[0].path", "nothing between them"),
+    ),
+    "target-rule-without-path": (
+        _with(AWS_SEED, target={"rules": [{"type": "Opaque"}]}),
+        ("spec.target.rules[0].path", "Required value"),
+    ),
+    "rollout-name-and-selector": (
+        _with(
+            AWS_SEED,
+            rolloutRestartTargets=[
+                {"kind": "Deployment", "name": "a", "selector": {"matchLabels": {"a": "b"}}}
+            ],
+        ),
+        ("spec.rolloutRestartTargets[0]", "exactly one of name or selector"),
+    ),
+    "rollout-bad-kind": (
+        _with(AWS_SEED, rolloutRestartTargets=[{"kind": "Pod", "name": "a"}]),
+        ("spec.rolloutRestartTargets[0].kind", "Unsupported value"),
+    ),
+    "rollout-bad-min-interval": (
+        _with(
+            AWS_SEED,
+            rolloutRestartTargets=[{"kind": "Deployment", "name": "a", "minInterval": "soon"}],
+        ),
+        ("spec.rolloutRestartTargets[0].minInterval", "should match"),
     ),
     "mapping-adjacent-double-stars": (
         _with(AWS_SEED, pathMapping={"a/**/**": "b/**/c/**"}),

@@ -35,7 +35,7 @@ from scaivault_federation.labels import (
     SYNCED_AT_ANNOTATION,
 )
 from scaivault_federation.models.resource import FederationBackendResource, ObjectMeta
-from scaivault_federation.models.secret import LocalSecret
+from scaivault_federation.models.secret import LocalSecret, SecretShape
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.models.status import BackendStatus
 from scaivault_federation.sync.mac import compute_mac
@@ -253,6 +253,7 @@ class MemorySecretStorage:
         data: Mapping[str, bytes],
         mac: str,
         existing: LocalSecret | None,
+        shape: SecretShape | None = None,
     ) -> None:
         self.calls["create" if existing is None else "replace"] += 1
         self._check("write", name)
@@ -280,13 +281,16 @@ class MemorySecretStorage:
         )
         if remote_version is not None:
             annotations[REMOTE_VERSION_ANNOTATION] = remote_version
+        if shape is not None:
+            labels.update(shape.labels)
+            annotations.update(shape.annotations)
         self._objects[key] = LocalSecret(
             name=name,
             data=dict(data),
             labels=labels,
             annotations=annotations,
             resource_version=self._next_version(),
-            type=existing.type if existing else "Opaque",
+            type=shape.type if shape is not None else (existing.type if existing else "Opaque"),
         )
         self.written.append(name)
 

@@ -176,10 +176,10 @@ def test_pattern_is_immutable() -> None:
         ("a//**", "empty segment"),
         ("a/../**", "'..' segment"),
         ("./**", "'.' segment"),
-        ("db-*", "whole segment"),
-        ("a/*b", "whole segment"),
+        ("db-**", "nothing between them"),
+        ("a/**b", "nothing between them"),
         ("a/***", "whole segment"),
-        ("a/b*c/d", "whole segment"),
+        ("a/b**c/d", "nothing between them"),
         ("a/**/**", "adjacent"),
         ("**/a/**/b/**/c/**/d/**", "more than 4"),
         ("a/\x01/**", "control character"),
@@ -314,8 +314,9 @@ def test_mapping_rejects_malformed_input_path() -> None:
         ("a/*/**", "b/**/*", "same wildcards"),
         ("a/*/*", "b/*", "same wildcards"),
         ("*/**", "**/*", "same wildcards"),
-        ("a/db-*", "b/*", "whole segment"),
-        ("a/**", "b/db-*", "whole segment"),
+        ("a/db-**", "b/**", "nothing between them"),
+        ("a/**", "b/db-*", "same wildcards"),
+        ("a/*-*", "b/*", "same wildcards"),
         ("a/../**", "b/**", "'..' segment"),
         ("a/**", "b//**", "empty segment"),
         ("a/**", "", "empty"),
@@ -354,6 +355,106 @@ def test_parse_mappings_order_is_deterministic() -> None:
 def test_parse_mappings_rejects_any_bad_entry() -> None:
     with pytest.raises(InvalidPathError):
         parse_mappings({"a/**": "b/**", "c/*": "d/**"})
+
+
+# --- wildcards inside a segment -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "captures"),
+    [
+        ("db-*", "db-main", ("main",)),
+        ("db-*", "db-", None),
+        ("db-*", "db", None),
+        ("*-creds", "github-creds", ("github",)),
+        ("*-creds", "-creds", None),
+        ("app-*-prod", "app-web-prod", ("web",)),
+        ("app-*-prod", "app---prod", ("-",)),
+        ("app-*-prod", "app--prod", None),
+        ("app-*-prod", "app-prod", None),
+        ("*-*", "a-b-c", ("a", "b-c")),
+        ("*.*.*", "a.b.c.d", ("a", "b", "c.d")),
+        ("x*y*z", "xayyybz", ("a", "yyb")),
+        ("apps/db-*/**", "apps/db-main/a/b", ("main", "a/b")),
+        ("**/*-creds", "a/b/github-creds", ("a/b", "github")),
+        ("**/*-creds", "github-creds", ("", "github")),
+        ("prod-*", "prod-a/b", None),
+    ],
+)
+def test_wildcards_inside_a_segment(
+    pattern: str, path: str, captures: tuple[str, ...] | None
+) -> None:
+    parsed = PathPattern(pattern)
+    assert parsed.match(path) == captures
+    if captures is not None:
+        assert parsed.expand(captures) == path
+
+
+def test_wildcards_count_one_star_per_star_in_a_segment() -> None:
+    assert PathPattern("a/app-*-*x/**").wildcards == ("*", "*", "**")
+    assert not PathPattern("a/b").wildcards
+
+
+@pytest.mark.parametrize(
+    ("pattern", "prefix"),
+    [
+        ("prod-*", "prod-"),
+        ("gcp/prod-*", "gcp/prod-"),
+        ("a/db-*/c/**", "a/db-"),
+        ("a/*-db", "a/"),
+        ("*-x", ""),
+        ("a/b/**", "a/b/"),
+    ],
+)
+def test_literal_prefix_reaches_into_the_segment(pattern: str, prefix: str) -> None:
+    assert PathPattern(pattern).literal_prefix == prefix
+
+
+@pytest.mark.parametrize(
+    ("local", "remote", "local_path", "remote_path"),
+    [
+        ("gcp/*", "prod-*", "gcp/a", "prod-a"),
+        ("db-*/**", "databases/*/**", "db-main/pw", "databases/main/pw"),
+        ("apps/*/**", "app-*-prod/**", "apps/web/tls", "app-web-prod/tls"),
+        ("creds/*", "*-creds", "creds/github", "github-creds"),
+        ("x/*-*", "y/*/*", "x/a-b-c", "y/a/b-c"),
+    ],
+)
+def test_segment_wildcard_mappings_round_trip(
+    local: str, remote: str, local_path: str, remote_path: str
+) -> None:
+    mapping = parse_mapping(local, remote)
+    assert mapping.to_remote(local_path) == remote_path
+    assert mapping.to_local(remote_path) == local_path
+
+
+def test_a_path_without_a_way_back_is_not_mapped() -> None:
+    mapping = parse_mapping("x/*-*", "y/*/*")
+    # y/a-b/c would become x/a-b-c, which maps back to y/a/b-c: not this path.
+    assert mapping.to_local("y/a-b/c") is None
+    assert mapping.to_remote("x/a-b-c") == "y/a/b-c"
+
+
+def test_segment_wildcards_do_not_make_empty_or_dot_segments() -> None:
+    mapping = parse_mapping("a/*", "b-*")
+    assert mapping.to_local("b-") is None
+    assert PathPattern("*.").match("x.") == ("x",)
+    with pytest.raises(InvalidPathError):
+        PathPattern("*.").expand((".",))
+
+
+def test_more_literal_text_in_a_segment_is_more_specific() -> None:
+    parsed = parse_mappings({"apps/*": "all/*", "apps/db-*": "db/*", "apps/db-main-*": "main/*"})
+    assert [m.local.pattern for m in parsed] == ["apps/db-main-*", "apps/db-*", "apps/*"]
+
+
+def test_segment_matching_is_linear() -> None:
+    pattern = PathPattern("*-*-*-*-*x")
+    segment = "-".join(["a"] * 400)
+    start = time.perf_counter()
+    assert pattern.match(segment) is None
+    assert pattern.match(segment + "x") is not None
+    assert time.perf_counter() - start < 0.5
 
 
 # --- Secret names ----------------------------------------------------------

@@ -32,7 +32,7 @@ from scaivault_federation.models.resource import (
     paths_to_request,
     sync_paths_value,
 )
-from scaivault_federation.models.secret import LocalSecret
+from scaivault_federation.models.secret import LocalSecret, SecretShape
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.models.status import BackendStatus, Conflict
 from scaivault_federation.paths import InvalidPathError, PathScope
@@ -76,6 +76,7 @@ class MemoryStore:
         data: Mapping[str, bytes],
         mac: str,
         existing: LocalSecret | None,
+        shape: SecretShape | None = None,
     ) -> None:
         annotations = {
             PATH_ANNOTATION: path,

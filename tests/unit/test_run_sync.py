@@ -282,9 +282,9 @@ async def test_a_secret_listed_then_gone_before_the_read_is_absent() -> None:
     store = MemorySecretStorage()
     real_get_many = backend.get_many
 
-    async def vanishing(paths: Any) -> Any:
+    async def vanishing(paths: Any, versions: Any = None) -> Any:
         backend.delete("prod/api")
-        return await real_get_many(paths)
+        return await real_get_many(paths, versions)
 
     backend.get_many = vanishing  # type: ignore[method-assign]
 

@@ -66,7 +66,7 @@ def test_config_keys_of_another_type_are_rejected_naming_the_field() -> None:
 
 
 def test_bad_mappings_are_rejected() -> None:
-    for mapping in ({"a/**": "b/*"}, {"a/../b": "c"}, {"a//b": "c"}, {"db-*": "x/*"}):
+    for mapping in ({"a/**": "b/*"}, {"a/../b": "c"}, {"a//b": "c"}, {"db-**": "x/**"}):
         with pytest.raises(ValidationError):
             BackendSpec.model_validate(
                 {

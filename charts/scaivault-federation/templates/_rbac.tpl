@@ -35,6 +35,13 @@ chart tests run both processes with exactly these rules and record the calls.
   resources: [serviceaccounts/token]
   verbs: [create]
 {{- end }}
+{{- if .Values.rbac.rolloutRestarts }}
+# spec.rolloutRestartTargets: read the named workload or list by label, then
+# annotate its pod template (what `kubectl rollout restart` does).
+- apiGroups: [apps]
+  resources: [deployments, statefulsets, daemonsets]
+  verbs: [get, list, patch]
+{{- end }}
 {{- end }}
 
 {{/* The operator, on cluster-scoped resources. */}}

@@ -26,8 +26,10 @@ from ..models.api import FieldError, SecretSource, SecretWrite, field_error
 from ..models.content import InvalidContentError, to_secret_data, validate_secret_data
 from ..models.resource import FederationBackendResource
 from ..models.secret import LocalSecret
+from ..models.shape import PathContext, ShapeError, secret_name
 from ..models.spec import Mode
-from ..paths import InvalidPathError, secret_name_for_path, validate_path
+from ..models.target import resolve_target
+from ..paths import InvalidPathError, PathMapping, secret_name_for_path, validate_path
 from .auth import SECRETS_DELETE, SECRETS_READ, SECRETS_WRITE
 from .backends import query_namespace, ready_state
 from .errors import ApiError, from_failure, kube_error, read_json_object, unavailable
@@ -69,8 +71,26 @@ async def _prepare(request: web.Request) -> tuple[ApiState, str, str]:
     return state, path, namespace
 
 
-async def _local(state: ApiState, namespace: str, path: str) -> tuple[str, LocalSecret | None]:
-    name = secret_name_for_path(path)
+def _name_of(path: str, owner: tuple[FederationBackendResource, PathMapping, str] | None) -> str:
+    """The Secret name of ``path``: from its sync backend's name template, if it has one."""
+    spec = owner[0].spec if owner is not None else None
+    if owner is None or spec is None or spec.target is None or spec.mode is not Mode.SYNC:
+        return secret_name_for_path(path)
+    _, mapping, remote = owner
+    where = PathContext(path, remote, mapping.remote.match(remote) or ())
+    try:
+        return secret_name(resolve_target(spec.target, path), where)
+    except ShapeError:
+        return secret_name_for_path(path)
+
+
+async def _local(
+    state: ApiState,
+    namespace: str,
+    path: str,
+    owner: tuple[FederationBackendResource, PathMapping, str] | None = None,
+) -> tuple[str, LocalSecret | None]:
+    name = _name_of(path, owner)
     try:
         return name, await state.store.get(namespace, name)
     except KubeApiError as exc:
@@ -98,7 +118,7 @@ async def get_secret(request: web.Request) -> web.Response:
     if owner is not None and owner[0].spec is not None and owner[0].spec.mode is Mode.PROXY:
         data = await _proxy_read(state, owner[0], owner[2])
         return web.json_response(_view(path, data, SecretSource.PROXY, owner[0].id))
-    _, local = await _local(state, namespace, path)
+    _, local = await _local(state, namespace, path, owner)
     if local is None or local.path != path:
         what = "has not been synced yet" if owner is not None else "does not exist"
         raise ApiError(404, f"the secret at this path {what}")

@@ -20,8 +20,9 @@ reads after 15 s.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -37,6 +38,7 @@ from .base import (
     SecretBackend,
     call_result,
     gather_or_raise,
+    read_concurrently,
 )
 from .errors import (
     AuthenticationError,
@@ -64,6 +66,7 @@ T = TypeVar("T")
 MAX_PAGE_SIZE = 100  # ListSecrets' largest page
 BATCH_SIZE = 20  # BatchGetSecretValue's largest SecretIdList
 CURRENT_STAGE = "AWSCURRENT"
+_VERSION_ID = re.compile(r"^[0-9a-fA-F-]{32,64}$")
 
 
 class AwsSecretsManagerBackend:
@@ -113,16 +116,36 @@ class AwsSecretsManagerBackend:
                 break
         return sorted(refs.values(), key=lambda r: r.path)
 
-    async def get_secret(self, path: str) -> RemoteSecret:
+    async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
+        """A ``version`` that looks like a version id (a UUID, or 32 to 64 hex digits and
+        dashes) is read by ``VersionId``, anything else is a staging label."""
         _check_path(path)
+        args: dict[str, str] = {"SecretId": path}
+        if version is not None:
+            args["VersionId" if _VERSION_ID.match(version) else "VersionStage"] = version
         answer = await self._call(
             "read",
             f"GetSecretValue {path!r}",
-            lambda client: client.get_secret_value(SecretId=path),
+            lambda client: client.get_secret_value(**args),
         )
         return _secret(path, answer)
 
-    async def get_many(self, paths: Sequence[str]) -> BatchResult:
+    async def get_many(
+        self, paths: Sequence[str], versions: Mapping[str, str] | None = None
+    ) -> BatchResult:
+        """Current values in batches of 20; each pinned path with a read of its own."""
+        pinned = [p for p in dict.fromkeys(paths) if p in (versions or {})]
+        if pinned:
+            assert versions is not None
+            read = await read_concurrently(self.get_secret, pinned, len(pinned), versions)
+            rest = await self._get_current([p for p in paths if p not in versions])
+            rest.found.update(read.found)
+            rest.failed.update(read.failed)
+            rest.missing.extend(read.missing)
+            return rest
+        return await self._get_current(paths)
+
+    async def _get_current(self, paths: Sequence[str]) -> BatchResult:
         result = BatchResult(found={}, missing=[], failed={})
         unique = list(dict.fromkeys(paths))
         for path in unique:

@@ -138,12 +138,12 @@ class AzureKeyVaultBackend:
                 refs.append(RemoteSecretRef(path, props.version, props.updated_on))
         return sorted(refs, key=lambda ref: ref.path)
 
-    async def get_secret(self, path: str) -> RemoteSecret:
+    async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         name = azure_name(path)
         error: BackendError | None = None
         secret: Any = None
         try:
-            secret = await self._client.get_secret(name)
+            secret = await self._client.get_secret(name, version)
         except Exception as exc:
             error = self._error(exc, "read", path)
         self.calls.record("read", call_result(error))
@@ -156,8 +156,10 @@ class AzureKeyVaultBackend:
             )
         return RemoteSecret(path, _value(secret.value, props.content_type, path), props.version)
 
-    async def get_many(self, paths: Sequence[str]) -> BatchResult:
-        return await read_concurrently(self.get_secret, paths, self._read_concurrency)
+    async def get_many(
+        self, paths: Sequence[str], versions: Mapping[str, str] | None = None
+    ) -> BatchResult:
+        return await read_concurrently(self.get_secret, paths, self._read_concurrency, versions)
 
     async def probe(self) -> float:
         """The first page (one item) of the secret listing: authenticated and cheap."""

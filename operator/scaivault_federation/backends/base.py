@@ -90,9 +90,13 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 async def read_concurrently(
-    get: Callable[[str], Awaitable[RemoteSecret]], paths: Sequence[str], concurrency: int
+    get: Callable[[str, str | None], Awaitable[RemoteSecret]],
+    paths: Sequence[str],
+    concurrency: int,
+    versions: Mapping[str, str] | None = None,
 ) -> BatchResult:
-    """``get`` every path, at most ``concurrency`` at once, for stores without a batch read.
+    """``get(path, version)`` every path, at most ``concurrency`` at once, for stores
+    without a batch read (``version`` from ``versions``, else None: the current one).
 
     Once the store is down or throttling, the remaining paths fail with that same
     error instead of being asked for.
@@ -108,7 +112,7 @@ async def read_concurrently(
                 result.failed[path] = stop[0]
                 return
             try:
-                result.found[path] = await get(path)
+                result.found[path] = await get(path, (versions or {}).get(path))
             except SecretNotFoundError:
                 result.missing.append(path)
             except (BackendUnavailableError, ThrottledError) as error:
@@ -196,17 +200,27 @@ class SecretBackend(Protocol):
     async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
         """Every secret under ``prefix``, recursively.
 
-        ``prefix`` is a literal template prefix ending in ``/``, or ``""`` for
-        everything the credentials can see.
+        ``prefix`` is a literal template prefix ending in ``/``, or ending
+        inside a segment (``prod/db-`` lists ``prod/db-a`` and ``prod/db-b/x``,
+        never ``prod/dbx``), or ``""`` for everything the credentials can see.
         """
         ...
 
-    async def get_secret(self, path: str) -> RemoteSecret:
-        """The current value at ``path``; ``SecretNotFoundError`` when there is none."""
+    async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
+        """The current value at ``path`` (or the value of ``version``: see
+        :meth:`get_many`); ``SecretNotFoundError`` when there is none."""
         ...
 
-    async def get_many(self, paths: Sequence[str]) -> BatchResult:
-        """Read many paths with as few calls as the backend allows."""
+    async def get_many(
+        self, paths: Sequence[str], versions: Mapping[str, str] | None = None
+    ) -> BatchResult:
+        """Read many paths with as few calls as the backend allows.
+
+        A path in ``versions`` is read at that version instead of the current
+        one: an AWS version id or staging label (``AWSPREVIOUS``), a Google
+        version number or alias, an Azure version id, a Vault KV v2 version
+        number. A pinned read may cost a call of its own.
+        """
         ...
 
     async def probe(self) -> float:

@@ -1,7 +1,8 @@
 """An in-memory backend for tests of everything above the backend layer.
 
 It behaves like a well-mannered remote store: paths are plain strings, every
-``set`` bumps the path's version, listing is recursive by prefix. Knobs let a
+``set`` bumps the path's version (older versions stay readable by number),
+listing is recursive by prefix. Knobs let a
 test make every call fail (``fail_with``), make single paths fail
 (``fail_paths``), or read in batches like AWS does (``batch_size``). Calls are
 counted exactly like a real backend counts them.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -31,6 +32,7 @@ class _Entry:
     value: RemoteValue
     version: int
     updated_at: datetime
+    history: dict[int, RemoteValue] = field(default_factory=dict)
 
 
 class FakeBackend:
@@ -61,7 +63,9 @@ class FakeBackend:
         """Create or replace ``path``; the version goes up by one."""
         previous = self._entries.get(path)
         version = previous.version + 1 if previous else 1
-        self._entries[path] = _Entry(copy.deepcopy(value), version, datetime.now(UTC))
+        history = dict(previous.history) if previous else {}
+        history[version] = copy.deepcopy(value)
+        self._entries[path] = _Entry(copy.deepcopy(value), version, datetime.now(UTC), history)
 
     def delete(self, path: str) -> None:
         """Remove ``path`` (no error when absent)."""
@@ -82,13 +86,26 @@ class FakeBackend:
         self.calls.record("list", "ok")
         return refs
 
-    async def get_secret(self, path: str) -> RemoteSecret:
+    async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         self._check("read", path)
-        return self._read("read", path)
+        return self._read("read", path, version)
 
-    async def get_many(self, paths: Sequence[str]) -> BatchResult:
+    async def get_many(
+        self, paths: Sequence[str], versions: Mapping[str, str] | None = None
+    ) -> BatchResult:
         result = BatchResult(found={}, missing=[], failed={})
         unique = list(dict.fromkeys(paths))
+        pinned = [p for p in unique if p in (versions or {})]
+        if pinned:  # a pinned path is read on its own
+            assert versions is not None
+            unique = [p for p in unique if p not in versions]
+            for path in pinned:
+                try:
+                    result.found[path] = await self.get_secret(path, versions[path])
+                except SecretNotFoundError:
+                    result.missing.append(path)
+                except BackendError as error:
+                    result.failed[path] = error
         if self.batch_size is None:
             for path in unique:
                 try:
@@ -134,8 +151,12 @@ class FakeBackend:
             self.calls.record(operation, call_result(error))
             raise error
 
-    def _read(self, operation: str, path: str) -> RemoteSecret:
+    def _read(self, operation: str, path: str, version: str | None = None) -> RemoteSecret:
         entry = self._entries.get(path)
+        if entry is not None and version is not None:
+            number = int(version) if version.isdigit() else -1
+            old = entry.history.get(number)
+            entry = None if old is None else _Entry(old, number, entry.updated_at)
         if entry is None:
             self.calls.record(operation, "not_found")
             raise SecretNotFoundError(f"no secret at {path!r}")

@@ -27,8 +27,10 @@ backs off on its own. Connection and identity: see :mod:`.google_auth`.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from google.api_core import exceptions as api_exceptions
@@ -54,10 +56,11 @@ from .errors import (
     ThrottledError,
 )
 from .google_auth import ConnectionPlan, open_client, plan_connection
-from .naming import UnmappablePathError, google_name, google_path
+from .naming import GOOGLE, UnmappablePathError, google_name, google_path
 from .registry import BackendEnvironment, register
 
 MAX_PAGE_SIZE = 25000
+_VERSION = re.compile(r"^[A-Za-z0-9_-]{1,63}$")  # a version number or an alias
 
 
 class GoogleSecretManagerBackend:
@@ -103,8 +106,12 @@ class GoogleSecretManagerBackend:
             request.page_token = token
         return sorted(found, key=lambda ref: ref.path)
 
-    async def get_secret(self, path: str) -> RemoteSecret:
-        name = f"{self._parent}/secrets/{google_name(path)}/versions/latest"
+    async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
+        if version is not None and not _VERSION.match(version):
+            raise InvalidBackendConfigError(
+                f"version {version[:64]!r} of {path!r} is not a version number or alias"
+            )
+        name = f"{self._parent}/secrets/{google_name(path)}/versions/{version or 'latest'}"
         request = types.AccessSecretVersionRequest(name=name)
         response = await self._call("read", path, "access_secret_version", request)
         payload = response.payload
@@ -114,8 +121,10 @@ class GoogleSecretManagerBackend:
         version = str(response.name).rsplit("/", 1)[-1] or None
         return RemoteSecret(path, _as_value(data), version)
 
-    async def get_many(self, paths: Sequence[str]) -> BatchResult:
-        return await read_concurrently(self.get_secret, paths, self._read_concurrency)
+    async def get_many(
+        self, paths: Sequence[str], versions: Mapping[str, str] | None = None
+    ) -> BatchResult:
+        return await read_concurrently(self.get_secret, paths, self._read_concurrency, versions)
 
     async def probe(self) -> float:
         await self._ensure_client()
@@ -219,18 +228,22 @@ def _name_filter(prefix: str) -> str:
 
     The id of ``folder/x`` ends in ``__x``; what precedes it is the encoding of
     ``folder/`` that every path below the folder starts with (the naming rule
-    looks at most three characters ahead, and ``__`` follows the folder).
+    looks at most three characters ahead, and ``__`` follows the folder). A
+    prefix that ends inside a segment (``folder/prod-``) adds the characters of
+    that segment's start the rule keeps as they are (letters, digits, ``-``).
     """
-    folder = prefix.rstrip("/")
-    if not folder:
-        return ""
-    try:
-        probe = google_name(f"{folder}/x")
-    except UnmappablePathError:
-        return ""  # no id below this folder fits: listing without a filter is still correct
-    if not probe.endswith("__x"):
-        return ""
-    return f'name:"{probe[:-1]}"'
+    folder, _, tail = prefix.rpartition("/")
+    head = ""
+    if folder:
+        try:
+            probe = google_name(f"{folder}/x")
+        except UnmappablePathError:
+            return ""  # no id below this folder fits: listing without a filter is still correct
+        if not probe.endswith("__x"):
+            return ""
+        head = probe[:-1]
+    text = head + "".join(itertools.takewhile(GOOGLE.is_literal, tail))
+    return f'name:"{text}"' if text else ""
 
 
 def _as_value(data: bytes) -> str | bytes:

@@ -138,14 +138,20 @@ class VaultBackend:
         found = await self._list_folder_tree(target)
         return sorted((r for r in found if r.path.startswith(prefix)), key=lambda r: r.path)
 
-    async def get_secret(self, path: str) -> RemoteSecret:
+    async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         target = await self._target(path)
         if not target.sub or target.sub.endswith("/"):
             raise SecretNotFoundError(f"no secret at {path!r} (a folder)")
+        if version is not None and (target.mount.kv_version == 1 or not version.isdigit()):
+            raise InvalidBackendConfigError(
+                f"version {version[:64]!r} of {path!r}: only KV v2 secrets have versions "
+                "(a version number)"
+            )
         if target.mount.kv_version == 1:
             read = partial(_kv1_read, target.sub, target.mount_point)
         else:
-            read = partial(_kv2_read, target.sub, target.mount_point)
+            pinned = int(version) if version is not None else None
+            read = partial(_kv2_read, target.sub, target.mount_point, pinned)
         body = await self._client.call(read, target.api(), "read")
         data = body.get("data") if body else None
         if not isinstance(data, dict):
@@ -158,8 +164,10 @@ class VaultBackend:
         version = metadata.get("version") if isinstance(metadata, dict) else None
         return RemoteSecret(path, _as_value(value, path), None if version is None else str(version))
 
-    async def get_many(self, paths: Sequence[str]) -> BatchResult:
-        return await read_concurrently(self.get_secret, paths, self._read_concurrency)
+    async def get_many(
+        self, paths: Sequence[str], versions: Mapping[str, str] | None = None
+    ) -> BatchResult:
+        return await read_concurrently(self.get_secret, paths, self._read_concurrency, versions)
 
     async def probe(self) -> float:
         await self._client.ensure_token()
@@ -303,9 +311,9 @@ async def create_vault_backend(
 # -- hvac calls (run in worker threads by the client) --------------------------------------
 
 
-def _kv2_read(sub: str, mount_point: str, client: Any) -> Any:
+def _kv2_read(sub: str, mount_point: str, version: int | None, client: Any) -> Any:
     return client.secrets.kv.v2.read_secret_version(
-        path=sub, mount_point=mount_point, raise_on_deleted_version=True
+        path=sub, mount_point=mount_point, version=version, raise_on_deleted_version=True
     )
 
 

@@ -23,6 +23,7 @@ from ..k8s.secret_cache import MANAGED_SELECTOR, ManagedSecretCache
 from ..k8s.secrets import SecretStore
 from ..k8s.tokens import ServiceAccountTokens
 from ..k8s.watchers import SecretNameWatch, secret_collections
+from ..k8s.workloads import WorkloadStore
 from ..labels import FINALIZER, GROUP, PLURAL, VERSION
 from ..models.resource import FederationBackendResource
 from ..models.spec import DeletionPolicy
@@ -110,6 +111,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         max_backoff=ours.max_backoff_seconds,
         router=router,
         owns=owns,
+        workloads=WorkloadStore(client),
     )
 
 

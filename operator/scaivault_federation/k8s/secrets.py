@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..labels import (
     BACKEND_LABEL,
+    DECLARED_ANNOTATION,
     MANAGED_BY,
     MANAGED_BY_VALUE,
     ORPHANED_AT_ANNOTATION,
@@ -25,7 +26,7 @@ from ..labels import (
     SYNCED_AT_ANNOTATION,
     managed_selector,
 )
-from ..models.secret import LocalSecret
+from ..models.secret import LocalSecret, SecretShape, merge_metadata
 from .client import JSON, ConflictError, KubeClient, NotFoundError
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ def decode_secret(obj: Mapping[str, Any]) -> LocalSecret:
         annotations=dict(meta.get("annotations") or {}),
         resource_version=meta.get("resourceVersion"),
         type=obj.get("type", "Opaque"),
+        immutable=bool(obj.get("immutable")),
     )
 
 
@@ -100,11 +102,15 @@ class SecretStore:
         data: Mapping[str, bytes],
         mac: str,
         existing: LocalSecret | None,
+        shape: SecretShape | None = None,
     ) -> None:
-        """Create or replace (with optimistic concurrency) a synced Secret."""
-        labels = dict(existing.labels) if existing else {}
+        """Create or replace (with optimistic concurrency) a synced Secret.
+
+        With a ``shape`` (from ``spec.target``) the Secret gets its type, its
+        declared labels and annotations and ``immutable``; a Secret whose type
+        differs, or that is immutable, is deleted and created again."""
+        labels, annotations = merge_metadata(existing, shape)
         labels.update({MANAGED_BY: MANAGED_BY_VALUE, BACKEND_LABEL: backend_name})
-        annotations = dict(existing.annotations) if existing else {}
         annotations.pop(ORPHANED_AT_ANNOTATION, None)
         annotations.pop(REMOTE_VERSION_ANNOTATION, None)
         annotations.update(
@@ -127,9 +133,14 @@ class SecretStore:
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": metadata,
-            "type": existing.type if existing else "Opaque",
+            "type": shape.type if shape else existing.type if existing else "Opaque",
             "data": encode_data(data),
         }
+        if shape is not None and shape.immutable:
+            body["immutable"] = True
+        if existing is not None and shape is not None and shape.needs_recreate(existing):
+            await self.delete(namespace, name, existing.resource_version)
+            existing = None
         if existing is None:
             written = await self.client.post(_secrets_path(namespace), body)
         else:
@@ -155,7 +166,12 @@ class SecretStore:
     async def release(self, namespace: str, names: Iterable[str]) -> None:
         """Stop managing Secrets but keep them: drop our labels and sync annotations."""
         drop = dict.fromkeys(
-            (SOURCE_MAC_ANNOTATION, REMOTE_VERSION_ANNOTATION, ORPHANED_AT_ANNOTATION)
+            (
+                SOURCE_MAC_ANNOTATION,
+                REMOTE_VERSION_ANNOTATION,
+                ORPHANED_AT_ANNOTATION,
+                DECLARED_ANNOTATION,
+            )
         )
         for name in names:
             patch: JSON = {

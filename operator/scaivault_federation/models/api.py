@@ -100,6 +100,8 @@ class BackendPatch(BaseModel):
     deletion_policy: DeletionPolicy | None = None
     prune: bool | None = None
     suspend: bool | None = None
+    target: dict[str, Any] | None = None
+    rollout_restart_targets: list[dict[str, Any]] | None = None
 
 
 class BackendList(BaseModel):

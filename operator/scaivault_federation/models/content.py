@@ -76,9 +76,14 @@ def to_secret_data(value: RemoteValue) -> dict[str, bytes]:
     return data
 
 
+def is_valid_data_key(key: str) -> bool:
+    """A Secret data key: letters, digits, ``-``, ``_`` and ``.``, at most 253, not ``.``/``..``."""
+    return bool(_KEY.match(key)) and len(key) <= 253 and key not in (".", "..")
+
+
 def validate_secret_data(data: Mapping[str, bytes]) -> None:
     for key in data:
-        if not _KEY.match(key) or len(key) > 253 or key in (".", ".."):
+        if not is_valid_data_key(key):
             raise InvalidContentError(
                 f"key {key[:64]!r} is not a valid Secret data key "
                 "(letters, digits, '-', '_' and '.' only)"

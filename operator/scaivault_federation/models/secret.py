@@ -3,10 +3,13 @@ remote secret mapped to its local path."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..labels import (
     BACKEND_LABEL,
+    DECLARED_ANNOTATION,
     MANAGED_BY,
     MANAGED_BY_VALUE,
     ORPHANED_AT_ANNOTATION,
@@ -30,6 +33,7 @@ class LocalSecret:
     annotations: dict[str, str] = field(default_factory=dict)
     resource_version: str | None = None
     type: str = "Opaque"
+    immutable: bool = False
 
     @property
     def path(self) -> str | None:
@@ -67,3 +71,90 @@ class RemoteItem:
     remote_path: str
     data: dict[str, bytes]
     version: str | None = None
+    #: type and metadata from ``spec.target`` (None: no target, the Secret's type is kept)
+    shape: SecretShape | None = None
+    #: the Secret's name when a name template gives it (None: derived from the path)
+    secret_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SecretShape:
+    """What ``spec.target`` makes of a Secret besides its data: type and declared metadata."""
+
+    type: str = "Opaque"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    immutable: bool = False
+
+    @property
+    def is_default(self) -> bool:
+        return self == SecretShape()
+
+    def mac_fields(self) -> dict[str, object] | None:
+        """What the source MAC covers besides the data (None: nothing, as without a target)."""
+        if self.is_default:
+            return None
+        return {
+            "type": self.type,
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "immutable": self.immutable,
+        }
+
+    def observed(self, secret: LocalSecret) -> SecretShape:
+        """``secret`` as this shape sees it: its type, and its values of the declared keys."""
+        return SecretShape(
+            type=secret.type,
+            labels={k: secret.labels[k] for k in self.labels if k in secret.labels},
+            annotations={
+                k: secret.annotations[k] for k in self.annotations if k in secret.annotations
+            },
+            immutable=secret.immutable,
+        )
+
+    def needs_recreate(self, secret: LocalSecret) -> bool:
+        """A Secret's type and an immutable Secret's data cannot change in place."""
+        return secret.type != self.type or secret.immutable
+
+
+def declared_keys(secret: LocalSecret | None) -> tuple[list[str], list[str]]:
+    """The label and annotation keys ``spec.target`` declared when ``secret`` was written."""
+    raw = secret.annotations.get(DECLARED_ANNOTATION) if secret is not None else None
+    if not raw:
+        return [], []
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return [], []
+    if not isinstance(parsed, dict):
+        return [], []
+    labels, annotations = parsed.get("labels"), parsed.get("annotations")
+    return (
+        [k for k in labels if isinstance(k, str)] if isinstance(labels, list) else [],
+        [k for k in annotations if isinstance(k, str)] if isinstance(annotations, list) else [],
+    )
+
+
+def merge_metadata(
+    existing: LocalSecret | None, shape: SecretShape | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Labels and annotations of a rewritten Secret before the operator's own are added:
+    what ``existing`` has (a label added by hand stays), without keys an earlier
+    target declared and this one does not, plus what this one declares."""
+    labels = dict(existing.labels) if existing else {}
+    annotations = dict(existing.annotations) if existing else {}
+    old_labels, old_annotations = declared_keys(existing)
+    for key in old_labels:
+        labels.pop(key, None)
+    for key in old_annotations:
+        annotations.pop(key, None)
+    annotations.pop(DECLARED_ANNOTATION, None)
+    if shape is not None:
+        labels.update(shape.labels)
+        annotations.update(shape.annotations)
+        if shape.labels or shape.annotations:
+            annotations[DECLARED_ANNOTATION] = json.dumps(
+                {"labels": sorted(shape.labels), "annotations": sorted(shape.annotations)},
+                separators=(",", ":"),
+            )
+    return labels, annotations

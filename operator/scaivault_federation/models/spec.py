@@ -20,6 +20,8 @@ from .config import (
     parse_config,
 )
 from .duration import MIN_SYNC_INTERVAL, InvalidDurationError, parse_duration
+from .rollout import RolloutTarget
+from .target import Target
 
 DEFAULT_PROBE_INTERVAL = timedelta(minutes=1)
 
@@ -49,6 +51,8 @@ class BackendSpec(CamelModel):
     deletion_policy: DeletionPolicy = DeletionPolicy.RETAIN
     prune: bool = False
     suspend: bool = False
+    target: Target | None = None
+    rollout_restart_targets: list[RolloutTarget] | None = Field(default=None, max_length=32)
 
     @field_validator("config", mode="before")
     @classmethod

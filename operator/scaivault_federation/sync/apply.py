@@ -31,6 +31,8 @@ class Applied:
     deleted: int = 0
     orphaned: int = 0
     takeovers: list[str] = field(default_factory=list)
+    #: names of existing Secrets whose data or type this sync changed
+    changed: list[str] = field(default_factory=list)
     #: paths planned as writes that ended neither written nor failed (a create found
     #: a Secret in the way and planning it again wrote nothing)
     not_written: set[str] = field(default_factory=set)
@@ -78,6 +80,7 @@ class Applier:
                 data=write.item.data,
                 mac=write.mac,
                 existing=existing,
+                shape=write.shape,
             )
         except ConflictError as exc:
             if existing is None and not again:
@@ -89,6 +92,8 @@ class Applier:
             self.result.item_errors[path] = f"write failed: {exc.status_reason}"
             return
         self.result.written += 1
+        if write.changes_data:
+            self.result.changed.append(write.name)
         if write.takeover:
             self.result.takeovers.append(path)
 
@@ -112,6 +117,7 @@ class Applier:
             policy=self.policy,
             prune=False,
             listing_complete=False,
+            names={path: write.name} if write.shape is not None else None,
         )
         self.result.conflicts.extend(again.conflicts)
         if not again.writes:

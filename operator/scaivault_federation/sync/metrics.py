@@ -38,6 +38,11 @@ BACKEND_CALLS = Counter(
     "Calls to backend APIs, by operation and result.",
     ("type", "operation", "result"),
 )
+ROLLOUT_RESTARTS = Counter(
+    "scaivault_rollout_restarts_total",
+    "Workloads restarted after a sync changed a Secret, by kind and result.",
+    (*BACKEND, "kind", "result"),
+)
 CONNECTION_LATENCY = Gauge(
     "scaivault_backend_latency_milliseconds", "Latency of the last connection probe.", BACKEND
 )
@@ -71,6 +76,9 @@ class BackendMetrics:
     def record_success(self, latency_ms: float) -> None:
         LAST_SUCCESS.labels(*self.labels).set_to_current_time()
         CONNECTION_LATENCY.labels(*self.labels).set(latency_ms)
+
+    def record_restart(self, kind: str, result: str) -> None:
+        ROLLOUT_RESTARTS.labels(*self.labels, kind, result).inc()
 
     def record_error(self, reason: str) -> None:
         SYNC_ERRORS.labels(*self.labels, reason).inc()

@@ -9,11 +9,12 @@ turns the fetched values into actions.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from ..models.secret import LocalSecret, RemoteItem
+from ..models.secret import LocalSecret, RemoteItem, SecretShape, declared_keys
 from ..models.spec import ConflictPolicy
 from ..paths import PathMapping, secret_name_for_path
 from .mac import compute_mac, mac_matches
@@ -43,6 +44,10 @@ class Write:
     mac: str
     resource_version: str | None = None
     takeover: bool = False  # overwrite policy replacing a Secret someone else wrote
+    #: type and declared metadata to write (None: keep the Secret's type, declare nothing)
+    shape: SecretShape | None = None
+    #: whether the data of an existing Secret changes (not only its metadata)
+    changes_data: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ class MappedRemote:
 
     local_by_remote: dict[str, str]
     conflicts: list[PlannedConflict]
+    #: the wildcard captures of each mapped remote path (for templates)
+    captures: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def map_remote(mappings: Sequence[PathMapping], remote_paths: Iterable[str]) -> MappedRemote:
@@ -93,15 +100,17 @@ def map_remote(mappings: Sequence[PathMapping], remote_paths: Iterable[str]) -> 
                 candidates.append((index, remote, local))
                 break
     local_by_remote: dict[str, str] = {}
+    captures: dict[str, tuple[str, ...]] = {}
     owner: dict[str, str] = {}
     conflicts: list[PlannedConflict] = []
-    for _, remote, local in sorted(candidates):
+    for index, remote, local in sorted(candidates):
         if local in owner:
             conflicts.append(PlannedConflict(local, remote, ConflictReason.DUPLICATE_MAPPING))
         else:
             owner[local] = remote
             local_by_remote[remote] = local
-    return MappedRemote(local_by_remote, conflicts)
+            captures[remote] = mappings[index].remote.match(remote) or ()
+    return MappedRemote(local_by_remote, conflicts, captures)
 
 
 def needs_fetch(
@@ -112,19 +121,36 @@ def needs_fetch(
     *,
     path: str,
     remote_path: str,
+    targeted: bool = False,
 ) -> bool:
     """Whether the remote secret at ``remote_path``, mapped to ``path``, must be read:
     unless this backend's Secret already holds that version of that remote path for
-    that path, untouched since it was written. (Versions are often small counters, so
-    the Secret of another path with the same name, or one written from another remote
-    path before the mapping changed, may well carry the same version.)"""
+    that path, untouched since it was written (its data, and the type and declared
+    metadata of a shaped Secret), and shaped as ``targeted`` says it should be.
+    (Versions are often small counters, so the Secret of another path with the same
+    name, or one written from another remote path before the mapping changed, may
+    well carry the same version.)"""
     if ref_version is None or local is None or local.remote_version != ref_version:
         return True
     if local.managed_by != backend_name or local.orphaned:
         return True
     if local.path != path or local.remote_path != remote_path:
         return True
-    return not mac_matches(key, path, local.data, local.source_mac)
+    if not mac_matches(key, path, local.data, local.source_mac):
+        return True
+    if not _was_shaped(local):
+        return False
+    if not targeted:
+        return True  # shaped by a target that is gone
+    labels, annotations = declared_keys(local)
+    observed = SecretShape(
+        local.type,
+        {k: local.labels.get(k, "") for k in labels},
+        {k: local.annotations.get(k, "") for k in annotations},
+        local.immutable,
+    )
+    written = compute_mac(key, path, local.data, observed.mac_fields())
+    return not hmac.compare_digest(written, local.source_mac or "")
 
 
 def plan_sync(
@@ -138,6 +164,7 @@ def plan_sync(
     prune: bool,
     listing_complete: bool,
     failed_paths: Iterable[str] = (),
+    names: Mapping[str, str] | None = None,
 ) -> SyncPlan:
     """Decide what to write.
 
@@ -145,7 +172,8 @@ def plan_sync(
     that were not fetched because their version did not change. ``local`` holds
     the Secrets by name: those this backend manages plus any at a name a remote
     path maps to. ``failed_paths`` (local paths whose fetch failed) are neither
-    written nor orphaned.
+    written nor orphaned. ``names`` (local path -> Secret name, from a name template)
+    makes a managed Secret of a path under another name an orphan: the name changed.
     """
     plan = SyncPlan()
     seen_paths: set[str] = set(unchanged_versions) | set(failed_paths)
@@ -153,7 +181,7 @@ def plan_sync(
     claimed_names: dict[str, str] = {}
     for item in sorted(items, key=lambda i: i.local_path):
         seen_paths.add(item.local_path)
-        name = secret_name_for_path(item.local_path)
+        name = item.secret_name or secret_name_for_path(item.local_path)
         if name in claimed_names:
             plan.conflicts.append(
                 PlannedConflict(item.local_path, item.remote_path, ConflictReason.NAME_COLLISION)
@@ -164,7 +192,10 @@ def plan_sync(
 
     for secret in sorted(local.values(), key=lambda s: s.name):
         path = secret.path
-        if secret.managed_by != backend_name or path is None or path in seen_paths:
+        if secret.managed_by != backend_name or path is None:
+            continue
+        renamed = names is not None and names.get(path, secret.name) != secret.name
+        if path in seen_paths and not renamed:
             continue
         if not listing_complete:
             plan.unchanged.append(path)
@@ -172,6 +203,11 @@ def plan_sync(
         orphan = Orphan(secret.name, path, secret.resource_version)
         (plan.deletes if prune else plan.orphans).append(orphan)
     return plan
+
+
+def _was_shaped(secret: LocalSecret) -> bool:
+    """Whether a target shaped ``secret`` when it was written (its MAC covers a shape)."""
+    return "." in (secret.source_mac or "")
 
 
 def _plan_item(
@@ -183,9 +219,12 @@ def _plan_item(
     key: bytes,
     policy: ConflictPolicy,
 ) -> None:
-    mac = compute_mac(key, item.local_path, item.data)
+    shape = item.shape
+    if shape is None and existing is not None and _was_shaped(existing):
+        shape = SecretShape()  # the target is gone: back to an Opaque Secret
+    mac = compute_mac(key, item.local_path, item.data, shape.mac_fields() if shape else None)
     if existing is None:
-        plan.writes.append(Write(name, item, mac))
+        plan.writes.append(Write(name, item, mac, shape=shape))
         return
     if existing.path is not None and existing.path != item.local_path:
         plan.conflicts.append(
@@ -199,13 +238,15 @@ def _plan_item(
         )
         return
     rv = existing.resource_version
+    changes = existing.data != item.data or (shape is not None and existing.type != shape.type)
+    takeover = Write(name, item, mac, rv, takeover=True, shape=shape, changes_data=changes)
     if owner is None:
         if existing.data == item.data:
             if policy is ConflictPolicy.OVERWRITE:
-                plan.writes.append(Write(name, item, mac, rv, takeover=True))
+                plan.writes.append(takeover)
             return
         if policy is ConflictPolicy.OVERWRITE:
-            plan.writes.append(Write(name, item, mac, rv, takeover=True))
+            plan.writes.append(takeover)
         else:
             plan.conflicts.append(
                 PlannedConflict(
@@ -216,7 +257,7 @@ def _plan_item(
     edited = not mac_matches(key, item.local_path, existing.data, existing.source_mac)
     if edited and existing.data != item.data:
         if policy is ConflictPolicy.OVERWRITE:
-            plan.writes.append(Write(name, item, mac, rv, takeover=True))
+            plan.writes.append(takeover)
         else:
             plan.conflicts.append(
                 PlannedConflict(item.local_path, item.remote_path, ConflictReason.LOCAL_EDIT)
@@ -227,8 +268,9 @@ def _plan_item(
         and not existing.orphaned
         and existing.remote_path == item.remote_path
         and (item.version is None or existing.remote_version == item.version)
+        and (shape is None or shape.observed(existing) == shape)
     )
     if unchanged:
         plan.unchanged.append(item.local_path)
     else:
-        plan.writes.append(Write(name, item, mac, rv))
+        plan.writes.append(Write(name, item, mac, rv, shape=shape, changes_data=changes))

@@ -11,7 +11,8 @@ from typing import Protocol
 
 from ..backends.base import SecretBackend
 from ..models.resource import ObjectMeta
-from ..models.secret import LocalSecret
+from ..models.rollout import WorkloadKind
+from ..models.secret import LocalSecret, SecretShape
 from ..models.spec import BackendSpec
 from ..models.status import BackendStatus
 
@@ -35,6 +36,7 @@ class SecretStorage(Protocol):
         data: Mapping[str, bytes],
         mac: str,
         existing: LocalSecret | None,
+        shape: SecretShape | None = None,
     ) -> None: ...
 
     async def mark_orphaned(self, namespace: str, name: str) -> None: ...
@@ -52,6 +54,20 @@ class EventSink(Protocol):
     async def record(
         self, about: ObjectMeta, *, reason: str, message: str, warning: bool = False
     ) -> None: ...
+
+
+class Workloads(Protocol):
+    """Deployments, StatefulSets and DaemonSets of a namespace, restarted on request."""
+
+    async def restart(
+        self,
+        namespace: str,
+        kind: WorkloadKind,
+        *,
+        name: str | None,
+        selector: str | None,
+        stamp: str,
+    ) -> list[str]: ...
 
 
 #: makes a logged-in client for a spec in a namespace (credentials read there)

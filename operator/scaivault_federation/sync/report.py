@@ -17,7 +17,7 @@ from ..models.status import BackendStatus, Health
 from .metrics import record_status
 from .ports import EventSink, StatusWriter
 from .service import SyncOutcome
-from .status import after_failure, after_probe, after_sync, set_condition
+from .status import after_failure, after_idle_probe, after_probe, after_sync, set_condition
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,15 @@ class Reporter:
             backend_id=resource.id,
             reason=c.PROXY_MODE,
             message=PROXY_MESSAGE,
+        )
+        await self._write(resource, status, now + timedelta(seconds=round(next_delay)))
+
+    async def idle(
+        self, resource: FederationBackendResource, latency: float, now: datetime, next_delay: float
+    ) -> None:
+        """OnChange with nothing to do: the backend was probed, nothing synced."""
+        status = after_idle_probe(
+            resource.status, latency_ms=latency, now=now, backend_id=resource.id
         )
         await self._write(resource, status, now + timedelta(seconds=round(next_delay)))
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..backends.base import RemoteSecretRef, SecretBackend
-from ..models.content import InvalidContentError, to_secret_data
+from ..models.content import InvalidContentError
 from ..models.secret import LocalSecret, RemoteItem
 from ..models.spec import BackendSpec
 from ..models.status import Conflict
@@ -21,6 +21,7 @@ from ..paths import PathMapping, PathScope, secret_name_for_path
 from .apply import Applier
 from .plan import ConflictReason, PlannedConflict, map_remote, needs_fetch, plan_sync
 from .ports import SecretStorage
+from .targets import PathTargets, ShapeError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ class SyncOutcome:
     takeovers: list[str] = field(default_factory=list)
     #: the paths of a per-path sync; None for a full one
     paths: PathScope | None = None
+    #: names of existing Secrets whose data or type this sync changed
+    changed: list[str] = field(default_factory=list)
 
 
 def listing_prefixes(mappings: Sequence[PathMapping]) -> list[str]:
@@ -72,6 +75,8 @@ class SyncContext:
     paths: PathScope | None = None
     #: the conflicts the status lists now; a per-path sync keeps those outside its paths
     previous_conflicts: Sequence[Conflict] = ()
+    #: read every mapped secret even if its version is unchanged (the target changed)
+    refetch: bool = False
 
 
 async def run_sync(ctx: SyncContext) -> SyncOutcome:
@@ -92,41 +97,60 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
         for remote, local in mapped.local_by_remote.items()
         if scope is None or scope.matches(local)
     }
-    local = await _load_local(ctx)
-
-    to_fetch: list[str] = []
-    unchanged_versions: dict[str, str] = {}
-    for remote_path, local_path in wanted.items():
-        version = refs[remote_path].version
-        existing = local.get(secret_name_for_path(local_path))
-        if (
-            scope is not None
-            or version is None
-            or needs_fetch(
-                version, existing, ctx.mac_key, ctx.name, path=local_path, remote_path=remote_path
-            )
-        ):
-            to_fetch.append(remote_path)
-        else:
-            unchanged_versions[local_path] = version
-
     outcome = SyncOutcome(
         conflicts=[c for c in mapped.conflicts if scope is None or scope.matches(c.path)],
         paths=scope,
     )
+    targets = PathTargets(ctx.spec.target, mapped)
+    outcome.item_errors.update(targets.errors)
+    failed: list[str] = list(targets.errors)
+    local = await _load_local(ctx)
+
+    to_fetch: list[str] = []
+    pins: dict[str, str] = {}
+    unchanged_versions: dict[str, str] = {}
+    for remote_path, local_path in wanted.items():
+        name = targets.names.get(local_path)
+        if name is None:
+            continue  # its Secret name failed: an item error already
+        pin = targets.pin(local_path)
+        version = pin or refs[remote_path].version
+        existing = local.get(name)
+        if targets.created_once and existing is not None and existing.managed_by == ctx.name:
+            unchanged_versions[local_path] = existing.remote_version or ""
+        elif (
+            scope is not None
+            or ctx.refetch
+            or version is None
+            or needs_fetch(
+                version,
+                existing,
+                ctx.mac_key,
+                ctx.name,
+                path=local_path,
+                remote_path=remote_path,
+                targeted=targets.active,
+            )
+        ):
+            to_fetch.append(remote_path)
+            if pin is not None:
+                pins[remote_path] = pin
+        else:
+            unchanged_versions[local_path] = version
+
     items: list[RemoteItem] = []
-    failed: list[str] = []
     if to_fetch:
-        batch = await ctx.backend.get_many(to_fetch)
+        if pins:
+            batch = await ctx.backend.get_many(to_fetch, versions=pins)
+        else:
+            batch = await ctx.backend.get_many(to_fetch)
         for remote_path, secret in batch.found.items():
             local_path = mapped.local_by_remote[remote_path]
             try:
-                data = to_secret_data(secret.value)
-            except InvalidContentError as exc:
+                items.append(targets.item(local_path, remote_path, secret.value, secret.version))
+            except (InvalidContentError, ShapeError) as exc:
                 outcome.item_errors[local_path] = str(exc)
                 failed.append(local_path)
-                continue
-            items.append(RemoteItem(local_path, remote_path, data, secret.version))
         for remote_path, error in batch.failed.items():
             local_path = mapped.local_by_remote[remote_path]
             outcome.item_errors[local_path] = error.message
@@ -143,6 +167,7 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
         prune=ctx.spec.prune,
         listing_complete=True,
         failed_paths=failed,
+        names=targets.names if targets.active else None,
     )
     applier = Applier(ctx.store, ctx.namespace, ctx.name, ctx.mac_key, ctx.spec.conflict_policy)
     applied = await applier.apply(plan, local)
@@ -152,6 +177,7 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
         applied.orphaned,
     )
     outcome.takeovers.extend(applied.takeovers)
+    outcome.changed.extend(applied.changed)
     outcome.item_errors.update(applied.item_errors)
     outcome.conflicts.extend(plan.conflicts)
     outcome.conflicts.extend(applied.conflicts)

@@ -164,3 +164,21 @@ def after_probe(
             "conditions": conds,
         }
     )
+
+
+def after_idle_probe(
+    previous: BackendStatus, *, latency_ms: float, now: datetime, backend_id: str
+) -> BackendStatus:
+    """``refreshPolicy: OnChange`` between changes: the last sync's figures and
+    conditions stand; only the connection is checked again."""
+    return previous.model_copy(
+        update={
+            "id": backend_id,
+            "connection": Connection(
+                status=ConnectionState.CONNECTED,
+                latency_ms=max(1, round(latency_ms)),
+                checked_at=now,
+                message="",
+            ),
+        }
+    )

@@ -26,11 +26,13 @@ from ..errors import FederationError, is_retryable, reason_of, safe_message
 from ..models.resource import FederationBackendResource
 from ..models.spec import BackendSpec, Mode
 from ..models.status import Health
+from ..models.target import RefreshPolicy
 from ..paths import PathScope, secret_name_for_path
 from .clock import Clock, SystemClock
 from .metrics import BackendMetrics
-from .ports import Connector, EventSink, SecretStorage, StatusWriter
+from .ports import Connector, EventSink, SecretStorage, StatusWriter, Workloads
 from .report import Reporter
+from .rollout import Rollouts
 from .service import SyncContext, run_sync
 from .triggers import TriggerRouter
 
@@ -40,6 +42,7 @@ MIN_BACKOFF = 5.0
 MAX_BACKOFF = 300.0
 #: how long a worker with an invalid spec waits before looking again (a spec change wakes it)
 INVALID_SPEC_WAIT = 3600.0
+_UNSEEN = object()
 
 
 @dataclass
@@ -55,6 +58,7 @@ class OperatorDeps:
     rng: random.Random = field(default_factory=random.Random)
     clock: Clock = field(default_factory=SystemClock)
     max_backoff: float = MAX_BACKOFF
+    workloads: Workloads | None = None
     #: wakes workers when Secrets they depend on change (None: only their schedule)
     router: TriggerRouter | None = None
     #: whether this process acts on the backend with this uid (HA and shards)
@@ -97,6 +101,11 @@ class BackendWorker:
         self.next_delay = 0.0
         self.failures = 0
         self.resource: FederationBackendResource | None = None
+        #: spec.target of the last sync (_UNSEEN before the first): a change re-reads all
+        self.synced_target: object = _UNSEEN
+        #: whether a sync is owed under refreshPolicy OnChange (a spec change or a trigger)
+        self.sync_owed = True
+        self.rollouts = Rollouts()
         self._wake = asyncio.Event()
         self._triggered = False
         self._reconnect = False
@@ -131,7 +140,7 @@ class BackendWorker:
                 if current.metadata.deleting:
                     return
                 await self.step(current)
-                await self.deps.clock.sleep_until(self.due, self._wake)
+                await self.deps.clock.sleep_until(self._next_wake(), self._wake)
         finally:
             await self.close()
 
@@ -149,11 +158,13 @@ class BackendWorker:
             resumed = self.generation is None
             await self._reconfigure(resource)
             self.due = clock.monotonic() + (self._resume_delay(resource) if resumed else 0.0)
+            self.sync_owed = not (resumed and self._synced_this_generation(resource))
             if resumed and not resource.requested_since_last_sync():
                 self.last_request = request
         paths: PathScope | None = None
         if request != self.last_request:
             self.last_request = request
+            self.sync_owed = True
             paths = resource.sync_paths
             if paths is None:
                 self.due = 0.0
@@ -163,10 +174,12 @@ class BackendWorker:
         if self._triggered:
             self._triggered = False
             self.due = 0.0
+            self.sync_owed = True
         if clock.monotonic() >= self.due:
             await self.tick(resource)
         elif paths is not None:
             await self.tick(resource, paths)
+        await self._restart_workloads(resource)
 
     async def close(self) -> None:
         if self.backend is not None:
@@ -229,6 +242,9 @@ class BackendWorker:
             if spec.mode is Mode.PROXY:
                 latency = await backend.probe()
                 await self.report.probed(resource, latency, clock.now(), self.next_delay)
+            elif self._on_change(spec) and not self.sync_owed:
+                latency = await backend.probe()
+                await self.report.idle(resource, latency, clock.now(), self.next_delay)
             else:
                 async with self.deps.sync_slots:
                     latency = await backend.probe()
@@ -241,11 +257,16 @@ class BackendWorker:
                         self.deps.mac_key,
                         paths=paths,
                         previous_conflicts=resource.status.conflicts,
+                        refetch=self._target_changed(spec),
                     )
                     # the status says "as of when the sync began": a change made
                     # while it ran is not in it, so a later sync is still due
                     started = clock.now()
                     outcome = await run_sync(ctx)
+                    self.synced_target = spec.target
+                self.sync_owed = bool(outcome.item_errors)
+                targets = spec.rollout_restart_targets or []
+                self.rollouts.note(targets, outcome.changed, clock.monotonic())
                 await self.report.synced(resource, outcome, latency, started, self.next_delay)
                 self._metrics(spec).record_sync(outcome)
             self._metrics(spec).record_success(latency)
@@ -276,6 +297,47 @@ class BackendWorker:
             return []
         paths = (getattr(self.spec.config, attr, None) for attr in CREDENTIAL_FIELDS)
         return [secret_name_for_path(path) for path in paths if path]
+
+    def _next_wake(self) -> float:
+        restart = self.rollouts.next_due()
+        return self.due if restart is None else min(self.due, restart)
+
+    async def _restart_workloads(self, resource: FederationBackendResource) -> None:
+        """Restart the rollout targets whose debounce has passed."""
+        spec = self.spec
+        if spec is None:
+            return
+        self.rollouts.forget_others(spec.rollout_restart_targets or [])
+        clock = self.deps.clock
+        await self.rollouts.fire_due(
+            resource.metadata,
+            self.deps.workloads,
+            self.deps.events,
+            self._metrics(spec),
+            clock.monotonic(),
+            clock.now(),
+        )
+
+    @staticmethod
+    def _on_change(spec: BackendSpec) -> bool:
+        return spec.target is not None and spec.target.policy is RefreshPolicy.ON_CHANGE
+
+    @staticmethod
+    def _synced_this_generation(resource: FederationBackendResource) -> bool:
+        """After an operator restart: whether the status shows a clean sync of this spec."""
+        status = resource.status
+        return (
+            status.status is Health.HEALTHY
+            and status.last_sync is not None
+            and status.observed_generation == resource.generation
+        )
+
+    def _target_changed(self, spec: BackendSpec) -> bool:
+        """Whether Secrets may need rebuilding although no remote version changed: the
+        target differs from the last sync's (or, after a start, there is one)."""
+        if self.synced_target is _UNSEEN:
+            return spec.target is not None
+        return spec.target != self.synced_target
 
     def _metrics(self, spec: BackendSpec) -> BackendMetrics:
         return BackendMetrics(self.namespace, self.name, spec.type.value)
