@@ -24,7 +24,14 @@ BUILTIN_COMMANDS = ("run", "api")
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _kube_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kube-context", help="kubeconfig context to use (default: the current-context)"
+    )
+
+
 def _operator_flags(run: argparse.ArgumentParser) -> None:
+    _kube_flags(run)
     run.add_argument(
         "-n",
         "--namespace",
@@ -63,6 +70,7 @@ def _operator_flags(run: argparse.ArgumentParser) -> None:
 
 
 def _api_flags(api: argparse.ArgumentParser) -> None:
+    _kube_flags(api)
     api.add_argument("--host", dest="api_host", help="listen address (default 0.0.0.0)")
     api.add_argument("--port", dest="api_port", type=int, help="listen port (default 8000)")
     api.add_argument(

@@ -24,6 +24,7 @@ QUIET_LOGGERS = (
     "google",
     "grpc",
     "hpack",
+    "kubernetes",
 )
 
 
@@ -45,7 +46,7 @@ async def run_operator(
     ready_flag: asyncio.Event | None = None,
 ) -> None:
     """Run the kopf operator until ``stop_flag`` is set or the task is cancelled."""
-    from .handlers import operator as _handlers  # noqa: F401  (registers the handlers)
+    from .handlers.operator import REGISTRY
 
     if settings.metrics_port:
         serve_metrics(settings.metrics_port, settings.metrics_addr)
@@ -62,4 +63,5 @@ async def run_operator(
         stop_flag=stop_flag,
         ready_flag=ready_flag,
         memo=kopf.Memo(settings=settings),
+        registry=REGISTRY,
     )
