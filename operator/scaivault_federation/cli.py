@@ -14,6 +14,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
+from .k8s.config import KubeConfigError
 from .settings import InvalidSettingsError, Settings
 
 #: entry-point group of plugin commands: ``register(subparsers)`` adds a subcommand whose
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except InvalidSettingsError as exc:
+    except (InvalidSettingsError, KubeConfigError) as exc:
         print(f"scaivault-federation {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -15,7 +15,7 @@ import kopf
 from ..backends.credentials import connect
 from ..k8s.backend_store import BackendStore
 from ..k8s.client import KubeClient
-from ..k8s.config import Credentials, KubeConnection, load_connection
+from ..k8s.config import Credentials, KubeConnection
 from ..k8s.events import EventRecorder
 from ..k8s.leases import LeaseStore
 from ..k8s.reflector import Reflector
@@ -53,15 +53,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.posting.level = logging.WARNING
     settings.batching.worker_limit = ours.worker_limit
     settings.watching.server_timeout = 300
-    connection = await asyncio.to_thread(
-        load_connection,
-        ours.kubeconfig,
-        context=ours.kube_context,
-        service_host=ours.kubernetes_service_host,
-        service_port=ours.kubernetes_service_port,
-    )
-    log.info("Kubernetes: %s, %s", connection.source, connection.server)
-    memo.connection = connection
+    connection: KubeConnection = memo.connection  # loaded by the runner, before kopf
     client = KubeClient(
         connection, write_qps=ours.kube_write_qps, write_burst=ours.kube_write_burst
     )
@@ -126,12 +118,17 @@ async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     kopf asks again when the ``expiration`` we gave passes (an exec credential is
     then fetched again), or earlier when the apiserver refused what it has (a 401):
     then the connection loads everything again."""
+    return await login_info(memo)
+
+
+async def login_info(memo: kopf.Memo) -> kopf.ConnectionInfo:
+    """What :func:`login` hands kopf (remembered in ``memo``, to tell a refusal)."""
     connection: KubeConnection = memo.connection
     handed: tuple[Credentials, dt.datetime | None] | None = getattr(memo, "login_handed", None)
     credentials = await connection.current()
     if handed is not None and credentials.same_login(handed[0]):
         expiration = handed[1]
-        if expiration is None or dt.datetime.now(dt.UTC) < expiration:
+        if expiration is None or connection.now() < expiration:
             credentials = await connection.refresh(stale=credentials)
     info = connection_info(credentials, connection.default_namespace, connection.expiration)
     memo.login_handed = (credentials, info.expiration)

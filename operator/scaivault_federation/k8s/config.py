@@ -210,6 +210,10 @@ class KubeConnection:
         """Where the login comes from (a kubeconfig list, in-cluster), for messages."""
         return self._loaded.source
 
+    def now(self) -> dt.datetime:
+        """The time on the connection's clock (the one its expirations are on)."""
+        return self._clock()
+
     def due(self) -> bool:
         return self._clock() >= self._next_check
 
