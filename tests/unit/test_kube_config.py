@@ -32,6 +32,7 @@ from scaivault_federation.handlers.operator import connection_info, login_info
 from scaivault_federation.k8s.client import KubeClient, UnauthorizedError
 from scaivault_federation.k8s.config import (
     RETRY_SECONDS,
+    Credentials,
     KubeConfigError,
     KubeConnection,
     Loaded,
@@ -479,3 +480,20 @@ def test_the_context_setting_comes_from_the_environment_or_the_flag(
     assert Settings.load().kube_context == "from-env"
     assert Settings.load(kube_context="from-flag").kube_context == "from-flag"
     assert Settings.load().kubeconfig == f"/a{os.pathsep}/b"  # the whole list
+
+
+async def test_new_tls_material_makes_a_new_session() -> None:
+    """An exec plugin may print a new client certificate: the next request makes a new
+    TLS context (the old session is closed); the same material keeps the session."""
+    clock = Clock()
+    client = KubeClient(KubeConnection(FakePackage(clock).load, clock=clock))
+    try:
+        first = Credentials(server="https://k.example", verify=False)
+        session = await client.session_for(first)
+        same = await client.session_for(Credentials(server="https://k.example", verify=False))
+        assert same is session
+        insecure_with_ca = Credentials(server="https://k.example", verify=False, ca_file="x")
+        other = await client.session_for(insecure_with_ca)
+        assert other is not session and session.closed and not other.closed
+    finally:
+        await client.close()

@@ -128,13 +128,15 @@ class KubeClient:
     async def session_for(self, credentials: Credentials) -> aiohttp.ClientSession:
         """The session for ``credentials``: made afresh when their TLS material changed
         (an exec plugin may hand out new client certificates)."""
-        if self._session is None or self._session.closed or self._session_tls != credentials.tls:
-            if self._session is not None:
-                await self._session.close()
-            connector = aiohttp.TCPConnector(ssl=credentials.ssl_context(), limit=32)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
-            self._session_tls = credentials.tls
-        return self._session
+        session = self._session
+        if session is not None and not session.closed and self._session_tls == credentials.tls:
+            return session
+        connector = aiohttp.TCPConnector(ssl=credentials.ssl_context(), limit=32)
+        fresh = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        self._session, self._session_tls = fresh, credentials.tls
+        if session is not None:  # swapped first, closed after: no caller sees it half-made
+            await session.close()
+        return fresh
 
     async def close(self) -> None:
         if self._session is not None:
