@@ -27,7 +27,7 @@ from scaivault_devenv.moto import MotoServer
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_federation.backends import Credentials, SecretBackend, create_backend
 from scaivault_federation.k8s.client import KubeClient
-from scaivault_federation.k8s.config import from_kubeconfig
+from scaivault_federation.k8s.config import load_connection
 from scaivault_federation.k8s.secrets import SecretStore
 from scaivault_federation.models.config import AwsConfig, BackendType, VaultConfig
 from scaivault_federation.models.content import to_secret_data
@@ -116,7 +116,7 @@ async def scenario(
 
 
 async def main_async(n: int, cp: ControlPlane, moto: MotoServer, bao: OpenBaoServer) -> None:
-    kube = KubeClient(from_kubeconfig(cp.kubeconfig), write_qps=1000, write_burst=1000)
+    kube = KubeClient(load_connection(cp.kubeconfig), write_qps=1000, write_burst=1000)
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     ensure_namespace(cp, namespace)
     lines = [

@@ -21,7 +21,7 @@ from scaivault_devenv.moto import MotoServer
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.k8s.client import KubeClient
-from scaivault_federation.k8s.config import from_kubeconfig
+from scaivault_federation.k8s.config import load_connection
 from tests.backends.harness_aws import moto_server
 from tests.backends.harness_azure import keyvault_server
 from tests.backends.harness_google import gsm_emulator
@@ -118,6 +118,6 @@ def operator_metrics_port(operator: ManagedProcess) -> int:
 
 @pytest.fixture(scope="session")
 async def kube(control_plane: ControlPlane) -> AsyncIterator[KubeClient]:
-    client = KubeClient(from_kubeconfig(control_plane.kubeconfig))
+    client = KubeClient(load_connection(control_plane.kubeconfig))
     yield client
     await client.close()

@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from .console import commands as console
+from .k8s.config import KubeConfigError
 from .settings import InvalidSettingsError, Settings
 
 #: entry-point group of plugin commands: ``register(subparsers)`` adds a subcommand whose
@@ -27,7 +28,14 @@ BUILTIN_COMMANDS = ("run", "api", *console.COMMANDS)
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _kube_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kube-context", help="kubeconfig context to use (default: the current-context)"
+    )
+
+
 def _operator_flags(run: argparse.ArgumentParser) -> None:
+    _kube_flags(run)
     run.add_argument(
         "-n",
         "--namespace",
@@ -66,6 +74,7 @@ def _operator_flags(run: argparse.ArgumentParser) -> None:
 
 
 def _api_flags(api: argparse.ArgumentParser) -> None:
+    _kube_flags(api)
     api.add_argument("--host", dest="api_host", help="listen address (default 0.0.0.0)")
     api.add_argument("--port", dest="api_port", type=int, help="listen port (default 8000)")
     api.add_argument(
@@ -155,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except InvalidSettingsError as exc:
+    except (InvalidSettingsError, KubeConfigError) as exc:
         print(f"scaivault-federation {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -7,8 +7,11 @@ import logging
 
 import kopf
 
+from .k8s.config import load_connection
 from .settings import Settings
 from .sync.metrics import serve_metrics
+
+log = logging.getLogger(__name__)
 
 QUIET_LOGGERS = (
     "aiohttp.access",
@@ -24,6 +27,7 @@ QUIET_LOGGERS = (
     "google",
     "grpc",
     "hpack",
+    "kubernetes",
 )
 
 
@@ -44,8 +48,21 @@ async def run_operator(
     stop_flag: asyncio.Event | None = None,
     ready_flag: asyncio.Event | None = None,
 ) -> None:
-    """Run the kopf operator until ``stop_flag`` is set or the task is cancelled."""
-    from .handlers import operator as _handlers  # noqa: F401  (registers the handlers)
+    """Run the kopf operator until ``stop_flag`` is set or the task is cancelled.
+
+    The Kubernetes connection is loaded first (an exec plugin may take a moment), so
+    a kubeconfig that cannot log in stops the command with its message; our
+    client and kopf's login both take their credentials from it."""
+    from .handlers.operator import REGISTRY
+
+    connection = await asyncio.to_thread(
+        load_connection,
+        settings.kubeconfig,
+        context=settings.kube_context,
+        service_host=settings.kubernetes_service_host,
+        service_port=settings.kubernetes_service_port,
+    )
+    log.info("Kubernetes: %s, %s", connection.source, connection.server)
 
     if settings.metrics_port:
         serve_metrics(settings.metrics_port, settings.metrics_addr)
@@ -61,5 +78,6 @@ async def run_operator(
         liveness_endpoint=settings.liveness,
         stop_flag=stop_flag,
         ready_flag=ready_flag,
-        memo=kopf.Memo(settings=settings),
+        memo=kopf.Memo(settings=settings, connection=connection),
+        registry=REGISTRY,
     )

@@ -66,7 +66,12 @@ class Settings(BaseSettings):
     kubeconfig: str | None = Field(
         default=None,
         validation_alias=_standard("KUBECONFIG"),
-        description="kubeconfig file (the first of a KUBECONFIG list); unset: in-cluster",
+        description="kubeconfig file, or a list of them separated by the path separator "
+        "(merged as kubectl merges them); unset: in-cluster, else ~/.kube/config",
+    )
+    kube_context: str | None = Field(
+        default=None,
+        description="kubeconfig context to use (default: the current-context)",
     )
     kubernetes_service_host: str | None = Field(
         default=None,

@@ -27,7 +27,7 @@ from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess
 from scaivault_federation.k8s.client import KubeClient
-from scaivault_federation.k8s.config import from_kubeconfig
+from scaivault_federation.k8s.config import load_connection
 
 from .helpers import Cluster, eventually
 
@@ -48,7 +48,7 @@ def own_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane
 
 @pytest.fixture
 async def plane_kube(own_plane: ControlPlane) -> AsyncIterator[KubeClient]:
-    client = KubeClient(from_kubeconfig(own_plane.kubeconfig))
+    client = KubeClient(load_connection(own_plane.kubeconfig))
     yield client
     await client.close()
 

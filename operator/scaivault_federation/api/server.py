@@ -3,9 +3,10 @@
 :func:`run_api` runs it inside the caller's event loop until cancelled (``dev``
 runs it next to the operator); :func:`serve_api` is the command's entry
 point. The API's own Kubernetes identity comes from the kubeconfig or the
-pod's service account; it needs to list and watch FederationBackends, to
-create, patch and delete them, to read and write Secrets, and to create
-TokenReviews and SubjectAccessReviews.
+pod's service account, loaded by the ``kubernetes`` package (``k8s/config.py``);
+it needs to list and watch FederationBackends, to create, patch and delete
+them, to read and write Secrets, and to create TokenReviews and
+SubjectAccessReviews.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class ApiServer:
         self.settings = settings
         connection = load_connection(
             settings.kubeconfig,
+            context=settings.kube_context,
             service_host=settings.kubernetes_service_host,
             service_port=settings.kubernetes_service_port,
         )

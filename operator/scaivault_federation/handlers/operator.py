@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import functools
 import logging
 import secrets
@@ -14,7 +15,7 @@ import kopf
 from ..backends.credentials import connect
 from ..k8s.backend_store import BackendStore
 from ..k8s.client import KubeClient
-from ..k8s.config import load_connection
+from ..k8s.config import Credentials, KubeConnection
 from ..k8s.events import EventRecorder
 from ..k8s.leases import LeaseStore
 from ..k8s.namespaces import NamespaceReader
@@ -38,8 +39,12 @@ log = logging.getLogger(__name__)
 
 WorkerKey = tuple[str, str]
 
+#: our handlers, and no others: a plain registry has none of kopf's fallback logins
+#: (which would log in a second time, through whatever client library is installed)
+REGISTRY = kopf.OperatorRegistry()
 
-@kopf.on.startup()
+
+@kopf.on.startup(registry=REGISTRY)
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     ours: Settings = memo.settings
     settings.persistence.finalizer = FINALIZER
@@ -50,11 +55,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     settings.posting.level = logging.WARNING
     settings.batching.worker_limit = ours.worker_limit
     settings.watching.server_timeout = 300
-    connection = load_connection(
-        ours.kubeconfig,
-        service_host=ours.kubernetes_service_host,
-        service_port=ours.kubernetes_service_port,
-    )
+    connection: KubeConnection = memo.connection  # loaded by the runner, before kopf
     client = KubeClient(
         connection, write_qps=ours.kube_write_qps, write_burst=ours.kube_write_burst
     )
@@ -115,6 +116,48 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     )
 
 
+@kopf.on.login(registry=REGISTRY)
+async def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
+    """kopf's credentials: those of the connection our own client uses (loaded at
+    startup), so the two logins are one.
+
+    kopf asks again when the ``expiration`` we gave passes (an exec credential is
+    then fetched again), or earlier when the apiserver refused what it has (a 401):
+    then the connection loads everything again."""
+    return await login_info(memo)
+
+
+async def login_info(memo: kopf.Memo) -> kopf.ConnectionInfo:
+    """What :func:`login` hands kopf (remembered in ``memo``, to tell a refusal)."""
+    connection: KubeConnection = memo.connection
+    handed: tuple[Credentials, dt.datetime | None] | None = getattr(memo, "login_handed", None)
+    credentials = await connection.current()
+    if handed is not None and credentials.same_login(handed[0]):
+        expiration = handed[1]
+        if expiration is None or connection.now() < expiration:
+            credentials = await connection.refresh(stale=credentials)
+    info = connection_info(credentials, connection.default_namespace, connection.expiration)
+    memo.login_handed = (credentials, info.expiration)
+    return info
+
+
+def connection_info(
+    credentials: Credentials, default_namespace: str, expiration: dt.datetime | None
+) -> kopf.ConnectionInfo:
+    scheme, token = credentials.scheme_and_token()
+    return kopf.ConnectionInfo(
+        server=credentials.server,
+        ca_path=credentials.ca_file,
+        insecure=not credentials.verify,
+        scheme=scheme,
+        token=token,
+        certificate_path=credentials.cert_file,
+        private_key_path=credentials.key_file,
+        default_namespace=default_namespace,
+        expiration=expiration,
+    )
+
+
 def _owns_everything(uid: str) -> bool:
     return True
 
@@ -123,7 +166,7 @@ def _managed(client: KubeClient, path: str, cache: ManagedSecretCache) -> Reflec
     return Reflector(client, path, cache, label_selector=MANAGED_SELECTOR)
 
 
-@kopf.on.cleanup()
+@kopf.on.cleanup(registry=REGISTRY)
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     for task in getattr(memo, "tasks", []):
         task.cancel()
@@ -135,7 +178,7 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         await client.close()
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
+@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0, registry=REGISTRY)
 async def backend_daemon(
     name: str, namespace: str | None, body: kopf.Body, memo: Any, **_: Any
 ) -> None:
@@ -155,7 +198,7 @@ async def backend_daemon(
             del workers[(namespace, name)]
 
 
-@kopf.on.event(GROUP, VERSION, PLURAL)
+@kopf.on.event(GROUP, VERSION, PLURAL, registry=REGISTRY)
 def backend_changed(name: str, namespace: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
     """Every watch event hands the live object to its worker (which wakes on it)."""
     workers: dict[WorkerKey, BackendWorker] = getattr(memo, "workers", {})
@@ -164,7 +207,7 @@ def backend_changed(name: str, namespace: str | None, body: kopf.Body, memo: Any
         worker.observe(FederationBackendResource.from_object(body))
 
 
-@kopf.on.delete(GROUP, VERSION, PLURAL)
+@kopf.on.delete(GROUP, VERSION, PLURAL, registry=REGISTRY)
 async def backend_deleted(
     name: str, namespace: str | None, spec: kopf.Spec, meta: kopf.Meta, memo: Any, **_: Any
 ) -> None:
@@ -177,6 +220,6 @@ async def backend_deleted(
     log.info("%s/%s deleted: %s %d Secret(s)", namespace, name, policy.value, count)
 
 
-@kopf.on.probe(id="backends")
+@kopf.on.probe(id="backends", registry=REGISTRY)
 def probe(memo: kopf.Memo, **_: Any) -> bool:
     return getattr(memo, "deps", None) is not None

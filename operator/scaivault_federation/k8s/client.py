@@ -20,7 +20,7 @@ import aiohttp
 
 from .. import conditions as c
 from ..errors import FederationError
-from .config import KubeConnection
+from .config import Credentials, KubeConnection
 from .ratelimit import TokenBucket
 
 JSON = dict[str, Any]
@@ -64,6 +64,10 @@ class ConflictError(KubeApiError):
     http_code = "conflict"
 
 
+class UnauthorizedError(KubeApiError):
+    """401: the apiserver did not accept our credentials (expired or revoked)."""
+
+
 class ForbiddenError(KubeApiError):
     pass
 
@@ -92,6 +96,7 @@ class TooManyRequestsError(KubeApiError):
 
 
 _ERRORS: dict[int, type[KubeApiError]] = {
+    401: UnauthorizedError,
     404: NotFoundError,
     409: ConflictError,
     403: ForbiddenError,
@@ -114,16 +119,24 @@ class KubeClient:
         self.max_throttle_retries = max_throttle_retries
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=10)
         self._session: aiohttp.ClientSession | None = None
+        self._session_tls: tuple[object, ...] | None = None
         #: requests made, by HTTP method (tests and benchmarks read it)
         self.requests: Counter[str] = Counter()
         #: 429 answers the apiserver gave, retried or not
         self.throttled = 0
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self.connection.ssl_context(), limit=32)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
-        return self._session
+    async def session_for(self, credentials: Credentials) -> aiohttp.ClientSession:
+        """The session for ``credentials``: made afresh when their TLS material changed
+        (an exec plugin may hand out new client certificates)."""
+        session = self._session
+        if session is not None and not session.closed and self._session_tls == credentials.tls:
+            return session
+        connector = aiohttp.TCPConnector(ssl=credentials.ssl_context(), limit=32)
+        fresh = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        self._session, self._session_tls = fresh, credentials.tls
+        if session is not None:  # swapped first, closed after: no caller sees it half-made
+            await session.close()
+        return fresh
 
     async def close(self) -> None:
         if self._session is not None:
@@ -161,20 +174,44 @@ class KubeClient:
         content_type: str,
         accept: str | None,
     ) -> JSON:
-        self.requests[method] += 1
         if self.write_limiter is not None and method not in ("GET", "HEAD"):
             await self.write_limiter.acquire()
-        headers = {"Accept": accept or "application/json"}
-        token = self.connection.bearer_token()
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        credentials = await self.connection.current()
+        try:
+            return await self._send(credentials, method, path, body, params, content_type, accept)
+        except UnauthorizedError:
+            # expired or revoked early: fetch the credentials again and try once more
+            fresh = await self.connection.refresh(stale=credentials)
+            if fresh.same_login(credentials):
+                raise
+            return await self._send(fresh, method, path, body, params, content_type, accept)
+
+    async def _send(
+        self,
+        credentials: Credentials,
+        method: str,
+        path: str,
+        body: Any,
+        params: Mapping[str, str] | None,
+        content_type: str,
+        accept: str | None,
+    ) -> JSON:
+        self.requests[method] += 1
+        headers = {"Accept": accept or "application/json", **credentials.headers()}
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
             data = json.dumps(body)
-        session = self._get_session()
-        url = self.connection.server + path
-        async with session.request(method, url, data=data, params=params, headers=headers) as resp:
+        session = await self.session_for(credentials)
+        url = credentials.server + path
+        async with session.request(
+            method,
+            url,
+            data=data,
+            params=params,
+            headers=headers,
+            server_hostname=credentials.tls_server_name,
+        ) as resp:
             text = await resp.text()
             if resp.status >= 400:
                 raise _error_from(resp.status, text, resp.headers.get("Retry-After"))

@@ -106,16 +106,25 @@ async def watch_events(
     }
     if label_selector:
         params["labelSelector"] = label_selector
-    headers = {"Accept": METADATA_ONLY_WATCH if metadata_only else "application/json"}
-    token = client.connection.bearer_token()
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+    credentials = await client.connection.current()
+    headers = {
+        "Accept": METADATA_ONLY_WATCH if metadata_only else "application/json",
+        **credentials.headers(),
+    }
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout_seconds + 30)
-    session = client._get_session()
-    url = client.connection.server + path
-    async with session.get(url, params=params, headers=headers, timeout=timeout) as resp:
+    session = await client.session_for(credentials)
+    url = credentials.server + path
+    async with session.get(
+        url,
+        params=params,
+        headers=headers,
+        timeout=timeout,
+        server_hostname=credentials.tls_server_name,
+    ) as resp:
         if resp.status == 410:
             raise WatchExpiredError("resource version too old")
+        if resp.status == 401:  # the next attempt of the caller presents fresh credentials
+            await client.connection.refresh(stale=credentials)
         if resp.status >= 400:
             raise _error_from(resp.status, await resp.text())
         buffer = b""
