@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..labels import (
     BACKEND_LABEL,
+    CLUSTER_BACKEND_LABEL,
     MANAGED_BY,
-    MANAGED_BY_VALUE,
     ORPHANED_AT_ANNOTATION,
     PATH_ANNOTATION,
     REMOTE_PATH_ANNOTATION,
@@ -24,6 +24,7 @@ from ..labels import (
     SOURCE_MAC_ANNOTATION,
     SYNCED_AT_ANNOTATION,
     managed_selector,
+    owner_labels,
 )
 from ..models.secret import LocalSecret
 from .client import JSON, ConflictError, KubeClient, NotFoundError
@@ -103,7 +104,7 @@ class SecretStore:
     ) -> None:
         """Create or replace (with optimistic concurrency) a synced Secret."""
         labels = dict(existing.labels) if existing else {}
-        labels.update({MANAGED_BY: MANAGED_BY_VALUE, BACKEND_LABEL: backend_name})
+        labels.update(owner_labels(backend_name))
         annotations = dict(existing.annotations) if existing else {}
         annotations.pop(ORPHANED_AT_ANNOTATION, None)
         annotations.pop(REMOTE_VERSION_ANNOTATION, None)
@@ -160,7 +161,7 @@ class SecretStore:
         for name in names:
             patch: JSON = {
                 "metadata": {
-                    "labels": {MANAGED_BY: None, BACKEND_LABEL: None},
+                    "labels": {MANAGED_BY: None, BACKEND_LABEL: None, CLUSTER_BACKEND_LABEL: None},
                     "annotations": drop,
                 }
             }

@@ -30,7 +30,7 @@ from .clock import Clock, SystemClock
 from .metrics import BackendMetrics
 from .ports import Connector, EventSink, SecretStorage, StatusWriter
 from .report import Reporter
-from .service import SyncContext, run_sync
+from .service import SyncContext, SyncOutcome, run_sync
 from .triggers import TriggerRouter
 
 log = logging.getLogger(__name__)
@@ -220,18 +220,10 @@ class BackendWorker:
             else:
                 async with self.deps.sync_slots:
                     latency = await backend.probe()
-                    ctx = SyncContext(
-                        self.namespace,
-                        self.name,
-                        spec,
-                        backend,
-                        self.deps.secrets,
-                        self.deps.mac_key,
-                    )
                     # the status says "as of when the sync began": a change made
                     # while it ran is not in it, so a later sync is still due
                     started = clock.now()
-                    outcome = await run_sync(ctx)
+                    outcome = await self.sync(resource, spec, backend)
                 await self.report.synced(resource, outcome, latency, started, self.next_delay)
                 self._metrics(spec).record_sync(outcome)
             self._metrics(spec).record_success(latency)
@@ -255,6 +247,15 @@ class BackendWorker:
         finally:
             if self.backend is not None:
                 self._metrics(spec).drain_calls(self.backend.calls)
+
+    async def sync(
+        self, resource: FederationBackendResource, spec: BackendSpec, backend: SecretBackend
+    ) -> SyncOutcome:
+        """One sync of the backend's Secrets (a cluster backend runs one per namespace)."""
+        ctx = SyncContext(
+            self.namespace, self.name, spec, backend, self.deps.secrets, self.deps.mac_key
+        )
+        return await run_sync(ctx)
 
     def _credential_names(self) -> list[str]:
         """The Secrets the config's ``*Path`` fields name."""
