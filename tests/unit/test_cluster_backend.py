@@ -259,3 +259,26 @@ def test_the_namespace_index_follows_labels_and_says_when_they_change() -> None:
     terminating["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     index.changed("/api/v1/namespaces", "MODIFIED", terminating)  # going: no longer a target
     assert "c" not in index.labels()
+
+
+async def test_after_a_restart_a_moved_selection_syncs_at_once() -> None:
+    world = ClusterWorld()
+    await world.step()
+    world.clock.advance(60)
+    # the operator restarts; meanwhile namespace b was unlabelled
+    world.namespaces.by_name["b"] = {}
+    world.worker = ClusterBackendWorker(world.deps, world.namespaces, HOME, NAME)
+    status = await world.step()
+    assert [n.name for n in status.namespaces] == ["a"]
+    assert await world.store.list_managed("b", OWNER) == []
+
+
+async def test_after_a_restart_an_unmoved_selection_keeps_its_schedule() -> None:
+    world = ClusterWorld()
+    await world.step()
+    lists = len(world.connector.listed_at)
+    world.clock.advance(60)
+    world.worker = ClusterBackendWorker(world.deps, world.namespaces, HOME, NAME)
+    await world.step()
+    assert len(world.connector.listed_at) == lists
+    assert world.worker.targets == {"a", "b"}

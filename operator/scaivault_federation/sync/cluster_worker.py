@@ -71,6 +71,16 @@ class ClusterBackendWorker(BackendWorker):
         #: the namespaces synced into by the last sync (attached to the trigger router)
         self.targets: set[str] = set()
 
+    async def step(self, resource: FederationBackendResource) -> None:
+        if self.generation is None and not self.targets:
+            # (re)started: the namespaces the status lists are ours until a sync says
+            # otherwise, and a selection that moved meanwhile syncs at once
+            for namespace in self.previous_namespaces(resource):
+                self._attach(namespace)
+            self.spec = resource.spec
+            self.namespaces_changed()
+        await super().step(resource)
+
     def namespaces_changed(self) -> None:
         """A namespace came, went or changed labels: sync at once if the selection moved."""
         spec = self.spec
