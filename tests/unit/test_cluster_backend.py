@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 
+from scaivault_federation.backends.base import BatchResult, RemoteSecretRef
 from scaivault_federation.backends.fake import FakeBackend
 from scaivault_federation.k8s.namespace_index import NamespaceIndex
 from scaivault_federation.labels import (
@@ -26,6 +27,7 @@ from scaivault_federation.models.cluster import (
     LabelSelector,
 )
 from scaivault_federation.sync.cluster_worker import ClusterBackendWorker
+from scaivault_federation.sync.shared_reads import SharedReads
 from scaivault_federation.sync.worker import OperatorDeps
 from tests.unit.engine_fakes import (
     MAC_KEY,
@@ -180,6 +182,8 @@ async def test_syncs_each_selected_namespace_with_one_client() -> None:
     world = ClusterWorld()
     status = await world.step()
     assert world.connector.calls == 1  # one client for every namespace
+    # prod/ listed once for both namespaces, teams/a/ and teams/b/ each once
+    assert len(world.connector.listed_at) == 3
     assert world.store.data("a") == {"app-db": {"value": b"pw"}, "team-token": {"value": b"t-a"}}
     assert world.store.data("b")["team-token"] == {"value": b"t-b"}
     assert world.store.names("c") == []
@@ -282,3 +286,32 @@ async def test_after_a_restart_an_unmoved_selection_keeps_its_schedule() -> None
     await world.step()
     assert len(world.connector.listed_at) == lists
     assert world.worker.targets == {"a", "b"}
+
+
+class CountingBackend(FakeBackend):
+    def __init__(self, entries: dict[str, Any]) -> None:
+        super().__init__(entries)
+        self.lists: list[str] = []
+        self.reads: list[str] = []
+
+    async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
+        self.lists.append(prefix)
+        return await super().list_secrets(prefix)
+
+    async def get_many(self, paths: Sequence[str]) -> BatchResult:
+        self.reads.extend(paths)
+        return await super().get_many(paths)
+
+
+async def test_one_round_lists_each_prefix_and_reads_each_path_once() -> None:
+    backend = CountingBackend({"prod/db": "pw", "prod/api": "k"})
+    shared = SharedReads(backend)
+    for _ in range(3):
+        assert [r.path for r in await shared.list_secrets("prod/")] == ["prod/api", "prod/db"]
+        batch = await shared.get_many(["prod/db", "prod/gone"])
+        assert list(batch.found) == ["prod/db"] and batch.missing == ["prod/gone"]
+    await shared.get_many(["prod/api", "prod/db"])
+    assert backend.lists == ["prod/"]
+    assert backend.reads == ["prod/db", "prod/gone", "prod/api"]
+    await shared.close()  # the worker's client stays open
+    assert await shared.probe() > 0

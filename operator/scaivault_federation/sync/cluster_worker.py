@@ -1,6 +1,7 @@
 """The life of one ClusterFederationBackend: a :class:`BackendWorker` (the same
 schedule, backoff, ownership and reporting) whose sync is one :func:`run_sync`
-per selected namespace, the backend client shared.
+per selected namespace, the backend client shared (each prefix listed and
+each path read once per round, :mod:`.shared_reads`).
 
 Its credentials are read in the operator's namespace (the worker's
 ``namespace``); its Secrets carry the owner key :func:`cluster_owner` (the
@@ -24,6 +25,7 @@ from .cluster_status import ClusterOutcome, after_cluster_sync
 from .ports import NamespaceSource
 from .report import Reporter
 from .service import SyncContext, SyncOutcome, run_sync
+from .shared_reads import SharedReads
 from .teardown import teardown
 from .worker import BackendWorker, OperatorDeps
 
@@ -97,13 +99,14 @@ class ClusterBackendWorker(BackendWorker):
         selected = selected_namespaces(spec, self.namespaces)
         known = self.targets | set(self.previous_namespaces(resource))
         outcome = ClusterOutcome()
+        shared = SharedReads(backend)
         for namespace in sorted(selected):
             self._attach(namespace)
             ctx = SyncContext(
                 namespace,
                 self.name,
                 spec.in_namespace(namespace),
-                backend,
+                shared,
                 self.deps.secrets,
                 self.deps.mac_key,
             )
