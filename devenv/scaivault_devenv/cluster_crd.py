@@ -114,9 +114,9 @@ COLUMNS: list[dict[str, Any]] = [
     },
     {
         "name": "Namespaces",
-        "type": "string",
-        "jsonPath": ".status.namespaces[*].name",
-        "description": "The namespaces synced into.",
+        "type": "integer",
+        "jsonPath": ".status.namespaceCount",
+        "description": "Namespaces synced into (status.namespaces lists them).",
     },
     {
         "name": "Last Sync",
@@ -166,6 +166,7 @@ def derive(namespaced: dict[str, Any]) -> dict[str, Any]:
     mapping["description"] += " '{namespace}' stands for each selected namespace."
     status = root["properties"]["status"]["properties"]
     status["namespaces"] = NAMESPACES_STATUS
+    status["namespaceCount"] = {"type": "integer", "minimum": 0}
     conflict = status["conflicts"]["items"]
     conflict["required"] = ["namespace", *conflict["required"]]
     conflict["properties"] = {

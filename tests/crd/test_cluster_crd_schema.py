@@ -141,3 +141,41 @@ def test_a_name_too_long_for_the_owner_label_is_rejected(api: Api) -> None:
     assert status == 422, body
     assert "at most 55 characters" in body["message"]
     assert create(api, SPEC, name="n" * 55)[0] == 201
+
+
+def test_printer_columns_show_totals_and_namespaces(api: Api) -> None:
+    status, body = create(api, SPEC)
+    assert status == 201, body
+    name = body["metadata"]["name"]
+    code, patched = api.call(
+        "PATCH",
+        f"{COLLECTION}/{name}/status",
+        {
+            "status": {
+                "status": "healthy",
+                "secretsSynced": 4,
+                "conflictCount": 0,
+                "namespaces": [{"name": "a"}, {"name": "b"}],
+                "namespaceCount": 2,
+            }
+        },
+        content_type="application/merge-patch+json",
+    )
+    assert code == 200, patched
+    code, table = api.call(
+        "GET", f"{COLLECTION}/{name}", accept="application/json;as=Table;v=v1;g=meta.k8s.io"
+    )
+    assert code == 200, table
+    columns = [c["name"] for c in table["columnDefinitions"]]
+    assert columns == [
+        "Name",
+        "Type",
+        "Status",
+        "Synced",
+        "Conflicts",
+        "Namespaces",
+        "Last Sync",
+        "Age",
+    ]
+    (row,) = table["rows"]
+    assert row["cells"][1:6] == ["hashicorp-vault", "healthy", 4, 0, 2]

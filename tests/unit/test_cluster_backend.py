@@ -189,6 +189,7 @@ async def test_syncs_each_selected_namespace_with_one_client() -> None:
     assert world.store.names("c") == []
     assert all(s.managed_by == OWNER for s in await world.store.list_managed("a", OWNER))
     assert status.secrets_synced == 4
+    assert status.namespace_count == 2
     assert [(n.name, n.secrets_synced, n.conflict_count) for n in status.namespaces] == [
         ("a", 2, 0),
         ("b", 2, 0),

@@ -112,6 +112,7 @@ class ClusterBackendStatus(BackendStatus):
     # every conflict names its namespace (a subtype of the base's items)
     conflicts: list[ClusterConflict] = Field(default_factory=list)  # type: ignore[assignment]
     namespaces: list[NamespaceStatus] = Field(default_factory=list)
+    namespace_count: int | None = None
 
 
 class ClusterBackendResource(FederationBackendResource):

@@ -74,5 +74,6 @@ def after_cluster_sync(
             "conflicts": conflicts[:MAX_LISTED_CONFLICTS],
             "conflict_count": len(conflicts),
             "namespaces": namespaces,
+            "namespace_count": len(namespaces),
         }
     )
