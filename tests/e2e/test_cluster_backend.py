@@ -175,6 +175,12 @@ async def test_syncs_into_selected_namespaces_and_follows_labels_retain(
     await assert_synced(b, name)
     assert decoded(await c.secret("shared-db") or {}) == {"password": "local"}
     assert await d.secret("team-token") is None
+    events = await Cluster(fleet.kube, "default").events()
+    ours = [e for e in events if e["involvedObject"]["name"] == name]
+    assert {(e["reason"], e["involvedObject"]["kind"]) for e in ours} == {
+        ("ConflictDetected", "ClusterFederationBackend")
+    }
+    assert f"namespace {c.namespace}, path shared/db" in ours[0]["message"]
 
     # a managed Secret deleted by hand in a target namespace is restored at once
     await b.kube.delete(f"/api/v1/namespaces/{b.namespace}/secrets/team-token")
