@@ -1,4 +1,4 @@
-"""Preparing a fresh cluster: the CRD from ``crds/`` and namespaces."""
+"""Preparing a fresh cluster: the CRDs from ``crds/`` and namespaces."""
 
 from __future__ import annotations
 
@@ -12,17 +12,23 @@ from .checkout import ROOT
 from .controlplane import ControlPlane
 
 CRD_NAME = "federationbackends.federation.scaivault.io"
+CLUSTER_CRD_NAME = "clusterfederationbackends.federation.scaivault.io"
+#: the CRDs and the collection each serves, once established
+CRDS = {
+    CRD_NAME: "/apis/federation.scaivault.io/v1alpha1/federationbackends",
+    CLUSTER_CRD_NAME: "/apis/federation.scaivault.io/v1alpha1/clusterfederationbackends",
+}
 
 
-def crd_file() -> Path:
-    """The canonical CRD: in the checkout, or shipped inside the package."""
+def crd_file(name: str = CRD_NAME) -> Path:
+    """A canonical CRD: in the checkout, or shipped inside the package."""
     for candidate in (
-        ROOT / "crds" / f"{CRD_NAME}.yaml",
-        Path(__file__).resolve().parent / "crds" / f"{CRD_NAME}.yaml",
+        ROOT / "crds" / f"{name}.yaml",
+        Path(__file__).resolve().parent / "crds" / f"{name}.yaml",
     ):
         if candidate.exists():
             return candidate
-    raise FileNotFoundError(f"{CRD_NAME}.yaml not found next to the package")
+    raise FileNotFoundError(f"{name}.yaml not found next to the package")
 
 
 def apply(cp: ControlPlane, collection: str, obj: dict[str, Any]) -> None:
@@ -46,23 +52,28 @@ def apply(cp: ControlPlane, collection: str, obj: dict[str, Any]) -> None:
 
 
 def install_crd(cp: ControlPlane, timeout: float = 30) -> None:
-    crd = yaml.safe_load(crd_file().read_text())
-    apply(cp, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    """Both CRDs (FederationBackend, ClusterFederationBackend), once established."""
+    for name in CRDS:
+        crd = yaml.safe_load(crd_file(name).read_text())
+        apply(cp, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    for name, collection in CRDS.items():
+        _wait_established(cp, name, collection, timeout)
+
+
+def _wait_established(cp: ControlPlane, name: str, collection: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _, body = cp.request(
-            "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{CRD_NAME}"
+            "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
         )
         conditions = (body.get("status") or {}).get("conditions") or []
         if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
             # the discovery document lags a little behind Established
-            status, _ = cp.request(
-                "GET", "/apis/federation.scaivault.io/v1alpha1/federationbackends"
-            )
+            status, _ = cp.request("GET", collection)
             if status == 200:
                 return
         time.sleep(0.2)
-    raise RuntimeError(f"CRD {CRD_NAME} was not established within {timeout}s")
+    raise RuntimeError(f"CRD {name} was not established within {timeout}s")
 
 
 def ensure_namespace(cp: ControlPlane, name: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from . import cluster_crd
 from .checkout import ROOT
 from .helm import CHART, DEPLOY, NAMESPACE, RELEASE, find_helm, render_text
 
@@ -78,6 +79,7 @@ def expected_files(helm: Path) -> dict[str, str]:
 
 
 def write(helm: Path) -> list[Path]:
+    cluster_crd.write()
     written = []
     for crd in sorted((ROOT / "crds").glob("*.yaml")):
         copy = CHART / "crds" / crd.name

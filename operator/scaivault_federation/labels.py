@@ -7,10 +7,17 @@ GROUP = "federation.scaivault.io"
 VERSION = "v1alpha1"
 KIND = "FederationBackend"
 PLURAL = "federationbackends"
+CLUSTER_KIND = "ClusterFederationBackend"
+CLUSTER_PLURAL = "clusterfederationbackends"
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "scaivault-federation"
 BACKEND_LABEL = f"{GROUP}/backend"
+#: on Secrets a ClusterFederationBackend manages: its name (beside BACKEND_LABEL's owner key)
+CLUSTER_BACKEND_LABEL = f"{GROUP}/cluster-backend"
+#: BACKEND_LABEL's value on a ClusterFederationBackend's Secrets is this + its name: the
+#: underscore is in no object name, so a FederationBackend of the same name never matches
+CLUSTER_OWNER_PREFIX = "cluster_"
 
 PATH_ANNOTATION = f"{GROUP}/path"
 REMOTE_PATH_ANNOTATION = f"{GROUP}/remote-path"
@@ -27,6 +34,20 @@ SYNC_REQUESTED_ANNOTATION = f"{GROUP}/sync-requested-at"
 #: a per-path sync: ``{"requestedAt": <the sync-requested-at value>, "paths": [...]}``
 SYNC_PATHS_ANNOTATION = f"{GROUP}/sync-paths"
 FINALIZER = f"{GROUP}/finalizer"
+
+
+def cluster_owner(name: str) -> str:
+    """The owner key (BACKEND_LABEL's value) of a ClusterFederationBackend's Secrets."""
+    return CLUSTER_OWNER_PREFIX + name
+
+
+def owner_labels(owner: str) -> dict[str, str]:
+    """The labels naming a Secret's owner: a FederationBackend's name, or a cluster
+    backend's owner key plus its plain name."""
+    labels = {MANAGED_BY: MANAGED_BY_VALUE, BACKEND_LABEL: owner}
+    if owner.startswith(CLUSTER_OWNER_PREFIX):
+        labels[CLUSTER_BACKEND_LABEL] = owner[len(CLUSTER_OWNER_PREFIX) :]
+    return labels
 
 
 def managed_selector(backend_name: str) -> str:

@@ -68,6 +68,8 @@ async def run_operator(
         serve_metrics(settings.metrics_port, settings.metrics_addr)
 
     namespaces = list(settings.watch_namespaces)
+    if not namespaces:  # cluster-scoped ClusterFederationBackends need a cluster-wide operator
+        from .handlers import cluster as _cluster  # noqa: F401
     await kopf.operator(
         clusterwide=not namespaces,
         namespaces=namespaces,

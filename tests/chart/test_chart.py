@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 import yaml
 
+from scaivault_devenv import cluster_crd
 from scaivault_devenv.helm import CHART, ToolError, render_text, run
 
 from .tools import ROOT, find, render
 
 CRD = "federationbackends.federation.scaivault.io.yaml"
+CLUSTER_CRD = "clusterfederationbackends.federation.scaivault.io.yaml"
 IMAGE = "ghcr.io/scaivault/scaivault-federation"
 
 
@@ -112,19 +114,39 @@ def test_helm_lint_with_each_variant(helm: Path, name: str) -> None:
     assert "0 chart(s) failed" in out, out
 
 
-def test_chart_crd_is_identical_to_the_canonical_one() -> None:
-    chart_copy, canonical = CHART / "crds" / CRD, ROOT / "crds" / CRD
+@pytest.mark.parametrize("crd", [CRD, CLUSTER_CRD])
+def test_chart_crd_is_identical_to_the_canonical_one(crd: str) -> None:
+    chart_copy, canonical = CHART / "crds" / crd, ROOT / "crds" / crd
     assert chart_copy.read_bytes() == canonical.read_bytes(), (
         f"{chart_copy.relative_to(ROOT)} differs from {canonical.relative_to(ROOT)}: "
         "run hack/render-deploy.sh"
     )
 
 
-def test_chart_ships_only_the_federationbackend_crd() -> None:
+def test_cluster_crd_is_derived_from_the_namespaced_one() -> None:
+    """Its spec schema and CEL rules are the FederationBackend's, plus namespaceSelector."""
+    assert (ROOT / "crds" / CLUSTER_CRD).read_text() == cluster_crd.render(), (
+        "run hack/render-deploy.sh"
+    )
+    namespaced = yaml.safe_load((ROOT / "crds" / CRD).read_text())
+    cluster = yaml.safe_load((ROOT / "crds" / CLUSTER_CRD).read_text())
+    spec, cluster_spec = (
+        d["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        for d in (namespaced, cluster)
+    )
+    assert cluster["spec"]["scope"] == "Cluster"
+    assert cluster["spec"]["names"]["shortNames"] == ["cfedb"]
+    assert cluster_spec["x-kubernetes-validations"] == spec["x-kubernetes-validations"]
+    assert set(cluster_spec["properties"]) - set(spec["properties"]) == {"namespaceSelector"}
+    assert cluster_spec["required"] == [*spec["required"], "namespaceSelector"]
+
+
+def test_chart_ships_only_the_two_backend_crds() -> None:
     """Replicas coordinate through Leases: no kopf peering CRDs any more."""
-    assert sorted(p.name for p in (CHART / "crds").iterdir()) == [CRD]
-    docs = list(yaml.safe_load_all((CHART / "crds" / CRD).read_text()))
-    assert [d["metadata"]["name"] for d in docs] == [CRD.removesuffix(".yaml")]
+    assert sorted(p.name for p in (CHART / "crds").iterdir()) == [CLUSTER_CRD, CRD]
+    for crd in (CRD, CLUSTER_CRD):
+        docs = list(yaml.safe_load_all((CHART / "crds" / crd).read_text()))
+        assert [d["metadata"]["name"] for d in docs] == [crd.removesuffix(".yaml")]
 
 
 def test_no_kopf_peering_in_any_variant(variant: list[dict[str, Any]]) -> None:

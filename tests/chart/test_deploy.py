@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from scaivault_devenv.helm import DEPLOY, NAMESPACE
@@ -27,8 +28,14 @@ def test_deploy_equals_the_default_render(helm: Path) -> None:
     )
 
 
-def test_deploy_crd_is_the_canonical_one() -> None:
-    name = "federationbackends.federation.scaivault.io.yaml"
+@pytest.mark.parametrize(
+    "name",
+    [
+        "federationbackends.federation.scaivault.io.yaml",
+        "clusterfederationbackends.federation.scaivault.io.yaml",
+    ],
+)
+def test_deploy_crd_is_the_canonical_one(name: str) -> None:
     assert (DEPLOY / "crds" / name).read_bytes() == (ROOT / "crds" / name).read_bytes()
 
 

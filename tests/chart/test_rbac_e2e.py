@@ -22,6 +22,7 @@ from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.openbao import OpenBaoServer
 from tests.vault_kubernetes import ROLE, configure_kubernetes_auth, create_service_account
 
+from .cluster_scenario import cluster_backend_scenario
 from .harness import (
     API_GROUP,
     Identity,
@@ -74,6 +75,7 @@ def test_operator_syncs_and_reports_a_conflict_as_the_service_account(
 ) -> None:
     assert "--standalone" in identity.container("operator")["args"]
     operator_scenario(isolated_control_plane, openbao)
+    cluster_backend_scenario(isolated_control_plane, openbao, identity.release.namespace)
 
     calls = operator.proxy.snapshot()
     assert denied(calls) == []

@@ -19,6 +19,7 @@ import pytest
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.openbao import OpenBaoServer
 
+from .cluster_scenario import cluster_backend_scenario
 from .harness import (
     LEASE_GROUP_LABEL,
     Identity,
@@ -60,6 +61,7 @@ def test_operator_with_leases_uses_exactly_its_rules(
         assert lease["spec"]["leaseDurationSeconds"] == 6
         first = lease["metadata"]["resourceVersion"]
         operator_scenario(isolated_control_plane, openbao)
+        cluster_backend_scenario(isolated_control_plane, openbao, release.namespace)
         # Renewed every lease-duration/3 (here 2s): the scenario outlasts a few renewals.
         renewed = eventually(
             lambda: [x for x in identity.leases() if x["metadata"]["resourceVersion"] != first],

@@ -55,6 +55,20 @@ chart tests run both processes with exactly these rules and record the calls.
 - apiGroups: [""]
   resources: [namespaces]
   verbs: [list, watch]
+{{- else }}
+# ClusterFederationBackends (served by a cluster-wide operator only): kopf lists
+# and watches them and patches their annotations and finalizer; their status.
+- apiGroups: [federation.scaivault.io]
+  resources: [clusterfederationbackends]
+  verbs: [list, watch, patch]
+- apiGroups: [federation.scaivault.io]
+  resources: [clusterfederationbackends/status]
+  verbs: [patch]
+# Their namespaceSelector: every namespace's labels (list, watch), to follow
+# namespaces being labelled, unlabelled, created and deleted.
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list, watch]
 {{- end }}
 {{- if .Values.tenancy.ambientIdentityNamespaceSelector }}
 # Namespace labels, for tenancy.ambientIdentityNamespaceSelector.

@@ -18,6 +18,7 @@ from ..k8s.client import KubeClient
 from ..k8s.config import Credentials, KubeConnection
 from ..k8s.events import EventRecorder
 from ..k8s.leases import LeaseStore
+from ..k8s.namespace_index import NamespaceIndex
 from ..k8s.namespaces import NamespaceReader
 from ..k8s.reflector import Reflector
 from ..k8s.secret_cache import MANAGED_SELECTOR, ManagedSecretCache
@@ -29,6 +30,7 @@ from ..labels import FINALIZER, GROUP, PLURAL, VERSION
 from ..models.resource import FederationBackendResource
 from ..models.spec import DeletionPolicy
 from ..settings import Settings
+from ..sync.cluster_worker import ClusterBackendWorker
 from ..sync.membership import Membership
 from ..sync.metrics import forget_backend
 from ..sync.teardown import teardown
@@ -67,9 +69,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     cache.listen(router.managed_changed)
     workers: dict[WorkerKey, BackendWorker] = {}
     memo.client, memo.workers, memo.tasks = client, workers, []
+    memo.cluster_workers = {}
 
     def wake_all() -> None:
-        for worker in list(workers.values()):
+        for worker in [*workers.values(), *memo.cluster_workers.values()]:
             worker.ownership_changed()
 
     owns = _owns_everything
@@ -94,6 +97,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         memo.tasks.append(
             asyncio.create_task(_managed(client, path, cache).run(), name=f"managed-secrets {path}")
         )
+    memo.operator_namespace = namespace
+    if not ours.watch_namespaces:  # cluster-wide: ClusterFederationBackends are served
+        index = NamespaceIndex()
+        index.listen(functools.partial(_namespaces_changed, memo.cluster_workers))
+        memo.namespaces = index
+        memo.tasks.append(asyncio.create_task(index.reflector(client).run(), name="namespaces"))
     memo.deps = OperatorDeps(
         secrets=store,
         statuses=BackendStore(client),
@@ -156,6 +165,11 @@ def connection_info(
         default_namespace=default_namespace,
         expiration=expiration,
     )
+
+
+def _namespaces_changed(workers: dict[str, ClusterBackendWorker]) -> None:
+    for worker in list(workers.values()):
+        worker.namespaces_changed()
 
 
 def _owns_everything(uid: str) -> bool:

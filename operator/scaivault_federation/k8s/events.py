@@ -6,7 +6,7 @@ import logging
 
 import aiohttp
 
-from ..labels import GROUP, KIND, VERSION
+from ..labels import CLUSTER_KIND, GROUP, KIND, VERSION
 from ..models.resource import ObjectMeta
 from .client import JSON, KubeApiError, KubeClient
 from .secrets import now_rfc3339
@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 COMPONENT = "scaivault-federation"
 MAX_MESSAGE = 1024
+CLUSTER_EVENTS_NAMESPACE = "default"
 
 
 class EventRecorder:
@@ -26,15 +27,17 @@ class EventRecorder:
     ) -> None:
         """An Event on the FederationBackend ``about``; failures are logged only."""
         now = now_rfc3339()
+        # a ClusterFederationBackend (no namespace): its Events go to "default"
+        namespace = about.namespace or CLUSTER_EVENTS_NAMESPACE
         event: JSON = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"generateName": f"{about.name}.", "namespace": about.namespace},
+            "metadata": {"generateName": f"{about.name}.", "namespace": namespace},
             "involvedObject": {
                 "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": KIND,
+                "kind": KIND if about.namespace else CLUSTER_KIND,
                 "name": about.name,
-                "namespace": about.namespace,
+                "namespace": about.namespace or None,
                 "uid": about.uid or None,
             },
             "reason": reason,
@@ -47,7 +50,7 @@ class EventRecorder:
             "count": 1,
         }
         try:
-            await self.client.post(f"/api/v1/namespaces/{about.namespace}/events", event)
+            await self.client.post(f"/api/v1/namespaces/{namespace}/events", event)
         except KubeApiError as exc:
             log.warning("could not post event %s: %s", reason, exc.status_reason)
         except (aiohttp.ClientError, TimeoutError) as exc:  # never fail the caller

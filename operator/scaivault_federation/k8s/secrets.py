@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from ..labels import (
     BACKEND_LABEL,
     DECLARED_ANNOTATION,
+    CLUSTER_BACKEND_LABEL,
     MANAGED_BY,
-    MANAGED_BY_VALUE,
     ORPHANED_AT_ANNOTATION,
     PATH_ANNOTATION,
     REMOTE_PATH_ANNOTATION,
@@ -25,6 +25,7 @@ from ..labels import (
     SOURCE_MAC_ANNOTATION,
     SYNCED_AT_ANNOTATION,
     managed_selector,
+    owner_labels,
 )
 from ..models.secret import LocalSecret, SecretShape, merge_metadata
 from .client import JSON, ConflictError, KubeClient, NotFoundError
@@ -110,7 +111,7 @@ class SecretStore:
         declared labels and annotations and ``immutable``; a Secret whose type
         differs, or that is immutable, is deleted and created again."""
         labels, annotations = merge_metadata(existing, shape)
-        labels.update({MANAGED_BY: MANAGED_BY_VALUE, BACKEND_LABEL: backend_name})
+        labels.update(owner_labels(backend_name))
         annotations.pop(ORPHANED_AT_ANNOTATION, None)
         annotations.pop(REMOTE_VERSION_ANNOTATION, None)
         annotations.update(
@@ -176,7 +177,7 @@ class SecretStore:
         for name in names:
             patch: JSON = {
                 "metadata": {
-                    "labels": {MANAGED_BY: None, BACKEND_LABEL: None},
+                    "labels": {MANAGED_BY: None, BACKEND_LABEL: None, CLUSTER_BACKEND_LABEL: None},
                     "annotations": drop,
                 }
             }

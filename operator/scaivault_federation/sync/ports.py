@@ -72,3 +72,15 @@ class Workloads(Protocol):
 
 #: makes a logged-in client for a spec in a namespace (credentials read there)
 Connector = Callable[[BackendSpec, str], Awaitable[SecretBackend]]
+
+
+class NamespaceSource(Protocol):
+    """The cluster's namespaces and their labels, kept current by a watch."""
+
+    async def wait_listed(self) -> None:
+        """Return once a full listing is held (before it, no selection is known)."""
+        ...
+
+    def labels(self) -> Mapping[str, Mapping[str, str]]:
+        """Namespace name -> its labels."""
+        ...

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from .. import conditions as c
 from ..errors import reason_of
 from ..models.resource import FederationBackendResource
-from ..models.status import BackendStatus, Health
+from ..models.status import BackendStatus, Conflict, Health
 from .metrics import record_status
 from .ports import EventSink, StatusWriter
 from .service import SyncOutcome
@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 
 SUSPENDED_MESSAGE = "sync suspended"
 PROXY_MESSAGE = "proxy mode: reads pass through to the backend"
+
+
+def _conflict_key(conflict: Conflict) -> tuple[str, str, str]:
+    """(namespace, path, reason): a cluster backend's conflicts name their namespace."""
+    return (getattr(conflict, "namespace", ""), conflict.path, conflict.reason)
+
+
+def _named(resource: FederationBackendResource) -> str:
+    """``namespace/name``, or the name of a cluster backend."""
+    return f"{resource.namespace}/{resource.name}" if resource.namespace else resource.name
 
 
 class Reporter:
@@ -40,12 +50,7 @@ class Reporter:
         try:
             await self.statuses.write_status(resource.namespace, resource.name, status)
         except Exception as exc:  # the next sync writes it again
-            log.warning(
-                "status of %s/%s not written: %s",
-                resource.namespace,
-                resource.name,
-                type(exc).__name__,
-            )
+            log.warning("status of %s not written: %s", _named(resource), type(exc).__name__)
 
     async def synced(
         self,
@@ -56,23 +61,18 @@ class Reporter:
         next_delay: float,
     ) -> None:
         previous = resource.status
-        status = after_sync(
-            previous,
-            outcome,
-            latency_ms=latency,
-            now=now,
-            generation=resource.generation,
-            backend_id=resource.id,
-        )
+        status = self.after_sync(resource, outcome, latency, now)
         await self._write(resource, status, now + timedelta(seconds=round(next_delay)))
         about = resource.metadata
-        known = {(x.path, x.reason) for x in previous.conflicts}
+        known = {_conflict_key(x) for x in previous.conflicts}
         for conflict in status.conflicts:
-            if (conflict.path, conflict.reason) not in known:
+            if _conflict_key(conflict) not in known:
+                namespace = _conflict_key(conflict)[0]
+                where = f"namespace {namespace}, " if namespace else ""
                 await self.events.record(
                     about,
                     reason="ConflictDetected",
-                    message=f"path {conflict.path} ({conflict.reason}); local value kept",
+                    message=f"{where}path {conflict.path} ({conflict.reason}); local value kept",
                     warning=True,
                 )
         for path in outcome.takeovers:
@@ -89,14 +89,30 @@ class Reporter:
                 about, reason=c.PARTIAL_SYNC, message=status.message or "", warning=True
             )
         log.info(
-            "synced %s/%s%s: %d synced, %d written, %d conflicts, %d ms",
-            resource.namespace,
-            resource.name,
+            "synced %s%s: %d synced, %d written, %d conflicts, %d ms",
+            _named(resource),
             "" if outcome.paths is None else f" ({len(outcome.paths.texts)} path(s) only)",
             outcome.secrets_synced,
             outcome.written,
             len(outcome.conflicts),
             outcome.duration_ms,
+        )
+
+    def after_sync(
+        self,
+        resource: FederationBackendResource,
+        outcome: SyncOutcome,
+        latency: float,
+        now: datetime,
+    ) -> BackendStatus:
+        """The status a sync leads to."""
+        return after_sync(
+            resource.status,
+            outcome,
+            latency_ms=latency,
+            now=now,
+            generation=resource.generation,
+            backend_id=resource.id,
         )
 
     async def probed(
@@ -164,4 +180,4 @@ class Reporter:
             await self.events.record(
                 resource.metadata, reason=reason_of(error), message=message, warning=True
             )
-        log.warning("%s/%s: %s", resource.namespace, resource.name, message)
+        log.warning("%s: %s", _named(resource), message)

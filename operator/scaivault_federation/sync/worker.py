@@ -33,7 +33,7 @@ from .metrics import BackendMetrics
 from .ports import Connector, EventSink, SecretStorage, StatusWriter, Workloads
 from .report import Reporter
 from .rollout import Rollouts
-from .service import SyncContext, run_sync
+from .service import SyncContext, SyncOutcome, run_sync
 from .triggers import TriggerRouter
 
 log = logging.getLogger(__name__)
@@ -248,21 +248,10 @@ class BackendWorker:
             else:
                 async with self.deps.sync_slots:
                     latency = await backend.probe()
-                    ctx = SyncContext(
-                        self.namespace,
-                        self.name,
-                        spec,
-                        backend,
-                        self.deps.secrets,
-                        self.deps.mac_key,
-                        paths=paths,
-                        previous_conflicts=resource.status.conflicts,
-                        refetch=self._target_changed(spec),
-                    )
                     # the status says "as of when the sync began": a change made
                     # while it ran is not in it, so a later sync is still due
                     started = clock.now()
-                    outcome = await run_sync(ctx)
+                    outcome = await self.sync(resource, spec, backend, paths)
                     self.synced_target = spec.target
                 self.sync_owed = bool(outcome.item_errors)
                 targets = spec.rollout_restart_targets or []
@@ -290,6 +279,28 @@ class BackendWorker:
         finally:
             if self.backend is not None:
                 self._metrics(spec).drain_calls(self.backend.calls)
+
+    async def sync(
+        self,
+        resource: FederationBackendResource,
+        spec: BackendSpec,
+        backend: SecretBackend,
+        paths: PathScope | None = None,
+    ) -> SyncOutcome:
+        """One sync of the backend's Secrets (a cluster backend runs one per namespace);
+        only ``paths`` when given."""
+        ctx = SyncContext(
+            self.namespace,
+            self.name,
+            spec,
+            backend,
+            self.deps.secrets,
+            self.deps.mac_key,
+            paths=paths,
+            previous_conflicts=resource.status.conflicts,
+            refetch=self._target_changed(spec),
+        )
+        return await run_sync(ctx)
 
     def _credential_names(self) -> list[str]:
         """The Secrets the config's ``*Path`` fields name."""

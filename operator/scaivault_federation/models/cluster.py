@@ -1,0 +1,145 @@
+"""The ClusterFederationBackend: a FederationBackend's spec plus the namespaces it
+writes into (``namespaceSelector``), its status with per-namespace figures.
+
+Its pathMapping may name the target namespace: the literal ``{namespace}`` in a
+key or value is replaced by each selected namespace's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+
+from ..paths import InvalidPathError, parse_mappings
+from .base import CamelModel, describe_errors
+from .resource import FederationBackendResource, ObjectMeta
+from .spec import BackendSpec
+from .status import BackendStatus, Conflict
+
+NAMESPACE_PLACEHOLDER = "{namespace}"
+
+
+class SelectorOperator(StrEnum):
+    IN = "In"
+    NOT_IN = "NotIn"
+    EXISTS = "Exists"
+    DOES_NOT_EXIST = "DoesNotExist"
+
+
+class SelectorRequirement(CamelModel):
+    key: str = Field(min_length=1)
+    operator: SelectorOperator
+    values: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_values(self) -> SelectorRequirement:
+        wants_values = self.operator in (SelectorOperator.IN, SelectorOperator.NOT_IN)
+        if wants_values and not self.values:
+            raise ValueError(f"operator {self.operator.value} needs values")
+        if not wants_values and self.values:
+            raise ValueError(f"operator {self.operator.value} takes no values")
+        return self
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        value = labels.get(self.key)
+        if self.operator is SelectorOperator.IN:
+            return value is not None and value in self.values
+        if self.operator is SelectorOperator.NOT_IN:
+            return value is None or value not in self.values
+        if self.operator is SelectorOperator.EXISTS:
+            return value is not None
+        return value is None
+
+
+class LabelSelector(CamelModel):
+    """A standard Kubernetes label selector; the empty one selects every namespace."""
+
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    match_expressions: list[SelectorRequirement] = Field(default_factory=list)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in self.match_labels.items()) and all(
+            r.matches(labels) for r in self.match_expressions
+        )
+
+
+def for_namespace(mapping: Mapping[str, str], namespace: str) -> dict[str, str]:
+    """The pathMapping with ``{namespace}`` replaced by ``namespace``."""
+    return {
+        k.replace(NAMESPACE_PLACEHOLDER, namespace): v.replace(NAMESPACE_PLACEHOLDER, namespace)
+        for k, v in mapping.items()
+    }
+
+
+class ClusterBackendSpec(BackendSpec):
+    namespace_selector: LabelSelector
+
+    @model_validator(mode="after")
+    def _check_namespaced_mapping(self) -> ClusterBackendSpec:
+        try:
+            parse_mappings(for_namespace(self.path_mapping, "namespace"))
+        except InvalidPathError as exc:
+            raise ValueError(f"path_mapping: {exc}") from None
+        return self
+
+    def in_namespace(self, namespace: str) -> BackendSpec:
+        """The spec one namespace's sync runs with (the mapping made concrete)."""
+        return BackendSpec.model_construct(
+            **{
+                **{name: getattr(self, name) for name in BackendSpec.model_fields},
+                "path_mapping": for_namespace(self.path_mapping, namespace),
+            }
+        )
+
+    def selects(self, labels: Mapping[str, str]) -> bool:
+        return self.namespace_selector.matches(labels)
+
+
+class NamespaceStatus(CamelModel):
+    name: str
+    secrets_synced: int = 0
+    conflict_count: int = 0
+
+
+class ClusterConflict(Conflict):
+    namespace: str
+
+
+class ClusterBackendStatus(BackendStatus):
+    # every conflict names its namespace (a subtype of the base's items)
+    conflicts: list[ClusterConflict] = Field(default_factory=list)  # type: ignore[assignment]
+    namespaces: list[NamespaceStatus] = Field(default_factory=list)
+    namespace_count: int | None = None
+
+
+class ClusterBackendResource(FederationBackendResource):
+    """A ClusterFederationBackend; ``spec`` is a :class:`ClusterBackendSpec` and
+    ``status`` a :class:`ClusterBackendStatus` (the engine sees the base types)."""
+
+    @classmethod
+    def from_object(cls, obj: Mapping[str, Any]) -> ClusterBackendResource:
+        raw_spec = dict(obj.get("spec") or {})
+        spec: ClusterBackendSpec | None
+        try:
+            spec, error = ClusterBackendSpec.model_validate(raw_spec), None
+        except ValidationError as exc:
+            spec, error = None, "invalid spec: " + describe_errors(exc, prefix="spec")
+        try:
+            status = ClusterBackendStatus.model_validate(obj.get("status") or {})
+        except ValidationError:
+            status = ClusterBackendStatus()
+        return cls(ObjectMeta.from_object(obj), spec, status, raw_spec, error)
+
+    @property
+    def cluster_spec(self) -> ClusterBackendSpec | None:
+        return self.spec if isinstance(self.spec, ClusterBackendSpec) else None
+
+    @property
+    def cluster_status(self) -> ClusterBackendStatus:
+        status = self.status
+        if isinstance(status, ClusterBackendStatus):
+            return status
+        return ClusterBackendStatus.model_validate(status.to_cr())
