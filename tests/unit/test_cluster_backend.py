@@ -299,9 +299,11 @@ class CountingBackend(FakeBackend):
         self.lists.append(prefix)
         return await super().list_secrets(prefix)
 
-    async def get_many(self, paths: Sequence[str]) -> BatchResult:
+    async def get_many(
+        self, paths: Sequence[str], versions: Mapping[str, str] | None = None
+    ) -> BatchResult:
         self.reads.extend(paths)
-        return await super().get_many(paths)
+        return await super().get_many(paths, versions)
 
 
 async def test_one_round_lists_each_prefix_and_reads_each_path_once() -> None:

@@ -19,9 +19,9 @@ from ..backends.base import SecretBackend
 from ..labels import cluster_owner
 from ..models.cluster import ClusterBackendResource, ClusterBackendSpec
 from ..models.resource import FederationBackendResource
-from ..paths import PathScope
 from ..models.spec import BackendSpec
 from ..models.status import BackendStatus
+from ..paths import PathScope
 from .cluster_status import ClusterOutcome, after_cluster_sync
 from .ports import NamespaceSource
 from .report import Reporter
