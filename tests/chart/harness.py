@@ -341,8 +341,18 @@ def operator_scenario(cp: ControlPlane, openbao: OpenBaoServer) -> None:
     assert db is not None and unb64(db["data"]) == {"password": "pw-1"}
     kept = app.secret("external-vault-c")
     assert kept is not None and unb64(kept["data"]) == {"v": "local"}
-    events = app.call("GET", f"/api/v1/namespaces/{app.name}/events")["items"]
-    assert "ConflictDetected" in {e["reason"] for e in events}
+    # the Event follows the status write: wait for it rather than race it
+    eventually(
+        lambda: (
+            "ConflictDetected"
+            in {
+                e["reason"]
+                for e in app.call("GET", f"/api/v1/namespaces/{app.name}/events")["items"]
+            }
+        ),
+        30,
+        "the ConflictDetected Event",
+    )
     print(f"first sync as the ServiceAccount: {time.monotonic() - began:.1f}s")
 
     # A change (update), a remote deletion with prune (delete), a manual trigger.

@@ -18,11 +18,12 @@ from ..sync.cluster_worker import ClusterBackendWorker, selected_namespaces
 from ..sync.metrics import forget_backend
 from ..sync.teardown import teardown
 from ..sync.worker import OperatorDeps
+from .operator import REGISTRY
 
 log = logging.getLogger(__name__)
 
 
-@kopf.daemon(GROUP, VERSION, CLUSTER_PLURAL, cancellation_timeout=10.0)
+@kopf.daemon(GROUP, VERSION, CLUSTER_PLURAL, cancellation_timeout=10.0, registry=REGISTRY)
 async def cluster_backend_daemon(name: str, body: kopf.Body, memo: Any, **_: Any) -> None:
     deps: OperatorDeps = dataclasses.replace(memo.deps, statuses=ClusterBackendStore(memo.client))
     worker = ClusterBackendWorker(deps, memo.namespaces, memo.operator_namespace, name)
@@ -41,7 +42,7 @@ async def cluster_backend_daemon(name: str, body: kopf.Body, memo: Any, **_: Any
             del workers[name]
 
 
-@kopf.on.event(GROUP, VERSION, CLUSTER_PLURAL)
+@kopf.on.event(GROUP, VERSION, CLUSTER_PLURAL, registry=REGISTRY)
 def cluster_backend_changed(name: str, body: kopf.Body, memo: Any, **_: Any) -> None:
     """Every watch event hands the live object to its worker (which wakes on it)."""
     worker = getattr(memo, "cluster_workers", {}).get(name)
@@ -49,7 +50,7 @@ def cluster_backend_changed(name: str, body: kopf.Body, memo: Any, **_: Any) -> 
         worker.observe(ClusterBackendResource.from_object(body))
 
 
-@kopf.on.delete(GROUP, VERSION, CLUSTER_PLURAL)
+@kopf.on.delete(GROUP, VERSION, CLUSTER_PLURAL, registry=REGISTRY)
 async def cluster_backend_deleted(name: str, body: kopf.Body, memo: Any, **_: Any) -> None:
     resource = ClusterBackendResource.from_object(body)
     if not memo.deps.owns(resource.uid):
