@@ -19,7 +19,9 @@ a second hvac client on the same session that carries no token. On
 TLS: the session's connections use one ``ssl.SSLContext``: the system's trust
 store, or the PEM bundle under the credentials key ``ca.crt``, or no
 verification with ``tlsVerify: false``; for ``cert`` auth it also holds the
-client certificate (see :func:`_load_client_certificate`).
+client certificate (see :func:`_load_client_certificate`). Backends with neither
+a CA bundle nor a client certificate share one context (loading the system's CA
+store takes most of a MiB per context).
 
 Every HTTP request is counted in the backend's ``CallCounter`` under its
 operation. Error messages carry the API path, the status and a category,
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import ssl
 import tempfile
@@ -313,15 +316,30 @@ class _ContextAdapter(requests.adapters.HTTPAdapter):
         return None  # verification and the client certificate are the context's
 
 
+@functools.cache
+def _shared_context(verify: bool) -> ssl.SSLContext:
+    """The context of every backend with neither a CA bundle nor a client certificate:
+    the system's trust store, or no verification. One context holding the system's CA
+    store costs most of a MiB, so thousands of backends must not each load their own;
+    nothing changes a shared context after it is made."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def _tls_context(
     config: VaultConfig, credentials: Credentials, client: ClientCertificate | None
 ) -> ssl.SSLContext:
+    pem = credentials.get("ca.crt") if config.tls_verify else None
+    if client is None and not pem:
+        return _shared_context(config.tls_verify)
     if not config.tls_verify:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     else:
-        pem = credentials.get("ca.crt")
         try:
             context = ssl.create_default_context(cadata=pem.decode("ascii") if pem else None)
         except (ssl.SSLError, ValueError, UnicodeDecodeError):
