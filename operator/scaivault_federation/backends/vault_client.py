@@ -186,8 +186,11 @@ class VaultClient:
             "adapter": VaultAdapter,
             "strict_http": True,
         }
+        self._options = options
         self._hvac: Any = hvac.Client(**options)
-        self._hvac_login: Any = hvac.Client(**options)  # never carries a token
+        # made on the first login (a configured token never logs in): an hvac client
+        # builds every API category up front, some 6 KiB each
+        self._hvac_login: Any = None  # never carries a token
         self._auth = VaultAuth(method, self._use_token)
         self._slots = asyncio.Semaphore(slots)
         self._calls = calls
@@ -231,6 +234,8 @@ class VaultClient:
 
     async def _login(self, method: AuthMethod) -> dict[str, Any]:
         login = await method.login_call()
+        if self._hvac_login is None:
+            self._hvac_login = hvac.Client(**self._options)
         response = await self._send_with(self._hvac_login, login, method.login_path, "login")
         if response is None:
             raise AuthenticationError(f"login at {method.login_path!r} returned no token")
