@@ -49,6 +49,7 @@ typecheck: $(STAMP)
 bench: $(STAMP) controlplane
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/sync_cost.py
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/many_backends.py
+	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/scale.py
 
 # The tests that need no server: nothing is built or started (tests/unit starts
 # no process at all; tests/packaging only builds and installs the wheel).

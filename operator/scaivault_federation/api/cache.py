@@ -71,6 +71,8 @@ class BackendCache:
         self.lists = 0
         self._by_uid: dict[str, FederationBackendResource] = {}
         self._uid_by_id: dict[str, str] = {}
+        #: a read names its namespace: it looks at that namespace's backends only
+        self._uids_by_namespace: dict[str, set[str]] = {}
         self._rng = random.Random()  # noqa: S311  (jitter)
 
     # --- reads -------------------------------------------------------------------
@@ -81,18 +83,18 @@ class BackendCache:
         return backend if backend is not None and not backend.deleting else None
 
     def find(self, namespace: str, name: str) -> FederationBackendResource | None:
-        for backend in self._by_uid.values():
-            if backend.namespace == namespace and backend.name == name and not backend.deleting:
+        for backend in self._in(namespace):
+            if backend.name == name and not backend.deleting:
                 return backend
         return None
 
     def backends(self, namespace: str | None = None) -> list[FederationBackendResource]:
-        found = [
-            b
-            for b in self._by_uid.values()
-            if not b.deleting and (namespace is None or b.namespace == namespace)
-        ]
+        candidates = self._by_uid.values() if namespace is None else self._in(namespace)
+        found = [b for b in candidates if not b.deleting]
         return sorted(found, key=lambda b: (b.namespace, b.name))
+
+    def _in(self, namespace: str) -> list[FederationBackendResource]:
+        return [self._by_uid[uid] for uid in self._uids_by_namespace.get(namespace, ())]
 
     def namespaces(self) -> set[str]:
         return {b.namespace for b in self._by_uid.values() if not b.deleting}
@@ -132,16 +134,23 @@ class BackendCache:
             self._uid_by_id.pop(current.id, None)
         self._by_uid[backend.uid] = backend
         self._uid_by_id[backend.id] = backend.uid
+        self._uids_by_namespace.setdefault(backend.namespace, set()).add(backend.uid)
         return backend
 
     def remove(self, uid: str) -> None:
         current = self._by_uid.pop(uid, None)
         if current is not None:
             self._uid_by_id.pop(current.id, None)
+            uids = self._uids_by_namespace.get(current.namespace)
+            if uids is not None:
+                uids.discard(uid)
+                if not uids:
+                    del self._uids_by_namespace[current.namespace]
 
     def _replace(self, items: list[FederationBackendResource]) -> None:
         self._by_uid.clear()
         self._uid_by_id.clear()
+        self._uids_by_namespace.clear()
         for item in items:
             self.upsert(item)
 

@@ -19,7 +19,9 @@ a second hvac client on the same session that carries no token. On
 TLS: the session's connections use one ``ssl.SSLContext``: the system's trust
 store, or the PEM bundle under the credentials key ``ca.crt``, or no
 verification with ``tlsVerify: false``; for ``cert`` auth it also holds the
-client certificate (see :func:`_load_client_certificate`).
+client certificate (see :func:`_load_client_certificate`). Backends with neither
+a CA bundle nor a client certificate share one context (loading the system's CA
+store takes most of a MiB per context).
 
 Every HTTP request is counted in the backend's ``CallCounter`` under its
 operation. Error messages carry the API path, the status and a category,
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import ssl
 import tempfile
@@ -183,8 +186,11 @@ class VaultClient:
             "adapter": VaultAdapter,
             "strict_http": True,
         }
+        self._options = options
         self._hvac: Any = hvac.Client(**options)
-        self._hvac_login: Any = hvac.Client(**options)  # never carries a token
+        # made on the first login (a configured token never logs in): an hvac client
+        # builds every API category up front, some 6 KiB each
+        self._hvac_login: Any = None  # never carries a token
         self._auth = VaultAuth(method, self._use_token)
         self._slots = asyncio.Semaphore(slots)
         self._calls = calls
@@ -228,6 +234,8 @@ class VaultClient:
 
     async def _login(self, method: AuthMethod) -> dict[str, Any]:
         login = await method.login_call()
+        if self._hvac_login is None:
+            self._hvac_login = hvac.Client(**self._options)
         response = await self._send_with(self._hvac_login, login, method.login_path, "login")
         if response is None:
             raise AuthenticationError(f"login at {method.login_path!r} returned no token")
@@ -313,15 +321,30 @@ class _ContextAdapter(requests.adapters.HTTPAdapter):
         return None  # verification and the client certificate are the context's
 
 
+@functools.cache
+def _shared_context(verify: bool) -> ssl.SSLContext:
+    """The context of every backend with neither a CA bundle nor a client certificate:
+    the system's trust store, or no verification. One context holding the system's CA
+    store costs most of a MiB, so thousands of backends must not each load their own;
+    nothing changes a shared context after it is made."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def _tls_context(
     config: VaultConfig, credentials: Credentials, client: ClientCertificate | None
 ) -> ssl.SSLContext:
+    pem = credentials.get("ca.crt") if config.tls_verify else None
+    if client is None and not pem:
+        return _shared_context(config.tls_verify)
     if not config.tls_verify:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     else:
-        pem = credentials.get("ca.crt")
         try:
             context = ssl.create_default_context(cadata=pem.decode("ascii") if pem else None)
         except (ssl.SSLError, ValueError, UnicodeDecodeError):

@@ -1,0 +1,1014 @@
+"""Scale: a first sync of 10,000 secrets against a bare-client floor, an unchanged
+resync, 5,000 backends in one process (time, idle CPU, memory), and the cost of a
+proxied read, each figure beside the one it is compared with, in one run.
+
+Everything runs on this machine against real servers (kube-apiserver + etcd, moto,
+OpenBao); the operator and the API are their own processes, started as they are
+deployed (``scaivault-federation run --standalone`` and ``scaivault-federation api``).
+The machine is shared and noisy, so what matters are the ratios of things measured
+side by side: the operator's first sync against a minimal aiohttp client creating
+the same Secrets on the same apiserver just before and just after it, the API's
+proxied reads interleaved with direct reads of the same secret.
+
+    make bench            # or: .venv/bin/python benchmarks/scale.py --secrets 2000 --backends 500
+
+A size of 0 skips its part (``--secrets 0``: no first sync and resync; ``--backends
+0``: no many-backends part; ``--proxy-reads 0``: no proxy part).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import http.client
+import json
+import math
+import os
+import secrets
+import ssl
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import hvac
+from prometheus_client.parser import text_string_to_metric_families
+
+from scaivault_devenv.cluster import ensure_namespace, install_crd
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.moto import MotoServer
+from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_devenv.processes import ManagedProcess, free_port
+from scaivault_federation.api.static_tokens import write_dev_tokens
+from scaivault_federation.backends.aws import BATCH_SIZE, MAX_PAGE_SIZE
+from scaivault_federation.labels import (
+    BACKEND_LABEL,
+    GROUP,
+    MANAGED_BY,
+    MANAGED_BY_VALUE,
+    PATH_ANNOTATION,
+    PLURAL,
+    REMOTE_PATH_ANNOTATION,
+    REMOTE_VERSION_ANNOTATION,
+    SOURCE_MAC_ANNOTATION,
+    SYNC_REQUESTED_ANNOTATION,
+    SYNCED_AT_ANNOTATION,
+    VERSION,
+)
+from scaivault_federation.models.content import to_secret_data
+from scaivault_federation.paths import secret_name_for_path
+from scaivault_federation.sync.mac import compute_mac
+
+CRS = f"/apis/{GROUP}/{VERSION}"
+AWS_NAMESPACE = "scale-aws"
+VAULT_NAMESPACE = "scale-vault"
+PROXY_NAMESPACE = "scale-proxy"
+AWS_BACKEND = "aws-many"
+WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE", "APPLY")
+AWS_READ_CONCURRENCY = 8  # AwsSecretsManagerBackend's default
+MIB = 1024 * 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- the apiserver, through a minimal aiohttp client -----------------------------------
+
+
+class Kube:
+    """Admin calls to the apiserver with at most ``limit`` connections."""
+
+    def __init__(self, cp: ControlPlane, limit: int = 16) -> None:
+        self.server = cp.server
+        self.headers = {"Authorization": f"Bearer {cp.admin_token}", "Accept": "application/json"}
+        self.ssl = ssl.create_default_context(cafile=str(cp.ca_file))
+        self.limit = limit
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(ssl=self.ssl, limit=self.limit)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=300)
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> tuple[int, Any]:
+        headers = dict(self.headers)
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body)
+        async with self.session.request(
+            method, self.server + path, data=data, params=params, headers=headers
+        ) as resp:
+            text = await resp.text()
+            return resp.status, (json.loads(text) if text.startswith("{") else text)
+
+    async def ok(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        status, doc = await self.call(method, path, body, **kw)
+        if status >= 300:
+            raise RuntimeError(f"{method} {path}: {status} {str(doc)[:300]}")
+        return doc
+
+    async def list_items(self, path: str, params: dict[str, str] | None = None) -> list[Any]:
+        items: list[Any] = []
+        query = {"limit": "1000", **(params or {})}
+        while True:
+            doc = await self.ok("GET", path, params=query)
+            items.extend(doc.get("items") or [])
+            token = (doc.get("metadata") or {}).get("continue")
+            if not token:
+                return items
+            query = {**query, "continue": token}
+
+    async def metrics(self) -> str:
+        status, text = await self.call("GET", "/metrics")
+        if status != 200 or not isinstance(text, str):
+            raise RuntimeError(f"apiserver /metrics: {status}")
+        return text
+
+
+async def bounded(jobs: Iterable[Awaitable[None]], limit: int) -> None:
+    slots = asyncio.Semaphore(limit)
+
+    async def run(job: Awaitable[None]) -> None:
+        async with slots:
+            await job
+
+    await asyncio.gather(*(run(job) for job in jobs))
+
+
+def request_counts(text: str, resources: Iterable[str]) -> Counter[tuple[str, str]]:
+    """``apiserver_request_total`` summed by (resource, verb) for ``resources``."""
+    wanted = set(resources)
+    counts: Counter[tuple[str, str]] = Counter()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name != "apiserver_request_total":
+                continue
+            resource = sample.labels.get("resource", "")
+            if resource in wanted and not sample.labels.get("subresource"):
+                counts[(resource, sample.labels.get("verb", ""))] += int(sample.value)
+    return counts
+
+
+def operator_calls(text: str) -> Counter[str]:
+    """``scaivault_backend_calls_total`` summed by operation."""
+    counts: Counter[str] = Counter()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "scaivault_backend_calls_total":
+                counts[sample.labels.get("operation", "")] += int(sample.value)
+    return counts
+
+
+# --- the operator process ----------------------------------------------------------------
+
+
+@dataclass
+class Operator:
+    proc: ManagedProcess
+    metrics_url: str
+    healthz_url: str
+
+    @property
+    def pid(self) -> int:
+        assert self.proc.pid is not None
+        return self.proc.pid
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+    def status(self) -> dict[str, str]:
+        out = {}
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            out[key] = value.strip()
+        return out
+
+    def rss_mib(self, key: str = "VmRSS") -> float:
+        return int(self.status()[key].split()[0]) * 1024 / MIB
+
+    def open_fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+
+def start_operator(cp: ControlPlane, tmp: Path, namespaces: list[str]) -> Operator:
+    metrics_port, health_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(cp.kubeconfig),
+        "SCAIVAULT_OPERATOR_NAMESPACE": "default",
+    }
+    argv = [sys.executable, "-m", "scaivault_federation.cli", "run", "--standalone"]
+    for namespace in namespaces:
+        argv += ["-n", namespace]
+    argv += [
+        "--metrics-port",
+        str(metrics_port),
+        "--metrics-addr",
+        "127.0.0.1",
+        "--liveness",
+        f"http://127.0.0.1:{health_port}/healthz",
+    ]
+    proc = ManagedProcess("operator", argv, tmp / "operator.log", env=env)
+    return Operator(
+        proc, f"http://127.0.0.1:{metrics_port}/metrics", f"http://127.0.0.1:{health_port}/healthz"
+    )
+
+
+async def wait_http(session: aiohttp.ClientSession, url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(aiohttp.ClientError, OSError):
+            async with session.get(url) as resp:
+                if resp.status == 200:
+                    return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not answer within {timeout:.0f}s")
+        await asyncio.sleep(0.2)
+
+
+async def fetch_text(session: aiohttp.ClientSession, url: str) -> str:
+    async with session.get(url) as resp:
+        return await resp.text()
+
+
+# --- part 1: a first sync of many AWS secrets against the bare client -------------------
+
+
+def aws_value(i: int) -> str:
+    return json.dumps({"username": f"app{i:05d}", "password": secrets.token_urlsafe(24)})
+
+
+def seed_aws(moto: MotoServer, values: dict[str, str], concurrency: int) -> None:
+    client = moto.client("secretsmanager")
+
+    def create(item: tuple[str, str]) -> None:
+        client.create_secret(Name=item[0], SecretString=item[1])
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(create, values.items()))
+
+
+def bare_objects(values: dict[str, str]) -> list[dict[str, Any]]:
+    """The Secrets a sync of ``values`` writes: same names, data, labels and annotations
+    of the same sizes."""
+    key = secrets.token_bytes(32)
+    objects = []
+    for remote, value in values.items():
+        local = remote  # the mapping is "bench/**" -> "bench/**"
+        data = to_secret_data(value)
+        annotations = {
+            PATH_ANNOTATION: local,
+            REMOTE_PATH_ANNOTATION: remote,
+            SOURCE_MAC_ANNOTATION: compute_mac(key, local, data),
+            SYNCED_AT_ANNOTATION: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            REMOTE_VERSION_ANNOTATION: str(uuid.uuid4()),
+        }
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": secret_name_for_path(local),
+                    "labels": {MANAGED_BY: MANAGED_BY_VALUE, BACKEND_LABEL: AWS_BACKEND},
+                    "annotations": annotations,
+                },
+                "type": "Opaque",
+                "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
+            }
+        )
+    return objects
+
+
+def backend_floor(moto: MotoServer, names: list[str]) -> tuple[float, float]:
+    """What the backend alone takes for a first sync's calls, made as the operator makes
+    them: ListSecrets pages one after another, then BatchGetSecretValue of every name,
+    20 a call, 8 calls in flight (the AWS backend's concurrency)."""
+    client = moto.client("secretsmanager")
+    started = time.perf_counter()
+    token: str | None = None
+    while True:
+        args: dict[str, Any] = {"MaxResults": MAX_PAGE_SIZE}
+        args["Filters"] = [{"Key": "name", "Values": ["bench/"]}]
+        if token:
+            args["NextToken"] = token
+        token = client.list_secrets(**args).get("NextToken")
+        if not token:
+            break
+    listed = time.perf_counter() - started
+    chunks = [names[i : i + BATCH_SIZE] for i in range(0, len(names), BATCH_SIZE)]
+
+    def read(chunk: list[str]) -> None:
+        client.batch_get_secret_value(SecretIdList=chunk)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(AWS_READ_CONCURRENCY) as pool:
+        list(pool.map(read, chunks))
+    return listed, time.perf_counter() - started
+
+
+@dataclass
+class Timed:
+    seconds: float
+    cpu: float = 0.0  # CPU seconds of the client doing it
+
+
+async def bare_client(
+    cp: ControlPlane, namespace: str, objects: list[dict[str, Any]], concurrency: int
+) -> Timed:
+    """Create ``objects`` with ``concurrency`` requests in flight, then delete them all."""
+    await ensure_namespace_async(cp, namespace)
+    kube = Kube(cp, limit=concurrency)
+    path = f"/api/v1/namespaces/{namespace}/secrets"
+    try:
+        await kube.ok("GET", "/version")  # connect before the clock starts
+        cpu, started = time.process_time(), time.perf_counter()
+        await bounded((kube.ok("POST", path, obj) for obj in objects), concurrency)
+        timed = Timed(time.perf_counter() - started, time.process_time() - cpu)
+        await kube.ok("DELETE", path)  # deletecollection: the next run starts equal
+    finally:
+        await kube.close()
+    return timed
+
+
+async def ensure_namespace_async(cp: ControlPlane, namespace: str) -> None:
+    await asyncio.to_thread(ensure_namespace, cp, namespace)
+
+
+async def wait_cr(
+    kube: Kube, namespace: str, name: str, done: Callable[[dict[str, Any]], bool], timeout: float
+) -> dict[str, Any]:
+    """Poll the CR every 0.2 s until ``done(status)``; returns that status."""
+    deadline = time.monotonic() + timeout
+    path = f"{CRS}/namespaces/{namespace}/{PLURAL}/{name}"
+    while True:
+        status, doc = await kube.call("GET", path)
+        current = (doc.get("status") or {}) if status == 200 else {}
+        if done(current):
+            return dict(current)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{namespace}/{name}: not done after {timeout:.0f}s: {current}")
+        await asyncio.sleep(0.2)
+
+
+@dataclass
+class FirstSync:
+    n: int
+    bare: list[Timed]
+    operator: Timed
+    sync_ms: int
+    rss_after: float
+    list_s: float
+    read_s: float
+    concurrency: int
+
+
+async def first_sync(
+    cp: ControlPlane,
+    moto: MotoServer,
+    op: Operator,
+    kube: Kube,
+    values: dict[str, str],
+    concurrency: int,
+    timeout: float,
+) -> FirstSync:
+    n = len(values)
+    objects = bare_objects(values)
+    log(f"bare client: {n} Secrets, {concurrency} in flight")
+    before = await bare_client(cp, "scale-bare-1", objects, concurrency)
+    log(f"bare client: {before.seconds:.1f}s")
+
+    await kube.ok(
+        "POST",
+        f"/api/v1/namespaces/{AWS_NAMESPACE}/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds-aws"},
+            "stringData": {
+                "access_key_id": moto.access_key_id,
+                "secret_access_key": moto.secret_access_key,
+            },
+        },
+    )
+    cr = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "FederationBackend",
+        "metadata": {"name": AWS_BACKEND},
+        "spec": {
+            "type": "aws-secrets-manager",
+            "config": {
+                "region": moto.region,
+                "endpoint": moto.endpoint,
+                "credentialsPath": "creds/aws",
+            },
+            "pathMapping": {"bench/**": "bench/**"},
+            "mode": "sync",
+            "syncInterval": "1h",
+        },
+    }
+    log(f"operator: first sync of {n} secrets")
+    cpu, started = op.cpu_seconds(), time.perf_counter()
+    await kube.ok("POST", f"{CRS}/namespaces/{AWS_NAMESPACE}/{PLURAL}", cr)
+    status = await wait_cr(
+        kube, AWS_NAMESPACE, AWS_BACKEND, lambda s: s.get("secretsSynced") == n, timeout
+    )
+    ours = Timed(time.perf_counter() - started, op.cpu_seconds() - cpu)
+    log(f"operator: {ours.seconds:.1f}s")
+
+    after = await bare_client(cp, "scale-bare-2", objects, concurrency)
+    log(f"bare client again: {after.seconds:.1f}s")
+    rss = op.rss_mib()
+    listed, read = await asyncio.to_thread(backend_floor, moto, list(values))
+    log(f"moto alone: list {listed:.1f}s, read {read:.1f}s")
+    sync_ms = int(status.get("lastSyncDurationMs") or 0)
+    return FirstSync(n, [before, after], ours, sync_ms, rss, listed, read, concurrency)
+
+
+# --- part 2: an unchanged resync ---------------------------------------------------------
+
+
+@dataclass
+class Resync:
+    n: int
+    sync_ms: int
+    observed_s: float
+    requests: Counter[tuple[str, str]]
+    moved: int
+    calls: Counter[str]
+    cpu: float
+
+
+async def versions(kube: Kube) -> dict[str, str]:
+    items = await kube.list_items(
+        f"/api/v1/namespaces/{AWS_NAMESPACE}/secrets",
+        {"labelSelector": f"{BACKEND_LABEL}={AWS_BACKEND}"},
+    )
+    return {i["metadata"]["name"]: i["metadata"]["resourceVersion"] for i in items}
+
+
+async def resync(
+    op: Operator, kube: Kube, local: aiohttp.ClientSession, n: int, timeout: float
+) -> Resync:
+    path = f"{CRS}/namespaces/{AWS_NAMESPACE}/{PLURAL}/{AWS_BACKEND}"
+    rv_before = await versions(kube)
+    doc = await kube.ok("GET", path)
+    last_before = doc["status"]["lastSync"]
+    api_before = request_counts(await kube.metrics(), ["secrets"])
+    calls_before = operator_calls(await fetch_text(local, op.metrics_url))
+    cpu, started = op.cpu_seconds(), time.perf_counter()
+    stamp = datetime.now(UTC).isoformat()
+    await kube.ok(
+        "PATCH",
+        path,
+        {"metadata": {"annotations": {SYNC_REQUESTED_ANNOTATION: stamp}}},
+        content_type="application/merge-patch+json",
+    )
+    status = await wait_cr(
+        kube, AWS_NAMESPACE, AWS_BACKEND, lambda s: s.get("lastSync") != last_before, timeout
+    )
+    observed = time.perf_counter() - started
+    # the call counters are exported once the sync's status is written: wait for them
+    deadline = time.monotonic() + 30
+    while True:
+        calls = operator_calls(await fetch_text(local, op.metrics_url)) - calls_before
+        if calls.get("probe", 0) >= 1 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    cpu = op.cpu_seconds() - cpu
+    requests = request_counts(await kube.metrics(), ["secrets"])
+    requests.subtract(api_before)
+    rv_after = await versions(kube)
+    moved = sum(1 for name, rv in rv_after.items() if rv_before.get(name) != rv)
+    moved += len(set(rv_before) - set(rv_after))
+    if status.get("secretsSynced") != n:
+        raise RuntimeError(f"the resync reports {status.get('secretsSynced')} synced, not {n}")
+    return Resync(
+        n, int(status.get("lastSyncDurationMs") or 0), observed, requests, moved, calls, cpu
+    )
+
+
+# --- part 3: many backends in one process ------------------------------------------------
+
+
+@dataclass
+class Many:
+    n: int
+    created_s: float
+    healthy_s: float
+    cpu: float
+    idle_seconds: float = 0.0
+    idle_cpu: float = 0.0
+    idle_requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rss: float = 0.0
+    hwm: float = 0.0
+    threads: int = 0
+    fds: int = 0
+
+
+async def seed_vault(bao: OpenBaoServer, n: int, concurrency: int) -> None:
+    headers = {"X-Vault-Token": bao.root_token}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def put(i: int) -> None:
+            url = f"{bao.address}/v1/secret/data/many/b{i}/s"
+            body = {"data": {"password": secrets.token_urlsafe(24)}}
+            async with session.post(url, json=body) as resp:
+                if resp.status >= 300:
+                    raise RuntimeError(f"OpenBao {url}: {resp.status}")
+
+        await bounded((put(i) for i in range(n)), concurrency)
+
+
+async def watch_healthy(
+    kube: Kube, namespace: str, n: int, version: str, healthy: dict[str, float]
+) -> None:
+    """Record when each CR of ``namespace`` first reports one secret synced and healthy."""
+    path = f"{CRS}/namespaces/{namespace}/{PLURAL}"
+    while len(healthy) < n:
+        params = {"watch": "true", "resourceVersion": version, "allowWatchBookmarks": "true"}
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=600)
+        async with kube.session.get(
+            kube.server + path, params=params, headers=kube.headers, timeout=timeout
+        ) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"watch {path}: {resp.status}")
+            async for line in lines(resp.content):
+                event = json.loads(line)
+                obj = event.get("object") or {}
+                version = (obj.get("metadata") or {}).get("resourceVersion", version)
+                status = obj.get("status") or {}
+                name = (obj.get("metadata") or {}).get("name", "")
+                if status.get("status") == "healthy" and status.get("secretsSynced") == 1:
+                    healthy.setdefault(name, time.perf_counter())
+                if len(healthy) >= n:
+                    return
+
+
+async def lines(stream: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    buffer = b""
+    async for chunk in stream.iter_any():
+        buffer += chunk
+        *complete, buffer = buffer.split(b"\n")
+        for line in complete:
+            if line.strip():
+                yield line
+
+
+async def many_backends(
+    op: Operator,
+    kube: Kube,
+    bao: OpenBaoServer,
+    n: int,
+    concurrency: int,
+    settle: float,
+    idle: float,
+    timeout: float,
+) -> Many:
+    log(f"OpenBao: {n} secrets")
+    await seed_vault(bao, n, concurrency)
+    namespace = VAULT_NAMESPACE
+    await kube.ok(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "creds-vault"},
+            "stringData": {"token": bao.root_token},
+        },
+    )
+    listing = await kube.ok("GET", f"{CRS}/namespaces/{namespace}/{PLURAL}")
+    healthy: dict[str, float] = {}
+    watcher = asyncio.create_task(
+        watch_healthy(kube, namespace, n, listing["metadata"]["resourceVersion"], healthy)
+    )
+
+    def cr(i: int) -> dict[str, Any]:
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "FederationBackend",
+            "metadata": {"name": f"b{i}"},
+            "spec": {
+                "type": "hashicorp-vault",
+                "config": {"endpoint": bao.address, "authConfigPath": "creds/vault"},
+                "pathMapping": {f"b{i}/**": f"secret/data/many/b{i}/**"},
+                "mode": "sync",
+                "syncInterval": "1h",
+            },
+        }
+
+    log(f"operator: {n} FederationBackends")
+    cpu, started = op.cpu_seconds(), time.perf_counter()
+    path = f"{CRS}/namespaces/{namespace}/{PLURAL}"
+    await bounded((kube.ok("POST", path, cr(i)) for i in range(n)), concurrency)
+    created = time.perf_counter() - started
+    log(f"created in {created:.1f}s; waiting for all healthy")
+    deadline = time.monotonic() + timeout
+    while not watcher.done():
+        await asyncio.wait([watcher], timeout=5)
+        if time.monotonic() > deadline:
+            watcher.cancel()
+            raise RuntimeError(f"only {len(healthy)}/{n} healthy after {timeout:.0f}s")
+        log(f"  {len(healthy)}/{n} healthy")
+    watcher.result()
+    result = Many(n, created, max(healthy.values()) - started, op.cpu_seconds() - cpu)
+    log(f"all healthy after {result.healthy_s:.1f}s; settling {settle:.0f}s, then idle {idle:.0f}s")
+    await asyncio.sleep(settle)
+    watched = ["secrets", "federationbackends", "events", "leases"]
+    api_before = request_counts(await kube.metrics(), watched)
+    cpu, started = op.cpu_seconds(), time.perf_counter()
+    await asyncio.sleep(idle)
+    result.idle_cpu = op.cpu_seconds() - cpu
+    result.idle_seconds = time.perf_counter() - started
+    result.idle_requests = request_counts(await kube.metrics(), watched)
+    result.idle_requests.subtract(api_before)
+    result.rss, result.hwm = op.rss_mib(), op.rss_mib("VmHWM")
+    result.threads, result.fds = int(op.status()["Threads"]), op.open_fds()
+    return result
+
+
+# --- part 4: proxied reads through the API -----------------------------------------------
+
+
+@dataclass
+class Reads:
+    label: str
+    direct: list[float]
+    api: list[float]
+
+
+def p95(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+class ApiReader:
+    """Sequential GETs over one keep-alive connection."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    def get(self, path: str) -> tuple[int, dict[str, Any]]:
+        try:
+            self.conn.request("GET", path, headers=self.headers)
+            resp = self.conn.getresponse()
+            body = resp.read()
+        except (OSError, http.client.HTTPException):
+            self.conn.close()  # the next request connects again
+            raise
+        doc = json.loads(body) if body else {}
+        return resp.status, doc if isinstance(doc, dict) else {}
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def interleaved(
+    n: int, direct: Callable[[], object], through_api: Callable[[], object], label: str
+) -> Reads:
+    for _ in range(20):  # warm both: connections, mount lookups, credentials
+        direct()
+        through_api()
+    result = Reads(label, [], [])
+    for _ in range(n):
+        started = time.perf_counter()
+        direct()
+        result.direct.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        through_api()
+        result.api.append(time.perf_counter() - started)
+    return result
+
+
+def proxy_reads(
+    cp: ControlPlane, moto: MotoServer, bao: OpenBaoServer, tmp: Path, n: int
+) -> list[Reads]:
+    ensure_namespace(cp, PROXY_NAMESPACE)
+    bao.request("POST", "/v1/secret/data/proxy/db", {"data": {"password": "p" * 32}})
+    sm = moto.client("secretsmanager")
+    sm.create_secret(Name="proxy/db", SecretString=json.dumps({"password": "p" * 32}))
+    creds = {
+        "creds-vault": {"token": bao.root_token},
+        "creds-aws": {
+            "access_key_id": moto.access_key_id,
+            "secret_access_key": moto.secret_access_key,
+        },
+    }
+    for name, data in creds.items():
+        body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}}
+        status, answer = cp.request(
+            "POST", f"/api/v1/namespaces/{PROXY_NAMESPACE}/secrets", {**body, "stringData": data}
+        )
+        assert status == 201, answer
+    specs = {
+        "proxy-vault": {
+            "type": "hashicorp-vault",
+            "config": {"endpoint": bao.address, "authConfigPath": "creds/vault"},
+            "pathMapping": {"pv/**": "secret/data/proxy/**"},
+            "mode": "proxy",
+        },
+        "proxy-aws": {
+            "type": "aws-secrets-manager",
+            "config": {
+                "region": moto.region,
+                "endpoint": moto.endpoint,
+                "credentialsPath": "creds/aws",
+            },
+            "pathMapping": {"pa/**": "proxy/**"},
+            "mode": "proxy",
+        },
+    }
+    for name, spec in specs.items():
+        cr = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "FederationBackend",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
+        status, answer = cp.request("POST", f"{CRS}/namespaces/{PROXY_NAMESPACE}/{PLURAL}", cr)
+        assert status == 201, answer
+
+    tokens = write_dev_tokens(tmp / "api-tokens.yaml")
+    port = free_port()
+    env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig)}
+    argv = [
+        sys.executable,
+        "-m",
+        "scaivault_federation.cli",
+        "api",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--static-tokens",
+        str(tmp / "api-tokens.yaml"),
+        "--default-namespace",
+        PROXY_NAMESPACE,
+    ]
+    api = ManagedProcess("api", argv, tmp / "api.log", env=env)
+    api.start()
+    reader = ApiReader(port, tokens["admin"])
+    try:
+
+        def proxied(path: str) -> Callable[[], object]:
+            def read() -> object:
+                status, doc = reader.get(f"/v1/secrets/{path}")
+                if status != 200 or doc.get("source") != "proxy":
+                    raise RuntimeError(f"GET /v1/secrets/{path}: {status} {doc}")
+                return doc
+
+            return read
+
+        api.wait_until(lambda: proxied("pv/db")() is not None, 60, "a proxied read")
+        api.wait_until(lambda: proxied("pa/db")() is not None, 60, "a proxied read")
+        vault = hvac.Client(url=bao.address, token=bao.root_token)
+
+        def vault_read() -> object:
+            return vault.secrets.kv.v2.read_secret_version(
+                path="proxy/db", mount_point="secret", raise_on_deleted_version=True
+            )
+
+        log(f"proxy: {n} reads each way, Vault then AWS")
+        results = [interleaved(n, vault_read, proxied("pv/db"), "Vault (OpenBao)")]
+        results.append(
+            interleaved(
+                n, lambda: sm.get_secret_value(SecretId="proxy/db"), proxied("pa/db"), "AWS (moto)"
+            )
+        )
+    finally:
+        reader.close()
+        api.stop()
+    return results
+
+
+# --- the tables --------------------------------------------------------------------------
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "n/a"
+
+
+def print_first(first: FirstSync) -> None:
+    n = first.n
+    floor = statistics.mean(t.seconds for t in first.bare)
+    print(f"\n### First sync of {n} AWS secrets into one namespace\n")
+    print("| run | time | Secrets/s | ratio to the bare floor | client CPU |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    labels = ("bare aiohttp client, before", "bare aiohttp client, after")
+    for label, t in zip(labels, first.bare, strict=True):
+        print(
+            f"| {label} | {t.seconds:.1f} s | {n / t.seconds:.0f} | "
+            f"{ratio(t.seconds, floor)} | {t.cpu:.1f} s |"
+        )
+    op = first.operator
+    print(
+        f"| operator: CR created until `secretsSynced == {n}` | {op.seconds:.1f} s | "
+        f"{n / op.seconds:.0f} | **{ratio(op.seconds, floor)}** | {op.cpu:.1f} s |"
+    )
+    sync = first.sync_ms / 1000
+    print(
+        f"| operator: `status.lastSyncDurationMs` | {sync:.1f} s | {n / sync:.0f} | "
+        f"{ratio(sync, floor)} | |"
+    )
+    pages, calls = math.ceil(n / MAX_PAGE_SIZE), math.ceil(n / BATCH_SIZE)
+    print(
+        f"| moto alone: ListSecrets, {pages} pages one after another | {first.list_s:.1f} s | | | |"
+    )
+    print(
+        f"| moto alone: BatchGetSecretValue, {calls} calls, {AWS_READ_CONCURRENCY} in flight "
+        f"| {first.read_s:.1f} s | | | |"
+    )
+    serial = first.list_s + first.read_s + floor
+    print(
+        f"| list + read + bare floor, one after another | {serial:.1f} s | {n / serial:.0f} | "
+        f"{ratio(serial, floor)} | |"
+    )
+    print(
+        f"\nBare floor: mean of the two bare runs, {floor:.1f} s ({first.concurrency} creates "
+        f"in flight). Target: operator ≤ 1.3x. The operator against list + read + write one "
+        f"after another: {ratio(op.seconds, serial)}. Operator RSS after it: "
+        f"{first.rss_after:.0f} MiB."
+    )
+
+
+def print_resync(r: Resync, first_sync_ms: int) -> None:
+    writes = sum(r.requests[("secrets", v)] for v in WRITE_VERBS)
+    lists = r.requests[("secrets", "LIST")]
+    gets = r.requests[("secrets", "GET")]
+    print(f"\n### Unchanged resync of those {r.n} (sync-requested-at annotation)\n")
+    print("| figure | measured | minimum |")
+    print("| --- | ---: | ---: |")
+    print(
+        f"| `status.lastSyncDurationMs` | {r.sync_ms} ms "
+        f"({ratio(r.sync_ms, first_sync_ms)} of the first sync's) | |"
+    )
+    print(f"| annotation patched until the new `lastSync` seen | {r.observed_s:.2f} s | |")
+    print(f"| operator CPU for it | {r.cpu:.2f} s | |")
+    print(f"| Secret writes (apiserver POST/PUT/PATCH/DELETE) | {writes} | 0 |")
+    print(f"| Secrets whose resourceVersion moved | {r.moved} | 0 |")
+    print(f"| Secret LISTs reaching the apiserver | {lists} | 0 |")
+    print(f"| Secret GETs reaching the apiserver | {gets} | 0 |")
+    minimum = {"list": math.ceil(r.n / MAX_PAGE_SIZE), "probe": 1}
+    for operation in sorted(set(r.calls) | {"list", "read", "batch_read"}):
+        print(
+            f"| backend calls: `{operation}` | {r.calls.get(operation, 0)} | "
+            f"{minimum.get(operation, 0)} |"
+        )
+
+
+def print_many(m: Many, secrets_held: int) -> None:
+    print(f"\n### {m.n} FederationBackends (OpenBao, one secret each, syncInterval 1h)\n")
+    print("| figure | measured | target |")
+    print("| --- | ---: | ---: |")
+    print(f"| all CRs created (16 in flight) after | {m.created_s:.1f} s | |")
+    print(
+        f"| all healthy after (from the first create) | {m.healthy_s:.1f} s "
+        f"({m.n / m.healthy_s:.1f} backends/s) | |"
+    )
+    print(f"| operator CPU until then | {m.cpu:.1f} s ({m.cpu / m.n * 1000:.1f} ms a backend) | |")
+    idle = m.idle_cpu / m.idle_seconds * 100
+    print(
+        f"| idle CPU over {m.idle_seconds:.0f} s | {idle:.2f} % of one core "
+        f"({m.idle_cpu:.2f} s) | ≤ 3 % |"
+    )
+    held = f"{secrets_held} Secrets and " if secrets_held else ""
+    print(f"| RSS with {held}{m.n} backends | {m.rss:.0f} MiB | ≤ 300 MiB |")
+    print(f"| peak RSS (VmHWM) | {m.hwm:.0f} MiB | |")
+    print(f"| threads / open file descriptors | {m.threads} / {m.fds} | |")
+    busy = {f"{v} {r}": c for (r, v), c in sorted(m.idle_requests.items()) if c and v != "WATCH"}
+    print(f"| apiserver requests in the idle window (all clients) | {busy or 'none'} | |")
+
+
+def print_reads(reads: list[Reads]) -> None:
+    print("\n### Proxied read: `GET /v1/secrets/{path}` through the API vs a direct read\n")
+    print(
+        "| backend | reads | direct median | direct p95 | API median | API p95 "
+        "| ratio median | ratio p95 | added median |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in reads:
+        dm, dp = statistics.median(r.direct) * 1000, p95(r.direct) * 1000
+        am, ap = statistics.median(r.api) * 1000, p95(r.api) * 1000
+        print(
+            f"| {r.label} | {len(r.api)} | {dm:.2f} ms | {dp:.2f} ms | {am:.2f} ms | "
+            f"{ap:.2f} ms | {ratio(am, dm)} | {ratio(ap, dp)} | {am - dm:.2f} ms |"
+        )
+    print(
+        "\nDirect: hvac / boto3 from the benchmark process; API: one keep-alive connection, "
+        "a static token, reads interleaved one for one."
+    )
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+async def operator_parts(
+    args: argparse.Namespace,
+    cp: ControlPlane,
+    moto: MotoServer,
+    bao: OpenBaoServer,
+    tmp: Path,
+) -> None:
+    values = {f"bench/app{i:05d}": aws_value(i) for i in range(args.secrets)}
+    if values:
+        log(f"moto: seeding {len(values)} secrets, {args.concurrency} at a time")
+        await asyncio.to_thread(seed_aws, moto, values, args.concurrency)
+    for namespace in (AWS_NAMESPACE, VAULT_NAMESPACE):
+        await ensure_namespace_async(cp, namespace)
+    op = start_operator(cp, tmp, [AWS_NAMESPACE, VAULT_NAMESPACE])
+    kube = Kube(cp, limit=max(16, args.concurrency) + 2)
+    op.proc.start()
+    try:
+        async with aiohttp.ClientSession() as local:
+            await wait_http(local, op.healthz_url)
+            await wait_http(local, op.metrics_url)
+            if values:
+                first = await first_sync(cp, moto, op, kube, values, args.concurrency, args.timeout)
+                print_first(first)
+                again = await resync(op, kube, local, len(values), args.timeout)
+                print_resync(again, first.sync_ms)
+            if args.backends:
+                many = await many_backends(
+                    op,
+                    kube,
+                    bao,
+                    args.backends,
+                    args.concurrency,
+                    args.settle_seconds,
+                    args.idle_seconds,
+                    args.timeout,
+                )
+                print_many(many, len(values))
+    finally:
+        await kube.close()
+        op.proc.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--secrets", type=int, default=10000, help="AWS secrets (part 1, 2)")
+    parser.add_argument("--backends", type=int, default=5000, help="FederationBackends (part 3)")
+    parser.add_argument("--idle-seconds", type=float, default=60, help="idle CPU window")
+    parser.add_argument("--settle-seconds", type=float, default=10, help="wait before it")
+    parser.add_argument("--proxy-reads", type=int, default=500, help="reads each way (part 4)")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--timeout", type=float, default=1800, help="longest wait of a part")
+    parser.add_argument("--state-dir", type=Path, help="keep servers' state and logs here")
+    args = parser.parse_args()
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        if args.state_dir is None:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scaivault-scale-")))
+        else:
+            tmp = args.state_dir.resolve()
+            tmp.mkdir(parents=True, exist_ok=True)
+        with (
+            ControlPlane(tmp / "cp") as cp,
+            MotoServer(tmp / "moto") as moto,
+            OpenBaoServer(tmp / "bao") as bao,
+        ):
+            install_crd(cp)
+            print(f"## Scale ({os.cpu_count()} cores, shared; one operator process)")
+            if args.secrets or args.backends:
+                asyncio.run(operator_parts(args, cp, moto, bao, tmp))
+            if args.proxy_reads:
+                print_reads(proxy_reads(cp, moto, bao, tmp, args.proxy_reads))
+    print(f"\n(whole run: {time.monotonic() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
