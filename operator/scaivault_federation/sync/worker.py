@@ -142,7 +142,8 @@ class BackendWorker:
                 await self.step(current)
                 await self.deps.clock.sleep_until(self._next_wake(), self._wake)
         finally:
-            await self.close()
+            # shielded: a cancelled daemon still revokes its login and closes its client
+            await asyncio.shield(self.close())
 
     async def step(self, resource: FederationBackendResource) -> None:
         """React to ``resource`` (a changed spec or trigger) and sync if due."""
