@@ -4,28 +4,13 @@ with them."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from ...models.config import VaultAuthMethod, VaultConfig
-from ..base import Credentials
-from .base import AuthMethod, JwtProvider, LoginCall
+from ...models.config import VaultAuthMethod
+from .userpass import PasswordAuth
 
 
-class LdapAuth(AuthMethod):
+class LdapAuth(PasswordAuth):
     method: ClassVar[VaultAuthMethod] = VaultAuthMethod.LDAP
     default_mount: ClassVar[str] = "ldap"
-
-    def __init__(
-        self, config: VaultConfig, credentials: Credentials, jwt_provider: JwtProvider | None
-    ) -> None:
-        super().__init__(config, credentials, jwt_provider)
-        self._username = credentials.require_text("username")
-        self._password = credentials.require_text("password")
-
-    async def login_call(self) -> LoginCall:
-        username, password, mount = self._username, self._password, self.mount
-
-        def call(client: Any) -> Any:
-            return client.auth.ldap.login(username, password, use_token=False, mount_point=mount)
-
-        return call
+    hvac_api: ClassVar[str] = "ldap"

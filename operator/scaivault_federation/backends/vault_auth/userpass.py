@@ -1,5 +1,6 @@
 """``userpass``: ``username`` and ``password`` from the credentials Secret, login
-at ``auth/<authMount or userpass>/login/<username>``."""
+at ``auth/<authMount or userpass>/login/<username>``. :class:`PasswordAuth` is the
+shape every username/password method shares (``ldap`` too)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from ..base import Credentials
 from .base import AuthMethod, JwtProvider, LoginCall
 
 
-class UserpassAuth(AuthMethod):
-    method: ClassVar[VaultAuthMethod] = VaultAuthMethod.USERPASS
-    default_mount: ClassVar[str] = "userpass"
+class PasswordAuth(AuthMethod):
+    """A login with ``username`` and ``password`` through hvac's ``client.auth.<api>``."""
+
+    hvac_api: ClassVar[str]
 
     def __init__(
         self, config: VaultConfig, credentials: Credentials, jwt_provider: JwtProvider | None
@@ -22,11 +24,16 @@ class UserpassAuth(AuthMethod):
         self._password = credentials.require_text("password")
 
     async def login_call(self) -> LoginCall:
-        username, password, mount = self._username, self._password, self.mount
+        username, password, mount, api = self._username, self._password, self.mount, self.hvac_api
 
         def call(client: Any) -> Any:
-            return client.auth.userpass.login(
-                username, password, use_token=False, mount_point=mount
-            )
+            login = getattr(client.auth, api).login
+            return login(username, password, use_token=False, mount_point=mount)
 
         return call
+
+
+class UserpassAuth(PasswordAuth):
+    method: ClassVar[VaultAuthMethod] = VaultAuthMethod.USERPASS
+    default_mount: ClassVar[str] = "userpass"
+    hvac_api: ClassVar[str] = "userpass"
