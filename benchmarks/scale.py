@@ -77,6 +77,10 @@ PROXY_NAMESPACE = "scale-proxy"
 AWS_BACKEND = "aws-many"
 WRITE_VERBS = ("POST", "PUT", "PATCH", "DELETE", "APPLY")
 AWS_READ_CONCURRENCY = 8  # AwsSecretsManagerBackend's default
+VAULT_READ_CONCURRENCY = 8  # VaultBackend's default
+VAULT_FIRST_NAMESPACE = "scale-vault-first"
+VAULT_FIRST_BACKEND = "vault-many"
+VAULT_PREFIX = "bench/"
 MIB = 1024 * 1024
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -311,10 +315,10 @@ def bare_objects(values: dict[str, str]) -> list[dict[str, Any]]:
     return objects
 
 
-def backend_floor(moto: MotoServer, names: list[str]) -> tuple[float, float]:
-    """What the backend alone takes for a first sync's calls, made as the operator makes
-    them: ListSecrets pages one after another, then BatchGetSecretValue of every name,
-    20 a call, 8 calls in flight (the AWS backend's concurrency)."""
+def aws_floor(moto: MotoServer, names: list[str]) -> list[tuple[str, float]]:
+    """What moto alone takes for a first sync's calls, made as the operator makes them:
+    ListSecrets pages one after another, then BatchGetSecretValue of every name, 20 a
+    call, 8 calls in flight (the AWS backend's concurrency)."""
     client = moto.client("secretsmanager")
     started = time.perf_counter()
     token: str | None = None
@@ -335,7 +339,43 @@ def backend_floor(moto: MotoServer, names: list[str]) -> tuple[float, float]:
     started = time.perf_counter()
     with ThreadPoolExecutor(AWS_READ_CONCURRENCY) as pool:
         list(pool.map(read, chunks))
-    return listed, time.perf_counter() - started
+    pages, calls = math.ceil(len(names) / MAX_PAGE_SIZE), len(chunks)
+    return [
+        (f"moto alone: ListSecrets, {pages} pages one after another", listed),
+        (
+            f"moto alone: BatchGetSecretValue, {calls} calls, {AWS_READ_CONCURRENCY} in flight",
+            time.perf_counter() - started,
+        ),
+    ]
+
+
+def vault_floor(bao: OpenBaoServer, names: list[str]) -> list[tuple[str, float]]:
+    """What OpenBao alone takes for a first sync's calls, made as the operator makes
+    them: one detailed-metadata listing of the folder, then a read of every secret, 8
+    in flight (the Vault backend's concurrency), through hvac."""
+    client = hvac.Client(url=bao.address, token=bao.root_token)
+    started = time.perf_counter()
+    listing = client.adapter.request("LIST", f"/v1/secret/detailed-metadata/{VAULT_PREFIX}")
+    listed = time.perf_counter() - started
+    keys = list((listing.get("data") or {}).get("keys") or [])
+    if len(keys) != len(names):
+        raise RuntimeError(f"OpenBao lists {len(keys)} secrets, not {len(names)}")
+
+    def read(name: str) -> None:
+        client.secrets.kv.v2.read_secret_version(
+            path=f"{VAULT_PREFIX}{name}", mount_point="secret", raise_on_deleted_version=True
+        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(VAULT_READ_CONCURRENCY) as pool:
+        list(pool.map(read, keys))
+    return [
+        ("OpenBao alone: one detailed-metadata LIST", listed),
+        (
+            f"OpenBao alone: {len(keys)} reads, {VAULT_READ_CONCURRENCY} in flight",
+            time.perf_counter() - started,
+        ),
+    ]
 
 
 @dataclass
@@ -384,26 +424,39 @@ async def wait_cr(
 
 @dataclass
 class FirstSync:
+    label: str
     n: int
     bare: list[Timed]
     operator: Timed
     sync_ms: int
     rss_after: float
-    list_s: float
-    read_s: float
+    floors: list[tuple[str, float]]
     concurrency: int
 
 
+@dataclass
+class Source:
+    """One backend a first sync reads from: what the benchmark creates to sync it."""
+
+    label: str
+    namespace: str
+    backend: str
+    credentials_path: str  # the credentials Secret, as the config names it
+    credentials: dict[str, str]  # its stringData
+    spec: dict[str, Any]  # type, config, pathMapping
+    floors: Callable[[list[str]], list[tuple[str, float]]]
+
+
 async def first_sync(
+    source: Source,
     cp: ControlPlane,
-    moto: MotoServer,
     op: Operator,
     kube: Kube,
     values: dict[str, str],
     concurrency: int,
     timeout: float,
 ) -> FirstSync:
-    n = len(values)
+    n, namespace = len(values), source.namespace
     objects = bare_objects(values)
     log(f"bare client: {n} Secrets, {concurrency} in flight")
     before = await bare_client(cp, "scale-bare-1", objects, concurrency)
@@ -411,38 +464,25 @@ async def first_sync(
 
     await kube.ok(
         "POST",
-        f"/api/v1/namespaces/{AWS_NAMESPACE}/secrets",
+        f"/api/v1/namespaces/{namespace}/secrets",
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "creds-aws"},
-            "stringData": {
-                "access_key_id": moto.access_key_id,
-                "secret_access_key": moto.secret_access_key,
-            },
+            "metadata": {"name": secret_name_for_path(source.credentials_path)},
+            "stringData": source.credentials,
         },
     )
     cr = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "FederationBackend",
-        "metadata": {"name": AWS_BACKEND},
-        "spec": {
-            "type": "aws-secrets-manager",
-            "config": {
-                "region": moto.region,
-                "endpoint": moto.endpoint,
-                "credentialsPath": "creds/aws",
-            },
-            "pathMapping": {"bench/**": "bench/**"},
-            "mode": "sync",
-            "syncInterval": "1h",
-        },
+        "metadata": {"name": source.backend},
+        "spec": {**source.spec, "mode": "sync", "syncInterval": "1h"},
     }
-    log(f"operator: first sync of {n} secrets")
+    log(f"operator: first sync of {n} {source.label} secrets")
     cpu, started = op.cpu_seconds(), time.perf_counter()
-    await kube.ok("POST", f"{CRS}/namespaces/{AWS_NAMESPACE}/{PLURAL}", cr)
+    await kube.ok("POST", f"{CRS}/namespaces/{namespace}/{PLURAL}", cr)
     status = await wait_cr(
-        kube, AWS_NAMESPACE, AWS_BACKEND, lambda s: s.get("secretsSynced") == n, timeout
+        kube, namespace, source.backend, lambda s: s.get("secretsSynced") == n, timeout
     )
     ours = Timed(time.perf_counter() - started, op.cpu_seconds() - cpu)
     log(f"operator: {ours.seconds:.1f}s")
@@ -450,10 +490,10 @@ async def first_sync(
     after = await bare_client(cp, "scale-bare-2", objects, concurrency)
     log(f"bare client again: {after.seconds:.1f}s")
     rss = op.rss_mib()
-    listed, read = await asyncio.to_thread(backend_floor, moto, list(values))
-    log(f"moto alone: list {listed:.1f}s, read {read:.1f}s")
+    floors = await asyncio.to_thread(source.floors, list(values))
+    log("backend alone: " + ", ".join(f"{s:.1f}s" for _, s in floors))
     sync_ms = int(status.get("lastSyncDurationMs") or 0)
-    return FirstSync(n, [before, after], ours, sync_ms, rss, listed, read, concurrency)
+    return FirstSync(source.label, n, [before, after], ours, sync_ms, rss, floors, concurrency)
 
 
 # --- part 2: an unchanged resync ---------------------------------------------------------
@@ -535,6 +575,57 @@ class Many:
     hwm: float = 0.0
     threads: int = 0
     fds: int = 0
+
+
+def aws_source(moto: MotoServer) -> Source:
+    return Source(
+        "AWS (moto)",
+        AWS_NAMESPACE,
+        AWS_BACKEND,
+        "creds/aws",
+        {"access_key_id": moto.access_key_id, "secret_access_key": moto.secret_access_key},
+        {
+            "type": "aws-secrets-manager",
+            "config": {
+                "region": moto.region,
+                "endpoint": moto.endpoint,
+                "credentialsPath": "creds/aws",
+            },
+            "pathMapping": {"bench/**": "bench/**"},
+        },
+        lambda names: aws_floor(moto, names),
+    )
+
+
+def vault_source(bao: OpenBaoServer) -> Source:
+    return Source(
+        "Vault (OpenBao)",
+        VAULT_FIRST_NAMESPACE,
+        VAULT_FIRST_BACKEND,
+        "creds/vault",
+        {"token": bao.root_token},
+        {
+            "type": "hashicorp-vault",
+            "config": {"endpoint": bao.address, "authConfigPath": "creds/vault"},
+            "pathMapping": {"bench/**": f"secret/data/{VAULT_PREFIX}**"},
+        },
+        lambda names: vault_floor(bao, names),
+    )
+
+
+async def seed_vault_values(bao: OpenBaoServer, values: dict[str, str], concurrency: int) -> None:
+    """``values`` (JSON objects) as KV v2 secrets under ``secret/bench/``."""
+    headers = {"X-Vault-Token": bao.root_token}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def put(name: str, value: str) -> None:
+            url = f"{bao.address}/v1/secret/data/{name}"
+            async with session.post(url, json={"data": json.loads(value)}) as resp:
+                if resp.status >= 300:
+                    raise RuntimeError(f"OpenBao {url}: {resp.status}")
+
+        await bounded((put(k, v) for k, v in values.items()), concurrency)
 
 
 async def seed_vault(bao: OpenBaoServer, n: int, concurrency: int) -> None:
@@ -825,7 +916,7 @@ def ratio(a: float, b: float) -> str:
 def print_first(first: FirstSync) -> None:
     n = first.n
     floor = statistics.mean(t.seconds for t in first.bare)
-    print(f"\n### First sync of {n} AWS secrets into one namespace\n")
+    print(f"\n### First sync of {n} {first.label} secrets into one namespace\n")
     print("| run | time | Secrets/s | ratio to the bare floor | client CPU |")
     print("| --- | ---: | ---: | ---: | ---: |")
     labels = ("bare aiohttp client, before", "bare aiohttp client, after")
@@ -844,23 +935,17 @@ def print_first(first: FirstSync) -> None:
         f"| operator: `status.lastSyncDurationMs` | {sync:.1f} s | {n / sync:.0f} | "
         f"{ratio(sync, floor)} | |"
     )
-    pages, calls = math.ceil(n / MAX_PAGE_SIZE), math.ceil(n / BATCH_SIZE)
+    for label, seconds in first.floors:
+        print(f"| {label} | {seconds:.1f} s | | {ratio(seconds, floor)} | |")
+    serial = sum(seconds for _, seconds in first.floors) + floor
     print(
-        f"| moto alone: ListSecrets, {pages} pages one after another | {first.list_s:.1f} s | | | |"
-    )
-    print(
-        f"| moto alone: BatchGetSecretValue, {calls} calls, {AWS_READ_CONCURRENCY} in flight "
-        f"| {first.read_s:.1f} s | | | |"
-    )
-    serial = first.list_s + first.read_s + floor
-    print(
-        f"| list + read + bare floor, one after another | {serial:.1f} s | {n / serial:.0f} | "
+        f"| backend alone + bare floor, one after another | {serial:.1f} s | {n / serial:.0f} | "
         f"{ratio(serial, floor)} | |"
     )
     print(
         f"\nBare floor: mean of the two bare runs, {floor:.1f} s ({first.concurrency} creates "
-        f"in flight). Target: operator ≤ 1.3x. The operator against list + read + write one "
-        f"after another: {ratio(op.seconds, serial)}. Operator RSS after it: "
+        f"in flight). Target: operator ≤ 1.3x. The operator against the backend's calls and "
+        f"the writes one after another: {ratio(op.seconds, serial)}. Operator RSS after it: "
         f"{first.rss_after:.0f} MiB."
     )
 
@@ -945,11 +1030,13 @@ async def operator_parts(
 ) -> None:
     values = {f"bench/app{i:05d}": aws_value(i) for i in range(args.secrets)}
     if values:
-        log(f"moto: seeding {len(values)} secrets, {args.concurrency} at a time")
+        log(f"moto and OpenBao: seeding {len(values)} secrets each, {args.concurrency} at a time")
         await asyncio.to_thread(seed_aws, moto, values, args.concurrency)
-    for namespace in (AWS_NAMESPACE, VAULT_NAMESPACE):
+        await seed_vault_values(bao, values, args.concurrency)
+    namespaces = [AWS_NAMESPACE, VAULT_FIRST_NAMESPACE, VAULT_NAMESPACE]
+    for namespace in namespaces:
         await ensure_namespace_async(cp, namespace)
-    op = start_operator(cp, tmp, [AWS_NAMESPACE, VAULT_NAMESPACE])
+    op = start_operator(cp, tmp, namespaces)
     kube = Kube(cp, limit=max(16, args.concurrency) + 2)
     op.proc.start()
     try:
@@ -957,8 +1044,11 @@ async def operator_parts(
             await wait_http(local, op.healthz_url)
             await wait_http(local, op.metrics_url)
             if values:
-                first = await first_sync(cp, moto, op, kube, values, args.concurrency, args.timeout)
-                print_first(first)
+                for source in (vault_source(bao), aws_source(moto)):
+                    first = await first_sync(
+                        source, cp, op, kube, values, args.concurrency, args.timeout
+                    )
+                    print_first(first)
                 again = await resync(op, kube, local, len(values), args.timeout)
                 print_resync(again, first.sync_ms)
             if args.backends:

@@ -12,7 +12,7 @@ delete, an orphan mark) fails that path only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..k8s.client import ConflictError, KubeApiError
@@ -63,6 +63,39 @@ class Applier:
         jobs += [_bind(self._orphan, o) for o in plan.orphans if not local[o.name].orphaned]
         self.result.orphaned += sum(1 for o in plan.orphans if local[o.name].orphaned)
         await asyncio.gather(*(bounded(job) for job in jobs))
+        return self.result
+
+    async def stream(
+        self, parts: AsyncIterator[Sequence[Write]], local: Mapping[str, LocalSecret]
+    ) -> Applied:
+        """Write each part's writes as the parts come, ``concurrency`` at a time: the
+        next part is being made (read from the backend) while these are written."""
+        queue: asyncio.Queue[Write | None] = asyncio.Queue(maxsize=self.concurrency)
+        failures: list[Exception] = []
+
+        async def writer() -> None:
+            while (write := await queue.get()) is not None:
+                if failures:
+                    continue  # the sync fails: drain without writing
+                try:
+                    await self._write(write, local.get(write.name))
+                except Exception as exc:  # raised once every writer stopped, as apply() would
+                    failures.append(exc)
+
+        writers = [asyncio.create_task(writer()) for _ in range(self.concurrency)]
+        try:
+            async for part in parts:
+                for write in part:
+                    await queue.put(write)
+            for _ in writers:
+                await queue.put(None)
+            await asyncio.gather(*writers)
+        finally:
+            for task in writers:
+                task.cancel()
+            await asyncio.gather(*writers, return_exceptions=True)
+        if failures:
+            raise failures[0]
         return self.result
 
     async def _write(

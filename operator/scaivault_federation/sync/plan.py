@@ -175,34 +175,88 @@ def plan_sync(
     written nor orphaned. ``names`` (local path -> Secret name, from a name template)
     makes a managed Secret of a path under another name an orphan: the name changed.
     """
-    plan = SyncPlan()
-    seen_paths: set[str] = set(unchanged_versions) | set(failed_paths)
-    plan.unchanged.extend(sorted(unchanged_versions))
-    claimed_names: dict[str, str] = {}
-    for item in sorted(items, key=lambda i: i.local_path):
-        seen_paths.add(item.local_path)
-        name = item.secret_name or secret_name_for_path(item.local_path)
-        if name in claimed_names:
-            plan.conflicts.append(
-                PlannedConflict(item.local_path, item.remote_path, ConflictReason.NAME_COLLISION)
-            )
-            continue
-        claimed_names[name] = item.local_path
-        _plan_item(plan, backend_name, name, item, local.get(name), key, policy)
+    planner = Planner(backend_name, local, key, policy)
+    planner.plan.unchanged.extend(sorted(unchanged_versions))
+    planner.add(items)
+    planner.finish(
+        unchanged=unchanged_versions,
+        failed_paths=failed_paths,
+        prune=prune,
+        listing_complete=listing_complete,
+        names=names,
+    )
+    return planner.plan
 
-    for secret in sorted(local.values(), key=lambda s: s.name):
-        path = secret.path
-        if secret.managed_by != backend_name or path is None:
-            continue
-        renamed = names is not None and names.get(path, secret.name) != secret.name
-        if path in seen_paths and not renamed:
-            continue
-        if not listing_complete:
-            plan.unchanged.append(path)
-            continue
-        orphan = Orphan(secret.name, path, secret.resource_version)
-        (plan.deletes if prune else plan.orphans).append(orphan)
-    return plan
+
+@dataclass
+class Planner:
+    """:func:`plan_sync` a part at a time: items are added as their values arrive, and
+    each :meth:`add` answers the writes they make, so they can start before the
+    rest is read. :meth:`finish` plans what the whole listing leaves behind.
+
+    Parts added in order of local path plan exactly as :func:`plan_sync` of all of
+    them at once: of two paths whose Secret names collide the first one wins.
+    """
+
+    backend_name: str
+    local: Mapping[str, LocalSecret]
+    key: bytes
+    policy: ConflictPolicy
+    plan: SyncPlan = field(default_factory=SyncPlan)
+    _claimed: dict[str, str] = field(default_factory=dict)  # Secret name -> local path
+    _seen: set[str] = field(default_factory=set)
+
+    def add(self, items: Sequence[RemoteItem]) -> list[Write]:
+        """Plan ``items``; answers the writes they add to the plan."""
+        first = len(self.plan.writes)
+        for item in sorted(items, key=lambda i: i.local_path):
+            self._seen.add(item.local_path)
+            name = item.secret_name or secret_name_for_path(item.local_path)
+            if name in self._claimed:
+                self.plan.conflicts.append(
+                    PlannedConflict(
+                        item.local_path, item.remote_path, ConflictReason.NAME_COLLISION
+                    )
+                )
+                continue
+            self._claimed[name] = item.local_path
+            _plan_item(
+                self.plan,
+                self.backend_name,
+                name,
+                item,
+                self.local.get(name),
+                self.key,
+                self.policy,
+            )
+        return self.plan.writes[first:]
+
+    def finish(
+        self,
+        *,
+        unchanged: Iterable[str],
+        failed_paths: Iterable[str],
+        prune: bool,
+        listing_complete: bool,
+        names: Mapping[str, str] | None,
+    ) -> SyncPlan:
+        """Plan the managed Secrets no listed path holds any more (deletes or orphans);
+        ``unchanged`` and ``failed_paths`` are local paths that were listed but not
+        added. Answers the whole plan."""
+        seen = self._seen | set(unchanged) | set(failed_paths)
+        for secret in sorted(self.local.values(), key=lambda s: s.name):
+            path = secret.path
+            if secret.managed_by != self.backend_name or path is None:
+                continue
+            renamed = names is not None and names.get(path, secret.name) != secret.name
+            if path in seen and not renamed:
+                continue
+            if not listing_complete:
+                self.plan.unchanged.append(path)
+                continue
+            orphan = Orphan(secret.name, path, secret.resource_version)
+            (self.plan.deletes if prune else self.plan.orphans).append(orphan)
+        return self.plan
 
 
 def _was_shaped(secret: LocalSecret) -> bool:

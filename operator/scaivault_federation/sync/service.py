@@ -7,23 +7,41 @@ fails (a write, a delete, an orphan mark) fails that path only.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..backends.base import RemoteSecretRef, SecretBackend
+from ..backends.base import BatchResult, RemoteSecretRef, SecretBackend
 from ..models.content import InvalidContentError
 from ..models.secret import LocalSecret, RemoteItem
 from ..models.spec import BackendSpec
 from ..models.status import Conflict
 from ..paths import PathMapping, PathScope, secret_name_for_path
 from .apply import Applier
-from .plan import ConflictReason, PlannedConflict, map_remote, needs_fetch, plan_sync
+from .plan import (
+    ConflictReason,
+    PlannedConflict,
+    Planner,
+    SyncPlan,
+    Write,
+    map_remote,
+    needs_fetch,
+)
 from .ports import SecretStorage
 from .targets import PathTargets, ShapeError
 
 log = logging.getLogger(__name__)
+
+#: remote paths read per ``get_many`` of a sync; their writes start while the next
+#: part is read
+READ_PART = 200
+#: parts being read while the one before them is written: enough to keep the backend's
+#: own concurrency busy from one part to the next
+READ_AHEAD = 2
 
 
 @dataclass
@@ -138,39 +156,47 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
         else:
             unchanged_versions[local_path] = version
 
-    items: list[RemoteItem] = []
-    if to_fetch:
-        if pins:
-            batch = await ctx.backend.get_many(to_fetch, versions=pins)
-        else:
-            batch = await ctx.backend.get_many(to_fetch)
-        for remote_path, secret in batch.found.items():
-            local_path = mapped.local_by_remote[remote_path]
-            try:
-                items.append(targets.item(local_path, remote_path, secret.value, secret.version))
-            except (InvalidContentError, ShapeError) as exc:
-                outcome.item_errors[local_path] = str(exc)
-                failed.append(local_path)
-        for remote_path, error in batch.failed.items():
-            local_path = mapped.local_by_remote[remote_path]
-            outcome.item_errors[local_path] = error.message
-            failed.append(local_path)
-        # A secret listed then gone before the read is simply absent this round.
+    planner = Planner(
+        ctx.name,
+        local if scope is None else _within(scope, local, wanted.values()),
+        ctx.mac_key,
+        ctx.spec.conflict_policy,
+    )
+    planner.plan.unchanged.extend(sorted(unchanged_versions))
+    to_fetch.sort(key=lambda remote: mapped.local_by_remote[remote])
 
-    plan = plan_sync(
-        backend_name=ctx.name,
-        items=items,
-        unchanged_versions=unchanged_versions,
-        local=local if scope is None else _within(scope, local, wanted.values()),
-        key=ctx.mac_key,
-        policy=ctx.spec.conflict_policy,
+    async def parts() -> AsyncGenerator[list[Write], None]:
+        """The writes of each part of ``to_fetch`` as its values arrive."""
+        async with contextlib.aclosing(_read_parts(ctx.backend, to_fetch, pins)) as batches:
+            async for batch in batches:
+                items: list[RemoteItem] = []
+                for remote_path, secret in batch.found.items():
+                    local_path = mapped.local_by_remote[remote_path]
+                    try:
+                        items.append(
+                            targets.item(local_path, remote_path, secret.value, secret.version)
+                        )
+                    except (InvalidContentError, ShapeError) as exc:
+                        outcome.item_errors[local_path] = str(exc)
+                        failed.append(local_path)
+                for remote_path, error in batch.failed.items():
+                    local_path = mapped.local_by_remote[remote_path]
+                    outcome.item_errors[local_path] = error.message
+                    failed.append(local_path)
+                # A secret listed then gone before the read is simply absent this round.
+                yield planner.add(items)
+
+    applier = Applier(ctx.store, ctx.namespace, ctx.name, ctx.mac_key, ctx.spec.conflict_policy)
+    async with contextlib.aclosing(parts()) as writes:
+        await applier.stream(writes, local)
+    plan = planner.finish(
+        unchanged=unchanged_versions,
+        failed_paths=failed,
         prune=ctx.spec.prune,
         listing_complete=True,
-        failed_paths=failed,
         names=targets.names if targets.active else None,
     )
-    applier = Applier(ctx.store, ctx.namespace, ctx.name, ctx.mac_key, ctx.spec.conflict_policy)
-    applied = await applier.apply(plan, local)
+    applied = await applier.apply(SyncPlan(deletes=plan.deletes, orphans=plan.orphans), local)
     outcome.written, outcome.deleted, outcome.orphaned = (
         applied.written,
         applied.deleted,
@@ -193,6 +219,36 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
         outcome.conflicts.extend(conflicts_outside(scope, ctx.previous_conflicts))
     outcome.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
     return outcome
+
+
+async def _read_parts(
+    backend: SecretBackend, paths: Sequence[str], pins: Mapping[str, str]
+) -> AsyncGenerator[BatchResult, None]:
+    """``backend.get_many`` of ``paths``, :data:`READ_PART` at a time, answered in order;
+    the next :data:`READ_AHEAD` parts are read while the caller works on (writes) this
+    one."""
+    parts = [paths[i : i + READ_PART] for i in range(0, len(paths), READ_PART)]
+
+    def read(part: Sequence[str]) -> asyncio.Task[BatchResult]:
+        versions = {path: pins[path] for path in part if path in pins}
+        if versions:
+            return asyncio.ensure_future(backend.get_many(part, versions=versions))
+        return asyncio.ensure_future(backend.get_many(part))
+
+    pending: deque[asyncio.Task[BatchResult]] = deque()
+    try:
+        for part in parts:
+            pending.append(read(part))
+            if len(pending) > READ_AHEAD:
+                yield await pending.popleft()
+        while pending:
+            yield await pending.popleft()
+    finally:
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(BaseException):
+                await task
 
 
 def _within(
