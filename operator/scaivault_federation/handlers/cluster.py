@@ -43,7 +43,7 @@ async def cluster_backend_daemon(name: str, body: kopf.Body, memo: Any, **_: Any
 
 
 @kopf.on.event(GROUP, VERSION, CLUSTER_PLURAL, registry=REGISTRY)
-def cluster_backend_changed(name: str, body: kopf.Body, memo: Any, **_: Any) -> None:
+async def cluster_backend_changed(name: str, body: kopf.Body, memo: Any, **_: Any) -> None:
     """Every watch event hands the live object to its worker (which wakes on it)."""
     worker = getattr(memo, "cluster_workers", {}).get(name)
     if worker is not None:

@@ -31,15 +31,14 @@ from ..models.resource import FederationBackendResource
 from ..models.spec import DeletionPolicy
 from ..settings import Settings
 from ..sync.cluster_worker import ClusterBackendWorker
+from ..sync.fleet import Fleet
 from ..sync.membership import Membership
 from ..sync.metrics import forget_backend
 from ..sync.teardown import teardown
 from ..sync.triggers import TriggerRouter
-from ..sync.worker import BackendWorker, OperatorDeps
+from ..sync.worker import OperatorDeps
 
 log = logging.getLogger(__name__)
-
-WorkerKey = tuple[str, str]
 
 #: our handlers, and no others: a plain registry has none of kopf's fallback logins
 #: (which would log in a second time, through whatever client library is installed)
@@ -73,12 +72,13 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     mac_key = await store.load_or_create_mac_key(namespace)
     router = TriggerRouter(mac_key)
     cache.listen(router.managed_changed)
-    workers: dict[WorkerKey, BackendWorker] = {}
-    memo.client, memo.workers, memo.tasks = client, workers, []
+    memo.client, memo.tasks = client, []
     memo.cluster_workers = {}
 
     def wake_all() -> None:
-        for worker in [*workers.values(), *memo.cluster_workers.values()]:
+        fleet: Fleet | None = getattr(memo, "fleet", None)
+        running = list(fleet.workers.values()) if fleet is not None else []
+        for worker in [*running, *memo.cluster_workers.values()]:
             worker.ownership_changed()
 
     owns = _owns_everything
@@ -129,6 +129,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         owns=owns,
         workloads=WorkloadStore(client),
     )
+    memo.fleet = Fleet(memo.deps)
 
 
 @kopf.on.login(registry=REGISTRY)
@@ -188,6 +189,9 @@ def _managed(client: KubeClient, path: str, cache: ManagedSecretCache) -> Reflec
 
 @kopf.on.cleanup(registry=REGISTRY)
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    fleet: Fleet | None = getattr(memo, "fleet", None)
+    if fleet is not None:
+        await fleet.stop()
     for task in getattr(memo, "tasks", []):
         task.cancel()
     for task in getattr(memo, "tasks", []):
@@ -198,33 +202,18 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         await client.close()
 
 
-@kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0, registry=REGISTRY)
-async def backend_daemon(
-    name: str, namespace: str | None, body: kopf.Body, memo: Any, **_: Any
-) -> None:
-    assert namespace is not None  # the resource is namespaced
-    deps: OperatorDeps = memo.deps
-    worker = BackendWorker(deps, namespace, name)
-    workers: dict[WorkerKey, BackendWorker] = memo.workers
-    workers[(namespace, name)] = worker
-    if deps.router is not None:
-        deps.router.attach((namespace, name), worker)
-    try:
-        await worker.run(FederationBackendResource.from_object(body))
-    finally:
-        if deps.router is not None:
-            deps.router.detach((namespace, name), worker)
-        if workers.get((namespace, name)) is worker:
-            del workers[(namespace, name)]
-
-
 @kopf.on.event(GROUP, VERSION, PLURAL, registry=REGISTRY)
-def backend_changed(name: str, namespace: str | None, body: kopf.Body, memo: Any, **_: Any) -> None:
-    """Every watch event hands the live object to its worker (which wakes on it)."""
-    workers: dict[WorkerKey, BackendWorker] = getattr(memo, "workers", {})
-    worker = workers.get((namespace or "", name))
-    if worker is not None:
-        worker.observe(FederationBackendResource.from_object(body))
+async def backend_changed(
+    event: kopf.RawEvent, name: str, namespace: str | None, body: kopf.Body, memo: Any, **_: Any
+) -> None:
+    """Every watch event hands the CR to its worker (which wakes on it, or starts)."""
+    fleet: Fleet | None = getattr(memo, "fleet", None)
+    if fleet is None:
+        return
+    if event.get("type") == "DELETED":
+        fleet.forget(namespace or "", name)
+    else:
+        fleet.observe(FederationBackendResource.from_object(body))
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL, registry=REGISTRY)

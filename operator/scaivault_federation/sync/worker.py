@@ -1,10 +1,10 @@
 """The life of one FederationBackend: when to sync or probe, and what to record.
 
-A worker runs for as long as its CR exists (the kopf daemon only calls
-:meth:`BackendWorker.run`). It sleeps until the next due time, or until
-:meth:`BackendWorker.observe` hands it a changed CR (every watch event does):
-a spec change reconfigures it and syncs at once, a new manual-sync
-annotation syncs at once (only its paths, when the sync-paths annotation
+A worker runs for as long as its CR exists (:mod:`.fleet` starts it on the CR's
+first watch event and only calls :meth:`BackendWorker.run`). It sleeps until the
+next due time, or until :meth:`BackendWorker.observe` hands it a changed CR
+(every watch event does): a spec change reconfigures it and syncs at once, a new
+manual-sync annotation syncs at once (only its paths, when the sync-paths annotation
 names some: such a sync leaves the next full sync where it was). The next
 due time is the interval with ±10 % jitter after success, exponential
 backoff with jitter (at least the server's ``Retry-After``, at most

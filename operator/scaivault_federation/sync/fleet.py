@@ -1,0 +1,96 @@
+"""The running workers: one task per FederationBackend, started by the first watch
+event of its CR and ended when the CR is being deleted or gone.
+
+A task and a worker are all a backend costs while it sleeps: the CR as parsed once
+(no raw body is kept), no per-object machinery of the framework that delivers the
+events. No kopf here: the handlers hand every event's CR to :meth:`Fleet.observe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from ..models.resource import FederationBackendResource
+from .worker import BackendWorker, OperatorDeps
+
+log = logging.getLogger(__name__)
+
+WorkerKey = tuple[str, str]
+
+#: how long a worker that ended with an unexpected error waits before it runs again
+RESTART_DELAY = 10.0
+#: how long :meth:`Fleet.stop` waits for the workers to close their clients
+STOP_TIMEOUT = 10.0
+
+
+class Fleet:
+    def __init__(self, deps: OperatorDeps, restart_delay: float = RESTART_DELAY) -> None:
+        self.deps = deps
+        self.workers: dict[WorkerKey, BackendWorker] = {}
+        self._tasks: dict[WorkerKey, asyncio.Task[None]] = {}
+        self._restart_delay = restart_delay
+
+    def __len__(self) -> int:
+        return len(self.workers)
+
+    def observe(self, resource: FederationBackendResource) -> None:
+        """The CR as a watch event shows it: its worker wakes on it, or starts."""
+        key = (resource.namespace, resource.name)
+        worker = self.workers.get(key)
+        if worker is not None:
+            worker.observe(resource)
+            return
+        if resource.deleting:
+            return  # on its way out: the delete handler tears it down
+        worker = BackendWorker(self.deps, *key)
+        self.workers[key] = worker
+        if self.deps.router is not None:
+            self.deps.router.attach(key, worker)
+        self._tasks[key] = asyncio.create_task(
+            self._run(key, worker, resource), name=f"backend {key[0]}/{key[1]}"
+        )
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The CR is gone: its worker stops (and closes its client)."""
+        key = (namespace, name)
+        worker, task = self.workers.pop(key, None), self._tasks.pop(key, None)
+        if worker is not None and self.deps.router is not None:
+            self.deps.router.detach(key, worker)  # a CR made again gets a worker of its own
+        if task is not None:
+            task.cancel()
+
+    async def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """Stop every worker; each closes its client (revoking a login) on the way."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+    async def _run(
+        self, key: WorkerKey, worker: BackendWorker, resource: FederationBackendResource
+    ) -> None:
+        try:
+            while True:
+                try:
+                    await worker.run(resource)
+                    return  # the CR is being deleted
+                except Exception as exc:  # a defect: keep the backend served, say so
+                    log.error(
+                        "%s/%s: the worker stopped on %s; starting it again in %.0f s",
+                        *key,
+                        type(exc).__name__,
+                        self._restart_delay,
+                    )
+                    await asyncio.sleep(self._restart_delay)
+                    resource = worker.resource or resource
+        finally:
+            if self.deps.router is not None:
+                self.deps.router.detach(key, worker)
+            if self.workers.get(key) is worker:
+                del self.workers[key]
+            with contextlib.suppress(KeyError):
+                if self._tasks[key] is asyncio.current_task():
+                    del self._tasks[key]
