@@ -117,6 +117,33 @@ async def test_userpass_logs_in_lists_and_reads(openbao: OpenBaoServer, make: Ma
     }
 
 
+async def test_a_released_backend_reads_again_with_the_same_login(
+    openbao: OpenBaoServer, make: Maker
+) -> None:
+    """release() between syncs drops the HTTP clients and connections, not the token:
+    the next sync needs no new login, and closing still revokes that one token."""
+    prefix, canary = seeded(openbao)
+    user = configure_userpass(openbao, prefix)
+    backend = await make(
+        openbao,
+        {"username": user.username.encode(), "password": user.password.encode()},
+        auth_method=VaultAuthMethod.USERPASS,
+        auth_mount=user.mount,
+    )
+    await assert_reads(backend, prefix, canary)
+    token = backend._client._token  # the login's token, to try it after
+    assert token is not None and token_works(openbao, token)
+
+    for _ in range(3):
+        await backend.release()
+        assert backend._client._session is None  # nothing held while asleep
+        await assert_reads(backend, prefix, canary)
+
+    assert backend.calls.get("login", "ok") == 1
+    await backend.close()
+    assert not token_works(openbao, token)
+
+
 async def test_userpass_with_a_wrong_password_fails_without_leaking(
     openbao: OpenBaoServer, make: Maker
 ) -> None:

@@ -105,6 +105,24 @@ async def test_the_first_sync_happens_at_once() -> None:
     assert world.events.events == []
 
 
+async def test_a_worker_asleep_for_long_holds_no_connection() -> None:
+    world = World()
+    async with running(world):
+        connection = world.connector.current
+        assert world.syncs == 1 and connection.released >= 1 and not connection.closed
+        released = connection.released
+        world.clock.advance(INTERVAL * 1.2)  # the next sync reuses the client
+        await world.clock.settle()
+        assert world.syncs == 2 and world.connector.calls == 1
+        assert connection.released > released
+
+
+async def test_a_worker_due_again_soon_keeps_its_connection() -> None:
+    world = World(syncInterval="20s")
+    async with running(world):
+        assert world.syncs == 1 and world.connector.current.released == 0
+
+
 async def test_the_next_sync_is_due_after_the_interval_with_ten_percent_jitter() -> None:
     world = World()
     worker = await first_sync(world)

@@ -180,6 +180,9 @@ class AwsSecretsManagerBackend:
         await self._call("probe", "ListSecrets", lambda client: client.list_secrets(MaxResults=1))
         return max((time.perf_counter() - started) * 1000.0, 0.001)
 
+    async def release(self) -> None:
+        return None  # boto3's client is kept: making it again costs more CPU than it holds
+
     async def close(self) -> None:
         await self._session.close()
 

@@ -178,6 +178,9 @@ class AzureKeyVaultBackend:
             raise error
         return max((time.perf_counter() - started) * 1000.0, 0.001)
 
+    async def release(self) -> None:
+        return None  # the SDK client is kept: making it again costs more than it holds
+
     async def close(self) -> None:
         await self._client.close()
         close = getattr(self._credential, "close", None)

@@ -227,6 +227,11 @@ class SecretBackend(Protocol):
         """A real round trip proving the credentials work; the latency in ms (> 0)."""
         ...
 
+    async def release(self) -> None:
+        """Drop what a backend waiting for its next sync need not hold (connections,
+        HTTP clients); the next call makes them again. Tokens and credentials stay."""
+        ...
+
     async def close(self) -> None:
         """Release connections; the backend is not used afterwards."""
         ...

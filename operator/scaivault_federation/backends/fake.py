@@ -53,6 +53,7 @@ class FakeBackend:
         self.batch_size = batch_size
         self.latency_ms = latency_ms
         self.closed = False
+        self.released = 0
         self._entries: dict[str, _Entry] = {}
         for path, value in (secrets or {}).items():
             self.set(path, value)
@@ -137,6 +138,9 @@ class FakeBackend:
         self._check("probe")
         self.calls.record("probe", "ok")
         return self.latency_ms
+
+    async def release(self) -> None:
+        self.released += 1
 
     async def close(self) -> None:
         self.closed = True

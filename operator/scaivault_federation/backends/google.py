@@ -133,6 +133,9 @@ class GoogleSecretManagerBackend:
         await self._call("probe", self._parent, "list_secrets", request)
         return max((time.perf_counter() - started) * 1000.0, 0.001)
 
+    async def release(self) -> None:
+        return None  # the SDK client is kept: making it again costs more than it holds
+
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:

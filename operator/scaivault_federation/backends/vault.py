@@ -175,6 +175,9 @@ class VaultBackend:
         await self._client.call(_lookup_self, "auth/token/lookup-self", "probe")
         return max((time.perf_counter() - started) * 1000.0, 0.001)
 
+    async def release(self) -> None:
+        self._client.release()
+
     async def close(self) -> None:
         await self._client.close()
 

@@ -172,27 +172,24 @@ class VaultClient:
         self.display = str(url.with_user(None).with_password(None).with_query(None))
         method = auth_method_for(config, credentials, jwt_provider)
         slots = max(1, concurrency)
-        context = _tls_context(config, credentials, method.client_certificate)
-        self._session = requests.Session()
-        self._session.trust_env = False
-        transport = _ContextAdapter(context, slots + 1)
-        self._session.mount("https://", transport)
-        self._session.mount("http://", transport)
-        options: dict[str, Any] = {
+        self._context = _tls_context(config, credentials, method.client_certificate)
+        self._options: dict[str, Any] = {
             "url": base,
             "namespace": config.namespace,
-            "session": self._session,
             "timeout": (connect_timeout, total_timeout),
             "adapter": VaultAdapter,
             "strict_http": True,
         }
-        self._options = options
-        self._hvac: Any = hvac.Client(**options)
-        # made on the first login (a configured token never logs in): an hvac client
-        # builds every API category up front, some 6 KiB each
+        # made on first use and dropped by release() (an hvac client builds every API
+        # category up front, some 6 KiB each, and its session holds a connection)
+        self._session: requests.Session | None = None
+        self._hvac: Any = None
         self._hvac_login: Any = None  # never carries a token
+        self._token: str | None = None
         self._auth = VaultAuth(method, self._use_token)
+        self._slot_count = slots
         self._slots = asyncio.Semaphore(slots)
+        self._in_flight = 0
         self._calls = calls
         self._closed = False
 
@@ -218,6 +215,16 @@ class VaultClient:
                 raise
             return await self._send(fn, api_path, operation)
 
+    def release(self) -> None:
+        """Drop the hvac clients and their connections (not while requests are in
+        flight); the token stays, and the next request makes them again."""
+        if self._in_flight:
+            return
+        session, self._session = self._session, None
+        self._hvac = self._hvac_login = None
+        if session is not None:
+            session.close()
+
     async def close(self) -> None:
         """Revoke a token obtained by a login, then drop the connections."""
         if self._closed:
@@ -228,14 +235,29 @@ class VaultClient:
                 await self._revoke()
         finally:
             self._auth.forget()
-            self._session.close()
+            self.release()
+
+    def _clients(self) -> tuple[Any, Any]:
+        """The hvac client carrying the token, and the one for logins (on one session)."""
+        if self._session is None:
+            session = requests.Session()
+            session.trust_env = False
+            transport = _ContextAdapter(self._context, self._slot_count + 1)
+            session.mount("https://", transport)
+            session.mount("http://", transport)
+            self._session = session
+        if self._hvac is None:
+            self._hvac = hvac.Client(session=self._session, **self._options)
+            self._hvac.token = self._token
+        return self._hvac, self._session
 
     # -- requests --------------------------------------------------------------------
 
     async def _login(self, method: AuthMethod) -> dict[str, Any]:
         login = await method.login_call()
         if self._hvac_login is None:
-            self._hvac_login = hvac.Client(**self._options)
+            _, session = self._clients()
+            self._hvac_login = hvac.Client(session=session, **self._options)
         response = await self._send_with(self._hvac_login, login, method.login_path, "login")
         if response is None:
             raise AuthenticationError(f"login at {method.login_path!r} returned no token")
@@ -243,7 +265,9 @@ class VaultClient:
 
     def _use_token(self, token: str | None) -> None:
         # read by hvac when a request is built, so a request always takes the newest
-        self._hvac.token = token
+        self._token = token
+        if self._hvac is not None:
+            self._hvac.token = token
 
     async def _revoke(self) -> None:
         def revoke(client: Any) -> Any:
@@ -256,7 +280,8 @@ class VaultClient:
             )
 
     async def _send(self, fn: HvacCall, api_path: str, operation: str) -> dict[str, Any] | None:
-        return await self._send_with(self._hvac, fn, api_path, operation)
+        client, _ = self._clients()
+        return await self._send_with(client, fn, api_path, operation)
 
     async def _send_with(
         self, client: Any, fn: HvacCall, api_path: str, operation: str
@@ -265,6 +290,7 @@ class VaultClient:
         error: BackendError | None = None
         body: dict[str, Any] | None = None
         async with self._slots:
+            self._in_flight += 1
             try:
                 answer = await loop.run_in_executor(_POOL, partial(fn, client))
             except Exception as exc:
@@ -274,6 +300,8 @@ class VaultClient:
                     body = _body(answer, api_path)
                 except BackendError as bad:
                     error = bad
+            finally:
+                self._in_flight -= 1
             self._calls.record(operation, call_result(error))
         if error is not None:
             raise error

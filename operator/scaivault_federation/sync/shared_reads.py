@@ -56,5 +56,8 @@ class SharedReads:
     async def probe(self) -> float:
         return await self.backend.probe()
 
+    async def release(self) -> None:
+        """The shared client is the worker's to release, not the round's."""
+
     async def close(self) -> None:
         """The shared client is the worker's to close, not the round's."""

@@ -67,6 +67,8 @@ class OperatorDeps:
 
 #: a due time that never comes: the worker waits for a change
 NEVER = float("inf")
+#: a worker going to sleep for longer than this releases its backend's connections
+RELEASE_AFTER = 30.0
 
 
 def jittered(seconds: float, rng: random.Random, spread: float = 0.1) -> float:
@@ -140,9 +142,12 @@ class BackendWorker:
                 if current.metadata.deleting:
                     return
                 await self.step(current)
-                await self.deps.clock.sleep_until(self._next_wake(), self._wake)
+                wake = self._next_wake()
+                if self.backend is not None and wake - self.deps.clock.monotonic() > RELEASE_AFTER:
+                    await self.backend.release()  # asleep a while: hold no connection
+                await self.deps.clock.sleep_until(wake, self._wake)
         finally:
-            # shielded: a cancelled daemon still revokes its login and closes its client
+            # shielded: a cancelled worker still revokes its login and closes its client
             await asyncio.shield(self.close())
 
     async def step(self, resource: FederationBackendResource) -> None:
