@@ -25,6 +25,7 @@ from scaivault_federation.k8s.config import load_connection
 from tests.backends.harness_aws import moto_server
 from tests.backends.harness_azure import keyvault_server
 from tests.backends.harness_google import gsm_emulator
+from tests.e2e.fleet import Fleet
 
 __all__ = [
     "control_plane",
@@ -114,6 +115,17 @@ def operator(
 def operator_metrics_port(operator: ManagedProcess) -> int:
     """Where the running operator serves ``/metrics`` (on 127.0.0.1)."""
     return _ports["metrics"]
+
+
+@pytest.fixture
+async def fleet(kube: KubeClient, operator: ManagedProcess) -> AsyncIterator[Fleet]:
+    """Namespaces, labelled for a cluster backend or not, and the credentials in the
+    operator's namespace, made for one test and deleted afterwards."""
+    made = Fleet(kube, OPERATOR_NAMESPACE)
+    try:
+        yield made
+    finally:
+        await made.cleanup()
 
 
 @pytest.fixture(scope="session")

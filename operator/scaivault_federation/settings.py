@@ -96,7 +96,8 @@ class Settings(BaseSettings):
     # --- the operator (run) ------------------------------------------------------------
     operator_namespace: str | None = Field(
         default=None,
-        description="where the operator keeps its MAC key Secret (default: the pod's namespace)",
+        description="where the operator keeps its MAC key Secret and ClusterFederationBackends "
+        "their credentials Secrets (default: the pod's namespace)",
     )
     watch_namespaces: CommaList = Field(
         default=(), description="namespaces to watch, comma-separated (default: all)"
@@ -192,6 +193,11 @@ class Settings(BaseSettings):
     )
     api_static_tokens: Path | None = Field(
         default=None, description="YAML file of static tokens and their scopes"
+    )
+    api_cluster_backends: bool = Field(
+        default=True,
+        description="serve ClusterFederationBackends (a cluster-wide operator's); false when "
+        "the operator watches only some namespaces",
     )
     api_auth_cache_seconds: float = Field(
         default=10.0, ge=0, description="how long authentication answers are cached"

@@ -29,6 +29,7 @@ from scaivault_federation.k8s.client import KubeClient, NotFoundError
 from scaivault_federation.labels import GROUP, VERSION
 from scaivault_federation.settings import Settings
 
+from ..conftest import OPERATOR_NAMESPACE
 from .helpers import ApiClient, OpenApiChecker
 
 API_NAMESPACE = "api-default"
@@ -135,6 +136,8 @@ async def api_server(
         api_default_namespace=API_NAMESPACE,
         api_static_tokens=tokens[0],
         kubeconfig=str(control_plane.kubeconfig),
+        # cluster backends' credentials: where the session's operator reads them
+        operator_namespace=OPERATOR_NAMESPACE,
     )
     server = ApiServer(settings)
     ready = asyncio.Event()
@@ -151,6 +154,7 @@ async def api_server(
         await task
     for namespace in (API_NAMESPACE, RESTRICTED_NAMESPACE, "api-fuzz"):
         await delete_backends(kube, namespace)
+    await delete_cluster_backends(kube)
 
 
 @pytest.fixture(scope="package")
@@ -201,6 +205,20 @@ async def ns(kube: KubeClient) -> AsyncIterator[Namespace]:
     await delete_backends(kube, name)
     with contextlib.suppress(NotFoundError):
         await kube.delete(f"/api/v1/namespaces/{name}")
+
+
+CLUSTER_BACKENDS = f"/apis/{GROUP}/{VERSION}/clusterfederationbackends"
+#: every ClusterFederationBackend the API tests make is named so (they reach every
+#: namespace their selector selects, so none may outlive the tests)
+CLUSTER_PREFIX = "api-c-"
+
+
+async def delete_cluster_backends(kube: KubeClient) -> None:
+    for item in (await kube.get(CLUSTER_BACKENDS))["items"]:
+        name = item["metadata"]["name"]
+        if name.startswith(CLUSTER_PREFIX):
+            with contextlib.suppress(NotFoundError):
+                await kube.delete(f"{CLUSTER_BACKENDS}/{name}")
 
 
 async def delete_backends(kube: KubeClient, namespace: str) -> None:

@@ -17,7 +17,15 @@ from referencing.jsonschema import DRAFT202012
 from scaivault_federation.k8s.client import KubeClient
 from tests.e2e.helpers import eventually
 
-__all__ = ["ApiClient", "OpenApiChecker", "Reply", "eventually", "service_account_token"]
+__all__ = [
+    "ApiClient",
+    "OpenApiChecker",
+    "Reply",
+    "changed",
+    "cluster_role_token",
+    "eventually",
+    "service_account_token",
+]
 
 DOC_URI = "urn:scaivault:openapi"
 FED = "/v1/federation"
@@ -177,6 +185,24 @@ async def service_account_token(
 ) -> str:
     """A ServiceAccount bound to a Role granting ``verbs`` per (api group, resource), and a
     token for it from the TokenRequest API."""
+    return await _bound_token(kube, namespace, verbs, cluster_wide=False)
+
+
+async def cluster_role_token(
+    kube: KubeClient, namespace: str, verbs: dict[tuple[str, str], list[str]]
+) -> str:
+    """A ServiceAccount in ``namespace`` bound cluster-wide (ClusterRole +
+    ClusterRoleBinding) to ``verbs`` per (api group, resource), and a token for it."""
+    return await _bound_token(kube, namespace, verbs, cluster_wide=True)
+
+
+async def _bound_token(
+    kube: KubeClient,
+    namespace: str,
+    verbs: dict[tuple[str, str], list[str]],
+    *,
+    cluster_wide: bool,
+) -> str:
     name = f"sa-{uuid.uuid4().hex[:6]}"
     await kube.post(
         f"/api/v1/namespaces/{namespace}/serviceaccounts",
@@ -186,23 +212,23 @@ async def service_account_token(
         {"apiGroups": [group], "resources": [resource], "verbs": list(v)}
         for (group, resource), v in verbs.items()
     ]
-    rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}"
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    if cluster_wide:
+        kind, role, where = "ClusterRole", f"{namespace}-{name}", rbac
+    else:
+        kind, role, where = "Role", name, f"{rbac}/namespaces/{namespace}"
+    group = "rbac.authorization.k8s.io"
     await kube.post(
-        f"{rbac}/roles",
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": name},
-            "rules": rules,
-        },
+        f"{where}/{kind.lower()}s",
+        {"apiVersion": f"{group}/v1", "kind": kind, "metadata": {"name": role}, "rules": rules},
     )
     await kube.post(
-        f"{rbac}/rolebindings",
+        f"{where}/{kind.lower()}bindings",
         {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "apiVersion": f"{group}/v1",
+            "kind": f"{kind}Binding",
+            "metadata": {"name": role},
+            "roleRef": {"apiGroup": group, "kind": kind, "name": role},
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
         },
     )
@@ -216,3 +242,14 @@ async def service_account_token(
     )
     token: str = doc["status"]["token"]
     return token
+
+
+def changed(body: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with ``change`` applied: a value replaces a key, ``None`` drops it."""
+    out = dict(body)
+    for key, value in change.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out

@@ -15,7 +15,7 @@ from scaivault_federation.api.server import ApiServer
 from scaivault_federation.models.status import backend_id
 
 from .conftest import API_NAMESPACE, Namespace
-from .helpers import FED, ApiClient, eventually, vault_body
+from .helpers import FED, ApiClient, changed, eventually, vault_body
 
 pytestmark = pytest.mark.e2e
 
@@ -42,6 +42,7 @@ async def test_create_read_list_delete(api: ApiClient, ns: Namespace) -> None:
         "id": created["id"],
         "name": "vault-main",
         "namespace": ns.name,
+        "scope": "namespace",
         "type": "hashicorp-vault",
         "config": {
             "endpoint": ADDRESS,
@@ -124,12 +125,7 @@ async def test_default_namespace_and_conflicting_names(api: ApiClient) -> None:
 async def test_invalid_bodies_name_the_field(
     api: ApiClient, ns: Namespace, change: dict[str, Any], field: str
 ) -> None:
-    body = vault_body("bad", ADDRESS, "x", namespace=ns.name)
-    for key, value in change.items():
-        if value is None:
-            body.pop(key)
-        else:
-            body[key] = value
+    body = changed(vault_body("bad", ADDRESS, "x", namespace=ns.name), change)
     reply = await api.post(f"{FED}/backends", json=body)
     assert reply.status == 400, reply.body
     assert reply.error["code"] == "invalid_request"

@@ -15,6 +15,7 @@ from scaivault_federation.api.cache import BackendCache
 from scaivault_federation.api.server import ApiServer
 from scaivault_federation.k8s.backend_store import COLLECTION, BackendStore
 from scaivault_federation.k8s.client import KubeClient
+from scaivault_federation.k8s.reflector import Reflector
 from scaivault_federation.k8s.watch import WatchExpiredError, list_all, watch_events
 from scaivault_federation.models.status import backend_id
 
@@ -114,18 +115,29 @@ async def test_watch_streams_events_and_bookmarks(kube: KubeClient, ns: Namespac
     assert seen[0] == "ADDED" and seen[-1] == "DELETED"
 
 
-class ExpiringCache(BackendCache):
+class ExpiringReflector(Reflector):
     """Its first watch asks for a version the apiserver no longer has."""
 
-    def __init__(self, client: KubeClient) -> None:
-        super().__init__(BackendStore(client))
-        self.expired_once = False
+    expired_once = False
 
     async def _watch(self, version: str) -> None:
         if not self.expired_once:
             self.expired_once = True
             version = "1"
         await super()._watch(version)
+
+
+class ExpiringCache(BackendCache):
+    """Its FederationBackend watch expires once."""
+
+    def __init__(self, client: KubeClient) -> None:
+        super().__init__(BackendStore(client))
+
+    def make_reflectors(self) -> list[Reflector]:
+        reflectors = super().make_reflectors()
+        first = reflectors[0]
+        reflectors[0] = ExpiringReflector(first.client, first.path, first.handler)
+        return reflectors
 
 
 async def test_cache_lists_again_after_410(api_server: ApiServer, ns: Namespace) -> None:

@@ -3,7 +3,9 @@ documented 503 with Retry-After, and every answer conforms to the served documen
 
 Generation is steered so nothing fuzzed can reach outside this machine: created
 backends land in one namespace, always suspended (the operator neither syncs nor
-probes them, and proxy reads refuse them), with loopback endpoints.
+probes them, and proxy reads refuse them), with loopback endpoints. A cluster
+backend is fuzzed by id only (read, patched, synced, deleted), its selector
+kept to one that selects no namespace.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from scaivault_devenv.cluster import ensure_namespace
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_federation.api.server import ApiServer
 
-from .conftest import Tokens
+from .conftest import CLUSTER_PREFIX, Tokens
 from .helpers import FED, ApiClient, vault_body
 
 pytestmark = pytest.mark.e2e
@@ -37,6 +39,7 @@ pytestmark = pytest.mark.e2e
 FUZZ_NAMESPACE = "api-fuzz"
 LOOPBACK = "http://127.0.0.1:1"
 MAX_EXAMPLES = 20
+NO_NAMESPACE = {"match_labels": {"scaivault-fuzz/never": "set"}}
 
 
 def no_server_error(ctx: Any, response: Any, case: Any) -> bool | None:
@@ -82,11 +85,14 @@ def steered(doc: dict[str, Any], ids: list[str]) -> dict[str, Any]:
     }
     props["path_mapping"] = mapping
     props["sync_interval"] = {"enum": ["30s", "15m", "1h30m"]}
+    props["scope"] = {"const": "namespace"}
+    del props["namespace_selector"]
     create["required"] = [*create["required"], "namespace", "suspend", "sync_interval"]
     patch = schemas["BackendPatch"]["properties"]
     patch["suspend"] = {"const": True}
     patch["config"] = {"type": "object", "maxProperties": 0}
-    patch["name"] = patch["namespace"] = {"type": "null"}
+    patch["name"] = patch["namespace"] = patch["scope"] = {"type": "null"}
+    patch["namespace_selector"] = {"anyOf": [{"const": NO_NAMESPACE}, {"type": "null"}]}
     patch["path_mapping"] = {"anyOf": [mapping, {"type": "null"}]}
     patch["sync_interval"] = {"enum": ["30s", "15m", None]}
     for model, field in (
@@ -217,6 +223,11 @@ async def test_schemathesis_finds_nothing(
         reply = await api.post(f"{FED}/backends", json=body)
         assert reply.status == 201, reply.body
         ids.append(reply.body["id"])
+    body = vault_body(f"{CLUSTER_PREFIX}fuzz-{uuid.uuid4().hex[:4]}", LOOPBACK, "x", suspend=True)
+    body.update(scope="cluster", namespace_selector=NO_NAMESPACE, path_mapping={"csyn": "s/x"})
+    reply = await api.post(f"{FED}/backends", json=body)
+    assert reply.status == 201, reply.body
+    ids.append(reply.body["id"])
     failures = await asyncio.wait_for(
         asyncio.to_thread(fuzz, openapi_doc, api_server.url, tok.admin, ids), timeout=600
     )

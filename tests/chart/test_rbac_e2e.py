@@ -172,6 +172,8 @@ def test_api_serves_backends_and_secrets_as_the_service_account(
     status, _ = api_call(api, "DELETE", path, admin)
     assert status == 204
 
+    cluster_backend_through_the_api(api, isolated_control_plane, openbao, identity, app, prefix)
+
     status, _ = api_call(api, "DELETE", f"/v1/federation/backends/{ident}", admin)
     assert status == 204
     eventually(lambda: app.gone("vault-proxy"), 30, "the backend to go")
@@ -181,6 +183,58 @@ def test_api_serves_backends_and_secrets_as_the_service_account(
     assert api.forbidden_in_log() == [], api.log()[-3000:]
     granted = grants(identity.cluster_role("api"))
     assert used(calls) == granted, (sorted(used(calls) - granted), sorted(granted - used(calls)))
+
+
+def cluster_backend_through_the_api(
+    api: Running,
+    cp: ControlPlane,
+    openbao: OpenBaoServer,
+    identity: Identity,
+    app: Namespace,
+    prefix: str,
+) -> None:
+    """A proxy-mode ClusterFederationBackend through the API: created (its credentials
+    in the release namespace), listed, read through in a namespace it selects (the
+    API's namespace watch), changed, deleted."""
+    admin = cp.admin_token
+    run = uuid.uuid4().hex[:6]
+    home = Namespace(cp, identity.release.namespace)
+    home.put_secret(f"creds-cluster-api-{run}", {"token": openbao.root_token})
+    label = "scaivault-rbac/api-cluster"
+    app.merge_patch(f"/api/v1/namespaces/{app.name}", {"metadata": {"labels": {label: run}}})
+    body = {
+        "name": f"platform-api-{run}",
+        "scope": "cluster",
+        "type": "hashicorp-vault",
+        "config": {
+            "endpoint": openbao.address,
+            "auth_method": "token",
+            "auth_config_path": f"creds/cluster-api-{run}",
+        },
+        "namespace_selector": {"match_labels": {label: run}},
+        "path_mapping": {"cluster/{namespace}/**": f"secret/data/{prefix}/**"},
+        "mode": "proxy",
+    }
+    status, created = api_call(api, "POST", "/v1/federation/backends", admin, body)
+    assert status == 201, created
+    assert (created["scope"], created["namespace"]) == ("cluster", None), created
+    ident = created["id"]
+    status, listed = api_call(api, "GET", "/v1/federation/backends?scope=cluster", admin)
+    assert status == 200 and ident in [b["id"] for b in listed["backends"]], listed
+    path = f"/v1/secrets/cluster/{app.name}/db?namespace={app.name}"
+
+    def proxied() -> bool:
+        status, read = api_call(api, "GET", path, admin)
+        return status == 200 and read["source"] == "proxy" and read["backend_id"] == ident
+
+    eventually(proxied, 30, "a read through the cluster backend")
+    status, read = api_call(api, "GET", path, admin)
+    assert read["data"] == {"password": "proxied"}, read
+    change = {"conflict_policy": "overwrite"}
+    status, patched = api_call(api, "PATCH", f"/v1/federation/backends/{ident}", admin, change)
+    assert status == 200 and patched["conflict_policy"] == "overwrite", patched
+    status, _ = api_call(api, "DELETE", f"/v1/federation/backends/{ident}", admin)
+    assert status == 204
 
 
 @pytest.mark.parametrize(

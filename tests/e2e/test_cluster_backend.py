@@ -4,130 +4,18 @@ OpenBao; namespaces are followed as their labels change."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any
-
 import pytest
 
 from scaivault_devenv.openbao import OpenBaoServer
-from scaivault_federation.k8s.client import KubeClient, NotFoundError
 
-from ..conftest import OPERATOR_NAMESPACE
-from .helpers import API, Cluster, decoded, eventually
+from .fleet import Fleet
+from .helpers import Cluster, decoded, eventually
 
 pytestmark = pytest.mark.e2e
 
-CLUSTER_BACKENDS = f"{API}/clusterfederationbackends"
 MANAGED = "app.kubernetes.io/managed-by"
 OWNER = "federation.scaivault.io/backend"
 CLUSTER_OWNER = "federation.scaivault.io/cluster-backend"
-
-
-class Fleet:
-    """Namespaces made for one test (labelled or not), and its cluster backend."""
-
-    def __init__(self, kube: KubeClient) -> None:
-        self.kube = kube
-        self.id = uuid.uuid4().hex[:8]
-        self.label = f"e2e-cluster-{self.id}"
-        self.names: list[str] = []
-
-    async def namespace(self, selected: bool) -> Cluster:
-        name = f"e2e-cfedb-{self.id}-{len(self.names)}"
-        labels = {"scaivault-e2e/team-secrets": self.label} if selected else {}
-        await self.kube.post(
-            "/api/v1/namespaces",
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}},
-        )
-        self.names.append(name)
-        return Cluster(self.kube, name)
-
-    async def select(self, cluster: Cluster, selected: bool) -> None:
-        value = self.label if selected else None
-        patch = {"metadata": {"labels": {"scaivault-e2e/team-secrets": value}}}
-        await self.kube.merge_patch(f"/api/v1/namespaces/{cluster.namespace}", patch)
-
-    async def create(self, name: str, openbao: OpenBaoServer, prefix: str, **extra: Any) -> None:
-        creds = f"creds-cluster-{self.id}"
-        secret = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": creds},
-            "data": {"token": base64.b64encode(openbao.root_token.encode()).decode()},
-        }
-        await self.kube.post(f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/secrets", secret)
-        spec = {
-            "type": "hashicorp-vault",
-            "config": {
-                "endpoint": openbao.address,
-                "authMethod": "token",
-                "authConfigPath": f"creds/cluster-{self.id}",
-            },
-            "namespaceSelector": {"matchLabels": {"scaivault-e2e/team-secrets": self.label}},
-            "pathMapping": {
-                "shared/**": f"secret/data/{prefix}/shared/**",
-                "team/**": f"secret/data/{prefix}/teams/{{namespace}}/**",
-            },
-            "mode": "sync",
-            "syncInterval": "10m",
-            **extra,
-        }
-        body = {
-            "apiVersion": "federation.scaivault.io/v1alpha1",
-            "kind": "ClusterFederationBackend",
-            "metadata": {"name": name},
-            "spec": spec,
-        }
-        await self.kube.post(CLUSTER_BACKENDS, body)
-
-    async def status(self, name: str) -> dict[str, Any]:
-        status: dict[str, Any] = (await self.kube.get(f"{CLUSTER_BACKENDS}/{name}")).get(
-            "status"
-        ) or {}
-        return status
-
-    async def wait_namespaces(self, name: str, *clusters: Cluster) -> dict[str, Any]:
-        wanted = sorted(c.namespace for c in clusters)
-
-        async def probe() -> dict[str, Any] | None:
-            status = await self.status(name)
-            listed = [n["name"] for n in status.get("namespaces", [])]
-            return status if status.get("status") == "healthy" and listed == wanted else None
-
-        return await eventually(probe, 30, f"{name} to sync into {wanted}")
-
-    async def delete(self, name: str) -> None:
-        await self.kube.delete(f"{CLUSTER_BACKENDS}/{name}")
-
-        async def gone() -> bool:
-            try:
-                await self.kube.get(f"{CLUSTER_BACKENDS}/{name}")
-            except NotFoundError:
-                return True
-            return False
-
-        await eventually(gone, 30, f"{name} to be deleted")
-
-    async def cleanup(self) -> None:
-        for name in self.names:
-            with contextlib.suppress(NotFoundError):
-                await self.kube.delete(f"/api/v1/namespaces/{name}")
-        with contextlib.suppress(NotFoundError):
-            await self.kube.delete(
-                f"/api/v1/namespaces/{OPERATOR_NAMESPACE}/secrets/creds-cluster-{self.id}"
-            )
-
-
-@pytest.fixture
-async def fleet(kube: KubeClient, operator: object) -> AsyncIterator[Fleet]:
-    made = Fleet(kube)
-    try:
-        yield made
-    finally:
-        await made.cleanup()
 
 
 def seed(openbao: OpenBaoServer, prefix: str, namespaces: list[str]) -> None:

@@ -7,6 +7,8 @@ from typing import Any
 
 from scaivault_federation.api.cache import BackendCache
 from scaivault_federation.k8s.backend_store import BackendStore
+from scaivault_federation.k8s.namespace_index import NamespaceIndex
+from scaivault_federation.models.cluster import ClusterBackendResource
 from scaivault_federation.models.resource import FederationBackendResource
 
 
@@ -71,3 +73,55 @@ def test_a_newer_version_replaces_the_indexed_one() -> None:
     assert len(cache.backends("a")) == 1
     assert cache.owner_of("a", "ops/x") is not None
     assert cache.owner_of("a", "team/x") is None
+
+
+def cluster_backend(name: str, selector: dict[str, Any], mapping: dict[str, str]) -> Any:
+    obj: dict[str, Any] = {
+        "metadata": {
+            "name": name,
+            "uid": f"uid-cluster-{name}",
+            "generation": 1,
+            "resourceVersion": "1",
+            "creationTimestamp": "2025-01-01T00:00:00Z",
+        },
+        "spec": {
+            "type": "hashicorp-vault",
+            "config": {"endpoint": "http://127.0.0.1:1", "authConfigPath": "creds/token"},
+            "pathMapping": mapping,
+            "namespaceSelector": selector,
+            "mode": "proxy",
+        },
+    }
+    return ClusterBackendResource.from_object(obj)
+
+
+def test_cluster_backends_claim_paths_in_the_namespaces_they_select() -> None:
+    index = NamespaceIndex()
+    index.replaced("", [{"metadata": {"name": "a", "labels": {"team": "x"}}}])
+    index.replaced(
+        "",
+        [
+            {"metadata": {"name": "a", "labels": {"team": "x"}}},
+            {"metadata": {"name": "b", "labels": {}}},
+        ],
+    )
+    cache = BackendCache(BackendStore.__new__(BackendStore), namespaces=index)
+    platform = cluster_backend(
+        "platform", {"matchLabels": {"team": "x"}}, {"t/{namespace}/**": "s/{namespace}/**"}
+    )
+    cache.upsert(platform)
+    cache.upsert(backend("a", "own", "own"))
+    # apart from the namespaced ones
+    assert [b.name for b in cache.backends()] == ["own"]
+    assert [b.name for b in cache.cluster_backends()] == ["platform"]
+    assert cache.namespaces() == {"a"}
+    assert set(cache.uids()) == {platform.uid, "uid-a-own"}
+    owner = cache.owner_of("a", "t/a/db")
+    assert owner is not None and owner[0].name == "platform" and owner[2] == "s/a/db"
+    assert cache.owner_of("a", "t/b/db") is None  # {namespace} is the namespace's own name
+    assert cache.owner_of("b", "t/b/db") is None  # not selected
+    assert cache.managing("a", "cluster_platform") is platform
+    assert cache.managing("a", "platform") is None
+    # a listing of one kind leaves the other alone
+    cache._replace([], cluster=True)
+    assert cache.cluster_backends() == [] and [b.name for b in cache.backends()] == ["own"]

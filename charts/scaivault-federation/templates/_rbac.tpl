@@ -119,6 +119,20 @@ chart tests run both processes with exactly these rules and record the calls.
 - apiGroups: [authorization.k8s.io]
   resources: [subjectaccessreviews]
   verbs: [create]
+{{- if not .Values.watchNamespaces }}
+# ClusterFederationBackends on /v1/federation/backends (a cluster-wide operator
+# serves them): the watch-backed cache (list, watch), create, a fresh read
+# before a PATCH (get), patch (also the sync trigger), delete. Their status is
+# only read, with the object.
+- apiGroups: [federation.scaivault.io]
+  resources: [clusterfederationbackends]
+  verbs: [get, list, watch, create, patch, delete]
+# Their namespaceSelector: every namespace's labels (list, watch), to know
+# which cluster backends claim a path in a namespace.
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list, watch]
+{{- end }}
 {{- if .Values.tenancy.ambientIdentityNamespaceSelector }}
 # Namespace labels, for tenancy.ambientIdentityNamespaceSelector (proxy reads).
 - apiGroups: [""]

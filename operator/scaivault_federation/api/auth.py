@@ -11,6 +11,13 @@
    ``federation:notify`` = update the ``federationbackends/notify``
    subresource name, which exists only in RBAC rules).
 
+   A ClusterFederationBackend has no namespace: its reviews name the resource
+   ``clusterfederationbackends`` and no namespace at all, so only a
+   ClusterRole (bound cluster-wide) grants them; ``federation:read`` is get
+   and list, ``federation:write`` create, patch or delete, as above.
+   A static token reaches cluster backends with its scopes unless it is
+   limited to some namespaces: such a token has no cluster-wide reach.
+
 Answers are cached for a few seconds, keyed by a SHA-256 digest of the
 token: the token itself is never stored, logged or echoed.
 """
@@ -28,7 +35,7 @@ from aiohttp import web
 
 from ..k8s.client import KubeApiError, KubeClient
 from ..k8s.reviews import review_access, review_token
-from ..labels import GROUP, PLURAL
+from ..labels import CLUSTER_PLURAL, GROUP, PLURAL
 from .errors import ApiError, unavailable
 from .static_tokens import Scope, StaticToken, StaticTokens, token_digest
 
@@ -57,6 +64,10 @@ FEDERATION_DELETE = Permission(Scope.FEDERATION_WRITE, GROUP, PLURAL, ("delete",
 SECRETS_READ = Permission(Scope.SECRETS_READ, "", "secrets", ("get",))
 SECRETS_WRITE = Permission(Scope.SECRETS_WRITE, "", "secrets", ("create", "update"))
 SECRETS_DELETE = Permission(Scope.SECRETS_WRITE, "", "secrets", ("delete",))
+CLUSTER_READ = Permission(Scope.FEDERATION_READ, GROUP, CLUSTER_PLURAL, ("get", "list"))
+CLUSTER_CREATE = Permission(Scope.FEDERATION_WRITE, GROUP, CLUSTER_PLURAL, ("create",))
+CLUSTER_PATCH = Permission(Scope.FEDERATION_WRITE, GROUP, CLUSTER_PLURAL, ("patch",))
+CLUSTER_DELETE = Permission(Scope.FEDERATION_WRITE, GROUP, CLUSTER_PLURAL, ("delete",))
 FEDERATION_NOTIFY = Permission(Scope.FEDERATION_NOTIFY, GROUP, PLURAL, ("update",), "notify")
 
 
@@ -191,6 +202,8 @@ class Authenticator:
         )
 
     async def allowed(self, principal: Principal, permission: Permission, namespace: str) -> bool:
+        """Whether the caller may use ``permission`` in ``namespace``; ``""``: cluster-wide
+        (every namespace's, or a cluster-scoped resource)."""
         if principal.static is not None:
             return principal.static.allows(permission.scope, namespace)
         assert principal.user is not None
@@ -214,15 +227,13 @@ class Authenticator:
     async def _access_review(
         self, user: KubeUser, permission: Permission, verb: str, namespace: str
     ) -> bool:
+        attributes = {"verb": verb, "group": permission.group, "resource": permission.resource}
+        if namespace:  # none: cluster-wide, as RBAC sees a cluster-scoped resource
+            attributes["namespace"] = namespace
         spec: dict[str, Any] = {
             "user": user.username,
             "groups": list(user.groups),
-            "resourceAttributes": {
-                "namespace": namespace,
-                "verb": verb,
-                "group": permission.group,
-                "resource": permission.resource,
-            },
+            "resourceAttributes": attributes,
         }
         if permission.subresource:
             spec["resourceAttributes"]["subresource"] = permission.subresource
@@ -239,11 +250,15 @@ class Authenticator:
     async def require(
         self, request: web.Request, permission: Permission, namespace: str
     ) -> Principal:
-        """The caller, if it may use ``permission`` in ``namespace``; 403 otherwise."""
+        """The caller, if it may use ``permission`` in ``namespace`` (``""``: cluster-wide);
+        403 otherwise."""
         principal = principal_of(request)
         if not await self.allowed(principal, permission, namespace):
-            raise ApiError(
-                403,
-                f"{permission.scope.value} is required in namespace {namespace!r}",
-            )
+            if permission.resource == CLUSTER_PLURAL:
+                where = "on cluster backends (clusterfederationbackends, cluster-wide)"
+            elif namespace:
+                where = f"in namespace {namespace!r}"
+            else:
+                where = "in every namespace"
+            raise ApiError(403, f"{permission.scope.value} is required {where}")
         return principal

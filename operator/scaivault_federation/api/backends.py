@@ -1,22 +1,28 @@
-"""``/v1/federation/backends``: the seed page's endpoints over FederationBackend CRs.
+"""``/v1/federation/backends``: the seed page's endpoints over FederationBackend CRs,
+and over ClusterFederationBackends (``"scope": "cluster"`` on the wire).
 
 Reads come from the watch-backed cache. Writes go to the apiserver (which
 applies the CRD's schema and CEL rules on top of the models' validation),
-and their answers update the cache at once.
+and their answers update the cache at once. A cluster backend is authorized
+cluster-wide (SubjectAccessReviews of ``clusterfederationbackends`` without a
+namespace); a FederationBackend in its namespace.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from ..backends.allowlist import EndpointRefusedError, check_endpoints
+from ..k8s.backend_store import ResourceStore
 from ..k8s.client import ConflictError, KubeApiError, NotFoundError
 from ..models.api import (
     NAMESPACE_PATTERN,
+    BackendScope,
     apply_patch,
     conflicts_view,
     diff_merge_patch,
@@ -27,10 +33,15 @@ from ..models.api import (
 from ..models.resource import FederationBackendResource
 from ..models.spec import BackendSpec, Mode
 from .auth import (
+    CLUSTER_CREATE,
+    CLUSTER_DELETE,
+    CLUSTER_PATCH,
+    CLUSTER_READ,
     FEDERATION_CREATE,
     FEDERATION_DELETE,
     FEDERATION_PATCH,
     FEDERATION_READ,
+    Permission,
     principal_of,
 )
 from .cache import backend_view
@@ -39,6 +50,20 @@ from .state import ApiState, state_of
 
 BASE = "/v1/federation/backends"
 PATCH_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Rights:
+    """The permissions behind each operation, for one kind of backend."""
+
+    read: Permission
+    create: Permission
+    patch: Permission
+    delete: Permission
+
+
+NAMESPACED = Rights(FEDERATION_READ, FEDERATION_CREATE, FEDERATION_PATCH, FEDERATION_DELETE)
+CLUSTER = Rights(CLUSTER_READ, CLUSTER_CREATE, CLUSTER_PATCH, CLUSTER_DELETE)
 
 
 def ready_state(request: web.Request) -> ApiState:
@@ -58,12 +83,47 @@ def query_namespace(request: web.Request) -> str | None:
     return namespace
 
 
-async def _lookup(request: web.Request) -> tuple[ApiState, FederationBackendResource]:
+def query_scope(request: web.Request) -> BackendScope | None:
+    scope = request.query.get("scope")
+    if scope is None:
+        return None
+    found = next((s for s in BackendScope if s.value == scope), None)
+    if found is None:
+        raise ApiError(400, "scope: must be 'namespace' or 'cluster'", field="scope")
+    return found
+
+
+@dataclass(frozen=True)
+class Target:
+    """A backend the request names, with where and how it is authorized and written."""
+
+    state: ApiState
+    backend: FederationBackendResource
+    rights: Rights
+    #: the namespace of its reviews and calls ("" for a cluster backend)
+    namespace: str
+    store: ResourceStore[Any]
+
+    async def require(self, request: web.Request, permission: Permission) -> None:
+        await self.state.auth.require(request, permission, self.namespace)
+
+
+def _target(state: ApiState, backend: FederationBackendResource) -> Target:
+    if backend.cluster:
+        assert state.cluster_backends is not None  # the cache holds none without it
+        return Target(state, backend, CLUSTER, "", state.cluster_backends)
+    return Target(state, backend, NAMESPACED, backend.namespace, state.backends)
+
+
+async def _lookup(request: web.Request, operation: str) -> Target:
+    """The backend of the path's id, once the caller may do ``operation`` on it."""
     state = ready_state(request)
     cached = state.cache.get(request.match_info["id"])
     if cached is None:
         raise ApiError(404, "no backend with this id")
-    return state, cached
+    target = _target(state, cached)
+    await target.require(request, getattr(target.rights, operation))
+    return target
 
 
 def _check_endpoints(state: ApiState, spec: BackendSpec) -> None:
@@ -78,40 +138,68 @@ def _json(body: dict[str, Any], status: int = 200) -> web.Response:
     return web.json_response(body, status=status)
 
 
+async def _readable_namespaces(request: web.Request, state: ApiState) -> list[str]:
+    principal = principal_of(request)
+    if await state.auth.allowed(principal, FEDERATION_READ, ""):
+        return sorted(state.cache.namespaces())
+    candidates = sorted(state.cache.namespaces() | {state.default_namespace})
+    return [ns for ns in candidates if await state.auth.allowed(principal, FEDERATION_READ, ns)]
+
+
 async def list_backends(request: web.Request) -> web.Response:
     state = ready_state(request)
-    principal = principal_of(request)
     namespace = query_namespace(request)
+    scope = query_scope(request)
+    if namespace is not None and scope is BackendScope.CLUSTER:
+        raise ApiError(
+            400, "scope: cluster backends have no namespace; drop namespace", field="scope"
+        )
     if namespace is not None:
         await state.auth.require(request, FEDERATION_READ, namespace)
-        namespaces = [namespace]
-    elif await state.auth.allowed(principal, FEDERATION_READ, ""):
-        namespaces = sorted(state.cache.namespaces())
-    else:
-        candidates = sorted(state.cache.namespaces() | {state.default_namespace})
-        namespaces = [
-            ns for ns in candidates if await state.auth.allowed(principal, FEDERATION_READ, ns)
-        ]
-        if not namespaces:
-            raise ApiError(403, "federation:read is required")
-    backends = [backend_view(b) for ns in namespaces for b in state.cache.backends(ns)]
-    return _json({"backends": backends})
+        backends = state.cache.backends(namespace)
+        return _json({"backends": [backend_view(b) for b in backends]})
+    if scope is BackendScope.CLUSTER:
+        await state.auth.require(request, CLUSTER_READ, "")
+        return _json({"backends": [backend_view(b) for b in state.cache.cluster_backends()]})
+    namespaces = await _readable_namespaces(request, state)
+    clusters = (
+        scope is None
+        and state.cluster_backends is not None
+        and await state.auth.allowed(principal_of(request), CLUSTER_READ, "")
+    )
+    if not namespaces and not clusters:
+        raise ApiError(403, "federation:read is required")
+    found = [b for ns in namespaces for b in state.cache.backends(ns)]
+    if clusters:
+        found += state.cache.cluster_backends()
+    return _json({"backends": [backend_view(b) for b in found]})
 
 
 async def create_backend(request: web.Request) -> web.Response:
     state = ready_state(request)
     body = await read_json_object(request)
-    name, namespace, spec = parse_create(body)
-    _check_endpoints(state, spec)
-    namespace = namespace or state.default_namespace
-    await state.auth.require(request, FEDERATION_CREATE, namespace)
+    new = parse_create(body)
+    _check_endpoints(state, new.spec)
+    store: ResourceStore[Any]
+    if new.cluster:
+        if state.cluster_backends is None:
+            raise ApiError(
+                400,
+                "scope: this API serves no cluster backends (the operator watches only "
+                "some namespaces)",
+                field="scope",
+            )
+        namespace, store, where = "", state.cluster_backends, "as a cluster backend"
+        await state.auth.require(request, CLUSTER_CREATE, namespace)
+    else:
+        namespace = new.namespace or state.default_namespace
+        store, where = state.backends, f"in namespace {namespace!r}"
+        await state.auth.require(request, FEDERATION_CREATE, namespace)
     try:
-        created = await state.backends.create(namespace, name, spec)
+        created = await store.create(namespace, new.name, new.spec)
     except ConflictError:
         raise ApiError(
-            409,
-            f"a backend named {name!r} already exists in namespace {namespace!r}",
-            code="already_exists",
+            409, f"a backend named {new.name!r} already exists {where}", code="already_exists"
         ) from None
     except NotFoundError:
         raise ApiError(404, f"namespace {namespace!r} not found") from None
@@ -124,18 +212,17 @@ async def create_backend(request: web.Request) -> web.Response:
 
 
 async def get_backend(request: web.Request) -> web.Response:
-    state, cached = await _lookup(request)
-    await state.auth.require(request, FEDERATION_READ, cached.namespace)
-    return _json(backend_view(cached))
+    target = await _lookup(request, "read")
+    return _json(backend_view(target.backend))
 
 
 async def patch_backend(request: web.Request) -> web.Response:
-    state, cached = await _lookup(request)
-    await state.auth.require(request, FEDERATION_PATCH, cached.namespace)
+    target = await _lookup(request, "patch")
+    state, cached, store = target.state, target.backend, target.store
     patch = await read_json_object(request)
     for _ in range(PATCH_ATTEMPTS):
         try:
-            fresh = await state.backends.get(cached.namespace, cached.name)
+            fresh = await store.get(target.namespace, cached.name)
         except KubeApiError as exc:
             raise kube_error(exc, "backend") from None
         if fresh.uid != cached.uid or fresh.deleting:
@@ -146,8 +233,8 @@ async def patch_backend(request: web.Request) -> web.Response:
         if not changes:
             return _json(view)
         try:
-            updated = await state.backends.patch_spec(
-                cached.namespace, cached.name, changes, fresh.resource_version
+            updated = await store.patch_spec(
+                target.namespace, cached.name, changes, fresh.resource_version
             )
         except ConflictError:
             continue
@@ -158,10 +245,10 @@ async def patch_backend(request: web.Request) -> web.Response:
 
 
 async def delete_backend(request: web.Request) -> web.Response:
-    state, cached = await _lookup(request)
-    await state.auth.require(request, FEDERATION_DELETE, cached.namespace)
+    target = await _lookup(request, "delete")
+    state, cached = target.state, target.backend
     try:
-        remaining = await state.backends.delete(cached.namespace, cached.name, cached.uid)
+        remaining = await target.store.delete(target.namespace, cached.name, cached.uid)
     except ConflictError:  # another object of that name: ours is gone
         remaining = None
     except KubeApiError as exc:
@@ -175,20 +262,18 @@ async def delete_backend(request: web.Request) -> web.Response:
 
 
 async def backend_status(request: web.Request) -> web.Response:
-    state, cached = await _lookup(request)
-    await state.auth.require(request, FEDERATION_READ, cached.namespace)
+    cached = (await _lookup(request, "read")).backend
     return _json(status_view(cached.id, cached.name, cached.status))
 
 
 async def backend_conflicts(request: web.Request) -> web.Response:
-    state, cached = await _lookup(request)
-    await state.auth.require(request, FEDERATION_READ, cached.namespace)
+    cached = (await _lookup(request, "read")).backend
     return _json(conflicts_view(cached.status))
 
 
 async def trigger_sync(request: web.Request) -> web.Response:
-    state, cached = await _lookup(request)
-    await state.auth.require(request, FEDERATION_PATCH, cached.namespace)
+    target = await _lookup(request, "patch")
+    cached = target.backend
     spec = cached.spec
     if spec is None:
         raise ApiError(409, "the backend's spec is invalid; fix it first", code="invalid_spec")
@@ -197,13 +282,13 @@ async def trigger_sync(request: web.Request) -> web.Response:
     if spec.suspend:
         raise ApiError(409, "the backend is suspended", code="suspended")
     body = await read_json_object(request) if request.body_exists else {}
-    paths = parse_sync_request(body, cached.mappings)
+    paths = parse_sync_request(body, cached.local_patterns)
     stamp = sync_stamp()
     try:
-        updated = await state.backends.request_sync(cached.namespace, cached.name, stamp, paths)
+        updated = await target.store.request_sync(target.namespace, cached.name, stamp, paths)
     except KubeApiError as exc:
         raise kube_error(exc, "backend") from None
-    state.cache.upsert(updated)
+    target.state.cache.upsert(updated)
     answer: dict[str, Any] = {"id": cached.id, "sync_requested_at": stamp}
     if paths is not None:
         answer["paths"] = list(paths.texts)

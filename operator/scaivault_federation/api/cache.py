@@ -1,35 +1,41 @@
-"""FederationBackends in memory, kept current by a list + watch.
+"""FederationBackends and ClusterFederationBackends in memory, kept current by a
+list + watch of each (:class:`..k8s.reflector.Reflector`).
 
 The API answers every read of backends from here, so a GET costs no
-apiserver call and never waits for a backend. The cache lists all
-FederationBackends, then watches from the list's resourceVersion (with
-bookmarks); a 410 Gone means the history is gone and it lists again; other
-failures reconnect with exponential backoff and jitter. Writes made through
-the API are applied here at once from the apiserver's answer, so a client
-reads its own writes; an older event arriving later does not undo them.
+apiserver call and never waits for a backend. Each kind is listed, then
+watched from the list's resourceVersion (with bookmarks); a 410 Gone means
+the history is gone and it is listed again; other failures reconnect with
+exponential backoff and jitter. Writes made through the API are applied here
+at once from the apiserver's answer, so a client reads its own writes; an
+older event arriving later does not undo them.
+
+A cluster backend's namespaceSelector is matched against the namespaces'
+labels, held by a :class:`..k8s.namespace_index.NamespaceIndex` fed the same
+way, so :meth:`BackendCache.owner_of` knows which cluster backends claim a
+path in a namespace.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import aiohttp
-
 from ..k8s.backend_store import BackendStore
-from ..k8s.client import KubeApiError
-from ..k8s.watch import WatchExpiredError
+from ..k8s.client import JSON
+from ..k8s.cluster_backend_store import ClusterBackendStore
+from ..k8s.namespace_index import NamespaceIndex
+from ..k8s.reflector import Reflector
+from ..labels import CLUSTER_OWNER_PREFIX
+from ..models.api import backend_view as wire_view
+from ..models.cluster import ClusterBackendSpec
 from ..models.config import CONFIG_MODELS, BackendType
 from ..models.resource import FederationBackendResource
 from ..models.spec import BackendSpec
 from ..paths import PathMapping
 
-log = logging.getLogger(__name__)
-
-MAX_BACKOFF = 30.0
+#: the namespace key of cluster backends in the cache's index (no namespace has it)
+CLUSTER = ""
 
 
 def _version(value: str) -> int | None:
@@ -37,18 +43,20 @@ def _version(value: str) -> int | None:
 
 
 def backend_view(backend: FederationBackendResource) -> dict[str, Any]:
-    """The wire shape of a backend: id, name, namespace and the spec's API fields."""
-    head = {"id": backend.id, "name": backend.name, "namespace": backend.namespace}
+    """The wire shape of a backend: id, name, namespace, scope and the spec's API fields."""
+    namespace = None if backend.cluster else backend.namespace
     if backend.spec is not None:
-        return {**head, **backend.spec.to_api()}
-    return {**head, **_lenient(backend.raw_spec)}
+        fields = backend.spec.to_api()
+    else:
+        fields = _lenient(backend.raw_spec, ClusterBackendSpec if backend.cluster else BackendSpec)
+    return wire_view(backend.id, backend.name, namespace, fields)
 
 
-def _lenient(raw: Mapping[str, Any]) -> dict[str, Any]:
+def _lenient(raw: Mapping[str, Any], spec_model: type[BackendSpec]) -> dict[str, Any]:
     """A spec the models reject, shown field by field under the models' own names."""
     out = {
         name: raw[info.alias]
-        for name, info in BackendSpec.model_fields.items()
+        for name, info in spec_model.model_fields.items()
         if info.alias and info.alias in raw and name != "config"
     }
     backend_type = next((t for t in BackendType if t.value == raw.get("type")), None)
@@ -64,16 +72,54 @@ def _lenient(raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _Feed:
+    """One kind's list + watch, applied to the cache."""
+
+    def __init__(
+        self,
+        cache: BackendCache,
+        parse: Callable[[Mapping[str, Any]], FederationBackendResource],
+        cluster: bool,
+    ) -> None:
+        self.cache = cache
+        self.parse = parse
+        self.cluster = cluster
+
+    def replaced(self, scope: str, items: list[JSON]) -> None:
+        self.cache._replace([self.parse(item) for item in items], cluster=self.cluster)
+
+    def changed(self, scope: str, event_type: str, obj: JSON) -> None:
+        resource = self.parse(obj)
+        if event_type == "DELETED":
+            self.cache.remove(resource.uid)
+        else:
+            self.cache.upsert(resource)
+
+
 class BackendCache:
-    def __init__(self, store: BackendStore) -> None:
-        self.store = store
+    def __init__(
+        self,
+        store: BackendStore,
+        clusters: ClusterBackendStore | None = None,
+        namespaces: NamespaceIndex | None = None,
+    ) -> None:
+        """``clusters`` (with the namespace index ``namespaces`` beside it) serves
+        ClusterFederationBackends too; without it there are none."""
         self.synced = asyncio.Event()
-        self.lists = 0
+        self.store = store
+        self.clusters = clusters
+        self.namespace_index = namespaces
+        #: the list + watch of each kind (and of the namespaces), made by :meth:`run`
+        self.reflectors: list[Reflector] = []
         self._by_uid: dict[str, FederationBackendResource] = {}
         self._uid_by_id: dict[str, str] = {}
         #: a read names its namespace: it looks at that namespace's backends only
         self._uids_by_namespace: dict[str, set[str]] = {}
-        self._rng = random.Random()  # noqa: S311  (jitter)
+
+    @property
+    def lists(self) -> int:
+        """How many full listings have been made (of every kind)."""
+        return sum(r.lists for r in self.reflectors)
 
     # --- reads -------------------------------------------------------------------
 
@@ -83,30 +129,74 @@ class BackendCache:
         return backend if backend is not None and not backend.deleting else None
 
     def find(self, namespace: str, name: str) -> FederationBackendResource | None:
+        """The FederationBackend ``name`` in ``namespace`` (``namespace`` ``""``: the
+        ClusterFederationBackend ``name``)."""
         for backend in self._in(namespace):
             if backend.name == name and not backend.deleting:
                 return backend
         return None
 
+    def managing(self, namespace: str, owner: str) -> FederationBackendResource | None:
+        """The backend a managed Secret in ``namespace`` names as its owner (its
+        backend label: a FederationBackend's name, or a cluster backend's owner key)."""
+        if owner.startswith(CLUSTER_OWNER_PREFIX):
+            return self.find(CLUSTER, owner[len(CLUSTER_OWNER_PREFIX) :])
+        return self.find(namespace, owner)
+
     def backends(self, namespace: str | None = None) -> list[FederationBackendResource]:
-        candidates = self._by_uid.values() if namespace is None else self._in(namespace)
+        """FederationBackends: those of ``namespace``, or of every namespace."""
+        if namespace is None:
+            candidates = [b for b in self._by_uid.values() if not b.cluster]
+        else:
+            candidates = self._in(namespace) if namespace != CLUSTER else []
         found = [b for b in candidates if not b.deleting]
         return sorted(found, key=lambda b: (b.namespace, b.name))
+
+    def cluster_backends(self) -> list[FederationBackendResource]:
+        """ClusterFederationBackends, by name."""
+        found = [b for b in self._in(CLUSTER) if not b.deleting]
+        return sorted(found, key=lambda b: b.name)
+
+    def uids(self) -> list[str]:
+        """Every backend's uid, of both kinds."""
+        return list(self._by_uid)
 
     def _in(self, namespace: str) -> list[FederationBackendResource]:
         return [self._by_uid[uid] for uid in self._uids_by_namespace.get(namespace, ())]
 
     def namespaces(self) -> set[str]:
-        return {b.namespace for b in self._by_uid.values() if not b.deleting}
+        """The namespaces that hold a FederationBackend."""
+        return {b.namespace for b in self._by_uid.values() if not b.deleting and not b.cluster}
+
+    def _claiming(
+        self, namespace: str
+    ) -> list[tuple[FederationBackendResource, list[PathMapping]]]:
+        """The backends whose mappings apply in ``namespace`` and those mappings: its own
+        FederationBackends, and the cluster backends whose selector selects it (their
+        ``{namespace}`` made concrete)."""
+        claiming = [(b, list(b.mappings)) for b in self.backends(namespace)]
+        labels = (
+            self.namespace_index.labels().get(namespace)
+            if self.namespace_index is not None and namespace != CLUSTER
+            else None
+        )
+        if labels is None:
+            return claiming
+        for backend in self.cluster_backends():
+            spec = backend.spec
+            if isinstance(spec, ClusterBackendSpec) and spec.selects(labels):
+                claiming.append((backend, spec.in_namespace(namespace).mappings))
+        return claiming
 
     def owner_of(
         self, namespace: str, path: str
     ) -> tuple[FederationBackendResource, PathMapping, str] | None:
-        """The backend whose pathMapping claims ``path`` in ``namespace``, its mapping and
-        the remote path; the most specific pattern wins, then the oldest backend."""
+        """The backend whose pathMapping claims ``path`` in ``namespace`` (a cluster
+        backend's, if it selects the namespace), its mapping and the remote path; the
+        most specific pattern wins, then the oldest backend."""
         best: tuple[Any, ...] | None = None
-        for backend in self.backends(namespace):
-            for mapping in backend.mappings:
+        for backend, mappings in self._claiming(namespace):
+            for mapping in mappings:
                 remote = mapping.to_remote(path)
                 if remote is None:
                     continue
@@ -147,42 +237,30 @@ class BackendCache:
                 if not uids:
                     del self._uids_by_namespace[current.namespace]
 
-    def _replace(self, items: list[FederationBackendResource]) -> None:
-        self._by_uid.clear()
-        self._uid_by_id.clear()
-        self._uids_by_namespace.clear()
+    def _replace(self, items: list[FederationBackendResource], *, cluster: bool = False) -> None:
+        """A full listing of one kind: the backends of that kind now."""
+        for uid in [uid for uid, b in self._by_uid.items() if b.cluster == cluster]:
+            self.remove(uid)
         for item in items:
             self.upsert(item)
 
     # --- list + watch --------------------------------------------------------------
 
-    async def run(self) -> None:
-        """List and watch until cancelled."""
-        delay = 1.0
-        while True:
-            try:
-                items, version = await self.store.list_all()
-                self.lists += 1
-                self._replace(items)
-                self.synced.set()
-                delay = 1.0
-                await self._watch(version)
-            except WatchExpiredError:
-                log.info("backend watch expired; listing again")
-            except (KubeApiError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                log.warning(
-                    "backend watch failed (%s); retrying in %.0fs", type(exc).__name__, delay
-                )
-                await asyncio.sleep(delay * self._rng.uniform(0.8, 1.2))
-                delay = min(MAX_BACKOFF, delay * 2)
+    def make_reflectors(self) -> list[Reflector]:
+        store, clusters = self.store, self.clusters
+        reflectors = [store.reflector(_Feed(self, store.parse, cluster=False))]
+        if clusters is not None:
+            reflectors.append(clusters.reflector(_Feed(self, clusters.parse, cluster=True)))
+            if self.namespace_index is not None:
+                reflectors.append(self.namespace_index.reflector(store.client))
+        return reflectors
 
-    async def _watch(self, version: str) -> None:
-        while True:
-            async for event in self.store.watch(version):
-                version = event.resource_version
-                if event.resource is None:
-                    continue
-                if event.type in ("ADDED", "MODIFIED"):
-                    self.upsert(event.resource)
-                elif event.type == "DELETED":
-                    self.remove(event.resource.uid)
+    async def run(self) -> None:
+        """List and watch every kind until cancelled; ``synced`` once each is listed."""
+        self.reflectors = self.make_reflectors()
+        async with asyncio.TaskGroup() as group:
+            for reflector in self.reflectors:
+                group.create_task(reflector.run(), name=f"watch {reflector.path}")
+            for reflector in self.reflectors:
+                await reflector.synced.wait()
+            self.synced.set()

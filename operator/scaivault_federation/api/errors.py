@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..errors import FederationError
 from ..k8s.client import KubeApiError
-from ..models.api import FieldError
+from ..models.api import FieldError, api_field
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,9 @@ def kube_error(exc: KubeApiError, what: str) -> ApiError:
     if exc.status == 409:
         return ApiError(409, f"{what}: {exc.status_reason}", code="already_exists")
     if exc.status in (400, 422):
-        return ApiError(400, f"rejected by Kubernetes: {exc.detail[:500]}")
+        field = next(filter(None, (api_field(f) for f in exc.fields)), None)
+        field = field or api_field("", exc.detail)
+        return ApiError(400, f"rejected by Kubernetes: {exc.detail[:500]}", field=field)
     if exc.status == 429 or exc.status >= 500:
         return unavailable("the Kubernetes API is busy or unavailable", 5)
     log.error("Kubernetes API answered %s %s for %s", exc.status, exc.status_reason, what)

@@ -51,7 +51,8 @@ _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
 _ERRORS = {
     400: "Invalid request; `error.field` names the offending field.",
     401: "No bearer token, or not a valid one.",
-    403: "The token lacks the scope (or Kubernetes permission) in this namespace.",
+    403: "The token lacks the scope (or Kubernetes permission) in this namespace, or "
+    "cluster-wide for a cluster backend.",
     404: "Not found.",
     409: "Conflict with the current state.",
     415: "The body is not JSON.",
@@ -107,6 +108,18 @@ _NAMESPACE = {
     "required": False,
     "description": "Kubernetes namespace (default: the API's default namespace).",
     "schema": {"type": "string", "pattern": NAMESPACE_PATTERN, "maxLength": 63},
+}
+_LIST_NAMESPACE = {
+    **_NAMESPACE,
+    "description": "Only the FederationBackends of this namespace (no cluster backends).",
+}
+_SCOPE = {
+    "name": "scope",
+    "in": "query",
+    "required": False,
+    "description": "Only FederationBackends (`namespace`) or only ClusterFederationBackends "
+    "(`cluster`); default both (cluster ones if the caller may read them cluster-wide).",
+    "schema": {"type": "string", "enum": ["namespace", "cluster"]},
 }
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _SECRET_PATH = {
@@ -253,14 +266,17 @@ def _paths() -> dict[str, Any]:
     return {
         backends: {
             "get": _op(
-                "List configured backends (every readable namespace unless `namespace`).",
+                "List configured backends: the FederationBackends of every readable "
+                "namespace (or of `namespace`), then the ClusterFederationBackends "
+                "(`scope: cluster`) if the caller may read them cluster-wide.",
                 read,
                 {200: _json(BackendList, "The backends.")},
                 (400, 401, 403, 503),
-                params=[_NAMESPACE],
+                params=[_LIST_NAMESPACE, _SCOPE],
             ),
             "post": _op(
-                "Configure a backend (creates a FederationBackend).",
+                "Configure a backend: a FederationBackend, or with `scope: cluster` (or a "
+                "`namespace_selector`) and no `namespace` a ClusterFederationBackend.",
                 write,
                 {201: _json(Backend, "Created.")},
                 (400, 401, 403, 404, 409, 415, 503),
@@ -271,7 +287,8 @@ def _paths() -> dict[str, Any]:
             "parameters": [_ID],
             "get": _op("One backend.", read, {200: _json(Backend, "The backend.")}, _AUTH_ERRORS),
             "patch": _op(
-                "Change a backend (JSON merge patch; `name` and `namespace` are immutable).",
+                "Change a backend (JSON merge patch; `name`, `namespace` and `scope` are "
+                "immutable).",
                 write,
                 {200: _json(Backend, "The updated backend.")},
                 (400, 401, 403, 404, 409, 415, 503),
@@ -283,7 +300,7 @@ def _paths() -> dict[str, Any]:
         one + "/status": {
             "parameters": [_ID],
             "get": _op(
-                "Connection and sync status.",
+                "Connection and sync status (a cluster backend's with per-namespace figures).",
                 read,
                 {200: _json(StatusView, "The status.")},
                 _AUTH_ERRORS,
@@ -305,7 +322,8 @@ def _paths() -> dict[str, Any]:
         one + "/conflicts": {
             "parameters": [_ID],
             "get": _op(
-                "Sync conflicts (same path locally and remotely with different values).",
+                "Sync conflicts (same path locally and remotely with different values; a "
+                "cluster backend's name their namespace).",
                 read,
                 {200: _json(ConflictList, "The conflicts.")},
                 _AUTH_ERRORS,
@@ -334,7 +352,9 @@ def _paths() -> dict[str, Any]:
         "/v1/secrets/{path}": {
             "parameters": [_SECRET_PATH, _NAMESPACE],
             "get": _op(
-                "Read a secret: proxy paths from the backend, others from local storage.",
+                "Read a secret: proxy paths from the backend, others from local storage. "
+                "The namespace's FederationBackends and the cluster backends selecting it "
+                "claim paths.",
                 "secrets:read",
                 {200: _json(SecretView, "The secret.")},
                 (400, 401, 403, 404, 502, 503),
@@ -453,9 +473,10 @@ def build_openapi() -> dict[str, Any]:
             "version": _version(),
             "description": (
                 "Federated secret backends (HashiCorp Vault, AWS Secrets Manager, Azure Key "
-                "Vault, Google Secret Manager) over Kubernetes FederationBackend resources, "
-                "and secrets by ScaiVault path. Binary secret values are returned base64-"
-                "encoded in `data_base64` instead of `data`."
+                "Vault, Google Secret Manager) over Kubernetes FederationBackend and "
+                "ClusterFederationBackend resources, and secrets by ScaiVault path. Binary "
+                "secret values are returned base64-encoded in `data_base64` instead of "
+                "`data`."
             ),
         },
         "servers": [{"url": "/"}],

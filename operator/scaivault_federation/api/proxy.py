@@ -1,11 +1,11 @@
 """Backend clients for proxy-mode reads, one per FederationBackend generation.
 
-A client is built on first use from the CR's spec and the credentials
-Secrets in the CR's own namespace (the same :func:`connect` the operator
-uses), and kept while the CR's generation stays the same, so a
-proxied read costs one backend round trip. A client whose credentials were
-rejected is dropped, so the next read loads the (possibly rotated)
-credentials again.
+A client is built on first use from the CR's spec and the credentials Secrets in
+the CR's own namespace (a ClusterFederationBackend's: the operator's namespace;
+the same :func:`connect` the operator uses), and kept while the CR's generation
+stays the same, so a proxied read costs one backend round trip. A client whose
+credentials were rejected is dropped, so the next read loads the (possibly
+rotated) credentials again.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ..backends.credentials import SecretReader, TokenIssuer, connect
 from ..backends.errors import AuthenticationError, InvalidBackendConfigError
 from ..backends.registry import BackendEnvironment
 from ..backends.tenancy import NamespaceLabels
+from ..labels import cluster_owner
 from ..models.resource import FederationBackendResource
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class ProxyBackends:
                 await self._close(cached.uid)
             backend = await connect(
                 cached.spec,
-                cached.namespace,
+                self.home(cached),
                 self.secrets,
                 self.tokens,
                 self.environment,
@@ -69,6 +70,11 @@ class ProxyBackends:
             )
             self._clients[cached.uid] = (cached.generation, backend)
             return backend
+
+    def home(self, cached: FederationBackendResource) -> str:
+        """Where the backend's credentials are read: its namespace, or for a cluster
+        backend the operator's, as the operator reads them."""
+        return self.environment.tenancy.operator_namespace if cached.cluster else cached.namespace
 
     async def read(self, cached: FederationBackendResource, remote_path: str) -> RemoteSecret:
         """The current remote value; backend errors propagate by type."""
@@ -86,7 +92,8 @@ class ProxyBackends:
             error = exc
             raise
         finally:
-            labels = (cached.namespace, cached.name, cached.spec.type.value, call_result(error))
+            name = cluster_owner(cached.name) if cached.cluster else cached.name
+            labels = (self.home(cached), name, cached.spec.type.value, call_result(error))
             PROXY_READS.labels(*labels).observe(time.perf_counter() - started)
 
     async def drop(self, uid: str) -> None:

@@ -2,12 +2,13 @@
 
 Which backend a path belongs to is decided by the pathMapping patterns of the
 FederationBackends in the namespace (``?namespace=``, else the API's default
-namespace). Reads of a proxy path go to that backend in real time; reads of
-a sync path, and of a path no backend claims, come from the path's local
-Secret, the one named ``secret_name_for_path(path)`` whose path annotation
-holds exactly that path. Writes only ever touch local paths: a proxied or a
-synced path answers 409, as does a Secret the operator manages or one that
-holds another path.
+namespace) and of the ClusterFederationBackends whose namespaceSelector selects
+it (``{namespace}`` in their mapping made concrete). Reads of a proxy path go to
+that backend in real time; reads of a sync path, and of a path no backend
+claims, come from the path's local Secret, the one named
+``secret_name_for_path(path)`` whose path annotation holds exactly that path.
+Writes only ever touch local paths: a proxied or a synced path answers 409, as
+does a Secret the operator manages or one that holds another path.
 """
 
 from __future__ import annotations
@@ -103,9 +104,10 @@ def _refuse_owned(owner: tuple[FederationBackendResource, Any, str] | None) -> N
     backend = owner[0]
     assert backend.spec is not None
     mode = backend.spec.mode
+    kind = "cluster backend" if backend.cluster else "backend"
     raise ApiError(
         409,
-        f"the path belongs to {mode.value}-mode backend {backend.name!r} ({backend.id}); "
+        f"the path belongs to {mode.value}-mode {kind} {backend.name!r} ({backend.id}); "
         "the backend is the source of truth",
         code="proxied_path" if mode is Mode.PROXY else "synced_path",
     )
@@ -122,7 +124,7 @@ async def get_secret(request: web.Request) -> web.Response:
     if local is None or local.path != path:
         what = "has not been synced yet" if owner is not None else "does not exist"
         raise ApiError(404, f"the secret at this path {what}")
-    managing = state.cache.find(namespace, local.managed_by) if local.managed_by else None
+    managing = state.cache.managing(namespace, local.managed_by) if local.managed_by else None
     if managing is not None:
         return web.json_response(_view(path, local.data, SecretSource.SYNC, managing.id))
     return web.json_response(_view(path, local.data, SecretSource.LOCAL, None))

@@ -4,8 +4,9 @@
 runs it next to the operator); :func:`serve_api` is the command's entry
 point. The API's own Kubernetes identity comes from the kubeconfig or the
 pod's service account, loaded by the ``kubernetes`` package (``k8s/config.py``);
-it needs to list and watch FederationBackends, to create, patch and delete
-them, to read and write Secrets, and to create TokenReviews and
+it needs to list and watch FederationBackends (and, serving them,
+ClusterFederationBackends and namespaces' labels), to get, create, patch and
+delete them, to read and write Secrets, and to create TokenReviews and
 SubjectAccessReviews.
 """
 
@@ -20,7 +21,9 @@ from aiohttp import web
 
 from ..k8s.backend_store import BackendStore
 from ..k8s.client import KubeClient
+from ..k8s.cluster_backend_store import ClusterBackendStore
 from ..k8s.config import load_connection
+from ..k8s.namespace_index import NamespaceIndex
 from ..k8s.namespaces import NamespaceReader
 from ..k8s.secrets import SecretStore
 from ..k8s.tokens import ServiceAccountTokens
@@ -79,7 +82,10 @@ class ApiServer:
         )
         backends = BackendStore(self.kube)
         secrets = SecretStore(self.kube)
-        self.cache = BackendCache(backends)
+        clusters = ClusterBackendStore(self.kube) if settings.api_cluster_backends else None
+        self.cache = BackendCache(
+            backends, clusters, NamespaceIndex() if clusters is not None else None
+        )
         environment = settings.backend_environment(connection.default_namespace)
         self.proxy = ProxyBackends(
             secrets,
@@ -100,6 +106,7 @@ class ApiServer:
             environment=environment,
             default_namespace=settings.api_default_namespace or connection.default_namespace,
             notifications=Notifications.from_settings(settings),
+            cluster_backends=clusters,
         )
         self.app = build_app(self.state)
         self.port = settings.api_port
@@ -130,7 +137,7 @@ class ApiServer:
     async def _prune_proxies(self) -> None:
         while True:
             await asyncio.sleep(PRUNE_SECONDS)
-            await self.proxy.prune(b.uid for b in self.cache.backends())
+            await self.proxy.prune(self.cache.uids())
 
     async def stop(self) -> None:
         for task in self._tasks:

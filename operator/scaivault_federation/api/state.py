@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..backends.registry import BackendEnvironment
 from ..k8s.backend_store import BackendStore
+from ..k8s.cluster_backend_store import ClusterBackendStore
 from ..k8s.secrets import SecretStore
 from .auth import Authenticator
 from .cache import BackendCache
@@ -25,6 +26,8 @@ class ApiState:
     environment: BackendEnvironment
     default_namespace: str
     notifications: Notifications = field(default_factory=Notifications)
+    #: ClusterFederationBackends, when this API serves them (a cluster-wide operator's)
+    cluster_backends: ClusterBackendStore | None = None
 
 
 STATE: web.AppKey[ApiState] = web.AppKey("scaivault_state", ApiState)

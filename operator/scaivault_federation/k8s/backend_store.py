@@ -1,16 +1,18 @@
 """FederationBackend I/O: every REST path, patch and status write of the CR.
 
 Objects leave here parsed (:class:`FederationBackendResource`); callers never
-build a URL or a patch body of their own.
+build a URL or a patch body of their own. :class:`ResourceStore` holds what
+FederationBackends and ClusterFederationBackends share (everything but the
+URL, the kind and the parser); a cluster backend's store takes the same
+``namespace`` arguments and ignores them.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 from ..labels import GROUP, KIND, PLURAL, SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION, VERSION
 from ..models.resource import FederationBackendResource, paths_to_request, sync_paths_value
@@ -18,9 +20,11 @@ from ..models.spec import BackendSpec
 from ..models.status import BackendStatus
 from ..paths import PathScope
 from .client import JSON, ConflictError, KubeClient, NotFoundError
-from .watch import list_all, watch_events
+from .reflector import Reflector, ReflectorHandler
 
 COLLECTION = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
+
+R = TypeVar("R", bound=FederationBackendResource)
 
 
 def backend_path(namespace: str, name: str | None = None) -> str:
@@ -28,48 +32,49 @@ def backend_path(namespace: str, name: str | None = None) -> str:
     return f"{base}/{name}" if name else base
 
 
-@dataclass(frozen=True)
-class BackendEvent:
-    """A watch event: ``ADDED``, ``MODIFIED`` or ``DELETED`` and the object, or a
-    ``BOOKMARK`` (no object) that only moves the resourceVersion on."""
+class ResourceStore(Generic[R]):
+    """The REST calls of one backend kind."""
 
-    type: str
-    resource: FederationBackendResource | None
-    resource_version: str
+    kind: ClassVar[str]
+    #: every object of the kind, for a list + watch
+    collection: ClassVar[str]
 
-
-class BackendStore:
     def __init__(self, client: KubeClient) -> None:
         self.client = client
 
-    async def get(self, namespace: str, name: str) -> FederationBackendResource:
-        """The backend; :class:`NotFoundError` when there is none."""
-        return FederationBackendResource.from_object(
-            await self.client.get(backend_path(namespace, name))
-        )
+    def url(self, namespace: str, name: str | None = None) -> str:
+        raise NotImplementedError
 
-    async def create(
-        self, namespace: str, name: str, spec: BackendSpec
-    ) -> FederationBackendResource:
+    def parse(self, obj: Mapping[str, Any]) -> R:
+        raise NotImplementedError
+
+    def metadata(self, namespace: str, name: str) -> JSON:
+        return {"name": name, "namespace": namespace}
+
+    def reflector(self, handler: ReflectorHandler) -> Reflector:
+        """A list + watch of every object of the kind, fed to ``handler``."""
+        return Reflector(self.client, self.collection, handler)
+
+    async def get(self, namespace: str, name: str) -> R:
+        """The backend; :class:`NotFoundError` when there is none."""
+        return self.parse(await self.client.get(self.url(namespace, name)))
+
+    async def create(self, namespace: str, name: str, spec: BackendSpec) -> R:
         obj: JSON = {
             "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": KIND,
-            "metadata": {"name": name, "namespace": namespace},
+            "kind": self.kind,
+            "metadata": self.metadata(namespace, name),
             "spec": spec.to_cr(),
         }
-        return FederationBackendResource.from_object(
-            await self.client.post(backend_path(namespace), obj)
-        )
+        return self.parse(await self.client.post(self.url(namespace), obj))
 
     async def patch_spec(
         self, namespace: str, name: str, changes: Mapping[str, Any], resource_version: str
-    ) -> FederationBackendResource:
+    ) -> R:
         """A merge patch of the spec, refused (409) when the object changed since
         ``resource_version``."""
         body: JSON = {"metadata": {"resourceVersion": resource_version}, "spec": dict(changes)}
-        return FederationBackendResource.from_object(
-            await self.client.merge_patch(backend_path(namespace, name), body)
-        )
+        return self.parse(await self.client.merge_patch(self.url(namespace, name), body))
 
     async def request_sync(
         self,
@@ -79,21 +84,21 @@ class BackendStore:
         paths: PathScope | None = None,
         *,
         attempts: int = 5,
-    ) -> FederationBackendResource:
+    ) -> R:
         """Set the manual-sync annotation to ``stamp``: a full sync, or with ``paths``
         a sync of those paths only (the sync-paths annotation, naming ``stamp``).
 
         A per-path request is merged with a request the operator has not acted on
         yet (see :func:`paths_to_request`), guarded by the object's
         resourceVersion and retried when someone else changed it meanwhile."""
-        url = backend_path(namespace, name)
+        url = self.url(namespace, name)
         if paths is None:
             patch: JSON = {
                 "metadata": {
                     "annotations": {SYNC_REQUESTED_ANNOTATION: stamp, SYNC_PATHS_ANNOTATION: None}
                 }
             }
-            return FederationBackendResource.from_object(await self.client.merge_patch(url, patch))
+            return self.parse(await self.client.merge_patch(url, patch))
         for attempt in range(attempts):
             current = await self.get(namespace, name)
             wanted = paths_to_request(current, paths, datetime.now(UTC))
@@ -105,15 +110,13 @@ class BackendStore:
                 }
             }
             try:
-                return FederationBackendResource.from_object(
-                    await self.client.merge_patch(url, patch)
-                )
+                return self.parse(await self.client.merge_patch(url, patch))
             except ConflictError:
                 if attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")
 
-    async def delete(self, namespace: str, name: str, uid: str) -> FederationBackendResource | None:
+    async def delete(self, namespace: str, name: str, uid: str) -> R | None:
         """Delete the object with ``uid``; the object while its finalizer holds it,
         ``None`` once it is gone (or was already)."""
         options: JSON = {
@@ -122,31 +125,25 @@ class BackendStore:
             "preconditions": {"uid": uid},
         }
         try:
-            result = await self.client.delete(backend_path(namespace, name), options)
+            result = await self.client.delete(self.url(namespace, name), options)
         except NotFoundError:
             return None
-        if result.get("kind") == KIND:
-            return FederationBackendResource.from_object(result)
+        if result.get("kind") == self.kind:
+            return self.parse(result)
         return None
 
     async def write_status(self, namespace: str, name: str, status: BackendStatus) -> None:
         body: JSON = {"status": status.to_cr()}
         with contextlib.suppress(NotFoundError):  # deleted meanwhile: nothing to report on
-            await self.client.merge_patch(backend_path(namespace, name) + "/status", body)
+            await self.client.merge_patch(self.url(namespace, name) + "/status", body)
 
-    async def list_all(self) -> tuple[list[FederationBackendResource], str]:
-        """Every backend in the cluster and the list's resourceVersion."""
-        items, version = await list_all(self.client, COLLECTION)
-        return [FederationBackendResource.from_object(item) for item in items], version
 
-    async def watch(self, resource_version: str) -> AsyncIterator[BackendEvent]:
-        """Changes after ``resource_version`` until the server ends the watch; see
-        :func:`watch_events` for the errors."""
-        async for event in watch_events(self.client, COLLECTION, resource_version):
-            resource_version = event.resource_version or resource_version
-            parsed = (
-                None
-                if event.type == "BOOKMARK"
-                else FederationBackendResource.from_object(event.object)
-            )
-            yield BackendEvent(event.type, parsed, resource_version)
+class BackendStore(ResourceStore[FederationBackendResource]):
+    kind = KIND
+    collection = COLLECTION
+
+    def url(self, namespace: str, name: str | None = None) -> str:
+        return backend_path(namespace, name)
+
+    def parse(self, obj: Mapping[str, Any]) -> FederationBackendResource:
+        return FederationBackendResource.from_object(obj)

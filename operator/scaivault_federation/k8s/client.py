@@ -42,11 +42,13 @@ class KubeApiError(FederationError):
     reason: ClassVar[str] = c.KUBERNETES_ERROR
     http_code: ClassVar[str] = "internal_error"
 
-    def __init__(self, status: int, reason: str, detail: str) -> None:
+    def __init__(self, status: int, reason: str, detail: str, fields: tuple[str, ...] = ()) -> None:
         super().__init__(f"Kubernetes API: {status} {reason}")
         self.status = status
         self.status_reason = reason
         self.detail = detail
+        #: the fields the apiserver's answer names (``details.causes[].field``)
+        self.fields = fields
 
     def __str__(self) -> str:
         return f"{self.status} {self.status_reason}: {self.detail}"
@@ -247,16 +249,19 @@ class KubeClient:
 
 def _error_from(status: int, text: str, retry_after: str | None = None) -> KubeApiError:
     reason, message = "Unknown", text[:500]
+    fields: tuple[str, ...] = ()
     try:
         doc = json.loads(text)
         reason = str(doc.get("reason", reason))
         message = str(doc.get("message", message))
-    except ValueError:
+        causes = (doc.get("details") or {}).get("causes") or []
+        fields = tuple(str(c["field"]) for c in causes if isinstance(c, dict) and c.get("field"))
+    except (ValueError, AttributeError):
         pass
     if status == 429:
         seconds = float(retry_after) if retry_after and retry_after.isdigit() else None
         return TooManyRequestsError(status, reason, message, seconds)
-    error = _ERRORS.get(status, KubeApiError)(status, reason, message)
+    error = _ERRORS.get(status, KubeApiError)(status, reason, message, fields)
     if status >= 500:
         error.retryable = True
     return error

@@ -1,12 +1,15 @@
-"""ClusterFederationBackend I/O: its status writes (kopf does the rest)."""
+"""ClusterFederationBackend I/O: the same calls as :class:`BackendStore`, on the
+cluster-scoped resource (every ``namespace`` argument is ignored: it has none)."""
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Mapping
+from typing import Any
 
-from ..labels import CLUSTER_PLURAL, GROUP, VERSION
-from ..models.status import BackendStatus
-from .client import JSON, KubeClient, NotFoundError
+from ..labels import CLUSTER_KIND, CLUSTER_PLURAL, GROUP, VERSION
+from ..models.cluster import ClusterBackendResource
+from .backend_store import ResourceStore
+from .client import JSON
 
 
 def cluster_backend_path(name: str | None = None) -> str:
@@ -14,13 +17,15 @@ def cluster_backend_path(name: str | None = None) -> str:
     return f"{base}/{name}" if name else base
 
 
-class ClusterBackendStore:
-    def __init__(self, client: KubeClient) -> None:
-        self.client = client
+class ClusterBackendStore(ResourceStore[ClusterBackendResource]):
+    kind = CLUSTER_KIND
+    collection = cluster_backend_path()
 
-    async def write_status(self, namespace: str, name: str, status: BackendStatus) -> None:
-        """The status of the cluster backend ``name`` (``namespace`` is ignored: the
-        resource has none)."""
-        body: JSON = {"status": status.to_cr()}
-        with contextlib.suppress(NotFoundError):  # deleted meanwhile: nothing to report on
-            await self.client.merge_patch(cluster_backend_path(name) + "/status", body)
+    def url(self, namespace: str, name: str | None = None) -> str:
+        return cluster_backend_path(name)
+
+    def parse(self, obj: Mapping[str, Any]) -> ClusterBackendResource:
+        return ClusterBackendResource.from_object(obj)
+
+    def metadata(self, namespace: str, name: str) -> JSON:
+        return {"name": name}

@@ -1,32 +1,39 @@
 """The HTTP API's wire shapes: snake_case, as the seed page shows them.
 
 A backend on the wire is the seed's body (``name``, ``type``, ``config``,
-``path_mapping``, ``mode``, ``sync_interval``) plus ``id``, ``namespace`` and
-the optional fields of the CR. Its spec part is always read and written
-through :class:`BackendSpec` (``to_api()`` / ``to_cr()``), so camelCase and
-snake_case meet only in :mod:`.base`. API input is validated by field name
-only: a camelCase key is an unknown field here, and an error names the
-snake_case field.
+``path_mapping``, ``mode``, ``sync_interval``) plus ``id``, ``namespace``,
+``scope`` and the optional fields of the CR. A FederationBackend has
+``"scope": "namespace"`` and its namespace; a ClusterFederationBackend has
+``"scope": "cluster"``, ``"namespace": null`` and its ``namespace_selector``
+(``matchLabels`` in the CR is ``match_labels`` here, like every other field).
+Its spec part is always read and written through :class:`BackendSpec` or
+:class:`ClusterBackendSpec` (``to_api()`` / ``to_cr()``), so camelCase and
+snake_case meet only in :mod:`.base` (and, for the apiserver's own errors, in
+:func:`api_field`). API input is validated by field name only: a camelCase
+key is an unknown field here, and an error names the snake_case field.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_snake
 
-from ..paths import MAX_SCOPE_PATTERNS, InvalidPathError, PathMapping, PathPattern, PathScope
+from ..paths import MAX_SCOPE_PATTERNS, InvalidPathError, PathPattern, PathScope
+from .cluster import ClusterBackendSpec, ClusterBackendStatus, LabelSelector, NamespaceStatus
 from .config import CONFIG_MODELS, BackendType
 from .spec import BackendSpec, ConflictPolicy, DeletionPolicy, Mode
 from .status import BackendStatus, Conflict, ConnectionState, Health
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-IDENTITY_FIELDS = ("id", "name", "namespace")
+IDENTITY_FIELDS = ("id", "name", "namespace", "scope")
 
 
 class FieldError(ValueError):
@@ -63,14 +70,50 @@ def field_error(exc: ValidationError, prefix: str = "") -> FieldError:
     return FieldError(first, "; ".join(parts))
 
 
+# A CR field as the apiserver names it in a 422 (``spec.config.authConfigPath``,
+# ``spec.namespaceSelector.matchExpressions[0].operator``), or at the head of a message.
+_CR_FIELD = re.compile(r"\bspec((?:\.[A-Za-z][A-Za-z0-9]*|\[\d+\])+)")
+
+
+def api_field(cr_field: str, message: str = "") -> str | None:
+    """The API's (snake_case) name of a CR field the apiserver refused: the field it
+    names, else the first ``spec.`` field its message names; ``None`` if neither."""
+    for text in (cr_field, message):
+        found = _CR_FIELD.search(text)
+        if found is not None:
+            parts = re.findall(r"[A-Za-z][A-Za-z0-9]*|\d+", found.group(1))
+            return ".".join(to_snake(part) for part in parts)
+    return None
+
+
 # --- backends -----------------------------------------------------------------
 
 
+class BackendScope(StrEnum):
+    """Where a backend lives: a FederationBackend in one namespace, or a
+    ClusterFederationBackend syncing into the namespaces its selector selects."""
+
+    NAMESPACE = "namespace"
+    CLUSTER = "cluster"
+
+
 class BackendCreate(BackendSpec):
-    """``POST /v1/federation/backends``: the seed's body, optionally with a namespace."""
+    """``POST /v1/federation/backends``: the seed's body, optionally with a namespace,
+    or with ``"scope": "cluster"`` and a ``namespace_selector`` (and no namespace)."""
 
     name: str = Field(max_length=253, pattern=NAME_PATTERN)
     namespace: str | None = Field(default=None, max_length=63, pattern=NAMESPACE_PATTERN)
+    scope: BackendScope | None = Field(
+        default=None,
+        description="cluster: a ClusterFederationBackend (implied by namespace_selector); "
+        "default namespace",
+    )
+    namespace_selector: LabelSelector | None = Field(
+        default=None,
+        description="cluster backends only (and required there): the namespaces to sync "
+        "into, by label; {} selects every namespace. `{namespace}` in path_mapping stands "
+        "for each one.",
+    )
 
 
 class Backend(BackendSpec):
@@ -78,7 +121,11 @@ class Backend(BackendSpec):
 
     id: str
     name: str
-    namespace: str
+    namespace: str | None = Field(description="null for a cluster backend")
+    scope: BackendScope
+    namespace_selector: LabelSelector | None = Field(
+        default=None, description="cluster backends: the namespaces they sync into"
+    )
 
 
 class BackendPatch(BaseModel):
@@ -91,6 +138,7 @@ class BackendPatch(BaseModel):
 
     name: str | None = None
     namespace: str | None = None
+    scope: BackendScope | None = None
     type: BackendType | None = None
     config: dict[str, Any] | None = None
     path_mapping: dict[str, str | None] | None = None
@@ -102,19 +150,27 @@ class BackendPatch(BaseModel):
     suspend: bool | None = None
     target: dict[str, Any] | None = None
     rollout_restart_targets: list[dict[str, Any]] | None = None
+    #: cluster backends only
+    namespace_selector: dict[str, Any] | None = None
 
 
 class BackendList(BaseModel):
     backends: list[Backend]
 
 
-def backend_view(ident: str, name: str, namespace: str, spec: BackendSpec) -> dict[str, Any]:
-    """The wire shape of one backend."""
-    return {"id": ident, "name": name, "namespace": namespace, **spec.to_api()}
+def backend_view(
+    ident: str, name: str, namespace: str | None, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """The wire shape of one backend (``namespace`` ``None``: a cluster backend) from its
+    spec's API fields."""
+    scope = BackendScope.CLUSTER if namespace is None else BackendScope.NAMESPACE
+    return {"id": ident, "name": name, "namespace": namespace, "scope": scope.value, **fields}
 
 
-def spec_from_api(fields: dict[str, Any]) -> BackendSpec:
-    """Validate the spec part of an API body (snake_case only); raise :class:`FieldError`."""
+def spec_from_api(fields: dict[str, Any], *, cluster: bool = False) -> BackendSpec:
+    """Validate the spec part of an API body (snake_case only), a cluster backend's
+    when ``cluster``; raise :class:`FieldError`."""
+    model = ClusterBackendSpec if cluster else BackendSpec
     config = fields.get("config")
     backend_type = next((t for t in BackendType if t.value == fields.get("type")), None)
     if backend_type is not None and isinstance(config, dict):
@@ -123,17 +179,47 @@ def spec_from_api(fields: dict[str, Any]) -> BackendSpec:
         except ValidationError as exc:
             raise field_error(exc, prefix="config") from None
     try:
-        return BackendSpec.model_validate(fields, by_alias=False, by_name=True)
+        return model.model_validate(fields, by_alias=False, by_name=True)
     except ValidationError as exc:
         raise field_error(exc) from None
 
 
-def parse_create(body: dict[str, Any]) -> tuple[str, str | None, BackendSpec]:
-    """``(name, namespace or None, spec)`` of a POST body; raise :class:`FieldError`."""
+@dataclass(frozen=True)
+class NewBackend:
+    """A POST body, validated: a cluster backend has no namespace."""
+
+    name: str
+    namespace: str | None
+    spec: BackendSpec
+    cluster: bool
+
+
+def _scope_of(body: dict[str, Any]) -> bool:
+    """Whether the body asks for a cluster backend (``scope``, else a selector)."""
+    scope, selector = body.get("scope"), body.get("namespace_selector")
+    if scope is not None and scope not in {s.value for s in BackendScope}:
+        raise FieldError("scope", "scope: must be 'namespace' or 'cluster'")
+    cluster = scope == BackendScope.CLUSTER or (scope is None and selector is not None)
+    if not cluster and selector is not None:
+        raise FieldError(
+            "namespace_selector",
+            "namespace_selector: only a cluster backend (scope cluster) has one",
+        )
+    if cluster and body.get("namespace") is not None:
+        raise FieldError(
+            "namespace",
+            "namespace: a cluster backend (scope cluster) has none; it syncs into the "
+            "namespaces namespace_selector selects",
+        )
+    return cluster
+
+
+def parse_create(body: dict[str, Any]) -> NewBackend:
+    """A POST body's backend; raise :class:`FieldError` naming the field."""
     if "id" in body:
         raise FieldError("id", "id: is assigned by the server")
     identity = {k: body[k] for k in ("name", "namespace") if k in body}
-    spec_fields = {k: v for k, v in body.items() if k not in identity}
+    spec_fields = {k: v for k, v in body.items() if k not in (*identity, "scope")}
     for key in ("name",):
         if key not in identity:
             raise FieldError(key, f"{key}: Field required")
@@ -145,8 +231,11 @@ def parse_create(body: dict[str, Any]) -> tuple[str, str | None, BackendSpec]:
             raise FieldError(
                 key, f"{key}: must be a lower-case DNS name of at most {limit} characters"
             )
-    spec = spec_from_api(spec_fields)
-    return identity["name"], identity.get("namespace"), spec
+    cluster = _scope_of(body)
+    if not cluster:
+        spec_fields.pop("namespace_selector", None)  # null
+    spec = spec_from_api(spec_fields, cluster=cluster)
+    return NewBackend(identity["name"], identity.get("namespace"), spec, cluster)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -184,14 +273,16 @@ def apply_patch(
     """Merge ``patch`` into the wire shape ``current``; return the new spec and its view.
 
     Raises :class:`FieldError` for an invalid result or a change of an
-    immutable field (``id``, ``name``, ``namespace``).
+    immutable field (``id``, ``name``, ``namespace``, ``scope``).
     """
     for key in IDENTITY_FIELDS:
         if key in patch and patch[key] != current.get(key):
             raise FieldError(key, f"{key}: cannot be changed")
     merged = merge_patch(current, patch)
-    spec = spec_from_api({k: v for k, v in merged.items() if k not in IDENTITY_FIELDS})
-    view = backend_view(current["id"], current["name"], current["namespace"], spec)
+    cluster = current.get("scope") == BackendScope.CLUSTER
+    fields = {k: v for k, v in merged.items() if k not in IDENTITY_FIELDS}
+    spec = spec_from_api(fields, cluster=cluster)
+    view = backend_view(current["id"], current["name"], current["namespace"], spec.to_api())
     return spec, view
 
 
@@ -215,9 +306,17 @@ class StatusView(BaseModel):
     connection: ConnectionView
     conflict_count: int | None = None
     message: str | None = None
+    #: cluster backends only: the namespaces the last sync wrote into, and their figures
+    namespace_count: int | None = None
+    namespaces: list[NamespaceStatus] | None = None
+
+
+#: StatusView's keys that only a cluster backend's status has
+CLUSTER_STATUS_FIELDS = frozenset({"namespace_count", "namespaces"})
 
 
 def status_view(ident: str, name: str, status: BackendStatus) -> dict[str, Any]:
+    """``GET .../status``; a :class:`ClusterBackendStatus` adds its per-namespace figures."""
     connection = status.connection
     view = StatusView(
         id=ident,
@@ -235,11 +334,27 @@ def status_view(ident: str, name: str, status: BackendStatus) -> dict[str, Any]:
         else len(status.conflicts),
         message=status.message,
     )
-    return view.model_dump(mode="json")
+    if not isinstance(status, ClusterBackendStatus):
+        return view.model_dump(mode="json", exclude=set(CLUSTER_STATUS_FIELDS))
+    figures = view.model_copy(
+        update={
+            "namespace_count": status.namespace_count
+            if status.namespace_count is not None
+            else len(status.namespaces),
+            "namespaces": list(status.namespaces),
+        }
+    )
+    return figures.model_dump(mode="json")
+
+
+class ConflictView(Conflict):
+    namespace: str | None = Field(
+        default=None, description="cluster backends: the namespace the conflict is in"
+    )
 
 
 class ConflictList(BaseModel):
-    conflicts: list[Conflict]
+    conflicts: list[ConflictView]
 
 
 def conflicts_view(status: BackendStatus) -> dict[str, Any]:
@@ -262,9 +377,10 @@ class SyncAccepted(BaseModel):
     paths: list[str] | None = None
 
 
-def parse_sync_request(body: dict[str, Any], mappings: Sequence[PathMapping]) -> PathScope | None:
+def parse_sync_request(body: dict[str, Any], locals_: Sequence[PathPattern]) -> PathScope | None:
     """The paths of a sync request, each checked to be well-formed and to be (or, for a
-    pattern, possibly be) mapped by ``mappings``; raise :class:`FieldError` naming it."""
+    pattern, possibly be) matched by one of the mappings' local patterns ``locals_``;
+    raise :class:`FieldError` naming it."""
     try:
         request = SyncRequest.model_validate(body)
     except ValidationError as exc:
@@ -278,20 +394,20 @@ def parse_sync_request(body: dict[str, Any], mappings: Sequence[PathMapping]) ->
         where = "paths" + (text if text.startswith("[") else ": " + text)
         raise FieldError("paths", where) from None
     for index, pattern in enumerate(request.paths):
-        if not any(_may_map(mapping, pattern) for mapping in mappings):
+        if not any(_may_map(local, pattern) for local in locals_):
             raise FieldError(
                 "paths", f"paths[{index}]: {pattern!r} is not mapped by this backend's path_mapping"
             )
     return scope
 
 
-def _may_map(mapping: PathMapping, pattern: str) -> bool:
-    """Whether ``mapping`` maps ``pattern`` (a path), or may map a path it matches (a
+def _may_map(local: PathPattern, pattern: str) -> bool:
+    """Whether ``local`` matches ``pattern`` (a path), or may match a path it matches (a
     pattern: the literal prefixes agree as far as both go)."""
     if "*" not in pattern:
-        return mapping.to_remote(pattern) is not None
+        return local.match(pattern) is not None
     ours = PathPattern(pattern).literal_prefix
-    theirs = mapping.local.literal_prefix
+    theirs = local.literal_prefix
     return ours.startswith(theirs) or theirs.startswith(ours)
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError, model_validator
 
-from ..paths import InvalidPathError, parse_mappings
+from ..paths import InvalidPathError, PathPattern, parse_mappings
 from .base import CamelModel, describe_errors
 from .resource import FederationBackendResource, ObjectMeta
 from .spec import BackendSpec
@@ -94,6 +94,17 @@ class ClusterBackendSpec(BackendSpec):
             }
         )
 
+    def local_patterns(self) -> tuple[PathPattern, ...]:
+        """The mappings' ScaiVault sides with ``{namespace}`` standing for any namespace
+        (a ``*``), as a per-path sync may name them."""
+        patterns = []
+        for key in self.path_mapping:
+            try:
+                patterns.append(PathPattern(key.replace(NAMESPACE_PLACEHOLDER, "*")))
+            except InvalidPathError:  # next to another wildcard: keep it literal
+                patterns.append(PathPattern(key))
+        return tuple(patterns)
+
     def selects(self, labels: Mapping[str, str]) -> bool:
         return self.namespace_selector.matches(labels)
 
@@ -119,6 +130,8 @@ class ClusterBackendResource(FederationBackendResource):
     """A ClusterFederationBackend; ``spec`` is a :class:`ClusterBackendSpec` and
     ``status`` a :class:`ClusterBackendStatus` (the engine sees the base types)."""
 
+    cluster: ClassVar[bool] = True
+
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> ClusterBackendResource:
         raw_spec = dict(obj.get("spec") or {})
@@ -132,6 +145,11 @@ class ClusterBackendResource(FederationBackendResource):
         except ValidationError:
             status = ClusterBackendStatus()
         return cls(ObjectMeta.from_object(obj), spec, status, raw_spec, error)
+
+    @property
+    def local_patterns(self) -> tuple[PathPattern, ...]:
+        spec = self.cluster_spec
+        return spec.local_patterns() if spec is not None else ()
 
     @property
     def cluster_spec(self) -> ClusterBackendSpec | None:

@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
 from ..labels import SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION
-from ..paths import InvalidPathError, PathMapping, PathScope
+from ..paths import InvalidPathError, PathMapping, PathPattern, PathScope
 from .base import describe_errors
 from .spec import BackendSpec
 from .status import BackendStatus, backend_id
@@ -55,6 +55,9 @@ class ObjectMeta:
 
 @dataclass(frozen=True)
 class FederationBackendResource:
+    #: a ClusterFederationBackend (no namespace; :mod:`.cluster`)
+    cluster: ClassVar[bool] = False
+
     metadata: ObjectMeta
     spec: BackendSpec | None = field(repr=False)
     status: BackendStatus = field(repr=False)
@@ -103,6 +106,11 @@ class FederationBackendResource:
     def mappings(self) -> tuple[PathMapping, ...]:
         """The parsed pathMapping, in precedence order (none for an invalid spec)."""
         return tuple(self.spec.mappings) if self.spec is not None else ()
+
+    @property
+    def local_patterns(self) -> tuple[PathPattern, ...]:
+        """The ScaiVault side of each mapping, what a per-path sync may name."""
+        return tuple(m.local for m in self.mappings)
 
     @property
     def id(self) -> str:
