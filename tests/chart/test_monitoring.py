@@ -52,6 +52,7 @@ PROMQL_WORDS = frozenset(
         "irate",
         "increase",
         "histogram_quantile",
+        "topk",
         "absent",
         "time",
         "vector",
@@ -165,7 +166,7 @@ def test_the_dashboard_and_the_rules_render(monitoring: list[dict[str, Any]], he
     titles = {p["title"] for p in shipped["panels"]}
     for wanted in (
         "Backend health",
-        "Sync duration (p50, p95)",
+        "Sync duration (p50, p95; slowest last syncs)",
         "Backend calls by operation and result",
         "Secret writes",
         "Conflicts per backend",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from scaivault_federation.models.resource import FederationBackendResource
 from scaivault_federation.sync.fleet import Fleet
 from scaivault_federation.sync.worker import BackendWorker
 from tests.unit.engine_fakes import NAMESPACE, World
@@ -72,17 +73,17 @@ async def test_a_cr_made_again_under_its_name_gets_a_new_worker() -> None:
     await fleet.stop()
 
 
-async def test_a_worker_that_fails_unexpectedly_runs_again(monkeypatch: object) -> None:
+async def test_a_worker_that_fails_unexpectedly_runs_again() -> None:
     world = World()
     fleet = Fleet(world.deps, restart_delay=0)
     runs: list[int] = []
     original = BackendWorker.run
 
-    async def flaky(self: BackendWorker, resource: object) -> None:
+    async def flaky(self: BackendWorker, resource: FederationBackendResource | None = None) -> None:
         runs.append(1)
         if len(runs) == 1:
             raise RuntimeError("a defect")
-        await original(self, resource)  # type: ignore[arg-type]
+        await original(self, resource)
 
     BackendWorker.run = flaky  # type: ignore[method-assign]
     try:

@@ -48,8 +48,9 @@ class Fleet:
         self.workers[key] = worker
         if self.deps.router is not None:
             self.deps.router.attach(key, worker)
+        worker.observe(resource)
         self._tasks[key] = asyncio.create_task(
-            self._run(key, worker, resource), name=f"backend {key[0]}/{key[1]}"
+            self._run(key, worker), name=f"backend {key[0]}/{key[1]}"
         )
 
     def forget(self, namespace: str, name: str) -> None:
@@ -69,13 +70,11 @@ class Fleet:
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
 
-    async def _run(
-        self, key: WorkerKey, worker: BackendWorker, resource: FederationBackendResource
-    ) -> None:
+    async def _run(self, key: WorkerKey, worker: BackendWorker) -> None:
         try:
             while True:
                 try:
-                    await worker.run(resource)
+                    await worker.run()  # on the CR observed last
                     return  # the CR is being deleted
                 except Exception as exc:  # a defect: keep the backend served, say so
                     log.error(
@@ -85,7 +84,6 @@ class Fleet:
                         self._restart_delay,
                     )
                     await asyncio.sleep(self._restart_delay)
-                    resource = worker.resource or resource
         finally:
             if self.deps.router is not None:
                 self.deps.router.detach(key, worker)

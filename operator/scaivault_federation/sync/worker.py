@@ -131,9 +131,13 @@ class BackendWorker:
         """This process may have gained or lost the backend: look again."""
         self._wake.set()
 
-    async def run(self, resource: FederationBackendResource) -> None:
-        """Act on the CR until it is being deleted (or the task is cancelled)."""
-        self.observe(resource)
+    async def run(self, resource: FederationBackendResource | None = None) -> None:
+        """Act on the CR (``resource``, or the one observed last) until it is being
+        deleted (or the task is cancelled)."""
+        if resource is not None:
+            self.observe(resource)
+        del resource  # only the newest CR is kept (self.resource), never the first
+        assert self.resource is not None, "run() before any CR was observed"
         try:
             while True:
                 current = self.resource
