@@ -37,6 +37,7 @@ from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.api.static_tokens import write_dev_tokens
 from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.config import load_connection
+from scaivault_federation.labels import CLUSTER_PLURAL, FINALIZER, GROUP, VERSION
 
 from .helpers import Cluster, eventually
 
@@ -232,7 +233,7 @@ async def test_the_operator_logs_in_through_an_exec_plugin_and_renews_its_creden
         secret = await cluster.secret("app-db")
         assert secret is not None
         assert (secret.get("data") or {}).get("pw") == "dHdv"  # base64 of "two"
-        # kopf's side works too: a deleted backend's finalizer is handled
+        # the operator's finalizer is handled with the renewed credential
         await plane_kube.delete(cluster.backend_url("vault"))
 
         async def gone() -> bool:
@@ -240,6 +241,40 @@ async def test_the_operator_logs_in_through_an_exec_plugin_and_renews_its_creden
             return not items
 
         await eventually(gone, timeout=60, what="the backend's finalizer to be removed")
+
+        # kopf's side works too: it handles a ClusterFederationBackend (its finalizer
+        # added, then removed on deletion) with the renewed credential
+        cluster_url = f"/apis/{GROUP}/{VERSION}/{CLUSTER_PLURAL}"
+        name = f"login-{uuid.uuid4().hex[:6]}"
+        await plane_kube.post(
+            cluster_url,
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "ClusterFederationBackend",
+                "metadata": {"name": name},
+                "spec": {
+                    "type": "hashicorp-vault",
+                    "config": {"endpoint": openbao.address, "authConfigPath": "creds/vault"},
+                    "namespaceSelector": {"matchLabels": {"scaivault-e2e/none": name}},
+                    "pathMapping": {"app/**": f"secret/data/{prefix}/**"},
+                    "mode": "sync",
+                    "syncInterval": "1h",
+                },
+            },
+        )
+
+        async def finalized() -> bool:
+            meta = (await plane_kube.get(f"{cluster_url}/{name}"))["metadata"]
+            return FINALIZER in (meta.get("finalizers") or [])
+
+        await eventually(finalized, timeout=60, what="kopf to add its finalizer")
+        await plane_kube.delete(f"{cluster_url}/{name}")
+
+        async def cluster_gone() -> bool:
+            items = (await plane_kube.get(cluster_url)).get("items", [])
+            return not [i for i in items if i["metadata"]["name"] == name]
+
+        await eventually(cluster_gone, timeout=60, what="kopf to remove its finalizer")
     finally:
         proc.stop()
     text = log.read_text()

@@ -13,7 +13,7 @@ import copy
 import itertools
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -419,6 +419,7 @@ class MemoryStatusWriter:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.watchers: list[Watcher] = []
         self.fail_with: Exception | None = None
+        self.finalizer_writes = 0
         self._versions = itertools.count(100)
 
     def track(self, obj: dict[str, Any]) -> None:
@@ -440,6 +441,20 @@ class MemoryStatusWriter:
         obj["metadata"]["resourceVersion"] = str(next(self._versions))
         for watcher in list(self.watchers):
             watcher(obj)
+
+    async def set_finalizers(
+        self, resource: FederationBackendResource, finalizers: Sequence[str]
+    ) -> bool:
+        """As the apiserver's merge patch guarded by resourceVersion does."""
+        obj = self.objects.get((resource.namespace, resource.name))
+        if obj is None:
+            return True
+        if obj["metadata"]["resourceVersion"] != resource.resource_version:
+            return False
+        obj["metadata"]["finalizers"] = list(finalizers)
+        self.finalizer_writes += 1
+        self.changed(obj)
+        return True
 
     async def write_status(self, namespace: str, name: str, status: BackendStatus) -> None:
         if self.fail_with is not None:
@@ -606,6 +621,7 @@ class World:
         seed: int = 7,
         remote: Mapping[str, Any] | None = None,
         max_backoff: float | None = None,
+        finalizers: bool = False,
         **cr: Any,
     ) -> None:
         self.clock = FakeClock()
@@ -616,6 +632,8 @@ class World:
         self.connector = FakeConnector(self.server, self.clock)
         self.seed = seed
         extra: dict[str, Any] = {} if max_backoff is None else {"max_backoff": max_backoff}
+        if finalizers:
+            extra["finalizers"] = self.statuses
         self.deps = OperatorDeps(
             secrets=self.store,
             statuses=self.statuses,

@@ -1,4 +1,9 @@
-"""The kopf handlers: a few lines each, over the kopf-free sync package."""
+"""The kopf handlers: a few lines each, over the kopf-free sync package.
+
+kopf runs the operator: startup (where the FederationBackend watch feeding
+:class:`..sync.fleet.Fleet` starts), login, the liveness probe and cleanup.
+FederationBackends themselves have no kopf handler (see :mod:`..sync.fleet`).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from typing import Any
 import kopf
 
 from ..backends.credentials import connect
-from ..k8s.backend_store import BackendStore
+from ..k8s.backend_store import BackendStore, backend_collections
 from ..k8s.client import KubeClient
 from ..k8s.config import Credentials, KubeConnection
 from ..k8s.events import EventRecorder
@@ -26,15 +31,11 @@ from ..k8s.secrets import SecretStore
 from ..k8s.tokens import ServiceAccountTokens
 from ..k8s.watchers import SecretNameWatch, secret_collections
 from ..k8s.workloads import WorkloadStore
-from ..labels import FINALIZER, GROUP, PLURAL, VERSION
-from ..models.resource import FederationBackendResource
-from ..models.spec import DeletionPolicy
+from ..labels import FINALIZER, GROUP
 from ..settings import Settings
 from ..sync.cluster_worker import ClusterBackendWorker
 from ..sync.fleet import Fleet
 from ..sync.membership import Membership
-from ..sync.metrics import forget_backend
-from ..sync.teardown import teardown
 from ..sync.triggers import TriggerRouter
 from ..sync.worker import OperatorDeps
 
@@ -109,9 +110,10 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         index.listen(functools.partial(_namespaces_changed, memo.cluster_workers))
         memo.namespaces = index
         memo.tasks.append(asyncio.create_task(index.reflector(client).run(), name="namespaces"))
+    backends = BackendStore(client)
     memo.deps = OperatorDeps(
         secrets=store,
-        statuses=BackendStore(client),
+        statuses=backends,
         events=EventRecorder(client),
         connect=functools.partial(
             connect,
@@ -128,8 +130,15 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         router=router,
         owns=owns,
         workloads=WorkloadStore(client),
+        finalizers=backends,
     )
-    memo.fleet = Fleet(memo.deps)
+    # FederationBackends are watched here, not by kopf: a sleeping backend then costs
+    # its worker alone (see sync/fleet.py)
+    memo.fleet = fleet = Fleet(memo.deps)
+    for path in backend_collections(ours.watch_namespaces):
+        memo.tasks.append(
+            asyncio.create_task(Reflector(client, path, fleet).run(), name=f"backends {path}")
+        )
 
 
 @kopf.on.login(registry=REGISTRY)
@@ -189,44 +198,17 @@ def _managed(client: KubeClient, path: str, cache: ManagedSecretCache) -> Reflec
 
 @kopf.on.cleanup(registry=REGISTRY)
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    for task in getattr(memo, "tasks", []):  # no new events reach the fleet
+        task.cancel()
     fleet: Fleet | None = getattr(memo, "fleet", None)
     if fleet is not None:
         await fleet.stop()
-    for task in getattr(memo, "tasks", []):
-        task.cancel()
     for task in getattr(memo, "tasks", []):
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     client: KubeClient | None = getattr(memo, "client", None)
     if client is not None:
         await client.close()
-
-
-@kopf.on.event(GROUP, VERSION, PLURAL, registry=REGISTRY)
-async def backend_changed(
-    event: kopf.RawEvent, name: str, namespace: str | None, body: kopf.Body, memo: Any, **_: Any
-) -> None:
-    """Every watch event hands the CR to its worker (which wakes on it, or starts)."""
-    fleet: Fleet | None = getattr(memo, "fleet", None)
-    if fleet is None:
-        return
-    if event.get("type") == "DELETED":
-        fleet.forget(namespace or "", name)
-    else:
-        fleet.observe(FederationBackendResource.from_object(body))
-
-
-@kopf.on.delete(GROUP, VERSION, PLURAL, registry=REGISTRY)
-async def backend_deleted(
-    name: str, namespace: str | None, spec: kopf.Spec, meta: kopf.Meta, memo: Any, **_: Any
-) -> None:
-    assert namespace is not None
-    if not memo.deps.owns(str(meta.get("uid", ""))):
-        raise kopf.TemporaryError("the replica acting on this backend tears it down", delay=3)
-    policy = DeletionPolicy(spec.get("deletionPolicy", DeletionPolicy.RETAIN.value))
-    count = await teardown(memo.deps.secrets, namespace, name, policy)
-    forget_backend(namespace, name, str(spec.get("type", "")))
-    log.info("%s/%s deleted: %s %d Secret(s)", namespace, name, policy.value, count)
 
 
 @kopf.on.probe(id="backends", registry=REGISTRY)

@@ -10,7 +10,7 @@ URL, the kind and the parser); a cluster backend's store takes the same
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -30,6 +30,12 @@ R = TypeVar("R", bound=FederationBackendResource)
 def backend_path(namespace: str, name: str | None = None) -> str:
     base = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
     return f"{base}/{name}" if name else base
+
+
+def backend_collections(namespaces: Sequence[str]) -> list[str]:
+    """The FederationBackend collections to watch: each of ``namespaces``, or every
+    namespace when none is named."""
+    return [backend_path(ns) for ns in namespaces] if namespaces else [COLLECTION]
 
 
 class ResourceStore(Generic[R]):
@@ -131,6 +137,23 @@ class ResourceStore(Generic[R]):
         if result.get("kind") == self.kind:
             return self.parse(result)
         return None
+
+    async def set_finalizers(self, resource: R, finalizers: Sequence[str]) -> bool:
+        """Make the object's finalizers ``finalizers``, unless it changed since
+        ``resource`` was read (False: read it again) or is gone (True)."""
+        body: JSON = {
+            "metadata": {
+                "resourceVersion": resource.resource_version,
+                "finalizers": list(finalizers) or None,
+            }
+        }
+        try:
+            await self.client.merge_patch(self.url(resource.namespace, resource.name), body)
+        except ConflictError:
+            return False
+        except NotFoundError:
+            pass
+        return True
 
     async def write_status(self, namespace: str, name: str, status: BackendStatus) -> None:
         body: JSON = {"status": status.to_cr()}

@@ -36,6 +36,7 @@ class ObjectMeta:
     deleting: bool = False
     annotations: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    finalizers: tuple[str, ...] = ()
 
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> ObjectMeta:
@@ -50,6 +51,7 @@ class ObjectMeta:
             deleting=bool(meta.get("deletionTimestamp")),
             annotations=dict(meta.get("annotations") or {}),
             labels=dict(meta.get("labels") or {}),
+            finalizers=tuple(str(f) for f in meta.get("finalizers") or ()),
         )
 
 

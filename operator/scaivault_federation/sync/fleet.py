@@ -1,9 +1,12 @@
 """The running workers: one task per FederationBackend, started by the first watch
-event of its CR and ended when the CR is being deleted or gone.
+event of its CR and ended once the CR's deletion is done or it is gone.
 
-A task and a worker are all a backend costs while it sleeps: the CR as parsed once
-(no raw body is kept), no per-object machinery of the framework that delivers the
-events. No kopf here: the handlers hand every event's CR to :meth:`Fleet.observe`.
+The fleet is fed by a list + watch of the CRs (:meth:`Fleet.replaced` and
+:meth:`Fleet.changed`, a :class:`..k8s.reflector.ReflectorHandler`). A task and a
+worker are all a backend costs while it sleeps: the CR as parsed once, no raw
+body, no per-object machinery of an operator framework. The worker adds the
+operator's finalizer and, when the CR is deleted, tears its Secrets down and
+removes it (:meth:`..worker.BackendWorker.run`). No kopf here.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import asyncio
 import contextlib
 import logging
 
+from ..k8s.client import JSON
+from ..labels import FINALIZER
 from ..models.resource import FederationBackendResource
 from .worker import BackendWorker, OperatorDeps
 
@@ -30,6 +35,7 @@ class Fleet:
         self.deps = deps
         self.workers: dict[WorkerKey, BackendWorker] = {}
         self._tasks: dict[WorkerKey, asyncio.Task[None]] = {}
+        self._scopes: dict[WorkerKey, str] = {}  # the collection each CR was listed in
         self._restart_delay = restart_delay
 
     def __len__(self) -> int:
@@ -42,8 +48,8 @@ class Fleet:
         if worker is not None:
             worker.observe(resource)
             return
-        if resource.deleting:
-            return  # on its way out: the delete handler tears it down
+        if resource.deleting and FINALIZER not in resource.metadata.finalizers:
+            return  # on its way out, and nothing waits for us
         worker = BackendWorker(self.deps, *key)
         self.workers[key] = worker
         if self.deps.router is not None:
@@ -53,9 +59,31 @@ class Fleet:
             self._run(key, worker), name=f"backend {key[0]}/{key[1]}"
         )
 
+    # -- fed by a list + watch of the CRs --------------------------------------------
+
+    def replaced(self, scope: str, items: list[JSON]) -> None:
+        """A full listing of ``scope``: its CRs now (workers of others there stop)."""
+        listed = [FederationBackendResource.from_object(item) for item in items]
+        present = {(r.namespace, r.name) for r in listed}
+        for key, where in list(self._scopes.items()):
+            if where == scope and key not in present:
+                self.forget(*key)
+        for resource in listed:
+            self._scopes[(resource.namespace, resource.name)] = scope
+            self.observe(resource)
+
+    def changed(self, scope: str, event_type: str, obj: JSON) -> None:
+        resource = FederationBackendResource.from_object(obj)
+        if event_type == "DELETED":
+            self.forget(resource.namespace, resource.name)
+            return
+        self._scopes[(resource.namespace, resource.name)] = scope
+        self.observe(resource)
+
     def forget(self, namespace: str, name: str) -> None:
         """The CR is gone: its worker stops (and closes its client)."""
         key = (namespace, name)
+        self._scopes.pop(key, None)
         worker, task = self.workers.pop(key, None), self._tasks.pop(key, None)
         if worker is not None and self.deps.router is not None:
             self.deps.router.detach(key, worker)  # a CR made again gets a worker of its own
@@ -75,7 +103,7 @@ class Fleet:
             while True:
                 try:
                     await worker.run()  # on the CR observed last
-                    return  # the CR is being deleted
+                    return  # its deletion is done
                 except Exception as exc:  # a defect: keep the backend served, say so
                     log.error(
                         "%s/%s: the worker stopped on %s; starting it again in %.0f s",

@@ -6,11 +6,11 @@ tests hand the engine in-memory ones. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from ..backends.base import SecretBackend
-from ..models.resource import ObjectMeta
+from ..models.resource import FederationBackendResource, ObjectMeta
 from ..models.rollout import WorkloadKind
 from ..models.secret import LocalSecret, SecretShape
 from ..models.spec import BackendSpec
@@ -48,6 +48,15 @@ class SecretStorage(Protocol):
 
 class StatusWriter(Protocol):
     async def write_status(self, namespace: str, name: str, status: BackendStatus) -> None: ...
+
+
+class Finalizers(Protocol):
+    async def set_finalizers(
+        self, resource: FederationBackendResource, finalizers: Sequence[str]
+    ) -> bool:
+        """Guarded by the resource's resourceVersion: False (nothing changed) when it
+        is stale."""
+        ...
 
 
 class EventSink(Protocol):

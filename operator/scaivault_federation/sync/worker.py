@@ -23,17 +23,20 @@ from ..backends.base import SecretBackend
 from ..backends.credentials import CREDENTIAL_FIELDS
 from ..backends.errors import InvalidBackendConfigError
 from ..errors import FederationError, is_retryable, reason_of, safe_message
+from ..k8s.client import KubeApiError
+from ..labels import FINALIZER
 from ..models.resource import FederationBackendResource
-from ..models.spec import BackendSpec, Mode
+from ..models.spec import BackendSpec, DeletionPolicy, Mode
 from ..models.status import Health
 from ..models.target import RefreshPolicy
 from ..paths import PathScope, secret_name_for_path
 from .clock import Clock, SystemClock
-from .metrics import BackendMetrics
-from .ports import Connector, EventSink, SecretStorage, StatusWriter, Workloads
+from .metrics import BackendMetrics, forget_backend
+from .ports import Connector, EventSink, Finalizers, SecretStorage, StatusWriter, Workloads
 from .report import Reporter
 from .rollout import Rollouts
 from .service import SyncContext, SyncOutcome, run_sync
+from .teardown import teardown
 from .triggers import TriggerRouter
 
 log = logging.getLogger(__name__)
@@ -63,12 +66,17 @@ class OperatorDeps:
     router: TriggerRouter | None = None
     #: whether this process acts on the backend with this uid (HA and shards)
     owns: Callable[[str], bool] = field(default=lambda uid: True)
+    #: keeps a deleted CR until its Secrets are torn down (None: no finalizer is
+    #: added, and a deletion tears nothing down)
+    finalizers: Finalizers | None = None
 
 
 #: a due time that never comes: the worker waits for a change
 NEVER = float("inf")
 #: a worker going to sleep for longer than this releases its backend's connections
 RELEASE_AFTER = 30.0
+#: a teardown that failed (or waits for the owner) is tried again after this long
+TEARDOWN_RETRY = 3.0
 
 
 def jittered(seconds: float, rng: random.Random, spread: float = 0.1) -> float:
@@ -144,7 +152,11 @@ class BackendWorker:
                 assert current is not None
                 self._wake.clear()
                 if current.metadata.deleting:
-                    return
+                    if await self._tear_down(current):
+                        return
+                    retry = self.deps.clock.monotonic() + TEARDOWN_RETRY
+                    await self.deps.clock.sleep_until(retry, self._wake)
+                    continue
                 await self.step(current)
                 wake = self._next_wake()
                 if self.backend is not None and wake - self.deps.clock.monotonic() > RELEASE_AFTER:
@@ -163,6 +175,10 @@ class BackendWorker:
                 self.generation = None
             self.due = NEVER
             return
+        keeper, finalizers = self._finalizers(resource), resource.metadata.finalizers
+        if keeper is not None and FINALIZER not in finalizers:
+            # from now on a deletion waits for the teardown (stale: the next event retries)
+            await keeper.set_finalizers(resource, [*finalizers, FINALIZER])
         request = resource.sync_requested
         if resource.generation != self.generation:
             resumed = self.generation is None
@@ -190,6 +206,41 @@ class BackendWorker:
         elif paths is not None:
             await self.tick(resource, paths)
         await self._restart_workloads(resource)
+
+    async def _tear_down(self, resource: FederationBackendResource) -> bool:
+        """The CR is being deleted: apply its deletionPolicy to the managed Secrets and
+        let the deletion go on. False to try again later (another process acts on it
+        now, or a Kubernetes call failed)."""
+        await self.close()  # a login obtained for it is revoked now
+        finalizers = self._finalizers(resource)
+        if finalizers is None or FINALIZER not in resource.metadata.finalizers:
+            return True  # nothing waits for us
+        if not self.deps.owns(resource.uid):
+            return False  # its owner tears it down; woken when ownership changes
+        raw_policy = resource.raw_spec.get("deletionPolicy", DeletionPolicy.RETAIN.value)
+        try:
+            policy = DeletionPolicy(raw_policy)
+        except ValueError:
+            policy = DeletionPolicy.RETAIN  # an invalid spec loses nothing
+        try:
+            count = await teardown(self.deps.secrets, self.namespace, self.name, policy)
+        except KubeApiError as exc:
+            log.warning(
+                "%s/%s: deleting, %s the Secrets failed (%s); retrying",
+                self.namespace,
+                self.name,
+                "deleting" if policy is DeletionPolicy.DELETE else "releasing",
+                exc.status_reason,
+            )
+            return False
+        forget_backend(self.namespace, self.name, str(resource.raw_spec.get("type", "")))
+        log.info("%s/%s deleted: %s %d Secret(s)", self.namespace, self.name, policy.value, count)
+        kept = [f for f in resource.metadata.finalizers if f != FINALIZER]
+        return await finalizers.set_finalizers(resource, kept)  # stale: again, on the newest
+
+    def _finalizers(self, resource: FederationBackendResource) -> Finalizers | None:
+        """Who keeps the finalizer of ``resource``: ours (kopf's for a cluster one)."""
+        return None if resource.cluster else self.deps.finalizers
 
     async def close(self) -> None:
         if self.backend is not None:
