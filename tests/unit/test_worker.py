@@ -774,3 +774,21 @@ async def test_run_backs_off_and_recovers() -> None:
 
         assert worker.failures == 0 and world.syncs == 1
         assert world.events.reasons == [c.BACKEND_UNAVAILABLE, "Recovered"]
+
+
+def test_a_status_event_keeps_the_parsed_spec_a_spec_change_replaces_it() -> None:
+    world = World()
+    worker = world.worker(watch=False)
+    worker.observe(world.resource())
+    assert worker.resource is not None
+    first = worker.resource.spec
+
+    world.request_sync("2026-01-01T00:00:00Z")  # metadata changes, the spec does not
+    worker.observe(world.resource())
+    assert worker.resource.spec is first
+    assert worker.resource.sync_requested == "2026-01-01T00:00:00Z"
+
+    world.edit_spec(syncInterval="5m")
+    worker.observe(world.resource())
+    assert worker.resource.spec is not first
+    assert worker.resource.spec is not None and worker.resource.spec.sync_interval == "5m"

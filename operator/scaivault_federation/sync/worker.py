@@ -14,6 +14,7 @@ backoff with jitter (at least the server's ``Retry-After``, at most
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Callable
@@ -79,6 +80,20 @@ RELEASE_AFTER = 30.0
 TEARDOWN_RETRY = 3.0
 
 
+def _same_spec_kept(
+    previous: FederationBackendResource | None, current: FederationBackendResource
+) -> FederationBackendResource:
+    """``current``, holding ``previous``'s parsed spec when the spec did not change (most
+    events are status writes): a sleeping backend keeps one spec, not one per event."""
+    if (
+        previous is None
+        or previous.generation != current.generation
+        or previous.raw_spec != current.raw_spec
+    ):
+        return current
+    return dataclasses.replace(current, spec=previous.spec, raw_spec=previous.raw_spec)
+
+
 def jittered(seconds: float, rng: random.Random, spread: float = 0.1) -> float:
     return seconds * rng.uniform(1 - spread, 1 + spread)
 
@@ -122,7 +137,7 @@ class BackendWorker:
 
     def observe(self, resource: FederationBackendResource) -> None:
         """The CR as it is now; wakes the worker."""
-        self.resource = resource
+        self.resource = _same_spec_kept(self.resource, resource)
         self._wake.set()
 
     def trigger(self) -> None:
