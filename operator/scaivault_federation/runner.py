@@ -7,7 +7,8 @@ import logging
 
 import kopf
 
-from .k8s.config import load_connection
+from .heap import trim_periodically
+from .k8s.config import KubeConnection, load_connection
 from .settings import Settings
 from .sync.metrics import serve_metrics
 
@@ -53,8 +54,6 @@ async def run_operator(
     The Kubernetes connection is loaded first (an exec plugin may take a moment), so
     a kubeconfig that cannot log in stops the command with its message; our
     client and kopf's login both take their credentials from it."""
-    from .handlers.operator import REGISTRY
-
     connection = await asyncio.to_thread(
         load_connection,
         settings.kubeconfig,
@@ -70,6 +69,22 @@ async def run_operator(
     namespaces = list(settings.watch_namespaces)
     if not namespaces:  # cluster-scoped ClusterFederationBackends need a cluster-wide operator
         from .handlers import cluster as _cluster  # noqa: F401
+    trimming = asyncio.create_task(trim_periodically(), name="heap trim")
+    try:
+        await _run_kopf(settings, namespaces, connection, stop_flag, ready_flag)
+    finally:
+        trimming.cancel()
+
+
+async def _run_kopf(
+    settings: Settings,
+    namespaces: list[str],
+    connection: KubeConnection,
+    stop_flag: asyncio.Event | None,
+    ready_flag: asyncio.Event | None,
+) -> None:
+    from .handlers.operator import REGISTRY
+
     await kopf.operator(
         clusterwide=not namespaces,
         namespaces=namespaces,
