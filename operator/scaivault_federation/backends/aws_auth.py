@@ -20,7 +20,6 @@ Manager and STS alike.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -30,6 +29,7 @@ from botocore.config import Config
 
 from ..models.config import AwsConfig
 from .aws_errors import map_error
+from .aws_keys import AwsKeys, static_aws_keys
 from .base import CallCounter, Credentials, call_result
 from .errors import (
     AuthenticationError,
@@ -69,7 +69,7 @@ class AwsSession:
         self._config = config
         self._calls = calls
         self._renew_before = renew_before
-        self._base_keys = _static_keys(credentials)
+        self._base_keys = static_aws_keys(credentials)
         self._botocore_config = Config(
             region_name=config.region,
             retries={"mode": "standard", "max_attempts": 2},
@@ -117,7 +117,7 @@ class AwsSession:
             keys = await self._assume_role()
         return await asyncio.to_thread(self._new_client, keys)
 
-    def _session(self, keys: _Keys | None) -> boto3.session.Session:
+    def _session(self, keys: AwsKeys | None) -> boto3.session.Session:
         if keys is None:
             return boto3.session.Session(region_name=self._config.region)
         return boto3.session.Session(
@@ -127,12 +127,12 @@ class AwsSession:
             region_name=self._config.region,
         )
 
-    def _new_client(self, keys: _Keys | None) -> SecretsManagerClient:
+    def _new_client(self, keys: AwsKeys | None) -> SecretsManagerClient:
         return self._session(keys).client(
             "secretsmanager", endpoint_url=self._config.endpoint, config=self._botocore_config
         )
 
-    async def _assume_role(self) -> _Keys:
+    async def _assume_role(self) -> AwsKeys:
         role_arn = self._config.role_arn
         assert role_arn is not None
         where = f"AssumeRole {role_arn!r}"
@@ -163,32 +163,9 @@ class AwsSession:
         self._expires_at = (
             expiration if expiration.tzinfo is not None else expiration.replace(tzinfo=UTC)
         )
-        return _Keys(issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"])
+        return AwsKeys(issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"])
 
     def _new_sts(self) -> STSClient:
         return self._session(self._base_keys).client(
             "sts", endpoint_url=self._config.endpoint, config=self._botocore_config
         )
-
-
-@dataclass(frozen=True)
-class _Keys:
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str | None = field(default=None, repr=False)
-
-
-def _static_keys(credentials: Credentials) -> _Keys | None:
-    """The keys in the credentials Secret; ``None``: use the default chain."""
-    if not any(credentials.get(k) for k in ("access_key_id", "secret_access_key")):
-        if credentials.get("session_token"):
-            raise InvalidBackendConfigError(
-                "credentials key 'session_token' needs 'access_key_id' and 'secret_access_key'"
-            )
-        return None
-    token = credentials.require_text("session_token") if credentials.get("session_token") else None
-    return _Keys(
-        credentials.require_text("access_key_id"),
-        credentials.require_text("secret_access_key"),
-        token,
-    )

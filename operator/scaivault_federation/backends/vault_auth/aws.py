@@ -28,6 +28,7 @@ from botocore.exceptions import BotoCoreError
 from hvac import utils as hvac_utils
 
 from ...models.config import VaultAuthMethod, VaultConfig
+from ..aws_keys import static_aws_keys
 from ..base import Credentials
 from ..errors import InvalidBackendConfigError
 from .base import AuthMethod, JwtProvider, LoginCall
@@ -93,18 +94,10 @@ class AwsAuth(AuthMethod):
 
 def _static_keys(credentials: Credentials) -> AwsCredentials | None:
     """The keys in the credentials Secret; ``None``: use botocore's default chain."""
-    if not any(credentials.get(k) for k in ("access_key_id", "secret_access_key")):
-        if credentials.get("session_token"):
-            raise InvalidBackendConfigError(
-                "credentials key 'session_token' needs 'access_key_id' and 'secret_access_key'"
-            )
+    keys = static_aws_keys(credentials)
+    if keys is None:
         return None
-    token = credentials.require_text("session_token") if credentials.get("session_token") else None
-    return AwsCredentials(
-        credentials.require_text("access_key_id"),
-        credentials.require_text("secret_access_key"),
-        token,
-    )
+    return AwsCredentials(keys.access_key_id, keys.secret_access_key, keys.session_token)
 
 
 def _default_chain_keys() -> AwsCredentials:

@@ -1,0 +1,32 @@
+"""AWS access keys as a credentials Secret holds them (no SDK here): read once, for
+the Secrets Manager backend and for Vault's ``aws`` login alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .base import Credentials
+from .errors import InvalidBackendConfigError
+
+
+@dataclass(frozen=True)
+class AwsKeys:
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+
+def static_aws_keys(credentials: Credentials) -> AwsKeys | None:
+    """The keys in the credentials Secret; ``None``: use the default chain."""
+    if not any(credentials.get(k) for k in ("access_key_id", "secret_access_key")):
+        if credentials.get("session_token"):
+            raise InvalidBackendConfigError(
+                "credentials key 'session_token' needs 'access_key_id' and 'secret_access_key'"
+            )
+        return None
+    token = credentials.require_text("session_token") if credentials.get("session_token") else None
+    return AwsKeys(
+        credentials.require_text("access_key_id"),
+        credentials.require_text("secret_access_key"),
+        token,
+    )
