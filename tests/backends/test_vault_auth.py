@@ -136,7 +136,7 @@ async def test_a_released_backend_reads_again_with_the_same_login(
 
     for _ in range(3):
         await backend.release()
-        assert backend._client._session is None  # nothing held while asleep
+        assert backend._client._http is None  # nothing held while asleep
         await assert_reads(backend, prefix, canary)
 
     assert backend.calls.get("login", "ok") == 1
@@ -359,7 +359,7 @@ async def test_closing_revokes_the_token_a_login_obtained(openbao: OpenBaoServer
         Credentials({"role_id": role_id.encode(), "secret_id": secret_id.encode()}),
     )
     await backend.probe()
-    token = backend._client._hvac.token  # the logged-in token, read for this check only
+    token = backend._client._token  # the logged-in token, read for this check only
     assert isinstance(token, str) and token_works(openbao, token)
     leases = openbao.request("LIST", f"/v1/sys/leases/lookup/auth/{mount}/login/")
     assert len(leases["data"]["keys"]) == 1

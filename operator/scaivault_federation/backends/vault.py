@@ -1,4 +1,4 @@
-"""HashiCorp Vault and OpenBao KV (v1 and v2) through hvac.
+"""HashiCorp Vault and OpenBao KV (v1 and v2) over the Vault HTTP API.
 
 Template paths name API paths below ``/v1/``: ``secret/data/app/db`` on a
 KV v2 mount, ``kv/app/db`` on a KV v1 mount. For KV v2, a path without the
@@ -16,10 +16,10 @@ listings skip secrets whose latest version is deleted; when the token may not
 use that endpoint the backend falls back to ``metadata`` for that mount.
 Vault has no batch read, so ``get_many`` reads concurrently (bounded).
 
-Reads and listings use hvac's KV methods; the mount lookups and OpenBao's
-``detailed-metadata`` listing, which hvac has no method for, go through hvac's
-adapter. How calls run (threads, token, TLS, errors) is :mod:`.vault_client`'s
-business, how tokens are had :mod:`.vault_auth`'s.
+Reads and listings are plain KV API requests (``GET <mount>/data/<path>``,
+``GET <mount>/metadata/<folder>?list=true``, ...). How requests run (the
+session, token, TLS, errors) is :mod:`.vault_client`'s business, how tokens are
+had (logins, through hvac) :mod:`.vault_auth`'s.
 
 TLS: ``tlsVerify: false`` turns verification off. ``caCertPath`` names a
 ScaiVault path; whoever builds the backend resolves it and passes the PEM
@@ -33,10 +33,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any, ClassVar
-
-from hvac import utils as hvac_utils
 
 from ..models.config import BackendConfig, BackendType, VaultConfig
 from .base import (
@@ -61,6 +58,7 @@ from .vault_auth import JwtProvider
 from .vault_client import VaultClient
 
 _KV_TYPES = frozenset({"kv", "generic"})
+_LIST = {"list": "true"}
 
 
 @dataclass
@@ -75,10 +73,6 @@ class _Target:
     mount: _Mount
     sub: str  # below the mount (and below "data/" for KV v2)
     spelled_with_data: bool  # KV v2 path named the "data/" segment
-
-    @property
-    def mount_point(self) -> str:
-        return self.mount.path.rstrip("/")
 
     def api(self) -> str:
         """The API path that reads this secret."""
@@ -147,12 +141,8 @@ class VaultBackend:
                 f"version {version[:64]!r} of {path!r}: only KV v2 secrets have versions "
                 "(a version number)"
             )
-        if target.mount.kv_version == 1:
-            read = partial(_kv1_read, target.sub, target.mount_point)
-        else:
-            pinned = int(version) if version is not None else None
-            read = partial(_kv2_read, target.sub, target.mount_point, pinned)
-        body = await self._client.call(read, target.api(), "read")
+        params = {"version": str(int(version))} if version is not None else None
+        body = await self._client.request("GET", target.api(), "read", params=params)
         data = body.get("data") if body else None
         if not isinstance(data, dict):
             raise SecretNotFoundError(f"no secret at {path!r}")
@@ -172,11 +162,11 @@ class VaultBackend:
     async def probe(self) -> float:
         await self._client.ensure_token()
         started = time.perf_counter()
-        await self._client.call(_lookup_self, "auth/token/lookup-self", "probe")
+        await self._client.request("GET", "auth/token/lookup-self", "probe")
         return max((time.perf_counter() - started) * 1000.0, 0.001)
 
     async def release(self) -> None:
-        self._client.release()
+        await self._client.release()
 
     async def close(self) -> None:
         await self._client.close()
@@ -207,8 +197,8 @@ class VaultBackend:
             if mount.kv_version == 2 and mount.detailed_listing:
                 detailed = f"{mount.path}detailed-metadata/{folder}"
                 try:
-                    body = await self._client.call(
-                        partial(_adapter_list, detailed), detailed, "list", relogin=False
+                    body = await self._client.request(
+                        "GET", detailed, "list", params=_LIST, relogin=False
                     )
                 except SecretNotFoundError:
                     return []
@@ -221,13 +211,8 @@ class VaultBackend:
                 else:
                     return _detailed_entries(body, folder)
             kind = f"{mount.path}metadata/" if mount.kv_version == 2 else mount.path
-            mount_point = mount.path.rstrip("/")
-            if mount.kv_version == 2:
-                listing = partial(_kv2_list, folder, mount_point)
-            else:
-                listing = partial(_kv1_list, folder, mount_point)
             try:
-                body = await self._client.call(listing, f"{kind}{folder}", "list")
+                body = await self._client.request("GET", f"{kind}{folder}", "list", params=_LIST)
             except SecretNotFoundError:
                 return []
         return [
@@ -255,7 +240,7 @@ class VaultBackend:
                 return known
             try:
                 where = f"sys/internal/ui/mounts/{path}"
-                body = await self._client.call(partial(_adapter_get, where), where, "mounts")
+                body = await self._client.request("GET", where, "mounts")
             except (AuthenticationError, SecretNotFoundError) as error:
                 if self._config.kv_version is None:
                     raise type(error)(
@@ -291,7 +276,7 @@ class VaultBackend:
 
     async def _all_kv_mounts(self) -> list[_Mount]:
         where = "sys/internal/ui/mounts"
-        body = await self._client.call(partial(_adapter_get, where), where, "mounts")
+        body = await self._client.request("GET", where, "mounts")
         data = body.get("data") if body else None
         secret = data.get("secret") if isinstance(data, dict) else None
         mounts: list[_Mount] = []
@@ -309,41 +294,6 @@ async def create_vault_backend(
     if not isinstance(config, VaultConfig):
         raise InvalidBackendConfigError("hashicorp-vault needs a Vault config")
     return VaultBackend(config, credentials, jwt_provider=credentials.service_account_token)
-
-
-# -- hvac calls (run in worker threads by the client) --------------------------------------
-
-
-def _kv2_read(sub: str, mount_point: str, version: int | None, client: Any) -> Any:
-    return client.secrets.kv.v2.read_secret_version(
-        path=sub, mount_point=mount_point, version=version, raise_on_deleted_version=True
-    )
-
-
-def _kv1_read(sub: str, mount_point: str, client: Any) -> Any:
-    return client.secrets.kv.v1.read_secret(path=sub, mount_point=mount_point)
-
-
-def _kv2_list(folder: str, mount_point: str, client: Any) -> Any:
-    return client.secrets.kv.v2.list_secrets(path=folder, mount_point=mount_point)
-
-
-def _kv1_list(folder: str, mount_point: str, client: Any) -> Any:
-    return client.secrets.kv.v1.list_secrets(path=folder, mount_point=mount_point)
-
-
-def _lookup_self(client: Any) -> Any:
-    return client.auth.token.lookup_self()
-
-
-def _adapter_get(api_path: str, client: Any) -> Any:
-    """GET of an API path hvac has no method for."""
-    return client.adapter.get(hvac_utils.format_url("/v1/{path}", path=api_path))
-
-
-def _adapter_list(api_path: str, client: Any) -> Any:
-    """LIST of an API path hvac has no method for (OpenBao's detailed-metadata)."""
-    return client.adapter.list(hvac_utils.format_url("/v1/{path}", path=api_path))
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -1,27 +1,33 @@
-"""The authenticated hvac client of a Vault backend: the token, the worker
-threads, TLS, call counting and error mapping.
+"""The authenticated HTTP client of a Vault backend: the token, TLS, call
+counting and error mapping.
 
-hvac is synchronous: every call runs in a worker thread of a shared pool, at
-most ``concurrency`` at once per backend, through one ``requests`` session
-(connection pool of the same size, no retries, proxies and ``.netrc`` from the
-environment ignored). Connecting times out after 5 s, waiting for an answer
-after 15 s. Lists are sent as ``GET ?list=true`` (hvac's strict
-HTTP mode) and redirects of standby nodes are followed.
+Reads, listings, mount lookups, probes and the token's revocation go over one
+aiohttp session per backend, at most ``concurrency`` requests at once (its
+connection pool is of the same size; proxies and ``.netrc`` from the
+environment are ignored). Connecting times out after 5 s, a whole request after
+15 s. Lists are sent as ``GET ?list=true`` and redirects of standby nodes are
+followed. The session is made on first use and dropped by :meth:`release`.
+
+Logins go through hvac, which knows every auth method's request: the blocking
+hvac call runs in a worker thread of a shared pool, on an hvac client that
+carries no token, over a ``requests`` session made for logins only (no
+retries, same TLS context, same timeouts). Secret traffic does not use hvac:
+an hvac read costs about seven times the CPU of the same read over aiohttp,
+which a sync of thousands of secrets pays in full.
 
 The token comes from the auth method (:mod:`.vault_auth`): a configured one is
 used as is; a login-based one is fetched lazily on first use, replaced once
 its lease is 80% used, and replaced once more when Vault answers 403 to it
-(revoked or expired). Concurrent requests share one login. Logins go through
-a second hvac client on the same session that carries no token. On
+(revoked or expired). Concurrent requests share one login. On
 :meth:`VaultClient.close`, a token obtained by a login is revoked
 (``auth/token/revoke-self``); a configured token is left alone.
 
-TLS: the session's connections use one ``ssl.SSLContext``: the system's trust
-store, or the PEM bundle under the credentials key ``ca.crt``, or no
-verification with ``tlsVerify: false``; for ``cert`` auth it also holds the
-client certificate (see :func:`_load_client_certificate`). Backends with neither
-a CA bundle nor a client certificate share one context (loading the system's CA
-store takes most of a MiB per context).
+TLS: both sessions use one ``ssl.SSLContext``: the system's trust store, or
+the PEM bundle under the credentials key ``ca.crt``, or no verification with
+``tlsVerify: false``; for ``cert`` auth it also holds the client certificate
+(see :func:`_load_client_certificate`). Backends with neither a CA bundle nor a
+client certificate share one context (loading the system's CA store takes
+most of a MiB per context).
 
 Every HTTP request is counted in the backend's ``CallCounter`` under its
 operation. Error messages carry the API path, the status and a category,
@@ -33,15 +39,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import os
 import ssl
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
+import aiohttp
 import hvac
 import requests
 import requests.adapters
@@ -52,7 +61,7 @@ from ..models.config import VaultConfig
 from .base import CallCounter, Credentials, call_result
 from .errors import AuthenticationError, BackendError, InvalidBackendConfigError
 from .vault_auth import AuthMethod, ClientCertificate, JwtProvider, auth_method_for
-from .vault_errors import VaultAdapter, backend_error
+from .vault_errors import VaultAdapter, answer_error, backend_error, transport_error
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
@@ -64,8 +73,8 @@ _LEASE_USE = 0.8
 # How long closing waits for Vault to revoke the token.
 _REVOKE_TIMEOUT = 3.0
 
-#: Worker threads shared by every Vault backend (each backend also bounds its own share).
-_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="vault")
+#: Worker threads for hvac logins, shared by every Vault backend.
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="vault-login")
 
 HvacCall = Callable[[Any], Any]
 
@@ -150,7 +159,7 @@ class VaultAuth:
 
 
 class VaultClient:
-    """Authenticated hvac calls to one Vault server."""
+    """Authenticated calls to one Vault server."""
 
     def __init__(
         self,
@@ -169,21 +178,23 @@ class VaultClient:
         if url.path.rstrip("/").endswith("/v1"):
             url = url.with_path(url.path.rstrip("/")[: -len("/v1")])
         base = str(url.with_query(None).with_fragment(None)).rstrip("/")
+        self._base = base
         self.display = str(url.with_user(None).with_password(None).with_query(None))
         method = auth_method_for(config, credentials, jwt_provider)
         slots = max(1, concurrency)
         self._context = _tls_context(config, credentials, method.client_certificate)
-        self._options: dict[str, Any] = {
+        self._namespace = config.namespace
+        self._timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
+        self._hvac_options: dict[str, Any] = {
             "url": base,
             "namespace": config.namespace,
             "timeout": (connect_timeout, total_timeout),
             "adapter": VaultAdapter,
             "strict_http": True,
         }
-        # made on first use and dropped by release() (an hvac client builds every API
-        # category up front, some 6 KiB each, and its session holds a connection)
-        self._session: requests.Session | None = None
-        self._hvac: Any = None
+        # made on first use and dropped by release()
+        self._http: aiohttp.ClientSession | None = None
+        self._login_session: requests.Session | None = None
         self._hvac_login: Any = None  # never carries a token
         self._token: str | None = None
         self._auth = VaultAuth(method, self._use_token)
@@ -197,33 +208,43 @@ class VaultClient:
         """Log in now if needed (so a timed request does not include the login)."""
         await self._auth.token(self._login)
 
-    async def call(
-        self, fn: HvacCall, api_path: str, operation: str, *, relogin: bool = True
+    async def request(
+        self,
+        method: str,
+        api_path: str,
+        operation: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        relogin: bool = True,
     ) -> dict[str, Any] | None:
-        """``fn(hvac client)`` with a valid token; a rejected login-based token is
-        replaced once. ``api_path`` names the request in counters' errors.
+        """``method`` on ``/v1/<api_path>`` with a valid token; a rejected login-based
+        token is replaced once. ``api_path`` also names the request in errors.
 
         Returns the JSON body (``None`` for 204) or raises a ``BackendError``.
         """
         token = await self._auth.token(self._login)
         try:
-            return await self._send(fn, api_path, operation)
+            return await self._send(method, api_path, operation, params, token)
         except AuthenticationError:
             if not relogin:
                 raise
-            if await self._auth.refresh(self._login, token) is None:
+            renewed = await self._auth.refresh(self._login, token)
+            if renewed is None:
                 raise
-            return await self._send(fn, api_path, operation)
+            return await self._send(method, api_path, operation, params, renewed)
 
-    def release(self) -> None:
-        """Drop the hvac clients and their connections (not while requests are in
+    async def release(self) -> None:
+        """Drop the HTTP sessions and their connections (not while requests are in
         flight); the token stays, and the next request makes them again."""
         if self._in_flight:
             return
-        session, self._session = self._session, None
-        self._hvac = self._hvac_login = None
-        if session is not None:
-            session.close()
+        http, self._http = self._http, None
+        login, self._login_session = self._login_session, None
+        self._hvac_login = None
+        if login is not None:
+            login.close()
+        if http is not None:
+            await http.close()
 
     async def close(self) -> None:
         """Revoke a token obtained by a login, then drop the connections."""
@@ -235,77 +256,119 @@ class VaultClient:
                 await self._revoke()
         finally:
             self._auth.forget()
-            self.release()
+            await self.release()
 
-    def _clients(self) -> tuple[Any, Any]:
-        """The hvac client carrying the token, and the one for logins (on one session)."""
-        if self._session is None:
-            session = requests.Session()
-            session.trust_env = False
-            transport = _ContextAdapter(self._context, self._slot_count + 1)
-            session.mount("https://", transport)
-            session.mount("http://", transport)
-            self._session = session
-        if self._hvac is None:
-            self._hvac = hvac.Client(session=self._session, **self._options)
-            self._hvac.token = self._token
-        return self._hvac, self._session
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            headers = {"X-Vault-Request": "true"}
+            if self._namespace:
+                headers["X-Vault-Namespace"] = self._namespace
+            connector = aiohttp.TCPConnector(limit=self._slot_count, ssl=self._context)
+            self._http = aiohttp.ClientSession(
+                connector=connector, headers=headers, timeout=self._timeout, trust_env=False
+            )
+        return self._http
 
     # -- requests --------------------------------------------------------------------
 
     async def _login(self, method: AuthMethod) -> dict[str, Any]:
         login = await method.login_call()
         if self._hvac_login is None:
-            _, session = self._clients()
-            self._hvac_login = hvac.Client(session=session, **self._options)
-        response = await self._send_with(self._hvac_login, login, method.login_path, "login")
+            if self._login_session is None:
+                session = requests.Session()
+                session.trust_env = False
+                transport = _ContextAdapter(self._context, 2)
+                session.mount("https://", transport)
+                session.mount("http://", transport)
+                self._login_session = session
+            self._hvac_login = hvac.Client(session=self._login_session, **self._hvac_options)
+        loop = asyncio.get_running_loop()
+        error: BackendError | None = None
+        response: dict[str, Any] | None = None
+        async with self._slots:
+            self._in_flight += 1
+            try:
+                answer = await loop.run_in_executor(_POOL, partial(login, self._hvac_login))
+            except Exception as exc:
+                error = backend_error(exc, method.login_path, "login", self.display)
+            else:
+                try:
+                    response = _body(answer, method.login_path)
+                except BackendError as bad:
+                    error = bad
+            finally:
+                self._in_flight -= 1
+            self._calls.record("login", call_result(error))
+        if error is not None:
+            raise error
         if response is None:
             raise AuthenticationError(f"login at {method.login_path!r} returned no token")
         return response
 
     def _use_token(self, token: str | None) -> None:
-        # read by hvac when a request is built, so a request always takes the newest
         self._token = token
-        if self._hvac is not None:
-            self._hvac.token = token
 
     async def _revoke(self) -> None:
-        def revoke(client: Any) -> Any:
-            return client.auth.token.revoke_self()
-
+        token = self._token
+        if token is None:
+            return
         # on failure the token still expires with its lease
         with contextlib.suppress(BackendError, TimeoutError):
             await asyncio.wait_for(
-                self._send(revoke, "auth/token/revoke-self", "revoke"), _REVOKE_TIMEOUT
+                self._send("POST", "auth/token/revoke-self", "revoke", None, token),
+                _REVOKE_TIMEOUT,
             )
 
-    async def _send(self, fn: HvacCall, api_path: str, operation: str) -> dict[str, Any] | None:
-        client, _ = self._clients()
-        return await self._send_with(client, fn, api_path, operation)
-
-    async def _send_with(
-        self, client: Any, fn: HvacCall, api_path: str, operation: str
+    async def _send(
+        self,
+        method: str,
+        api_path: str,
+        operation: str,
+        params: Mapping[str, str] | None,
+        token: str,
     ) -> dict[str, Any] | None:
-        loop = asyncio.get_running_loop()
+        url = URL(f"{self._base}/v1/{quote(api_path, safe='/')}", encoded=True)
         error: BackendError | None = None
         body: dict[str, Any] | None = None
         async with self._slots:
             self._in_flight += 1
             try:
-                answer = await loop.run_in_executor(_POOL, partial(fn, client))
+                session = self._session()
+                async with session.request(
+                    method, url, params=params, headers={"X-Vault-Token": token}
+                ) as response:
+                    raw = await response.read()
+                    status, retry_after = response.status, response.headers.get("Retry-After")
             except Exception as exc:
-                error = backend_error(exc, api_path, operation, self.display)
+                error = transport_error(exc, api_path, self.display)
             else:
-                try:
-                    body = _body(answer, api_path)
-                except BackendError as bad:
-                    error = bad
+                if status >= 400:
+                    error = answer_error(status, raw, retry_after, api_path, operation)
+                elif status == 204:
+                    body = None
+                elif status != 200:
+                    error = BackendError(f"unexpected answer at {api_path!r} (HTTP {status})")
+                else:
+                    try:
+                        body = _json_object(raw, api_path)
+                    except BackendError as bad:
+                        error = bad
             finally:
                 self._in_flight -= 1
             self._calls.record(operation, call_result(error))
         if error is not None:
             raise error
         return body
+
+
+def _json_object(raw: bytes, api_path: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise BackendError(f"malformed response for {api_path!r}")
+    return parsed
 
 
 def _body(answer: object, api_path: str) -> dict[str, Any] | None:
