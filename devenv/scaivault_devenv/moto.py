@@ -1,7 +1,9 @@
 """A local AWS API server (moto) for `dev` and the tests.
 
-``moto_server`` from the PyPI package ``moto[server]`` answers the Secrets
-Manager, STS and IAM APIs on a loopback port, in memory. By default the
+moto's server from the PyPI package ``moto[server]`` answers the Secrets
+Manager, STS and IAM APIs on a loopback port, in memory. It runs through
+:mod:`.moto_main`, which makes moto's Secrets Manager lookups by name direct
+(moto scans every secret for each one) without changing any answer. By default the
 server checks request signatures like AWS does: at start an IAM user with
 full access is created and its access key becomes the server's
 ``access_key_id`` / ``secret_access_key``, then moto's IAM authentication is
@@ -64,7 +66,11 @@ class MotoServer(LocalServer):
 
     def start(self, timeout: float = 30) -> None:
         """Start the server, wait until it answers, then turn IAM authentication on."""
-        program = self.moto_server or find_moto_server()
+        if self.moto_server is not None:
+            command = [str(self.moto_server)]
+        else:
+            find_moto_server()  # moto[server] is installed next to this interpreter
+            command = [sys.executable, "-m", "scaivault_devenv.moto_main"]
         port = free_port()
         self.endpoint = f"http://127.0.0.1:{port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_"))}
@@ -73,7 +79,7 @@ class MotoServer(LocalServer):
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._proc = ManagedProcess(
             "moto",
-            [str(program), "-H", "127.0.0.1", "-p", str(port)],
+            [*command, "-H", "127.0.0.1", "-p", str(port)],
             self.state_dir / "logs" / "moto.log",
             env=env,
             cwd=self.state_dir,
