@@ -203,7 +203,7 @@ class KubeClient:
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
-            data = json.dumps(body)
+            data = json.dumps(body).encode()
         session = await self.session_for(credentials)
         url = credentials.server + path
         async with session.request(
@@ -214,10 +214,11 @@ class KubeClient:
             headers=headers,
             server_hostname=credentials.tls_server_name,
         ) as resp:
-            text = await resp.text()
+            raw = await resp.read()
             if resp.status >= 400:
+                text = raw.decode("utf-8", "replace")
                 raise _error_from(resp.status, text, resp.headers.get("Retry-After"))
-            result: JSON = json.loads(text) if text else {}
+            result: JSON = json.loads(raw) if raw else {}
             return result
 
     def total_requests(self) -> int:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import secrets as pysecrets
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -61,7 +63,13 @@ def encode_data(data: Mapping[str, bytes]) -> dict[str, str]:
 
 
 def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _rfc3339(int(time.time()))
+
+
+@functools.lru_cache(maxsize=2)
+def _rfc3339(second: int) -> str:
+    # formatted once a second: a large sync stamps thousands of Secrets in each
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SecretStore:
