@@ -393,20 +393,43 @@ async def _vault_floor(bao: OpenBaoServer, names: list[str]) -> list[tuple[str, 
 class Timed:
     seconds: float
     cpu: float = 0.0  # CPU seconds of the client doing it
+    servers: dict[str, float] = field(default_factory=dict)  # CPU seconds of each server
+
+
+def process_cpu(pid: int) -> float:
+    """utime + stime of a process, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def servers_cpu(pids: dict[str, int]) -> dict[str, float]:
+    return {name: process_cpu(pid) for name, pid in pids.items()}
+
+
+def cpu_since(before: dict[str, float], pids: dict[str, int]) -> dict[str, float]:
+    now = servers_cpu(pids)
+    return {name: now[name] - before[name] for name in before}
 
 
 async def bare_client(
-    cp: ControlPlane, namespace: str, objects: list[dict[str, Any]], concurrency: int
+    cp: ControlPlane,
+    namespace: str,
+    objects: list[dict[str, Any]],
+    concurrency: int,
+    servers: dict[str, int],
 ) -> Timed:
-    """Create ``objects`` with ``concurrency`` requests in flight, then delete them all."""
+    """Create ``objects`` with ``concurrency`` requests in flight, then delete them all;
+    the CPU of the ``servers`` processes meanwhile is noted too."""
     await ensure_namespace_async(cp, namespace)
     kube = Kube(cp, limit=concurrency)
     path = f"/api/v1/namespaces/{namespace}/secrets"
     try:
         await kube.ok("GET", "/version")  # connect before the clock starts
-        cpu, started = time.process_time(), time.perf_counter()
+        cpu, started, busy = time.process_time(), time.perf_counter(), servers_cpu(servers)
         await bounded((kube.ok("POST", path, obj) for obj in objects), concurrency)
-        timed = Timed(time.perf_counter() - started, time.process_time() - cpu)
+        timed = Timed(
+            time.perf_counter() - started, time.process_time() - cpu, cpu_since(busy, servers)
+        )
         await kube.ok("DELETE", path)  # deletecollection: the next run starts equal
     finally:
         await kube.close()
@@ -456,6 +479,7 @@ class Source:
     credentials: dict[str, str]  # its stringData
     spec: dict[str, Any]  # type, config, pathMapping
     floors: Callable[[list[str]], list[tuple[str, float]]]
+    servers: dict[str, int]  # the backend's server processes, by name
 
 
 async def first_sync(
@@ -470,7 +494,8 @@ async def first_sync(
     n, namespace = len(values), source.namespace
     objects = bare_objects(values)
     log(f"bare client: {n} Secrets, {concurrency} in flight")
-    before = await bare_client(cp, "scale-bare-1", objects, concurrency)
+    servers = {**cp.pids, **source.servers}
+    before = await bare_client(cp, "scale-bare-1", objects, concurrency, servers)
     log(f"bare client: {before.seconds:.1f}s")
 
     await kube.ok(
@@ -490,15 +515,15 @@ async def first_sync(
         "spec": {**source.spec, "mode": "sync", "syncInterval": "1h"},
     }
     log(f"operator: first sync of {n} {source.label} secrets")
-    cpu, started = op.cpu_seconds(), time.perf_counter()
+    cpu, started, busy = op.cpu_seconds(), time.perf_counter(), servers_cpu(servers)
     await kube.ok("POST", f"{CRS}/namespaces/{namespace}/{PLURAL}", cr)
     status = await wait_cr(
         kube, namespace, source.backend, lambda s: s.get("secretsSynced") == n, timeout
     )
-    ours = Timed(time.perf_counter() - started, op.cpu_seconds() - cpu)
+    ours = Timed(time.perf_counter() - started, op.cpu_seconds() - cpu, cpu_since(busy, servers))
     log(f"operator: {ours.seconds:.1f}s")
 
-    after = await bare_client(cp, "scale-bare-2", objects, concurrency)
+    after = await bare_client(cp, "scale-bare-2", objects, concurrency, servers)
     log(f"bare client again: {after.seconds:.1f}s")
     rss = op.rss_mib()
     floors = await asyncio.to_thread(source.floors, list(values))
@@ -605,6 +630,7 @@ def aws_source(moto: MotoServer) -> Source:
             "pathMapping": {"bench/**": "bench/**"},
         },
         lambda names: aws_floor(moto, names),
+        moto.pids,
     )
 
 
@@ -621,6 +647,7 @@ def vault_source(bao: OpenBaoServer) -> Source:
             "pathMapping": {"bench/**": f"secret/data/{VAULT_PREFIX}**"},
         },
         lambda names: vault_floor(bao, names),
+        bao.pids,
     )
 
 
@@ -960,6 +987,33 @@ def print_first(first: FirstSync) -> None:
         f"in flight). Target: operator ≤ 1.3x. The operator against the backend's calls and "
         f"the writes one after another: {ratio(op.seconds, serial)}. Operator RSS after it: "
         f"{first.rss_after:.0f} MiB."
+    )
+    print_cpu(first, floor)
+
+
+def print_cpu(first: FirstSync, floor: float) -> None:
+    """Where the CPU went in each run, and what that leaves as the least possible time."""
+    cores = os.cpu_count() or 1
+    names = list(first.operator.servers)
+    print(f"\nCPU seconds spent during each run ({cores} cores):\n")
+    print(f"| run | time | client | {' | '.join(names)} | all of them | of the cores |")
+    print(f"| --- | ---: | ---: | {' | '.join('---:' for _ in names)} | ---: | ---: |")
+    labels = ("bare client, before", "bare client, after", "operator")
+    for label, t in zip(labels, [*first.bare, first.operator], strict=True):
+        total = t.cpu + sum(t.servers.values())
+        cells = " | ".join(f"{t.servers[n]:.1f}" for n in names)
+        print(
+            f"| {label} | {t.seconds:.1f} s | {t.cpu:.1f} | {cells} | {total:.1f} | "
+            f"{total / (cores * t.seconds) * 100:.0f} % |"
+        )
+    servers = sum(first.operator.servers.values())
+    bare_client = statistics.mean(t.cpu for t in first.bare)
+    print(
+        f"\nWith every core busy, the servers' CPU alone in the operator's run ({servers:.1f} s) "
+        f"takes {servers / cores:.1f} s ({ratio(servers / cores, floor)} of the bare floor); "
+        f"with an operator costing what the bare client costs ({bare_client:.1f} s), "
+        f"{(servers + bare_client) / cores:.1f} s "
+        f"({ratio((servers + bare_client) / cores, floor)})."
     )
 
 

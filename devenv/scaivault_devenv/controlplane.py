@@ -251,6 +251,12 @@ class ControlPlane:
     def running(self) -> bool:
         return all(p is not None and p.running for p in (self._etcd, self._apiserver))
 
+    @property
+    def pids(self) -> dict[str, int]:
+        """kube-apiserver's and etcd's processes, while they run (for CPU accounting)."""
+        procs = {"kube-apiserver": self._apiserver, "etcd": self._etcd}
+        return {n: p.pid for n, p in procs.items() if p is not None and p.pid is not None}
+
     def __enter__(self) -> ControlPlane:
         self.start()
         return self

@@ -224,6 +224,12 @@ class LocalServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.running
 
+    @property
+    def pids(self) -> dict[str, int]:
+        """The server's processes by name, while they run (for CPU accounting)."""
+        pid = self._proc.pid if self._proc is not None else None
+        return {self._proc.name: pid} if self._proc is not None and pid is not None else {}
+
     def __enter__(self) -> Self:
         self.start()
         return self
