@@ -26,8 +26,23 @@ from scaivault_devenv.processes import free_port
 from scaivault_federation.api.server import ApiServer
 from scaivault_federation.settings import Settings
 
-from .conftest import API_NAMESPACE, RESTRICTED_NAMESPACE, Namespace, Tokens
-from .helpers import FED, ApiClient, OpenApiChecker, eventually, service_account_token
+from ..e2e.fleet import Fleet
+from .conftest import (
+    API_NAMESPACE,
+    CLUSTER_BACKENDS,
+    CLUSTER_PREFIX,
+    RESTRICTED_NAMESPACE,
+    Namespace,
+    Tokens,
+)
+from .helpers import (
+    FED,
+    ApiClient,
+    OpenApiChecker,
+    cluster_role_token,
+    eventually,
+    service_account_token,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -39,6 +54,7 @@ REGION = "eu-west-3"
 PROJECT = "notify-project"
 FEDB = ("federation.scaivault.io", "federationbackends")
 NOTIFY_RULE = ("federation.scaivault.io", "federationbackends/notify")
+CLUSTER_NOTIFY_RULE = ("federation.scaivault.io", "clusterfederationbackends/notify")
 
 
 def eventbridge(secret_id: str, name: str = "PutSecretValue", **extra: Any) -> dict[str, Any]:
@@ -320,6 +336,100 @@ async def test_kubernetes_tokens_notify_where_rbac_allows(api: ApiClient, ns: Na
     assert REQUESTED in await notes_of(ns, here["name"])
     elsewhere = Namespace(API_NAMESPACE, ns.kube)
     assert REQUESTED not in await notes_of(elsewhere, there["name"])
+
+
+async def test_cluster_backends_are_notified_with_cluster_rights(
+    api: ApiClient, tok: Tokens, ns: Namespace, fleet: Fleet
+) -> None:
+    """A ClusterFederationBackend gets the request through each namespace it selects,
+    and only for callers that may notify cluster backends (a review with no
+    namespace); the namespaced backend beside it keeps its own rule."""
+    prefix = f"n-{uuid.uuid4().hex[:6]}"
+    a = (await fleet.namespace(True)).namespace
+    b = (await fleet.namespace(True)).namespace
+    outside = (await fleet.namespace(False)).namespace
+    name = f"{CLUSTER_PREFIX}notify-{fleet.id}"
+    body = {
+        "name": name,
+        "scope": "cluster",
+        "type": "aws-secrets-manager",
+        "config": {"region": REGION, "endpoint": NOWHERE},
+        "namespace_selector": {"match_labels": fleet.match_labels},
+        "path_mapping": {
+            "team/**": f"{prefix}/{{namespace}}/**",
+            "shared/**": f"{prefix}/shared/**",
+        },
+        "mode": "sync",
+        "sync_interval": "1h",
+    }
+    reply = await api.post(f"{FED}/backends", json=body)
+    assert reply.status == 201, reply.body
+    created = reply.body
+    own = await aws_backend(api, ns.name, f"{prefix}/{a}")  # maps a's secrets too
+    cr_path = f"{CLUSTER_BACKENDS}/{name}"
+
+    async def cluster_notes() -> dict[str, str]:
+        cr = await ns.kube.get(cr_path)
+        notes: dict[str, str] = cr["metadata"].get("annotations") or {}
+        return notes
+
+    try:
+
+        async def routed() -> Any:
+            reply = await api.post(f"{NOTIFY}/aws", json=eventbridge(f"{prefix}/{b}/db"))
+            assert reply.status == 200, reply.body
+            return reply if reply.body["synced"] else None
+
+        reply = await eventually(routed, 30, "the API to see the selected namespaces")
+        [synced] = reply.body["synced"]
+        assert synced == {
+            "id": created["id"],
+            "name": name,
+            "namespace": None,
+            "scope": "cluster",
+            "paths": ["team/db"],
+            "sync_requested_at": synced["sync_requested_at"],
+        }
+        notes = await cluster_notes()
+        assert notes[REQUESTED] == synced["sync_requested_at"]
+        assert json.loads(notes[PATHS])["paths"] == ["team/db"]
+        # a secret of both: the namespaced backend first, then the cluster one
+        both = await api.post(f"{NOTIFY}/aws", json=eventbridge(f"{prefix}/{a}/db"))
+        assert [(s["id"], s["scope"], s["paths"]) for s in both.body["synced"]] == [
+            (own["id"], "namespace", ["external/aws/db"]),
+            (created["id"], "cluster", ["team/db"]),
+        ]
+        shared = await api.post(f"{NOTIFY}/aws", json=eventbridge(f"{prefix}/shared/x"))
+        assert [s["paths"] for s in shared.body["synced"]] == [["shared/x"]]  # once, for a and b
+        unselected = await api.post(f"{NOTIFY}/aws", json=eventbridge(f"{prefix}/{outside}/db"))
+        assert unselected.body["events"][0]["outcome"] == "unmapped"
+
+        # rights to notify in a namespace reach no cluster backend
+        before = (await cluster_notes())[REQUESTED]
+        own_before = (await notes_of(ns, own["name"]))[REQUESTED]
+        here = await service_account_token(ns.kube, ns.name, {NOTIFY_RULE: ["update"]})
+        denied = await api.with_token(here).post(
+            f"{NOTIFY}/aws", json=eventbridge(f"{prefix}/{b}/db")
+        )
+        assert denied.status == 200, denied.body
+        assert denied.body["events"][0]["outcome"] == "unmapped"
+        assert "may not notify" in denied.body["events"][0]["reason"]
+        restricted = api.with_token(tok.restricted)
+        denied = await restricted.post(f"{NOTIFY}/aws", json=eventbridge(f"{prefix}/{b}/db"))
+        assert denied.body["synced"] == []
+        assert (await cluster_notes())[REQUESTED] == before
+        # cluster rights alone: the cluster backend, not the namespaced one
+        cluster_token = await cluster_role_token(
+            ns.kube, ns.name, {CLUSTER_NOTIFY_RULE: ["update"]}
+        )
+        notifier = api.with_token(cluster_token)
+        reply = await notifier.post(f"{NOTIFY}/aws", json=eventbridge(f"{prefix}/{a}/db"))
+        assert reply.status == 200, reply.body
+        assert [s["id"] for s in reply.body["synced"]] == [created["id"]]
+        assert (await cluster_notes())[REQUESTED] == reply.body["synced"][0]["sync_requested_at"]
+        assert (await notes_of(ns, own["name"]))[REQUESTED] == own_before
+    finally:
+        await fleet.delete(name)
 
 
 async def test_a_static_token_limited_to_a_namespace(

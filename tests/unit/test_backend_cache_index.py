@@ -75,13 +75,15 @@ def test_a_newer_version_replaces_the_indexed_one() -> None:
     assert cache.owner_of("a", "team/x") is None
 
 
-def cluster_backend(name: str, selector: dict[str, Any], mapping: dict[str, str]) -> Any:
+def cluster_backend(
+    name: str, selector: dict[str, Any], mapping: dict[str, str], version: str = "1"
+) -> Any:
     obj: dict[str, Any] = {
         "metadata": {
             "name": name,
             "uid": f"uid-cluster-{name}",
             "generation": 1,
-            "resourceVersion": "1",
+            "resourceVersion": version,
             "creationTimestamp": "2025-01-01T00:00:00Z",
         },
         "spec": {
@@ -125,3 +127,41 @@ def test_cluster_backends_claim_paths_in_the_namespaces_they_select() -> None:
     # a listing of one kind leaves the other alone
     cache._replace([], cluster=True)
     assert cache.cluster_backends() == [] and [b.name for b in cache.backends()] == ["own"]
+
+
+def test_a_cluster_backends_mappings_per_namespace_are_made_once_a_version() -> None:
+    index = NamespaceIndex()
+    index.replaced(
+        "",
+        [
+            {"metadata": {"name": "a", "labels": {"team": "x"}}},
+            {"metadata": {"name": "b", "labels": {"team": "x"}}},
+            {"metadata": {"name": "c", "labels": {}}},
+        ],
+    )
+    cache = BackendCache(BackendStore.__new__(BackendStore), namespaces=index)
+    platform = cluster_backend(
+        "platform", {"matchLabels": {"team": "x"}}, {"t/{namespace}/**": "s/{namespace}/**"}
+    )
+    cache.upsert(platform)
+
+    [(found, per_namespace)] = cache.cluster_mappings()
+    assert found is platform
+    assert [m.to_local("s/a/db") for [m] in per_namespace] == ["t/a/db", None]  # a, then b
+    assert [m.to_local("s/b/db") for [m] in per_namespace] == [None, "t/b/db"]
+    # the same mapping objects for as long as the resourceVersion stays
+    [(_, again)] = cache.cluster_mappings()
+    assert all(x is y for x, y in zip(again, per_namespace, strict=True))
+    owner = cache.owner_of("a", "t/a/db")
+    assert owner is not None and owner[1] is per_namespace[0][0]
+    newer = cluster_backend(
+        "platform",
+        {"matchLabels": {"team": "x"}},
+        {"u/{namespace}/**": "s/{namespace}/**"},
+        version="2",
+    )
+    cache.upsert(newer)
+    [(_, changed)] = cache.cluster_mappings()
+    assert [m.to_local("s/a/db") for [m] in changed] == ["u/a/db", None]
+    cache.remove(platform.uid)
+    assert cache.cluster_mappings() == [] and cache._in_namespace == {}

@@ -17,9 +17,10 @@ from scaivault_federation.api.notify.events import (
     parse_eventbridge,
     parse_pubsub_push,
 )
-from scaivault_federation.api.notify.routing import route
+from scaivault_federation.api.notify.routing import ClusterClaim, route
 from scaivault_federation.api.notify.service import Notifications
 from scaivault_federation.models.api import FieldError
+from scaivault_federation.models.cluster import ClusterBackendResource, ClusterBackendSpec
 from scaivault_federation.models.config import BackendType
 from scaivault_federation.models.resource import FederationBackendResource
 
@@ -321,6 +322,53 @@ def test_routing_to_backends_and_paths() -> None:
     two = [eventbridge(), eventbridge(requestParameters={"secretId": "prod/api"})]
     [target] = route(changes(parse_eventbridge(two)), everything)
     assert target.paths == ["external/aws/db/password", "external/aws/api"]
+
+
+def cluster(name: str, mapping: dict[str, str], **spec: Any) -> ClusterBackendResource:
+    return ClusterBackendResource.from_object(
+        {
+            "metadata": {"name": name, "uid": f"cluster-{name}"},
+            "spec": {
+                "type": "aws-secrets-manager",
+                "config": {"region": "eu-west-1"},
+                "pathMapping": mapping,
+                "namespaceSelector": {"matchLabels": {"team": "x"}},
+                "mode": spec.pop("mode", "sync"),
+                "syncInterval": "1h",
+                **spec,
+            },
+        }
+    )
+
+
+def claim(backend: ClusterBackendResource, *namespaces: str) -> ClusterClaim:
+    spec = backend.spec
+    assert isinstance(spec, ClusterBackendSpec)
+    return ClusterClaim(backend, [spec.in_namespace(ns).mappings for ns in namespaces])
+
+
+def test_routing_to_cluster_backends_by_their_mappings_in_each_namespace() -> None:
+    teams = cluster("teams", {"t/**": "teams/{namespace}/**", "shared/**": "shared/**"})
+    idle = cluster("idle", {"t/**": "teams/{namespace}/**"}, suspend=True)
+    proxy = cluster("proxy", {"t/**": "teams/{namespace}/**"}, mode="proxy")
+    own = backend("own", "aws-secrets-manager", {"region": "eu-west-1"}, {"o/**": "teams/a/**"})
+    claims = [claim(teams, "a", "b"), claim(idle, "a"), claim(proxy, "a")]
+
+    def routed(secret_id: str) -> list[tuple[str, bool, list[str]]]:
+        event = eventbridge(requestParameters={"secretId": secret_id})
+        targets = route(changes(parse_eventbridge(event)), [own], claims)
+        return [(t.backend.name, t.backend.cluster, t.paths) for t in targets]
+
+    # a's own path: the namespaced backend, then the cluster one (as mapped in ``a``)
+    assert routed("teams/a/db") == [("own", False, ["o/db"]), ("teams", True, ["t/db"])]
+    assert routed("teams/b/db") == [("teams", True, ["t/db"])]
+    assert routed("teams/c/db") == []  # c is not selected
+    assert routed("shared/db") == [("teams", True, ["shared/db"])]  # once for a and b
+    # a cluster backend that selects no namespace maps nothing
+    assert route(changes(parse_eventbridge(eventbridge())), [], [claim(teams)]) == []
+    # cluster backends handed in as namespaced ones are not routed by their templates
+    event = eventbridge(requestParameters={"secretId": "teams/a/db"})
+    assert route(changes(parse_eventbridge(event)), [teams], []) == []
 
 
 def test_event_ids_are_remembered_once_handled() -> None:

@@ -69,6 +69,7 @@ CLUSTER_CREATE = Permission(Scope.FEDERATION_WRITE, GROUP, CLUSTER_PLURAL, ("cre
 CLUSTER_PATCH = Permission(Scope.FEDERATION_WRITE, GROUP, CLUSTER_PLURAL, ("patch",))
 CLUSTER_DELETE = Permission(Scope.FEDERATION_WRITE, GROUP, CLUSTER_PLURAL, ("delete",))
 FEDERATION_NOTIFY = Permission(Scope.FEDERATION_NOTIFY, GROUP, PLURAL, ("update",), "notify")
+CLUSTER_NOTIFY = Permission(Scope.FEDERATION_NOTIFY, GROUP, CLUSTER_PLURAL, ("update",), "notify")
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,9 @@ class BackendCache:
         self._uid_by_id: dict[str, str] = {}
         #: a read names its namespace: it looks at that namespace's backends only
         self._uids_by_namespace: dict[str, set[str]] = {}
+        #: a cluster backend's mappings in one namespace, by (uid, namespace), for the
+        #: resourceVersion they were made of (reads ask for them on every request)
+        self._in_namespace: dict[tuple[str, str], tuple[str, tuple[PathMapping, ...]]] = {}
 
     @property
     def lists(self) -> int:
@@ -185,8 +188,36 @@ class BackendCache:
         for backend in self.cluster_backends():
             spec = backend.spec
             if isinstance(spec, ClusterBackendSpec) and spec.selects(labels):
-                claiming.append((backend, spec.in_namespace(namespace).mappings))
+                claiming.append((backend, list(self._mappings_in(backend, spec, namespace))))
         return claiming
+
+    def cluster_mappings(
+        self,
+    ) -> list[tuple[FederationBackendResource, list[tuple[PathMapping, ...]]]]:
+        """Each cluster backend with its mappings in every namespace it selects."""
+        if self.namespace_index is None:
+            return []
+        namespaces = self.namespace_index.labels()
+        claims: list[tuple[FederationBackendResource, list[tuple[PathMapping, ...]]]] = []
+        for backend in self.cluster_backends():
+            spec = backend.spec
+            if not isinstance(spec, ClusterBackendSpec):
+                continue
+            selected = sorted(ns for ns, labels in namespaces.items() if spec.selects(labels))
+            per_namespace = [self._mappings_in(backend, spec, ns) for ns in selected]
+            claims.append((backend, per_namespace))
+        return claims
+
+    def _mappings_in(
+        self, backend: FederationBackendResource, spec: ClusterBackendSpec, namespace: str
+    ) -> tuple[PathMapping, ...]:
+        key = (backend.uid, namespace)
+        held = self._in_namespace.get(key)
+        if held is not None and held[0] == backend.resource_version:
+            return held[1]
+        mappings = tuple(spec.in_namespace(namespace).mappings)
+        self._in_namespace[key] = (backend.resource_version, mappings)
+        return mappings
 
     def owner_of(
         self, namespace: str, path: str
@@ -229,6 +260,9 @@ class BackendCache:
 
     def remove(self, uid: str) -> None:
         current = self._by_uid.pop(uid, None)
+        if current is not None and current.cluster:
+            for key in [k for k in self._in_namespace if k[0] == uid]:
+                del self._in_namespace[key]
         if current is not None:
             self._uid_by_id.pop(current.id, None)
             uids = self._uids_by_namespace.get(current.namespace)

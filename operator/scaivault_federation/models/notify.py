@@ -29,8 +29,12 @@ class NotifiedEvent(BaseModel):
 class NotifiedBackend(BaseModel):
     id: str
     name: str
-    namespace: str
-    #: the ScaiVault paths requested for sync
+    #: ``None`` for a ClusterFederationBackend
+    namespace: str | None
+    #: ``namespace`` (a FederationBackend) or ``cluster`` (a ClusterFederationBackend)
+    scope: str
+    #: the ScaiVault paths requested for sync (a cluster backend syncs each selected
+    #: namespace whole)
     paths: list[str]
     sync_requested_at: str
 

@@ -2,7 +2,8 @@
 
 Every receiver needs ``federation:notify``: a static token with that scope, or a
 Kubernetes token allowed to ``update`` ``federationbackends/notify`` (a
-subresource name that exists only in RBAC rules); the Google receiver also
+subresource name that exists only in RBAC rules) in some namespace, or
+``clusterfederationbackends/notify`` cluster-wide; the Google receiver also
 takes a Pub/Sub push OIDC token when the API is configured for it. The token
 comes in ``Authorization: Bearer``, or, for providers that cannot set a
 header, in the ``token`` query parameter. A token without the scope gets 403
@@ -10,7 +11,9 @@ before its body is read.
 
 Each changed secret is routed to the backends that map it (:mod:`.routing`) and
 those get a per-path sync through the same annotations as ``POST .../sync``,
-in the namespaces the caller may notify. Events are acknowledged (200) when
+in the namespaces the caller may notify; ClusterFederationBackends too, when
+the caller may notify them (``clusterfederationbackends/notify``, reviewed with
+no namespace), and those sync every namespace they select. Events are acknowledged (200) when
 they ask for nothing: another kind of event, a failed call, a secret nothing
 maps, an id seen in the last minutes (so a redelivery syncs nothing twice). A
 body that is not the provider's shape is a 400 naming the field; a 503 (the
@@ -26,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ...k8s.backend_store import ResourceStore
 from ...k8s.client import KubeApiError, NotFoundError
 from ...models.config import BackendType
 from ...models.notify import (
@@ -36,7 +40,7 @@ from ...models.notify import (
     NotifyResult,
 )
 from ...paths import PathScope
-from ..auth import FEDERATION_NOTIFY, PRINCIPAL, Principal
+from ..auth import CLUSTER_NOTIFY, FEDERATION_NOTIFY, PRINCIPAL, Principal
 from ..backends import ready_state, sync_stamp
 from ..errors import ApiError, kube_error, unavailable
 from ..state import ApiState
@@ -51,7 +55,7 @@ from .events import (
     parse_pubsub_push,
 )
 from .oidc import KeysUnavailableError, PushTokenError
-from .routing import Target, route
+from .routing import ClusterClaim, Target, route
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +124,10 @@ async def _caller(state: ApiState, request: web.Request, *, google: bool = False
         return principal
     if await state.auth.allowed(principal, FEDERATION_NOTIFY, ""):
         return principal
+    if state.cluster_backends is not None and await state.auth.allowed(
+        principal, CLUSTER_NOTIFY, ""
+    ):
+        return principal
     candidates = sorted(state.cache.namespaces() | {state.default_namespace})
     for namespace in candidates:
         if await state.auth.allowed(principal, FEDERATION_NOTIFY, namespace):
@@ -129,9 +137,16 @@ async def _caller(state: ApiState, request: web.Request, *, google: bool = False
 
 async def _trigger(state: ApiState, target: Target, stamp: str) -> NotifiedBackend | None:
     backend = target.backend
+    store: ResourceStore[Any] = state.backends
+    if backend.cluster:
+        assert state.cluster_backends is not None  # the cache holds none without it
+        store = state.cluster_backends
     try:
-        updated = await state.backends.request_sync(
-            backend.namespace, backend.name, stamp, PathScope(target.paths)
+        updated = await store.request_sync(
+            "" if backend.cluster else backend.namespace,
+            backend.name,
+            stamp,
+            PathScope(target.paths),
         )
     except NotFoundError:  # deleted meanwhile
         return None
@@ -141,10 +156,20 @@ async def _trigger(state: ApiState, target: Target, stamp: str) -> NotifiedBacke
     return NotifiedBackend(
         id=backend.id,
         name=backend.name,
-        namespace=backend.namespace,
+        namespace=None if backend.cluster else backend.namespace,
+        scope="cluster" if backend.cluster else "namespace",
         paths=target.paths,
         sync_requested_at=stamp,
     )
+
+
+async def _may_notify(state: ApiState, principal: Principal, target: Target) -> bool:
+    """Whether ``principal`` may have ``target`` synced: ``federationbackends/notify`` in
+    its namespace, or ``clusterfederationbackends/notify`` with none for a cluster one."""
+    backend = target.backend
+    if backend.cluster:
+        return await state.auth.allowed(principal, CLUSTER_NOTIFY, "")
+    return await state.auth.allowed(principal, FEDERATION_NOTIFY, backend.namespace)
 
 
 async def _deliver(
@@ -176,12 +201,9 @@ async def _deliver(
                 )
                 continue
             claimed.append(key)
-            targets = route([item], state.cache.backends())
-            permitted = [
-                t
-                for t in targets
-                if await state.auth.allowed(principal, FEDERATION_NOTIFY, t.backend.namespace)
-            ]
+            clusters = [ClusterClaim(b, m) for b, m in state.cache.cluster_mappings()]
+            targets = route([item], state.cache.backends(), clusters)
+            permitted = [t for t in targets if await _may_notify(state, principal, t)]
             if not permitted:
                 reason = (
                     "the secret maps only to backends in namespaces this caller may not notify"
@@ -198,7 +220,11 @@ async def _deliver(
             events.append(NotifiedEvent(id=item.event_id, outcome=EventOutcome.SYNC_REQUESTED))
         stamp = sync_stamp()
         synced = []
-        for target in sorted(merged.values(), key=lambda t: (t.backend.namespace, t.backend.name)):
+        ordered = sorted(
+            merged.values(),
+            key=lambda t: (t.backend.cluster, t.backend.namespace, t.backend.name),
+        )
+        for target in ordered:
             done = await _trigger(state, target, stamp)
             if done is not None:
                 synced.append(done)
@@ -210,11 +236,10 @@ async def _deliver(
         notifications.done(key)
     for backend in synced:
         log.info(
-            "%s change: sync of %d path(s) of %s/%s requested",
+            "%s change: sync of %d path(s) of %s requested",
             PROVIDERS[provider],
             len(backend.paths),
-            backend.namespace,
-            backend.name,
+            f"{backend.namespace}/{backend.name}" if backend.namespace else backend.name,
         )
     return NotifyResult(events=events, synced=synced)
 

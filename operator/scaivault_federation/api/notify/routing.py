@@ -7,6 +7,10 @@ the store's name becomes a backend path (Key Vault and Google names through
 the naming rule), and the first mapping that maps it back gives the
 ScaiVault path, exactly as a sync would.
 
+A ClusterFederationBackend maps with its mappings in each namespace it
+selects (``{namespace}`` made concrete): the change concerns it when one of
+them maps the secret, with every ScaiVault path so found.
+
 Google names projects by number in events and by id or number in a
 backend's ``project``; a number matches a backend configured by id (it cannot
 be told apart here), so such a change re-reads a path in every such backend
@@ -15,14 +19,14 @@ that maps it: an extra read, never a wrong write.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ...backends.naming import azure_path, google_path
 from ...models.config import AwsConfig, AzureConfig, BackendType, GoogleConfig
 from ...models.resource import FederationBackendResource
 from ...models.spec import Mode
-from ...paths import InvalidPathError
+from ...paths import InvalidPathError, PathMapping
 from .events import SecretChange, vault_origin
 
 
@@ -32,6 +36,14 @@ class Target:
 
     backend: FederationBackendResource
     paths: list[str]
+
+
+@dataclass(frozen=True)
+class ClusterClaim:
+    """A cluster backend and its mappings in each namespace it selects."""
+
+    backend: FederationBackendResource
+    per_namespace: Sequence[Sequence[PathMapping]]
 
 
 def _same_vault(config: AzureConfig, change: SecretChange) -> bool:
@@ -76,10 +88,10 @@ def backend_path(backend: FederationBackendResource, change: SecretChange) -> st
     return None
 
 
-def local_path(backend: FederationBackendResource, remote: str) -> str | None:
-    """The ScaiVault path ``backend`` syncs ``remote`` to (the first mapping that maps
+def local_path(mappings: Iterable[PathMapping], remote: str) -> str | None:
+    """The ScaiVault path ``mappings`` sync ``remote`` to (the first mapping that maps
     it, as in a sync)."""
-    for mapping in backend.mappings:
+    for mapping in mappings:
         try:
             local = mapping.to_local(remote)
         except InvalidPathError:
@@ -90,22 +102,35 @@ def local_path(backend: FederationBackendResource, remote: str) -> str | None:
 
 
 def route(
-    changes: Iterable[SecretChange], backends: Iterable[FederationBackendResource]
+    changes: Iterable[SecretChange],
+    backends: Iterable[FederationBackendResource],
+    clusters: Iterable[ClusterClaim] = (),
 ) -> list[Target]:
-    """The backends to sync for ``changes`` (each once, with every path it maps)."""
+    """The backends to sync for ``changes`` (each once, with every path it maps):
+    FederationBackends by their mappings, cluster backends by theirs in each
+    namespace they select."""
     candidates = [
-        b
-        for b in backends
-        if b.spec is not None and b.spec.mode is Mode.SYNC and not b.spec.suspend
-    ]
+        ClusterClaim(b, [b.mappings]) for b in backends if _syncs(b) and not b.cluster
+    ] + [claim for claim in clusters if _syncs(claim.backend) and claim.backend.cluster]
     found: dict[str, Target] = {}
     for change in changes:
-        for backend in candidates:
-            remote = backend_path(backend, change)
-            path = local_path(backend, remote) if remote is not None else None
-            if path is None:
+        for claim in candidates:
+            remote = backend_path(claim.backend, change)
+            if remote is None:
                 continue
-            target = found.setdefault(backend.uid, Target(backend, []))
-            if path not in target.paths:
-                target.paths.append(path)
-    return sorted(found.values(), key=lambda t: (t.backend.namespace, t.backend.name))
+            for mappings in claim.per_namespace:
+                path = local_path(mappings, remote)
+                if path is None:
+                    continue
+                target = found.setdefault(claim.backend.uid, Target(claim.backend, []))
+                if path not in target.paths:
+                    target.paths.append(path)
+    return sorted(
+        found.values(),
+        key=lambda t: (t.backend.cluster, t.backend.namespace, t.backend.name),
+    )
+
+
+def _syncs(backend: FederationBackendResource) -> bool:
+    spec = backend.spec
+    return spec is not None and spec.mode is Mode.SYNC and not spec.suspend
