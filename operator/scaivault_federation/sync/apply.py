@@ -1,9 +1,10 @@
 """Carrying out a sync plan against the namespace's Secrets.
 
-Writes run concurrently, a bounded number at a time. A Secret the plan
-creates is created without being read first: the namespace's other Secrets
-are not listed or fetched on a sync, so a first sync of N paths costs N
-creates. Only when a create finds the name taken (409) is that one Secret
+Writes, deletes and orphan marks run concurrently, a bounded number at a time,
+by one pool of workers that takes them as they come (a large sync hands its
+writes over part by part). A Secret the plan creates is created without being
+read first: the namespace's other Secrets are not listed or fetched on a sync,
+so a first sync of N paths costs N creates. Only when a create finds the name taken (409) is that one Secret
 read and its path planned again against what is there (a conflict, a
 takeover, or nothing to do). Any Kubernetes call that fails (a write, a
 delete, an orphan mark) fails that path only.
@@ -23,6 +24,8 @@ from .ports import SecretStorage
 
 #: Kubernetes writes of one sync in flight at once
 WRITE_CONCURRENCY = 16
+
+Job = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -51,18 +54,14 @@ class Applier:
     result: Applied = field(default_factory=Applied)
 
     async def apply(self, plan: SyncPlan, local: Mapping[str, LocalSecret]) -> Applied:
-        slots = asyncio.Semaphore(self.concurrency)
-
-        async def bounded(run: Callable[[], Awaitable[None]]) -> None:
-            async with slots:
-                await run()
-
-        jobs: list[Callable[[], Awaitable[None]]] = []
+        """Carry out ``plan`` (writes, deletes, orphan marks), ``concurrency`` at a time."""
+        jobs: list[Job] = []
         jobs += [_bind(self._write, w, local.get(w.name)) for w in plan.writes]
         jobs += [_bind(self._delete, o) for o in plan.deletes]
         jobs += [_bind(self._orphan, o) for o in plan.orphans if not local[o.name].orphaned]
         self.result.orphaned += sum(1 for o in plan.orphans if local[o.name].orphaned)
-        await asyncio.gather(*(bounded(job) for job in jobs))
+        if jobs:
+            await self._run(_each(jobs), min(self.concurrency, len(jobs)))
         return self.result
 
     async def stream(
@@ -70,33 +69,44 @@ class Applier:
     ) -> Applied:
         """Write each part's writes as the parts come, ``concurrency`` at a time: the
         next part is being made (read from the backend) while these are written."""
-        queue: asyncio.Queue[Write | None] = asyncio.Queue(maxsize=self.concurrency)
-        failures: list[Exception] = []
 
-        async def writer() -> None:
-            while (write := await queue.get()) is not None:
-                if failures:
-                    continue  # the sync fails: drain without writing
-                try:
-                    await self._write(write, local.get(write.name))
-                except Exception as exc:  # raised once every writer stopped, as apply() would
-                    failures.append(exc)
-
-        writers = [asyncio.create_task(writer()) for _ in range(self.concurrency)]
-        try:
+        async def jobs() -> AsyncIterator[Job]:
             async for part in parts:
                 for write in part:
-                    await queue.put(write)
-            for _ in writers:
+                    yield _bind(self._write, write, local.get(write.name))
+
+        await self._run(jobs(), self.concurrency)
+        return self.result
+
+    async def _run(self, jobs: AsyncIterator[Job], workers: int) -> None:
+        """Run ``jobs`` as they come, by ``workers`` at once. A job that raises fails
+        the whole: no further job starts, and its error is raised once the running
+        ones have ended (each path's own failures are item errors, never raised)."""
+        queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=workers)
+        failures: list[Exception] = []
+
+        async def worker() -> None:
+            while (job := await queue.get()) is not None:
+                if failures:
+                    continue  # failing: drain without running
+                try:
+                    await job()
+                except Exception as exc:
+                    failures.append(exc)
+
+        running = [asyncio.create_task(worker()) for _ in range(workers)]
+        try:
+            async for job in jobs:
+                await queue.put(job)
+            for _ in running:
                 await queue.put(None)
-            await asyncio.gather(*writers)
+            await asyncio.gather(*running)
         finally:
-            for task in writers:
+            for task in running:
                 task.cancel()
-            await asyncio.gather(*writers, return_exceptions=True)
+            await asyncio.gather(*running, return_exceptions=True)
         if failures:
             raise failures[0]
-        return self.result
 
     async def _write(
         self, write: Write, existing: LocalSecret | None, *, again: bool = False
@@ -176,8 +186,13 @@ class Applier:
         self.result.orphaned += 1
 
 
-def _bind(fn: Callable[..., Awaitable[None]], *args: object) -> Callable[[], Awaitable[None]]:
+def _bind(fn: Callable[..., Awaitable[None]], *args: object) -> Job:
     async def run() -> None:
         await fn(*args)
 
     return run
+
+
+async def _each(jobs: Sequence[Job]) -> AsyncIterator[Job]:
+    for job in jobs:
+        yield job
