@@ -4,10 +4,10 @@ Writes, deletes and orphan marks run concurrently, a bounded number at a time,
 by one pool of workers that takes them as they come (a large sync hands its
 writes over part by part). A Secret the plan creates is created without being
 read first: the namespace's other Secrets are not listed or fetched on a sync,
-so a first sync of N paths costs N creates. Only when a create finds the name taken (409) is that one Secret
-read and its path planned again against what is there (a conflict, a
-takeover, or nothing to do). Any Kubernetes call that fails (a write, a
-delete, an orphan mark) fails that path only.
+so a first sync of N paths costs N creates. Only when a create finds the name
+taken (409) is that one Secret read and its path planned again against what is
+there (a conflict, a takeover, or nothing to do). Any Kubernetes call that
+fails (a write, a delete, an orphan mark) fails that path only.
 """
 
 from __future__ import annotations
