@@ -716,6 +716,100 @@ async def lines(stream: aiohttp.StreamReader) -> AsyncIterator[bytes]:
                 yield line
 
 
+# --- part 3a: wake-ups -------------------------------------------------------------------
+
+
+@dataclass
+class Wakeups:
+    retry_in: float  # how far off the failing backend's next retry was
+    credentials: float  # credentials Secret created -> healthy
+    deleted: float  # managed Secret deleted by hand -> back
+    edited: float  # managed Secret edited by hand -> conflict in the status
+
+
+def seconds_until(stamp: object) -> float:
+    if not isinstance(stamp, str) or not stamp:
+        return 0.0
+    return (
+        datetime.fromisoformat(stamp.replace("Z", "+00:00")) - datetime.now(UTC)
+    ).total_seconds()
+
+
+async def wakeups(kube: Kube, bao: OpenBaoServer, timeout: float) -> Wakeups:
+    """A Vault backend (``syncInterval: 1h``) failing for want of its credentials
+    Secret until that Secret is created, once its retries are more than 10 s apart;
+    then its managed Secret deleted by hand, then edited by hand."""
+    namespace, name, creds = VAULT_FIRST_NAMESPACE, "wake", "creds/wake"
+    value = secrets.token_urlsafe(24)
+    bao.request("POST", "/v1/secret/data/wake/db", {"data": {"password": value}})
+    cr = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "FederationBackend",
+        "metadata": {"name": name},
+        "spec": {
+            "type": "hashicorp-vault",
+            "config": {"endpoint": bao.address, "authConfigPath": creds},
+            "pathMapping": {"wake/**": "secret/data/wake/**"},
+            "mode": "sync",
+            "syncInterval": "1h",
+        },
+    }
+    backends = f"{CRS}/namespaces/{namespace}/{PLURAL}"
+    secrets_path = f"/api/v1/namespaces/{namespace}/secrets"
+    managed = f"{secrets_path}/{secret_name_for_path('wake/db')}"
+    credentials = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": secret_name_for_path(creds)},
+        "stringData": {"token": bao.root_token},
+    }
+    await kube.ok("POST", backends, cr)
+    try:
+        log("wake-ups: a backend without its credentials Secret, until retries are 10 s apart")
+        failing = await wait_cr(
+            kube,
+            namespace,
+            name,
+            lambda s: s.get("status") == "error" and seconds_until(s.get("nextSyncAt")) > 10,
+            timeout,
+        )
+        retry_in = seconds_until(failing.get("nextSyncAt"))
+        started = time.perf_counter()
+        await kube.ok("POST", secrets_path, credentials)
+        await wait_cr(kube, namespace, name, lambda s: s.get("status") == "healthy", timeout)
+        healthy = time.perf_counter() - started
+
+        await kube.ok("DELETE", managed)
+        started = time.perf_counter()
+        while (await kube.call("GET", managed))[0] != 200:
+            if time.perf_counter() - started > timeout:
+                raise RuntimeError("the deleted managed Secret did not come back")
+            await asyncio.sleep(0.05)
+        back = time.perf_counter() - started
+
+        edit = {"data": {"password": base64.b64encode(b"edited-by-hand").decode()}}
+        await kube.ok("PATCH", managed, edit, content_type="application/merge-patch+json")
+        started = time.perf_counter()
+        await wait_cr(kube, namespace, name, lambda s: s.get("conflictCount") == 1, timeout)
+        reported = time.perf_counter() - started
+    finally:
+        await kube.call("DELETE", f"{backends}/{name}")
+        await kube.call("DELETE", f"{secrets_path}/{secret_name_for_path(creds)}")
+    return Wakeups(retry_in, healthy, back, reported)
+
+
+def print_wakeups(w: Wakeups) -> None:
+    print("\n### Wake-ups (a Vault backend with `syncInterval: 1h`)\n")
+    print("| what happened | seen after | target |")
+    print("| --- | ---: | ---: |")
+    print(
+        f"| credentials Secret created while the backend was in error (next retry "
+        f"{w.retry_in:.0f} s away) -> healthy | {w.credentials:.2f} s | ≤ 10 s |"
+    )
+    print(f"| managed Secret deleted by hand -> back | {w.deleted:.2f} s | ≤ 10 s |")
+    print(f"| managed Secret edited by hand -> conflict in the status | {w.edited:.2f} s | |")
+
+
 async def many_backends(
     op: Operator,
     kube: Kube,
@@ -1123,6 +1217,7 @@ async def operator_parts(
                     vault_source(bao), cp, op, kube, values, args.concurrency, args.timeout
                 )
                 print_first(first)
+            print_wakeups(await wakeups(kube, bao, args.timeout))
             if args.backends:
                 many = await many_backends(
                     op,
