@@ -47,7 +47,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -66,8 +66,6 @@ from .vault_errors import VaultAdapter, answer_error, backend_error, transport_e
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs
 
-T = TypeVar("T")
-
 # Share of the lease after which a login-based token is replaced.
 _LEASE_USE = 0.8
 # How long closing waits for Vault to revoke the token.
@@ -75,8 +73,6 @@ _REVOKE_TIMEOUT = 3.0
 
 #: Worker threads for hvac logins, shared by every Vault backend.
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="vault-login")
-
-HvacCall = Callable[[Any], Any]
 
 
 class VaultAuth:
