@@ -24,6 +24,7 @@ from tests.backends.harness_azure import put_value as put_azure
 from tests.backends.harness_google import put_value as put_google
 
 from .conftest import FederationApi
+from .fleet import CLUSTER_BACKENDS, Fleet
 from .helpers import Cluster, decoded, eventually
 
 pytestmark = pytest.mark.e2e
@@ -352,3 +353,82 @@ async def test_receivers_refuse_a_token_without_federation_notify(
         status, answer = await post(federation_api, receiver, body, federation_api.reader)
         assert status == 403, answer
         assert answer["error"]["message"] == "federation:notify is required"
+
+
+async def test_an_event_syncs_that_path_in_each_namespace_a_cluster_backend_selects(
+    fleet: Fleet, moto_server: MotoServer, federation_api: FederationApi
+) -> None:
+    prefix = f"ntf-c-{uuid.uuid4().hex[:8]}"
+    a, b = await fleet.namespace(True), await fleet.namespace(True)
+    admin = moto_server.client("secretsmanager")
+    for tenant in (a, b):
+        for name in ("db", "api"):
+            put_secret(admin, f"{prefix}/{tenant.namespace}/{name}", {"v": "1"})
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": f"creds-cluster-{fleet.id}"},  # removed with the fleet
+        "stringData": {
+            "access_key_id": moto_server.access_key_id,
+            "secret_access_key": moto_server.secret_access_key,
+        },
+    }
+    await fleet.kube.post(f"/api/v1/namespaces/{fleet.home}/secrets", secret)
+    name = f"e2e-notify-{fleet.id}"
+    body = {
+        "apiVersion": "federation.scaivault.io/v1alpha1",
+        "kind": "ClusterFederationBackend",
+        "metadata": {"name": name},
+        "spec": {
+            "type": "aws-secrets-manager",
+            "config": {
+                "region": moto_server.region,
+                "endpoint": moto_server.endpoint,
+                "credentialsPath": f"creds/cluster-{fleet.id}",
+            },
+            "namespaceSelector": {"matchLabels": fleet.match_labels},
+            "pathMapping": {"team/**": f"{prefix}/{{namespace}}/**"},
+            "mode": "sync",
+            "syncInterval": "1h",
+        },
+    }
+    await fleet.kube.post(CLUSTER_BACKENDS, body)
+    try:
+        first = await fleet.wait_namespaces(name, a, b)
+        assert first["secretsSynced"] == 4
+        before = {t.namespace: versions(await t.secrets()) for t in (a, b)}
+
+        put_secret(admin, f"{prefix}/{a.namespace}/db", {"v": "rotated-2"})
+        put_secret(admin, f"{prefix}/{b.namespace}/api", {"v": "2"})  # no event for it
+        arn = admin.describe_secret(SecretId=f"{prefix}/{a.namespace}/db")["ARN"]
+        started = time.monotonic()
+        status, answer = await post(
+            federation_api, "aws", eventbridge(arn, moto_server.region), federation_api.notifier
+        )
+        assert status == 200, answer
+        [synced] = answer["synced"]
+        assert (synced["name"], synced["scope"], synced["namespace"]) == (name, "cluster", None)
+        assert synced["paths"] == ["team/db"]
+
+        async def updated() -> bool:
+            found = await a.secret("team-db")
+            return found is not None and decoded(found) == {"v": "rotated-2"}
+
+        await eventually(updated, timeout=10, what="team-db in the first namespace")
+        print(f"team-db updated {time.monotonic() - started:.2f}s after the event")
+        # only that Secret moved: b's team-db was read again (unchanged), team-api of b
+        # waits for the hourly sync
+        await asyncio.sleep(1.0)
+        after = {t.namespace: versions(await t.secrets()) for t in (a, b)}
+        moved = sorted(
+            (ns, n) for ns, items in after.items() for n, rv in items.items() if rv != before[ns][n]
+        )
+        assert moved == [(a.namespace, "team-db")]
+        assert decoded(await b.secret("team-api") or {}) == {"v": "1"}
+        status_after = await fleet.status(name)
+        assert status_after["secretsSynced"] == 4
+        # the hourly sync stays when it was due
+        moved_by = parse(status_after["nextSyncAt"]) - parse(first["nextSyncAt"])
+        assert abs(moved_by.total_seconds()) <= 1, moved_by
+    finally:
+        await fleet.delete(name)

@@ -18,6 +18,8 @@ from scaivault_federation.labels import (
     BACKEND_LABEL,
     CLUSTER_BACKEND_LABEL,
     MANAGED_BY,
+    SYNC_PATHS_ANNOTATION,
+    SYNC_REQUESTED_ANNOTATION,
     cluster_owner,
     owner_labels,
 )
@@ -26,6 +28,7 @@ from scaivault_federation.models.cluster import (
     ClusterBackendStatus,
     LabelSelector,
 )
+from scaivault_federation.models.resource import sync_paths_value
 from scaivault_federation.sync.cluster_worker import ClusterBackendWorker
 from scaivault_federation.sync.shared_reads import SharedReads
 from scaivault_federation.sync.worker import OperatorDeps
@@ -242,6 +245,21 @@ async def test_a_namespaced_backend_of_the_same_name_is_a_conflict_in_its_namesp
     assert status.conflict_count == 1
     assert [(n.name, n.conflict_count) for n in status.namespaces] == [("a", 0), ("b", 1)]
     assert any("namespace b" in e.message for e in world.events.events)
+    detected, synced_at = status.conflicts[0].detected_at, status.last_sync
+    # a per-path sync of another path keeps the conflict as it was listed
+    world.clock.advance(60)
+    stamp = "2030-01-01T00:00:00Z"
+    world.cr["metadata"]["annotations"] = {
+        SYNC_REQUESTED_ANNOTATION: stamp,
+        SYNC_PATHS_ANNOTATION: sync_paths_value(stamp, ["team/token"]),
+    }
+    status = await world.step()
+    assert status.last_sync is not None and synced_at is not None
+    assert status.last_sync > synced_at  # it did sync
+    assert [(c.namespace, c.path, c.detected_at) for c in status.conflicts] == [
+        ("b", "app/db", detected)
+    ]
+    assert [(n.name, n.conflict_count) for n in status.namespaces] == [("a", 0), ("b", 1)]
 
 
 def test_the_namespace_index_follows_labels_and_says_when_they_change() -> None:
@@ -318,3 +336,29 @@ async def test_one_round_lists_each_prefix_and_reads_each_path_once() -> None:
     assert backend.reads == ["prod/db", "prod/gone", "prod/api"]
     await shared.close()  # the worker's client stays open
     assert await shared.probe() > 0
+
+
+async def test_a_per_path_request_syncs_those_paths_in_each_namespace() -> None:
+    world = ClusterWorld()
+    await world.step()
+    world.server.set("teams/a/token", "t-a2")
+    world.server.set("teams/b/token", "t-b2")
+    world.server.set("prod/db", "pw2")  # changed too, but not asked for
+    stamp = "2030-01-01T00:00:00Z"
+    world.cr["metadata"]["annotations"] = {
+        SYNC_REQUESTED_ANNOTATION: stamp,
+        SYNC_PATHS_ANNOTATION: sync_paths_value(stamp, ["team/token"]),
+    }
+
+    status = await world.step()
+
+    assert world.store.data("a") == {"app-db": {"value": b"pw"}, "team-token": {"value": b"t-a2"}}
+    assert world.store.data("b") == {"app-db": {"value": b"pw"}, "team-token": {"value": b"t-b2"}}
+    assert world.store.names("c") == []
+    # the figures stay those of the whole backend
+    assert [(n.name, n.secrets_synced) for n in status.namespaces] == [("a", 2), ("b", 2)]
+    assert status.secrets_synced == 4
+    # the next full sync takes the rest
+    world.clock.advance(3600)
+    await world.step()
+    assert world.store.data("a")["app-db"] == {"value": b"pw2"}

@@ -33,8 +33,8 @@ class NotifiedBackend(BaseModel):
     namespace: str | None
     #: ``namespace`` (a FederationBackend) or ``cluster`` (a ClusterFederationBackend)
     scope: str
-    #: the ScaiVault paths requested for sync (a cluster backend syncs each selected
-    #: namespace whole)
+    #: the ScaiVault paths requested for sync (a cluster backend syncs them in each
+    #: namespace it selects)
     paths: list[str]
     sync_requested_at: str
 

@@ -99,12 +99,18 @@ class ClusterBackendWorker(BackendWorker):
         backend: SecretBackend,
         paths: PathScope | None = None,
     ) -> SyncOutcome:
-        """Every selected namespace in turn (a per-path request syncs them whole)."""
+        """Every selected namespace in turn; with ``paths``, only those in each namespace
+        synced before (one newly selected syncs whole)."""
         assert isinstance(spec, ClusterBackendSpec)
         await self.namespaces.wait_listed()
         selected = selected_namespaces(spec, self.namespaces)
         known = self.targets | set(self.previous_namespaces(resource))
-        outcome = ClusterOutcome()
+        previous = (
+            resource.cluster_status.conflicts
+            if isinstance(resource, ClusterBackendResource)
+            else []
+        )
+        outcome = ClusterOutcome(paths=paths)
         shared = SharedReads(backend)
         for namespace in sorted(selected):
             self._attach(namespace)
@@ -115,6 +121,8 @@ class ClusterBackendWorker(BackendWorker):
                 shared,
                 self.deps.secrets,
                 self.deps.mac_key,
+                paths=paths if namespace in known else None,
+                previous_conflicts=[c for c in previous if c.namespace == namespace],
                 refetch=self._target_changed(spec),
             )
             outcome.add(namespace, await run_sync(ctx))

@@ -13,11 +13,12 @@ Each changed secret is routed to the backends that map it (:mod:`.routing`) and
 those get a per-path sync through the same annotations as ``POST .../sync``,
 in the namespaces the caller may notify; ClusterFederationBackends too, when
 the caller may notify them (``clusterfederationbackends/notify``, reviewed with
-no namespace), and those sync every namespace they select. Events are acknowledged (200) when
-they ask for nothing: another kind of event, a failed call, a secret nothing
-maps, an id seen in the last minutes (so a redelivery syncs nothing twice). A
-body that is not the provider's shape is a 400 naming the field; a 503 (the
-API is starting, Kubernetes is busy) makes the provider retry.
+no namespace), and those sync the paths in each namespace they select. Events
+are acknowledged (200) when they ask for nothing: another kind of event, a
+failed call, a secret nothing maps, an id seen in the last minutes (so a
+redelivery syncs nothing twice). A body that is not the provider's shape is a
+400 naming the field; a 503 (the API is starting, Kubernetes is busy) makes
+the provider retry.
 """
 
 from __future__ import annotations
