@@ -14,6 +14,12 @@ from scaivault_federation.k8s.client import KubeClient, NotFoundError
 
 T = TypeVar("T")
 
+
+def _instant(stamp: str) -> datetime:
+    """An RFC 3339 time of the status, as an aware datetime."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
 API = "/apis/federation.scaivault.io/v1alpha1"
 
 
@@ -74,11 +80,17 @@ class Cluster:
         return str(before)
 
     async def sync_now(self, name: str, timeout: float = 30) -> dict[str, Any]:
-        """Trigger a sync and wait until the status shows a newer successful one."""
+        """Trigger a sync and wait for the status of one that began after the request
+        (``lastSync`` is when a sync began): one already running when it was asked for,
+        say woken by a Secret edited just before, may have read the backend too early."""
+        asked = datetime.now(UTC)
         before = await self.request_sync(name)
-        return await self.wait_status(
-            name, lambda s: str(s.get("lastSync", "")) > before, timeout=timeout
-        )
+
+        def after_request(status: dict[str, Any]) -> bool:
+            last = str(status.get("lastSync", ""))
+            return last > before and _instant(last) >= asked
+
+        return await self.wait_status(name, after_request, timeout=timeout)
 
     async def sync_now_failing(self, name: str, timeout: float = 30) -> dict[str, Any]:
         """Trigger a sync that is expected to fail; wait until the status reports it."""
