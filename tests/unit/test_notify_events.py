@@ -17,7 +17,7 @@ from scaivault_federation.api.notify.events import (
     parse_eventbridge,
     parse_pubsub_push,
 )
-from scaivault_federation.api.notify.routing import ClusterClaim, route
+from scaivault_federation.api.notify.routing import MappingClaim, route
 from scaivault_federation.api.notify.service import Notifications
 from scaivault_federation.models.api import FieldError
 from scaivault_federation.models.cluster import ClusterBackendResource, ClusterBackendSpec
@@ -341,10 +341,10 @@ def cluster(name: str, mapping: dict[str, str], **spec: Any) -> ClusterBackendRe
     )
 
 
-def claim(backend: ClusterBackendResource, *namespaces: str) -> ClusterClaim:
+def claim(backend: ClusterBackendResource, *namespaces: str) -> MappingClaim:
     spec = backend.spec
     assert isinstance(spec, ClusterBackendSpec)
-    return ClusterClaim(backend, [spec.in_namespace(ns).mappings for ns in namespaces])
+    return MappingClaim(backend, [spec.in_namespace(ns).mappings for ns in namespaces])
 
 
 def test_routing_to_cluster_backends_by_their_mappings_in_each_namespace() -> None:

@@ -56,7 +56,7 @@ from .events import (
     parse_pubsub_push,
 )
 from .oidc import KeysUnavailableError, PushTokenError
-from .routing import ClusterClaim, Target, route
+from .routing import MappingClaim, Target, route
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +202,7 @@ async def _deliver(
                 )
                 continue
             claimed.append(key)
-            clusters = [ClusterClaim(b, m) for b, m in state.cache.cluster_mappings()]
+            clusters = [MappingClaim(b, m) for b, m in state.cache.cluster_mappings()]
             targets = route([item], state.cache.backends(), clusters)
             permitted = [t for t in targets if await _may_notify(state, principal, t)]
             if not permitted:

@@ -39,8 +39,9 @@ class Target:
 
 
 @dataclass(frozen=True)
-class ClusterClaim:
-    """A cluster backend and its mappings in each namespace it selects."""
+class MappingClaim:
+    """A backend and the groups of mappings it syncs by: its own for a
+    FederationBackend, one per namespace it selects for a cluster backend."""
 
     backend: FederationBackendResource
     per_namespace: Sequence[Sequence[PathMapping]]
@@ -104,13 +105,13 @@ def local_path(mappings: Iterable[PathMapping], remote: str) -> str | None:
 def route(
     changes: Iterable[SecretChange],
     backends: Iterable[FederationBackendResource],
-    clusters: Iterable[ClusterClaim] = (),
+    clusters: Iterable[MappingClaim] = (),
 ) -> list[Target]:
     """The backends to sync for ``changes`` (each once, with every path it maps):
     FederationBackends by their mappings, cluster backends by theirs in each
     namespace they select."""
     candidates = [
-        ClusterClaim(b, [b.mappings]) for b in backends if _syncs(b) and not b.cluster
+        MappingClaim(b, [b.mappings]) for b in backends if _syncs(b) and not b.cluster
     ] + [claim for claim in clusters if _syncs(claim.backend) and claim.backend.cluster]
     found: dict[str, Target] = {}
     for change in changes:
