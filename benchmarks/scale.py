@@ -208,8 +208,7 @@ class Operator:
         return self.proc.pid
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+        return process_cpu(self.pid)
 
     def status(self) -> dict[str, str]:
         out = {}

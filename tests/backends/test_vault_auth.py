@@ -131,7 +131,7 @@ async def test_a_released_backend_reads_again_with_the_same_login(
         auth_mount=user.mount,
     )
     await assert_reads(backend, prefix, canary)
-    token = backend._client._token  # the login's token, to try it after
+    token = backend._client._auth.logged_in_token  # the login's token, to try it after
     assert token is not None and token_works(openbao, token)
 
     for _ in range(3):
@@ -359,7 +359,7 @@ async def test_closing_revokes_the_token_a_login_obtained(openbao: OpenBaoServer
         Credentials({"role_id": role_id.encode(), "secret_id": secret_id.encode()}),
     )
     await backend.probe()
-    token = backend._client._token  # the logged-in token, read for this check only
+    token = backend._client._auth.logged_in_token  # the logged-in token, for this check only
     assert isinstance(token, str) and token_works(openbao, token)
     leases = openbao.request("LIST", f"/v1/sys/leases/lookup/auth/{mount}/login/")
     assert len(leases["data"]["keys"]) == 1

@@ -51,37 +51,47 @@ class Fleet:
 
     async def credentials(self, token: str) -> str:
         """A Vault token's credentials Secret in the operator's namespace; its path."""
+        return await self.put_credentials({"token": token})
+
+    async def put_credentials(self, values: dict[str, str]) -> str:
+        """The test's credentials Secret in the operator's namespace; its path."""
         secret = {
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": f"creds-cluster-{self.id}"},
-            "data": {"token": base64.b64encode(token.encode()).decode()},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
         }
         await self.kube.post(f"/api/v1/namespaces/{self.home}/secrets", secret)
         return f"creds/cluster-{self.id}"
 
     async def create(self, name: str, openbao: OpenBaoServer, prefix: str, **extra: Any) -> None:
-        spec = {
-            "type": "hashicorp-vault",
-            "config": {
-                "endpoint": openbao.address,
-                "authMethod": "token",
-                "authConfigPath": await self.credentials(openbao.root_token),
+        """A Vault cluster backend selecting the test's namespaces."""
+        await self.post(
+            name,
+            {
+                "type": "hashicorp-vault",
+                "config": {
+                    "endpoint": openbao.address,
+                    "authMethod": "token",
+                    "authConfigPath": await self.credentials(openbao.root_token),
+                },
+                "pathMapping": {
+                    "shared/**": f"secret/data/{prefix}/shared/**",
+                    "team/**": f"secret/data/{prefix}/teams/{{namespace}}/**",
+                },
+                "mode": "sync",
+                "syncInterval": "10m",
+                **extra,
             },
-            "namespaceSelector": {"matchLabels": self.match_labels},
-            "pathMapping": {
-                "shared/**": f"secret/data/{prefix}/shared/**",
-                "team/**": f"secret/data/{prefix}/teams/{{namespace}}/**",
-            },
-            "mode": "sync",
-            "syncInterval": "10m",
-            **extra,
-        }
+        )
+
+    async def post(self, name: str, spec: dict[str, Any]) -> None:
+        """A ClusterFederationBackend of ``spec``, selecting the test's namespaces."""
         body = {
             "apiVersion": "federation.scaivault.io/v1alpha1",
             "kind": "ClusterFederationBackend",
             "metadata": {"name": name},
-            "spec": spec,
+            "spec": {"namespaceSelector": {"matchLabels": self.match_labels}, **spec},
         }
         await self.kube.post(CLUSTER_BACKENDS, body)
 

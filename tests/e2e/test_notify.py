@@ -24,7 +24,7 @@ from tests.backends.harness_azure import put_value as put_azure
 from tests.backends.harness_google import put_value as put_google
 
 from .conftest import FederationApi
-from .fleet import CLUSTER_BACKENDS, Fleet
+from .fleet import Fleet
 from .helpers import Cluster, decoded, eventually
 
 pytestmark = pytest.mark.e2e
@@ -364,35 +364,27 @@ async def test_an_event_syncs_that_path_in_each_namespace_a_cluster_backend_sele
     for tenant in (a, b):
         for name in ("db", "api"):
             put_secret(admin, f"{prefix}/{tenant.namespace}/{name}", {"v": "1"})
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": f"creds-cluster-{fleet.id}"},  # removed with the fleet
-        "stringData": {
+    creds = await fleet.put_credentials(
+        {
             "access_key_id": moto_server.access_key_id,
             "secret_access_key": moto_server.secret_access_key,
-        },
-    }
-    await fleet.kube.post(f"/api/v1/namespaces/{fleet.home}/secrets", secret)
+        }
+    )
     name = f"e2e-notify-{fleet.id}"
-    body = {
-        "apiVersion": "federation.scaivault.io/v1alpha1",
-        "kind": "ClusterFederationBackend",
-        "metadata": {"name": name},
-        "spec": {
+    await fleet.post(
+        name,
+        {
             "type": "aws-secrets-manager",
             "config": {
                 "region": moto_server.region,
                 "endpoint": moto_server.endpoint,
-                "credentialsPath": f"creds/cluster-{fleet.id}",
+                "credentialsPath": creds,
             },
-            "namespaceSelector": {"matchLabels": fleet.match_labels},
             "pathMapping": {"team/**": f"{prefix}/{{namespace}}/**"},
             "mode": "sync",
             "syncInterval": "1h",
         },
-    }
-    await fleet.kube.post(CLUSTER_BACKENDS, body)
+    )
     try:
         first = await fleet.wait_namespaces(name, a, b)
         assert first["secretsSynced"] == 4

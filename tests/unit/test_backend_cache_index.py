@@ -97,21 +97,24 @@ def cluster_backend(
     return ClusterBackendResource.from_object(obj)
 
 
-def test_cluster_backends_claim_paths_in_the_namespaces_they_select() -> None:
+def cluster_cache(**namespaces: dict[str, str]) -> tuple[BackendCache, Any]:
+    """A cache seeing ``namespaces`` (name -> labels), holding cluster backend
+    ``platform`` that selects ``team=x`` and maps ``t/{namespace}/**``."""
     index = NamespaceIndex()
     index.replaced("", [{"metadata": {"name": "a", "labels": {"team": "x"}}}])
     index.replaced(
-        "",
-        [
-            {"metadata": {"name": "a", "labels": {"team": "x"}}},
-            {"metadata": {"name": "b", "labels": {}}},
-        ],
+        "", [{"metadata": {"name": n, "labels": labels}} for n, labels in namespaces.items()]
     )
     cache = BackendCache(BackendStore.__new__(BackendStore), namespaces=index)
     platform = cluster_backend(
         "platform", {"matchLabels": {"team": "x"}}, {"t/{namespace}/**": "s/{namespace}/**"}
     )
     cache.upsert(platform)
+    return cache, platform
+
+
+def test_cluster_backends_claim_paths_in_the_namespaces_they_select() -> None:
+    cache, platform = cluster_cache(a={"team": "x"}, b={})
     cache.upsert(backend("a", "own", "own"))
     # apart from the namespaced ones
     assert [b.name for b in cache.backends()] == ["own"]
@@ -130,20 +133,7 @@ def test_cluster_backends_claim_paths_in_the_namespaces_they_select() -> None:
 
 
 def test_a_cluster_backends_mappings_per_namespace_are_made_once_a_version() -> None:
-    index = NamespaceIndex()
-    index.replaced(
-        "",
-        [
-            {"metadata": {"name": "a", "labels": {"team": "x"}}},
-            {"metadata": {"name": "b", "labels": {"team": "x"}}},
-            {"metadata": {"name": "c", "labels": {}}},
-        ],
-    )
-    cache = BackendCache(BackendStore.__new__(BackendStore), namespaces=index)
-    platform = cluster_backend(
-        "platform", {"matchLabels": {"team": "x"}}, {"t/{namespace}/**": "s/{namespace}/**"}
-    )
-    cache.upsert(platform)
+    cache, platform = cluster_cache(a={"team": "x"}, b={"team": "x"}, c={})
 
     [(found, per_namespace)] = cache.cluster_mappings()
     assert found is platform

@@ -35,10 +35,12 @@ from ..models.spec import BackendSpec, Mode
 from .auth import (
     CLUSTER_CREATE,
     CLUSTER_DELETE,
+    CLUSTER_NOTIFY,
     CLUSTER_PATCH,
     CLUSTER_READ,
     FEDERATION_CREATE,
     FEDERATION_DELETE,
+    FEDERATION_NOTIFY,
     FEDERATION_PATCH,
     FEDERATION_READ,
     Permission,
@@ -60,10 +62,13 @@ class Rights:
     create: Permission
     patch: Permission
     delete: Permission
+    notify: Permission  # a cloud change event's per-path sync
 
 
-NAMESPACED = Rights(FEDERATION_READ, FEDERATION_CREATE, FEDERATION_PATCH, FEDERATION_DELETE)
-CLUSTER = Rights(CLUSTER_READ, CLUSTER_CREATE, CLUSTER_PATCH, CLUSTER_DELETE)
+NAMESPACED = Rights(
+    FEDERATION_READ, FEDERATION_CREATE, FEDERATION_PATCH, FEDERATION_DELETE, FEDERATION_NOTIFY
+)
+CLUSTER = Rights(CLUSTER_READ, CLUSTER_CREATE, CLUSTER_PATCH, CLUSTER_DELETE, CLUSTER_NOTIFY)
 
 
 def ready_state(request: web.Request) -> ApiState:
@@ -108,7 +113,8 @@ class Target:
         await self.state.auth.require(request, permission, self.namespace)
 
 
-def _target(state: ApiState, backend: FederationBackendResource) -> Target:
+def target_of(state: ApiState, backend: FederationBackendResource) -> Target:
+    """Where ``backend`` is authorized and written: by its kind."""
     if backend.cluster:
         assert state.cluster_backends is not None  # the cache holds none without it
         return Target(state, backend, CLUSTER, "", state.cluster_backends)
@@ -121,7 +127,7 @@ async def _lookup(request: web.Request, operation: str) -> Target:
     cached = state.cache.get(request.match_info["id"])
     if cached is None:
         raise ApiError(404, "no backend with this id")
-    target = _target(state, cached)
+    target = target_of(state, cached)
     await target.require(request, getattr(target.rights, operation))
     return target
 

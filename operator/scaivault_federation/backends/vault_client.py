@@ -44,7 +44,7 @@ import os
 import ssl
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -78,11 +78,9 @@ _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="vault-login")
 class VaultAuth:
     """The current Vault token of one backend and the means to get a new one."""
 
-    def __init__(self, method: AuthMethod, on_token: Callable[[str | None], None]) -> None:
+    def __init__(self, method: AuthMethod) -> None:
         self.method = method
-        self._on_token = on_token
         self._token: str | None = method.initial_token
-        on_token(self._token)
         self._refresh_at: float | None = None
         self._lock = asyncio.Lock()
 
@@ -123,7 +121,6 @@ class VaultAuth:
     def forget(self) -> None:
         if self.method.can_login:
             self._token = None
-            self._on_token(None)
         self._refresh_at = None
 
     def _current(self) -> str | None:
@@ -145,7 +142,6 @@ class VaultAuth:
             raise AuthenticationError(f"login at {self.login_path!r} returned no token")
         lease = auth.get("lease_duration") if isinstance(auth, dict) else None
         self._token = token
-        self._on_token(token)
         self._refresh_at = (
             started + float(lease) * _LEASE_USE
             if isinstance(lease, int | float) and lease > 0
@@ -192,8 +188,7 @@ class VaultClient:
         self._http: aiohttp.ClientSession | None = None
         self._login_session: requests.Session | None = None
         self._hvac_login: Any = None  # never carries a token
-        self._token: str | None = None
-        self._auth = VaultAuth(method, self._use_token)
+        self._auth = VaultAuth(method)
         self._slot_count = slots
         self._slots = asyncio.Semaphore(slots)
         self._in_flight = 0
@@ -267,6 +262,16 @@ class VaultClient:
 
     # -- requests --------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """One of the backend's request slots, counted as in flight (see release())."""
+        async with self._slots:
+            self._in_flight += 1
+            try:
+                yield
+            finally:
+                self._in_flight -= 1
+
     async def _login(self, method: AuthMethod) -> dict[str, Any]:
         login = await method.login_call()
         if self._hvac_login is None:
@@ -281,8 +286,7 @@ class VaultClient:
         loop = asyncio.get_running_loop()
         error: BackendError | None = None
         response: dict[str, Any] | None = None
-        async with self._slots:
-            self._in_flight += 1
+        async with self._slot():
             try:
                 answer = await loop.run_in_executor(_POOL, partial(login, self._hvac_login))
             except Exception as exc:
@@ -292,8 +296,6 @@ class VaultClient:
                     response = _body(answer, method.login_path)
                 except BackendError as bad:
                     error = bad
-            finally:
-                self._in_flight -= 1
             self._calls.record("login", call_result(error))
         if error is not None:
             raise error
@@ -301,11 +303,8 @@ class VaultClient:
             raise AuthenticationError(f"login at {method.login_path!r} returned no token")
         return response
 
-    def _use_token(self, token: str | None) -> None:
-        self._token = token
-
     async def _revoke(self) -> None:
-        token = self._token
+        token = self._auth.logged_in_token
         if token is None:
             return
         # on failure the token still expires with its lease
@@ -326,8 +325,7 @@ class VaultClient:
         url = URL(f"{self._base}/v1/{quote(api_path, safe='/')}", encoded=True)
         error: BackendError | None = None
         body: dict[str, Any] | None = None
-        async with self._slots:
-            self._in_flight += 1
+        async with self._slot():
             try:
                 session = self._session()
                 async with session.request(
@@ -349,8 +347,6 @@ class VaultClient:
                         body = _json_object(raw, api_path)
                     except BackendError as bad:
                         error = bad
-            finally:
-                self._in_flight -= 1
             self._calls.record(operation, call_result(error))
         if error is not None:
             raise error

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
+from .api import BackendScope
+
 
 class EventOutcome(StrEnum):
     #: a per-path sync of every backend that maps the secret was requested
@@ -32,7 +34,7 @@ class NotifiedBackend(BaseModel):
     #: ``None`` for a ClusterFederationBackend
     namespace: str | None
     #: ``namespace`` (a FederationBackend) or ``cluster`` (a ClusterFederationBackend)
-    scope: str
+    scope: BackendScope
     #: the ScaiVault paths requested for sync (a cluster backend syncs them in each
     #: namespace it selects)
     paths: list[str]

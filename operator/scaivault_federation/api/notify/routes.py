@@ -30,8 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ...k8s.backend_store import ResourceStore
 from ...k8s.client import KubeApiError, NotFoundError
+from ...models.api import BackendScope
 from ...models.config import BackendType
 from ...models.notify import (
     EventGridValidation,
@@ -42,7 +42,7 @@ from ...models.notify import (
 )
 from ...paths import PathScope
 from ..auth import CLUSTER_NOTIFY, FEDERATION_NOTIFY, PRINCIPAL, Principal
-from ..backends import ready_state, sync_stamp
+from ..backends import ready_state, sync_stamp, target_of
 from ..errors import ApiError, kube_error, unavailable
 from ..state import ApiState
 from ..static_tokens import Scope, StaticToken, token_digest
@@ -138,16 +138,10 @@ async def _caller(state: ApiState, request: web.Request, *, google: bool = False
 
 async def _trigger(state: ApiState, target: Target, stamp: str) -> NotifiedBackend | None:
     backend = target.backend
-    store: ResourceStore[Any] = state.backends
-    if backend.cluster:
-        assert state.cluster_backends is not None  # the cache holds none without it
-        store = state.cluster_backends
+    where = target_of(state, backend)
     try:
-        updated = await store.request_sync(
-            "" if backend.cluster else backend.namespace,
-            backend.name,
-            stamp,
-            PathScope(target.paths),
+        updated = await where.store.request_sync(
+            where.namespace, backend.name, stamp, PathScope(target.paths)
         )
     except NotFoundError:  # deleted meanwhile
         return None
@@ -157,8 +151,8 @@ async def _trigger(state: ApiState, target: Target, stamp: str) -> NotifiedBacke
     return NotifiedBackend(
         id=backend.id,
         name=backend.name,
-        namespace=None if backend.cluster else backend.namespace,
-        scope="cluster" if backend.cluster else "namespace",
+        namespace=where.namespace or None,
+        scope=BackendScope.CLUSTER if backend.cluster else BackendScope.NAMESPACE,
         paths=target.paths,
         sync_requested_at=stamp,
     )
@@ -167,10 +161,8 @@ async def _trigger(state: ApiState, target: Target, stamp: str) -> NotifiedBacke
 async def _may_notify(state: ApiState, principal: Principal, target: Target) -> bool:
     """Whether ``principal`` may have ``target`` synced: ``federationbackends/notify`` in
     its namespace, or ``clusterfederationbackends/notify`` with none for a cluster one."""
-    backend = target.backend
-    if backend.cluster:
-        return await state.auth.allowed(principal, CLUSTER_NOTIFY, "")
-    return await state.auth.allowed(principal, FEDERATION_NOTIFY, backend.namespace)
+    where = target_of(state, target.backend)
+    return await state.auth.allowed(principal, where.rights.notify, where.namespace)
 
 
 async def _deliver(
@@ -181,6 +173,8 @@ async def _deliver(
     claimed: list[str] = []
     notifications = state.notifications
     merged: dict[str, Target] = {}
+    backends = state.cache.backends()
+    clusters = [MappingClaim(b, m) for b, m in state.cache.cluster_mappings()]
     try:
         for item in parsed:
             if isinstance(item, Ignored):
@@ -202,8 +196,7 @@ async def _deliver(
                 )
                 continue
             claimed.append(key)
-            clusters = [MappingClaim(b, m) for b, m in state.cache.cluster_mappings()]
-            targets = route([item], state.cache.backends(), clusters)
+            targets = route([item], backends, clusters)
             permitted = [t for t in targets if await _may_notify(state, principal, t)]
             if not permitted:
                 reason = (
