@@ -92,6 +92,8 @@ async def _run_kopf(
         # kopf's peering would pause every replica instead.
         standalone=True,
         peering_name=None,
+        # Named here: kopf's own default asks the passwd database for the user.
+        identity=settings.replica_name,
         liveness_endpoint=settings.liveness,
         stop_flag=stop_flag,
         ready_flag=ready_flag,

@@ -13,6 +13,7 @@ equal.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -126,7 +127,7 @@ class Settings(BaseSettings):
     replica_id: str | None = Field(
         default=None,
         validation_alias=_standard("HOSTNAME"),
-        description="this replica's name in its Lease (default: the pod's host name)",
+        description="this replica's name (the chart sets the pod's name; default: the host name)",
     )
     max_backoff_seconds: float = Field(
         default=300.0, ge=5, description="longest wait between retries of a failing backend"
@@ -297,6 +298,12 @@ class Settings(BaseSettings):
             return cls(**given)
         except ValidationError as exc:
             raise InvalidSettingsError(describe_invalid(exc)) from None
+
+    @property
+    def replica_name(self) -> str:
+        """This replica's name: the pod's, else the host's, never a passwd lookup
+        (the image runs as a numeric user with no passwd entry)."""
+        return self.replica_id or socket.gethostname()
 
     def backend_environment(self, operator_namespace: str = "") -> BackendEnvironment:
         """What every backend client gets from the operator's settings; the operator's
