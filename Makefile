@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml devenv/pyproject.toml | sha256sum | cut -c1-12)
 STATE_DIR ?= .state/dev
 
-.PHONY: all dev test unit bench lint typecheck controlplane tools render-deploy lock e2e-kind clean
+.PHONY: all dev dev-node test unit bench lint typecheck controlplane node tools render-deploy lock e2e-kind clean
 
 all: test
 
@@ -21,6 +21,11 @@ $(STAMP): pyproject.toml devenv/pyproject.toml
 
 controlplane:
 	@hack/build-controlplane.sh >/dev/null
+
+# kubelet, kube-controller-manager, kube-scheduler, kube-proxy, a cluster DNS and
+# pause for the real-node tests, and the Debian packages a node needs.
+node:
+	@hack/build-node.sh >/dev/null
 
 tools:
 	@hack/build-tools.sh >/dev/null
@@ -34,8 +39,17 @@ lock:
 e2e-kind: tools
 	HELM=$$(hack/build-tools.sh)/helm hack/e2e-kind.sh
 
+# `make dev NODE=1`: the chart on a real local node instead (root; see README).
+ifeq ($(NODE),1)
+dev: dev-node
+else
 dev: $(STAMP) controlplane
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/scaivault-federation dev --state-dir $(STATE_DIR)
+endif
+
+dev-node: $(STAMP) controlplane tools node
+	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) SCAIVAULT_HELM=$$(hack/build-tools.sh) \
+	  SCAIVAULT_NODE_BIN=$$(hack/build-node.sh) $(BIN)/scaivault-federation dev-node
 
 lint: $(STAMP)
 	$(BIN)/ruff check operator devenv tests benchmarks
@@ -56,9 +70,9 @@ bench: $(STAMP) controlplane
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit tests/packaging
 
-test: $(STAMP) controlplane tools lint typecheck
+test: $(STAMP) controlplane tools node lint typecheck
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) SCAIVAULT_HELM=$$(hack/build-tools.sh) \
-	  $(BIN)/pytest
+	  SCAIVAULT_NODE_BIN=$$(hack/build-node.sh) $(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) .state .mypy_cache .pytest_cache .ruff_cache

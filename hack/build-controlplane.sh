@@ -5,24 +5,24 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src="$here/controlplane"
+# shellcheck source=lib/kube-version.sh
+. "$here/lib/kube-version.sh"
+version=$kube_version
 key=$(cat "$src"/kube/go.mod "$src"/kube/go.sum "$src"/etcd/go.mod "$src"/etcd/go.sum \
-      "$src"/kube/cmd/*/main.go "$src"/etcd/main.go "$0" | sha256sum | cut -c1-12)
-version=$(awk '$1=="k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}; $2=="k8s.io/kubernetes" && $3 ~ /^v/ {print $3; exit}' "$src/kube/go.mod")
+      "$src"/kube/cmd/kube-apiserver/main.go "$src"/kube/cmd/kubectl/main.go "$src"/etcd/main.go \
+      "$here/lib/kube-version.sh" "$0" | sha256sum | cut -c1-12)
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/scaivault-federation/controlplane-${version}-${key}"
-if [ -x "$cache/kube-apiserver" ] && [ -x "$cache/etcd" ] && [ -x "$cache/kubectl" ]; then
-  echo "$cache"
-  exit 0
-fi
+built() { [ -x "$cache/kube-apiserver" ] && [ -x "$cache/etcd" ] && [ -x "$cache/kubectl" ]; }
+built && { echo "$cache"; exit 0; }
+# One build at a time per cache folder: a second caller waits, then finds it built.
+mkdir -p "$(dirname "$cache")"
+exec 9>"$cache.lock"
+flock 9
+built && { echo "$cache"; exit 0; }
 command -v go >/dev/null || { echo "go is required to build the local control plane" >&2; exit 1; }
-mkdir -p "$cache.tmp"
+rm -rf "$cache.tmp" && mkdir -p "$cache.tmp"
 echo "building kube-apiserver, kubectl ${version} and etcd into $cache (first time only; several minutes)" >&2
-minor=$(echo "$version" | cut -d. -f2)
-ldflags=""
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags="$ldflags -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
-  ldflags="$ldflags -X $pkg.gitTreeState=clean"
-done
-(cd "$src/kube" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$cache.tmp/" \
+(cd "$src/kube" && CGO_ENABLED=0 go build -trimpath -ldflags "$kube_ldflags" -o "$cache.tmp/" \
   ./cmd/kube-apiserver ./cmd/kubectl) >&2
 (cd "$src/etcd" && CGO_ENABLED=0 go build -trimpath -o "$cache.tmp/etcd" .) >&2
 rm -rf "$cache" && mv "$cache.tmp" "$cache"

@@ -25,6 +25,18 @@ stops everything it started.
 """
 
 
+DEFAULT_NODE_STATE_DIR = Path(".state") / "node"
+NODE_DESCRIPTION = """\
+Run the product as users run it, on a one-node cluster of this machine (needs
+root): etcd and kube-apiserver, containerd with runc, the CNI bridge, kubelet,
+kube-controller-manager, kube-scheduler, kube-proxy and a cluster DNS without
+upstream; the operator image built from this checkout; OpenBao as a pod behind
+a Service in namespace apps; and the chart installed with `helm install
+--wait`. Prints the kubeconfig to use. Ctrl-C stops everything and puts the
+machine back as it was (kernel settings, iptables, links, mounts, cgroups).
+"""
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``dev`` to the product's subcommands."""
     dev = commands.add_parser(
@@ -40,6 +52,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     dev.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     dev.set_defaults(handler=_run)
+    node = commands.add_parser(
+        "dev-node",
+        help="run the chart on a real local node (root; for a manual tour)",
+        description=NODE_DESCRIPTION,
+    )
+    node.add_argument(
+        "--state-dir",
+        type=Path,
+        default=DEFAULT_NODE_STATE_DIR,
+        help="where the control plane and the node keep their data (default: %(default)s)",
+    )
+    node.set_defaults(handler=_run_node)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -47,3 +71,10 @@ def _run(args: argparse.Namespace) -> int:
 
     state_dir: Path = args.state_dir
     return run_dev(state_dir)
+
+
+def _run_node(args: argparse.Namespace) -> int:
+    from .node_tour import run_node_tour
+
+    state_dir: Path = args.state_dir
+    return run_node_tour(state_dir)

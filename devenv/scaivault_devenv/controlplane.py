@@ -81,12 +81,46 @@ def _write_pki(pki: Path) -> None:
         key.chmod(0o600)
 
 
-class ControlPlane:
-    """etcd + kube-apiserver under ``state_dir``; use ``with`` or start()/stop()."""
+def _write_kubelet_client_cert(pki: Path) -> None:
+    """The certificate the apiserver presents to kubelets (logs, exec, port-forward)."""
+    _openssl(
+        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-subj", "/O=system:masters/CN=kube-apiserver-kubelet-client",
+        "-keyout", str(pki / "kubelet-client.key"), "-out", str(pki / "kubelet-client.csr"),
+    )  # fmt: skip
+    (pki / "kubelet-client.ext").write_text(
+        "basicConstraints = critical,CA:FALSE\n"
+        "keyUsage = critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage = clientAuth\n"
+    )
+    _openssl(
+        "x509", "-req", "-in", str(pki / "kubelet-client.csr"), "-days", "3650",
+        "-CA", str(pki / "ca.crt"), "-CAkey", str(pki / "ca.key"),
+        "-set_serial", str(secrets.randbits(63)),
+        "-extfile", str(pki / "kubelet-client.ext"), "-out", str(pki / "kubelet-client.crt"),
+    )  # fmt: skip
+    (pki / "kubelet-client.key").chmod(0o600)
 
-    def __init__(self, state_dir: Path, binaries: ControlPlaneBinaries | None = None) -> None:
+
+class ControlPlane:
+    """etcd + kube-apiserver under ``state_dir``; use ``with`` or start()/stop().
+
+    With ``node_name`` the apiserver is set up to serve a kubelet of that name
+    (see node.py): the Node authorizer beside RBAC, ServiceAccount admission on
+    (so pods get their projected tokens), a bearer token for the node and a
+    client certificate the apiserver shows the kubelet."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        binaries: ControlPlaneBinaries | None = None,
+        *,
+        node_name: str | None = None,
+    ) -> None:
         self.state_dir = state_dir.resolve()
         self.binaries = binaries
+        self.node_name = node_name
+        self.node_token = secrets.token_urlsafe(32)
         self.server = ""
         self.kubeconfig = self.state_dir / "kubeconfig"
         self.admin_token = secrets.token_urlsafe(32)
@@ -118,7 +152,13 @@ class ControlPlane:
             _write_pki(pki)
         self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
         tokens = self.state_dir / "tokens.csv"
-        tokens.write_text(f'{self.admin_token},admin,admin,"system:masters"\n')
+        lines = [f'{self.admin_token},admin,admin,"system:masters"']
+        if self.node_name:
+            node_user = f"system:node:{self.node_name}"
+            lines.append(f'{self.node_token},{node_user},{node_user},"system:nodes"')
+            if not (pki / "kubelet-client.crt").exists():
+                _write_kubelet_client_cert(pki)
+        tokens.write_text("".join(f"{line}\n" for line in lines))
         tokens.chmod(0o600)
 
         data = self.state_dir / "etcd"
@@ -159,14 +199,13 @@ class ControlPlane:
                 f"--tls-cert-file={pki / 'apiserver.crt'}",
                 f"--tls-private-key-file={pki / 'apiserver.key'}",
                 f"--token-auth-file={tokens}",
-                "--authorization-mode=RBAC",
                 f"--service-account-issuer={self.service_account_issuer}",
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 "--service-cluster-ip-range=10.0.0.0/24",
-                "--disable-admission-plugins=ServiceAccount",
                 "--allow-privileged=true",
                 "--profiling=false",
+                *self._access_args(pki),
             ],
             logs / "kube-apiserver.log",
         )
@@ -176,6 +215,18 @@ class ControlPlane:
         wait(self._ensure_default_namespace, _left(deadline), "the default namespace")
         wait(self._rbac_bootstrapped, _left(deadline), "the bootstrap RBAC roles")
         self._write_kubeconfig()
+
+    def _access_args(self, pki: Path) -> list[str]:
+        if not self.node_name:
+            return ["--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount"]
+        return [
+            "--authorization-mode=Node,RBAC",
+            f"--client-ca-file={self.ca_file}",
+            f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'kubelet-client.key'}",
+            # the node's host name resolves nowhere: reach the kubelet by its IP
+            "--kubelet-preferred-address-types=InternalIP",
+        ]
 
     def _etcd_healthy(self) -> bool:
         with urllib.request.urlopen(f"{self.etcd_url}/health", timeout=2) as resp:  # noqa: S310
