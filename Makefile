@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml devenv/pyproject.toml | sha256sum | cut -c1-12)
 STATE_DIR ?= .state/dev
 
-.PHONY: all dev test unit bench lint typecheck controlplane tools render-deploy lock e2e-kind clean
+.PHONY: all dev test unit bench lint typecheck controlplane tools image render-deploy lock e2e-kind clean
 
 all: test
 
@@ -24,6 +24,10 @@ controlplane:
 
 tools:
 	@hack/build-tools.sh >/dev/null
+
+# The operator image as an OCI archive, without Docker (prints IMAGE=, ARCHIVE=, ...).
+image:
+	@hack/build-image.sh
 
 render-deploy: $(STAMP) tools
 	SCAIVAULT_HELM=$$(hack/build-tools.sh) hack/render-deploy.sh
