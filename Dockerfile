@@ -8,6 +8,11 @@
 # with hack/lock-requirements.sh when pyproject.toml changes) and then the
 # package itself without resolving anything; the final stage holds only the
 # virtualenv on a slim Python and runs as a fixed non-root user.
+#
+# hack/image-spec lists what goes into this image (user, entry point, command,
+# environment, ports, labels, Python, the setuptools pin); hack/build-image.sh
+# builds the same image from that list without Docker, and tests/image checks
+# that this file says the same things. Change them together.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder

