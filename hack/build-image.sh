@@ -27,6 +27,7 @@
 # its inputs; a second run with the same inputs builds nothing. Missing Debian
 # tools (mmdebstrap, umoci) are installed with apt-get.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin" # chroot, for a user whose search path lacks it
 root=$(cd "$(dirname "$0")/.." && pwd)
 self="$root/hack/build-image.sh"
 spec="$root/hack/image-spec"
@@ -122,6 +123,7 @@ case "$machine" in
   *) fail "no image build for this machine ($machine): only x86_64 and aarch64" ;;
 esac
 
+# shellcheck disable=SC2054 # the commas belong to --include
 mmdebstrap_args=(
   --variant=minbase --architectures="$debian_arch"
   --include=python3,python3-venv,ca-certificates
@@ -248,6 +250,7 @@ cp "$wheels"/*.whl "$rootfs/wheels/"
 product_files | (cd "$root" && tar --null -T - -cf -) | tar -xf - -C "$rootfs/src"
 build_steps >"$rootfs/build.sh"
 # /proc and /dev exist only in the namespace, which ends with the build.
+# shellcheck disable=SC2016 # $1 is expanded by the inner shell
 unshare --mount --propagation private --net --fork -- sh -c '
   mount -t proc proc "$1/proc" && mount --rbind /dev "$1/dev" &&
   exec chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
@@ -274,6 +277,7 @@ rm -rf "$out" && mv -T "$work/out" "$out"
 say "OCI archive in $(since "$step"); $(du -h "$archive" | cut -f1) in all, built in $(since "$started")"
 
 # Older image outputs go (the root filesystem and the wheels stay).
+# shellcheck disable=SC2012 # names of our own making, sorted by time
 mapfile -t stale < <(ls -1dt "$cache_root"/image-*-local-* 2>/dev/null | tail -n +$((keep_images + 1)))
 [ ${#stale[@]} -eq 0 ] || rm -rf "${stale[@]}"
 report
