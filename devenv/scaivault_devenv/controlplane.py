@@ -276,6 +276,23 @@ class ControlPlane:
         Authenticates with ``token``, by default the admin token, or with
         nothing if ``anonymous``. Errors with an HTTP status are returned.
         """
+        status, raw = self._send(method, path, body, token, anonymous, timeout)
+        return status, _json(raw)
+
+    def request_text(self, method: str, path: str, timeout: float = 10) -> tuple[int, str]:
+        """One API call answered with text (a pod's log), as the admin."""
+        status, raw = self._send(method, path, None, None, False, timeout)
+        return status, raw.decode("utf-8", errors="replace")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        token: str | None,
+        anonymous: bool,
+        timeout: float,
+    ) -> tuple[int, bytes]:
         if not self.server or self._ssl is None:
             raise ControlPlaneError("the control plane is not started")
         headers = {"Accept": "application/json"}
@@ -288,9 +305,9 @@ class ControlPlane:
         req = urllib.request.Request(self.server + path, data, headers, method=method)  # noqa: S310
         try:
             with urllib.request.urlopen(req, timeout=timeout, context=self._ssl) as resp:  # noqa: S310
-                return resp.status, _json(resp.read())
+                return resp.status, resp.read()
         except urllib.error.HTTPError as err:
-            return err.code, _json(err.read())
+            return err.code, err.read()
 
     def stop(self) -> None:
         """Stop kube-apiserver, then etcd. Safe to call at any time, repeatedly."""

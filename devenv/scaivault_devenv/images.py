@@ -1,4 +1,5 @@
-"""The operator image, built from this checkout by hack/build-image.sh."""
+"""The operator image, built from this checkout by hack/build-image.sh (cached:
+a second build with the same inputs is immediate)."""
 
 from __future__ import annotations
 
@@ -11,30 +12,36 @@ from .checkout import ROOT
 IMAGE_SCRIPT = ROOT / "hack" / "build-image.sh"
 
 
-class ImageError(RuntimeError):
-    """The image could not be built; the script's own message is on stderr."""
+class ImageBuildError(RuntimeError):
+    """hack/build-image.sh failed; the message holds the end of its output."""
 
 
 @dataclass(frozen=True)
 class OperatorImage:
+    #: ``repository:tag``, as containerd names it once imported
+    reference: str
     repository: str
     tag: str
+    #: an OCI archive: ``ctr -n k8s.io images import --base-name <repository> <archive>``
     archive: Path
-
-    @property
-    def reference(self) -> str:
-        return f"{self.repository}:{self.tag}"
+    #: what the script reported on stderr (empty when the image came from the cache)
+    log: str
 
 
-def build_operator_image() -> OperatorImage:
-    """Build (or find cached) the image; the script's progress goes to stderr."""
-    done = subprocess.run(
-        ["bash", str(IMAGE_SCRIPT)], stdout=subprocess.PIPE, text=True, check=False
+def build_operator_image(timeout: float = 1200) -> OperatorImage:
+    run = subprocess.run(
+        [IMAGE_SCRIPT], capture_output=True, text=True, check=False, timeout=timeout
     )
-    if done.returncode != 0:
-        raise ImageError(f"{IMAGE_SCRIPT} failed (exit code {done.returncode})")
-    values = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+    if run.returncode != 0:
+        raise ImageBuildError(f"{IMAGE_SCRIPT} failed ({run.returncode}):\n{run.stderr[-4000:]}")
+    values = dict(line.split("=", 1) for line in run.stdout.splitlines() if "=" in line)
     try:
-        return OperatorImage(values["REPOSITORY"], values["TAG"], Path(values["ARCHIVE"]))
+        return OperatorImage(
+            reference=values["IMAGE"],
+            repository=values["REPOSITORY"],
+            tag=values["TAG"],
+            archive=Path(values["ARCHIVE"]),
+            log=run.stderr,
+        )
     except KeyError as missing:
-        raise ImageError(f"{IMAGE_SCRIPT} printed no {missing} line") from None
+        raise ImageBuildError(f"{IMAGE_SCRIPT} printed no {missing} line") from None

@@ -21,7 +21,8 @@ import yaml
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from .build import BuiltImage, build_image
+from scaivault_devenv.images import OperatorImage, build_operator_image
+
 from .dockerfile import ROOT
 from .spec import locked, read_spec
 
@@ -68,7 +69,7 @@ def _read_layer(blob: Any, site_packages: str) -> Layer:
     return layer
 
 
-def _read_archive(image: BuiltImage, site_packages: str) -> Archive:
+def _read_archive(image: OperatorImage, site_packages: str) -> Archive:
     with tarfile.open(image.archive) as outer:
 
         def blob(digest: str) -> Any:
@@ -92,16 +93,16 @@ def _read_archive(image: BuiltImage, site_packages: str) -> Archive:
 
 
 @pytest.fixture(scope="module")
-def image() -> BuiltImage:
-    return build_image()
+def image() -> OperatorImage:
+    return build_operator_image()
 
 
 @pytest.fixture(scope="module")
-def archive(image: BuiltImage) -> Archive:
+def archive(image: OperatorImage) -> Archive:
     return _read_archive(image, f"opt/venv/lib/python{read_spec().python}/site-packages")
 
 
-def test_named_for_the_chart(image: BuiltImage, archive: Archive) -> None:
+def test_named_for_the_chart(image: OperatorImage, archive: Archive) -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert image.repository == values["image"]["repository"]
@@ -161,9 +162,9 @@ def test_the_image_user_owns_nothing(archive: Archive) -> None:
         assert not writable, writable[:5]
 
 
-def test_a_second_build_comes_from_the_cache(image: BuiltImage) -> None:
+def test_a_second_build_comes_from_the_cache(image: OperatorImage) -> None:
     before = image.archive.stat().st_mtime_ns
-    again = build_image(timeout=120)
+    again = build_operator_image(timeout=120)
     assert again.archive == image.archive
     assert again.log == ""
     assert image.archive.stat().st_mtime_ns == before
