@@ -5,7 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src="$here/controlplane"
-# shellcheck source=lib/kube-version.sh
+# shellcheck source-path=SCRIPTDIR source=lib/kube-version.sh
 . "$here/lib/kube-version.sh"
 version=$kube_version
 key=$(cat "$src"/kube/go.mod "$src"/kube/go.sum "$src"/etcd/go.mod "$src"/etcd/go.sum \

@@ -172,35 +172,10 @@ if [ -f "$archive" ]; then
 fi
 
 # --- the tools ---------------------------------------------------------------
-# Debian packages for the commands this build runs.
-declare -A package_of=(
-  [mmdebstrap]=mmdebstrap [umoci]=umoci [unshare]=util-linux [flock]=util-linux
-  [chroot]=coreutils [tar]=tar
-)
-missing=()
-for command in "${!package_of[@]}"; do
-  command -v "$command" >/dev/null || missing+=("${package_of[$command]}")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-  [ "$(id -u)" = 0 ] || fail "missing Debian packages: ${missing[*]} (install them as root)"
-  command -v apt-get >/dev/null || fail "missing Debian packages: ${missing[*]} (and no apt-get)"
-  apt=(apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
-  for package in "${missing[@]}"; do
-    if ! apt-cache show "$package" >/dev/null 2>&1; then
-      say "apt-get update (apt knows no package $package yet)"
-      "${apt[@]}" update -qq >&2 || fail "apt-get update failed"
-      break
-    fi
-  done
-  say "installing ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq --no-install-recommends \
-    "${missing[@]}" >&2 || fail "could not install the Debian packages ${missing[*]}"
-  for command in "${!package_of[@]}"; do
-    command -v "$command" >/dev/null ||
-      fail "'$command' is still missing after installing ${package_of[$command]}"
-  done
-fi
+# Debian packages for the commands this build runs (mmdebstrap, umoci,
+# unshare and flock, chroot, tar).
+"$root/hack/apt-ensure.sh" mmdebstrap umoci util-linux coreutils tar ||
+  fail "the image build needs those Debian packages"
 [ "$(id -u)" = 0 ] || fail "the image build needs root (chroot, namespaces, file owners)"
 
 mkdir -p "$cache_root"

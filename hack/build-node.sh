@@ -9,7 +9,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/apt-ensure.sh" containerd runc containernetworking-plugins umoci iptables nftables conntrack
-# shellcheck source=lib/kube-version.sh
+# shellcheck source-path=SCRIPTDIR source=lib/kube-version.sh
 . "$here/lib/kube-version.sh"
 node="$here/node"
 commands=(kubelet kube-controller-manager kube-scheduler kube-proxy)

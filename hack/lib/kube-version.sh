@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the build scripts: the pinned Kubernetes version of
 # hack/controlplane/kube and the -ldflags that stamp it into the binaries (as
 # Kubernetes' own release build does), so `--version` prints the pin.
