@@ -52,7 +52,9 @@ _ERRORS = {
     400: "Invalid request; `error.field` names the offending field.",
     401: "No bearer token, or not a valid one.",
     403: "The token lacks the scope (or Kubernetes permission) in this namespace, or "
-    "cluster-wide for a cluster backend.",
+    "cluster-wide for a cluster backend; or, creating or changing a backend, the right to "
+    "use by hand what it names (`error.field`: a credentials Secret, a ServiceAccount, "
+    "`conflict_policy: overwrite`).",
     404: "Not found.",
     409: "Conflict with the current state.",
     415: "The body is not JSON.",
