@@ -35,6 +35,7 @@ cleanup() {
   if [ "$status" -ne 0 ]; then
     echo "--- failed; operator and API logs:" >&2
     kubectl -n "$system" logs deployment/scaivault-federation --all-containers --tail=80 >&2 || true
+    kubectl -n "$system" logs deployment/scaivault-federation-api --tail=80 >&2 || true
     kubectl -n "$app" get fedb -o yaml >&2 || true
   fi
   if [ "${KEEP_CLUSTER:-0}" != "1" ]; then
@@ -64,6 +65,7 @@ tag=${image##*:}
   --set image.repository="$repository" --set image.tag="$tag" --set image.pullPolicy=Never \
   --wait --timeout 5m
 kubectl -n "$system" rollout status deployment/scaivault-federation --timeout=180s
+kubectl -n "$system" rollout status deployment/scaivault-federation-api --timeout=180s
 
 step "OpenBao dev server"
 kubectl create namespace "$app" --dry-run=client -o yaml | kubectl apply -f -

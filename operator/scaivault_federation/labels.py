@@ -27,6 +27,9 @@ REMOTE_VERSION_ANNOTATION = f"{GROUP}/remote-version"
 ORPHANED_AT_ANNOTATION = f"{GROUP}/orphaned-at"
 #: the label and annotation keys spec.target declared when the Secret was written
 DECLARED_ANNOTATION = f"{GROUP}/declared-metadata"
+#: on a Secret no backend manages: ``"true"`` lets a backend with ``conflictPolicy:
+#: overwrite`` take it over (never one of a built-in credential type)
+ALLOW_OVERWRITE_LABEL = f"{GROUP}/allow-overwrite"
 #: set on a workload's pod template to restart it after a synced Secret changed
 RESTARTED_AT_ANNOTATION = f"{GROUP}/restarted-at"
 

@@ -205,6 +205,16 @@ class Settings(BaseSettings):
     api_auth_cache_seconds: float = Field(
         default=10.0, ge=0, description="how long authentication answers are cached"
     )
+    api_auth_failure_burst: int = Field(
+        default=20,
+        ge=1,
+        description="tokens that are not valid a client may send at once before it is answered 429",
+    )
+    api_auth_failure_rate: float = Field(
+        default=1.0,
+        gt=0,
+        description="tokens that are not valid a client may send per second after the burst",
+    )
     api_notify_dedupe_seconds: float = Field(
         default=600.0,
         ge=0,

@@ -120,6 +120,26 @@ def api_log() -> Iterator[LogCapture]:
         lg.setLevel(level)
 
 
+@contextlib.asynccontextmanager
+async def started_api(settings: Settings) -> AsyncIterator[ApiServer]:
+    """An API server in this event loop, once its backend cache is loaded."""
+    server = ApiServer(settings)
+    ready = asyncio.Event()
+    task = asyncio.create_task(server.serve(ready))
+    waiter = asyncio.create_task(ready.wait())
+    done, _ = await asyncio.wait({task, waiter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if waiter not in done:
+        waiter.cancel()
+        task.cancel()
+        raise RuntimeError("the API did not become ready")
+    try:
+        yield server
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 @pytest.fixture(scope="package")
 async def api_server(
     control_plane: ControlPlane,
@@ -139,19 +159,8 @@ async def api_server(
         # cluster backends' credentials: where the session's operator reads them
         operator_namespace=OPERATOR_NAMESPACE,
     )
-    server = ApiServer(settings)
-    ready = asyncio.Event()
-    task = asyncio.create_task(server.serve(ready))
-    waiter = asyncio.create_task(ready.wait())
-    done, _ = await asyncio.wait({task, waiter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-    if waiter not in done:
-        waiter.cancel()
-        task.cancel()
-        raise RuntimeError("the API did not become ready")
-    yield server
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with started_api(settings) as server:
+        yield server
     for namespace in (API_NAMESPACE, RESTRICTED_NAMESPACE, "api-fuzz"):
         await delete_backends(kube, namespace)
     await delete_cluster_backends(kube)

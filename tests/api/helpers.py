@@ -180,26 +180,38 @@ def vault_body(name: str, address: str, prefix: str, **extra: Any) -> dict[str, 
     }
 
 
+#: (api group, resource) -> the objects a rule is limited to (RBAC resourceNames)
+Names = dict[tuple[str, str], list[str]]
+
+
 async def service_account_token(
-    kube: KubeClient, namespace: str, verbs: dict[tuple[str, str], list[str]]
+    kube: KubeClient,
+    namespace: str,
+    verbs: dict[tuple[str, str], list[str]],
+    names: Names | None = None,
 ) -> str:
-    """A ServiceAccount bound to a Role granting ``verbs`` per (api group, resource), and a
-    token for it from the TokenRequest API."""
-    return await _bound_token(kube, namespace, verbs, cluster_wide=False)
+    """A ServiceAccount bound to a Role granting ``verbs`` per (api group, resource) (on
+    the objects ``names`` gives, where it gives some), and a token for it from the
+    TokenRequest API."""
+    return await _bound_token(kube, namespace, verbs, names or {}, cluster_wide=False)
 
 
 async def cluster_role_token(
-    kube: KubeClient, namespace: str, verbs: dict[tuple[str, str], list[str]]
+    kube: KubeClient,
+    namespace: str,
+    verbs: dict[tuple[str, str], list[str]],
+    names: Names | None = None,
 ) -> str:
     """A ServiceAccount in ``namespace`` bound cluster-wide (ClusterRole +
     ClusterRoleBinding) to ``verbs`` per (api group, resource), and a token for it."""
-    return await _bound_token(kube, namespace, verbs, cluster_wide=True)
+    return await _bound_token(kube, namespace, verbs, names or {}, cluster_wide=True)
 
 
 async def _bound_token(
     kube: KubeClient,
     namespace: str,
     verbs: dict[tuple[str, str], list[str]],
+    names: Names,
     *,
     cluster_wide: bool,
 ) -> str:
@@ -208,10 +220,12 @@ async def _bound_token(
         f"/api/v1/namespaces/{namespace}/serviceaccounts",
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}},
     )
-    rules = [
-        {"apiGroups": [group], "resources": [resource], "verbs": list(v)}
-        for (group, resource), v in verbs.items()
-    ]
+    rules: list[dict[str, Any]] = []
+    for (group, resource), allowed in verbs.items():
+        rule: dict[str, Any] = {"apiGroups": [group], "resources": [resource], "verbs": allowed}
+        if (group, resource) in names:
+            rule["resourceNames"] = names[group, resource]
+        rules.append(rule)
     rbac = "/apis/rbac.authorization.k8s.io/v1"
     if cluster_wide:
         kind, role, where = "ClusterRole", f"{namespace}-{name}", rbac

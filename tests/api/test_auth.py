@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from scaivault_devenv.processes import free_port
 from scaivault_federation.api.server import ApiServer
 
-from .conftest import API_NAMESPACE, RESTRICTED_NAMESPACE, Namespace, Tokens
-from .helpers import FED, ApiClient, service_account_token, vault_body
+from .conftest import API_NAMESPACE, RESTRICTED_NAMESPACE, Namespace, Tokens, started_api
+from .helpers import FED, ApiClient, cluster_role_token, service_account_token, vault_body
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +87,8 @@ async def test_static_federation_writer(api: ApiClient, ns: Namespace, tok: Toke
     created = await make_backend(api, ns.name)
     writer = api.with_token(tok.fed_write)
     statuses = await every_endpoint(writer, created["id"], ns.name)
-    assert statuses == [200, 201, 200, 200, 200, 200, 202, 204, 403, 403, 403]
+    # (the new backend names a credentials Secret, which needs secrets:read: test_delegation)
+    assert statuses == [200, 403, 200, 200, 200, 200, 202, 204, 403, 403, 403]
 
 
 async def test_static_secrets_only(api: ApiClient, ns: Namespace, tok: Tokens) -> None:
@@ -172,3 +174,43 @@ async def test_decisions_are_cached(api: ApiClient, ns: Namespace, api_server: A
     before = api_server.kube.total_requests()
     assert (await bad.get(f"{FED}/backends")).status == 401
     assert api_server.kube.total_requests() == before
+
+
+async def test_one_cluster_wide_review_serves_every_namespace(
+    api: ApiClient, ns: Namespace, api_server: ApiServer
+) -> None:
+    """A caller bound cluster-wide is asked once, without a namespace: reading backends
+    of other namespaces then costs no review."""
+    ids = [
+        (await make_backend(api, n))["id"] for n in (ns.name, API_NAMESPACE, RESTRICTED_NAMESPACE)
+    ]
+    reader = api.with_token(await cluster_role_token(ns.kube, ns.name, {FEDB: ["get", "list"]}))
+    assert (await reader.get(f"{FED}/backends/{ids[0]}")).status == 200
+    before = api_server.kube.total_requests()
+    for other in ids[1:]:
+        assert (await reader.get(f"{FED}/backends/{other}")).status == 200
+    assert api_server.kube.total_requests() == before
+    for ident in ids:
+        assert (await api.delete(f"{FED}/backends/{ident}")).status == 204
+
+
+async def test_failed_authentications_are_limited_per_client(
+    api_server: ApiServer, api: ApiClient, tok: Tokens
+) -> None:
+    """Past a few tokens that are not valid, a client is answered 429 with Retry-After
+    before its token costs a TokenReview; static tokens still work."""
+    settings = api_server.settings.model_copy(
+        update={"api_port": free_port(), "api_auth_failure_burst": 3, "api_auth_failure_rate": 0.01}
+    )
+    async with started_api(settings) as limited:
+        client = ApiClient(api.session, limited.url, api.checker)
+        for _ in range(3):
+            reply = await client.get(f"{FED}/backends", token=f"random-{uuid.uuid4().hex}")
+            assert reply.status == 401
+        before = limited.kube.total_requests()
+        throttled = await client.get(f"{FED}/backends", token=f"random-{uuid.uuid4().hex}")
+        assert throttled.status == 429, throttled.body
+        assert throttled.error["code"] == "too_many_requests"
+        assert int(throttled.headers["Retry-After"]) >= 1
+        assert limited.kube.total_requests() == before  # no TokenReview
+        assert (await client.get(f"{FED}/backends", token=tok.admin)).status == 200

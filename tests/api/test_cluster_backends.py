@@ -34,6 +34,7 @@ ADDRESS = (
 )
 FEDB = ("federation.scaivault.io", "federationbackends")
 CFEDB = ("federation.scaivault.io", "clusterfederationbackends")
+SECRETS = ("", "secrets")
 NOWHERE = {"match_labels": {"scaivault-api-test/never": "set"}}
 
 
@@ -265,7 +266,9 @@ async def test_kubernetes_rights_on_cluster_backends_are_cluster_wide(
     # (as the API sends them) is denied.
     everything = ["get", "list", "create", "patch", "delete"]
     local = api.with_token(
-        await service_account_token(ns.kube, ns.name, {FEDB: everything, CFEDB: everything})
+        await service_account_token(
+            ns.kube, ns.name, {FEDB: everything, CFEDB: everything, SECRETS: ["get"]}
+        )
     )
     # its namespaced rights work
     body = {**cluster_body(), "scope": "namespace", "namespace": ns.name}
@@ -302,7 +305,9 @@ async def test_kubernetes_rights_on_cluster_backends_are_cluster_wide(
     assert (await reader.delete(url)).status == 403
     # ... and writing
     writer = api.with_token(
-        await cluster_role_token(ns.kube, ns.name, {CFEDB: ["get", "list", *everything[2:]]})
+        await cluster_role_token(
+            ns.kube, ns.name, {CFEDB: ["get", "list", *everything[2:]], SECRETS: ["get"]}
+        )
     )
     made = await writer.post(f"{FED}/backends", json=cluster_body())
     assert made.status == 201, made.body

@@ -1,9 +1,10 @@
-"""Running the operator and the API as the chart's ServiceAccount, for the RBAC tests.
+"""Running the operator and the API as the chart's ServiceAccounts, for the RBAC tests.
 
-Both processes get the arguments and environment of the rendered Deployment's
-containers (ports moved to free loopback ones) and a kubeconfig holding only a
-TokenRequest token of the chart's ServiceAccount, pointed at a recording proxy
-in front of the test apiserver (see :mod:`.recorder`).
+Each process gets the arguments and environment of its rendered Deployment's
+container (ports moved to free loopback ones) and a kubeconfig holding only a
+TokenRequest token of that Deployment's own ServiceAccount (the operator's,
+or the API's), pointed at a recording proxy in front of the test apiserver
+(see :mod:`.recorder`).
 """
 
 from __future__ import annotations
@@ -91,25 +92,30 @@ def http_ok(url: str) -> bool:
 
 @dataclass
 class Identity:
-    """The chart's ServiceAccount of one installed release, and a token of it."""
+    """One of the chart's ServiceAccounts of an installed release (the operator's, or
+    with ``api`` the API's), a token of it, and the Deployment that runs as it."""
 
     release: Release
     user: str
     token: str
     tmp: Path
+    deployment: str
 
     @classmethod
-    def of(cls, release: Release, tmp: Path) -> Identity:
+    def of(cls, release: Release, tmp: Path, *, api: bool = False) -> Identity:
         cp = release.cp
         install_crd(cp)  # installed by helm from crds/; this waits until it is served
-        token = request_token(cp, release.namespace, release.fullname)
+        name = f"{release.fullname}-api" if api else release.fullname
+        deployment = release.get(f"/apis/apps/v1/namespaces/{release.namespace}/deployments/{name}")
+        account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+        token = request_token(cp, release.namespace, account)
         user = who_am_i(cp, token)
-        assert user == f"system:serviceaccount:{release.namespace}:{release.fullname}"
-        return cls(release, user, token, tmp)
+        assert user == f"system:serviceaccount:{release.namespace}:{name}"
+        return cls(release, user, token, tmp, name)
 
     def container(self, name: str) -> dict[str, Any]:
         deployment = self.release.get(
-            f"/apis/apps/v1/namespaces/{self.release.namespace}/deployments/{self.release.fullname}"
+            f"/apis/apps/v1/namespaces/{self.release.namespace}/deployments/{self.deployment}"
         )
         containers = deployment["spec"]["template"]["spec"]["containers"]
         found: dict[str, Any] = next(c for c in containers if c["name"] == name)
@@ -117,8 +123,8 @@ class Identity:
 
     @property
     def pod_name(self) -> str:
-        """The name the processes get for the pod they would run in."""
-        return f"{self.release.fullname}-5d8f7c9b6-x2k4p"
+        """The name the process gets for the pod it would run in."""
+        return f"{self.deployment}-5d8f7c9b6-x2k4p"
 
     def environment(self, container: dict[str, Any], kubeconfig: Path) -> dict[str, str]:
         """The container's environment (fieldRefs resolved) plus the kubeconfig."""
@@ -308,11 +314,32 @@ class Namespace:
         return self.cp.request("GET", self.backends(name))[0] == 404
 
 
-def operator_scenario(cp: ControlPlane, openbao: OpenBaoServer) -> None:
-    """What the operator does, run against a running operator: a full sync with a
-    conflict, a change, a prune, a manual trigger, Vault kubernetes auth, deletions."""
+#: the ServiceAccount whose tokens the scenarios' Vault kubernetes-auth backends use
+TOKEN_ACCOUNT = "app-reader"
+
+
+def app_namespace_name(cp: ControlPlane) -> str:
+    """A new application namespace (created now: RBAC objects go there at install)."""
+    return Namespace(cp).name
+
+
+def token_values(*namespaces: str) -> list[str]:
+    """helm arguments granting tokens of :data:`TOKEN_ACCOUNT` in ``namespaces`` only."""
+    grants = json.dumps({ns: [TOKEN_ACCOUNT] for ns in namespaces})
+    return [
+        "--set",
+        "rbac.serviceAccountTokens=true",
+        "--set-json",
+        f"rbac.serviceAccountTokenNamespaces={grants}",
+    ]
+
+
+def operator_scenario(cp: ControlPlane, openbao: OpenBaoServer, namespace: str) -> None:
+    """What the operator does, run against a running operator in ``namespace``: a full
+    sync with a conflict, a change, a prune, a manual trigger, Vault kubernetes auth
+    (a token of ``app-reader``), deletions."""
     began = time.monotonic()
-    app = Namespace(cp)
+    app = Namespace(cp, namespace)
     prefix = f"rbac-{uuid.uuid4().hex[:8]}"
     seed(
         openbao,
@@ -371,9 +398,9 @@ def operator_scenario(cp: ControlPlane, openbao: OpenBaoServer) -> None:
     assert app.secret("external-vault-old") is None
 
     # Vault kubernetes auth: a TokenRequest token of a ServiceAccount of the namespace.
-    create_service_account(cp, app.name, "app-reader")
-    mount = configure_kubernetes_auth(openbao, cp, app.name, "app-reader", prefix)
-    app.create_backend("vault-k8s", vault_kubernetes_spec(openbao, prefix, mount, "app-reader"))
+    create_service_account(cp, app.name, TOKEN_ACCOUNT)
+    mount = configure_kubernetes_auth(openbao, cp, app.name, TOKEN_ACCOUNT, prefix)
+    app.create_backend("vault-k8s", vault_kubernetes_spec(openbao, prefix, mount, TOKEN_ACCOUNT))
     k8s = eventually(
         lambda: (s := app.status("vault-k8s")).get("status") == "healthy" and s,
         30,

@@ -74,12 +74,16 @@ def can(
     group: str = "",
     namespace: str | None = None,
     subresource: str = "",
+    name: str = "",
     groups: tuple[str, ...] = ("system:serviceaccounts", "system:authenticated"),
 ) -> bool:
-    """SubjectAccessReview (as the admin) of one action by ``user``."""
+    """SubjectAccessReview (as the admin) of one action by ``user`` (on the object
+    ``name`` when given)."""
     attributes: dict[str, Any] = {"verb": verb, "group": group, "resource": resource}
     if namespace is not None:
         attributes["namespace"] = namespace
+    if name:
+        attributes["name"] = name
     if subresource:
         attributes["subresource"] = subresource
     body = {

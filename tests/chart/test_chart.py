@@ -25,14 +25,26 @@ def chart_meta() -> dict[str, Any]:
     return meta
 
 
+OPERATOR = "scaivault-federation"
+API = "scaivault-federation-api"  # the API's Deployment, ServiceAccount and RBAC
+
+
 def containers(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    (deployment,) = find(docs, "Deployment")
-    return {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+    """The containers of both Deployments (the operator's and the API's), by name."""
+    return {
+        c["name"]: c
+        for deployment in find(docs, "Deployment")
+        for c in deployment["spec"]["template"]["spec"]["containers"]
+    }
 
 
-def pod_spec(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    (deployment,) = find(docs, "Deployment")
-    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+def deployment_of(docs: list[dict[str, Any]], name: str = OPERATOR) -> dict[str, Any]:
+    (deployment,) = find(docs, "Deployment", name)
+    return deployment
+
+
+def pod_spec(docs: list[dict[str, Any]], name: str = OPERATOR) -> dict[str, Any]:
+    spec: dict[str, Any] = deployment_of(docs, name)["spec"]["template"]["spec"]
     return spec
 
 
@@ -86,6 +98,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "serviceMonitor": {"enabled": True},
     },
     "rollout-restarts": {"rbac": {"rolloutRestarts": True}},
+    "service-account-tokens": {
+        "rbac": {
+            "serviceAccountTokens": True,
+            "serviceAccountTokenNamespaces": {"payments": ["vault-auth"], "infra": []},
+        }
+    },
 }
 
 
@@ -162,13 +180,16 @@ def test_default_render(default_docs: list[dict[str, Any]]) -> None:
         ("ClusterRoleBinding", "scaivault-federation-api"),
         ("ClusterRoleBinding", "scaivault-federation-operator"),
         ("Deployment", "scaivault-federation"),
+        ("Deployment", "scaivault-federation-api"),
         ("Service", "scaivault-federation"),
         ("ServiceAccount", "scaivault-federation"),
+        ("ServiceAccount", "scaivault-federation-api"),
     ]
     for doc in default_docs:
         if doc["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
             assert doc["metadata"]["namespace"] == "scaivault-system"
-        assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == "scaivault-federation"
+        name = API if doc["metadata"]["name"] == API else OPERATOR
+        assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == name
         assert doc["metadata"]["labels"]["app.kubernetes.io/version"] == "0.1.0"
     operator = containers(default_docs)["operator"]
     assert operator["image"] == f"{IMAGE}:{chart_meta()['appVersion']}"
@@ -191,9 +212,79 @@ def test_default_render(default_docs: list[dict[str, Any]]) -> None:
     assert [k for k in env if "value" not in env[k]] == ["SCAIVAULT_OPERATOR_NAMESPACE"]
     api = containers(default_docs)["api"]
     assert api["args"] == ["api", "--port=8000", "--default-namespace=scaivault-system"]
-    (deployment,) = find(default_docs, "Deployment")
+    deployment = deployment_of(default_docs)
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert [c["name"] for c in pod_spec(default_docs)["containers"]] == ["operator"]
+    assert [c["name"] for c in pod_spec(default_docs, API)["containers"]] == ["api"]
+
+
+def test_the_api_runs_as_its_own_service_account(default_docs: list[dict[str, Any]]) -> None:
+    """The network-facing API never holds the operator's rights, nor the reverse."""
+    assert pod_spec(default_docs)["serviceAccountName"] == OPERATOR
+    assert pod_spec(default_docs, API)["serviceAccountName"] == API
+    for binding, account in (("scaivault-federation-operator", OPERATOR), (API, API)):
+        (found,) = find(default_docs, "ClusterRoleBinding", binding)
+        assert [s["name"] for s in found["subjects"]] == [account]
+    api = granted(default_docs, "ClusterRole", API)
+    operator = granted(default_docs, "ClusterRole", "scaivault-federation-operator")
+    # the API writes no status, no events, never lists or watches Secrets
+    assert not {g for g in api if g[1].endswith("/status") or g[1] == "events"}
+    assert not {g for g in api if g[1] == "secrets" and g[2] in ("list", "watch", "patch")}
+    # nor may the operator review tokens or access
+    assert not {g for g in operator if g[0].startswith(("authentication.", "authorization."))}
+    # two Deployments whose selectors never match each other's pods
+    selectors = [
+        deployment_of(default_docs, n)["spec"]["selector"]["matchLabels"] for n in (OPERATOR, API)
+    ]
+    labels = [
+        deployment_of(default_docs, n)["spec"]["template"]["metadata"]["labels"]
+        for n in (OPERATOR, API)
+    ]
+    assert not selectors[0].items() <= labels[1].items()
+    assert not selectors[1].items() <= labels[0].items()
+    # one Service for both, as before: each port reaches the pods that have it
+    (service,) = find(default_docs, "Service")
+    assert service["spec"]["selector"].items() <= labels[0].items()
+    assert service["spec"]["selector"].items() <= labels[1].items()
+
+
+def test_default_render_grants_no_service_account_tokens(helm: Path) -> None:
+    for values in ({}, VARIANTS["namespaced-rbac"], VARIANTS["replicas-3"]):
+        tokens = [
+            r
+            for r in rules_of(render(helm, values=values))
+            if "serviceaccounts/token" in r[2]["resources"]
+        ]
+        assert tokens == [], values
+
+
+def test_service_account_tokens_are_granted_per_namespace_and_account(helm: Path) -> None:
+    docs = render(helm, values=VARIANTS["service-account-tokens"])
+    tokens = [r for r in rules_of(docs) if "serviceaccounts/token" in r[2]["resources"]]
+    assert all(kind == "Role" for kind, _, _ in tokens)  # never cluster-wide
+    roles = {
+        r["metadata"]["namespace"]: r["rules"]
+        for r in find(docs, "Role", "scaivault-federation-tokens")
+    }
+    assert roles == {
+        "payments": [
+            {
+                "apiGroups": [""],
+                "resources": ["serviceaccounts/token"],
+                "resourceNames": ["vault-auth"],
+                "verbs": ["create"],
+            }
+        ],
+        "infra": [{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}],
+    }
+    for binding in find(docs, "RoleBinding", "scaivault-federation-tokens"):
+        assert [s["name"] for s in binding["subjects"]] == [OPERATOR, API]
+    without_api = render(
+        helm, values={**VARIANTS["service-account-tokens"], "api": {"enabled": False}}
+    )
+    for binding in find(without_api, "RoleBinding", "scaivault-federation-tokens"):
+        assert [s["name"] for s in binding["subjects"]] == [OPERATOR]
 
 
 LEASE_RULES = [
@@ -240,6 +331,7 @@ def test_default_render_has_no_lease_rbac(default_docs: list[dict[str, Any]]) ->
     assert lease_env(default_docs) == {}
     assert not find(default_docs, "PodDisruptionBudget")
     assert "affinity" not in pod_spec(default_docs)
+    assert "affinity" not in pod_spec(default_docs, API)
 
 
 def test_replicas_coordinate_through_leases_with_a_disruption_budget(helm: Path) -> None:
@@ -257,7 +349,7 @@ def test_replicas_coordinate_through_leases_with_a_disruption_budget(helm: Path)
     assert_lease_role(docs)
     (pdb,) = find(docs, "PodDisruptionBudget")
     assert pdb["spec"]["minAvailable"] == 1
-    (deployment,) = find(docs, "Deployment")
+    deployment = deployment_of(docs)
     assert deployment["spec"]["replicas"] == 3
     assert deployment["spec"]["strategy"] == {
         "type": "RollingUpdate",
@@ -280,7 +372,7 @@ def test_sharding_uses_leases_even_with_one_replica(helm: Path) -> None:
     ]
     assert lease_env(docs)["SCAIVAULT_LEASE_DURATION_SECONDS"] == "12"
     assert_lease_role(docs)
-    (deployment,) = find(docs, "Deployment")
+    deployment = deployment_of(docs)
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"  # Leases hand over
     assert not find(docs, "PodDisruptionBudget")  # one pod: a budget would block draining
@@ -323,7 +415,9 @@ def test_namespaced_operator_with_replicas_keeps_its_leases_in_the_release_names
     roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in find(docs, "Role")}
     assert roles == {
         ("team-a", "scaivault-federation"),
+        ("team-a", API),
         ("team-b", "scaivault-federation"),
+        ("team-b", API),
         ("scaivault-system", "scaivault-federation-mac-key"),
         ("scaivault-system", "scaivault-federation-leases"),
     }
@@ -335,14 +429,16 @@ def test_namespaced_operator_with_replicas_keeps_its_leases_in_the_release_names
 
 def test_namespaced_rbac(helm: Path) -> None:
     docs = render(helm, values=VARIANTS["namespaced-rbac"])
-    assert [d["metadata"]["name"] for d in find(docs, "ClusterRole")] == [
-        "scaivault-federation-cluster"
+    assert sorted(d["metadata"]["name"] for d in find(docs, "ClusterRole")) == [
+        "scaivault-federation-api-cluster",
+        "scaivault-federation-cluster",
     ]
-    cluster = granted(docs, "ClusterRole", "scaivault-federation-cluster")
-    assert not [g for g in cluster if g[1] == "secrets"]
+    for name in ("scaivault-federation-cluster", "scaivault-federation-api-cluster"):
+        assert not [g for g in granted(docs, "ClusterRole", name) if g[1] == "secrets"]
     roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in find(docs, "Role")}
     assert roles == {
         ("team-a", "scaivault-federation"),
+        ("team-a", API),
         ("scaivault-system", "scaivault-federation-mac-key"),
     }
     bindings = {
@@ -350,12 +446,9 @@ def test_namespaced_rbac(helm: Path) -> None:
     }
     assert bindings == roles
     for binding in find(docs, "RoleBinding") + find(docs, "ClusterRoleBinding"):
+        account = API if binding["roleRef"]["name"].startswith(API) else OPERATOR
         assert binding["subjects"] == [
-            {
-                "kind": "ServiceAccount",
-                "name": "scaivault-federation",
-                "namespace": "scaivault-system",
-            }
+            {"kind": "ServiceAccount", "name": account, "namespace": "scaivault-system"}
         ]
     (mac,) = find(docs, "Role", "scaivault-federation-mac-key")
     reads = [r for r in mac["rules"] if "get" in r["verbs"]]
@@ -404,11 +497,16 @@ def test_servicemonitor_and_network_policy(helm: Path) -> None:
         "http": 8000,
         "metrics": 9090,
     }
-    (policy,) = find(docs, "NetworkPolicy")
-    assert policy["spec"]["policyTypes"] == ["Ingress"]
-    api_rule, metrics_rule = policy["spec"]["ingress"]
+    operator, api = (find(docs, "NetworkPolicy", n)[0] for n in (OPERATOR, API))
+    for policy, name in ((operator, OPERATOR), (api, API)):
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        pods = deployment_of(docs, name)["spec"]["template"]["metadata"]["labels"]
+        assert policy["spec"]["podSelector"]["matchLabels"].items() <= pods.items()
+    (api_rule,) = api["spec"]["ingress"]
     assert api_rule["ports"] == [{"port": "http", "protocol": "TCP"}]
     assert api_rule["from"] == [{"namespaceSelector": {"matchLabels": {"team": "platform"}}}]
+    (metrics_rule,) = operator["spec"]["ingress"]
+    assert metrics_rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
     assert "from" not in metrics_rule
 
 
@@ -421,7 +519,7 @@ def test_static_tokens_are_mounted(helm: Path) -> None:
     assert {"name": "static-tokens", "mountPath": "/etc/scaivault", "readOnly": True} in api[
         "volumeMounts"
     ]
-    volume = next(v for v in pod_spec(docs)["volumes"] if v["name"] == "static-tokens")
+    volume = next(v for v in pod_spec(docs, API)["volumes"] if v["name"] == "static-tokens")
     assert volume["secret"]["secretName"] == "scaivault-federation-static-tokens"
     assert "static-tokens" not in [m["name"] for m in containers(docs)["operator"]["volumeMounts"]]
 
@@ -429,7 +527,7 @@ def test_static_tokens_are_mounted(helm: Path) -> None:
         helm, values={"api": {"staticTokens": {"enabled": True, "existingSecret": "mine"}}}
     )
     assert not find(existing, "Secret")
-    volume = next(v for v in pod_spec(existing)["volumes"] if v["name"] == "static-tokens")
+    volume = next(v for v in pod_spec(existing, API)["volumes"] if v["name"] == "static-tokens")
     assert volume["secret"]["secretName"] == "mine"
 
 
@@ -489,12 +587,13 @@ def test_image_tag_and_digest(helm: Path) -> None:
 
 
 def test_security_context(variant: list[dict[str, Any]]) -> None:
-    pod = pod_spec(variant)
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    assert pod["securityContext"]["runAsUser"] == 65532
-    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert pod["automountServiceAccountToken"] is True
-    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+    for deployment in find(variant, "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == 65532
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is True
+        assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
     for container in containers(variant).values():
         context = container["securityContext"]
         assert context["runAsNonRoot"] is True

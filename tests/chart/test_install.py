@@ -49,19 +49,21 @@ def installed(helm: Path, control_plane: ControlPlane) -> Iterator[Release]:
 
 def test_helm_install_creates_every_object(installed: Release, control_plane: ControlPlane) -> None:
     ns, name = installed.namespace, installed.fullname
-    deployment = installed.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")
-    assert [c["name"] for c in deployment["spec"]["template"]["spec"]["containers"]] == [
-        "operator",
-        "api",
-    ]
-    assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == name
-    assert exists(control_plane, f"/api/v1/namespaces/{ns}/serviceaccounts/{name}")
+    # the operator and the API: two Deployments, each with its own ServiceAccount
+    for deployment_name, container, account, role in (
+        (name, "operator", name, f"{name}-operator"),
+        (f"{name}-api", "api", f"{name}-api", f"{name}-api"),
+    ):
+        deployment = installed.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{deployment_name}")
+        pod = deployment["spec"]["template"]["spec"]
+        assert [c["name"] for c in pod["containers"]] == [container]
+        assert pod["serviceAccountName"] == account
+        assert exists(control_plane, f"/api/v1/namespaces/{ns}/serviceaccounts/{account}")
+        assert exists(control_plane, f"{RBAC}/clusterroles/{role}")
+        binding = installed.get(f"{RBAC}/clusterrolebindings/{role}")
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": ns}]
     service = installed.get(f"/api/v1/namespaces/{ns}/services/{name}")
     assert {p["port"] for p in service["spec"]["ports"]} == {8000, 9090}
-    for suffix in ("operator", "api"):
-        assert exists(control_plane, f"{RBAC}/clusterroles/{name}-{suffix}")
-        binding = installed.get(f"{RBAC}/clusterrolebindings/{name}-{suffix}")
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": ns}]
     crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     assert exists(control_plane, f"{crds}/federationbackends.federation.scaivault.io")
     for crd in ("kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"):
@@ -108,7 +110,7 @@ def test_helm_upgrade_to_replicas_adds_lease_rbac_and_a_budget(
     )
     assert exists(control_plane, f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}")
     deployment = installed.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")
-    (operator, _) = deployment["spec"]["template"]["spec"]["containers"]
+    (operator,) = deployment["spec"]["template"]["spec"]["containers"]
     assert f"--peering={name}" in operator["args"] and "--standalone" not in operator["args"]
     status, _ = control_plane.request("GET", "/apis/kopf.dev/v1")
     assert status == 404  # no kopf peering resources
@@ -223,8 +225,15 @@ def test_pod_is_admitted_under_the_restricted_pod_security_standard(
     status, _ = control_plane.request("POST", "/api/v1/namespaces", body)
     assert status in (201, 409)
     docs = [d for d in yaml.safe_load_all(render_text(helm, values=values)) if d]
-    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
-    template = deployment["spec"]["template"]
+    for deployment in [d for d in docs if d["kind"] == "Deployment"]:
+        admitted_only_when_restricted(control_plane, namespace, deployment["spec"]["template"])
+
+
+def admitted_only_when_restricted(
+    control_plane: ControlPlane, namespace: str, template: dict[str, Any]
+) -> None:
+    """A pod of ``template`` passes the namespace's restricted policy, and the same pod
+    allowing privilege escalation does not."""
     pod: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -292,8 +292,8 @@ def test_google_push_values_reach_the_api_container(helm: Path) -> None:
             }
         },
     )
-    (deployment,) = find(docs, "Deployment")
-    (api,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "api"]
+    (deployment,) = find(docs, "Deployment", "scaivault-federation-api")
+    (api,) = deployment["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e["value"] for e in api["env"]}
     assert env["SCAIVAULT_API_GOOGLE_PUSH_AUDIENCE"].endswith("/notify/google")
     assert (

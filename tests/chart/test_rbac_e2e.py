@@ -1,13 +1,14 @@
 """The chart's RBAC, proven by running the operator and the API with exactly it.
 
-The chart is installed with ``helm install`` into the test apiserver; a
-TokenRequest gives a token of the chart's ServiceAccount; both processes run
-with a kubeconfig holding only that token and the arguments and environment
-of the rendered Deployment's containers. Their Kubernetes calls go through a
-recording proxy, so the tests check both directions: nothing they do is
-forbidden (the rules suffice), and every verb the rules grant was used (no
-rule is there for nothing). SubjectAccessReviews then show what the identity
-cannot do.
+The chart is installed with ``helm install`` into the test apiserver, with
+ServiceAccount tokens granted in the two namespaces the scenarios use; a
+TokenRequest gives a token of each Deployment's own ServiceAccount (the
+operator's, the API's); each process runs with a kubeconfig holding only its
+token and the arguments and environment of its rendered Deployment. Their
+Kubernetes calls go through a recording proxy, so the tests check both
+directions: nothing they do is forbidden (the rules suffice), and every verb
+the rules grant was used (no rule is there for nothing). SubjectAccessReviews
+then show what each identity cannot do.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -25,10 +28,12 @@ from tests.vault_kubernetes import ROLE, configure_kubernetes_auth, create_servi
 from .cluster_scenario import cluster_backend_scenario
 from .harness import (
     API_GROUP,
+    TOKEN_ACCOUNT,
     Identity,
     Namespace,
     Running,
     api_call,
+    app_namespace_name,
     denied,
     eventually,
     grants,
@@ -37,6 +42,7 @@ from .harness import (
     run_api,
     run_operator,
     seed,
+    token_values,
     used,
 )
 from .identity import can, request_token
@@ -45,14 +51,35 @@ from .tools import Release
 pytestmark = pytest.mark.e2e
 
 
+@dataclass
+class Installed:
+    operator: Identity
+    api: Identity
+    #: where the operator's scenario, and the API's, run (tokens granted in both)
+    operator_namespace: str
+    api_namespace: str
+
+
 @pytest.fixture(scope="module")
-def identity(
-    release_factory: Callable[..., Release], tmp_path_factory: pytest.TempPathFactory
-) -> Identity:
+def installed(
+    release_factory: Callable[..., Release],
+    tmp_path_factory: pytest.TempPathFactory,
+    isolated_control_plane: ControlPlane,
+) -> Installed:
     began = time.monotonic()
-    identity = Identity.of(release_factory("rbac"), tmp_path_factory.mktemp("rbac"))
-    print(f"helm install + ServiceAccount token: {time.monotonic() - began:.1f}s")
-    return identity
+    cp = isolated_control_plane
+    operator_namespace, api_namespace = app_namespace_name(cp), app_namespace_name(cp)
+    release = release_factory("rbac", *token_values(operator_namespace, api_namespace))
+    tmp = tmp_path_factory.mktemp("rbac")
+    operator, api = Identity.of(release, tmp), Identity.of(release, tmp, api=True)
+    print(f"helm install + ServiceAccount tokens: {time.monotonic() - began:.1f}s")
+    return Installed(operator, api, operator_namespace, api_namespace)
+
+
+@pytest.fixture(scope="module")
+def identity(installed: Installed) -> Identity:
+    """The operator's."""
+    return installed.operator
 
 
 @pytest.fixture(scope="module")
@@ -62,19 +89,24 @@ def operator(identity: Identity) -> Iterator[Running]:
 
 
 @pytest.fixture(scope="module")
-def api(identity: Identity) -> Iterator[Running]:
-    with run_api(identity) as running:
+def api(installed: Installed) -> Iterator[Running]:
+    with run_api(installed.api) as running:
         yield running
 
 
+def tokens_role(identity: Identity, namespace: str) -> dict[str, Any]:
+    return identity.role(namespace, f"{identity.release.fullname}-tokens")
+
+
 def test_operator_syncs_and_reports_a_conflict_as_the_service_account(
+    installed: Installed,
     identity: Identity,
     operator: Running,
     openbao: OpenBaoServer,
     isolated_control_plane: ControlPlane,
 ) -> None:
     assert "--standalone" in identity.container("operator")["args"]
-    operator_scenario(isolated_control_plane, openbao)
+    operator_scenario(isolated_control_plane, openbao, installed.operator_namespace)
     cluster_backend_scenario(isolated_control_plane, openbao, identity.release.namespace)
 
     calls = operator.proxy.snapshot()
@@ -82,15 +114,23 @@ def test_operator_syncs_and_reports_a_conflict_as_the_service_account(
     assert operator.forbidden_in_log() == [], operator.log()[-3000:]
     assert http_ok(operator.url)
 
-    # Every verb the operator's ClusterRole grants was used, and nothing else.
-    granted = grants(identity.cluster_role("operator"))
+    # Every verb the operator's ClusterRole and its tokens Role grant was used, and
+    # nothing else; tokens only of the one account, only where granted.
+    granted = grants(
+        identity.cluster_role("operator"), tokens_role(identity, installed.operator_namespace)
+    )
     assert used(calls) == granted, (sorted(used(calls) - granted), sorted(granted - used(calls)))
+    assert {(c.namespace, c.name) for c in calls if c.resource == "serviceaccounts/token"} == {
+        (installed.operator_namespace, TOKEN_ACCOUNT)
+    }
 
 
-def test_api_serves_backends_and_secrets_as_the_service_account(
-    identity: Identity, api: Running, openbao: OpenBaoServer, isolated_control_plane: ControlPlane
+def test_api_serves_backends_and_secrets_as_its_own_service_account(
+    installed: Installed, api: Running, openbao: OpenBaoServer, isolated_control_plane: ControlPlane
 ) -> None:
-    app = Namespace(isolated_control_plane)
+    identity = installed.api
+    assert identity.user != installed.operator.user
+    app = Namespace(isolated_control_plane, installed.api_namespace)
     admin = isolated_control_plane.admin_token
     prefix = f"rbac-{uuid.uuid4().hex[:8]}"
     seed(openbao, prefix, {"db": {"password": "proxied"}})
@@ -136,9 +176,9 @@ def test_api_serves_backends_and_secrets_as_the_service_account(
     assert read["data"] == {"password": "proxied"} and read["source"] == "proxy"
 
     # A proxy read through kubernetes auth: the API requests the ServiceAccount's token.
-    create_service_account(isolated_control_plane, app.name, "app-reader")
+    create_service_account(isolated_control_plane, app.name, TOKEN_ACCOUNT)
     mount = configure_kubernetes_auth(
-        openbao, isolated_control_plane, app.name, "app-reader", prefix
+        openbao, isolated_control_plane, app.name, TOKEN_ACCOUNT, prefix
     )
     k8s_body = {
         "name": "vault-k8s-proxy",
@@ -149,7 +189,7 @@ def test_api_serves_backends_and_secrets_as_the_service_account(
             "auth_method": "kubernetes",
             "auth_mount": mount,
             "role": ROLE,
-            "service_account": "app-reader",
+            "service_account": TOKEN_ACCOUNT,
         },
         "path_mapping": {"k8s/vault/**": f"secret/data/{prefix}/**"},
         "mode": "proxy",
@@ -181,7 +221,7 @@ def test_api_serves_backends_and_secrets_as_the_service_account(
     calls = api.proxy.snapshot()
     assert denied(calls) == []
     assert api.forbidden_in_log() == [], api.log()[-3000:]
-    granted = grants(identity.cluster_role("api"))
+    granted = grants(identity.cluster_role("api"), tokens_role(identity, installed.api_namespace))
     assert used(calls) == granted, (sorted(used(calls) - granted), sorted(granted - used(calls)))
 
 
@@ -256,16 +296,23 @@ def cluster_backend_through_the_api(
         ("create", "admissionregistration.k8s.io", "validatingwebhookconfigurations", None),
         ("create", "coordination.k8s.io", "leases", "default"),
         ("patch", "coordination.k8s.io", "leases", "kube-system"),
+        # ServiceAccount tokens: never cluster-wide, nor where no namespace was granted
+        ("create", "", "serviceaccounts/token", None),
+        ("create", "", "serviceaccounts/token", "default"),
+        ("create", "", "serviceaccounts/token", "scaivault-system"),
     ],
 )
+@pytest.mark.parametrize("who", ["operator", "api"])
 def test_service_account_cannot_do_more(
-    identity: Identity,
+    installed: Installed,
     isolated_control_plane: ControlPlane,
+    who: str,
     verb: str,
     group: str,
     resource: str,
     namespace: str | None,
 ) -> None:
+    identity: Identity = getattr(installed, who)
     resource, _, subresource = resource.partition("/")
     assert not can(
         isolated_control_plane,
@@ -303,7 +350,6 @@ def test_service_account_can_what_it_needs(
         ("create", "", "secrets"),
         ("patch", API_GROUP, "federationbackends"),
         ("create", "", "events"),
-        ("create", "", "serviceaccounts/token"),
     ]:
         assert can(
             isolated_control_plane,
@@ -313,3 +359,54 @@ def test_service_account_can_what_it_needs(
             group=group,
             namespace="elsewhere",
         )
+
+
+def test_service_account_tokens_only_of_the_granted_account_where_granted(
+    installed: Installed, isolated_control_plane: ControlPlane
+) -> None:
+    granted = (installed.operator_namespace, installed.api_namespace)
+    for identity in (installed.operator, installed.api):
+        for namespace in (*granted, "elsewhere"):
+            for account in (TOKEN_ACCOUNT, "default", "deployer"):
+                allowed = can(
+                    isolated_control_plane,
+                    identity.user,
+                    "create",
+                    "serviceaccounts",
+                    namespace=namespace,
+                    subresource="token",
+                    name=account,
+                )
+                expected = namespace in granted and account == TOKEN_ACCOUNT
+                assert allowed is expected, (identity.user, namespace, account)
+
+
+@pytest.mark.parametrize(
+    ("verb", "group", "resource"),
+    [
+        ("list", "", "secrets"),
+        ("watch", "", "secrets"),
+        ("patch", "", "secrets"),
+        ("patch", API_GROUP, "federationbackends/status"),
+        ("create", "", "events"),
+        ("list", "apiextensions.k8s.io", "customresourcedefinitions"),
+    ],
+)
+def test_the_api_has_none_of_the_operators_rights(
+    installed: Installed, isolated_control_plane: ControlPlane, verb: str, group: str, resource: str
+) -> None:
+    """The network-facing API cannot list Secrets, write status or Events, even though
+    the operator can (and the operator cannot review tokens)."""
+    resource, _, subresource = resource.partition("/")
+    for namespace in ("elsewhere", None):
+        assert not can(
+            isolated_control_plane, installed.api.user, verb, resource, group=group,
+            namespace=namespace, subresource=subresource,
+        )  # fmt: skip
+    assert not can(
+        isolated_control_plane,
+        installed.operator.user,
+        "create",
+        "tokenreviews",
+        group="authentication.k8s.io",
+    )

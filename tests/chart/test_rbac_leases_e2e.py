@@ -23,11 +23,13 @@ from .cluster_scenario import cluster_backend_scenario
 from .harness import (
     LEASE_GROUP_LABEL,
     Identity,
+    app_namespace_name,
     denied,
     eventually,
     grants,
     operator_scenario,
     run_operator,
+    token_values,
     used,
 )
 from .identity import can
@@ -39,15 +41,32 @@ COORDINATION = "coordination.k8s.io"
 
 
 @pytest.fixture(scope="module")
+def scenario_namespace(isolated_control_plane: ControlPlane) -> str:
+    return app_namespace_name(isolated_control_plane)
+
+
+@pytest.fixture(scope="module")
 def identity(
-    release_factory: Callable[..., Release], tmp_path_factory: pytest.TempPathFactory
+    release_factory: Callable[..., Release],
+    tmp_path_factory: pytest.TempPathFactory,
+    scenario_namespace: str,
 ) -> Identity:
-    release = release_factory("lease", "--set", "replicaCount=2", "--set", "leaseDurationSeconds=6")
+    release = release_factory(
+        "lease",
+        "--set",
+        "replicaCount=2",
+        "--set",
+        "leaseDurationSeconds=6",
+        *token_values(scenario_namespace),
+    )
     return Identity.of(release, tmp_path_factory.mktemp("lease"))
 
 
 def test_operator_with_leases_uses_exactly_its_rules(
-    identity: Identity, openbao: OpenBaoServer, isolated_control_plane: ControlPlane
+    identity: Identity,
+    openbao: OpenBaoServer,
+    isolated_control_plane: ControlPlane,
+    scenario_namespace: str,
 ) -> None:
     release = identity.release
     container = identity.container("operator")
@@ -60,7 +79,7 @@ def test_operator_with_leases_uses_exactly_its_rules(
         assert lease["metadata"]["labels"] == {LEASE_GROUP_LABEL: release.fullname}
         assert lease["spec"]["leaseDurationSeconds"] == 6
         first = lease["metadata"]["resourceVersion"]
-        operator_scenario(isolated_control_plane, openbao)
+        operator_scenario(isolated_control_plane, openbao, scenario_namespace)
         cluster_backend_scenario(isolated_control_plane, openbao, release.namespace)
         # Renewed every lease-duration/3 (here 2s): the scenario outlasts a few renewals.
         renewed = eventually(
@@ -76,10 +95,12 @@ def test_operator_with_leases_uses_exactly_its_rules(
     assert operator.forbidden_in_log() == [], operator.log()[-3000:]
     assert {c.namespace for c in calls if c.group == COORDINATION} == {release.namespace}
 
-    # Every verb of the operator's ClusterRole and of the Lease Role was used, and nothing else.
+    # Every verb of the operator's ClusterRole, the Lease Role and the tokens Role was
+    # used, and nothing else.
     granted = grants(
         identity.cluster_role("operator"),
         identity.role(release.namespace, f"{release.fullname}-leases"),
+        identity.role(scenario_namespace, f"{release.fullname}-tokens"),
     )
     assert used(calls) == granted, (sorted(used(calls) - granted), sorted(granted - used(calls)))
     assert {c.verb for c in calls if c.resource == "leases"} == {

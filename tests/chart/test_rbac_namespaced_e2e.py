@@ -42,7 +42,8 @@ pytestmark = pytest.mark.e2e
 
 @dataclass
 class Scoped:
-    identity: Identity
+    identity: Identity  # the operator's
+    api: Identity
     watched: Namespace
     other: Namespace
 
@@ -62,7 +63,8 @@ def scoped(
         "--set-json",
         f"watchNamespaces={json.dumps([watched.name])}",
     )
-    return Scoped(Identity.of(release, tmp_path_factory.mktemp("nsrbac")), watched, other)
+    tmp = tmp_path_factory.mktemp("nsrbac")
+    return Scoped(Identity.of(release, tmp), Identity.of(release, tmp, api=True), watched, other)
 
 
 @pytest.fixture(scope="module")
@@ -109,9 +111,10 @@ def test_operator_syncs_the_watched_namespace_only(
     assert used(calls) <= granted, sorted(used(calls) - granted)
 
 
-def test_api_runs_with_namespaced_rules(scoped: Scoped) -> None:
-    admin = scoped.identity.release.cp.admin_token
-    with run_api(scoped.identity) as api:
+def test_api_runs_with_namespaced_rules_as_its_own_service_account(scoped: Scoped) -> None:
+    identity = scoped.api
+    admin = identity.release.cp.admin_token
+    with run_api(identity) as api:
         path = f"/v1/secrets/local/x?namespace={scoped.watched.name}"
         status, _ = api_call(api, "PUT", path, admin, {"data": {"a": "1"}})
         assert status == 201
@@ -120,6 +123,18 @@ def test_api_runs_with_namespaced_rules(scoped: Scoped) -> None:
         calls = api.proxy.snapshot()
     assert denied(calls) == []
     assert api.forbidden_in_log() == []
+    fullname = identity.release.fullname
+    granted = grants(
+        identity.cluster_role("api-cluster"), identity.role(scoped.watched.name, f"{fullname}-api")
+    )
+    assert used(calls) <= granted, sorted(used(calls) - granted)
+    # the operator's Role in the watched namespace is not the API's, nor the reverse
+    cp = identity.release.cp
+    for verb in ("list", "watch", "patch"):
+        assert not can(cp, identity.user, verb, "secrets", namespace=scoped.watched.name)
+    assert not can(
+        cp, scoped.identity.user, "create", "tokenreviews", group="authentication.k8s.io"
+    )
 
 
 @pytest.mark.parametrize("verb", ["get", "list", "create", "update", "patch", "delete"])
@@ -127,8 +142,9 @@ def test_no_secret_access_outside_the_watched_namespaces(scoped: Scoped, verb: s
     identity = scoped.identity
     cp = identity.release.cp
     assert can(cp, identity.user, verb, "secrets", namespace=scoped.watched.name)
-    assert not can(cp, identity.user, verb, "secrets", namespace=scoped.other.name)
-    assert not can(cp, identity.user, verb, "secrets")  # cluster-wide
+    for who in (identity, scoped.api):
+        assert not can(cp, who.user, verb, "secrets", namespace=scoped.other.name)
+        assert not can(cp, who.user, verb, "secrets")  # cluster-wide
 
 
 def test_mac_key_is_the_only_secret_readable_in_the_release_namespace(scoped: Scoped) -> None:

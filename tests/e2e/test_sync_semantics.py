@@ -112,6 +112,18 @@ async def test_unmanaged_secret_conflict_report_then_overwrite(
     await cluster.kube.merge_patch(
         cluster.backend_url("takeover"), {"spec": {"conflictPolicy": "overwrite"}}
     )
+    # overwrite alone takes over no Secret the backend did not write
+    status = await cluster.sync_now("takeover")
+    assert conflict_paths(status) == {"app/token": "UnmanagedSecretNotOptedIn"}
+    kept = await cluster.secret("app-token")
+    assert kept == unmanaged
+
+    # the Secret opts in
+    await cluster.kube.merge_patch(
+        f"/api/v1/namespaces/{cluster.namespace}/secrets/app-token",
+        {"metadata": {"labels": {"federation.scaivault.io/allow-overwrite": "true"}}},
+    )
+    await cluster.sync_now("takeover")
     status = await cluster.wait_status("takeover", lambda s: s.get("conflictCount") == 0)
     assert status["secretsSynced"] == 2
     taken = await cluster.secret("app-token")

@@ -23,6 +23,7 @@ from scaivault_federation.backends.errors import BackendError
 from scaivault_federation.backends.fake import FakeBackend
 from scaivault_federation.k8s.client import ConflictError, KubeApiError, NotFoundError
 from scaivault_federation.labels import (
+    ALLOW_OVERWRITE_LABEL,
     BACKEND_LABEL,
     MANAGED_BY,
     MANAGED_BY_VALUE,
@@ -360,9 +361,15 @@ def _copy(secret: LocalSecret, **changes: Any) -> LocalSecret:
     return LocalSecret(**fields)
 
 
-def unmanaged_secret(name: str, data: Mapping[str, bytes]) -> LocalSecret:
+#: the label by which a Secret no backend manages lets overwrite take it over
+OPT_IN = {ALLOW_OVERWRITE_LABEL: "true"}
+
+
+def unmanaged_secret(
+    name: str, data: Mapping[str, bytes], labels: Mapping[str, str] | None = None
+) -> LocalSecret:
     """A Secret someone made by hand."""
-    return LocalSecret(name=name, data=dict(data))
+    return LocalSecret(name=name, data=dict(data), labels=dict(labels or {}))
 
 
 def managed_secret(

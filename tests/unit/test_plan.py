@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from scaivault_federation.labels import (
+    ALLOW_OVERWRITE_LABEL,
     BACKEND_LABEL,
     MANAGED_BY,
     MANAGED_BY_VALUE,
@@ -12,7 +17,12 @@ from scaivault_federation.labels import (
     REMOTE_VERSION_ANNOTATION,
     SOURCE_MAC_ANNOTATION,
 )
-from scaivault_federation.models.secret import LocalSecret, RemoteItem
+from scaivault_federation.models.secret import (
+    CREDENTIAL_TYPES,
+    ISSUED_TYPES,
+    LocalSecret,
+    RemoteItem,
+)
 from scaivault_federation.models.spec import ConflictPolicy
 from scaivault_federation.paths import parse_mappings, secret_name_for_path
 from scaivault_federation.sync.mac import compute_mac
@@ -62,8 +72,11 @@ def managed(
     )
 
 
-def unmanaged(path: str, value: str) -> LocalSecret:
-    return LocalSecret(name=secret_name_for_path(path), data={"value": value.encode()})
+def unmanaged(path: str, value: str, *, opted_in: bool = False) -> LocalSecret:
+    labels = {ALLOW_OVERWRITE_LABEL: "true"} if opted_in else {}
+    return LocalSecret(
+        name=secret_name_for_path(path), data={"value": value.encode()}, labels=labels
+    )
 
 
 def plan(
@@ -144,9 +157,44 @@ def test_unmanaged_secret_with_same_value_is_left_alone_under_report() -> None:
     assert result.writes == [] and result.conflicts == []
 
 
-def test_unmanaged_secret_is_taken_over_under_overwrite() -> None:
+def test_unmanaged_secret_is_not_taken_over_under_overwrite_unless_it_opts_in() -> None:
     result = plan([item("a", "remote")], [unmanaged("a", "mine")], policy=ConflictPolicy.OVERWRITE)
+    assert result.writes == []
+    assert [(c.path, c.reason) for c in result.conflicts] == [("a", ConflictReason.NOT_OURS)]
+    same = plan([item("a", "same")], [unmanaged("a", "same")], policy=ConflictPolicy.OVERWRITE)
+    assert same.writes == [] and same.conflicts == []  # not adopted either
+
+
+def test_opted_in_unmanaged_secret_is_taken_over_under_overwrite() -> None:
+    mine = unmanaged("a", "mine", opted_in=True)
+    result = plan([item("a", "remote")], [mine], policy=ConflictPolicy.OVERWRITE)
     assert [w.takeover for w in result.writes] == [True]
+    reported = plan([item("a", "remote")], [mine])  # the label alone changes nothing
+    assert reported.writes == []
+    assert reported.conflicts[0].reason is ConflictReason.LOCAL_SECRET_DIFFERS
+
+
+@pytest.mark.parametrize("secret_type", sorted(CREDENTIAL_TYPES))
+def test_built_in_credential_types_are_never_taken_over(secret_type: str) -> None:
+    theirs = replace(unmanaged("a", "mine", opted_in=True), type=secret_type)
+    result = plan([item("a", "remote")], [theirs], policy=ConflictPolicy.OVERWRITE)
+    assert result.writes == [] and result.deletes == []
+    assert [c.reason for c in result.conflicts] == [ConflictReason.NOT_OURS]
+
+
+@pytest.mark.parametrize("secret_type", sorted(ISSUED_TYPES))
+def test_issued_tokens_are_never_written_or_deleted_whatever_their_labels(
+    secret_type: str,
+) -> None:
+    """A token Secret labelled as this backend's (by someone who could write Secrets)
+    is still Kubernetes': no write, no prune, no orphan mark."""
+    forged = replace(managed("a", "token", edited_to="token"), type=secret_type)
+    for policy in ConflictPolicy:
+        result = plan([item("a", "remote")], [forged], policy=policy, prune=True)
+        assert result.writes == [] and result.deletes == []
+        assert [c.reason for c in result.conflicts] == [ConflictReason.NOT_OURS]
+    gone = plan([], [forged], prune=True)
+    assert gone.deletes == [] and gone.orphans == []
 
 
 def test_secret_of_another_backend_is_never_touched() -> None:

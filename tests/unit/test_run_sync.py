@@ -31,6 +31,7 @@ from tests.unit.engine_fakes import (
     MAC_KEY,
     NAME,
     NAMESPACE,
+    OPT_IN,
     MemorySecretStorage,
     managed_secret,
     spec_of,
@@ -523,10 +524,10 @@ async def test_another_backends_secret_is_listed_and_never_touched() -> None:
         assert store.secret(NAMESPACE, "app-api") == theirs
 
 
-async def test_overwrite_takes_over_unmanaged_and_edited_secrets() -> None:
+async def test_overwrite_takes_over_edited_and_opted_in_secrets() -> None:
     backend, store = await synced_once(conflictPolicy="overwrite")
     store.edit(NAMESPACE, "app-db", {"user": b"app", "password": b"by-hand"})
-    store.put(NAMESPACE, unmanaged_secret("app-new", {"value": b"mine"}))
+    store.put(NAMESPACE, unmanaged_secret("app-new", {"value": b"mine"}, OPT_IN))
     backend.set("prod/new", "remote-new")
 
     outcome = await sync(backend, store, conflictPolicy="overwrite")
@@ -537,12 +538,25 @@ async def test_overwrite_takes_over_unmanaged_and_edited_secrets() -> None:
     assert store.data(NAMESPACE)["app-db"] == {"user": b"app", "password": b"pw-1"}
     new = store.secret(NAMESPACE, "app-new")
     assert new is not None and new.data == {"value": b"remote-new"}
-    assert new.labels == {MANAGED_BY: MANAGED_BY_VALUE, BACKEND_LABEL: NAME}
+    assert new.labels == {MANAGED_BY: MANAGED_BY_VALUE, BACKEND_LABEL: NAME, **OPT_IN}
+
+
+async def test_overwrite_leaves_a_secret_that_does_not_opt_in() -> None:
+    backend, store = await synced_once(conflictPolicy="overwrite")
+    store.put(NAMESPACE, unmanaged_secret("app-new", {"value": b"mine"}))
+    mine = store.secret(NAMESPACE, "app-new")
+    backend.set("prod/new", "remote-new")
+
+    outcome = await sync(backend, store, conflictPolicy="overwrite")
+
+    assert conflicts(outcome) == [("app/new", "prod/new", ConflictReason.NOT_OURS)]
+    assert outcome.takeovers == []
+    assert store.secret(NAMESPACE, "app-new") == mine
 
 
 async def test_a_failed_takeover_is_an_error_not_a_takeover() -> None:
     backend, store = make_backend(), MemorySecretStorage()
-    store.put(NAMESPACE, unmanaged_secret("app-api", {"value": b"mine"}))
+    store.put(NAMESPACE, unmanaged_secret("app-api", {"value": b"mine"}, OPT_IN))
     store.fail("write", "app-api", ConflictError(409, "Conflict", "modified"))
 
     outcome = await sync(backend, store, conflictPolicy="overwrite")

@@ -27,6 +27,7 @@ from scaivault_federation.sync.worker import INVALID_SPEC_WAIT, BackendWorker
 from tests.unit.engine_fakes import (
     MONOTONIC_START,
     NAMESPACE,
+    OPT_IN,
     WALL_START,
     World,
     rfc3339,
@@ -613,7 +614,7 @@ async def test_a_conflict_is_announced_once_and_listed_while_it_lasts() -> None:
 
 async def test_a_takeover_is_announced() -> None:
     world = World(conflictPolicy="overwrite")
-    world.store.put(NAMESPACE, unmanaged_secret("app-db", {"value": b"mine"}))
+    world.store.put(NAMESPACE, unmanaged_secret("app-db", {"value": b"mine"}, OPT_IN))
     worker = world.worker()
 
     await worker.step(world.resource())

@@ -29,10 +29,15 @@ contains the chart name, else "<release>-<chart>". Truncated to 63 characters.
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* Labels of every object. */}}
+{{/* Labels of every object but the API's. */}}
 {{- define "scaivault-federation.labels" -}}
-helm.sh/chart: {{ include "scaivault-federation.chart" . }}
 {{ include "scaivault-federation.selectorLabels" . }}
+{{ include "scaivault-federation.commonLabels" . }}
+{{- end }}
+
+{{/* Labels of the operator's and the API's objects alike. */}}
+{{- define "scaivault-federation.commonLabels" -}}
+helm.sh/chart: {{ include "scaivault-federation.chart" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: scaivault-federation
@@ -44,7 +49,43 @@ app.kubernetes.io/name: {{ include "scaivault-federation.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
-{{/* The ServiceAccount the pod runs as. */}}
+{{/* The API's name: its Deployment, ServiceAccount and RBAC objects. */}}
+{{- define "scaivault-federation.apiName" -}}
+{{- printf "%s-api" (include "scaivault-federation.fullname" . | trunc 59 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+Labels selecting the API pods. Their name differs from the operator's, so the
+operator Deployment's selector (immutable) never matches them.
+*/}}
+{{- define "scaivault-federation.apiSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-api" (include "scaivault-federation.name" . | trunc 59 | trimSuffix "-") }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of the API's objects. */}}
+{{- define "scaivault-federation.apiLabels" -}}
+{{ include "scaivault-federation.apiSelectorLabels" . }}
+app.kubernetes.io/component: api
+{{ include "scaivault-federation.commonLabels" . }}
+{{- end }}
+
+{{/* Labels selecting every pod of the release, the operator's and the API's. */}}
+{{- define "scaivault-federation.releaseSelectorLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: scaivault-federation
+{{- end }}
+
+{{/* The ServiceAccount the API runs as: its own, never the operator's. */}}
+{{- define "scaivault-federation.apiServiceAccountName" -}}
+{{- if .Values.api.serviceAccount.create }}
+{{- default (include "scaivault-federation.apiName" .) .Values.api.serviceAccount.name }}
+{{- else }}
+{{- required "api.serviceAccount.name is required when api.serviceAccount.create is false" .Values.api.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The ServiceAccount the operator runs as. */}}
 {{- define "scaivault-federation.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "scaivault-federation.fullname" .) .Values.serviceAccount.name }}
@@ -90,12 +131,18 @@ replicas, or sharding); otherwise the one replica runs `--standalone`.
 {{- if and .Values.rbac.namespaced (not .Values.watchNamespaces) }}
 {{- fail "rbac.namespaced requires watchNamespaces: the namespaces to grant access in" }}
 {{- end }}
+{{- if and .Values.rbac.create .Values.rbac.serviceAccountTokens (not .Values.rbac.serviceAccountTokenNamespaces) }}
+{{- fail "rbac.serviceAccountTokens needs rbac.serviceAccountTokenNamespaces: the namespaces (and ServiceAccounts) whose tokens backends may use" }}
+{{- end }}
+{{- if and .Values.api.enabled (eq (include "scaivault-federation.apiServiceAccountName" .) (include "scaivault-federation.serviceAccountName" .)) }}
+{{- fail "api.serviceAccount must name another ServiceAccount than serviceAccount: the API and the operator never share one" }}
+{{- end }}
 {{- if and .Values.api.enabled .Values.api.staticTokens.enabled (not .Values.api.staticTokens.existingSecret) (not .Values.api.staticTokens.tokens) }}
 {{- fail "api.staticTokens.enabled needs api.staticTokens.existingSecret or api.staticTokens.tokens" }}
 {{- end }}
 {{- end }}
 
-{{/* Settings both containers read the same way: which endpoints and what of the
+{{/* Settings both processes read the same way: which endpoints and what of the
 operator's own identity a namespace's backends may use. */}}
 {{- define "scaivault-federation.sharedEnv" -}}
 {{- with .Values.allowedEndpoints }}
@@ -113,5 +160,53 @@ operator's own identity a namespace's backends may use. */}}
 {{- with .Values.tenancy.remotePrefixes }}
 - name: SCAIVAULT_REMOTE_PREFIXES
   value: {{ toJson . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Pod settings the operator's and the API's pods share. */}}
+{{- define "scaivault-federation.podSettings" -}}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- end }}
+
+{{/*
+Where a pod runs: the shared node selector, tolerations, affinity and spread
+constraints; without an affinity, pods of several replicas ("spread") prefer
+other nodes than their siblings ("selector").
+*/}}
+{{- define "scaivault-federation.placement" -}}
+{{- $values := .root.Values }}
+{{- with $values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if $values.affinity }}
+affinity:
+  {{- toYaml $values.affinity | nindent 2 }}
+{{- else if .spread }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- .selector | nindent 14 }}
+{{- end }}
+{{- with $values.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}

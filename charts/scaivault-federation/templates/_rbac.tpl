@@ -1,5 +1,5 @@
 {{/*
-RBAC rules, split by who needs them (the operator or the API sidecar) and by
+RBAC rules, split by who needs them (the operator or the API) and by
 scope (namespaced resources vs cluster-scoped ones), so rbac.yaml can grant
 them cluster-wide or per watched namespace. Every verb here is used; the
 chart tests run both processes with exactly these rules and record the calls.
@@ -28,13 +28,6 @@ chart tests run both processes with exactly these rules and record the calls.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
-{{- if .Values.rbac.serviceAccountTokens }}
-# Vault kubernetes and jwt auth: a short-lived token of the ServiceAccount a backend
-# names, in the backend's own namespace (TokenRequest), to log in with.
-- apiGroups: [""]
-  resources: [serviceaccounts/token]
-  verbs: [create]
-{{- end }}
 {{- if .Values.rbac.rolloutRestarts }}
 # spec.rolloutRestartTargets: read the named workload or list by label, then
 # annotate its pod template (what `kubectl rollout restart` does).
@@ -89,7 +82,7 @@ chart tests run both processes with exactly these rules and record the calls.
   verbs: [list, create, patch, delete]
 {{- end }}
 
-{{/* The API sidecar, on namespaced resources. */}}
+{{/* The API, on namespaced resources. */}}
 {{- define "scaivault-federation.rules.api" -}}
 # /v1/federation/backends: a watch-backed cache (list, watch), create, a fresh
 # read before a PATCH (get), patch (also the sync trigger), delete.
@@ -101,16 +94,9 @@ chart tests run both processes with exactly these rules and record the calls.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, create, update, delete]
-{{- if .Values.rbac.serviceAccountTokens }}
-# Vault kubernetes and jwt auth: a short-lived token of the ServiceAccount a backend
-# names, in the backend's own namespace (TokenRequest), to log in with.
-- apiGroups: [""]
-  resources: [serviceaccounts/token]
-  verbs: [create]
-{{- end }}
 {{- end }}
 
-{{/* The API sidecar, on cluster-scoped resources. */}}
+{{/* The API, on cluster-scoped resources. */}}
 {{- define "scaivault-federation.rules.apiCluster" -}}
 # Bearer tokens of Kubernetes clients: authentication, then authorization.
 - apiGroups: [authentication.k8s.io]
@@ -139,4 +125,47 @@ chart tests run both processes with exactly these rules and record the calls.
   resources: [namespaces]
   verbs: [get]
 {{- end }}
+{{- end }}
+
+{{/*
+Vault kubernetes and jwt auth: a short-lived token (TokenRequest) of a
+ServiceAccount a backend names, to log in with; only in the namespaces
+rbac.serviceAccountTokenNamespaces lists, and only of the accounts it names there
+(resourceNames) when it names some. Argument: the list of accounts.
+*/}}
+{{- define "scaivault-federation.rules.serviceAccountTokens" -}}
+- apiGroups: [""]
+  resources: [serviceaccounts/token]
+  {{- with . }}
+  resourceNames:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  verbs: [create]
+{{- end }}
+
+{{/*
+A (Cluster)RoleBinding of the (Cluster)Role of the same name to ServiceAccounts
+of the release namespace. Arguments: root, kind (Role or ClusterRole), name,
+namespace (Roles only), accounts (names), labels (the labels helper to use).
+*/}}
+{{- define "scaivault-federation.binding" -}}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: {{ .kind }}Binding
+metadata:
+  name: {{ .name }}
+  {{- with .namespace }}
+  namespace: {{ . }}
+  {{- end }}
+  labels:
+    {{- include .labels .root | nindent 4 }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: {{ .kind }}
+  name: {{ .name }}
+subjects:
+  {{- range .accounts }}
+  - kind: ServiceAccount
+    name: {{ . }}
+    namespace: {{ $.root.Release.Namespace }}
+  {{- end }}
 {{- end }}

@@ -18,17 +18,22 @@
    A static token reaches cluster backends with its scopes unless it is
    limited to some namespaces: such a token has no cluster-wide reach.
 
+A Kubernetes token's reviews ask first whether the caller may do the thing
+cluster-wide (no namespace): if so, that one answer serves every namespace;
+only otherwise is the namespace asked.
+
 Answers are cached for a few seconds, keyed by a SHA-256 digest of the
-token: the token itself is never stored, logged or echoed.
+token: the token itself is never stored, logged or echoed. A full cache
+forgets its least recently used answer. Tokens that fail authentication are
+rate-limited per client (:mod:`.ratelimit`): past the limit, 429 before any
+TokenReview.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -36,16 +41,15 @@ from aiohttp import web
 from ..k8s.client import KubeApiError, KubeClient
 from ..k8s.reviews import review_access, review_token
 from ..labels import CLUSTER_PLURAL, GROUP, PLURAL
-from .errors import ApiError, unavailable
+from .errors import ApiError, retry_later, unavailable
+from .ratelimit import FailureLimiter
 from .static_tokens import Scope, StaticToken, StaticTokens, token_digest
+from .ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 10.0
 CACHE_ENTRIES = 10_000
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,10 @@ FEDERATION_DELETE = Permission(Scope.FEDERATION_WRITE, GROUP, PLURAL, ("delete",
 SECRETS_READ = Permission(Scope.SECRETS_READ, "", "secrets", ("get",))
 SECRETS_WRITE = Permission(Scope.SECRETS_WRITE, "", "secrets", ("create", "update"))
 SECRETS_DELETE = Permission(Scope.SECRETS_WRITE, "", "secrets", ("delete",))
+#: a token of a ServiceAccount (a static token has no such right: secrets:read stands for it)
+SERVICE_ACCOUNT_TOKEN = Permission(
+    Scope.SECRETS_READ, "", "serviceaccounts", ("create",), subresource="token"
+)
 CLUSTER_READ = Permission(Scope.FEDERATION_READ, GROUP, CLUSTER_PLURAL, ("get", "list"))
 CLUSTER_CREATE = Permission(Scope.FEDERATION_WRITE, GROUP, CLUSTER_PLURAL, ("create",))
 CLUSTER_PATCH = Permission(Scope.FEDERATION_WRITE, GROUP, CLUSTER_PLURAL, ("patch",))
@@ -104,31 +112,6 @@ def principal_of(request: web.Request) -> Principal:
     return request[PRINCIPAL]
 
 
-class TtlCache(Generic[K, V]):
-    def __init__(self, ttl: float = CACHE_SECONDS, limit: int = CACHE_ENTRIES) -> None:
-        self.ttl = ttl
-        self.limit = limit
-        self._items: dict[K, tuple[float, V]] = {}
-
-    def get(self, key: K) -> tuple[bool, V | None]:
-        hit = self._items.get(key)
-        if hit is None:
-            return False, None
-        expires, value = hit
-        if expires < time.monotonic():
-            del self._items[key]
-            return False, None
-        return True, value
-
-    def put(self, key: K, value: V) -> None:
-        now = time.monotonic()
-        if len(self._items) >= self.limit:
-            self._items = {k: v for k, v in self._items.items() if v[0] >= now}
-            if len(self._items) >= self.limit:
-                self._items.clear()
-        self._items[key] = (now + self.ttl, value)
-
-
 def _bearer(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -150,38 +133,59 @@ def _invalid_token() -> ApiError:
     )
 
 
+def _too_many_failures(retry_after: float) -> ApiError:
+    return retry_later(429, "too many requests with a token that is not valid", retry_after)
+
+
+#: a cached access decision: (token digest, group, resource, subresource, verb, namespace, name)
+DecisionKey = tuple[str, str, str, str, str, str, str]
+
+
 class Authenticator:
     def __init__(
-        self, client: KubeClient, static: StaticTokens, *, ttl: float = CACHE_SECONDS
+        self,
+        client: KubeClient,
+        static: StaticTokens,
+        *,
+        ttl: float = CACHE_SECONDS,
+        entries: int = CACHE_ENTRIES,
+        failures: FailureLimiter | None = None,
     ) -> None:
         self.client = client
         self.static = static
-        self._reviews: TtlCache[str, KubeUser | None] = TtlCache(ttl)
-        self._decisions: TtlCache[tuple[str, str, str, str, str, str], bool] = TtlCache(ttl)
+        self.failures = failures or FailureLimiter()
+        self._reviews: TtlCache[str, KubeUser | None] = TtlCache(ttl, entries)
+        self._decisions: TtlCache[DecisionKey, bool] = TtlCache(ttl, entries)
 
     async def authenticate(self, request: web.Request) -> Principal:
-        """The caller behind the request's bearer token; 401 without a valid one.
+        """The caller behind the request's bearer token; 401 without a valid one, 429
+        when its client sent too many tokens that were not.
 
         Only :func:`.access.auth_middleware` calls this, once per request; handlers
         read the result with :func:`principal_of`.
         """
-        return await self._principal(_bearer(request))
+        return await self._principal(_bearer(request), request.remote or "")
 
     async def authenticate_token(self, request: web.Request, token: str) -> Principal:
         """Like :meth:`authenticate`, for a token that came another way than the header."""
-        principal = await self._principal(token)
+        principal = await self._principal(token, request.remote or "")
         request[PRINCIPAL] = principal
         return principal
 
-    async def _principal(self, token: str) -> Principal:
+    async def _principal(self, token: str, client: str) -> Principal:
         static = self.static.lookup(token)
         if static is not None:
             return Principal(f"static:{static.name}", static.digest, static=static)
         digest = token_digest(token)
         hit, user = self._reviews.get(digest)
         if not hit:
+            wait = self.failures.retry_after(client)
+            if wait > 0:
+                raise _too_many_failures(wait)
             user = await self._token_review(token)
             self._reviews.put(digest, user)
+            if user is None:
+                self.failures.failed(client)
         if user is None:
             raise _invalid_token()
         return Principal(user.username, digest, user=user)
@@ -202,35 +206,46 @@ class Authenticator:
             extra={k: list(v) for k, v in (user.get("extra") or {}).items()},
         )
 
-    async def allowed(self, principal: Principal, permission: Permission, namespace: str) -> bool:
-        """Whether the caller may use ``permission`` in ``namespace``; ``""``: cluster-wide
-        (every namespace's, or a cluster-scoped resource)."""
+    async def allowed(
+        self, principal: Principal, permission: Permission, namespace: str, name: str = ""
+    ) -> bool:
+        """Whether the caller may use ``permission`` in ``namespace`` (on the object
+        ``name`` when given); ``""``: cluster-wide (every namespace's, or a
+        cluster-scoped resource). A Kubernetes caller is asked cluster-wide first,
+        then, if that is refused, in ``namespace``. A static token has its scopes, and
+        a scope covers every object of its kind."""
         if principal.static is not None:
             return principal.static.allows(permission.scope, namespace)
         assert principal.user is not None
         for verb in permission.verbs:
-            key = (
-                principal.key,
-                permission.group,
-                permission.resource,
-                permission.subresource,
-                verb,
-                namespace,
-            )
-            hit, decision = self._decisions.get(key)
-            if not hit:
-                decision = await self._access_review(principal.user, permission, verb, namespace)
-                self._decisions.put(key, decision)
-            if not decision:
+            if await self._decision(principal, permission, verb, "", name):
+                continue
+            if not namespace or not await self._decision(
+                principal, permission, verb, namespace, name
+            ):
                 return False
         return True
 
+    async def _decision(
+        self, principal: Principal, permission: Permission, verb: str, namespace: str, name: str
+    ) -> bool:
+        assert principal.user is not None
+        group, resource, subresource = permission.group, permission.resource, permission.subresource
+        key = (principal.key, group, resource, subresource, verb, namespace, name)
+        hit, decision = self._decisions.get(key)
+        if not hit:
+            decision = await self._access_review(principal.user, permission, verb, namespace, name)
+            self._decisions.put(key, decision)
+        return bool(decision)
+
     async def _access_review(
-        self, user: KubeUser, permission: Permission, verb: str, namespace: str
+        self, user: KubeUser, permission: Permission, verb: str, namespace: str, name: str
     ) -> bool:
         attributes = {"verb": verb, "group": permission.group, "resource": permission.resource}
         if namespace:  # none: cluster-wide, as RBAC sees a cluster-scoped resource
             attributes["namespace"] = namespace
+        if name:
+            attributes["name"] = name
         spec: dict[str, Any] = {
             "user": user.username,
             "groups": list(user.groups),

@@ -47,6 +47,7 @@ from .auth import (
     principal_of,
 )
 from .cache import backend_view
+from .delegation import require_delegation
 from .errors import ApiError, kube_error, read_json_object, unavailable
 from .state import ApiState, state_of
 
@@ -201,6 +202,9 @@ async def create_backend(request: web.Request) -> web.Response:
         namespace = new.namespace or state.default_namespace
         store, where = state.backends, f"in namespace {namespace!r}"
         await state.auth.require(request, FEDERATION_CREATE, namespace)
+    await require_delegation(
+        state, request, new.spec, None, namespace=namespace, cluster=new.cluster
+    )
     try:
         created = await store.create(namespace, new.name, new.spec)
     except ConflictError:
@@ -235,6 +239,9 @@ async def patch_backend(request: web.Request) -> web.Response:
             raise ApiError(404, "no backend with this id")
         spec, view = apply_patch(backend_view(fresh), patch)
         _check_endpoints(state, spec)
+        await require_delegation(
+            state, request, spec, fresh.spec, namespace=target.namespace, cluster=fresh.cluster
+        )
         changes = diff_merge_patch(dict(fresh.raw_spec), spec.to_cr())
         if not changes:
             return _json(view)

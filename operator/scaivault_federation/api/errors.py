@@ -33,6 +33,7 @@ _CODES = {
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    429: "too_many_requests",
     500: "internal_error",
     502: "bad_gateway",
     503: "unavailable",
@@ -62,8 +63,13 @@ def bad_request(exc: FieldError) -> ApiError:
 
 
 def unavailable(message: str, retry_after: float, code: str = "unavailable") -> ApiError:
+    return retry_later(503, message, retry_after, code)
+
+
+def retry_later(status: int, message: str, retry_after: float, code: str | None = None) -> ApiError:
+    """A 503 or 429 with ``Retry-After`` (whole seconds, at least one)."""
     seconds = max(1, int(retry_after + 0.999))
-    return ApiError(503, message, code=code, headers={"Retry-After": str(seconds)})
+    return ApiError(status, message, code=code, headers={"Retry-After": str(seconds)})
 
 
 #: Retry-After of a 503 whose cause named no wait

@@ -52,10 +52,14 @@ _ERRORS = {
     400: "Invalid request; `error.field` names the offending field.",
     401: "No bearer token, or not a valid one.",
     403: "The token lacks the scope (or Kubernetes permission) in this namespace, or "
-    "cluster-wide for a cluster backend.",
+    "cluster-wide for a cluster backend; or, creating or changing a backend, the right to "
+    "use by hand what it names (`error.field`: a credentials Secret, a ServiceAccount, "
+    "`conflict_policy: overwrite`).",
     404: "Not found.",
     409: "Conflict with the current state.",
     415: "The body is not JSON.",
+    429: "Too many requests from this client with a token that was not valid; retry "
+    "after `Retry-After` seconds.",
     500: "Internal error (no details are given).",
     502: "The proxied backend failed or rejected the API's credentials.",
     503: "Unavailable for now; retry after `Retry-After` seconds.",
@@ -82,9 +86,10 @@ def _op(
     params: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {str(code): value for code, value in ok.items()}
-    for code in (*errors, 500):
+    throttled = (429,) if 401 in errors else ()  # the failed authentications of a client
+    for code in (*errors, *throttled, 500):
         error = _json(ErrorBody, _ERRORS[code])
-        if code == 503:
+        if code in (429, 503):
             error["headers"] = {
                 "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}
             }

@@ -39,6 +39,7 @@ from .observability import add_observability_routes, metrics_middleware
 from .openapi import PATH as OPENAPI_PATH
 from .openapi import openapi_document
 from .proxy import ProxyBackends
+from .ratelimit import FailureLimiter
 from .secrets import add_secret_routes
 from .state import STATE, ApiState
 from .static_tokens import StaticTokens, write_dev_tokens
@@ -100,6 +101,9 @@ class ApiServer:
                 self.kube,
                 StaticTokens(settings.api_static_tokens),
                 ttl=settings.api_auth_cache_seconds,
+                failures=FailureLimiter(
+                    settings.api_auth_failure_rate, settings.api_auth_failure_burst
+                ),
             ),
             proxy=self.proxy,
             store=secrets,

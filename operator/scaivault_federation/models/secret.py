@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..labels import (
+    ALLOW_OVERWRITE_LABEL,
     BACKEND_LABEL,
     DECLARED_ANNOTATION,
     MANAGED_BY,
@@ -21,6 +22,20 @@ from ..labels import (
 
 #: a value as a backend returns it: text, bytes, or a JSON object
 RemoteValue = str | bytes | dict[str, object]
+
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
+BOOTSTRAP_TOKEN = "bootstrap.kubernetes.io/token"
+#: Secret types whose values Kubernetes itself issues: no backend ever writes or deletes one
+ISSUED_TYPES = frozenset({SERVICE_ACCOUNT_TOKEN, BOOTSTRAP_TOKEN})
+#: Kubernetes' built-in credential types: a backend never takes one over (overwrites,
+#: re-types or deletes it) unless it wrote it itself
+CREDENTIAL_TYPES = ISSUED_TYPES | {
+    "kubernetes.io/dockercfg",
+    "kubernetes.io/dockerconfigjson",
+    "kubernetes.io/basic-auth",
+    "kubernetes.io/ssh-auth",
+    "kubernetes.io/tls",
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,20 @@ class LocalSecret:
         if self.labels.get(MANAGED_BY) != MANAGED_BY_VALUE:
             return None
         return self.labels.get(BACKEND_LABEL)
+
+    @property
+    def overwrite_allowed(self) -> bool:
+        """Whether a backend may take this Secret over although it did not write it: it
+        opts in by label, and is of no built-in credential type."""
+        return (
+            self.labels.get(ALLOW_OVERWRITE_LABEL) == "true" and self.type not in CREDENTIAL_TYPES
+        )
+
+    @property
+    def issued(self) -> bool:
+        """Whether Kubernetes issues this Secret's values (a ServiceAccount or bootstrap
+        token): never written or deleted, whatever its labels say."""
+        return self.type in ISSUED_TYPES
 
     @property
     def source_mac(self) -> str | None:

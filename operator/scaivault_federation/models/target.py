@@ -27,10 +27,10 @@ from ..labels import GROUP, MANAGED_BY
 from ..paths import InvalidPathError, PathPattern
 from .base import CamelModel
 from .content import is_valid_data_key
+from .secret import SERVICE_ACCOUNT_TOKEN
 from .templating import TemplateProblem, check_template, is_template
 
 OPAQUE = "Opaque"
-SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 NAME_VARIABLES = ("path", "remote_path", "captures")
 #: what a key, label or annotation template can read
 TEMPLATE_VARIABLES = (*NAME_VARIABLES, "data")

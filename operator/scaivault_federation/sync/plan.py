@@ -26,6 +26,9 @@ class ConflictReason(StrEnum):
     OTHER_BACKEND = "ClaimedByOtherBackend"
     DUPLICATE_MAPPING = "ClaimedByTwoMappings"
     NAME_COLLISION = "SecretNameCollision"
+    #: overwrite policy, but the Secret is no backend's and does not opt in (or is of a
+    #: built-in credential type, or holds tokens Kubernetes issues)
+    NOT_OURS = "UnmanagedSecretNotOptedIn"
 
 
 @dataclass(frozen=True)
@@ -246,7 +249,7 @@ class Planner:
         seen = self._seen | set(unchanged) | set(failed_paths)
         for secret in sorted(self.local.values(), key=lambda s: s.name):
             path = secret.path
-            if secret.managed_by != self.backend_name or path is None:
+            if secret.managed_by != self.backend_name or path is None or secret.issued:
                 continue
             renamed = names is not None and names.get(path, secret.name) != secret.name
             if path in seen and not renamed:
@@ -291,22 +294,21 @@ def _plan_item(
             PlannedConflict(item.local_path, item.remote_path, ConflictReason.OTHER_BACKEND)
         )
         return
+    if existing.issued:  # whatever its labels say: Kubernetes' tokens are never ours
+        plan.conflicts.append(
+            PlannedConflict(item.local_path, item.remote_path, ConflictReason.NOT_OURS)
+        )
+        return
     rv = existing.resource_version
     changes = existing.data != item.data or (shape is not None and existing.type != shape.type)
     takeover = Write(name, item, mac, rv, takeover=True, shape=shape, changes_data=changes)
     if owner is None:
-        if existing.data == item.data:
-            if policy is ConflictPolicy.OVERWRITE:
-                plan.writes.append(takeover)
-            return
-        if policy is ConflictPolicy.OVERWRITE:
+        overwrite = policy is ConflictPolicy.OVERWRITE
+        if overwrite and existing.overwrite_allowed:
             plan.writes.append(takeover)
-        else:
-            plan.conflicts.append(
-                PlannedConflict(
-                    item.local_path, item.remote_path, ConflictReason.LOCAL_SECRET_DIFFERS
-                )
-            )
+        elif existing.data != item.data:
+            reason = ConflictReason.NOT_OURS if overwrite else ConflictReason.LOCAL_SECRET_DIFFERS
+            plan.conflicts.append(PlannedConflict(item.local_path, item.remote_path, reason))
         return
     edited = not mac_matches(key, item.local_path, existing.data, existing.source_mac)
     if edited and existing.data != item.data:

@@ -4,7 +4,7 @@ push token verifier when one is configured."""
 from __future__ import annotations
 
 from ...settings import Settings
-from ..auth import TtlCache
+from ..ttl_cache import TtlCache
 from .oidc import PushTokenVerifier
 
 DEDUPE_ENTRIES = 100_000
