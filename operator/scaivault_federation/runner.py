@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 import kopf
+from kopf._core.engines.peering import Identity
 
 from .heap import trim_periodically
 from .k8s.config import KubeConnection, load_connection
@@ -93,7 +94,7 @@ async def _run_kopf(
         standalone=True,
         peering_name=None,
         # Named here: kopf's own default asks the passwd database for the user.
-        identity=settings.replica_name,
+        identity=Identity(settings.replica_name),
         liveness_endpoint=settings.liveness,
         stop_flag=stop_flag,
         ready_flag=ready_flag,
