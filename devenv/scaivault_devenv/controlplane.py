@@ -20,13 +20,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
 
 from .binaries import ControlPlaneBinaries, ControlPlaneError, find_binaries
-from .processes import ManagedProcess, ServerStartError, free_port
+from .processes import LocalServer, ManagedProcess, ServerStartError, free_port
 
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 _SERVING_SANS = (
@@ -102,7 +101,7 @@ def _write_kubelet_client_cert(pki: Path) -> None:
     (pki / "kubelet-client.key").chmod(0o600)
 
 
-class ControlPlane:
+class ControlPlane(LocalServer):
     """etcd + kube-apiserver under ``state_dir``; use ``with`` or start()/stop().
 
     With ``node_name`` the apiserver is set up to serve a kubelet of that name
@@ -324,18 +323,6 @@ class ControlPlane:
         """kube-apiserver's and etcd's processes, while they run (for CPU accounting)."""
         procs = {"kube-apiserver": self._apiserver, "etcd": self._etcd}
         return {n: p.pid for n, p in procs.items() if p is not None and p.pid is not None}
-
-    def __enter__(self) -> ControlPlane:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _left(deadline: float) -> float:

@@ -26,7 +26,6 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
@@ -36,7 +35,7 @@ from .checkout import checkout_root
 from .controlplane import ControlPlane
 from .host_state import HostState, restore
 from .oci_images import BinaryImage, build_binary_image
-from .processes import ManagedProcess, free_port
+from .processes import LocalServer, ManagedProcess, free_port
 
 NODE_NAME = "svfnode"
 NODE_IP = "10.200.0.1"
@@ -143,7 +142,7 @@ def _run(*argv: str, input_text: str | None = None) -> str:
     return done.stdout
 
 
-class Node:
+class Node(LocalServer):
     """A one-node cluster's node for ``control_plane`` (made with ``node_name``)."""
 
     def __init__(
@@ -535,18 +534,6 @@ state = "{folder / "state"}"
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-
-    def __enter__(self) -> Node:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _cache_folder() -> Path:

@@ -254,12 +254,7 @@ def test_upgrade_from_the_previous_chart_and_rollback_keep_every_secret(
     seconds = release.helm("upgrade", CHART)
     print(f"helm upgrade --wait (previous -> this chart): {seconds:.1f} s")
     release.operator_pods()
-    openbao.write("node/app/s0", {"value": "canary-node-0-v2"})
-    eventually(
-        lambda: cluster.secret_value(APPS, f"{BACKEND}-s0", "value") == "canary-node-0-v2",
-        60,
-        "a change synced after the upgrade",
-    )
+    _change_and_wait(cluster, openbao, 0, "a change synced after the upgrade")
     after = cluster.secrets_of(APPS, selector)
     assert {k: v for k, v in after.items() if k != f"{BACKEND}-s0"} == {
         k: v for k, v in before.items() if k != f"{BACKEND}-s0"
@@ -268,12 +263,7 @@ def test_upgrade_from_the_previous_chart_and_rollback_keep_every_secret(
     seconds = release.helm("rollback", None)
     print(f"helm rollback --wait: {seconds:.1f} s")
     release.operator_pods()
-    openbao.write("node/app/s1", {"value": "canary-node-1-v2"})
-    eventually(
-        lambda: cluster.secret_value(APPS, f"{BACKEND}-s1", "value") == "canary-node-1-v2",
-        60,
-        "a change synced after the rollback",
-    )
+    _change_and_wait(cluster, openbao, 1, "a change synced after the rollback")
     rolled = cluster.secrets_of(APPS, selector)
     unchanged = set(before) - {f"{BACKEND}-s0", f"{BACKEND}-s1"}
     assert {k: rolled[k] for k in unchanged} == {k: before[k] for k in unchanged}
@@ -282,6 +272,13 @@ def test_upgrade_from_the_previous_chart_and_rollback_keep_every_secret(
     print(f"helm upgrade --wait (back to this chart): {seconds:.1f} s")
     release.operator_pods()
     assert cluster.secrets_of(APPS, selector) == rolled
+
+
+def _change_and_wait(cluster: NodeCluster, openbao: OpenBaoPod, index: int, what: str) -> None:
+    value = f"canary-node-{index}-v2"
+    openbao.write(f"node/app/s{index}", {"value": value})
+    name = f"{BACKEND}-s{index}"
+    eventually(lambda: cluster.secret_value(APPS, name, "value") == value, 60, what)
 
 
 def test_both_containers_ready_as_the_image_user_with_a_read_only_root(
