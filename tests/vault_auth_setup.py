@@ -9,6 +9,7 @@ what a backend needs to log in. Certificates come from throwaway CAs made with
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -128,9 +129,19 @@ class Pki:
 
     def issue_client(self, common_name: str) -> tuple[bytes, bytes]:
         """A client certificate and its unencrypted key, both PEM."""
+        return self._issue(common_name, ExtendedKeyUsageOID.CLIENT_AUTH, [])
+
+    def issue_server(self, address: str) -> tuple[bytes, bytes]:
+        """A server certificate for the IP ``address`` and its unencrypted key, both PEM."""
+        names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(address))]
+        return self._issue(address, ExtendedKeyUsageOID.SERVER_AUTH, names)
+
+    def _issue(
+        self, common_name: str, usage: x509.ObjectIdentifier, names: list[x509.GeneralName]
+    ) -> tuple[bytes, bytes]:
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
-        cert = (
+        builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
             .issuer_name(self.cert.subject)
@@ -139,9 +150,11 @@ class Pki:
             .not_valid_before(now - datetime.timedelta(minutes=5))
             .not_valid_after(now + datetime.timedelta(hours=2))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(self.key, hashes.SHA256())
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         )
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        cert = builder.sign(self.key, hashes.SHA256())
         key_pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,

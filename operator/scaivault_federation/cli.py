@@ -84,6 +84,15 @@ def _api_flags(api: argparse.ArgumentParser) -> None:
     )
     api.add_argument("--static-tokens", dest="api_static_tokens", help="YAML file of tokens")
     api.add_argument(
+        "--tls-cert-file", dest="api_tls_cert_file", help="PEM certificate chain to serve HTTPS"
+    )
+    api.add_argument("--tls-key-file", dest="api_tls_key_file", help="its PEM private key")
+    api.add_argument(
+        "--token-audience",
+        dest="api_token_audience",
+        help="audience Kubernetes tokens must be issued for (default scaivault-federation)",
+    )
+    api.add_argument(
         "--allowed-endpoints", help="comma-separated host patterns backend endpoints must match"
     )
 

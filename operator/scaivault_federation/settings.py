@@ -197,6 +197,45 @@ class Settings(BaseSettings):
     api_static_tokens: Path | None = Field(
         default=None, description="YAML file of static tokens and their scopes"
     )
+    api_tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate chain the API serves HTTPS with (with api_tls_key_file; "
+        "unset: plain HTTP)",
+    )
+    api_tls_key_file: Path | None = Field(
+        default=None, description="the PEM private key of api_tls_cert_file"
+    )
+    api_tls_reload_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often the certificate files are checked; a changed pair is served "
+        "to new connections without a restart",
+    )
+    api_token_audience: str = Field(
+        default="scaivault-federation",
+        min_length=1,
+        max_length=256,
+        description="audience a Kubernetes token must be issued for (TokenReview audiences)",
+    )
+    api_token_apiserver_audience: bool = Field(
+        default=False,
+        description="also accept Kubernetes tokens issued for the apiserver's own audience "
+        "(a pod's default token, kubectl's); they can be replayed against the apiserver",
+    )
+    api_request_head_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="a connection that has not sent a whole request head this long after "
+        "connecting or after its last answer is closed (idle keep-alive ones too)",
+    )
+    api_request_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="longest wait for a request body; then 408"
+    )
+    api_max_connections: int = Field(
+        default=1000,
+        ge=1,
+        description="open connections the API accepts at once; more are closed at once",
+    )
     api_cluster_backends: bool = Field(
         default=True,
         description="serve ClusterFederationBackends (a cluster-wide operator's); false when "
@@ -278,6 +317,15 @@ class Settings(BaseSettings):
     def _check_selector(cls, value: str | None) -> str | None:
         parse_selector(value)  # raises naming the bad part
         return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.api_tls_cert_file is None) != (self.api_tls_key_file is None):
+            raise ValueError(
+                "api_tls_cert_file (SCAIVAULT_API_TLS_CERT_FILE) and api_tls_key_file "
+                "(SCAIVAULT_API_TLS_KEY_FILE) are set together or not at all"
+            )
+        return self
 
     @model_validator(mode="after")
     def _push_needs_accounts(self) -> Settings:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -140,6 +141,23 @@ async def started_api(settings: Settings) -> AsyncIterator[ApiServer]:
             await task
 
 
+def api_settings(
+    control_plane: ControlPlane, tokens: tuple[Path, Tokens], **extra: Any
+) -> Settings:
+    """The settings of an API on a free loopback port over the session's control plane,
+    with the static tokens, and ``extra`` on top."""
+    return Settings.load(
+        api_host="127.0.0.1",
+        api_port=free_port(),
+        api_default_namespace=API_NAMESPACE,
+        api_static_tokens=tokens[0],
+        kubeconfig=str(control_plane.kubeconfig),
+        # cluster backends' credentials: where the session's operator reads them
+        operator_namespace=OPERATOR_NAMESPACE,
+        **extra,
+    )
+
+
 @pytest.fixture(scope="package")
 async def api_server(
     control_plane: ControlPlane,
@@ -150,16 +168,7 @@ async def api_server(
 ) -> AsyncIterator[ApiServer]:
     for namespace in (API_NAMESPACE, RESTRICTED_NAMESPACE):
         ensure_namespace(control_plane, namespace)
-    settings = Settings.load(
-        api_host="127.0.0.1",
-        api_port=free_port(),
-        api_default_namespace=API_NAMESPACE,
-        api_static_tokens=tokens[0],
-        kubeconfig=str(control_plane.kubeconfig),
-        # cluster backends' credentials: where the session's operator reads them
-        operator_namespace=OPERATOR_NAMESPACE,
-    )
-    async with started_api(settings) as server:
+    async with started_api(api_settings(control_plane, tokens)) as server:
         yield server
     for namespace in (API_NAMESPACE, RESTRICTED_NAMESPACE, "api-fuzz"):
         await delete_backends(kube, namespace)

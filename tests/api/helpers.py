@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from scaivault_federation.api.auth import TOKEN_AUDIENCE
 from scaivault_federation.k8s.client import KubeClient
 from tests.e2e.helpers import eventually
 
@@ -189,11 +190,15 @@ async def service_account_token(
     namespace: str,
     verbs: dict[tuple[str, str], list[str]],
     names: Names | None = None,
+    *,
+    audience: str | None = TOKEN_AUDIENCE,
 ) -> str:
     """A ServiceAccount bound to a Role granting ``verbs`` per (api group, resource) (on
     the objects ``names`` gives, where it gives some), and a token for it from the
-    TokenRequest API."""
-    return await _bound_token(kube, namespace, verbs, names or {}, cluster_wide=False)
+    TokenRequest API, issued for the API's audience (``None``: the apiserver's)."""
+    return await _bound_token(
+        kube, namespace, verbs, names or {}, cluster_wide=False, audience=audience
+    )
 
 
 async def cluster_role_token(
@@ -214,6 +219,7 @@ async def _bound_token(
     names: Names,
     *,
     cluster_wide: bool,
+    audience: str | None = TOKEN_AUDIENCE,
 ) -> str:
     name = f"sa-{uuid.uuid4().hex[:6]}"
     await kube.post(
@@ -246,13 +252,12 @@ async def _bound_token(
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
         },
     )
+    spec: dict[str, Any] = {"expirationSeconds": 3600}
+    if audience is not None:
+        spec["audiences"] = [audience]
     doc = await kube.post(
         f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
-        {
-            "apiVersion": "authentication.k8s.io/v1",
-            "kind": "TokenRequest",
-            "spec": {"expirationSeconds": 3600},
-        },
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec},
     )
     token: str = doc["status"]["token"]
     return token

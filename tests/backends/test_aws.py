@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
+from pydantic import ValidationError
 
 from scaivault_devenv.moto import MotoServer
 from scaivault_federation.backends import (
@@ -333,8 +334,11 @@ async def test_incomplete_credentials_are_a_config_error(
 
 
 async def test_endpoint_must_be_an_http_url() -> None:
-    config = AwsConfig(region="us-east-1", endpoint="ftp://example.invalid")
-    with pytest.raises(InvalidBackendConfigError):
+    with pytest.raises(ValidationError, match="the scheme must be http or https"):
+        AwsConfig(region="us-east-1", endpoint="ftp://example.invalid")
+    # a config made without the model's checks is refused before any client is made
+    config = AwsConfig.model_construct(region="us-east-1", endpoint="ftp://example.invalid")
+    with pytest.raises(InvalidBackendConfigError, match=r"config\.endpoint"):
         await create_backend(BackendType.AWS_SECRETS_MANAGER, config, Credentials({}))
 
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from scaivault_devenv.keyvault import KeyVaultServer
 from scaivault_federation.backends import (
@@ -331,12 +332,16 @@ def test_without_a_client_secret_or_injection_a_managed_identity_is_used() -> No
             {"client_secret": b" "},
         ),
         ({"vault_url": "http://v.vault.azure.net"}, {}),
-        ({"vault_url": "v.vault.azure.net"}, {}),
     ],
 )
 def test_unusable_configs_are_rejected(config: dict[str, str], values: dict[str, bytes]) -> None:
     with pytest.raises(InvalidBackendConfigError):
         AzureKeyVaultBackend(AzureConfig(**config), Credentials(values), env={})
+
+
+def test_a_vault_url_that_is_not_a_url_is_refused_by_the_config() -> None:
+    with pytest.raises(ValidationError, match="http:// or https://"):
+        AzureConfig(vault_url="v.vault.azure.net")
 
 
 def test_workload_identity_without_ids_is_a_config_error() -> None:

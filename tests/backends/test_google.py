@@ -33,8 +33,8 @@ from scaivault_federation.backends.google import (
 )
 from scaivault_federation.backends.google_auth import (
     CLOUD_PLATFORM,
+    grpc_target,
     open_client,
-    parse_endpoint,
     plan_connection,
 )
 from scaivault_federation.backends.naming import google_name
@@ -243,7 +243,7 @@ async def test_the_registry_builds_this_backend_without_calling_out(
 def test_endpoints_choose_tls_or_plaintext(
     endpoint: str | None, expected: tuple[str, bool]
 ) -> None:
-    assert parse_endpoint(endpoint) == expected
+    assert grpc_target(endpoint) == expected
 
 
 @pytest.mark.parametrize(
@@ -251,7 +251,7 @@ def test_endpoints_choose_tls_or_plaintext(
 )
 def test_unusable_endpoints_are_config_errors(endpoint: str) -> None:
     with pytest.raises(InvalidBackendConfigError):
-        parse_endpoint(endpoint)
+        grpc_target(endpoint)
 
 
 def service_account_json() -> tuple[bytes, str]:

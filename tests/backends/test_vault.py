@@ -450,7 +450,6 @@ async def test_approle_with_a_wrong_secret_id_fails_without_leaking_it(
         ({"token": b"jwt"}, {"auth_method": VaultAuthMethod.KUBERNETES}, "role"),
         ({}, {"auth_method": VaultAuthMethod.KUBERNETES, "role": "r"}, "JWT"),
         ({"token": b"t", "ca.crt": b"not a pem"}, {}, "ca.crt"),
-        ({"token": b"t"}, {"endpoint": "ftp://vault"}, "endpoint"),
     ],
 )
 async def test_unusable_configuration_is_rejected_up_front(

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from scaivault_devenv.controlplane import ControlPlane
+from scaivault_federation.api.auth import TOKEN_AUDIENCE
 
 
-def request_token(cp: ControlPlane, namespace: str, service_account: str) -> str:
-    """A bound token of the ServiceAccount, as the kubelet would project it."""
-    body = {
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenRequest",
-        "spec": {"expirationSeconds": 3600},
-    }
+def request_token(
+    cp: ControlPlane, namespace: str, service_account: str, audience: str | None = None
+) -> str:
+    """A bound token of the ServiceAccount, as the kubelet would project it: for the
+    apiserver, or for ``audience`` (the API's, :data:`TOKEN_AUDIENCE`, to call the API)."""
+    spec: dict[str, Any] = {"expirationSeconds": 3600}
+    if audience is not None:
+        spec["audiences"] = [audience]
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
     status, doc = cp.request(
         "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{service_account}/token", body
     )
@@ -24,6 +28,37 @@ def request_token(cp: ControlPlane, namespace: str, service_account: str) -> str
         raise RuntimeError(f"TokenRequest for {namespace}/{service_account}: {status} {doc}")
     token: str = doc["status"]["token"]
     return token
+
+
+def api_admin_token(cp: ControlPlane, namespace: str) -> str:
+    """A token for the API's audience of a new ServiceAccount in ``namespace`` bound to
+    ``cluster-admin``: a caller of the API that may do everything (the apiserver's own
+    admin token is not issued for the API's audience, so the API refuses it)."""
+    name = f"api-admin-{uuid.uuid4().hex[:6]}"
+    for path, body in (
+        (
+            f"/api/v1/namespaces/{namespace}/serviceaccounts",
+            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}},
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": f"{namespace}-{name}"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": "cluster-admin",
+                },
+                "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+            },
+        ),
+    ):
+        status, doc = cp.request("POST", path, body)
+        if status != 201:
+            raise RuntimeError(f"POST {path}: {status} {doc}")
+    return request_token(cp, namespace, name, TOKEN_AUDIENCE)
 
 
 def write_kubeconfig(

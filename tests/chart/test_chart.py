@@ -531,6 +531,57 @@ def test_static_tokens_are_mounted(helm: Path) -> None:
     assert volume["secret"]["secretName"] == "mine"
 
 
+def test_the_api_serves_tls_from_a_secret_with_its_audience_and_limits(helm: Path) -> None:
+    def env_of(docs: list[dict[str, Any]]) -> dict[str, str]:
+        return {e["name"]: e.get("value") for e in containers(docs)["api"].get("env") or []}
+
+    plain = render(helm)
+    api = containers(plain)["api"]
+    assert not [a for a in api["args"] if a.startswith("--tls")]
+    assert api["readinessProbe"]["httpGet"]["scheme"] == "HTTP"
+    assert env_of(plain)["SCAIVAULT_API_TOKEN_AUDIENCE"] == "scaivault-federation"
+    assert "SCAIVAULT_API_TOKEN_APISERVER_AUDIENCE" not in env_of(plain)
+    assert {k: env_of(plain)[k] for k in env_of(plain) if "TIMEOUT" in k or "CONNECTIONS" in k} == {
+        "SCAIVAULT_API_REQUEST_HEAD_TIMEOUT_SECONDS": "10",
+        "SCAIVAULT_API_REQUEST_BODY_TIMEOUT_SECONDS": "30",
+        "SCAIVAULT_API_MAX_CONNECTIONS": "1000",
+    }
+
+    values = {
+        "api": {
+            "tls": {"secretName": "api-tls", "reloadSeconds": 5},
+            "tokenAudience": "federation.example",
+            "acceptApiserverTokens": True,
+            "limits": {"maxConnections": 50},
+        },
+        "serviceMonitor": {"enabled": True},
+    }
+    docs = render(helm, values=values)
+    api = containers(docs)["api"]
+    assert "--tls-cert-file=/etc/scaivault-tls/tls.crt" in api["args"]
+    assert "--tls-key-file=/etc/scaivault-tls/tls.key" in api["args"]
+    assert {"name": "tls", "mountPath": "/etc/scaivault-tls", "readOnly": True} in api[
+        "volumeMounts"
+    ]
+    volume = next(v for v in pod_spec(docs, API)["volumes"] if v["name"] == "tls")
+    assert volume["secret"]["secretName"] == "api-tls"
+    assert {i["key"] for i in volume["secret"]["items"]} == {"tls.crt", "tls.key"}
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert api[probe]["httpGet"]["scheme"] == "HTTPS"
+    env = env_of(docs)
+    assert env["SCAIVAULT_API_TOKEN_AUDIENCE"] == "federation.example"
+    assert env["SCAIVAULT_API_TOKEN_APISERVER_AUDIENCE"] == "true"
+    assert env["SCAIVAULT_API_MAX_CONNECTIONS"] == "50"
+    assert env["SCAIVAULT_API_TLS_RELOAD_SECONDS"] == "5"
+    (monitor,) = find(docs, "ServiceMonitor")
+    scraped = {e["port"]: e for e in monitor["spec"]["endpoints"]}
+    assert scraped["http"]["scheme"] == "https"
+    assert "scheme" not in scraped["metrics"]
+    assert "tls" not in [m["name"] for m in containers(docs)["operator"]["volumeMounts"]]
+    with pytest.raises(ToolError):
+        render(helm, values={"api": {"limits": {"maxConnections": 0}}})
+
+
 def test_the_endpoint_allowlist_is_set_once_for_both_containers(helm: Path) -> None:
     def allowlist(docs: list[dict[str, Any]], container: str) -> str | None:
         env = containers(docs)[container].get("env") or []

@@ -23,6 +23,7 @@ import pytest
 
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_federation.api.auth import TOKEN_AUDIENCE
 from tests.vault_kubernetes import ROLE, configure_kubernetes_auth, create_service_account
 
 from .cluster_scenario import cluster_backend_scenario
@@ -45,7 +46,7 @@ from .harness import (
     token_values,
     used,
 )
-from .identity import can, request_token
+from .identity import api_admin_token, can, request_token
 from .tools import Release
 
 pytestmark = pytest.mark.e2e
@@ -131,7 +132,7 @@ def test_api_serves_backends_and_secrets_as_its_own_service_account(
     identity = installed.api
     assert identity.user != installed.operator.user
     app = Namespace(isolated_control_plane, installed.api_namespace)
-    admin = isolated_control_plane.admin_token
+    admin = api_admin_token(isolated_control_plane, app.name)
     prefix = f"rbac-{uuid.uuid4().hex[:8]}"
     seed(openbao, prefix, {"db": {"password": "proxied"}})
     app.put_secret("creds-vault-token", {"token": openbao.root_token})
@@ -143,7 +144,7 @@ def test_api_serves_backends_and_secrets_as_its_own_service_account(
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "nobody"}},
     )
     assert status == 201
-    nobody = request_token(isolated_control_plane, app.name, "nobody")
+    nobody = request_token(isolated_control_plane, app.name, "nobody", TOKEN_AUDIENCE)
     status, error = api_call(api, "GET", f"/v1/federation/backends?namespace={app.name}", nobody)
     assert status == 403, error
     status, _ = api_call(api, "GET", "/v1/federation/backends", "not-a-token")
@@ -236,7 +237,7 @@ def cluster_backend_through_the_api(
     """A proxy-mode ClusterFederationBackend through the API: created (its credentials
     in the release namespace), listed, read through in a namespace it selects (the
     API's namespace watch), changed, deleted."""
-    admin = cp.admin_token
+    admin = api_admin_token(cp, app.name)
     run = uuid.uuid4().hex[:6]
     home = Namespace(cp, identity.release.namespace)
     home.put_secret(f"creds-cluster-api-{run}", {"token": openbao.root_token})

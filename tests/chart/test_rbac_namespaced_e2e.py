@@ -34,7 +34,7 @@ from .harness import (
     used,
     vault_spec,
 )
-from .identity import can
+from .identity import api_admin_token, can
 from .tools import Release
 
 pytestmark = pytest.mark.e2e
@@ -113,7 +113,7 @@ def test_operator_syncs_the_watched_namespace_only(
 
 def test_api_runs_with_namespaced_rules_as_its_own_service_account(scoped: Scoped) -> None:
     identity = scoped.api
-    admin = identity.release.cp.admin_token
+    admin = api_admin_token(identity.release.cp, scoped.watched.name)
     with run_api(identity) as api:
         path = f"/v1/secrets/local/x?namespace={scoped.watched.name}"
         status, _ = api_call(api, "PUT", path, admin, {"data": {"a": "1"}})

@@ -29,6 +29,7 @@ from scaivault_devenv.checkout import ROOT
 from scaivault_devenv.helm import CHART
 from scaivault_devenv.images import OperatorImage
 from scaivault_devenv.node_tour import openbao_manifests
+from scaivault_federation.api.auth import TOKEN_AUDIENCE
 
 from .cluster import NodeCluster, b64, eventually, http_get, is_ready
 
@@ -347,7 +348,7 @@ def test_the_api_through_the_service_and_metrics(
             "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": APPS}],
         },
     )
-    token = cluster.token(APPS, "reader")
+    token = cluster.token(APPS, "reader", audience=TOKEN_AUDIENCE)
     api = _api_url(cluster)
     status, _ = http_get(f"{api}/v1/federation/backends?namespace={APPS}")
     assert status == 401, "the API answered without a token"

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from scaivault_federation.api.notify.service import Notifications
 from scaivault_federation.api.ratelimit import FailureLimiter
 from scaivault_federation.api.ttl_cache import TtlCache
 
@@ -76,3 +77,17 @@ def test_only_the_most_recent_clients_are_remembered(clock: Clock) -> None:
         limiter.failed(client)
     assert limiter.retry_after("a") == 0  # forgotten: a full bucket again
     assert limiter.retry_after("b") > 0 and limiter.retry_after("c") > 0
+
+
+def test_a_flood_of_event_ids_forgets_only_the_oldest(clock: Clock) -> None:
+    notifications = Notifications(dedupe_seconds=600, dedupe_entries=100)
+    for key in ("recent", "old"):
+        assert notifications.claim(key)
+        notifications.done(key)
+    for n in range(99):
+        assert notifications.claim(f"event-{n}")
+        notifications.done(f"event-{n}")
+        if n % 10 == 0:
+            assert not notifications.claim("recent")  # seen again: kept
+    assert not notifications.claim("recent")  # a redelivery still does nothing
+    assert notifications.claim("old")  # the least recently seen one was forgotten

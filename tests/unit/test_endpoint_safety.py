@@ -16,6 +16,8 @@ from scaivault_federation.backends.allowlist import (
 )
 from scaivault_federation.models.config import AwsConfig, AzureConfig, VaultConfig
 
+from .test_endpoint_parser import METADATA_SPELLINGS
+
 
 @pytest.mark.parametrize(
     ("address", "refused"),
@@ -26,6 +28,13 @@ from scaivault_federation.models.config import AwsConfig, AzureConfig, VaultConf
         ("fe80::1%eth0", True),
         ("fd00:ec2::254", True),
         ("::ffff:169.254.169.254", True),
+        ("::169.254.169.254", True),  # IPv4-compatible
+        ("::a9fe:a9fe", True),
+        ("64:ff9b::a9fe:a9fe", True),  # NAT64, well-known prefix
+        ("64:ff9b::169.254.0.1", True),
+        ("64:ff9b:1::a9fe:a9fe", True),  # NAT64, local-use prefix
+        ("64:ff9b::7f00:1", False),
+        ("::", False),
         ("127.0.0.1", False),
         ("10.0.0.5", False),
         ("::1", False),
@@ -46,6 +55,10 @@ def test_link_local_and_metadata_addresses(address: str, refused: bool) -> None:
         "http://[fe80::a:b]:8200",
         "http://metadata.google.internal/computeMetadata/v1",
         "http://METADATA.google.internal.",
+        "http://[::169.254.169.254]",
+        "http://[::ffff:a9fe:a9fe]:80",
+        "http://[64:ff9b::a9fe:a9fe]",
+        *(f"http://{host}/latest" for host in METADATA_SPELLINGS),
     ],
 )
 def test_refused_without_an_allowlist_naming_the_field(endpoint: str) -> None:

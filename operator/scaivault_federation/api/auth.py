@@ -3,8 +3,11 @@
 1. A static token from the token file (:mod:`.static_tokens`) carries explicit
    scopes, optionally limited to some namespaces.
 2. Any other token is a Kubernetes token: a TokenReview says who it belongs
-   to, then SubjectAccessReviews ask the apiserver whether that user may do
-   the Kubernetes operation behind the scope, in the namespace concerned
+   to, for the API's own audience (``scaivault-federation`` by default, so a
+   token sent here cannot be replayed against the apiserver; a token of the
+   apiserver's audience only when a setting allows it), then
+   SubjectAccessReviews ask the apiserver whether that user may do the
+   Kubernetes operation behind the scope, in the namespace concerned
    (``federation:read`` = get and list FederationBackends, ``federation:write``
    = create, patch or delete them, ``secrets:read`` = get Secrets,
    ``secrets:write`` = create and update, or delete, Secrets,
@@ -50,6 +53,8 @@ log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 10.0
 CACHE_ENTRIES = 10_000
+#: the audience a Kubernetes token must be issued for, unless configured otherwise
+TOKEN_AUDIENCE = "scaivault-federation"
 
 
 @dataclass(frozen=True)
@@ -150,8 +155,12 @@ class Authenticator:
         ttl: float = CACHE_SECONDS,
         entries: int = CACHE_ENTRIES,
         failures: FailureLimiter | None = None,
+        audience: str = TOKEN_AUDIENCE,
+        apiserver_audience: bool = False,
     ) -> None:
         self.client = client
+        self.audience = audience
+        self.apiserver_audience = apiserver_audience
         self.static = static
         self.failures = failures or FailureLimiter()
         self._reviews: TtlCache[str, KubeUser | None] = TtlCache(ttl, entries)
@@ -191,11 +200,11 @@ class Authenticator:
         return Principal(user.username, digest, user=user)
 
     async def _token_review(self, token: str) -> KubeUser | None:
-        try:
-            status = await review_token(self.client, token)
-        except (KubeApiError, aiohttp.ClientError, TimeoutError) as exc:
-            log.warning("TokenReview failed: %s", type(exc).__name__)
-            raise unavailable("cannot verify the token right now", 5) from None
+        """Who the token is: issued for the API's audience, or (when allowed) for the
+        apiserver's; ``None`` when it is neither."""
+        status = await self._review(token, (self.audience,))
+        if not status.get("authenticated") and self.apiserver_audience:
+            status = await self._review(token, ())
         if not status.get("authenticated"):
             return None
         user = status.get("user") or {}
@@ -205,6 +214,17 @@ class Authenticator:
             groups=tuple(user.get("groups") or ()),
             extra={k: list(v) for k, v in (user.get("extra") or {}).items()},
         )
+
+    async def _review(self, token: str, audiences: tuple[str, ...]) -> dict[str, Any]:
+        try:
+            status = await review_token(self.client, token, audiences)
+        except (KubeApiError, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("TokenReview failed: %s", type(exc).__name__)
+            raise unavailable("cannot verify the token right now", 5) from None
+        granted = status.get("audiences")
+        if audiences and isinstance(granted, list) and not set(granted) & set(audiences):
+            return {}  # an authenticator that ignored the audiences asked for
+        return status
 
     async def allowed(
         self, principal: Principal, permission: Permission, namespace: str, name: str = ""

@@ -33,6 +33,7 @@ from .auth import Authenticator
 from .backends import add_backend_routes
 from .cache import BackendCache
 from .errors import error_middleware
+from .listener import BoundedSite, ListenerLimits, ReloadingCertificate, body_timeout_middleware
 from .notify.routes import add_notify_routes
 from .notify.service import Notifications
 from .observability import add_observability_routes, metrics_middleware
@@ -52,9 +53,15 @@ PRUNE_SECONDS = 60.0
 __all__ = ["ApiServer", "build_app", "run_api", "serve_api", "write_dev_tokens"]
 
 
-def build_app(state: ApiState) -> web.Application:
+def build_app(state: ApiState, limits: ListenerLimits | None = None) -> web.Application:
+    limits = limits or ListenerLimits()
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, auth_middleware],
+        middlewares=[
+            metrics_middleware,
+            error_middleware,
+            auth_middleware,
+            body_timeout_middleware(limits.body_timeout),
+        ],
         client_max_size=MAX_BODY_BYTES,
     )
     app[STATE] = state
@@ -104,6 +111,8 @@ class ApiServer:
                 failures=FailureLimiter(
                     settings.api_auth_failure_rate, settings.api_auth_failure_burst
                 ),
+                audience=settings.api_token_audience,
+                apiserver_audience=settings.api_token_apiserver_audience,
             ),
             proxy=self.proxy,
             store=secrets,
@@ -112,8 +121,20 @@ class ApiServer:
             notifications=Notifications.from_settings(settings),
             cluster_backends=clusters,
         )
-        self.app = build_app(self.state)
+        self.limits = ListenerLimits(
+            head_timeout=settings.api_request_head_timeout_seconds,
+            body_timeout=settings.api_request_body_timeout_seconds,
+            max_connections=settings.api_max_connections,
+        )
+        self.app = build_app(self.state, self.limits)
         self.port = settings.api_port
+        self.certificate: ReloadingCertificate | None = None
+        if settings.api_tls_cert_file is not None and settings.api_tls_key_file is not None:
+            self.certificate = ReloadingCertificate(
+                settings.api_tls_cert_file,
+                settings.api_tls_key_file,
+                settings.api_tls_reload_seconds,
+            )
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -121,16 +142,27 @@ class ApiServer:
     def url(self) -> str:
         host = self.settings.api_host
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.certificate is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self.cache.run(), name="backend-cache"),
             asyncio.create_task(self._prune_proxies(), name="proxy-prune"),
         ]
-        self._runner = web.AppRunner(self.app)
+        if self.certificate is not None:
+            self._tasks.append(asyncio.create_task(self.certificate.watch(), name="api-tls"))
+        # aiohttp closes a connection still waiting for a whole request head when its
+        # keep-alive timer fires: armed at connect and after each answer
+        self._runner = web.AppRunner(self.app, keepalive_timeout=self.limits.head_timeout)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.api_host, self.settings.api_port)
+        site = BoundedSite(
+            self._runner,
+            self.settings.api_host,
+            self.settings.api_port,
+            self.limits,
+            self.certificate.context if self.certificate is not None else None,
+        )
         await site.start()
         for address in self._runner.addresses:
             if isinstance(address, tuple) and len(address) >= 2:

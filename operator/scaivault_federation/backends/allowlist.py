@@ -10,11 +10,16 @@ make it probe internal addresses (SSRF). Two rules:
   its address (an explicit pattern re-admits even a link-local address).
 - Without it, every endpoint is allowed except link-local and cloud-metadata
   addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254, and the metadata host
-  names), whether written as an address or as a name that resolves to one at
-  connect time (:func:`check_resolved`, with a resolver passed in, so tests
-  never look a name up).
+  names), whether written as an address (in any spelling, and an IPv4 one also
+  inside an IPv4-mapped, IPv4-compatible or NAT64 IPv6 address) or as a name
+  that resolves to one at connect time (:func:`check_resolved`, with a resolver
+  passed in, so tests never look a name up).
 
-Both are checked before any credential is read or any connection is opened.
+Both are checked before any credential is read or any connection is opened, on
+the endpoint as :mod:`..models.endpoint` parses it, which is also the URL the
+clients are given. A name that resolves to an allowed address when checked and
+to another one when connected (DNS rebinding) is not caught here; the allowlist
+or a NetworkPolicy is the answer to that (docs/security.md).
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ import asyncio
 import fnmatch
 import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
-from urllib.parse import urlsplit
 
-from ..models.config import BackendConfig
+from ..models.config import BackendConfig, GoogleConfig
+from ..models.endpoint import Endpoint, EndpointSyntaxError, parse_endpoint
 from .errors import InvalidBackendConfigError
 
 #: config fields that hold an address the operator connects to
@@ -35,6 +40,12 @@ REFUSED_NETWORKS = tuple(
     ipaddress.ip_network(net) for net in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
 )
 METADATA_NAMES = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+#: IPv6 prefixes that carry an IPv4 address in their last 32 bits: IPv4-compatible,
+#: IPv4-mapped, the NAT64 well-known prefix and the local-use NAT64 prefix
+EMBEDDING_NETWORKS = tuple(
+    ipaddress.IPv6Network(net)
+    for net in ("::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")
+)
 
 #: ``host -> addresses`` (e.g. the event loop's getaddrinfo, or a table in tests)
 Resolver = Callable[[str], Awaitable[Sequence[str]]]
@@ -53,65 +64,98 @@ def parse_patterns(raw: str) -> tuple[str, ...]:
     return tuple(p.strip().lower() for p in raw.split(",") if p.strip())
 
 
-def endpoint_host(endpoint: str) -> tuple[str, int | None]:
-    """Host (lower-case, without brackets) and port of a URL or a bare ``host:port``."""
-    parts = urlsplit(endpoint if "//" in endpoint else f"//{endpoint}")
-    return (parts.hostname or "").lower().rstrip("."), parts.port
+def endpoint_of(config: BackendConfig, field: str) -> Endpoint | None:
+    """The parsed value of an endpoint field (``None`` when unset). The config models
+    already refused what does not parse; this raises :class:`EndpointRefusedError`
+    naming the field for a config made without them."""
+    value = getattr(config, field, None)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_endpoint(value, bare=isinstance(config, GoogleConfig))
+    except EndpointSyntaxError as exc:
+        raise EndpointRefusedError(f"config.{field}: {exc}", field) from None
 
 
-def is_allowed(endpoint: str, patterns: Sequence[str]) -> bool:
-    host, port = endpoint_host(endpoint)
+def is_allowed(endpoint: Endpoint | str, patterns: Sequence[str]) -> bool:
+    """Whether the endpoint's host (and port) matches one of ``patterns``."""
+    if isinstance(endpoint, str):
+        try:
+            endpoint = parse_endpoint(endpoint, bare=True)
+        except EndpointSyntaxError:
+            return False
+    host, port = endpoint.host, endpoint.port
     for pattern in patterns:
         if ":" in pattern.rsplit("]", 1)[-1]:
             pattern_host, _, pattern_port = pattern.rpartition(":")
             if (
                 port is not None
                 and str(port) == pattern_port
-                and fnmatch.fnmatchcase(host, pattern_host)
+                and fnmatch.fnmatchcase(host, pattern_host.strip("[]"))
             ):
                 return True
-        elif fnmatch.fnmatchcase(host, pattern):
+        elif fnmatch.fnmatchcase(host, pattern.strip("[]")):
             return True
     return False
 
 
-def is_refused_address(address: str) -> bool:
-    """Whether an IP address is link-local or a cloud metadata address."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv4-mapped, IPv4-compatible or NAT64 address carries."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if any(ip in net for net in EMBEDDING_NETWORKS) and int(ip) & 0xFFFFFFFF > 1:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def is_refused_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether an IP address is link-local or a cloud metadata address, also when an
+    IPv6 address carries such an IPv4 one."""
+    if isinstance(address, str):
+        try:
+            ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+                address.split("%", 1)[0]
+            )
+        except ValueError:
+            return False
+    else:
+        ip = address
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := embedded_ipv4(ip)) is not None:
+        ip = inner
     return any(ip in net for net in REFUSED_NETWORKS if ip.version == net.version)
 
 
-def _endpoints(config: BackendConfig) -> list[tuple[str, str]]:
+def _endpoints(config: BackendConfig) -> list[tuple[str, Endpoint]]:
     return [
-        (field, value)
+        (field, endpoint)
         for field in ENDPOINT_FIELDS
-        if isinstance(value := getattr(config, field, None), str) and value
+        if (endpoint := endpoint_of(config, field)) is not None
     ]
 
 
-def check_endpoints(config: BackendConfig, patterns: Sequence[str]) -> None:
-    """Refuse what the endpoint says by itself (no name is looked up)."""
-    for field, value in _endpoints(config):
-        host, _ = endpoint_host(value)
-        if patterns:
-            if not is_allowed(value, patterns):
-                raise EndpointRefusedError(
-                    f"config.{field} host {host!r} is not in the operator's allowed endpoints",
-                    field,
-                )
-            continue
-        if is_refused_address(host) or host in METADATA_NAMES:
+def check_endpoint(endpoint: Endpoint, field: str, patterns: Sequence[str]) -> None:
+    """Refuse what one parsed endpoint says by itself (no name is looked up)."""
+    if patterns:
+        if not is_allowed(endpoint, patterns):
             raise EndpointRefusedError(
-                f"config.{field} host {host!r} is a link-local or cloud metadata address, "
-                "which the operator does not connect to (an operator-wide allowed_endpoints "
-                "setting may admit it explicitly)",
+                f"config.{field} host {endpoint.host!r} is not in the operator's allowed endpoints",
                 field,
             )
+        return
+    refused = endpoint.address is not None and is_refused_address(endpoint.address)
+    if refused or endpoint.host in METADATA_NAMES:
+        raise EndpointRefusedError(
+            f"config.{field} host {endpoint.host!r} is a link-local or cloud metadata "
+            "address, which the operator does not connect to (an operator-wide "
+            "allowed_endpoints setting may admit it explicitly)",
+            field,
+        )
+
+
+def check_endpoints(config: BackendConfig, patterns: Sequence[str]) -> None:
+    """Refuse what the endpoints say by themselves (no name is looked up)."""
+    for field, endpoint in _endpoints(config):
+        check_endpoint(endpoint, field, patterns)
 
 
 async def check_resolved(
@@ -122,13 +166,10 @@ async def check_resolved(
     check_endpoints(config, patterns)
     if patterns or resolver is None:
         return
-    for field, value in _endpoints(config):
-        host, _ = endpoint_host(value)
-        try:
-            ipaddress.ip_address(host)
+    for field, endpoint in _endpoints(config):
+        if endpoint.address is not None:
             continue  # an address was checked as it is
-        except ValueError:
-            pass
+        host = endpoint.host
         try:
             addresses = await resolver(host)
         except OSError:

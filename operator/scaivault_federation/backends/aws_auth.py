@@ -13,8 +13,9 @@ Where the credentials come from:
 
 One boto3 client serves every call of a backend (boto3 clients are
 thread-safe); it is built lazily in a worker thread, because loading the
-service model reads files. ``endpoint`` in the config is used for Secrets
-Manager and STS alike.
+service model reads files. ``endpoint`` in the config, as the endpoint
+parser normalised it, is used for Secrets Manager and STS alike. botocore
+follows no redirect (it answers a 3xx of these services as an error).
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 
 from ..models.config import AwsConfig
+from .allowlist import endpoint_of
 from .aws_errors import map_error
 from .aws_keys import AwsKeys, static_aws_keys
 from .base import CallCounter, Credentials, call_result
@@ -62,10 +63,8 @@ class AwsSession:
         read_timeout: float = 15.0,
         renew_before: timedelta = RENEW_BEFORE,
     ) -> None:
-        if config.endpoint is not None:
-            parts = urlsplit(config.endpoint)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise InvalidBackendConfigError("endpoint must be an http(s) URL")
+        endpoint = endpoint_of(config, "endpoint")
+        self._endpoint_url = endpoint.url if endpoint is not None else None
         self._config = config
         self._calls = calls
         self._renew_before = renew_before
@@ -129,7 +128,7 @@ class AwsSession:
 
     def _new_client(self, keys: AwsKeys | None) -> SecretsManagerClient:
         return self._session(keys).client(
-            "secretsmanager", endpoint_url=self._config.endpoint, config=self._botocore_config
+            "secretsmanager", endpoint_url=self._endpoint_url, config=self._botocore_config
         )
 
     async def _assume_role(self) -> AwsKeys:
@@ -167,5 +166,5 @@ class AwsSession:
 
     def _new_sts(self) -> STSClient:
         return self._session(self._base_keys).client(
-            "sts", endpoint_url=self._config.endpoint, config=self._botocore_config
+            "sts", endpoint_url=self._endpoint_url, config=self._botocore_config
         )

@@ -36,9 +36,9 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from ..models.config import AzureConfig, BackendConfig, BackendType
+from .allowlist import endpoint_of
 from .azure_auth import build_credential, choose_credential
 from .base import (
     BatchResult,
@@ -88,10 +88,10 @@ class AzureKeyVaultBackend:
         from azure.keyvault.secrets.aio import SecretClient
 
         self.calls = CallCounter()
-        url = urlsplit(config.vault_url.strip())
-        if url.scheme != "https" or not url.hostname:
+        url = endpoint_of(config, "vault_url")
+        if url is None or url.scheme != "https":
             raise InvalidBackendConfigError("vaultUrl must be an https URL")
-        self.display = f"https://{url.netloc.rpartition('@')[2]}"
+        self.display = f"https://{url.netloc}"
         transport: dict[str, Any] = {
             "connection_verify": connection_verify,
             "connection_timeout": connect_timeout,
@@ -106,7 +106,9 @@ class AzureKeyVaultBackend:
         self._client = SecretClient(
             self.display,
             self._credential,
-            verify_challenge_resource=not _is_loopback(url.hostname),
+            verify_challenge_resource=not _is_loopback(url.host),
+            # a redirect would carry the bearer token's request past the endpoint policy
+            permit_redirects=False,
             **transport,
         )
         self._page_size = max(1, min(MAX_PAGE_SIZE, page_size))

@@ -46,6 +46,7 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
 from google.oauth2 import service_account
 
 from ..models.config import GoogleConfig
+from ..models.endpoint import EndpointSyntaxError, parse_endpoint
 from .base import Credentials
 from .errors import InvalidBackendConfigError
 
@@ -66,46 +67,25 @@ class ConnectionPlan:
     credentials: ga_credentials.Credentials | None = field(default=None, repr=False)
 
 
-def parse_endpoint(endpoint: str | None) -> tuple[str, bool]:
-    """``(host:port, tls)`` for a configured endpoint (see the module doc)."""
-    if not endpoint or not endpoint.strip():
+def grpc_target(endpoint: str | None) -> tuple[str, bool]:
+    """``(host:port, tls)`` for a configured endpoint (see the module doc), read by the
+    one endpoint parser."""
+    if not endpoint:
         return f"{DEFAULT_HOST}:443", True
-    raw = endpoint.strip()
-    scheme, sep, rest = raw.partition("://")
-    if not sep:
-        scheme, rest = "", raw
-    elif scheme.lower() not in ("http", "https"):
-        raise InvalidBackendConfigError(f"endpoint {raw!r}: the scheme must be http or https")
-    rest = rest.rstrip("/")
-    if not rest or "/" in rest or "@" in rest or not rest.isprintable() or " " in rest:
-        raise InvalidBackendConfigError(f"endpoint {raw!r} is not host[:port]")
-    host, port = _split_host_port(rest, raw)
-    tls = scheme.lower() == "https" or (scheme == "" and not is_loopback(host))
+    try:
+        parsed = parse_endpoint(endpoint, bare=True)
+    except EndpointSyntaxError as exc:
+        raise InvalidBackendConfigError(f"endpoint: {exc}") from None
+    if parsed.path.strip("/"):
+        raise InvalidBackendConfigError("endpoint must be host[:port] without a path")
+    tls = parsed.scheme == "https" or (not parsed.scheme and not is_loopback(parsed.host))
+    port = parsed.port
     if port is None:
         if not tls:
-            raise InvalidBackendConfigError(f"endpoint {raw!r}: a plaintext endpoint needs a port")
+            raise InvalidBackendConfigError("endpoint: a plaintext endpoint needs a port")
         port = 443
-    shown = f"[{host}]" if ":" in host else host
+    shown = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
     return f"{shown}:{port}", tls
-
-
-def _split_host_port(rest: str, raw: str) -> tuple[str, int | None]:
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        port_text = tail[1:] if tail.startswith(":") else ("" if not tail else None)
-    elif rest.count(":") == 1:
-        host, port_text = rest.split(":")
-    elif ":" in rest:
-        host, port_text = rest, ""  # a bare IPv6 address
-    else:
-        host, port_text = rest, ""
-    if not host or port_text is None:
-        raise InvalidBackendConfigError(f"endpoint {raw!r} is not host[:port]")
-    if not port_text:
-        return host, None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise InvalidBackendConfigError(f"endpoint {raw!r} has an invalid port")
-    return host, int(port_text)
 
 
 def is_loopback(host: str) -> bool:
@@ -119,7 +99,7 @@ def is_loopback(host: str) -> bool:
 
 def plan_connection(config: GoogleConfig, credentials: Credentials) -> ConnectionPlan:
     """Decide transport and identity without any network call."""
-    target, tls = parse_endpoint(config.endpoint)
+    target, tls = grpc_target(config.endpoint)
     raw = credentials.get(KEY_FILE)
     if raw is not None and raw.strip():
         kind, creds = _key_credentials(raw)

@@ -102,6 +102,7 @@ class VaultBackend:
         read_concurrency: int = 8,
         connect_timeout: float = 5.0,
         total_timeout: float = 15.0,
+        allowed_endpoints: tuple[str, ...] = (),
     ) -> None:
         self.calls = CallCounter()
         self._config = config
@@ -113,6 +114,7 @@ class VaultBackend:
             concurrency=max(read_concurrency, list_concurrency),
             connect_timeout=connect_timeout,
             total_timeout=total_timeout,
+            allowed_endpoints=allowed_endpoints,
         )
         self._list_slots = asyncio.Semaphore(max(1, list_concurrency))
         self._read_concurrency = max(1, read_concurrency)
@@ -293,7 +295,12 @@ async def create_vault_backend(
 ) -> SecretBackend:
     if not isinstance(config, VaultConfig):
         raise InvalidBackendConfigError("hashicorp-vault needs a Vault config")
-    return VaultBackend(config, credentials, jwt_provider=credentials.service_account_token)
+    return VaultBackend(
+        config,
+        credentials,
+        jwt_provider=credentials.service_account_token,
+        allowed_endpoints=environment.allowed_endpoints,
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------

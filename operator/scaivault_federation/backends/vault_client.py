@@ -5,13 +5,17 @@ Reads, listings, mount lookups, probes and the token's revocation go over one
 aiohttp session per backend, at most ``concurrency`` requests at once (its
 connection pool is of the same size; proxies and ``.netrc`` from the
 environment are ignored). Connecting times out after 5 s, a whole request after
-15 s. Lists are sent as ``GET ?list=true`` and redirects of standby nodes are
-followed. The session is made on first use and dropped by :meth:`release`.
+15 s. Lists are sent as ``GET ?list=true``. Redirects (a standby node's to the
+active one) are followed by hand, and only where :mod:`.redirects` allows: the
+endpoint's own origin, or an origin the operator's allowlist names; the token
+never goes anywhere else. The session is made on first use and dropped by
+:meth:`release`.
 
 Logins go through hvac, which knows every auth method's request: the blocking
 hvac call runs in a worker thread of a shared pool, on an hvac client that
 carries no token, over a ``requests`` session made for logins only (no
-retries, same TLS context, same timeouts). Secret traffic does not use hvac:
+retries, same TLS context, same timeouts, the same redirect rule, so a login
+body is never re-sent to another origin). Secret traffic does not use hvac:
 an hvac read costs about seven times the CPU of the same read over aiohttp,
 which a sync of thousands of secrets pays in full.
 
@@ -58,8 +62,10 @@ from requests.models import PreparedRequest
 from yarl import URL
 
 from ..models.config import VaultConfig
+from .allowlist import endpoint_of
 from .base import CallCounter, Credentials, call_result
 from .errors import AuthenticationError, BackendError, InvalidBackendConfigError
+from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, RedirectPolicy, RedirectRefusedError
 from .vault_auth import AuthMethod, ClientCertificate, JwtProvider, auth_method_for
 from .vault_errors import VaultAdapter, answer_error, backend_error, transport_error
 
@@ -163,15 +169,18 @@ class VaultClient:
         concurrency: int = 8,
         connect_timeout: float = 5.0,
         total_timeout: float = 15.0,
+        allowed_endpoints: tuple[str, ...] = (),
     ) -> None:
-        url = URL(config.endpoint.rstrip("/"))
-        if url.scheme not in ("http", "https") or not url.host:
+        endpoint = endpoint_of(config, "endpoint")
+        if endpoint is None or not endpoint.scheme:
             raise InvalidBackendConfigError("endpoint must be an http(s) URL")
+        url = URL(endpoint.url.rstrip("/"), encoded=True)
         if url.path.rstrip("/").endswith("/v1"):
-            url = url.with_path(url.path.rstrip("/")[: -len("/v1")])
-        base = str(url.with_query(None).with_fragment(None)).rstrip("/")
+            url = url.with_path(url.path.rstrip("/")[: -len("/v1")], encoded=True)
+        base = str(url).rstrip("/")
         self._base = base
-        self.display = str(url.with_user(None).with_password(None).with_query(None))
+        self.display = str(url)
+        self._redirects = RedirectPolicy(endpoint, allowed_endpoints)
         method = auth_method_for(config, credentials, jwt_provider)
         slots = max(1, concurrency)
         self._context = _tls_context(config, credentials, method.client_certificate)
@@ -276,7 +285,7 @@ class VaultClient:
         login = await method.login_call()
         if self._hvac_login is None:
             if self._login_session is None:
-                session = requests.Session()
+                session = _LoginSession(self._redirects)
                 session.trust_env = False
                 transport = _ContextAdapter(self._context, 2)
                 session.mount("https://", transport)
@@ -327,12 +336,9 @@ class VaultClient:
         body: dict[str, Any] | None = None
         async with self._slot():
             try:
-                session = self._session()
-                async with session.request(
-                    method, url, params=params, headers={"X-Vault-Token": token}
-                ) as response:
-                    raw = await response.read()
-                    status, retry_after = response.status, response.headers.get("Retry-After")
+                status, raw, retry_after = await self._exchange(method, url, params, token)
+            except RedirectRefusedError as exc:
+                error = exc
             except Exception as exc:
                 error = transport_error(exc, api_path, self.display)
             else:
@@ -351,6 +357,47 @@ class VaultClient:
         if error is not None:
             raise error
         return body
+
+    async def _exchange(
+        self, method: str, url: URL, params: Mapping[str, str] | None, token: str
+    ) -> tuple[int, bytes, str | None]:
+        """One request, following the redirects :mod:`.redirects` allows by hand:
+        (status, body, ``Retry-After``)."""
+        session = self._session()
+        for _ in range(MAX_REDIRECTS + 1):
+            async with session.request(
+                method,
+                url,
+                params=params,
+                headers={"X-Vault-Token": token},
+                allow_redirects=False,
+            ) as response:
+                location = response.headers.get("Location")
+                if response.status not in REDIRECT_STATUSES or location is None:
+                    raw = await response.read()
+                    return response.status, raw, response.headers.get("Retry-After")
+                status = response.status
+            url = URL(self._redirects.follow(str(url), location), encoded=True)
+            params = None  # the Location carries the query
+            if status not in (307, 308) and method != "HEAD":
+                method = "GET"
+        raise RedirectRefusedError(f"{self.display} redirected more than {MAX_REDIRECTS} times")
+
+
+class _LoginSession(requests.Session):
+    """The login session: a redirect is followed only where :mod:`.redirects` allows
+    (requests re-sends the body of a 307/308 login)."""
+
+    def __init__(self, redirects: RedirectPolicy) -> None:
+        super().__init__()
+        self._redirects = redirects
+        self.max_redirects = MAX_REDIRECTS
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        location = super().get_redirect_target(resp)
+        if location is None:
+            return None
+        return self._redirects.follow(resp.url, location)
 
 
 def _json_object(raw: bytes, api_path: str) -> dict[str, Any]:

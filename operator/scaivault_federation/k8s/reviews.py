@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .client import JSON, KubeClient
@@ -10,13 +11,15 @@ TOKEN_REVIEWS = "/apis/authentication.k8s.io/v1/tokenreviews"
 ACCESS_REVIEWS = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
 
 
-async def review_token(client: KubeClient, token: str) -> dict[str, Any]:
-    """The TokenReview status of ``token`` (``authenticated``, ``user``)."""
-    body: JSON = {
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "TokenReview",
-        "spec": {"token": token},
-    }
+async def review_token(
+    client: KubeClient, token: str, audiences: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The TokenReview status of ``token`` (``authenticated``, ``user``, ``audiences``):
+    valid for one of ``audiences``, or (none given) for the apiserver's own."""
+    spec: JSON = {"token": token}
+    if audiences:
+        spec["audiences"] = list(audiences)
+    body: JSON = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec}
     doc = await client.post(TOKEN_REVIEWS, body)
     status: dict[str, Any] = doc.get("status") or {}
     return status

@@ -7,11 +7,30 @@ same for the HTTP API and for code paths that never saw the schema.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from .base import CamelModel
+from .endpoint import parse_endpoint
+
+
+def _url(value: str) -> str:
+    parse_endpoint(value)  # raises naming what is wrong, never echoing the value
+    return value
+
+
+def _url_or_host(value: str) -> str:
+    parse_endpoint(value, bare=True)
+    return value
+
+
+#: an http(s) URL, checked by the one endpoint parser and kept as written
+EndpointUrl = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_url)]
+#: the same, or ``host[:port]``
+EndpointUrlOrHost = Annotated[
+    str, Field(min_length=1, max_length=2048), AfterValidator(_url_or_host)
+]
 
 
 class BackendType(StrEnum):
@@ -68,7 +87,7 @@ class VaultConfig(CamelModel):
     (a role, credentials keys) is checked when the backend is built.
     """
 
-    endpoint: str = Field(min_length=1)
+    endpoint: EndpointUrl
     auth_method: VaultAuthMethod = VaultAuthMethod.TOKEN
     gcp_auth_type: GcpAuthType | None = None
     auth_config_path: str | None = None
@@ -121,11 +140,11 @@ class AwsConfig(CamelModel):
     credentials_path: str | None = None
     role_arn: str | None = None
     external_id: str | None = None
-    endpoint: str | None = None
+    endpoint: EndpointUrl | None = None
 
 
 class AzureConfig(CamelModel):
-    vault_url: str = Field(min_length=1)
+    vault_url: EndpointUrl
     tenant_id: str | None = None
     client_id: str | None = None
     credentials_path: str | None = None
@@ -134,7 +153,7 @@ class AzureConfig(CamelModel):
 class GoogleConfig(CamelModel):
     project: str = Field(min_length=1)
     credentials_path: str | None = None
-    endpoint: str | None = None
+    endpoint: EndpointUrlOrHost | None = None
 
 
 BackendConfig = VaultConfig | AwsConfig | AzureConfig | GoogleConfig

@@ -12,9 +12,14 @@ DEDUPE_ENTRIES = 100_000
 
 class Notifications:
     def __init__(
-        self, dedupe_seconds: float = 600.0, push_verifier: PushTokenVerifier | None = None
+        self,
+        dedupe_seconds: float = 600.0,
+        push_verifier: PushTokenVerifier | None = None,
+        *,
+        dedupe_entries: int = DEDUPE_ENTRIES,
     ) -> None:
-        self._seen: TtlCache[str, bool] = TtlCache(dedupe_seconds, DEDUPE_ENTRIES)
+        # full, it forgets the least recently seen id, never all of them at once
+        self._seen: TtlCache[str, bool] = TtlCache(dedupe_seconds, dedupe_entries)
         self._running: set[str] = set()
         self.push_verifier = push_verifier
 
