@@ -587,6 +587,24 @@ INVALID_SPECS: dict[str, tuple[Json, tuple[str, ...]]] = {
         ),
         ("spec.rolloutRestartTargets[0]", "exactly one of name or selector"),
     ),
+    "rollout-selector-key-not-a-label-key": (
+        _with(
+            AWS_SEED,
+            rolloutRestartTargets=[
+                {"kind": "Deployment", "selector": {"matchLabels": {"app!": "x"}}}
+            ],
+        ),
+        ("spec.rolloutRestartTargets[0].selector.matchLabels", "valid label keys"),
+    ),
+    "rollout-selector-value-not-a-label-value": (
+        _with(
+            AWS_SEED,
+            rolloutRestartTargets=[
+                {"kind": "Deployment", "selector": {"matchLabels": {"app": "x,tier!=y"}}}
+            ],
+        ),
+        ("spec.rolloutRestartTargets[0].selector.matchLabels.app", "should match"),
+    ),
     "rollout-bad-kind": (
         _with(AWS_SEED, rolloutRestartTargets=[{"kind": "Pod", "name": "a"}]),
         ("spec.rolloutRestartTargets[0].kind", "Unsupported value"),

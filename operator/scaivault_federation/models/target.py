@@ -27,6 +27,7 @@ from ..labels import GROUP, MANAGED_BY
 from ..paths import InvalidPathError, PathPattern
 from .base import CamelModel
 from .content import is_valid_data_key
+from .label_syntax import is_label_value, is_qualified_name
 from .templating import TemplateProblem, check_template, is_template
 
 OPAQUE = "Opaque"
@@ -36,9 +37,6 @@ NAME_VARIABLES = ("path", "remote_path", "captures")
 TEMPLATE_VARIABLES = (*NAME_VARIABLES, "data")
 
 _TYPE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$")
-_NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _KEY_GLOB = re.compile(r"^[-._a-zA-Z0-9*?\[\]!]+$")
 
 Template = Annotated[str, Field(max_length=8192)]
@@ -57,18 +55,6 @@ class RefreshPolicy(StrEnum):
     PERIODIC = "Periodic"
     ON_CHANGE = "OnChange"
     CREATED_ONCE = "CreatedOnce"
-
-
-def is_qualified_name(key: str) -> bool:
-    """A Kubernetes label or annotation key: ``[prefix/]name``."""
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        return False
-    return 0 < len(name) <= 63 and _NAME_PART.match(name) is not None
-
-
-def is_label_value(value: str) -> bool:
-    return len(value) <= 63 and _LABEL_VALUE.match(value) is not None
 
 
 def _reserved(key: str) -> bool:
