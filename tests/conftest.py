@@ -92,6 +92,8 @@ def operator(
         "AWS_ACCESS_KEY_ID": moto_server.access_key_id,
         "AWS_SECRET_ACCESS_KEY": moto_server.secret_access_key,
         "SCAIVAULT_AMBIENT_IDENTITY_NAMESPACES": AMBIENT_NAMESPACE,
+        # moto on loopback stands in for the cloud's own endpoint there
+        "SCAIVAULT_AMBIENT_IDENTITY_ENDPOINTS": "127.0.0.1",
     }
     _ports["metrics"] = free_port()
     argv = [

@@ -94,7 +94,7 @@ def test_api_serves_backends_and_secrets_as_the_service_account(
     admin = isolated_control_plane.admin_token
     prefix = f"rbac-{uuid.uuid4().hex[:8]}"
     seed(openbao, prefix, {"db": {"password": "proxied"}})
-    app.put_secret("creds-vault-token", {"token": openbao.root_token})
+    app.put_credentials("creds-vault-token", {"token": openbao.root_token})
 
     # A caller without rights: TokenReview and SubjectAccessReview answer, 403.
     status, _ = isolated_control_plane.request(
@@ -199,7 +199,7 @@ def cluster_backend_through_the_api(
     admin = cp.admin_token
     run = uuid.uuid4().hex[:6]
     home = Namespace(cp, identity.release.namespace)
-    home.put_secret(f"creds-cluster-api-{run}", {"token": openbao.root_token})
+    home.put_credentials(f"creds-cluster-api-{run}", {"token": openbao.root_token})
     label = "scaivault-rbac/api-cluster"
     app.merge_patch(f"/api/v1/namespaces/{app.name}", {"metadata": {"labels": {label: run}}})
     body = {

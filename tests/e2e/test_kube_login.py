@@ -198,7 +198,7 @@ async def test_the_operator_logs_in_through_an_exec_plugin_and_renews_its_creden
         cluster = Cluster(plane_kube, namespace)
         prefix = f"login-{uuid.uuid4().hex[:6]}"
         openbao.request("POST", f"/v1/secret/data/{prefix}/db", {"data": {"pw": "one"}})
-        await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+        await cluster.put_credentials("creds-vault", {"token": openbao.root_token})
         await cluster.create_backend(
             "vault",
             {

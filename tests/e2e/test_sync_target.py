@@ -46,7 +46,7 @@ def version(secret: dict[str, Any] | None) -> str:
 async def aws_backend(
     cluster: Cluster, moto: MotoServer, name: str, spec: dict[str, Any]
 ) -> dict[str, Any]:
-    await cluster.put_secret(
+    await cluster.put_credentials(
         "creds-aws",
         {"access_key_id": moto.access_key_id, "secret_access_key": moto.secret_access_key},
     )
@@ -66,7 +66,7 @@ async def aws_backend(
 async def vault_backend(
     cluster: Cluster, openbao: OpenBaoServer, name: str, spec: dict[str, Any]
 ) -> dict[str, Any]:
-    await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+    await cluster.put_credentials("creds-vault", {"token": openbao.root_token})
     base = {
         "type": "hashicorp-vault",
         "config": {"endpoint": openbao.address, "authConfigPath": "creds/vault"},
@@ -215,7 +215,7 @@ async def test_a_google_key_synced_whole_becomes_another_backends_credentials(
     prefix = f"e2e{uuid.uuid4().hex[:8]}"
     put_value(gsm_emulator, f"{prefix}/keys/reader", gsm_emulator.key_json("reader"))
     put_value(gsm_emulator, f"{prefix}/apps/db", {"password": "pw"})
-    await cluster.put_secret("bootstrap-google", {"credentials.json": gsm_emulator.key_json()})
+    await cluster.put_credentials("bootstrap-google", {"credentials.json": gsm_emulator.key_json()})
     await google_backend(
         cluster,
         gsm_emulator,
@@ -289,7 +289,7 @@ async def test_google_flat_names_inside_a_segment(
     put_value(gsm_emulator, "dev-c", '{"v": "c"}')
     put_value(gsm_emulator, "prodx-d", '{"v": "d"}')
     put_value(gsm_emulator, "prod-/x", '{"v": "nested"}')  # id prod-__x: two segments
-    await cluster.put_secret("creds-google", {"credentials.json": gsm_emulator.key_json()})
+    await cluster.put_credentials("creds-google", {"credentials.json": gsm_emulator.key_json()})
     await google_backend(
         cluster,
         gsm_emulator,

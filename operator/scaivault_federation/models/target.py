@@ -23,7 +23,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from ..labels import GROUP, MANAGED_BY
+from ..labels import CREDENTIALS_LABEL, GROUP, MANAGED_BY
 from ..paths import InvalidPathError, PathPattern
 from .base import CamelModel
 from .content import is_valid_data_key
@@ -57,7 +57,11 @@ class RefreshPolicy(StrEnum):
     CREATED_ONCE = "CreatedOnce"
 
 
-def _reserved(key: str) -> bool:
+def _reserved(key: str, what: str) -> bool:
+    """Keys the operator sets; a synced Secret may still be labelled a credentials Secret
+    (its data is the backend author's own)."""
+    if what == "label" and key == CREDENTIALS_LABEL:
+        return False
     return key == MANAGED_BY or key.startswith(f"{GROUP}/")
 
 
@@ -65,7 +69,7 @@ def _check_metadata(values: dict[str, str] | None, what: str) -> dict[str, str] 
     for key, value in (values or {}).items():
         if not is_qualified_name(key):
             raise ValueError(f"{key[:80]!r} is not a valid {what} key ([prefix/]name)")
-        if _reserved(key):
+        if _reserved(key, what):
             raise ValueError(f"{key!r} is set by the operator and cannot be declared")
         _check_template(value, f"{what} {key!r}")
         if what == "label" and not is_template(value) and not is_label_value(value):
