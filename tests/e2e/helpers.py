@@ -125,10 +125,13 @@ class Cluster:
         items: list[dict[str, Any]] = doc.get("items", [])
         return items
 
-    async def put_secret(self, name: str, data: dict[str, str], **meta: Any) -> dict[str, Any]:
+    async def put_secret(
+        self, name: str, data: dict[str, str], kind: str = "Opaque", **meta: Any
+    ) -> dict[str, Any]:
         body = {
             "apiVersion": "v1",
             "kind": "Secret",
+            "type": kind,
             "metadata": {"name": name, **meta},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         }
