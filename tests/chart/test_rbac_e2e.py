@@ -136,7 +136,7 @@ def test_api_serves_backends_and_secrets_as_the_service_account(
     assert read["data"] == {"password": "proxied"} and read["source"] == "proxy"
 
     # A proxy read through kubernetes auth: the API requests the ServiceAccount's token.
-    create_service_account(isolated_control_plane, app.name, "app-reader")
+    create_service_account(isolated_control_plane, app.name, "app-reader", token_for="*")
     mount = configure_kubernetes_auth(
         openbao, isolated_control_plane, app.name, "app-reader", prefix
     )

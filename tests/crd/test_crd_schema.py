@@ -352,11 +352,15 @@ VALID_SPECS: dict[str, Json] = {
                     "version": "AWSPREVIOUS",
                 },
                 {"path": "registry/db-*", "labels": {"x": "y"}, "immutable": True},
+                {"path": "keys/*", "labels": {"federation.scaivault.io/credentials": "true"}},
             ],
         },
         "rolloutRestartTargets": [
             {"kind": "Deployment", "name": "api", "minInterval": "30s"},
-            {"kind": "StatefulSet", "selector": {"matchLabels": {"app": "db"}}},
+            {
+                "kind": "StatefulSet",
+                "selector": {"matchLabels": {"example.com/app": "db", "t": ""}},
+            },
             {"kind": "DaemonSet", "name": "agent"},
         ],
     },

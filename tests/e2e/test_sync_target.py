@@ -17,6 +17,7 @@ from scaivault_devenv.gsm import GoogleEmulator
 from scaivault_devenv.moto import MotoServer
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_federation.k8s.client import InvalidError
+from scaivault_federation.labels import credentials_labels
 from tests.backends.harness_aws import put_secret
 from tests.backends.harness_google import put_value
 
@@ -223,7 +224,10 @@ async def test_a_google_key_synced_whole_becomes_another_backends_credentials(
         "bootstrap/google",
         {
             "pathMapping": {"creds/*": f"{prefix}/keys/*"},
-            "target": {"data": {"extract": "whole", "key": "credentials.json"}},
+            "target": {
+                "data": {"extract": "whole", "key": "credentials.json"},
+                "labels": credentials_labels(),  # a backend may name it as credentials
+            },
         },
     )
     await cluster.wait_status("keys", healthy)

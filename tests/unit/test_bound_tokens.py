@@ -4,6 +4,8 @@ audiences (learnt from a dry run) or a cloud's token exchange, and short-lived."
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -15,6 +17,7 @@ from scaivault_federation.backends.bound_tokens import (
     BoundTokens,
 )
 from scaivault_federation.backends.errors import InvalidBackendConfigError
+from scaivault_federation.k8s.tokens import service_account_of
 from scaivault_federation.labels import TOKEN_FOR_ANNOTATION
 from scaivault_federation.models.token import IssuedToken
 
@@ -122,3 +125,15 @@ async def test_a_token_bound_to_other_audiences_is_not_used() -> None:
     api.bind_to = ("vault", "extra")
     with pytest.raises(InvalidBackendConfigError, match="other audiences"):
         await BoundTokens(api).issue("team", "reader", None, "b")
+
+
+def test_the_operators_own_account_is_read_from_its_token() -> None:
+    def jwt(claims: dict[str, object]) -> str:
+        body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"eyJhbGciOiJSUzI1NiJ9.{body}.c2ln"
+
+    sub = "system:serviceaccount:scaivault-system:scaivault-federation"
+    assert service_account_of(jwt({"sub": sub})) == ("scaivault-system", "scaivault-federation")
+    assert service_account_of(jwt({"sub": "alice@example.com"})) is None
+    assert service_account_of(jwt({"sub": "system:serviceaccount:only-namespace"})) is None
+    assert service_account_of("not.a-jwt.at-all") is None
