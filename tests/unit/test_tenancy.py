@@ -147,6 +147,9 @@ async def test_connect_refuses_before_reading_any_credential() -> None:
             False,
         ),
         (spec("google-secret-manager", {"project": "p"}), True),
+        # a plaintext emulator on loopback gets no identity at all (anonymous)
+        (spec("google-secret-manager", {"project": "p", "endpoint": "127.0.0.1:8085"}), True),
+        (spec("google-secret-manager", {"project": "p", "endpoint": "https://127.0.0.9"}), False),
         (
             spec("google-secret-manager", {"project": "p", "endpoint": "https://tenant.example"}),
             False,

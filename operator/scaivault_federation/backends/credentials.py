@@ -48,7 +48,7 @@ SERVICE_ACCOUNT_AUTH = (VaultAuthMethod.KUBERNETES, VaultAuthMethod.JWT)
 
 
 async def read_credentials_secret(
-    secrets: SecretReader, namespace: str, path: str, field: str = "credentials_path"
+    secrets: SecretReader, namespace: str, path: str, field: str
 ) -> LocalSecret:
     """The Secret a ``*Path`` value names, in ``namespace`` only, if it may be read as
     credentials."""
@@ -69,7 +69,7 @@ async def load_credentials(
     tokens: TokenIssuer,
     namespace: str,
     spec: BackendSpec,
-    backend: str = "",
+    backend: str,
 ) -> Credentials:
     """Merge the Secrets the config's ``*Path`` fields name (same namespace only), each
     checked for the keys it must hold."""

@@ -24,6 +24,7 @@ patterns per field.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -162,6 +163,8 @@ def check_ambient_endpoint(config: BackendConfig, use: str, patterns: Sequence[s
     if value is None:
         return  # the SDK's own endpoint of the cloud
     host, _ = endpoint_host(value)
+    if isinstance(config, GoogleConfig) and _plaintext_loopback(value, host):
+        return  # an emulator: the client sends it no identity at all
     suffixes = CLOUD_HOSTS.get(type(config), ())
     if host.endswith(suffixes) or (patterns and is_allowed(value, patterns)):
         return
@@ -170,6 +173,18 @@ def check_ambient_endpoint(config: BackendConfig, use: str, patterns: Sequence[s
         f"backend would send it {use}; name a credentials Secret, or add the host to the "
         "operator's ambient_identity_endpoints setting"
     )
+
+
+def _plaintext_loopback(endpoint: str, host: str) -> bool:
+    """A Google endpoint the client reaches in plaintext, anonymously (see google_auth)."""
+    scheme = endpoint.strip().partition("://")[0].lower() if "://" in endpoint else ""
+    if scheme == "https":
+        return False
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    return loopback and (scheme == "http" or scheme == "")
 
 
 def _address(config: BackendConfig) -> tuple[str, str | None]:
