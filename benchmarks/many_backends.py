@@ -27,6 +27,7 @@ from scaivault_devenv.cluster import ensure_namespace, install_crd
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess, free_port
+from scaivault_federation.labels import credentials_labels
 
 API = "/apis/federation.scaivault.io/v1alpha1"
 SECRETS_PER_BACKEND = 2
@@ -36,7 +37,7 @@ def create_backends(cp: ControlPlane, bao: OpenBaoServer, namespace: str, n: int
     body = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": "creds-vault"},
+        "metadata": {"name": "creds-vault", "labels": credentials_labels()},
         "data": {"token": base64.b64encode(bao.root_token.encode()).decode()},
     }
     cp.request("POST", f"/api/v1/namespaces/{namespace}/secrets", body)

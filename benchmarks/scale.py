@@ -64,6 +64,7 @@ from scaivault_federation.labels import (
     SYNC_REQUESTED_ANNOTATION,
     SYNCED_AT_ANNOTATION,
     VERSION,
+    credentials_labels,
 )
 from scaivault_federation.models.content import to_secret_data
 from scaivault_federation.paths import secret_name_for_path
@@ -503,7 +504,10 @@ async def first_sync(
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": secret_name_for_path(source.credentials_path)},
+            "metadata": {
+                "name": secret_name_for_path(source.credentials_path),
+                "labels": credentials_labels(),
+            },
             "stringData": source.credentials,
         },
     )
@@ -759,7 +763,7 @@ async def wakeups(kube: Kube, bao: OpenBaoServer, timeout: float) -> Wakeups:
     credentials = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": secret_name_for_path(creds)},
+        "metadata": {"name": secret_name_for_path(creds), "labels": credentials_labels()},
         "stringData": {"token": bao.root_token},
     }
     await kube.ok("POST", backends, cr)
@@ -828,7 +832,7 @@ async def many_backends(
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "creds-vault"},
+            "metadata": {"name": "creds-vault", "labels": credentials_labels()},
             "stringData": {"token": bao.root_token},
         },
     )
@@ -951,7 +955,8 @@ def proxy_reads(
         },
     }
     for name, data in creds.items():
-        body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}}
+        metadata = {"name": name, "labels": credentials_labels()}
+        body = {"apiVersion": "v1", "kind": "Secret", "metadata": metadata}
         status, answer = cp.request(
             "POST", f"/api/v1/namespaces/{PROXY_NAMESPACE}/secrets", {**body, "stringData": data}
         )

@@ -8,7 +8,6 @@ tail in the error; nothing is skipped.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from tests.backends.harness_aws import moto_server
 from tests.backends.harness_azure import keyvault_server
 from tests.backends.harness_google import gsm_emulator
 from tests.e2e.fleet import Fleet
+from tests.e2e.operator_process import start_operator
 
 __all__ = [
     "control_plane",
@@ -92,20 +92,13 @@ def operator(
         "AWS_ACCESS_KEY_ID": moto_server.access_key_id,
         "AWS_SECRET_ACCESS_KEY": moto_server.secret_access_key,
         "SCAIVAULT_AMBIENT_IDENTITY_NAMESPACES": AMBIENT_NAMESPACE,
+        # moto on loopback stands in for the cloud's own endpoint there
+        "SCAIVAULT_AMBIENT_IDENTITY_ENDPOINTS": "127.0.0.1",
     }
     _ports["metrics"] = free_port()
-    argv = [
-        *(sys.executable, "-m", "scaivault_federation.cli", "run", "--standalone", "-v"),
-        *("--metrics-port", str(_ports["metrics"]), "--metrics-addr", "127.0.0.1"),
-    ]
-    proc = ManagedProcess("operator", argv, operator_log, env=env)
-    proc.start()
+    flags = ("--metrics-port", str(_ports["metrics"]), "--metrics-addr", "127.0.0.1")
+    proc = start_operator("operator", operator_log, env, *flags)
     try:
-        proc.wait_until(
-            lambda: "Initial authentication has finished" in operator_log.read_text(),
-            timeout=60,
-            what="the operator to start",
-        )
         yield proc
     finally:
         proc.stop()

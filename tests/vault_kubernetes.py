@@ -2,7 +2,8 @@
 
 OpenBao reviews login tokens with the apiserver's TokenReview, using a reviewer
 ServiceAccount bound to ``system:auth-delegator``; a role binds the given
-ServiceAccount of one namespace to a policy reading ``secret/<prefix>/``.
+ServiceAccount of one namespace, with tokens for the audience ``vault`` (the
+operator's default), to a policy reading ``secret/<prefix>/``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_federation.backends.bound_tokens import DEFAULT_AUDIENCE
+from scaivault_federation.labels import TOKEN_FOR_ANNOTATION
 
 ROLE = "sync"
 
@@ -22,8 +25,15 @@ def _admin(cp: ControlPlane, method: str, path: str, body: dict[str, Any]) -> di
     return answer
 
 
-def create_service_account(cp: ControlPlane, namespace: str, name: str) -> None:
-    body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}
+def create_service_account(
+    cp: ControlPlane, namespace: str, name: str, token_for: str | None = None
+) -> None:
+    """A ServiceAccount; ``token_for``: the backends that may request its tokens (the
+    opt-in annotation's value, e.g. ``"*"``)."""
+    metadata: dict[str, Any] = {"name": name}
+    if token_for is not None:
+        metadata["annotations"] = {TOKEN_FOR_ANNOTATION: token_for}
+    body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
     _admin(cp, "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts", body)
 
 
@@ -82,6 +92,7 @@ def configure_kubernetes_auth(
         {
             "bound_service_account_names": [bound_account],
             "bound_service_account_namespaces": [namespace],
+            "audience": DEFAULT_AUDIENCE,  # what the operator's tokens are bound to
             "token_policies": [mount],
             "token_ttl": "10m",
         },

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+from scaivault_federation.labels import credentials_labels
+
 from .cluster import apply
 from .controlplane import ControlPlane
 from .openbao import OpenBaoServer
@@ -24,10 +26,11 @@ VAULT_EXAMPLES: dict[str, dict[str, str]] = {
 
 
 def _credentials_secret(name: str, values: dict[str, str]) -> dict[str, Any]:
+    """A credentials Secret: labelled, so that backends may read it."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": credentials_labels()},
         "type": "Opaque",
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
     }

@@ -38,6 +38,19 @@ SYNC_REQUESTED_ANNOTATION = f"{GROUP}/sync-requested-at"
 SYNC_PATHS_ANNOTATION = f"{GROUP}/sync-paths"
 FINALIZER = f"{GROUP}/finalizer"
 
+#: on a Secret: ``"true"`` lets a backend's config name it as a credentials Secret
+CREDENTIALS_LABEL = f"{GROUP}/credentials"
+CREDENTIALS_LABEL_VALUE = "true"
+
+
+def credentials_labels() -> dict[str, str]:
+    """The labels a Secret carries to be read as a backend's credentials."""
+    return {CREDENTIALS_LABEL: CREDENTIALS_LABEL_VALUE}
+
+
+#: on a ServiceAccount: the backends that may request its tokens (names, or ``*``)
+TOKEN_FOR_ANNOTATION = f"{GROUP}/token-for"
+
 
 def cluster_owner(name: str) -> str:
     """The owner key (BACKEND_LABEL's value) of a ClusterFederationBackend's Secrets."""

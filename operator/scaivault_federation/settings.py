@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .backends.allowlist import parse_patterns, system_resolver
 from .backends.registry import BackendEnvironment
-from .backends.tenancy import TenancyPolicy, parse_selector
+from .backends.tenancy import CONTAINER_FIELDS, TenancyPolicy, parse_selector
 
 ENV_PREFIX = "SCAIVAULT_"
 
@@ -158,10 +158,22 @@ class Settings(BaseSettings):
         default=None,
         description="or the namespaces whose labels match this selector (key=value,...)",
     )
+    ambient_identity_endpoints: CommaList = Field(
+        default=(),
+        description="host patterns, besides the clouds' own endpoints, that backends running "
+        "with the operator's own identity may connect to (a private endpoint, a Vault for "
+        "aws or gcp logins), comma-separated",
+    )
     remote_prefixes: dict[str, dict[str, tuple[str, ...]]] = Field(
         default_factory=dict,
         description='JSON: namespace (or "*") -> backend type -> remote prefixes its '
         "mappings may use (unset: any)",
+    )
+    remote_containers: dict[str, dict[str, dict[str, tuple[str, ...]]]] = Field(
+        default_factory=dict,
+        description='JSON: namespace (or "*") -> backend type -> container field (Vault '
+        "endpoint, namespace; AWS region, roleArn, endpoint; Azure vaultUrl; Google project, "
+        "endpoint) -> patterns its value must match (unset: any)",
     )
     azure_ca_bundle: Path | None = Field(
         default=None, description="PEM bundle the Azure backend trusts instead of the system's"
@@ -312,6 +324,24 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("remote_containers")
+    @classmethod
+    def _known_container_fields(
+        cls, value: dict[str, dict[str, dict[str, tuple[str, ...]]]]
+    ) -> dict[str, dict[str, dict[str, tuple[str, ...]]]]:
+        for namespace, types in value.items():
+            for backend_type, fields in types.items():
+                known = CONTAINER_FIELDS.get(backend_type)
+                if known is None:
+                    raise ValueError(f"{namespace}: unknown backend type {backend_type!r}")
+                for name in fields:
+                    if name not in known:
+                        raise ValueError(
+                            f"{namespace}.{backend_type}: {name!r} is not a container field "
+                            f"(one of {', '.join(sorted(known))})"
+                        )
+        return value
+
     @field_validator("ambient_identity_namespace_selector")
     @classmethod
     def _check_selector(cls, value: str | None) -> str | None:
@@ -338,7 +368,7 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("allowed_endpoints", mode="before")
+    @field_validator("allowed_endpoints", "ambient_identity_endpoints", mode="before")
     @classmethod
     def _split_patterns(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -380,6 +410,8 @@ class Settings(BaseSettings):
                 ambient_namespaces=frozenset(self.ambient_identity_namespaces),
                 ambient_selector=parse_selector(self.ambient_identity_namespace_selector),
                 remote_prefixes=self.remote_prefixes,
+                remote_containers=self.remote_containers,
+                ambient_endpoints=self.ambient_identity_endpoints,
             ),
             resolver=system_resolver,
         )

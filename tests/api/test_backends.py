@@ -12,6 +12,7 @@ import pytest
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess
 from scaivault_federation.api.server import ApiServer
+from scaivault_federation.labels import credentials_labels
 from scaivault_federation.models.status import backend_id
 
 from .conftest import API_NAMESPACE, Namespace
@@ -320,7 +321,7 @@ async def test_status_costs_no_apiserver_or_backend_call(
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "creds-vault-token"},
+            "metadata": {"name": "creds-vault-token", "labels": credentials_labels()},
             "stringData": {"token": openbao.root_token},
         },
     )

@@ -10,6 +10,7 @@ import pytest
 
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess, free_port
+from scaivault_federation.labels import credentials_labels
 from scaivault_federation.paths import secret_name_for_path
 
 from .conftest import Namespace
@@ -28,7 +29,7 @@ async def put_token_secret(ns: Namespace, token: str) -> None:
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "creds-vault-token"},
+            "metadata": {"name": "creds-vault-token", "labels": credentials_labels()},
             "data": {"token": b64(token)},
         },
     )

@@ -14,6 +14,7 @@ from scaivault_devenv.moto import MotoServer
 from scaivault_devenv.openbao import OpenBaoError, OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess
 from scaivault_federation.k8s.client import KubeClient
+from scaivault_federation.labels import credentials_labels
 from tests.e2e.helpers import API
 
 from .conftest import API_NAMESPACE, Namespace
@@ -58,7 +59,8 @@ DEFAULTS = {"conflict_policy": "report", "deletion_policy": "Retain", "prune": F
 
 def secret(name: str, values: dict[str, str]) -> dict[str, Any]:
     data = {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data}
+    metadata = {"name": name, "labels": credentials_labels()}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "data": data}
 
 
 def healthy(reply: Any) -> Any:

@@ -42,6 +42,9 @@ from scaivault_federation.settings import Settings
 
 from .harness_azure import PAGE_SIZE, azure_config, put_value, secret_credentials
 
+#: no credentials Secret, in a namespace allowed the operator's own identity
+AMBIENT = Credentials({}, ambient=True)
+
 CANARY = "azure-secret-value-canary-81f0"
 
 
@@ -252,7 +255,7 @@ async def test_workload_identity_reaches_the_vault(
         AUTHORITY_ENV: keyvault_server.authority_host,
     }
     made = AzureKeyVaultBackend(
-        config, Credentials({}), connection_verify=str(keyvault_server.ca_bundle), env=env
+        config, AMBIENT, connection_verify=str(keyvault_server.ca_bundle), env=env
     )
     try:
         assert made.credential_choice.kind == "workload_identity"
@@ -270,7 +273,7 @@ async def test_managed_identity_reaches_the_vault(
     put_value(keyvault_server, f"{root}mi", "via managed identity")
     made = AzureKeyVaultBackend(
         AzureConfig(vault_url=keyvault_server.vault_url),
-        Credentials({}),
+        AMBIENT,
         connection_verify=str(keyvault_server.ca_bundle),
         env={},
     )
@@ -300,7 +303,7 @@ def test_without_a_client_secret_workload_identity_is_selected_when_injected() -
         CLIENT_ENV: "client-from-env",
         AUTHORITY_ENV: "https://login.microsoftonline.com/",
     }
-    choice = choose_credential(config, Credentials({}), env=env)
+    choice = choose_credential(config, AMBIENT, env=env)
     assert choice.kind == "workload_identity"
     assert (choice.tenant_id, choice.client_id) == ("tenant-from-env", "from-config")
     credential = build_credential(choice, Credentials({}))
@@ -309,11 +312,9 @@ def test_without_a_client_secret_workload_identity_is_selected_when_injected() -
 
 def test_without_a_client_secret_or_injection_a_managed_identity_is_used() -> None:
     config = AzureConfig(vault_url="https://v.vault.azure.net", client_id="user-assigned")
-    choice = choose_credential(config, Credentials({}), env={})
+    choice = choose_credential(config, AMBIENT, env={})
     assert (choice.kind, choice.client_id) == ("managed_identity", "user-assigned")
-    system = choose_credential(
-        AzureConfig(vault_url="https://v.vault.azure.net"), Credentials({}), {}
-    )
+    system = choose_credential(AzureConfig(vault_url="https://v.vault.azure.net"), AMBIENT, {})
     assert (system.kind, system.client_id) == ("managed_identity", None)
     assert type(build_credential(system, Credentials({}))).__name__ == "ManagedIdentityCredential"
 

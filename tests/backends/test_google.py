@@ -43,6 +43,8 @@ from scaivault_federation.models.config import BackendType, GoogleConfig
 from .harness_google import key_credentials, put_value
 
 CANARY = "google-secret-canary-41d7"
+#: no credentials Secret, in a namespace allowed the operator's own identity
+AMBIENT = Credentials({}, ambient=True)
 
 
 @pytest.fixture
@@ -274,7 +276,7 @@ def test_a_service_account_key_is_used_when_present() -> None:
 
 
 def test_application_default_credentials_are_used_when_no_key_is_given() -> None:
-    plan = plan_connection(GoogleConfig(project="proj"), Credentials({}))
+    plan = plan_connection(GoogleConfig(project="proj"), AMBIENT)
     assert (plan.tls, plan.auth, plan.credentials) == (True, "application-default", None)
 
 
@@ -283,7 +285,7 @@ async def test_application_default_credentials_are_looked_up_at_first_use(
 ) -> None:
     # ADC from a key file named by the standard variable, set only after the build
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
-    backend = GoogleSecretManagerBackend(GoogleConfig(project="proj"), Credentials({}))
+    backend = GoogleSecretManagerBackend(GoogleConfig(project="proj"), AMBIENT)
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(gsm_emulator.key_path("reader")))
     client = await open_client(backend.plan)
     try:
@@ -300,7 +302,7 @@ async def test_missing_application_default_credentials_are_a_config_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-such-key.json"))
-    backend = GoogleSecretManagerBackend(GoogleConfig(project="proj"), Credentials({}))
+    backend = GoogleSecretManagerBackend(GoogleConfig(project="proj"), AMBIENT)
     with pytest.raises(InvalidBackendConfigError, match="workload identity"):
         await backend.probe()
     await backend.close()

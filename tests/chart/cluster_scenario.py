@@ -21,7 +21,7 @@ def cluster_backend_scenario(cp: ControlPlane, openbao: OpenBaoServer, home: str
     run = uuid.uuid4().hex[:8]
     prefix = f"rbac-cluster-{run}"
     seed(openbao, prefix, {"db": {"password": "pw-c"}})
-    Namespace(cp, home).put_secret(f"creds-cluster-{run}", {"token": openbao.root_token})
+    Namespace(cp, home).put_credentials(f"creds-cluster-{run}", {"token": openbao.root_token})
     a, b = Namespace(cp), Namespace(cp)
     a.merge_patch(f"/api/v1/namespaces/{a.name}", {"metadata": {"labels": {LABEL: run}}})
     name = f"platform-{run}"

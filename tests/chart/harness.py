@@ -28,6 +28,7 @@ from scaivault_devenv.cluster import ensure_namespace, install_crd
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess, free_port
+from scaivault_federation.labels import credentials_labels
 from tests.vault_kubernetes import ROLE, configure_kubernetes_auth, create_service_account
 
 from .identity import request_token, who_am_i, write_kubeconfig
@@ -280,14 +281,20 @@ class Namespace:
         with urllib.request.urlopen(request, timeout=10, context=context) as resp:  # noqa: S310
             assert resp.status == 200
 
-    def put_secret(self, name: str, data: dict[str, str]) -> None:
+    def put_secret(
+        self, name: str, data: dict[str, str], labels: dict[str, str] | None = None
+    ) -> None:
         body = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": name},
+            "metadata": {"name": name, "labels": labels or {}},
             "data": {k: b64(v) for k, v in data.items()},
         }
         self.call("POST", f"/api/v1/namespaces/{self.name}/secrets", body)
+
+    def put_credentials(self, name: str, data: dict[str, str]) -> None:
+        """A credentials Secret: one labelled for backends to read."""
+        self.put_secret(name, data, labels=credentials_labels())
 
     def secret(self, name: str) -> dict[str, Any] | None:
         status, doc = self.cp.request("GET", f"/api/v1/namespaces/{self.name}/secrets/{name}")
@@ -351,7 +358,7 @@ def operator_scenario(cp: ControlPlane, openbao: OpenBaoServer, namespace: str) 
             "old": {"v": "x"},
         },
     )
-    app.put_secret("creds-vault-token", {"token": openbao.root_token})
+    app.put_credentials("creds-vault-token", {"token": openbao.root_token})
     app.put_secret("external-vault-c", {"v": "local"})  # unmanaged, at a synced path
     app.create_backend("vault", vault_spec(openbao, prefix, prune=True, deletionPolicy="Retain"))
 
@@ -398,7 +405,7 @@ def operator_scenario(cp: ControlPlane, openbao: OpenBaoServer, namespace: str) 
     assert app.secret("external-vault-old") is None
 
     # Vault kubernetes auth: a TokenRequest token of a ServiceAccount of the namespace.
-    create_service_account(cp, app.name, TOKEN_ACCOUNT)
+    create_service_account(cp, app.name, TOKEN_ACCOUNT, token_for="vault-k8s")
     mount = configure_kubernetes_auth(openbao, cp, app.name, TOKEN_ACCOUNT, prefix)
     app.create_backend("vault-k8s", vault_kubernetes_spec(openbao, prefix, mount, TOKEN_ACCOUNT))
     k8s = eventually(

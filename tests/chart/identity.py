@@ -86,6 +86,14 @@ def write_kubeconfig(
     return path
 
 
+def service_account_kubeconfig(
+    cp: ControlPlane, namespace: str, service_account: str, path: Path
+) -> Path:
+    """A kubeconfig acting as the ServiceAccount, with a fresh token of it."""
+    token = request_token(cp, namespace, service_account)
+    return write_kubeconfig(path, cp.server, token, ca_file=cp.ca_file, namespace=namespace)
+
+
 def who_am_i(cp: ControlPlane, token: str) -> str:
     """The username the apiserver authenticates ``token`` as (SelfSubjectReview)."""
     status, doc = cp.request(

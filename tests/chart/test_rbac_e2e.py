@@ -135,7 +135,7 @@ def test_api_serves_backends_and_secrets_as_its_own_service_account(
     admin = api_admin_token(isolated_control_plane, app.name)
     prefix = f"rbac-{uuid.uuid4().hex[:8]}"
     seed(openbao, prefix, {"db": {"password": "proxied"}})
-    app.put_secret("creds-vault-token", {"token": openbao.root_token})
+    app.put_credentials("creds-vault-token", {"token": openbao.root_token})
 
     # A caller without rights: TokenReview and SubjectAccessReview answer, 403.
     status, _ = isolated_control_plane.request(
@@ -177,7 +177,7 @@ def test_api_serves_backends_and_secrets_as_its_own_service_account(
     assert read["data"] == {"password": "proxied"} and read["source"] == "proxy"
 
     # A proxy read through kubernetes auth: the API requests the ServiceAccount's token.
-    create_service_account(isolated_control_plane, app.name, TOKEN_ACCOUNT)
+    create_service_account(isolated_control_plane, app.name, TOKEN_ACCOUNT, token_for="*")
     mount = configure_kubernetes_auth(
         openbao, isolated_control_plane, app.name, TOKEN_ACCOUNT, prefix
     )
@@ -240,7 +240,7 @@ def cluster_backend_through_the_api(
     admin = api_admin_token(cp, app.name)
     run = uuid.uuid4().hex[:6]
     home = Namespace(cp, identity.release.namespace)
-    home.put_secret(f"creds-cluster-api-{run}", {"token": openbao.root_token})
+    home.put_credentials(f"creds-cluster-api-{run}", {"token": openbao.root_token})
     label = "scaivault-rbac/api-cluster"
     app.merge_patch(f"/api/v1/namespaces/{app.name}", {"metadata": {"labels": {label: run}}})
     body = {

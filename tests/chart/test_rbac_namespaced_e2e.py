@@ -80,7 +80,7 @@ def test_operator_syncs_the_watched_namespace_only(
     prefix = f"nsrbac-{uuid.uuid4().hex[:8]}"
     seed(openbao, prefix, {"db": {"password": "pw"}})
     for app in (scoped.watched, scoped.other):
-        app.put_secret("creds-vault-token", {"token": openbao.root_token})
+        app.put_credentials("creds-vault-token", {"token": openbao.root_token})
         app.create_backend("vault", vault_spec(openbao, prefix, deletionPolicy="Delete"))
 
     watched = scoped.watched

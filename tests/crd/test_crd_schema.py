@@ -352,11 +352,15 @@ VALID_SPECS: dict[str, Json] = {
                     "version": "AWSPREVIOUS",
                 },
                 {"path": "registry/db-*", "labels": {"x": "y"}, "immutable": True},
+                {"path": "keys/*", "labels": {"federation.scaivault.io/credentials": "true"}},
             ],
         },
         "rolloutRestartTargets": [
             {"kind": "Deployment", "name": "api", "minInterval": "30s"},
-            {"kind": "StatefulSet", "selector": {"matchLabels": {"app": "db"}}},
+            {
+                "kind": "StatefulSet",
+                "selector": {"matchLabels": {"example.com/app": "db", "t": ""}},
+            },
             {"kind": "DaemonSet", "name": "agent"},
         ],
     },
@@ -586,6 +590,24 @@ INVALID_SPECS: dict[str, tuple[Json, tuple[str, ...]]] = {
             ],
         ),
         ("spec.rolloutRestartTargets[0]", "exactly one of name or selector"),
+    ),
+    "rollout-selector-key-not-a-label-key": (
+        _with(
+            AWS_SEED,
+            rolloutRestartTargets=[
+                {"kind": "Deployment", "selector": {"matchLabels": {"app!": "x"}}}
+            ],
+        ),
+        ("spec.rolloutRestartTargets[0].selector.matchLabels", "valid label keys"),
+    ),
+    "rollout-selector-value-not-a-label-value": (
+        _with(
+            AWS_SEED,
+            rolloutRestartTargets=[
+                {"kind": "Deployment", "selector": {"matchLabels": {"app": "x,tier!=y"}}}
+            ],
+        ),
+        ("spec.rolloutRestartTargets[0].selector.matchLabels.app", "should match"),
     ),
     "rollout-bad-kind": (
         _with(AWS_SEED, rolloutRestartTargets=[{"kind": "Pod", "name": "a"}]),

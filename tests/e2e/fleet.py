@@ -10,6 +10,7 @@ from typing import Any
 
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
+from scaivault_federation.labels import credentials_labels
 
 from .helpers import API, Cluster, eventually
 
@@ -58,7 +59,7 @@ class Fleet:
         secret = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": f"creds-cluster-{self.id}"},
+            "metadata": {"name": f"creds-cluster-{self.id}", "labels": credentials_labels()},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
         }
         await self.kube.post(f"/api/v1/namespaces/{self.home}/secrets", secret)

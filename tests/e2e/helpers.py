@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
+from scaivault_federation.labels import credentials_labels
 
 T = TypeVar("T")
 
@@ -21,6 +22,7 @@ def _instant(stamp: str) -> datetime:
 
 
 API = "/apis/federation.scaivault.io/v1alpha1"
+#: what a Secret carries to be read as a backend's credentials
 
 
 async def eventually(
@@ -123,14 +125,21 @@ class Cluster:
         items: list[dict[str, Any]] = doc.get("items", [])
         return items
 
-    async def put_secret(self, name: str, data: dict[str, str], **meta: Any) -> dict[str, Any]:
+    async def put_secret(
+        self, name: str, data: dict[str, str], kind: str = "Opaque", **meta: Any
+    ) -> dict[str, Any]:
         body = {
             "apiVersion": "v1",
             "kind": "Secret",
+            "type": kind,
             "metadata": {"name": name, **meta},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         }
         return await self.kube.post(f"/api/v1/namespaces/{self.namespace}/secrets", body)
+
+    async def put_credentials(self, name: str, data: dict[str, str]) -> dict[str, Any]:
+        """A credentials Secret: one labelled for backends to read."""
+        return await self.put_secret(name, data, labels=credentials_labels())
 
     async def events(self) -> list[dict[str, Any]]:
         doc = await self.kube.get(f"/api/v1/namespaces/{self.namespace}/events")

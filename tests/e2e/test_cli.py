@@ -57,7 +57,7 @@ async def test_the_commands_against_a_running_api(
     prefix = f"cli-{uuid.uuid4().hex[:8]}"
     for name, value in (("a", "canary-value-a1"), ("b", "canary-value-b1"), ("c", "remote")):
         openbao.request("POST", f"/v1/secret/data/{prefix}/{name}", {"data": {"v": value}})
-    await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+    await cluster.put_credentials("creds-vault", {"token": openbao.root_token})
     await cluster.put_secret("app-c", {"v": "local"})  # a conflict: not ours, differs
     await cluster.create_backend(
         "vault-cli",

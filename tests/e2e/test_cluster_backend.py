@@ -105,7 +105,7 @@ async def test_delete_policy_and_a_namespaced_backend_of_the_same_name(
     seed(openbao, prefix, fleet.names)
     name = f"platform-{fleet.id}"
     # a FederationBackend named like the cluster backend, in ``b``: never confused
-    await b.put_secret("creds-own-token", {"token": openbao.root_token})
+    await b.put_credentials("creds-own-token", {"token": openbao.root_token})
     await b.create_backend(
         name,
         {

@@ -40,6 +40,7 @@ from scaivault_federation.k8s.config import load_connection
 from scaivault_federation.labels import CLUSTER_PLURAL, FINALIZER, GROUP, VERSION
 
 from .helpers import Cluster, eventually
+from .operator_process import start_operator
 
 pytestmark = pytest.mark.e2e
 
@@ -175,18 +176,8 @@ async def test_the_operator_logs_in_through_an_exec_plugin_and_renews_its_creden
 ) -> None:
     login = ExecLogin(login_plane, tmp_path / "exec")
     log = tmp_path / "operator.log"
-    argv = [
-        *(sys.executable, "-m", "scaivault_federation.cli", "run", "--standalone", "-v"),
-        *("--metrics-port", "0"),
-    ]
-    proc = ManagedProcess("operator-exec", argv, log, env=login.env())
-    proc.start()
+    proc = start_operator("operator-exec", log, login.env(), "--metrics-port", "0")
     try:
-        proc.wait_until(
-            lambda: "Initial authentication has finished" in log.read_text(),
-            timeout=60,
-            what="the operator to start",
-        )
         assert login.count == 1  # one login, for our client and kopf's alike
         first = login.issued()[0]
 
@@ -198,7 +189,7 @@ async def test_the_operator_logs_in_through_an_exec_plugin_and_renews_its_creden
         cluster = Cluster(plane_kube, namespace)
         prefix = f"login-{uuid.uuid4().hex[:6]}"
         openbao.request("POST", f"/v1/secret/data/{prefix}/db", {"data": {"pw": "one"}})
-        await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+        await cluster.put_credentials("creds-vault", {"token": openbao.root_token})
         await cluster.create_backend(
             "vault",
             {

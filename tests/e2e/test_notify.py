@@ -146,7 +146,7 @@ async def test_an_eventbridge_event_syncs_exactly_that_secret(
     for name in ("db", "api", "web"):
         put_secret(admin, f"{prefix}/{name}", {"v": "1"})
     put_secret(admin, f"unmapped-{prefix}/db", {"v": "1"})
-    await cluster.put_secret(
+    await cluster.put_credentials(
         "creds-aws",
         {
             "access_key_id": moto_server.access_key_id,
@@ -217,7 +217,7 @@ async def test_a_pubsub_push_syncs_exactly_that_secret(
     prefix = f"ntf-{uuid.uuid4().hex[:8]}"
     for name in ("db", "api"):
         put_google(gsm_emulator, f"{prefix}/{name}", {"v": "1"})
-    await cluster.put_secret("creds-google", {"credentials.json": gsm_emulator.key_json()})
+    await cluster.put_credentials("creds-google", {"credentials.json": gsm_emulator.key_json()})
     await cluster.create_backend(
         "google-hourly",
         {
@@ -273,7 +273,7 @@ async def test_an_event_grid_event_syncs_exactly_that_secret(
     prefix = f"ntf-{uuid.uuid4().hex[:8]}"
     for name in ("db", "api"):
         put_azure(keyvault_server, f"{prefix}/{name}", {"v": "1"})
-    await cluster.put_secret("creds-azure", {"client_secret": keyvault_server.client_secret})
+    await cluster.put_credentials("creds-azure", {"client_secret": keyvault_server.client_secret})
     await cluster.create_backend(
         "azure-hourly",
         {

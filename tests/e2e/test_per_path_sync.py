@@ -36,7 +36,7 @@ async def test_annotated_paths_sync_alone_and_keep_the_schedule(
     prefix = f"pp-{uuid.uuid4().hex[:8]}"
     for name in ("a", "b", "c"):
         openbao.request("POST", f"/v1/secret/data/{prefix}/{name}", {"data": {"v": "1"}})
-    await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+    await cluster.put_credentials("creds-vault", {"token": openbao.root_token})
     await cluster.create_backend(
         "vault-pp",
         {

@@ -162,15 +162,15 @@ async def test_the_readme_shapes(
     seed_shapes(openbao, moto_server, gsm_emulator)
     for path, value in GOOGLE_EXAMPLES.items():
         gsm_emulator.put(google_name(path), value)
-    await cluster.put_secret("dev-hashicorp-token", {"token": openbao.root_token})
-    await cluster.put_secret(
+    await cluster.put_credentials("dev-hashicorp-token", {"token": openbao.root_token})
+    await cluster.put_credentials(
         "dev-aws-credentials",
         {
             "access_key_id": moto_server.access_key_id,
             "secret_access_key": moto_server.secret_access_key,
         },
     )
-    await cluster.put_secret(
+    await cluster.put_credentials(
         "dev-google-credentials", {"credentials.json": gsm_emulator.key_json()}
     )
     VARIABLES.update(

@@ -127,7 +127,7 @@ async def _setup(kube: KubeClient, bao: OpenBaoServer, count: int) -> tuple[Clus
     cluster = Cluster(kube, namespace)
     prefix = f"ha-{uuid.uuid4().hex[:6]}"
     bao.request("POST", f"/v1/secret/data/{prefix}/db", {"data": {"pw": "x"}})
-    await cluster.put_secret("creds-vault", {"token": bao.root_token})
+    await cluster.put_credentials("creds-vault", {"token": bao.root_token})
     names = [f"b{i:03d}" for i in range(count)]
 
     async def create(name: str) -> None:

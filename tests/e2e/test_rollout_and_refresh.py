@@ -101,7 +101,7 @@ async def test_workloads_restart_once_per_real_change(
     await workloads.create("api", {"app": "api"})
     await workloads.create("web", {"app": "web"})
     await workloads.create("other", {"app": "other"})
-    await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+    await cluster.put_credentials("creds-vault", {"token": openbao.root_token})
     await cluster.create_backend(
         "restarts",
         {
@@ -169,7 +169,7 @@ async def test_on_change_syncs_only_on_a_spec_change_or_a_trigger(
 ) -> None:
     prefix = f"e2e-{uuid.uuid4().hex[:8]}"
     seed(openbao, f"{prefix}/db", {"password": "one"})
-    await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+    await cluster.put_credentials("creds-vault", {"token": openbao.root_token})
     await cluster.create_backend(
         "quiet",
         {

@@ -35,7 +35,7 @@ async def aws_backend(
     *,
     secret_access_key: str | None = None,
 ) -> None:
-    await cluster.put_secret(
+    await cluster.put_credentials(
         "creds-aws",
         {
             "access_key_id": server.access_key_id,

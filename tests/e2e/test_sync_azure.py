@@ -26,7 +26,7 @@ def healthy(status: dict[str, Any]) -> bool:
 async def azure_backend(
     cluster: Cluster, server: KeyVaultServer, name: str, prefix: str, client_secret: str
 ) -> None:
-    await cluster.put_secret("creds-azure", {"client_secret": client_secret})
+    await cluster.put_credentials("creds-azure", {"client_secret": client_secret})
     await cluster.create_backend(
         name,
         {

@@ -30,7 +30,7 @@ def healthy(status: dict[str, Any]) -> bool:
 async def google_backend(
     cluster: Cluster, emulator: GoogleEmulator, name: str, prefix: str, key_json: str
 ) -> None:
-    await cluster.put_secret("creds-google", {"credentials.json": key_json})
+    await cluster.put_credentials("creds-google", {"credentials.json": key_json})
     await cluster.create_backend(
         name,
         {

@@ -50,7 +50,7 @@ async def start(
     prefix = f"sem-{uuid.uuid4().hex[:8]}"
     seed(bao, prefix, items)
     if await cluster.secret("creds-vault") is None:
-        await cluster.put_secret("creds-vault", {"token": bao.root_token})
+        await cluster.put_credentials("creds-vault", {"token": bao.root_token})
     await cluster.create_backend(name, spec(bao, prefix, **extra))
     await cluster.wait_status(name, lambda s: s.get("lastSync") is not None)
     return prefix
@@ -270,8 +270,8 @@ async def test_no_secret_value_or_credential_leaks(
     cred_canary = f"canary-cred-{uuid.uuid4().hex}"
     prefix = f"leak-{uuid.uuid4().hex[:8]}"
     seed(spare_bao, prefix, {"db": {"pw": value_canary}, "bad": {"bad key": value_canary}})
-    await cluster.put_secret("creds-vault", {"token": spare_bao.root_token})
-    await cluster.put_secret("creds-wrong", {"token": cred_canary})
+    await cluster.put_credentials("creds-vault", {"token": spare_bao.root_token})
+    await cluster.put_credentials("creds-wrong", {"token": cred_canary})
     await cluster.create_backend("leak", spec(spare_bao, prefix))
     wrong = spec(spare_bao, prefix)
     wrong["config"]["authConfigPath"] = "creds/wrong"
@@ -351,7 +351,7 @@ async def test_throttling_keeps_secrets_and_reports_retry_after(
     spare_bao.enable_kv_v2(mount)
     for i in range(3):
         spare_bao.request("POST", f"/v1/{mount}/data/s{i}", {"data": {"v": str(i)}})
-    await cluster.put_secret("creds-vault", {"token": spare_bao.root_token})
+    await cluster.put_credentials("creds-vault", {"token": spare_bao.root_token})
     await cluster.create_backend(
         "throttled",
         {

@@ -17,6 +17,7 @@ from scaivault_devenv.gsm import GoogleEmulator
 from scaivault_devenv.moto import MotoServer
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_federation.k8s.client import InvalidError
+from scaivault_federation.labels import credentials_labels
 from tests.backends.harness_aws import put_secret
 from tests.backends.harness_google import put_value
 
@@ -46,7 +47,7 @@ def version(secret: dict[str, Any] | None) -> str:
 async def aws_backend(
     cluster: Cluster, moto: MotoServer, name: str, spec: dict[str, Any]
 ) -> dict[str, Any]:
-    await cluster.put_secret(
+    await cluster.put_credentials(
         "creds-aws",
         {"access_key_id": moto.access_key_id, "secret_access_key": moto.secret_access_key},
     )
@@ -66,7 +67,7 @@ async def aws_backend(
 async def vault_backend(
     cluster: Cluster, openbao: OpenBaoServer, name: str, spec: dict[str, Any]
 ) -> dict[str, Any]:
-    await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+    await cluster.put_credentials("creds-vault", {"token": openbao.root_token})
     base = {
         "type": "hashicorp-vault",
         "config": {"endpoint": openbao.address, "authConfigPath": "creds/vault"},
@@ -215,7 +216,7 @@ async def test_a_google_key_synced_whole_becomes_another_backends_credentials(
     prefix = f"e2e{uuid.uuid4().hex[:8]}"
     put_value(gsm_emulator, f"{prefix}/keys/reader", gsm_emulator.key_json("reader"))
     put_value(gsm_emulator, f"{prefix}/apps/db", {"password": "pw"})
-    await cluster.put_secret("bootstrap-google", {"credentials.json": gsm_emulator.key_json()})
+    await cluster.put_credentials("bootstrap-google", {"credentials.json": gsm_emulator.key_json()})
     await google_backend(
         cluster,
         gsm_emulator,
@@ -223,7 +224,10 @@ async def test_a_google_key_synced_whole_becomes_another_backends_credentials(
         "bootstrap/google",
         {
             "pathMapping": {"creds/*": f"{prefix}/keys/*"},
-            "target": {"data": {"extract": "whole", "key": "credentials.json"}},
+            "target": {
+                "data": {"extract": "whole", "key": "credentials.json"},
+                "labels": credentials_labels(),  # a backend may name it as credentials
+            },
         },
     )
     await cluster.wait_status("keys", healthy)
@@ -289,7 +293,7 @@ async def test_google_flat_names_inside_a_segment(
     put_value(gsm_emulator, "dev-c", '{"v": "c"}')
     put_value(gsm_emulator, "prodx-d", '{"v": "d"}')
     put_value(gsm_emulator, "prod-/x", '{"v": "nested"}')  # id prod-__x: two segments
-    await cluster.put_secret("creds-google", {"credentials.json": gsm_emulator.key_json()})
+    await cluster.put_credentials("creds-google", {"credentials.json": gsm_emulator.key_json()})
     await google_backend(
         cluster,
         gsm_emulator,

@@ -24,7 +24,7 @@ def seed(openbao: OpenBaoServer, prefix: str, items: dict[str, dict[str, str]]) 
 async def token_backend(
     cluster: Cluster, openbao: OpenBaoServer, name: str, prefix: str, **extra: Any
 ) -> None:
-    await cluster.put_secret("creds-vault-token", {"token": openbao.root_token})
+    await cluster.put_credentials("creds-vault-token", {"token": openbao.root_token})
     spec: dict[str, Any] = {
         "type": "hashicorp-vault",
         "config": {
@@ -138,7 +138,7 @@ async def test_approle_auth_syncs(cluster: Cluster, openbao: OpenBaoServer) -> N
     secret_id = openbao.request("POST", f"/v1/auth/{mount}/role/sync/secret-id")["data"][
         "secret_id"
     ]
-    await cluster.put_secret("infra-approle", {"role_id": role_id, "secret_id": secret_id})
+    await cluster.put_credentials("infra-approle", {"role_id": role_id, "secret_id": secret_id})
     await cluster.create_backend(
         "vault-approle",
         {
@@ -165,7 +165,7 @@ async def test_bad_token_is_an_error_and_writes_nothing(
 ) -> None:
     prefix = f"e2e-{uuid.uuid4().hex[:8]}"
     seed(openbao, prefix, {"x": {"v": "1"}})
-    await cluster.put_secret("creds-vault-token", {"token": "wrong-token-canary"})
+    await cluster.put_credentials("creds-vault-token", {"token": "wrong-token-canary"})
     await cluster.create_backend(
         "vault-bad",
         {
@@ -189,7 +189,7 @@ async def test_proxy_mode_probes_and_writes_no_secret(
 ) -> None:
     prefix = f"e2e-{uuid.uuid4().hex[:8]}"
     seed(openbao, prefix, {"x": {"v": "1"}})
-    await cluster.put_secret("creds-vault-token", {"token": openbao.root_token})
+    await cluster.put_credentials("creds-vault-token", {"token": openbao.root_token})
     await cluster.create_backend(
         "vault-proxy",
         {

@@ -1,52 +1,40 @@
 """Tenancy end to end: the operator's own identity only where the settings allow it
 (the session's operator allows its own namespace and ``AMBIENT_NAMESPACE``, and
-has moto's keys as its "own" AWS identity), and link-local / metadata endpoints
-refused by the operator and the API without ever being contacted."""
+has moto's keys as its "own" AWS identity), link-local / metadata endpoints
+refused by the operator and the API without ever being contacted, and someone who
+may create FederationBackends but not read Secrets getting no Secret value and no
+ServiceAccount token out of the operator."""
 
 from __future__ import annotations
 
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
-from aiohttp import web
 
+from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.moto import MotoServer
-from scaivault_federation.k8s.client import KubeClient, NotFoundError
+from scaivault_federation.k8s.client import ForbiddenError, KubeClient, NotFoundError
+from scaivault_federation.k8s.config import load_connection
+from scaivault_federation.labels import credentials_labels
 from tests.backends.harness_aws import put_secret
+from tests.chart.identity import service_account_kubeconfig
 from tests.conftest import AMBIENT_NAMESPACE
+from tests.vault_kubernetes import create_service_account
 
 from .helpers import Cluster, decoded
+from .listeners import Listener, listening
 
 pytestmark = pytest.mark.e2e
 
 
-class CountingServer:
-    """An HTTP server on 127.0.0.1 that counts every request it gets."""
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.url = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.requests += 1
-        return web.Response(status=500)
-
-
 @pytest.fixture
-async def counting() -> AsyncIterator[CountingServer]:
-    server = CountingServer()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", server.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    server.url = f"http://127.0.0.1:{port}"
-    yield server
-    await runner.cleanup()
+async def counting() -> AsyncIterator[Listener]:
+    async with listening() as server:
+        yield server
 
 
 @pytest.fixture
@@ -75,7 +63,7 @@ def ambient_spec(endpoint: str, region: str, prefix: str) -> dict[str, object]:
 
 
 async def test_ambient_identity_is_refused_outside_allowed_namespaces_without_a_call(
-    cluster: Cluster, counting: CountingServer
+    cluster: Cluster, counting: Listener
 ) -> None:
     await cluster.create_backend("ambient", ambient_spec(counting.url, "us-east-1", "p"))
     status = await cluster.wait_status("ambient", lambda s: s.get("status") == "error")
@@ -118,3 +106,111 @@ async def test_a_metadata_endpoint_is_refused_before_credentials_are_read(
     assert ready["reason"] == "InvalidConfig"
     assert "link-local or cloud metadata" in ready["message"]
     assert "not found" not in ready["message"]  # refused before the credentials were read
+
+
+@pytest.fixture
+async def author(
+    cluster: Cluster, control_plane: ControlPlane, tmp_path: Path
+) -> AsyncIterator[Cluster]:
+    """The namespace as seen by a ServiceAccount that may create FederationBackends there
+    and read them, but not read Secrets."""
+    namespace = cluster.namespace
+    create_service_account(control_plane, namespace, "author")
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "backend-author"},
+        "rules": [
+            {
+                "apiGroups": ["federation.scaivault.io"],
+                "resources": ["federationbackends"],
+                "verbs": ["create", "get", "list", "watch", "delete"],
+            }
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "backend-author"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": "backend-author",
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": "author", "namespace": namespace}],
+    }
+    await cluster.kube.post(f"{rbac}/namespaces/{namespace}/roles", role)
+    await cluster.kube.post(f"{rbac}/namespaces/{namespace}/rolebindings", binding)
+    kubeconfig = service_account_kubeconfig(control_plane, namespace, "author", tmp_path / "kc")
+    client = KubeClient(load_connection(kubeconfig))
+    yield Cluster(client, namespace)
+    await client.close()
+
+
+def vault_spec(endpoint: str, **config: Any) -> dict[str, Any]:
+    return {
+        "type": "hashicorp-vault",
+        "config": {"endpoint": endpoint, **config},
+        "pathMapping": {"x/**": "secret/data/x/**"},
+        "mode": "sync",
+        "syncInterval": "10m",
+    }
+
+
+async def test_a_backend_author_gets_no_secret_and_no_service_account_token(
+    cluster: Cluster, author: Cluster, counting: Listener, control_plane: ControlPlane
+) -> None:
+    canaries = {f"canary-secret-{uuid.uuid4().hex}", f"canary-sa-secret-{uuid.uuid4().hex}"}
+    plain, typed = sorted(canaries)
+    # what the namespace holds that the author may not read
+    await cluster.put_secret("deploy-token", {"token": plain})  # not labelled
+    create_service_account(control_plane, cluster.namespace, "deployer")  # not opted in
+    await cluster.put_secret(
+        "deployer-token",
+        {"token": typed},
+        kind="kubernetes.io/service-account-token",
+        annotations={"kubernetes.io/service-account.name": "deployer"},
+        labels=credentials_labels(),  # labelled, and still never read
+    )
+    with pytest.raises(ForbiddenError):
+        await author.secret("deploy-token")
+    issuer = control_plane.service_account_issuer
+    attempts = {
+        "steal-secret": vault_spec(counting.url, authConfigPath="deploy/token"),
+        "steal-sa-secret": vault_spec(counting.url, authConfigPath="deployer/token"),
+        "steal-sa-token": vault_spec(
+            counting.url, authMethod="kubernetes", role="r", serviceAccount="deployer"
+        ),
+        "steal-default-token": vault_spec(counting.url, authMethod="kubernetes", role="r"),
+        "steal-api-token": vault_spec(
+            counting.url, authMethod="jwt", role="r", serviceAccount="deployer", audience=issuer
+        ),
+    }
+    for name, spec in attempts.items():
+        await author.create_backend(name, spec)  # through the CRD, as the author
+    statuses = {
+        name: await author.wait_status(name, lambda s: s.get("status") in ("error", "degraded"))
+        for name in attempts
+    }
+    # nothing arrived: no Secret value, and no token the apiserver would accept
+    for received in counting.received:
+        assert not any(c in received.text() for c in canaries)
+        for token in received.tokens():
+            status_code, review = control_plane.request(
+                "POST",
+                "/apis/authentication.k8s.io/v1/tokenreviews",
+                {
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenReview",
+                    "spec": {"token": token},
+                },
+            )
+            assert status_code == 201 and not review["status"].get("authenticated")
+    assert counting.requests == 0
+    for name, status in statuses.items():
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        assert ready["reason"] == "InvalidConfig", (name, ready)
+        assert not any(c in str(status) for c in canaries)
+    events = await cluster.events()
+    assert not any(c in str(events) for c in canaries)

@@ -52,8 +52,8 @@ async def token_case(
     made = bao.request("POST", "/v1/auth/token/create", {"policies": [policy], "ttl": "1h"})
     token = made["auth"]["client_token"]
     wrong = "s.wrong-token-" + uuid.uuid4().hex
-    await cluster.put_secret("vault-token", {"token": token})
-    await cluster.put_secret("vault-wrong", {"token": wrong})
+    await cluster.put_credentials("vault-token", {"token": token})
+    await cluster.put_credentials("vault-wrong", {"token": wrong})
     config = {"authMethod": "token", "authConfigPath": "vault/token"}
     return Case(bao, config, {"authConfigPath": "vault/wrong"}, (token, wrong))
 
@@ -68,8 +68,8 @@ async def approle_case(
     role_id = bao.request("GET", f"/v1/auth/{mount}/role/sync/role-id")["data"]["role_id"]
     secret_id = bao.request("POST", f"/v1/auth/{mount}/role/sync/secret-id")["data"]["secret_id"]
     wrong = str(uuid.uuid4())
-    await cluster.put_secret("vault-approle", {"role_id": role_id, "secret_id": secret_id})
-    await cluster.put_secret("vault-wrong", {"role_id": role_id, "secret_id": wrong})
+    await cluster.put_credentials("vault-approle", {"role_id": role_id, "secret_id": secret_id})
+    await cluster.put_credentials("vault-wrong", {"role_id": role_id, "secret_id": wrong})
     config = {"authMethod": "approle", "authMount": mount, "authConfigPath": "vault/approle"}
     return Case(bao, config, {"authConfigPath": "vault/wrong"}, (secret_id, wrong))
 
@@ -79,8 +79,10 @@ async def userpass_case(
 ) -> Case:
     user = configure_userpass(bao, prefix)
     wrong = "wrong-" + uuid.uuid4().hex
-    await cluster.put_secret("vault-user", {"username": user.username, "password": user.password})
-    await cluster.put_secret("vault-wrong", {"username": user.username, "password": wrong})
+    await cluster.put_credentials(
+        "vault-user", {"username": user.username, "password": user.password}
+    )
+    await cluster.put_credentials("vault-wrong", {"username": user.username, "password": wrong})
     config = {"authMethod": "userpass", "authMount": user.mount, "authConfigPath": "vault/user"}
     return Case(bao, config, {"authConfigPath": "vault/wrong"}, (user.password, wrong))
 
@@ -89,8 +91,8 @@ async def kubernetes_case(
     cluster: Cluster, bao: OpenBaoServer, tls: OpenBaoServer, cp: ControlPlane, prefix: str
 ) -> Case:
     mount = configure_kubernetes_auth(bao, cp, cluster.namespace, "app-reader", prefix)
-    create_service_account(cp, cluster.namespace, "app-reader")
-    create_service_account(cp, cluster.namespace, "stranger")
+    create_service_account(cp, cluster.namespace, "app-reader", token_for="*")
+    create_service_account(cp, cluster.namespace, "stranger", token_for="*")
     config = {
         "authMethod": "kubernetes",
         "authMount": mount,
@@ -104,7 +106,7 @@ async def jwt_case(
     cluster: Cluster, bao: OpenBaoServer, tls: OpenBaoServer, cp: ControlPlane, prefix: str
 ) -> Case:
     audience = f"vault-{prefix}"
-    create_service_account(cp, cluster.namespace, "jwt-reader")
+    create_service_account(cp, cluster.namespace, "jwt-reader", token_for="*")
     mount = configure_jwt_auth(bao, cp, cluster.namespace, "jwt-reader", audience, prefix)
     config = {
         "authMethod": "jwt",
@@ -124,9 +126,9 @@ async def cert_case(
     cert, key = clients.issue_client("scaivault-federation")
     stray_cert, stray_key = make_ca("someone else").issue_client("scaivault-federation")
     assert tls.ca_file is not None
-    await cluster.put_secret("vault-ca", {"ca.crt": tls.ca_file.read_text()})
-    await cluster.put_secret("vault-tls", {"tls.crt": cert.decode(), "tls.key": key.decode()})
-    await cluster.put_secret(
+    await cluster.put_credentials("vault-ca", {"ca.crt": tls.ca_file.read_text()})
+    await cluster.put_credentials("vault-tls", {"tls.crt": cert.decode(), "tls.key": key.decode()})
+    await cluster.put_credentials(
         "vault-wrong", {"tls.crt": stray_cert.decode(), "tls.key": stray_key.decode()}
     )
     config = {

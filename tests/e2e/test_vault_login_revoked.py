@@ -51,7 +51,7 @@ async def test_approle_tokens_are_revoked_on_spec_change_and_deletion(
         "secret_id"
     ]
     openbao.request("POST", f"/v1/secret/data/{prefix}/db", {"data": {"pw": "x"}})
-    await cluster.put_secret("vault-approle", {"role_id": role_id, "secret_id": secret_id})
+    await cluster.put_credentials("vault-approle", {"role_id": role_id, "secret_id": secret_id})
     spec = {
         "type": "hashicorp-vault",
         "config": {

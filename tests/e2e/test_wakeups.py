@@ -46,7 +46,7 @@ async def test_a_backend_waiting_for_its_credentials_recovers_when_they_appear(
         what="a retry due later than 15 s",
     )
     created = time.monotonic()
-    await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+    await cluster.put_credentials("creds-vault", {"token": openbao.root_token})
     await cluster.wait_status("late-creds", lambda s: s.get("status") == "healthy", timeout=10)
     print(f"\nhealthy {time.monotonic() - created:.1f} s after its credentials Secret appeared")
     secret = await cluster.secret("app-db")
@@ -67,7 +67,7 @@ async def _later_than(cluster: Cluster, name: str, seconds: float) -> bool:
 async def test_a_managed_secret_deleted_by_hand_is_back_within_seconds(
     cluster: Cluster, openbao: OpenBaoServer
 ) -> None:
-    await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+    await cluster.put_credentials("creds-vault", {"token": openbao.root_token})
     await cluster.create_backend("restore", _spec(openbao, _seed(openbao)))
     await cluster.wait_status("restore", lambda s: s.get("lastSync") is not None)
     assert await cluster.secret("app-db") is not None
@@ -87,7 +87,7 @@ async def test_a_hand_edit_is_reported_within_seconds(
 ) -> None:
     import base64
 
-    await cluster.put_secret("creds-vault", {"token": openbao.root_token})
+    await cluster.put_credentials("creds-vault", {"token": openbao.root_token})
     await cluster.create_backend("edited", _spec(openbao, _seed(openbao)))
     await cluster.wait_status("edited", lambda s: s.get("lastSync") is not None)
     patch = {"data": {"pw": base64.b64encode(b"by-hand").decode()}}

@@ -535,14 +535,17 @@ class FakeConnector:
         self.clock = clock
         self.connections: list[FakeConnection] = []
         self.specs: list[BackendSpec] = []
+        #: the owner key each connect was for
+        self.owners: list[str] = []
         #: makes the next connects fail (a credentials Secret missing, a login refused)
         self.fail_with: BackendError | None = None
         #: monotonic times at which a connection listed the remote store (one per sync
         #: with a single-prefix mapping)
         self.listed_at: list[float] = []
 
-    async def __call__(self, spec: BackendSpec, namespace: str) -> FakeConnection:
+    async def __call__(self, spec: BackendSpec, namespace: str, backend: str) -> FakeConnection:
         self.specs.append(spec)
+        self.owners.append(backend)
         if self.fail_with is not None:
             raise self.fail_with
         connection = FakeConnection(self.server, self._listed)

@@ -338,7 +338,7 @@ async def test_a_per_path_trigger_syncs_at_once_and_keeps_the_full_schedule() ->
     clock = DrivenClock()
     statuses = Statuses()
 
-    async def connect(spec: BackendSpec, namespace: str) -> SecretBackend:
+    async def connect(spec: BackendSpec, namespace: str, owner: str) -> SecretBackend:
         return backend
 
     deps = OperatorDeps(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+from pydantic import ValidationError
+
 from scaivault_federation.models.resource import ObjectMeta
 from scaivault_federation.models.rollout import RolloutTarget, WorkloadKind
 from scaivault_federation.sync.metrics import BackendMetrics
@@ -91,3 +94,28 @@ async def test_a_target_removed_from_the_spec_is_forgotten() -> None:
     rollouts.forget_others(targets()[:1])
     await fire(rollouts, recorder, 100.0)
     assert recorder.restarts == [("Deployment", "api", None)]
+
+
+@pytest.mark.parametrize(
+    ("labels", "field"),
+    [
+        ({"app!": "x"}, "'app!' is not a valid label key"),  # would select app!=x: everything else
+        ({"app": "x,tier!=y"}, "matchLabels.app"),
+        ({"a,b": "x"}, "is not a valid label key"),
+        ({"app": "x" * 64}, "matchLabels.app"),
+        ({"-bad/app": "x"}, "is not a valid label key"),
+    ],
+)
+def test_selector_labels_are_labels_or_the_target_is_refused(
+    labels: dict[str, str], field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RolloutTarget.model_validate({"kind": "Deployment", "selector": {"matchLabels": labels}})
+    assert field in str(caught.value)
+
+
+def test_the_selector_says_only_equality() -> None:
+    target = RolloutTarget.model_validate(
+        {"kind": "Deployment", "selector": {"matchLabels": {"example.com/app": "web", "tier": ""}}}
+    )
+    assert target.label_selector() == "example.com/app=web,tier="

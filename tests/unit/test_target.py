@@ -72,6 +72,8 @@ def test_rules_override_the_target_first_match_wins() -> None:
         ({"labels": {"not a key": "x"}}, "not a valid label key"),
         ({"labels": {"app.kubernetes.io/managed-by": "me"}}, "set by the operator"),
         ({"annotations": {"federation.scaivault.io/path": "x"}}, "set by the operator"),
+        ({"labels": {"federation.scaivault.io/backend": "x"}}, "set by the operator"),
+        ({"annotations": {"federation.scaivault.io/credentials": "true"}}, "set by the operator"),
         ({"labels": {"team": "has spaces"}}, "not a valid label value"),
         ({"labels": {"team": "{{ path "}}, "does not parse"),
         ({"data": {"rename": {"cert": "tls/crt"}}}, "'tls/crt' is not a valid Secret data key"),
@@ -91,6 +93,11 @@ def test_invalid_targets_are_refused_naming_the_field(
     fields: dict[str, Any], fragment: str
 ) -> None:
     assert fragment in problem(**fields)
+
+
+def test_a_synced_secret_may_be_labelled_a_credentials_secret() -> None:
+    target = Target.model_validate({"labels": {"federation.scaivault.io/credentials": "true"}})
+    assert target.for_path("keys/reader").labels == {"federation.scaivault.io/credentials": "true"}
 
 
 def test_the_api_speaks_snake_case_and_names_the_field() -> None:

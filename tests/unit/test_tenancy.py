@@ -114,8 +114,8 @@ class NoSecrets:
 
 class NoTokens:
     async def issue(
-        self, namespace: str, service_account: str, audience: str | None = None
-    ) -> str | None:
+        self, namespace: str, service_account: str, audience: str | None, backend: str
+    ) -> str:
         raise AssertionError("no token may be asked for")
 
 
@@ -123,13 +123,106 @@ async def test_connect_refuses_before_reading_any_credential() -> None:
     secrets = NoSecrets()
     environment = BackendEnvironment(tenancy=TenancyPolicy(operator_namespace="ops"))
     with pytest.raises(InvalidBackendConfigError, match="may not use"):
-        await connect(AWS_AMBIENT, "tenant", secrets, NoTokens(), environment)
+        await connect(
+            AWS_AMBIENT, "tenant", "b", secrets=secrets, tokens=NoTokens(), environment=environment
+        )
     metadata = spec(
         "hashicorp-vault", {"endpoint": "http://169.254.169.254", "authConfigPath": "c/v"}
     )
     with pytest.raises(InvalidBackendConfigError, match="link-local"):
-        await connect(metadata, "ops", secrets, NoTokens(), environment)
+        await connect(
+            metadata, "ops", "b", secrets=secrets, tokens=NoTokens(), environment=environment
+        )
     assert secrets.reads == 0
+
+
+@pytest.mark.parametrize(
+    ("backend", "allowed"),
+    [
+        (AWS_AMBIENT, True),  # the SDK's own endpoints
+        (spec("aws-secrets-manager", {"region": "r", "endpoint": "https://x.amazonaws.com"}), True),
+        (spec("aws-secrets-manager", {"region": "r", "endpoint": "https://evil.example"}), False),
+        (
+            spec("aws-secrets-manager", {"region": "r", "endpoint": "https://amazonaws.com.evil"}),
+            False,
+        ),
+        (spec("google-secret-manager", {"project": "p"}), True),
+        # a plaintext emulator on loopback gets no identity at all (anonymous)
+        (spec("google-secret-manager", {"project": "p", "endpoint": "127.0.0.1:8085"}), True),
+        (spec("google-secret-manager", {"project": "p", "endpoint": "https://127.0.0.9"}), False),
+        (
+            spec("google-secret-manager", {"project": "p", "endpoint": "https://tenant.example"}),
+            False,
+        ),
+        (spec("azure-key-vault", {"vaultUrl": "https://v.vault.azure.net"}), True),
+        (spec("azure-key-vault", {"vaultUrl": "https://vault.azure.net.evil.example"}), False),
+        (spec("hashicorp-vault", {"endpoint": "https://v", "authMethod": "aws"}), False),
+        (
+            spec("hashicorp-vault", {"endpoint": "https://vault.corp:8200", "authMethod": "aws"}),
+            True,
+        ),
+    ],
+)
+async def test_the_operators_identity_goes_to_the_clouds_own_endpoints_only(
+    backend: BackendSpec, allowed: bool
+) -> None:
+    policy = TenancyPolicy(operator_namespace="ops", ambient_endpoints=("vault.corp",))
+    if allowed:
+        await check_tenancy(backend, "ops", policy)
+        return
+    with pytest.raises(InvalidBackendConfigError, match="ambient_identity_endpoints") as caught:
+        await check_tenancy(backend, "ops", policy)
+    assert "not an endpoint of the cloud itself" in caught.value.message
+
+
+async def test_containers_are_fenced_per_namespace_and_field() -> None:
+    policy = TenancyPolicy(
+        remote_containers={
+            "payments": {
+                "google-secret-manager": {"project": ["payments-*"]},
+                "hashicorp-vault": {"endpoint": ["https://vault.corp:8200"], "namespace": ["pay"]},
+                "aws-secrets-manager": {"region": ["eu-west-1"], "roleArn": ["arn:aws:iam::1:*"]},
+                "azure-key-vault": {"vaultUrl": ["https://payments.vault.azure.net"]},
+            },
+            "*": {"google-secret-manager": {"project": []}},
+        }
+    )
+    keys = {"credentialsPath": "c/x"}
+    ok = [
+        spec("google-secret-manager", {"project": "payments-prod", **keys}),
+        spec(
+            "hashicorp-vault",
+            {"endpoint": "https://vault.corp:8200", "namespace": "pay", "authConfigPath": "c"},
+        ),
+        spec("aws-secrets-manager", {"region": "eu-west-1", "roleArn": "arn:aws:iam::1:r", **keys}),
+        spec("azure-key-vault", {"vaultUrl": "https://payments.vault.azure.net", **keys}),
+    ]
+    for backend in ok:
+        await check_tenancy(backend, "payments", policy)
+    refused = [
+        (spec("google-secret-manager", {"project": "billing", **keys}), "config.project"),
+        (
+            spec("hashicorp-vault", {"endpoint": "https://vault.corp:8200", "authConfigPath": "c"}),
+            "config.namespace ''",  # unset counts as empty: a limit on it requires it
+        ),
+        (
+            spec(
+                "aws-secrets-manager",
+                {"region": "eu-west-1", "roleArn": "arn:aws:iam::2:r", **keys},
+            ),
+            "config.roleArn",
+        ),
+        (
+            spec("azure-key-vault", {"vaultUrl": "https://other.vault.azure.net", **keys}),
+            "config.vaultUrl",
+        ),
+    ]
+    for backend, field in refused:
+        with pytest.raises(InvalidBackendConfigError, match="outside what namespace") as caught:
+            await check_tenancy(backend, "payments", policy)
+        assert field in caught.value.message
+    with pytest.raises(InvalidBackendConfigError, match=r"\(none\)"):
+        await check_tenancy(ok[0], "elsewhere", policy)
 
 
 def test_selectors_parse_or_name_the_bad_part() -> None:

@@ -134,9 +134,11 @@ def vault() -> Iterator[RecordingServer]:
 
 
 async def probe_and_close(
-    server: RecordingServer, credentials: dict[str, bytes], **config: Any
+    server: RecordingServer, credentials: dict[str, bytes], ambient: bool = False, **config: Any
 ) -> VaultBackend:
-    backend = VaultBackend(VaultConfig(endpoint=server.url, **config), Credentials(credentials))
+    backend = VaultBackend(
+        VaultConfig(endpoint=server.url, **config), Credentials(credentials, ambient=ambient)
+    )
     try:
         await backend.probe()
     finally:
@@ -326,12 +328,25 @@ async def test_aws_without_keys_uses_the_default_chain(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
 
-    await probe_and_close(vault, {}, auth_method=VaultAuthMethod.AWS, role="r")
+    await probe_and_close(vault, {}, ambient=True, auth_method=VaultAuthMethod.AWS, role="r")
 
     _, url, sts_body, headers = decoded_iam_login(vault.requests[0])
     assert "Credential=AKIDFROMENVIRON/" in headers["Authorization"]
     _, signature = expected_signature(SECRET_KEY, "us-east-1", "POST", url, sts_body, headers)
     assert headers["Authorization"].endswith(f"Signature={signature}")
+
+
+async def test_aws_without_keys_and_not_allowed_the_default_chain_sends_nothing(
+    vault: RecordingServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    # a credentials Secret without the keys: the operator's keys in the environment
+    # are never used, and Vault hears nothing
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDFROMENVIRON")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(InvalidBackendConfigError, match="'access_key_id', 'secret_access_key'"):
+        await probe_and_close(vault, {"other": b"x"}, auth_method=VaultAuthMethod.AWS, role="r")
+    assert vault.requests == []
 
 
 def test_aws_session_token_alone_is_rejected() -> None:
@@ -399,7 +414,7 @@ async def test_gcp_gce_asks_the_metadata_server_only_when_configured(
         role="reader",
     )
     # the recording server stands in for the metadata server, on loopback
-    method = GcpAuth(config, Credentials({}), None, metadata_url=vault.url)
+    method = GcpAuth(config, Credentials({}, ambient=True), None, metadata_url=vault.url)
     call = await method.login_call()
     answer = await asyncio.to_thread(call, hvac.Client(url=vault.url))
 
@@ -410,6 +425,20 @@ async def test_gcp_gce_asks_the_metadata_server_only_when_configured(
     assert metadata.headers["metadata-flavor"] == "Google"
     assert f"{login.method} {login.path}" == "POST /v1/auth/gcp/login"
     assert login.json() == {"role": "reader", "jwt": identity}
+
+
+def test_gcp_gce_is_refused_where_the_operators_identity_is_not_allowed(
+    vault: RecordingServer,
+) -> None:
+    config = VaultConfig(
+        endpoint=vault.url,
+        auth_method=VaultAuthMethod.GCP,
+        gcp_auth_type=GcpAuthType.GCE,
+        role="reader",
+    )
+    with pytest.raises(InvalidBackendConfigError, match="own identity"):
+        GcpAuth(config, Credentials({}), None, metadata_url=vault.url)
+    assert vault.requests == []
 
 
 async def test_gcp_iam_never_asks_a_metadata_server(vault: RecordingServer) -> None:

@@ -157,8 +157,16 @@ operator's own identity a namespace's backends may use. */}}
 - name: SCAIVAULT_AMBIENT_IDENTITY_NAMESPACE_SELECTOR
   value: {{ . | quote }}
 {{- end }}
+{{- with .Values.tenancy.ambientIdentityEndpoints }}
+- name: SCAIVAULT_AMBIENT_IDENTITY_ENDPOINTS
+  value: {{ join "," . | quote }}
+{{- end }}
 {{- with .Values.tenancy.remotePrefixes }}
 - name: SCAIVAULT_REMOTE_PREFIXES
+  value: {{ toJson . | quote }}
+{{- end }}
+{{- with .Values.tenancy.remoteContainers }}
+- name: SCAIVAULT_REMOTE_CONTAINERS
   value: {{ toJson . | quote }}
 {{- end }}
 {{- end }}

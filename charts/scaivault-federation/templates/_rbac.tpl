@@ -129,7 +129,8 @@ chart tests run both processes with exactly these rules and record the calls.
 
 {{/*
 Vault kubernetes and jwt auth: a short-lived token (TokenRequest) of a
-ServiceAccount a backend names, to log in with; only in the namespaces
+ServiceAccount a backend names, to log in with, and reading that account (its
+opt-in annotation); only in the namespaces
 rbac.serviceAccountTokenNamespaces lists, and only of the accounts it names there
 (resourceNames) when it names some. Argument: the list of accounts.
 */}}
@@ -141,6 +142,14 @@ rbac.serviceAccountTokenNamespaces lists, and only of the accounts it names ther
     {{- toYaml . | nindent 4 }}
   {{- end }}
   verbs: [create]
+# the account itself: it must opt in (annotation federation.scaivault.io/token-for)
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  {{- with . }}
+  resourceNames:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  verbs: [get]
 {{- end }}
 
 {{/*

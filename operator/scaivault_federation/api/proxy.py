@@ -63,10 +63,11 @@ class ProxyBackends:
             backend = await connect(
                 cached.spec,
                 self.home(cached),
-                self.secrets,
-                self.tokens,
-                self.environment,
-                self.namespaces,
+                self.owner(cached),
+                secrets=self.secrets,
+                tokens=self.tokens,
+                environment=self.environment,
+                namespaces=self.namespaces,
             )
             self._clients[cached.uid] = (cached.generation, backend)
             return backend
@@ -75,6 +76,11 @@ class ProxyBackends:
         """Where the backend's credentials are read: its namespace, or for a cluster
         backend the operator's, as the operator reads them."""
         return self.environment.tenancy.operator_namespace if cached.cluster else cached.namespace
+
+    @staticmethod
+    def owner(cached: FederationBackendResource) -> str:
+        """The backend's owner key, as the operator knows it."""
+        return cluster_owner(cached.name) if cached.cluster else cached.name
 
     async def read(self, cached: FederationBackendResource, remote_path: str) -> RemoteSecret:
         """The current remote value; backend errors propagate by type."""
@@ -92,9 +98,8 @@ class ProxyBackends:
             error = exc
             raise
         finally:
-            name = cluster_owner(cached.name) if cached.cluster else cached.name
-            labels = (self.home(cached), name, cached.spec.type.value, call_result(error))
-            PROXY_READS.labels(*labels).observe(time.perf_counter() - started)
+            labels = (self.home(cached), self.owner(cached), cached.spec.type.value)
+            PROXY_READS.labels(*labels, call_result(error)).observe(time.perf_counter() - started)
 
     async def drop(self, uid: str) -> None:
         lock = self._locks.setdefault(uid, asyncio.Lock())

@@ -19,6 +19,7 @@ import signal
 
 from aiohttp import web
 
+from ..backends.bound_tokens import BoundTokens
 from ..k8s.backend_store import BackendStore
 from ..k8s.client import KubeClient
 from ..k8s.cluster_backend_store import ClusterBackendStore
@@ -26,7 +27,7 @@ from ..k8s.config import load_connection
 from ..k8s.namespace_index import NamespaceIndex
 from ..k8s.namespaces import NamespaceReader
 from ..k8s.secrets import SecretStore
-from ..k8s.tokens import ServiceAccountTokens
+from ..k8s.tokens import ServiceAccountStore
 from ..settings import Settings
 from .access import auth_middleware
 from .auth import Authenticator
@@ -97,7 +98,7 @@ class ApiServer:
         environment = settings.backend_environment(connection.default_namespace)
         self.proxy = ProxyBackends(
             secrets,
-            ServiceAccountTokens(self.kube),
+            BoundTokens(ServiceAccountStore(self.kube)),
             environment,
             NamespaceReader(self.kube) if settings.ambient_identity_namespace_selector else None,
         )

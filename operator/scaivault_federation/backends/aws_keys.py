@@ -16,13 +16,19 @@ class AwsKeys:
     session_token: str | None = field(default=None, repr=False)
 
 
-def static_aws_keys(credentials: Credentials) -> AwsKeys | None:
-    """The keys in the credentials Secret; ``None``: use the default chain."""
-    if not any(credentials.get(k) for k in ("access_key_id", "secret_access_key")):
+KEYS = ("access_key_id", "secret_access_key")
+
+
+def static_aws_keys(credentials: Credentials, what: str = "AWS") -> AwsKeys | None:
+    """The keys in the credentials Secret; ``None``: use the default chain, which only a
+    backend allowed the operator's own identity may (:attr:`Credentials.ambient`)."""
+    if not any(credentials.get(k) for k in KEYS):
         if credentials.get("session_token"):
             raise InvalidBackendConfigError(
                 "credentials key 'session_token' needs 'access_key_id' and 'secret_access_key'"
             )
+        if not credentials.ambient:
+            raise credentials.no_static(KEYS, what)
         return None
     token = credentials.require_text("session_token") if credentials.get("session_token") else None
     return AwsKeys(

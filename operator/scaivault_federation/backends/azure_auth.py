@@ -10,6 +10,9 @@
 - otherwise a managed identity, ``ManagedIdentityCredential``: user-assigned
   when ``clientId`` is set, system-assigned when not.
 
+The last two are the operator's own identity: only for a config that names no
+credentials Secret, in a namespace allowed it (``Credentials.ambient``).
+
 ``DefaultAzureCredential`` is deliberately not used: its chain (CLI, shared
 caches, ...) makes the identity depend on the machine the operator runs on.
 
@@ -60,10 +63,8 @@ def choose_credential(
                 "a client secret needs 'tenantId' and 'clientId' in the config"
             )
         return CredentialChoice("client_secret", config.tenant_id, config.client_id, authority)
-    if config.credentials_path is not None:
-        raise InvalidBackendConfigError(
-            f"credentials key {CLIENT_SECRET_KEY!r} is missing or empty"
-        )
+    if config.credentials_path is not None or not credentials.ambient:
+        raise credentials.no_static((CLIENT_SECRET_KEY,), "Azure Key Vault")
     token_file = env.get(FEDERATED_TOKEN_ENV)
     if token_file:
         tenant = config.tenant_id or env.get(TENANT_ENV)

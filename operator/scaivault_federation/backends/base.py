@@ -165,6 +165,10 @@ class Credentials:
     service_account_token: Callable[[], Awaitable[str]] | None = field(
         default=None, repr=False, compare=False
     )
+    #: the config names no credentials Secret and its namespace may use the operator's
+    #: own identity (AWS default chain, Google ADC, Azure managed or workload identity):
+    #: without it, a client that finds no static credentials refuses to reach for one
+    ambient: bool = False
 
     def get(self, key: str) -> bytes | None:
         return self.values.get(key)
@@ -188,7 +192,16 @@ class Credentials:
         return text
 
     def __repr__(self) -> str:
-        return f"Credentials(keys={sorted(self.values)!r})"
+        return f"Credentials(keys={sorted(self.values)!r}, ambient={self.ambient})"
+
+    def no_static(self, keys: Sequence[str], what: str) -> InvalidBackendConfigError:
+        """The error of a client that found no static credentials and may not use the
+        operator's own identity (its keys named, never values)."""
+        return InvalidBackendConfigError(
+            f"{what} needs the credentials key{'s' if len(keys) > 1 else ''} "
+            f"{', '.join(repr(k) for k in keys)} (the operator's own identity is used "
+            "only for a backend that names no credentials Secret, in a namespace allowed it)"
+        )
 
 
 class SecretBackend(Protocol):

@@ -1,10 +1,14 @@
 """The credentials a backend logs in with, gathered from the CR's own namespace.
 
 The config's ``*Path`` values name Secrets in the CR's namespace (never
-another); their keys are merged into one :class:`Credentials`. Vault's
-kubernetes auth without a ``token`` key gets a short-lived ServiceAccount
-token on demand. What reads Secrets and issues tokens is passed in (the
-Kubernetes stores satisfy both protocols), so this module does no I/O of its own.
+another); each must opt in and hold the keys its field needs
+(:mod:`.credential_secrets`), and their keys are merged into one
+:class:`Credentials`. A config that names none runs with the operator's own
+identity, where the tenancy policy allows it (:mod:`.tenancy`). Vault's
+kubernetes and jwt auth without a credentials Secret get a short-lived
+ServiceAccount token on demand (:mod:`.bound_tokens`). What reads Secrets and
+issues tokens is passed in (the Kubernetes stores satisfy both protocols), so
+this module does no I/O of its own.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from ..models.spec import BackendSpec
 from ..paths import secret_name_for_path
 from .allowlist import check_resolved
 from .base import Credentials, SecretBackend
+from .credential_secrets import accept, check_keys
 from .errors import InvalidBackendConfigError
 from .registry import BackendEnvironment, create_backend
-from .tenancy import NamespaceLabels, check_tenancy
+from .tenancy import NamespaceLabels, ambient_identity_use, check_tenancy
 
 #: the config fields that name a credentials Secret
 CREDENTIAL_FIELDS = ("auth_config_path", "credentials_path", "ca_cert_path")
@@ -31,10 +36,10 @@ class SecretReader(Protocol):
 
 class TokenIssuer(Protocol):
     async def issue(
-        self, namespace: str, service_account: str, audience: str | None = None
-    ) -> str | None:
-        """A short-lived token of the ServiceAccount (for ``audience`` when given);
-        ``None`` when it does not exist."""
+        self, namespace: str, service_account: str, audience: str | None, backend: str
+    ) -> str:
+        """A short-lived token of the ServiceAccount for ``backend`` (its owner key);
+        ``InvalidBackendConfigError`` when none may be had."""
         ...
 
 
@@ -43,58 +48,70 @@ SERVICE_ACCOUNT_AUTH = (VaultAuthMethod.KUBERNETES, VaultAuthMethod.JWT)
 
 
 async def read_credentials_secret(
-    secrets: SecretReader, namespace: str, path: str
-) -> dict[str, bytes]:
-    """The data of the Secret a ``*Path`` value names, in ``namespace`` only."""
+    secrets: SecretReader, namespace: str, path: str, field: str
+) -> LocalSecret:
+    """The Secret a ``*Path`` value names, in ``namespace`` only, if it may be read as
+    credentials."""
     name = secret_name_for_path(path)
     found = await secrets.get(namespace, name)
     if found is None:
         raise InvalidBackendConfigError(
             f"credentials Secret {name!r} (path {path!r}) not found in namespace {namespace!r}"
         )
+    accept(found, field, path)
     if found.path is not None and found.path != path:
         raise InvalidBackendConfigError(f"Secret {name!r} holds path {found.path!r}, not {path!r}")
-    return dict(found.data)
+    return found
 
 
 async def load_credentials(
-    secrets: SecretReader, tokens: TokenIssuer, namespace: str, spec: BackendSpec
+    secrets: SecretReader,
+    tokens: TokenIssuer,
+    namespace: str,
+    spec: BackendSpec,
+    backend: str,
 ) -> Credentials:
-    """Merge the Secrets the config's ``*Path`` fields name (same namespace only)."""
+    """Merge the Secrets the config's ``*Path`` fields name (same namespace only), each
+    checked for the keys it must hold."""
     values: dict[str, bytes] = {}
-    for attr in CREDENTIAL_FIELDS:
-        path = getattr(spec.config, attr, None)
-        if path is not None:
-            values.update(await read_credentials_secret(secrets, namespace, path))
     config = spec.config
-    if isinstance(config, VaultConfig) and config.auth_method in SERVICE_ACCOUNT_AUTH:
+    for attr in CREDENTIAL_FIELDS:
+        path = getattr(config, attr, None)
+        if path is not None:
+            found = await read_credentials_secret(secrets, namespace, path, attr)
+            check_keys(config, attr, path, found.name, found.data)
+            values.update(found.data)
+    ambient = ambient_identity_use(config) is not None
+    if (
+        isinstance(config, VaultConfig)
+        and config.auth_method in SERVICE_ACCOUNT_AUTH
+        and config.auth_config_path is None
+    ):
         account, audience = config.service_account or "default", config.audience
 
         async def token() -> str:
-            issued = await tokens.issue(namespace, account, audience)
-            if issued is None:
-                raise InvalidBackendConfigError(
-                    f"ServiceAccount {account!r} not found in namespace {namespace!r}"
-                )
-            return issued
+            return await tokens.issue(namespace, account, audience, backend)
 
         return Credentials(values, service_account_token=token)
-    return Credentials(values)
+    return Credentials(values, ambient=ambient)
 
 
 async def connect(
     spec: BackendSpec,
     namespace: str,
+    backend: str,
+    *,
     secrets: SecretReader,
     tokens: TokenIssuer,
     environment: BackendEnvironment,
     namespaces: NamespaceLabels | None = None,
 ) -> SecretBackend:
     """A client of the backend ``spec`` describes, logged in with its namespace's
-    credentials; no network call to the backend is made yet. What the namespace
+    credentials (``backend``: its owner key, which ServiceAccounts name to opt in to
+    tokens); no network call to the backend is made yet. What the namespace
     may not use (an endpoint, the operator's own identity, a remote prefix) is
     refused first, before any credential is read."""
     await check_resolved(spec.config, environment.allowed_endpoints, environment.resolver)
     await check_tenancy(spec, namespace, environment.tenancy, namespaces)
-    credentials = await load_credentials(secrets, tokens, namespace, spec)
+    credentials = await load_credentials(secrets, tokens, namespace, spec, backend)
     return await create_backend(spec.type, spec.config, credentials, environment)

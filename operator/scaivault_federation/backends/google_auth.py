@@ -20,7 +20,9 @@ Who (the credentials Secret named by ``credentialsPath``):
   sent to a loopback address.
 - no ``credentials.json`` and TLS: Application Default Credentials, i.e.
   workload identity on GKE (``google.auth.default()``), looked up at the
-  first call, not when the backend is built.
+  first call, not when the backend is built; only for a config that names no
+  credentials Secret, in a namespace allowed the operator's own identity
+  (``Credentials.ambient``), else a configuration error.
 - no ``credentials.json`` and plaintext: anonymous (``AnonymousCredentials``):
   an emulator needs no identity, and ambient credentials are never sent to one.
 """
@@ -110,6 +112,8 @@ def plan_connection(config: GoogleConfig, credentials: Credentials) -> Connectio
             )
         return ConnectionPlan(target, tls, kind, creds)
     if tls:
+        if not credentials.ambient:
+            raise credentials.no_static((KEY_FILE,), "Google Secret Manager")
         return ConnectionPlan(target, True, "application-default")
     anonymous = ga_credentials.AnonymousCredentials()  # type: ignore[no-untyped-call]
     return ConnectionPlan(target, False, "anonymous", anonymous)

@@ -17,6 +17,7 @@ from typing import Any
 
 import kopf
 
+from ..backends.bound_tokens import BoundTokens
 from ..backends.credentials import connect
 from ..k8s.backend_store import BackendStore, backend_collections
 from ..k8s.client import KubeClient
@@ -28,7 +29,7 @@ from ..k8s.namespaces import NamespaceReader
 from ..k8s.reflector import Reflector
 from ..k8s.secret_cache import MANAGED_SELECTOR, ManagedSecretCache
 from ..k8s.secrets import SecretStore
-from ..k8s.tokens import ServiceAccountTokens
+from ..k8s.tokens import ServiceAccountStore
 from ..k8s.watchers import SecretNameWatch, secret_collections
 from ..k8s.workloads import WorkloadStore
 from ..labels import FINALIZER, GROUP
@@ -118,7 +119,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         connect=functools.partial(
             connect,
             secrets=store,
-            tokens=ServiceAccountTokens(client),
+            tokens=BoundTokens(ServiceAccountStore(client)),
             environment=ours.backend_environment(namespace),
             namespaces=NamespaceReader(client)
             if ours.ambient_identity_namespace_selector

@@ -1,15 +1,21 @@
-"""Watches of Secrets by name: a metadata-only list + watch (no Secret data crosses
-the wire) that reports every Secret created, changed or deleted."""
+"""Watches of credentials Secrets by name: a metadata-only list + watch (no Secret data
+crosses the wire) of the Secrets labelled as credentials, reporting each one created,
+changed or deleted (a label added or removed counts as created or deleted: the watch
+is filtered by it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..labels import CREDENTIALS_LABEL, CREDENTIALS_LABEL_VALUE
 from .client import JSON, KubeClient
 from .reflector import Reflector
 from .secret_cache import ALL_SECRETS, namespace_secrets
 
 SecretListener = Callable[[str, str], None]  # (namespace, name)
+
+#: the Secrets a backend may read as credentials
+CREDENTIALS_SELECTOR = f"{CREDENTIALS_LABEL}={CREDENTIALS_LABEL_VALUE}"
 
 
 def secret_collections(namespaces: Sequence[str]) -> list[str]:
@@ -24,7 +30,9 @@ class SecretNameWatch:
         self._listed: set[str] = set()
 
     def reflector(self, client: KubeClient, path: str) -> Reflector:
-        return Reflector(client, path, self, metadata_only=True)
+        return Reflector(
+            client, path, self, label_selector=CREDENTIALS_SELECTOR, metadata_only=True
+        )
 
     def replaced(self, scope: str, items: list[JSON]) -> None:
         """A listing: after the first one, whatever changed meanwhile is news."""

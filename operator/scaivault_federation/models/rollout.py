@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
 from .base import CamelModel
 from .duration import InvalidDurationError, parse_duration
+from .label_syntax import LABEL_VALUE_PATTERN, is_label_value, is_qualified_name
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
@@ -27,8 +29,22 @@ class WorkloadKind(StrEnum):
         )
 
 
+LabelValue = Annotated[str, Field(max_length=63, pattern=LABEL_VALUE_PATTERN)]
+
+
 class Selector(CamelModel):
-    match_labels: dict[str, str] = Field(min_length=1, max_length=32)
+    """Equality on labels only: every key a label key and every value a label value, so
+    the selector built from them (``k=v,...``) says nothing but that."""
+
+    match_labels: dict[str, LabelValue] = Field(min_length=1, max_length=32)
+
+    @field_validator("match_labels")
+    @classmethod
+    def _check_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not is_qualified_name(key):
+                raise ValueError(f"{key[:80]!r} is not a valid label key ([prefix/]name)")
+        return value
 
 
 class RolloutTarget(CamelModel):
@@ -69,4 +85,7 @@ class RolloutTarget(CamelModel):
     def label_selector(self) -> str | None:
         if self.selector is None:
             return None
-        return ",".join(f"{k}={v}" for k, v in sorted(self.selector.match_labels.items()))
+        labels = sorted(self.selector.match_labels.items())
+        if not all(is_qualified_name(k) and is_label_value(v) for k, v in labels):
+            raise ValueError("selector.matchLabels holds a key or value that is not a label's")
+        return ",".join(f"{k}={v}" for k, v in labels)

@@ -28,8 +28,9 @@ from .. import conditions as c
 from ..errors import FederationError
 from ..paths import is_valid_secret_name, secret_name_for_path
 from .content import VALUE_KEY, InvalidContentError, to_secret_data, validate_secret_data
+from .label_syntax import is_label_value
 from .secret import RemoteValue, SecretShape
-from .target import DataShape, Extract, ResolvedTarget, is_label_value
+from .target import DataShape, Extract, ResolvedTarget
 from .templating import TemplateProblem, render
 
 MAX_ANNOTATIONS_BYTES = 256 * 1024

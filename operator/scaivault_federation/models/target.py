@@ -23,10 +23,11 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from ..labels import GROUP, MANAGED_BY
+from ..labels import CREDENTIALS_LABEL, GROUP, MANAGED_BY
 from ..paths import InvalidPathError, PathPattern
 from .base import CamelModel
 from .content import is_valid_data_key
+from .label_syntax import is_label_value, is_qualified_name
 from .secret import SERVICE_ACCOUNT_TOKEN
 from .templating import TemplateProblem, check_template, is_template
 
@@ -36,9 +37,6 @@ NAME_VARIABLES = ("path", "remote_path", "captures")
 TEMPLATE_VARIABLES = (*NAME_VARIABLES, "data")
 
 _TYPE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$")
-_NAME_PART = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _KEY_GLOB = re.compile(r"^[-._a-zA-Z0-9*?\[\]!]+$")
 
 Template = Annotated[str, Field(max_length=8192)]
@@ -59,19 +57,11 @@ class RefreshPolicy(StrEnum):
     CREATED_ONCE = "CreatedOnce"
 
 
-def is_qualified_name(key: str) -> bool:
-    """A Kubernetes label or annotation key: ``[prefix/]name``."""
-    prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+def _reserved(key: str, what: str) -> bool:
+    """Keys the operator sets; a synced Secret may still be labelled a credentials Secret
+    (its data is the backend author's own)."""
+    if what == "label" and key == CREDENTIALS_LABEL:
         return False
-    return 0 < len(name) <= 63 and _NAME_PART.match(name) is not None
-
-
-def is_label_value(value: str) -> bool:
-    return len(value) <= 63 and _LABEL_VALUE.match(value) is not None
-
-
-def _reserved(key: str) -> bool:
     return key == MANAGED_BY or key.startswith(f"{GROUP}/")
 
 
@@ -79,7 +69,7 @@ def _check_metadata(values: dict[str, str] | None, what: str) -> dict[str, str] 
     for key, value in (values or {}).items():
         if not is_qualified_name(key):
             raise ValueError(f"{key[:80]!r} is not a valid {what} key ([prefix/]name)")
-        if _reserved(key):
+        if _reserved(key, what):
             raise ValueError(f"{key!r} is set by the operator and cannot be declared")
         _check_template(value, f"{what} {key!r}")
         if what == "label" and not is_template(value) and not is_label_value(value):

@@ -79,8 +79,9 @@ class Workloads(Protocol):
     ) -> list[str]: ...
 
 
-#: makes a logged-in client for a spec in a namespace (credentials read there)
-Connector = Callable[[BackendSpec, str], Awaitable[SecretBackend]]
+#: makes a logged-in client for a spec in a namespace (credentials read there), for the
+#: backend of that owner key (a FederationBackend's name, or a cluster backend's key)
+Connector = Callable[[BackendSpec, str, str], Awaitable[SecretBackend]]
 
 
 class NamespaceSource(Protocol):

@@ -431,5 +431,5 @@ class BackendWorker:
 
     async def _backend(self, spec: BackendSpec) -> SecretBackend:
         if self.backend is None:
-            self.backend = await self.deps.connect(spec, self.namespace)
+            self.backend = await self.deps.connect(spec, self.namespace, self.name)
         return self.backend

@@ -94,7 +94,7 @@ class AwsAuth(AuthMethod):
 
 def _static_keys(credentials: Credentials) -> AwsCredentials | None:
     """The keys in the credentials Secret; ``None``: use botocore's default chain."""
-    keys = static_aws_keys(credentials)
+    keys = static_aws_keys(credentials, "aws auth")
     if keys is None:
         return None
     return AwsCredentials(keys.access_key_id, keys.secret_access_key, keys.session_token)

@@ -67,6 +67,11 @@ class GcpAuth(AuthMethod):
         self._info: dict[str, str] = {}
         if not self._gce:
             self._info = _service_account_key(credentials)
+        elif not credentials.ambient:
+            raise InvalidBackendConfigError(
+                "gcp auth with gcpAuthType gce uses the operator's own identity, which this "
+                "backend may not use"
+            )
 
     async def login_call(self) -> LoginCall:
         role, mount = self._role, self.mount

@@ -1,6 +1,7 @@
 """``jwt``: ``role`` from the config and a JWT, from the credentials key ``jwt``
-or, when absent, a projected ServiceAccount token from a TokenRequest for
-``serviceAccount`` (default ``default``) with ``audience``; login at
+or, without a credentials Secret, a ServiceAccount token from a TokenRequest for
+``serviceAccount`` (default ``default``) bound to ``audience`` (default
+``vault``), as for ``kubernetes``; login at
 ``auth/<authMount or jwt>/login``. Vault checks the JWT's signature itself
 (the cluster's issuer keys or JWKS in its jwt auth config), with no
 TokenReview."""

@@ -1,8 +1,9 @@
 """``kubernetes``: ``role`` from the config and a ServiceAccount JWT, from the
-credentials key ``token`` or, when absent, from a TokenRequest for
-``serviceAccount`` (default ``default``; ``audience`` when Vault's role binds
-one); login at ``auth/<authMount or kubernetes>/login``, where Vault reviews
-the JWT with the cluster's TokenReview."""
+credentials key ``token`` or, without a credentials Secret, from a TokenRequest
+for ``serviceAccount`` (default ``default``) bound to ``audience`` (default
+``vault``, which Vault's role must bind), made only for an account that opted
+in (:mod:`..bound_tokens`); login at ``auth/<authMount or kubernetes>/login``,
+where Vault reviews the JWT with the cluster's TokenReview."""
 
 from __future__ import annotations
 

@@ -1,0 +1,27 @@
+"""``scaivault-federation run`` in a process of its own, for the tests that start one."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from scaivault_devenv.processes import ManagedProcess
+
+
+def start_operator(name: str, log: Path, env: Mapping[str, str], *flags: str) -> ManagedProcess:
+    """A standalone operator with ``env`` and ``flags``, returned once it has logged in
+    (stopped again if it does not within a minute)."""
+    argv = [sys.executable, "-m", "scaivault_federation.cli", "run", "--standalone", "-v", *flags]
+    proc = ManagedProcess(name, argv, log, env=dict(env))
+    proc.start()
+    try:
+        proc.wait_until(
+            lambda: "Initial authentication has finished" in log.read_text(),
+            timeout=60,
+            what=f"{name} to start",
+        )
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
