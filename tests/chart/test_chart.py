@@ -267,6 +267,7 @@ def test_service_account_tokens_are_granted_per_namespace_and_account(helm: Path
         r["metadata"]["namespace"]: r["rules"]
         for r in find(docs, "Role", "scaivault-federation-tokens")
     }
+    # the token, and the account itself to read its opt-in annotation
     assert roles == {
         "payments": [
             {
@@ -274,9 +275,18 @@ def test_service_account_tokens_are_granted_per_namespace_and_account(helm: Path
                 "resources": ["serviceaccounts/token"],
                 "resourceNames": ["vault-auth"],
                 "verbs": ["create"],
-            }
+            },
+            {
+                "apiGroups": [""],
+                "resources": ["serviceaccounts"],
+                "resourceNames": ["vault-auth"],
+                "verbs": ["get"],
+            },
         ],
-        "infra": [{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}],
+        "infra": [
+            {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["get"]},
+        ],
     }
     for binding in find(docs, "RoleBinding", "scaivault-federation-tokens"):
         assert [s["name"] for s in binding["subjects"]] == [OPERATOR, API]
