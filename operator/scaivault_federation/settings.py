@@ -164,6 +164,12 @@ class Settings(BaseSettings):
         "with the operator's own identity may connect to (a private endpoint, a Vault for "
         "aws or gcp logins), comma-separated",
     )
+    protected_service_accounts: CommaList = Field(
+        default=(),
+        description="ServiceAccounts (namespace/name, comma-separated) no backend ever gets a "
+        "token of, besides the one this process runs as (the chart names the operator's "
+        "and the API's in both)",
+    )
     remote_prefixes: dict[str, dict[str, tuple[str, ...]]] = Field(
         default_factory=dict,
         description='JSON: namespace (or "*") -> backend type -> remote prefixes its '
@@ -316,6 +322,7 @@ class Settings(BaseSettings):
         "watch_namespaces",
         "ambient_identity_namespaces",
         "api_google_push_service_accounts",
+        "protected_service_accounts",
         mode="before",
     )
     @classmethod
@@ -323,6 +330,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("protected_service_accounts")
+    @classmethod
+    def _check_accounts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            namespace, _, name = entry.partition("/")
+            if not namespace or not name or "/" in name:
+                raise ValueError(f"{entry!r} is not namespace/name")
+        return value
+
+    @property
+    def protected_accounts(self) -> frozenset[tuple[str, str]]:
+        """:attr:`protected_service_accounts` as (namespace, name) pairs."""
+        pairs = (entry.partition("/") for entry in self.protected_service_accounts)
+        return frozenset((namespace, name) for namespace, _, name in pairs)
 
     @field_validator("remote_containers")
     @classmethod

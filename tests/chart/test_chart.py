@@ -208,6 +208,10 @@ def test_default_render(default_docs: list[dict[str, Any]]) -> None:
         "SCAIVAULT_KUBE_WRITE_BURST": "100",
         "SCAIVAULT_MAX_CONCURRENT_SYNCS": "8",
         "SCAIVAULT_WORKER_LIMIT": "64",
+        # no backend gets a token of either of the release's own accounts
+        "SCAIVAULT_PROTECTED_SERVICE_ACCOUNTS": (
+            "scaivault-system/scaivault-federation,scaivault-system/scaivault-federation-api"
+        ),
     }
     assert [k for k in env if "value" not in env[k]] == ["SCAIVAULT_OPERATOR_NAMESPACE"]
     api = containers(default_docs)["api"]

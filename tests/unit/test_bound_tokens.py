@@ -102,6 +102,15 @@ async def test_never_the_operators_own_account() -> None:
         await tokens.issue("scaivault-system", "shared", None, "cluster_other")
 
 
+async def test_never_a_protected_account() -> None:
+    """The API runs as its own account: the operator's is named to it as protected."""
+    api = accounts()
+    tokens = BoundTokens(api, frozenset({("scaivault-system", "shared")}))
+    with pytest.raises(InvalidBackendConfigError, match="operator's own"):
+        await tokens.issue("scaivault-system", "shared", None, "cluster_cb")
+    assert api.requests == []
+
+
 @pytest.mark.parametrize(
     "audience",
     [

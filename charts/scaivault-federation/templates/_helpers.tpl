@@ -145,6 +145,9 @@ replicas, or sharding); otherwise the one replica runs `--standalone`.
 {{/* Settings both processes read the same way: which endpoints and what of the
 operator's own identity a namespace's backends may use. */}}
 {{- define "scaivault-federation.sharedEnv" -}}
+# No backend gets a token of the operator's or the API's own ServiceAccount.
+- name: SCAIVAULT_PROTECTED_SERVICE_ACCOUNTS
+  value: {{ printf "%s/%s,%s/%s" .Release.Namespace (include "scaivault-federation.serviceAccountName" .) .Release.Namespace (include "scaivault-federation.apiServiceAccountName" .) | quote }}
 {{- with .Values.allowedEndpoints }}
 - name: SCAIVAULT_ALLOWED_ENDPOINTS
   value: {{ join "," . | quote }}

@@ -98,7 +98,7 @@ class ApiServer:
         environment = settings.backend_environment(connection.default_namespace)
         self.proxy = ProxyBackends(
             secrets,
-            BoundTokens(ServiceAccountStore(self.kube)),
+            BoundTokens(ServiceAccountStore(self.kube), settings.protected_accounts),
             environment,
             NamespaceReader(self.kube) if settings.ambient_identity_namespace_selector else None,
         )

@@ -10,7 +10,9 @@ agreed to it, so a token is requested only when:
   naming the backend (comma-separated FederationBackend names of its
   namespace, ``clusterfederationbackend/<name>`` for a ClusterFederationBackend,
   or ``*`` for every backend that can name it);
-- it is not the operator's own ServiceAccount (whatever its annotations say);
+- it is not the ServiceAccount this process runs as, nor one of the ``protected``
+  accounts (the chart names the operator's and the API's), whatever its
+  annotations say;
 - the audience (the config's ``audience``, default :data:`DEFAULT_AUDIENCE`)
   is none of the apiserver's own audiences nor a well-known Kubernetes or
   cloud token-exchange audience. The apiserver's audiences are learnt once,
@@ -95,8 +97,11 @@ def refused_audience(audience: str, apiserver: frozenset[str]) -> bool:
 class BoundTokens:
     """Issues tokens by the rules above (the operator's and the API's token issuer)."""
 
-    def __init__(self, api: ServiceAccountApi) -> None:
+    def __init__(
+        self, api: ServiceAccountApi, protected: frozenset[tuple[str, str]] = frozenset()
+    ) -> None:
         self.api = api
+        self.protected = protected
         self._apiserver_audiences: frozenset[str] | None = None
         #: the operator's own ServiceAccount (``None`` inside: it runs as no account)
         self._own: tuple[tuple[str, str] | None] | None = None
@@ -105,7 +110,8 @@ class BoundTokens:
         self, namespace: str, service_account: str, audience: str | None, backend: str
     ) -> str:
         who = f"ServiceAccount {service_account!r} of namespace {namespace!r}"
-        if (namespace, service_account) == await self._own_account():
+        account = (namespace, service_account)
+        if account in self.protected or account == await self._own_account():
             raise InvalidBackendConfigError(
                 f"config.serviceAccount: {who} is the operator's own; no backend gets its tokens"
             )

@@ -119,7 +119,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         connect=functools.partial(
             connect,
             secrets=store,
-            tokens=BoundTokens(ServiceAccountStore(client)),
+            tokens=BoundTokens(ServiceAccountStore(client), ours.protected_accounts),
             environment=ours.backend_environment(namespace),
             namespaces=NamespaceReader(client)
             if ours.ambient_identity_namespace_selector
