@@ -132,3 +132,49 @@ def bounded(value: object, what: str = "the result") -> None:
     """Refuse ``value`` if it is heavier than the cap."""
     if weight(value) > MAX_OUTPUT:
         raise too_big(what)
+
+
+#: how long the templates of one sync may run together: past it, the rest fail at once
+MAX_SECONDS_PER_SYNC = 2.0
+
+
+@dataclass
+class Allowance:
+    """The render time one sync has left."""
+
+    used: float = 0.0
+
+    def check(self) -> None:
+        if self.used > MAX_SECONDS_PER_SYNC:
+            raise BudgetExceeded(
+                f"the backend's templates ran for more than {MAX_SECONDS_PER_SYNC} s "
+                "in this sync; the rest are not rendered"
+            )
+
+
+_ALLOWANCE: ContextVar[Allowance | None] = ContextVar("template_allowance", default=None)
+
+
+@contextlib.contextmanager
+def allowance() -> Iterator[Allowance]:
+    """One sync's render time: every render inside (in this task) draws from it."""
+    left = Allowance()
+    token = _ALLOWANCE.set(left)
+    try:
+        yield left
+    finally:
+        _ALLOWANCE.reset(token)
+
+
+@contextlib.contextmanager
+def drawn_from_allowance() -> Iterator[None]:
+    """A render, refused at once if the sync's allowance is spent; its time drawn from it."""
+    left = _ALLOWANCE.get()
+    if left is not None:
+        left.check()
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        if left is not None:
+            left.used += time.monotonic() - started

@@ -49,6 +49,7 @@ from .template_budget import (
     budget,
     charge,
     current,
+    drawn_from_allowance,
     too_big,
     weight,
 )
@@ -240,7 +241,7 @@ class _CodeGenerator(CodeGenerator):
     """Jinja's code generator, with ``~`` going through the budget."""
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
-        self.write("environment.concat((")
+        self.write("environment.checked_concat((")
         for arg in node.nodes:
             self.visit(arg, frame)
             self.write(", ")
@@ -253,7 +254,7 @@ class _Environment(ImmutableSandboxedEnvironment):
     intercepted_unops = frozenset({"+", "-"})
 
     @staticmethod
-    def concat(values: Sequence[Any]) -> str:
+    def checked_concat(values: Sequence[Any]) -> str:
         return _concat(values)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -422,7 +423,7 @@ def render(source: str, context: Mapping[str, Any]) -> str:
         return source
     template = _compile(source).template
     try:
-        with budget():
+        with drawn_from_allowance(), budget():
             text = template.render(dict(context))
     except Exception as exc:  # whatever the template did: say what, never a value
         raise TemplateProblem(safe_message(exc, source)) from None
