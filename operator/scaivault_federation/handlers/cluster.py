@@ -64,7 +64,7 @@ async def cluster_backend_deleted(name: str, body: kopf.Body, memo: Any, **_: An
     owner, count = cluster_owner(name), 0
     for namespace in sorted(namespaces):
         count += await teardown(memo.deps.secrets, namespace, owner, policy)
-    forget_backend(memo.operator_namespace, owner, str(resource.raw_spec.get("type", "")))
+    forget_backend(memo.operator_namespace, owner)
     log.info(
         "%s deleted: %s %d Secret(s) in %d namespace(s)", name, policy.value, count, len(namespaces)
     )
