@@ -9,6 +9,7 @@ that runs for long.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -140,10 +141,8 @@ def test_the_render_time_is_bounded_whatever_the_template() -> None:
     one = "{{ ('ab'*150000)|list|sort|length }}"
     source = one * (MAX_TEMPLATE_LENGTH // len(one))
     started = time.perf_counter()
-    try:
+    with contextlib.suppress(TemplateProblem):
         render(source, CONTEXT)
-    except TemplateProblem:
-        pass
     assert time.perf_counter() - started < MAX_SECONDS * 4
 
 
