@@ -55,9 +55,12 @@ async def cluster_backend_deleted(name: str, body: kopf.Body, memo: Any, **_: An
     resource = ClusterBackendResource.from_object(body)
     if not memo.deps.owns(resource.uid):
         raise kopf.TemporaryError("the replica acting on this backend tears it down", delay=3)
-    policy = DeletionPolicy(resource.raw_spec.get("deletionPolicy", DeletionPolicy.RETAIN.value))
-    namespaces = set(ClusterBackendWorker.previous_namespaces(resource))
+    try:
+        policy = DeletionPolicy(resource.raw_spec.get("deletionPolicy", DeletionPolicy.RETAIN))
+    except ValueError:
+        policy = DeletionPolicy.RETAIN  # an invalid spec loses nothing
     spec = resource.cluster_spec
+    namespaces = set(ClusterBackendWorker.previous_namespaces(resource))
     if spec is not None:
         await memo.namespaces.wait_listed()
         namespaces |= selected_namespaces(spec, memo.namespaces)
