@@ -69,6 +69,7 @@ bench: $(STAMP) controlplane
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/sync_cost.py
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/many_backends.py
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/scale.py
+	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) $(BIN)/python benchmarks/hostile_template_read.py
 
 # The tests that need no server: nothing is built or started (tests/unit starts
 # no process at all; tests/packaging only builds and installs the wheel).

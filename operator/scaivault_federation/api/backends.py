@@ -139,6 +139,8 @@ def _check_endpoints(state: ApiState, spec: BackendSpec) -> None:
         check_endpoints(spec.config, state.environment.allowed_endpoints)
     except EndpointRefusedError as exc:
         raise ApiError(400, exc.message, field=f"config.{exc.field}") from None
+    except ValueError:  # a URL the parser cannot read (a port out of range, not a number)
+        raise ApiError(400, "not a valid URL", field="config.endpoint") from None
 
 
 def _json(body: dict[str, Any], status: int = 200) -> web.Response:

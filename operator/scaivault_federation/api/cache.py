@@ -25,7 +25,7 @@ from ..k8s.backend_store import BackendStore
 from ..k8s.client import JSON
 from ..k8s.cluster_backend_store import ClusterBackendStore
 from ..k8s.namespace_index import NamespaceIndex
-from ..k8s.reflector import Reflector
+from ..k8s.reflector import Reflector, parse_each
 from ..labels import CLUSTER_OWNER_PREFIX
 from ..models.api import backend_view as wire_view
 from ..models.cluster import ClusterBackendSpec
@@ -86,7 +86,7 @@ class _Feed:
         self.cluster = cluster
 
     def replaced(self, scope: str, items: list[JSON]) -> None:
-        self.cache._replace([self.parse(item) for item in items], cluster=self.cluster)
+        self.cache._replace(parse_each(scope, items, self.parse), cluster=self.cluster)
 
     def changed(self, scope: str, event_type: str, obj: JSON) -> None:
         resource = self.parse(obj)
@@ -118,6 +118,11 @@ class BackendCache:
         #: a cluster backend's mappings in one namespace, by (uid, namespace), for the
         #: resourceVersion they were made of (reads ask for them on every request)
         self._in_namespace: dict[tuple[str, str], tuple[str, tuple[PathMapping, ...]]] = {}
+        #: told of each backend that is gone (deleted, or missing from a new listing)
+        self._removed_listeners: list[Callable[[FederationBackendResource], None]] = []
+
+    def listen_removed(self, listener: Callable[[FederationBackendResource], None]) -> None:
+        self._removed_listeners.append(listener)
 
     @property
     def lists(self) -> int:
@@ -259,6 +264,12 @@ class BackendCache:
         return backend
 
     def remove(self, uid: str) -> None:
+        current = self._drop(uid)
+        if current is not None:
+            for listener in self._removed_listeners:
+                listener(current)
+
+    def _drop(self, uid: str) -> FederationBackendResource | None:
         current = self._by_uid.pop(uid, None)
         if current is not None and current.cluster:
             for key in [k for k in self._in_namespace if k[0] == uid]:
@@ -270,11 +281,16 @@ class BackendCache:
                 uids.discard(uid)
                 if not uids:
                     del self._uids_by_namespace[current.namespace]
+        return current
 
     def _replace(self, items: list[FederationBackendResource], *, cluster: bool = False) -> None:
         """A full listing of one kind: the backends of that kind now."""
+        listed = {item.uid for item in items}
         for uid in [uid for uid, b in self._by_uid.items() if b.cluster == cluster]:
-            self.remove(uid)
+            if uid in listed:
+                self._drop(uid)
+            else:
+                self.remove(uid)
         for item in items:
             self.upsert(item)
 

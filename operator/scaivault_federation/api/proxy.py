@@ -23,14 +23,16 @@ from ..backends.errors import AuthenticationError, InvalidBackendConfigError
 from ..backends.registry import BackendEnvironment
 from ..backends.tenancy import NamespaceLabels
 from ..labels import cluster_owner
+from ..metric_series import remove_series
 from ..models.resource import FederationBackendResource
 
 log = logging.getLogger(__name__)
 
+PROXY_LABELS = ("namespace", "backend", "type", "result")
 PROXY_READS = Histogram(
     "scaivault_proxy_read_duration_seconds",
     "Proxied reads of proxy-mode backends (connecting included), by result.",
-    ("namespace", "backend", "type", "result"),
+    PROXY_LABELS,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
@@ -98,8 +100,17 @@ class ProxyBackends:
             error = exc
             raise
         finally:
-            labels = (self.home(cached), self.owner(cached), cached.spec.type.value)
-            PROXY_READS.labels(*labels, call_result(error)).observe(time.perf_counter() - started)
+            labels = (*self._series(cached), cached.spec.type.value, call_result(error))
+            PROXY_READS.labels(*labels).observe(time.perf_counter() - started)
+
+    def _series(self, cached: FederationBackendResource) -> tuple[str, str]:
+        """The namespace and backend labels of a backend's series."""
+        return self.home(cached), self.owner(cached)
+
+    def forget_series(self, cached: FederationBackendResource) -> None:
+        """The backend is gone: every series naming it goes too."""
+        namespace, backend = self._series(cached)
+        remove_series(PROXY_READS, PROXY_LABELS, {"namespace": namespace, "backend": backend})
 
     async def drop(self, uid: str) -> None:
         lock = self._locks.setdefault(uid, asyncio.Lock())

@@ -6,7 +6,9 @@ namespace) and of the ClusterFederationBackends whose namespaceSelector selects
 it (``{namespace}`` in their mapping made concrete). Reads of a proxy path go to
 that backend in real time; reads of a sync path, and of a path no backend
 claims, come from the path's local Secret, the one named
-``secret_name_for_path(path)`` whose path annotation holds exactly that path.
+``secret_name_for_path(path)`` (or, when a name template named it, the name
+the backend's status records) whose path annotation holds exactly that path.
+No template is rendered on a request.
 Writes only ever touch local paths: a proxied or a synced path answers 409, as
 does a Secret the operator manages or one that holds another path.
 """
@@ -27,9 +29,7 @@ from ..models.api import FieldError, SecretSource, SecretWrite, field_error
 from ..models.content import InvalidContentError, to_secret_data, validate_secret_data
 from ..models.resource import FederationBackendResource
 from ..models.secret import LocalSecret
-from ..models.shape import PathContext, ShapeError, secret_name
 from ..models.spec import Mode
-from ..models.target import resolve_target
 from ..paths import InvalidPathError, PathMapping, secret_name_for_path, validate_path
 from .auth import SECRETS_DELETE, SECRETS_READ, SECRETS_WRITE
 from .backends import query_namespace, ready_state
@@ -72,17 +72,16 @@ async def _prepare(request: web.Request) -> tuple[ApiState, str, str]:
     return state, path, namespace
 
 
-def _name_of(path: str, owner: tuple[FederationBackendResource, PathMapping, str] | None) -> str:
-    """The Secret name of ``path``: from its sync backend's name template, if it has one."""
-    spec = owner[0].spec if owner is not None else None
-    if owner is None or spec is None or spec.target is None or spec.mode is not Mode.SYNC:
+def _name_of(
+    namespace: str, path: str, owner: tuple[FederationBackendResource, PathMapping, str] | None
+) -> str:
+    """The Secret name of ``path``: the one its backend's status records (a name template
+    gave it), else the one the path gives. No template is rendered here."""
+    if owner is None:
         return secret_name_for_path(path)
-    _, mapping, remote = owner
-    where = PathContext(path, remote, mapping.remote.match(remote) or ())
-    try:
-        return secret_name(resolve_target(spec.target, path), where)
-    except ShapeError:
-        return secret_name_for_path(path)
+    backend = owner[0]
+    recorded = backend.status.recorded_name(path, namespace if backend.cluster else None)
+    return recorded or secret_name_for_path(path)
 
 
 async def _local(
@@ -91,7 +90,7 @@ async def _local(
     path: str,
     owner: tuple[FederationBackendResource, PathMapping, str] | None = None,
 ) -> tuple[str, LocalSecret | None]:
-    name = _name_of(path, owner)
+    name = _name_of(namespace, path, owner)
     try:
         return name, await state.store.get(namespace, name)
     except KubeApiError as exc:

@@ -102,6 +102,7 @@ class ApiServer:
             environment,
             NamespaceReader(self.kube) if settings.ambient_identity_namespace_selector else None,
         )
+        self.cache.listen_removed(self.proxy.forget_series)
         self.state = ApiState(
             backends=backends,
             cache=self.cache,

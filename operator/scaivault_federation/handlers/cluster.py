@@ -55,16 +55,19 @@ async def cluster_backend_deleted(name: str, body: kopf.Body, memo: Any, **_: An
     resource = ClusterBackendResource.from_object(body)
     if not memo.deps.owns(resource.uid):
         raise kopf.TemporaryError("the replica acting on this backend tears it down", delay=3)
-    policy = DeletionPolicy(resource.raw_spec.get("deletionPolicy", DeletionPolicy.RETAIN.value))
-    namespaces = set(ClusterBackendWorker.previous_namespaces(resource))
+    try:
+        policy = DeletionPolicy(resource.raw_spec.get("deletionPolicy", DeletionPolicy.RETAIN))
+    except ValueError:
+        policy = DeletionPolicy.RETAIN  # an invalid spec loses nothing
     spec = resource.cluster_spec
+    namespaces = set(ClusterBackendWorker.previous_namespaces(resource))
     if spec is not None:
         await memo.namespaces.wait_listed()
         namespaces |= selected_namespaces(spec, memo.namespaces)
     owner, count = cluster_owner(name), 0
     for namespace in sorted(namespaces):
         count += await teardown(memo.deps.secrets, namespace, owner, policy)
-    forget_backend(memo.operator_namespace, owner, str(resource.raw_spec.get("type", "")))
+    forget_backend(memo.operator_namespace, owner)
     log.info(
         "%s deleted: %s %d Secret(s) in %d namespace(s)", name, policy.value, count, len(namespaces)
     )

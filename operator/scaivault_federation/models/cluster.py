@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from ..paths import InvalidPathError, PathPattern, parse_mappings
-from .base import CamelModel, describe_errors
-from .resource import FederationBackendResource, ObjectMeta
+from .base import CamelModel
+from .resource import FederationBackendResource, ObjectMeta, parse_spec, parse_status
 from .spec import BackendSpec
 from .status import BackendStatus, Conflict
 
@@ -135,15 +135,8 @@ class ClusterBackendResource(FederationBackendResource):
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> ClusterBackendResource:
         raw_spec = dict(obj.get("spec") or {})
-        spec: ClusterBackendSpec | None
-        try:
-            spec, error = ClusterBackendSpec.model_validate(raw_spec), None
-        except ValidationError as exc:
-            spec, error = None, "invalid spec: " + describe_errors(exc, prefix="spec")
-        try:
-            status = ClusterBackendStatus.model_validate(obj.get("status") or {})
-        except ValidationError:
-            status = ClusterBackendStatus()
+        spec, error = parse_spec(ClusterBackendSpec, raw_spec)
+        status = parse_status(ClusterBackendStatus, obj.get("status"))
         return cls(ObjectMeta.from_object(obj), spec, status, raw_spec, error)
 
     @property

@@ -14,15 +14,37 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..labels import SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION
 from ..paths import InvalidPathError, PathMapping, PathPattern, PathScope
 from .base import describe_errors
 from .spec import BackendSpec
 from .status import BackendStatus, backend_id
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_spec(model: type[M], raw: Mapping[str, Any]) -> tuple[M | None, str | None]:
+    """``raw`` as ``model``, or ``None`` and why not (naming the fields). Whatever a
+    validator raises is the spec's problem, never the caller's: one object can never
+    stop a watch or a handler."""
+    try:
+        return model.model_validate(raw), None
+    except ValidationError as exc:
+        return None, "invalid spec: " + describe_errors(exc, prefix="spec")
+    except Exception as exc:  # a validator's own failure (RecursionError, MemoryError, ...)
+        return None, f"invalid spec: it could not be checked ({type(exc).__name__})"
+
+
+def parse_status(model: type[M], raw: Any) -> M:
+    """The status as far as it parses; a status that does not starts afresh."""
+    try:
+        return model.model_validate(raw or {})
+    except Exception:  # the operator writes it again on the next report
+        return model()
 
 
 @dataclass(frozen=True)
@@ -69,15 +91,8 @@ class FederationBackendResource:
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> FederationBackendResource:
         raw_spec = dict(obj.get("spec") or {})
-        spec: BackendSpec | None
-        try:
-            spec, error = BackendSpec.model_validate(raw_spec), None
-        except ValidationError as exc:
-            spec, error = None, "invalid spec: " + describe_errors(exc, prefix="spec")
-        try:
-            status = BackendStatus.model_validate(obj.get("status") or {})
-        except ValidationError:
-            status = BackendStatus()
+        spec, error = parse_spec(BackendSpec, raw_spec)
+        status = parse_status(BackendStatus, obj.get("status"))
         return cls(ObjectMeta.from_object(obj), spec, status, raw_spec, error)
 
     @property

@@ -53,6 +53,16 @@ class Condition(CamelModel):
     observed_generation: int | None = None
 
 
+class RecordedName(CamelModel):
+    """A synced Secret whose name a template gave: the API finds the Secret of ``path``
+    by this, never rendering a template on a request."""
+
+    path: str
+    name: str
+    #: the namespace of a ClusterFederationBackend's Secret
+    namespace: str | None = None
+
+
 class BackendStatus(CamelModel):
     id: str | None = None
     status: Health = Health.PENDING
@@ -66,6 +76,14 @@ class BackendStatus(CamelModel):
     next_sync_at: datetime | None = None
     observed_generation: int | None = None
     conditions: list[Condition] = Field(default_factory=list)
+    secret_names: list[RecordedName] = Field(default_factory=list)
+
+    def recorded_name(self, path: str, namespace: str | None = None) -> str | None:
+        """The name of the Secret of ``path`` if a template gave it one."""
+        for entry in self.secret_names:
+            if entry.path == path and entry.namespace == namespace:
+                return entry.name
+        return None
 
 
 def backend_id(uid: str) -> str:

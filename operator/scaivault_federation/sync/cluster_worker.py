@@ -141,6 +141,9 @@ class ClusterBackendWorker(BackendWorker):
                 )
         return outcome
 
+    def record_namespaces(self) -> list[tuple[str | None, str]]:
+        return [(namespace, namespace) for namespace in sorted(self.targets)]
+
     @staticmethod
     def previous_namespaces(resource: FederationBackendResource) -> list[str]:
         if not isinstance(resource, ClusterBackendResource):

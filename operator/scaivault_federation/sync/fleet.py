@@ -16,8 +16,10 @@ import contextlib
 import logging
 
 from ..k8s.client import JSON
+from ..k8s.reflector import parse_each
 from ..labels import FINALIZER
 from ..models.resource import FederationBackendResource
+from .metrics import forget_backend
 from .worker import BackendWorker, OperatorDeps
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ class Fleet:
 
     def replaced(self, scope: str, items: list[JSON]) -> None:
         """A full listing of ``scope``: its CRs now (workers of others there stop)."""
-        listed = [FederationBackendResource.from_object(item) for item in items]
+        listed = parse_each(scope, items, FederationBackendResource.from_object)
         present = {(r.namespace, r.name) for r in listed}
         for key, where in list(self._scopes.items()):
             if where == scope and key not in present:
@@ -81,8 +83,10 @@ class Fleet:
         self.observe(resource)
 
     def forget(self, namespace: str, name: str) -> None:
-        """The CR is gone: its worker stops (and closes its client)."""
+        """The CR is gone: its worker stops (and closes its client), and its metric
+        series go with it."""
         key = (namespace, name)
+        forget_backend(namespace, name)
         self._scopes.pop(key, None)
         worker, task = self.workers.pop(key, None), self._tasks.pop(key, None)
         if worker is not None and self.deps.router is not None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client.metrics import MetricWrapperBase
 
 from ..backends.base import CallCounter
+from ..metric_series import remove_series
 from ..models.status import Health
 from .service import SyncOutcome
 
@@ -106,14 +106,24 @@ def record_status(namespace: str, backend: str, backend_type: str, health: Healt
         )
 
 
-def forget_backend(namespace: str, backend: str, backend_type: str) -> None:
-    """Drop the gauges of a deleted backend so they do not linger."""
-    for gauge in (SECRETS_SYNCED, CONFLICTS, LAST_SUCCESS, CONNECTION_LATENCY, LAST_SYNC_DURATION):
-        with contextlib.suppress(KeyError):
-            gauge.remove(namespace, backend, backend_type)
-    for value in Health:
-        with contextlib.suppress(KeyError):
-            BACKEND_STATUS.remove(namespace, backend, backend_type, value.value)
+#: every metric labelled by backend, with its label names
+BY_BACKEND: tuple[tuple[MetricWrapperBase, tuple[str, ...]], ...] = (
+    (LAST_SYNC_DURATION, BACKEND),
+    (SECRETS_SYNCED, BACKEND),
+    (CONFLICTS, BACKEND),
+    (SECRET_WRITES, (*BACKEND, "action")),
+    (SYNC_ERRORS, (*BACKEND, "reason")),
+    (LAST_SUCCESS, BACKEND),
+    (ROLLOUT_RESTARTS, (*BACKEND, "kind", "result")),
+    (CONNECTION_LATENCY, BACKEND),
+    (BACKEND_STATUS, (*BACKEND, "status")),
+)
+
+
+def forget_backend(namespace: str, backend: str) -> None:
+    """Drop every series of a deleted backend (of any type it had) so none lingers."""
+    for metric, names in BY_BACKEND:
+        remove_series(metric, names, {"namespace": namespace, "backend": backend})
 
 
 def serve_metrics(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104

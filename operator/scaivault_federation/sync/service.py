@@ -19,7 +19,7 @@ from ..backends.base import BatchResult, RemoteSecretRef, SecretBackend
 from ..models.content import InvalidContentError
 from ..models.secret import LocalSecret, RemoteItem
 from ..models.spec import BackendSpec
-from ..models.status import Conflict
+from ..models.status import Conflict, RecordedName
 from ..paths import PathMapping, PathScope, secret_name_for_path
 from .apply import Applier
 from .plan import (
@@ -58,6 +58,8 @@ class SyncOutcome:
     paths: PathScope | None = None
     #: names of existing Secrets whose data or type this sync changed
     changed: list[str] = field(default_factory=list)
+    #: the Secrets whose name a template gave, after the sync (for the status)
+    secret_names: list[RecordedName] = field(default_factory=list)
 
 
 def listing_prefixes(mappings: Sequence[PathMapping]) -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from .. import conditions as c
 from ..errors import FederationError, is_retryable, reason_of
+from ..models.secret import LocalSecret
 from ..models.status import (
     BackendStatus,
     Condition,
@@ -14,11 +16,29 @@ from ..models.status import (
     Connection,
     ConnectionState,
     Health,
+    RecordedName,
 )
+from ..paths import secret_name_for_path
 from .service import SyncOutcome
 
 #: status.conflicts lists at most this many (the CRD's maxItems); conflictCount counts all
 MAX_LISTED_CONFLICTS = 1000
+#: status.secretNames lists at most this many (the CRD's maxItems)
+MAX_RECORDED_NAMES = 1000
+
+
+def recorded_names(
+    found: Iterable[tuple[str | None, LocalSecret]],
+) -> list[RecordedName]:
+    """The Secrets (with the namespace of a cluster backend's) whose name is not the one
+    their path gives: a name template's, which the API must find without rendering it."""
+    names = [
+        RecordedName(path=secret.path, name=secret.name, namespace=namespace)
+        for namespace, secret in found
+        if secret.path is not None and secret.name != secret_name_for_path(secret.path)
+    ]
+    names.sort(key=lambda n: (n.namespace or "", n.path))
+    return names[:MAX_RECORDED_NAMES]
 
 
 def set_condition(
@@ -98,6 +118,7 @@ def after_sync(
             "message": message,
             "observed_generation": generation,
             "conditions": conds,
+            "secret_names": outcome.secret_names[:MAX_RECORDED_NAMES],
         }
     )
 

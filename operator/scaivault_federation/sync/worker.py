@@ -27,9 +27,11 @@ from ..errors import FederationError, is_retryable, reason_of, safe_message
 from ..k8s.client import KubeApiError
 from ..labels import FINALIZER
 from ..models.resource import FederationBackendResource
+from ..models.secret import LocalSecret
 from ..models.spec import BackendSpec, DeletionPolicy, Mode
-from ..models.status import Health
+from ..models.status import Health, RecordedName
 from ..models.target import RefreshPolicy
+from ..models.template_budget import allowance as template_allowance
 from ..paths import PathScope, secret_name_for_path
 from .clock import Clock, SystemClock
 from .metrics import BackendMetrics, forget_backend
@@ -37,6 +39,7 @@ from .ports import Connector, EventSink, Finalizers, SecretStorage, StatusWriter
 from .report import Reporter
 from .rollout import Rollouts
 from .service import SyncContext, SyncOutcome, run_sync
+from .status import recorded_names
 from .teardown import teardown
 from .triggers import TriggerRouter
 
@@ -248,7 +251,7 @@ class BackendWorker:
                 exc.status_reason,
             )
             return False
-        forget_backend(self.namespace, self.name, str(resource.raw_spec.get("type", "")))
+        forget_backend(self.namespace, self.name)
         log.info("%s/%s deleted: %s %d Secret(s)", self.namespace, self.name, policy.value, count)
         kept = [f for f in resource.metadata.finalizers if f != FINALIZER]
         return await finalizers.set_finalizers(resource, kept)  # stale: again, on the newest
@@ -327,8 +330,10 @@ class BackendWorker:
                     # the status says "as of when the sync began": a change made
                     # while it ran is not in it, so a later sync is still due
                     started = clock.now()
-                    outcome = await self.sync(resource, spec, backend, paths)
+                    with template_allowance():  # its templates, together, are bounded too
+                        outcome = await self.sync(resource, spec, backend, paths)
                     self.synced_target = spec.target
+                outcome.secret_names = await self._recorded_names(spec)
                 self.sync_owed = bool(outcome.item_errors)
                 targets = spec.rollout_restart_targets or []
                 self.rollouts.note(targets, outcome.changed, clock.monotonic())
@@ -355,6 +360,21 @@ class BackendWorker:
         finally:
             if self.backend is not None:
                 self._metrics(spec).drain_calls(self.backend.calls)
+
+    def record_namespaces(self) -> list[tuple[str | None, str]]:
+        """Where this backend's Secrets are: (the namespace the status names, the namespace)."""
+        return [(None, self.namespace)]
+
+    async def _recorded_names(self, spec: BackendSpec) -> list[RecordedName]:
+        """The Secrets a name template named, for the status (the API reads them there)."""
+        target = spec.target
+        if target is None or (target.name is None and not any(r.name for r in target.rules or [])):
+            return []
+        found: list[tuple[str | None, LocalSecret]] = []
+        for named, namespace in self.record_namespaces():
+            managed = await self.deps.secrets.list_managed(namespace, self.name)
+            found.extend((named, secret) for secret in managed)
+        return recorded_names(found)
 
     async def sync(
         self,
