@@ -185,24 +185,15 @@ def _has(pod: dict[str, Any], container: str) -> bool:
     return any(c["name"] == container for c in pod["spec"]["containers"])
 
 
-def _api_url(cluster: NodeCluster) -> str:
-    """The API through the chart's Service (its ClusterIP, reached from the host
-    through kube-proxy's rules, as any client in the cluster would)."""
+def _service_url(cluster: NodeCluster, port_name: str) -> str:
+    """A port of the chart's Service (its ClusterIP, reached from the host through
+    kube-proxy's rules, as any client in the cluster would)."""
     body = cluster.call("GET", f"/api/v1/namespaces/{NAMESPACE}/services?labelSelector={SELECTOR}")
     for service in body["items"]:
         for port in service["spec"]["ports"]:
-            if port["name"] == "http":
+            if port["name"] == port_name:
                 return f"http://{service['spec']['clusterIP']}:{port['port']}"
-    raise AssertionError("no Service of the release has the API's port")
-
-
-def _metrics_url(cluster: NodeCluster) -> str:
-    body = cluster.call("GET", f"/api/v1/namespaces/{NAMESPACE}/services?labelSelector={SELECTOR}")
-    for service in body["items"]:
-        for port in service["spec"]["ports"]:
-            if port["name"] == "metrics":
-                return f"http://{service['spec']['clusterIP']}:{port['port']}/metrics"
-    raise AssertionError("no Service of the release has a metrics port")
+    raise AssertionError(f"no Service of the release has a port {port_name!r}")
 
 
 def _create_backend(cluster: NodeCluster, openbao: OpenBaoPod, name: str, remote: str) -> None:
@@ -349,7 +340,7 @@ def test_the_api_through_the_service_and_metrics(
         },
     )
     token = cluster.token(APPS, "reader", audience=TOKEN_AUDIENCE)
-    api = _api_url(cluster)
+    api = _service_url(cluster, "http")
     status, _ = http_get(f"{api}/v1/federation/backends?namespace={APPS}")
     assert status == 401, "the API answered without a token"
 
@@ -362,7 +353,7 @@ def test_the_api_through_the_service_and_metrics(
     code, body = http_get(f"{api}/v1/secrets/{BACKEND}/s2?namespace={APPS}", token)
     assert code == 200, body[:200]
     assert b"canary-node-2-v1" in body
-    code, metrics = http_get(_metrics_url(cluster))
+    code, metrics = http_get(_service_url(cluster, "metrics") + "/metrics")
     assert code == 200
     assert b"# TYPE" in metrics and b"canary" not in metrics
 
