@@ -8,23 +8,27 @@ ServiceAccount token out of the operator."""
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.moto import MotoServer
+from scaivault_federation.api.auth import TOKEN_AUDIENCE
 from scaivault_federation.k8s.client import ForbiddenError, KubeClient, NotFoundError
 from scaivault_federation.k8s.config import load_connection
 from scaivault_federation.labels import credentials_labels
 from tests.backends.harness_aws import put_secret
-from tests.chart.identity import service_account_kubeconfig
+from tests.chart.identity import request_token, service_account_kubeconfig
 from tests.conftest import AMBIENT_NAMESPACE
 from tests.vault_kubernetes import create_service_account
 
+from .conftest import FederationApi
 from .helpers import Cluster, decoded
 from .listeners import Listener, listening
 
@@ -214,3 +218,56 @@ async def test_a_backend_author_gets_no_secret_and_no_service_account_token(
         assert not any(c in str(status) for c in canaries)
     events = await cluster.events()
     assert not any(c in str(events) for c in canaries)
+
+
+async def test_a_backend_author_gets_nothing_through_the_api_either(
+    cluster: Cluster,
+    author: Cluster,
+    counting: Listener,
+    control_plane: ControlPlane,
+    federation_api: FederationApi,
+) -> None:
+    """The same author through the HTTP API, where the Secret is labelled and the
+    account opted in (so the operator would use both): the API refuses each body
+    because the caller could not read that Secret or mint that token by hand."""
+    namespace = cluster.namespace
+    canary = f"canary-api-secret-{uuid.uuid4().hex}"
+    await cluster.put_credentials("deploy-token", {"token": canary})
+    create_service_account(control_plane, namespace, "deployer", token_for="*")
+    token = request_token(control_plane, namespace, "author", TOKEN_AUDIENCE)
+    config = {"endpoint": counting.url}
+    attempts = {
+        "api-steal-secret": ({**config, "auth_config_path": "deploy/token"}, "auth_config_path"),
+        "api-steal-sa-token": (
+            {**config, "auth_method": "kubernetes", "role": "r", "service_account": "deployer"},
+            "service_account",
+        ),
+        "api-steal-jwt": (
+            {**config, "auth_method": "jwt", "role": "r", "service_account": "deployer"},
+            "service_account",
+        ),
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        for name, (body_config, field) in attempts.items():
+            body = {
+                "name": name,
+                "namespace": namespace,
+                "type": "hashicorp-vault",
+                "config": body_config,
+                "path_mapping": {"steal/**": "secret/data/steal/**"},
+                "mode": "sync",
+                "sync_interval": "10m",
+            }
+            async with http.post(f"{federation_api.url}/v1/federation/backends", json=body) as r:
+                answer = await r.json()
+                assert r.status == 403, (name, answer)
+                assert answer["error"]["field"] == f"config.{field}", (name, answer)
+                assert canary not in json.dumps(answer)
+    for name in attempts:
+        with pytest.raises(NotFoundError):
+            await cluster.kube.get(
+                f"/apis/federation.scaivault.io/v1alpha1/namespaces/{namespace}"
+                f"/federationbackends/{name}"
+            )
+    assert counting.requests == 0
