@@ -33,6 +33,7 @@ from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.api.server import ApiServer
 from scaivault_federation.api.static_tokens import Scope, write_static_tokens
+from scaivault_federation.labels import credentials_labels
 from scaivault_federation.settings import Settings
 
 API = "/apis/federation.scaivault.io/v1alpha1"
@@ -48,7 +49,8 @@ TEMPLATES: dict[str, dict[str, Any]] = {
 
 def create_backends(cp: ControlPlane, bao: OpenBaoServer) -> None:
     token = base64.b64encode(bao.root_token.encode()).decode()
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds-vault"}}
+    metadata = {"name": "creds-vault", "labels": credentials_labels()}
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": metadata}
     cp.request(
         "POST", f"/api/v1/namespaces/{NAMESPACE}/secrets", {**secret, "data": {"token": token}}
     )

@@ -161,7 +161,7 @@ async def cluster(plane_kube: KubeClient, openbao: OpenBaoServer) -> AsyncIterat
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
     )
     made = Cluster(plane_kube, namespace)
-    await made.put_secret("creds-vault", {"token": openbao.root_token})
+    await made.put_credentials("creds-vault", {"token": openbao.root_token})
     yield made
     await plane_kube.delete(f"/api/v1/namespaces/{namespace}")
 
