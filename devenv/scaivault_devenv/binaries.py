@@ -35,7 +35,7 @@ class ControlPlaneBinaries:
     @classmethod
     def from_dir(cls, folder: Path, source: str) -> ControlPlaneBinaries:
         """The binaries in ``folder``; etcd and kube-apiserver must be there."""
-        missing = [n for n in ("etcd", "kube-apiserver") if not _is_executable(folder / n)]
+        missing = [n for n in ("etcd", "kube-apiserver") if not is_executable(folder / n)]
         if missing:
             raise ControlPlaneError(
                 f"{source} points to {folder}, which has no executable {' or '.join(missing)}"
@@ -44,28 +44,38 @@ class ControlPlaneBinaries:
         return cls(
             etcd=folder / "etcd",
             kube_apiserver=folder / "kube-apiserver",
-            kubectl=kubectl if _is_executable(kubectl) else None,
+            kubectl=kubectl if is_executable(kubectl) else None,
         )
 
 
-def _is_executable(path: Path) -> bool:
+def is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
 def build_controlplane(root: Path) -> Path:
     """Run the checkout's build script (a no-op once built) and return its folder."""
     script = root / BUILD_SCRIPT
-    # The script reports progress on stderr, which stays visible to the user.
-    result = subprocess.run(
-        ["bash", str(script)], stdout=subprocess.PIPE, cwd=root, check=False, text=True
-    )
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
+    code, folder = run_build_script(script)
+    if folder is None:
         raise ControlPlaneError(
-            f"{script} failed (exit code {result.returncode}); it needs Go to build "
+            f"{script} failed (exit code {code}); it needs Go to build "
             f"etcd and kube-apiserver. Alternatively set {CONTROLPLANE_ENV} or {ASSETS_ENV}."
         )
-    return Path(lines[-1])
+    return folder
+
+
+def run_build_script(script: Path) -> tuple[int, Path | None]:
+    """Run one of the checkout's build scripts (a no-op once built): its exit code and
+    the folder it printed last, ``None`` when it failed. Its progress goes to stderr,
+    which stays visible to the user."""
+    result = subprocess.run(
+        ["bash", str(script)], stdout=subprocess.PIPE, cwd=script.parents[1], check=False,
+        text=True,
+    )  # fmt: skip
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        return result.returncode, None
+    return result.returncode, Path(lines[-1])
 
 
 def find_binaries() -> ControlPlaneBinaries:
@@ -102,10 +112,10 @@ def find_bao() -> Path:
     if spec is not None and spec.origin is not None:
         name = "bao.exe" if sys.platform == "win32" else "bao"
         bundled = Path(spec.origin).parent / "bin" / name
-        if _is_executable(bundled):
+        if is_executable(bundled):
             return bundled
     beside = Path(sys.executable).parent / "bao"
-    if _is_executable(beside):
+    if is_executable(beside):
         return beside
     on_path = shutil.which("bao")
     if on_path is not None:

@@ -215,9 +215,8 @@ def restore(before: HostState) -> list[str]:
             _put_back_iptables(tool, before.iptables.get(tool, []))
     for table in _nft_tables() - before.nft_tables:
         subprocess.run(["nft", "delete", "table", *table.split()], capture_output=True, check=False)
-    current = _read_sysctls()
     for key, value in before.sysctls.items():
-        if current.get(key, value) != value:
+        if now.sysctls.get(key, value) != value:
             with contextlib.suppress(OSError):
                 (SYSCTL_ROOT / key).write_text(value)
     for path in sorted(_cgroups() - before.cgroups, key=len, reverse=True):

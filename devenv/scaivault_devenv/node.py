@@ -30,8 +30,9 @@ from typing import Any
 
 import yaml
 
-from .binaries import _is_executable
+from .binaries import is_executable, run_build_script
 from .checkout import checkout_root
+from .cluster import apply
 from .controlplane import ControlPlane
 from .host_state import HostState, restore
 from .oci_images import BinaryImage, build_binary_image
@@ -89,7 +90,7 @@ class NodeBinaries:
     def from_dir(cls, folder: Path) -> NodeBinaries:
         names = ("kubelet", "kube-controller-manager", "kube-scheduler", "kube-proxy")
         found = {n: folder / n for n in (*names, "coredns", "pause")}
-        missing = [n for n, path in found.items() if not _is_executable(path)]
+        missing = [n for n, path in found.items() if not is_executable(path)]
         if missing:
             raise NodeUnavailableError(f"{folder} has no executable {', '.join(missing)}")
         return cls(*found.values())
@@ -103,13 +104,10 @@ def find_node_binaries() -> NodeBinaries:
     root = checkout_root()
     if root is None:
         raise NodeUnavailableError(f"set {NODE_BIN_ENV} to the folder of hack/build-node.sh")
-    done = subprocess.run(
-        ["bash", str(root / NODE_BUILD_SCRIPT)], stdout=subprocess.PIPE, text=True, check=False
-    )
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise NodeUnavailableError(f"{NODE_BUILD_SCRIPT} failed (exit code {done.returncode})")
-    return NodeBinaries.from_dir(Path(lines[-1]))
+    code, built = run_build_script(root / NODE_BUILD_SCRIPT)
+    if built is None:
+        raise NodeUnavailableError(f"{NODE_BUILD_SCRIPT} failed (exit code {code})")
+    return NodeBinaries.from_dir(built)
 
 
 def preflight() -> Path:
@@ -415,13 +413,10 @@ state = "{folder / "state"}"
     # -- API helpers -------------------------------------------------------
 
     def apply(self, manifest: dict[str, Any]) -> None:
-        """Create one object (the node's own add-ons); an existing one is kept."""
-        kind = manifest["kind"]
+        """Create one object (the node's own add-ons), or replace it."""
         namespace = manifest["metadata"].get("namespace")
-        path = _collection(manifest["apiVersion"], kind, namespace)
-        status, body = self.control_plane.request("POST", path, manifest)
-        if status not in (200, 201, 409):
-            raise NodeUnavailableError(f"creating {kind} failed ({status}): {body}")
+        collection = _collection(manifest["apiVersion"], manifest["kind"], namespace)
+        apply(self.control_plane, collection, manifest)
 
     def _node_ready(self) -> bool:
         status, node = self.control_plane.request("GET", f"/api/v1/nodes/{NODE_NAME}")
@@ -441,10 +436,6 @@ state = "{folder / "state"}"
         proc.start()
         self._procs[name] = proc
         return proc
-
-    def log_tail(self, name: str) -> str:
-        proc = self._procs.get(name)
-        return proc.log_tail() if proc is not None else ""
 
     # -- stop --------------------------------------------------------------
 

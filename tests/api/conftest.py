@@ -7,7 +7,6 @@ session's, from the root conftest: one operator serves every folder's tests.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import logging
@@ -29,6 +28,7 @@ from scaivault_federation.api.static_tokens import Scope, write_static_tokens
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
 from scaivault_federation.labels import GROUP, VERSION
 from scaivault_federation.settings import Settings
+from tests.api_server import started_api
 
 from ..conftest import OPERATOR_NAMESPACE
 from .helpers import ApiClient, OpenApiChecker
@@ -119,26 +119,6 @@ def api_log() -> Iterator[LogCapture]:
     for lg, level in previous:
         lg.removeHandler(capture)
         lg.setLevel(level)
-
-
-@contextlib.asynccontextmanager
-async def started_api(settings: Settings) -> AsyncIterator[ApiServer]:
-    """An API server in this event loop, once its backend cache is loaded."""
-    server = ApiServer(settings)
-    ready = asyncio.Event()
-    task = asyncio.create_task(server.serve(ready))
-    waiter = asyncio.create_task(ready.wait())
-    done, _ = await asyncio.wait({task, waiter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
-    if waiter not in done:
-        waiter.cancel()
-        task.cancel()
-        raise RuntimeError("the API did not become ready")
-    try:
-        yield server
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def api_settings(

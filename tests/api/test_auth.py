@@ -10,8 +10,9 @@ import pytest
 
 from scaivault_devenv.processes import free_port
 from scaivault_federation.api.server import ApiServer
+from tests.api_server import started_api
 
-from .conftest import API_NAMESPACE, RESTRICTED_NAMESPACE, Namespace, Tokens, started_api
+from .conftest import API_NAMESPACE, RESTRICTED_NAMESPACE, Namespace, Tokens
 from .helpers import FED, ApiClient, cluster_role_token, service_account_token, vault_body
 
 pytestmark = pytest.mark.e2e

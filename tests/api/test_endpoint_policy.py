@@ -15,8 +15,9 @@ from aiohttp import web
 
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.processes import free_port
+from tests.api_server import started_api
 
-from .conftest import Namespace, Tokens, api_settings, started_api
+from .conftest import Namespace, Tokens, api_settings
 from .helpers import FED, ApiClient, OpenApiChecker, changed, vault_body
 from .test_secrets import put_token_secret
 

@@ -18,9 +18,10 @@ import pytest
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_federation.api.auth import TOKEN_AUDIENCE
 from scaivault_federation.api.server import ApiServer
+from tests.api_server import started_api
 from tests.vault_auth_setup import Pki, make_ca
 
-from .conftest import Namespace, Tokens, api_settings, started_api
+from .conftest import Namespace, Tokens, api_settings
 from .helpers import FED, service_account_token
 
 pytestmark = pytest.mark.e2e

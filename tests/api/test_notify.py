@@ -5,9 +5,7 @@ and Pub/Sub push OIDC tokens checked against keys served here."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import json
 import time
 import uuid
@@ -25,6 +23,7 @@ from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.processes import free_port
 from scaivault_federation.api.server import ApiServer
 from scaivault_federation.settings import Settings
+from tests.api_server import started_api
 
 from ..e2e.fleet import Fleet
 from .conftest import (
@@ -511,14 +510,8 @@ async def push_api(
         api_google_push_service_accounts=PUSHER,
         api_google_push_jwks_url=f"http://127.0.0.1:{jwks_port}/certs",
     )
-    server = ApiServer(settings)
-    ready = asyncio.Event()
-    task = asyncio.create_task(server.serve(ready))
-    await asyncio.wait_for(ready.wait(), 60)
-    yield server, signer
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with started_api(settings) as server:
+        yield server, signer
     await runner.cleanup()
 
 

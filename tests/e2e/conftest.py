@@ -4,7 +4,6 @@ conftest)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ from scaivault_federation.api.server import ApiServer
 from scaivault_federation.api.static_tokens import Scope, write_static_tokens
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
 from scaivault_federation.settings import Settings
+from tests.api_server import started_api
 
 from .helpers import Cluster
 
@@ -72,11 +72,5 @@ async def federation_api(
         api_static_tokens=folder / "tokens.yaml",
         kubeconfig=str(control_plane.kubeconfig),
     )
-    server = ApiServer(settings)
-    ready = asyncio.Event()
-    task = asyncio.create_task(server.serve(ready))
-    await asyncio.wait_for(ready.wait(), 60)
-    yield FederationApi(server, server.url, admin, reader, notifier)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with started_api(settings) as server:
+        yield FederationApi(server, server.url, admin, reader, notifier)

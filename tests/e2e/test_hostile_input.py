@@ -10,8 +10,6 @@ so the session's operator is not a second one acting on these backends.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import sys
 import uuid
@@ -32,6 +30,7 @@ from scaivault_federation.api.static_tokens import Scope, write_static_tokens
 from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.config import load_connection
 from scaivault_federation.settings import Settings
+from tests.api_server import started_api
 
 from .helpers import Cluster, decoded, eventually
 
@@ -141,16 +140,8 @@ async def api(plane: ControlPlane, tmp_path: Path) -> AsyncIterator[Api]:
         api_static_tokens=tmp_path / "tokens.yaml",
         kubeconfig=str(plane.kubeconfig),
     )
-    server = ApiServer(settings)
-    ready = asyncio.Event()
-    task = asyncio.create_task(server.serve(ready))
-    await asyncio.wait_for(ready.wait(), 60)
-    try:
+    async with started_api(settings) as server:
         yield Api(server, server.url, token)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.fixture

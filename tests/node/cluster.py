@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import time
 import urllib.error
@@ -134,7 +135,17 @@ class NodeCluster:
 
 def http_get(url: str, token: str | None = None, timeout: float = 10) -> tuple[int, bytes]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+    return http_call(urllib.request.Request(url, headers=headers), timeout)  # noqa: S310
+
+
+def http_post_json(url: str, body: Any, headers: dict[str, str]) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/json", **headers}
+    data = json.dumps(body).encode()
+    return http_call(urllib.request.Request(url, data, headers, method="POST"), 30)  # noqa: S310
+
+
+def http_call(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+    """Status and body of one plain-HTTP request (an error status is returned, not raised)."""
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.status, response.read()
