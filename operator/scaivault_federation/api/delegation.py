@@ -23,16 +23,17 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..backends.credentials import CREDENTIAL_FIELDS, SERVICE_ACCOUNT_AUTH
+from ..backends.credentials import (
+    CREDENTIAL_FIELDS,
+    DEFAULT_SERVICE_ACCOUNT,
+    SERVICE_ACCOUNT_AUTH,
+)
 from ..models.config import VaultConfig
 from ..models.spec import BackendSpec, ConflictPolicy
 from ..paths import secret_name_for_path
 from .auth import SECRETS_READ, SECRETS_WRITE, SERVICE_ACCOUNT_TOKEN, Permission, principal_of
 from .errors import ApiError
 from .state import ApiState
-
-#: the ServiceAccount Vault kubernetes and jwt auth use when the config names none
-DEFAULT_SERVICE_ACCOUNT = "default"
 
 
 @dataclass(frozen=True)

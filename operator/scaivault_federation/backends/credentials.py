@@ -45,6 +45,8 @@ class TokenIssuer(Protocol):
 
 #: Vault auth methods that may log in with a ServiceAccount token of the CR's namespace
 SERVICE_ACCOUNT_AUTH = (VaultAuthMethod.KUBERNETES, VaultAuthMethod.JWT)
+#: the ServiceAccount those methods use when the config names none
+DEFAULT_SERVICE_ACCOUNT = "default"
 
 
 async def read_credentials_secret(
@@ -87,7 +89,7 @@ async def load_credentials(
         and config.auth_method in SERVICE_ACCOUNT_AUTH
         and config.auth_config_path is None
     ):
-        account, audience = config.service_account or "default", config.audience
+        account, audience = config.service_account or DEFAULT_SERVICE_ACCOUNT, config.audience
 
         async def token() -> str:
             return await tokens.issue(namespace, account, audience, backend)
