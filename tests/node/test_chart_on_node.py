@@ -339,7 +339,9 @@ def test_the_api_through_the_service_and_metrics(
     code, body = http_get(f"{api}/v1/secrets/{BACKEND}/s2?namespace={APPS}", token)
     assert code == 200, body[:200]
     assert b"canary-node-2-v1" in body
-    code, metrics = http_get(_service_url(cluster, "metrics") + "/metrics")
+    # the same routing delay for the operator's port, after its pod was replaced
+    metrics_url = _service_url(cluster, "metrics") + "/metrics"
+    code, metrics = eventually(lambda: http_get(metrics_url), 60, "the metrics through the Service")
     assert code == 200
     assert b"# TYPE" in metrics and b"canary" not in metrics
 
