@@ -30,7 +30,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .backends.allowlist import parse_patterns, system_resolver
 from .backends.factory import BackendEnvironment
-from .backends.registry import ClientSettings, container_fields
+from .backends.registry import ClientSettings, ReceiverSettings, container_fields
 from .backends.tenancy import TenancyPolicy, parse_selector
 
 ENV_PREFIX = "SCAIVAULT_"
@@ -47,9 +47,10 @@ class InvalidSettingsError(ValueError):
     """A setting has a value the program cannot run with; the message names it."""
 
 
-class Settings(BaseSettings, ClientSettings):
+class Settings(BaseSettings, ClientSettings, ReceiverSettings):
     """The settings of ``scaivault-federation run`` and ``scaivault-federation api``
-    (with the backend types' own, :class:`~.backends.registry.ClientSettings`)."""
+    (with the backend types' own: :class:`~.backends.registry.ClientSettings`,
+    :class:`~.backends.registry.ReceiverSettings`)."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -250,27 +251,6 @@ class Settings(BaseSettings, ClientSettings):
         description="how long a cloud change event's id is remembered, so a redelivery "
         "syncs nothing again",
     )
-    api_google_push_audience: str | None = Field(
-        default=None,
-        min_length=1,
-        description="audience of the OIDC tokens of Pub/Sub pushes; set: such a token from "
-        "an allowed service account may call the Google receiver",
-    )
-    api_google_push_service_accounts: CommaList = Field(
-        default=(),
-        description="service accounts (emails) whose Pub/Sub push tokens are accepted, "
-        "comma-separated",
-    )
-    api_google_push_issuer: str = Field(
-        default="https://accounts.google.com",
-        min_length=1,
-        description="issuer of Pub/Sub push tokens",
-    )
-    api_google_push_jwks_url: str = Field(
-        default="https://www.googleapis.com/oauth2/v3/certs",
-        min_length=1,
-        description="where the keys of Pub/Sub push tokens are published",
-    )
 
     # --- the commands for people (backends, status, sync, conflicts, get) -------------------
     api_url: str | None = Field(
@@ -293,7 +273,6 @@ class Settings(BaseSettings, ClientSettings):
     @field_validator(
         "watch_namespaces",
         "ambient_identity_namespaces",
-        "api_google_push_service_accounts",
         "protected_service_accounts",
         mode="before",
     )
@@ -349,17 +328,6 @@ class Settings(BaseSettings, ClientSettings):
             raise ValueError(
                 "api_tls_cert_file (SCAIVAULT_API_TLS_CERT_FILE) and api_tls_key_file "
                 "(SCAIVAULT_API_TLS_KEY_FILE) are set together or not at all"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _push_needs_accounts(self) -> Settings:
-        if self.api_google_push_audience and not self.api_google_push_service_accounts:
-            raise ValueError(
-                "api_google_push_service_accounts (SCAIVAULT_API_GOOGLE_PUSH_SERVICE_ACCOUNTS)"
-                " must name the push subscriptions' service accounts when "
-                "api_google_push_audience is set (any Google account can mint a token for "
-                "any audience)"
             )
         return self
 
@@ -432,9 +400,11 @@ def describe_invalid(exc: ValidationError) -> str:
 def settings_table() -> list[tuple[str, str, str, str]]:
     """(variable, setting, default, description) of every setting, for the README."""
     rows = []
-    # the backend types' own settings (composed in as a base class) after the rest
+    # the backend types' own settings (composed in as base classes) after the rest
+    parts = (ClientSettings.model_fields, ReceiverSettings.model_fields)
     fields = sorted(
-        Settings.model_fields.items(), key=lambda f: f[0] in ClientSettings.model_fields
+        Settings.model_fields.items(),
+        key=lambda f: next((i for i, part in enumerate(parts, 1) if f[0] in part), 0),
     )
     for name, info in fields:
         default = info.get_default(call_default_factory=True)

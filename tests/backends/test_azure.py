@@ -35,8 +35,8 @@ from scaivault_federation.backends.azure.auth import (
 )
 from scaivault_federation.backends.azure.backend import CA_BUNDLE_ENV, AzureKeyVaultBackend
 from scaivault_federation.backends.azure.config import AzureConfig
+from scaivault_federation.backends.azure.names import azure_name
 from scaivault_federation.backends.factory import create_backend
-from scaivault_federation.backends.naming import azure_name
 from scaivault_federation.backends.registry import type_names
 from scaivault_federation.settings import Settings
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from scaivault_devenv.gsm import GoogleEmulator, make_service_account_key
-from scaivault_federation.backends.naming import google_name
+from scaivault_federation.backends.google.names import google_name
 from tests.backends.harness_google import (
     put_value,
 )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from scaivault_federation.backends.registry import (
     TYPES,
     ClientSettings,
+    ReceiverSettings,
     config_model,
     container_fields,
     quiet_loggers,
+    receivers,
     type_names,
 )
 from scaivault_federation.models.spec import BackendSpec
@@ -22,11 +24,15 @@ def test_every_type_is_listed_once() -> None:
     assert config_model("no-such-type") is None
 
 
-def test_every_types_client_settings_are_part_of_the_settings() -> None:
+def test_every_types_settings_are_part_of_the_settings() -> None:
     for declared in TYPES:
-        if declared.client_settings is not None:
-            assert issubclass(ClientSettings, declared.client_settings), declared.name
-            assert issubclass(Settings, declared.client_settings), declared.name
+        for part, composed in (
+            (declared.client_settings, ClientSettings),
+            (declared.receiver_settings, ReceiverSettings),
+        ):
+            if part is not None:
+                assert issubclass(composed, part), declared.name
+                assert issubclass(Settings, part), declared.name
 
 
 def test_the_spec_takes_the_config_of_every_type_and_no_other_type() -> None:
@@ -39,3 +45,9 @@ def test_the_spec_takes_the_config_of_every_type_and_no_other_type() -> None:
 def test_derived_tables() -> None:
     assert container_fields()["azure-key-vault"] == {"vaultUrl": "vault_url"}
     assert {"hvac", "botocore", "azure", "google"} <= set(quiet_loggers())
+
+
+def test_the_receivers_are_the_declared_ones() -> None:
+    paths = [r.path for r in receivers()]
+    assert paths == [t.receiver.path for t in TYPES if t.receiver is not None]
+    assert len(set(paths)) == len(paths)

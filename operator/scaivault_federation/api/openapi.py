@@ -12,9 +12,11 @@ from importlib import metadata
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from ..backends.changes import ChangeReceiver
+from ..backends.registry import TYPES, receivers
 from ..models.api import (
     NAMESPACE_PATTERN,
     Backend,
@@ -29,7 +31,7 @@ from ..models.api import (
     SyncAccepted,
     SyncRequest,
 )
-from ..models.notify import EventGridValidation, NotifyResult
+from ..models.notify import NotifyResult
 
 PATH = "/v1/federation/openapi.json"
 _REF = "#/components/schemas/{model}"
@@ -45,7 +47,6 @@ _MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
     (SyncAccepted, "serialization"),
     (SecretView, "serialization"),
     (NotifyResult, "serialization"),
-    (EventGridValidation, "serialization"),
     (ErrorBody, "serialization"),
 ]
 _ERRORS = {
@@ -131,7 +132,7 @@ _SECRET_PATH = {
     "name": "path",
     "in": "path",
     "required": True,
-    "description": "ScaiVault path such as `external/aws/db/password` (may contain `/`).",
+    "description": "ScaiVault path such as `external/payments/db/password` (may contain `/`).",
     "schema": {"type": "string", "minLength": 1},
 }
 _NO_CONTENT = {"description": "Done."}
@@ -150,106 +151,28 @@ _NOTIFY_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"queryToken
 _NOTIFY_SCOPE = "federation:notify"
 _TEXT = {"type": "string"}
 
-#: the providers' own payloads, in outline (the receivers read only these fields)
-_PROVIDER_SCHEMAS: dict[str, Any] = {
-    "EventBridgeEvent": {
-        "type": "object",
-        "description": "An EventBridge event of a Secrets Manager API call (CloudTrail), as an "
-        "API destination delivers it.",
-        "required": ["id", "source", "detail"],
-        "properties": {
-            "id": {"type": "string", "minLength": 1},
-            "source": {"type": "string", "examples": ["aws.secretsmanager"]},
-            "detail-type": {"type": "string", "examples": ["AWS API Call via CloudTrail"]},
-            "region": _TEXT,
-            "account": _TEXT,
-            "time": _TEXT,
-            "detail": {
-                "type": "object",
-                "properties": {
-                    "eventName": {"type": "string", "examples": ["PutSecretValue"]},
-                    "eventSource": _TEXT,
-                    "awsRegion": _TEXT,
-                    "errorCode": _TEXT,
-                    "requestParameters": {
-                        "type": ["object", "null"],
-                        "properties": {"secretId": _TEXT, "name": _TEXT},
-                    },
-                    "responseElements": {
-                        "type": ["object", "null"],
-                        "properties": {"arn": _TEXT, "name": _TEXT},
-                    },
-                },
-            },
-        },
-    },
-    "PubSubPush": {
-        "type": "object",
-        "description": "A Pub/Sub push delivery of a Secret Manager event notification.",
-        "required": ["message"],
-        "properties": {
-            "subscription": _TEXT,
-            "message": {
-                "type": "object",
-                "required": ["messageId"],
-                "properties": {
-                    "messageId": {"type": "string", "minLength": 1},
-                    "publishTime": _TEXT,
-                    "data": {"type": "string", "description": "base64; not read"},
-                    "attributes": {
-                        "type": "object",
-                        "additionalProperties": _TEXT,
-                        "properties": {
-                            "eventType": {"type": "string", "examples": ["SECRET_VERSION_ADD"]},
-                            "secretId": {
-                                "type": "string",
-                                "examples": ["projects/my-project/secrets/db-password"],
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-    "EventGridEvent": {
-        "type": "object",
-        "description": "An Event Grid schema event (Microsoft.KeyVault.SecretNewVersionCreated, "
-        "SecretNearExpiry, SecretExpired, or Microsoft.EventGrid.SubscriptionValidationEvent).",
-        "required": ["id", "eventType"],
-        "properties": {
-            "id": {"type": "string", "minLength": 1},
-            "eventType": _TEXT,
-            "topic": _TEXT,
-            "subject": _TEXT,
-            "eventTime": _TEXT,
-            "data": {"type": "object"},
-        },
-    },
-    "EventGridAnswer": {
-        "anyOf": [
-            {"$ref": _REF.format(model="NotifyResult")},
-            {"$ref": _REF.format(model="EventGridValidation")},
-        ]
-    },
-    "CloudEvent": {
-        "type": "object",
-        "description": "A CloudEvents 1.0 event as Event Grid delivers it.",
-        "required": ["specversion", "id", "type"],
-        "properties": {
-            "specversion": {"type": "string", "const": "1.0"},
-            "id": {"type": "string", "minLength": 1},
-            "type": _TEXT,
-            "source": _TEXT,
-            "subject": _TEXT,
-            "time": _TEXT,
-            "data": {"type": "object"},
-        },
-    },
-}
 
-
-def _schema_ref(name: str) -> dict[str, str]:
-    return {"$ref": _REF.format(model=name)}
+@cache
+def _receiver_schemas() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Each receiver's body and 200 answer (by receiver path), and the components they
+    name: the payload models its parser reads, as they are."""
+    inputs: list[tuple[str, JsonSchemaMode, TypeAdapter[Any]]] = [
+        (receiver.path, "validation", TypeAdapter(receiver.body)) for receiver in receivers()
+    ]
+    answers = [r.validation_answer for r in receivers() if r.validation_answer is not None]
+    inputs += [(a.__name__, "serialization", TypeAdapter(a)) for a in answers]
+    schemas, defs = TypeAdapter.json_schemas(inputs, ref_template=_REF)
+    components: dict[str, Any] = defs.get("$defs", {})
+    bodies, replies = {}, {}
+    for receiver in receivers():
+        bodies[receiver.path] = schemas[(receiver.path, "validation")]
+        replies[receiver.path] = _ref(NotifyResult)
+        if receiver.validation_answer is not None:
+            name = f"{receiver.validation_answer.__name__}OrResult"
+            answer = {"$ref": _REF.format(model=receiver.validation_answer.__name__)}
+            components[name] = {"anyOf": [_ref(NotifyResult), answer]}
+            replies[receiver.path] = {"$ref": _REF.format(model=name)}
+    return bodies, replies, components
 
 
 def _notify(summary: str, body: dict[str, Any], types: tuple[str, ...]) -> dict[str, Any]:
@@ -269,6 +192,7 @@ def _paths() -> dict[str, Any]:
     one = backends + "/{id}"
     read, write = "federation:read", "federation:write"
     return {
+        **_receiver_paths(),
         backends: {
             "get": _op(
                 "List configured backends: the FederationBackends of every readable "
@@ -334,26 +258,6 @@ def _paths() -> dict[str, Any]:
                 _AUTH_ERRORS,
             ),
         },
-        "/v1/federation/notify/aws": {
-            "post": _notify(
-                "AWS Secrets Manager changes from an EventBridge API destination: a "
-                "per-path sync of every backend that maps the secret.",
-                _schema_ref("EventBridgeEvent"),
-                ("application/json",),
-            )
-        },
-        "/v1/federation/notify/google": {
-            "post": _notify(
-                "Google Secret Manager event notifications from a Pub/Sub push "
-                "subscription (its OIDC token is accepted when the API is configured for it).",
-                _schema_ref("PubSubPush"),
-                ("application/json",),
-            )
-        },
-        "/v1/federation/notify/azure": {
-            "post": _azure_post(),
-            "options": _azure_options(),
-        },
         "/v1/secrets/{path}": {
             "parameters": [_SECRET_PATH, _NAMESPACE],
             "get": _op(
@@ -418,25 +322,31 @@ def _paths() -> dict[str, Any]:
     }
 
 
-def _azure_post() -> dict[str, Any]:
-    events = {"anyOf": [_schema_ref("EventGridEvent"), _schema_ref("CloudEvent")]}
-    body = {"anyOf": [{"type": "array", "minItems": 1, "items": events}, _schema_ref("CloudEvent")]}
-    op = _notify(
-        "Azure Key Vault events from Event Grid (Event Grid or CloudEvents schema); answers "
-        "the subscription validation event with its code.",
-        body,
-        ("application/json", "application/cloudevents+json", "application/cloudevents-batch+json"),
-    )
-    op["responses"]["200"] = {
-        "description": "What became of each event, or the validation handshake's answer.",
-        "content": {"application/json": {"schema": _schema_ref("EventGridAnswer")}},
-    }
+def _receiver_paths() -> dict[str, Any]:
+    """``/v1/federation/notify/<receiver>`` of each backend type that has one."""
+    bodies, answers, _ = _receiver_schemas()
+    paths: dict[str, Any] = {}
+    for receiver in receivers():
+        operations = {"post": _receive(receiver, bodies[receiver.path], answers[receiver.path])}
+        if receiver.webhook_handshake:
+            operations["options"] = _webhook_options()
+        paths[f"/v1/federation/notify/{receiver.path}"] = operations
+    return paths
+
+
+def _receive(receiver: ChangeReceiver, body: dict[str, Any], answer: Any) -> dict[str, Any]:
+    op = _notify(receiver.summary, body, receiver.content_types)
+    if receiver.validation_answer is not None:
+        op["responses"]["200"] = {
+            "description": "What became of each event, or the validation handshake's answer.",
+            "content": {"application/json": {"schema": answer}},
+        }
     return op
 
 
-def _azure_options() -> dict[str, Any]:
+def _webhook_options() -> dict[str, Any]:
     op = _op(
-        "The CloudEvents webhook validation handshake of Event Grid.",
+        "The CloudEvents webhook validation handshake.",
         _NOTIFY_SCOPE,
         {
             200: {
@@ -477,8 +387,8 @@ def build_openapi() -> dict[str, Any]:
             "title": "ScaiVault Federation API",
             "version": _version(),
             "description": (
-                "Federated secret backends (HashiCorp Vault, AWS Secrets Manager, Azure Key "
-                "Vault, Google Secret Manager) over Kubernetes FederationBackend and "
+                f"Federated secret backends ({', '.join(t.title for t in TYPES)}) "
+                "over Kubernetes FederationBackend and "
                 "ClusterFederationBackend resources, and secrets by ScaiVault path. Binary "
                 "secret values are returned base64-encoded in `data_base64` instead of "
                 "`data`."
@@ -488,7 +398,7 @@ def build_openapi() -> dict[str, Any]:
         "security": [{"bearerAuth": []}],
         "paths": _paths(),
         "components": {
-            "schemas": {**top["$defs"], **_PROVIDER_SCHEMAS},
+            "schemas": {**top["$defs"], **_receiver_schemas()[2]},
             "securitySchemes": {
                 "queryToken": {
                     "type": "apiKey",
