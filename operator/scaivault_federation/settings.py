@@ -157,8 +157,8 @@ class Settings(BaseSettings, ClientSettings, ReceiverSettings):
     ambient_identity_endpoints: CommaList = Field(
         default=(),
         description="host patterns, besides the clouds' own endpoints, that backends running "
-        "with the operator's own identity may connect to (a private endpoint, a Vault for "
-        "aws or gcp logins), comma-separated",
+        "with the operator's own identity may connect to (a private endpoint, a server the "
+        "operator's identity logs in to), comma-separated",
     )
     protected_service_accounts: CommaList = Field(
         default=(),

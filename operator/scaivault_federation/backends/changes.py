@@ -33,7 +33,7 @@ P = TypeVar("P")
 @dataclass(frozen=True)
 class SecretChange:
     """One remote secret that changed, named as its store names it; each type's
-    subclass adds where the secret lives (a region, a project, a vault)."""
+    subclass adds where the secret lives (a region, a project, an account)."""
 
     #: the backend type whose store changed
     provider: str
@@ -81,7 +81,7 @@ class TokenVerifier(Protocol):
 
     #: what the token is, for messages ("the Pub/Sub push token")
     what: str
-    #: the principal's name prefix ("google-push"): ``<prefix>:<account>``
+    #: the principal's name prefix: ``<prefix>:<account>``
     principal: str
 
     def claims_to_be_ours(self, token: str) -> bool:

@@ -22,7 +22,7 @@ from .changes import ChangeReceiver
 class BackendTypeDeclaration:
     #: ``spec.type``
     name: str
-    #: the store's name, for people (``"AWS Secrets Manager"``)
+    #: the store's name, for people
     title: str
     #: ``spec.config`` of this type
     config: type[BackendConfig]

@@ -1,8 +1,8 @@
 """Which backends a secret change concerns, and their ScaiVault paths for it.
 
 A change concerns every sync-mode, unsuspended backend of the change's type
-whose store it is (the change says: :meth:`SecretChange.backend_path`, a
-region, a project, a vault) and whose ``pathMapping`` maps the secret's
+whose store it is (the change says: :meth:`SecretChange.backend_path`, by a
+region, a project, an account) and whose ``pathMapping`` maps the secret's
 backend path: the first mapping that maps it back gives the ScaiVault path,
 exactly as a sync would.
 
