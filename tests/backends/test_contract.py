@@ -13,7 +13,7 @@ from scaivault_federation.backends import (
 )
 from scaivault_federation.backends.base import RemoteSecret
 
-from .harness import Harness
+from .harness import AnyHarness as Harness
 
 SECRET_CANARY = "contract-secret-canary-5b2e"
 
