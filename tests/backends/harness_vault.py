@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from scaivault_devenv.openbao import OpenBaoError, OpenBaoServer
-from scaivault_federation.backends import Credentials, SecretBackend, create_backend
-from scaivault_federation.models.config import BackendType, VaultConfig
+from scaivault_federation.backends import Credentials, SecretBackend
+from scaivault_federation.backends.factory import create_backend
+from scaivault_federation.backends.vault.config import VaultConfig
 
 from .harness import Harness, Value, ValueKind, registered
 
@@ -79,7 +80,7 @@ class VaultHarness(Harness[OpenBaoServer]):
 
     async def make(self, server: OpenBaoServer, credentials: Credentials) -> SecretBackend:
         config = VaultConfig(endpoint=server.address, auth_config_path="unused/path")
-        return await create_backend(BackendType.HASHICORP_VAULT, config, credentials)
+        return await create_backend(self.backend_type, config, credentials)
 
     def spare_server(self) -> OpenBaoServer:
         spare = OpenBaoServer(self.tmp / f"spare-{uuid.uuid4().hex[:6]}")

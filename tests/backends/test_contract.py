@@ -15,11 +15,10 @@ from scaivault_federation.backends import (
     SecretBackend,
     SecretNotFoundError,
     ThrottledError,
-    create_backend,
-    registered_types,
 )
 from scaivault_federation.backends.base import RemoteSecret
-from scaivault_federation.models.config import BackendType, parse_config
+from scaivault_federation.backends.factory import create_backend
+from scaivault_federation.backends.registry import parse_config, type_names
 from scaivault_federation.settings import Settings
 
 from .harness import AnyHarness as Harness
@@ -46,12 +45,11 @@ async def warm(harness: Harness) -> SecretBackend:
 async def test_the_operator_builds_this_type_from_a_spec_without_calling_out(
     harness: Harness,
 ) -> None:
-    backend_type = BackendType(harness.backend_type)
-    assert backend_type in registered_types()
-    config = parse_config(backend_type, harness.spec_config("creds/backend"))
+    assert harness.backend_type in type_names()
+    config = parse_config(harness.backend_type, harness.spec_config("creds/backend"))
     credentials = encoded(harness.credentials())
     environment = Settings.load().backend_environment()
-    backend = await create_backend(backend_type, config, credentials, environment)
+    backend = await create_backend(harness.backend_type, config, credentials, environment)
     harness.opened.append(backend)
     assert backend.backend_type == harness.backend_type
     assert backend.calls.total() == 0

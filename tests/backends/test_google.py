@@ -36,8 +36,8 @@ from scaivault_federation.backends.google.backend import (
     _name_filter,
     crc32c,
 )
+from scaivault_federation.backends.google.config import GoogleConfig
 from scaivault_federation.backends.naming import google_name
-from scaivault_federation.models.config import GoogleConfig
 
 from .harness_google import key_credentials, put_value
 

@@ -25,15 +25,11 @@ from scaivault_federation.backends import (
     Credentials,
     InvalidBackendConfigError,
     SecretNotFoundError,
-    create_backend,
 )
+from scaivault_federation.backends.aws.config import AwsConfig
+from scaivault_federation.backends.factory import create_backend
 from scaivault_federation.backends.vault.backend import VaultBackend
-from scaivault_federation.models.config import (
-    AwsConfig,
-    BackendType,
-    VaultAuthMethod,
-    VaultConfig,
-)
+from scaivault_federation.backends.vault.config import VaultAuthMethod, VaultConfig
 
 
 class VaultServer(Protocol):
@@ -424,9 +420,7 @@ async def test_unreachable_server_is_unavailable(make_backend: BackendMaker) -> 
 
 async def test_registry_rejects_a_mismatched_config() -> None:
     with pytest.raises(InvalidBackendConfigError):
-        await create_backend(
-            BackendType.HASHICORP_VAULT, AwsConfig(region="us-east-1"), Credentials({})
-        )
+        await create_backend("hashicorp-vault", AwsConfig(region="us-east-1"), Credentials({}))
 
 
 async def test_kubernetes_auth_logs_in_with_the_provided_jwt(bao: VaultServer) -> None:
