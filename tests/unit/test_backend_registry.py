@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from scaivault_federation.backends.registry import (
     TYPES,
     ClientSettings,
@@ -14,6 +16,8 @@ from scaivault_federation.backends.registry import (
 )
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_type_is_listed_once() -> None:
@@ -51,3 +55,17 @@ def test_the_receivers_are_the_declared_ones() -> None:
     paths = [r.path for r in receivers()]
     assert paths == [t.receiver.path for t in TYPES if t.receiver is not None]
     assert len(set(paths)) == len(paths)
+
+
+def test_every_type_has_its_page_naming_each_config_key_and_a_readme_row() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for declared in TYPES:
+        package = declared.config.__module__.split(".")[-2]
+        page = ROOT / "docs" / "backends" / f"{package}.md"
+        assert page.is_file(), f"no {page.relative_to(ROOT)} for {declared.name}"
+        text = page.read_text()
+        assert f"`{declared.name}`" in text
+        for name in declared.config.model_fields:
+            key = declared.config.cr_name(name)
+            assert f"`{key}`" in text, f"{page.name} does not name spec.config.{key}"
+        assert f"| `{declared.name}` |" in readme and f"(docs/backends/{package}.md)" in readme
