@@ -31,18 +31,15 @@ from ..k8s.tokens import ServiceAccountStore
 from ..settings import Settings
 from .access import auth_middleware
 from .auth import Authenticator
-from .backends import add_backend_routes
 from .cache import BackendCache
+from .endpoints import ROUTES
 from .errors import error_middleware
 from .listener import BoundedSite, ListenerLimits, ReloadingCertificate, body_timeout_middleware
-from .notify.routes import add_notify_routes
 from .notify.service import Notifications
-from .observability import add_observability_routes, metrics_middleware
-from .openapi import PATH as OPENAPI_PATH
-from .openapi import openapi_document
+from .observability import metrics_middleware
 from .proxy import ProxyBackends
 from .ratelimit import FailureLimiter
-from .secrets import add_secret_routes
+from .route import add_routes
 from .state import STATE, ApiState
 from .static_tokens import StaticTokens, write_dev_tokens
 
@@ -66,11 +63,7 @@ def build_app(state: ApiState, limits: ListenerLimits | None = None) -> web.Appl
         client_max_size=MAX_BODY_BYTES,
     )
     app[STATE] = state
-    add_backend_routes(app)
-    add_secret_routes(app)
-    add_notify_routes(app)
-    add_observability_routes(app)
-    app.router.add_get(OPENAPI_PATH, openapi_document)
+    add_routes(app, ROUTES)
     return app
 
 
