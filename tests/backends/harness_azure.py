@@ -16,8 +16,8 @@ import pytest
 
 from scaivault_devenv.keyvault import KeyVaultServer
 from scaivault_federation.backends import Credentials, SecretBackend
-from scaivault_federation.backends.azure import BINARY_CONTENT_TYPE, AzureKeyVaultBackend
-from scaivault_federation.backends.azure_auth import AUTHORITY_ENV
+from scaivault_federation.backends.azure.auth import AUTHORITY_ENV
+from scaivault_federation.backends.azure.backend import BINARY_CONTENT_TYPE, AzureKeyVaultBackend
 from scaivault_federation.backends.naming import azure_name
 from scaivault_federation.models.config import AzureConfig
 

@@ -25,9 +25,9 @@ from scaivault_federation.backends import (
     ThrottledError,
     create_backend,
 )
-from scaivault_federation.backends.aws import AwsSecretsManagerBackend, _ref
-from scaivault_federation.backends.aws_auth import RENEW_BEFORE
-from scaivault_federation.backends.aws_errors import map_error
+from scaivault_federation.backends.aws.auth import RENEW_BEFORE
+from scaivault_federation.backends.aws.backend import AwsSecretsManagerBackend, _ref
+from scaivault_federation.backends.aws.errors import map_error
 from scaivault_federation.models.config import AwsConfig, BackendType
 
 from .harness_aws import aws_config, key_credentials, put_secret

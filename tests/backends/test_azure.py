@@ -27,8 +27,7 @@ from scaivault_federation.backends import (
     create_backend,
     registered_types,
 )
-from scaivault_federation.backends.azure import CA_BUNDLE_ENV, AzureKeyVaultBackend
-from scaivault_federation.backends.azure_auth import (
+from scaivault_federation.backends.azure.auth import (
     AUTHORITY_ENV,
     CLIENT_ENV,
     FEDERATED_TOKEN_ENV,
@@ -36,6 +35,7 @@ from scaivault_federation.backends.azure_auth import (
     build_credential,
     choose_credential,
 )
+from scaivault_federation.backends.azure.backend import CA_BUNDLE_ENV, AzureKeyVaultBackend
 from scaivault_federation.backends.naming import azure_name
 from scaivault_federation.models.config import AzureConfig, BackendType
 from scaivault_federation.settings import Settings

@@ -25,17 +25,17 @@ from scaivault_federation.backends import (
     ThrottledError,
     create_backend,
 )
-from scaivault_federation.backends.google import (
-    GoogleSecretManagerBackend,
-    _map_error,
-    _name_filter,
-    crc32c,
-)
-from scaivault_federation.backends.google_auth import (
+from scaivault_federation.backends.google.auth import (
     CLOUD_PLATFORM,
     grpc_target,
     open_client,
     plan_connection,
+)
+from scaivault_federation.backends.google.backend import (
+    GoogleSecretManagerBackend,
+    _map_error,
+    _name_filter,
+    crc32c,
 )
 from scaivault_federation.backends.naming import google_name
 from scaivault_federation.models.config import BackendType, GoogleConfig

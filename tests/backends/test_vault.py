@@ -29,7 +29,7 @@ from scaivault_federation.backends import (
     create_backend,
     registered_types,
 )
-from scaivault_federation.backends.vault import VaultBackend
+from scaivault_federation.backends.vault.backend import VaultBackend
 from scaivault_federation.models.config import (
     AwsConfig,
     BackendType,

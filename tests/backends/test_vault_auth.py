@@ -19,7 +19,7 @@ from scaivault_federation.backends import (
     Credentials,
     InvalidBackendConfigError,
 )
-from scaivault_federation.backends.vault import VaultBackend
+from scaivault_federation.backends.vault.backend import VaultBackend
 from scaivault_federation.models.config import VaultAuthMethod, VaultConfig
 from tests.vault_auth_setup import (
     ROLE,

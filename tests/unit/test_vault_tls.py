@@ -9,7 +9,7 @@ from pathlib import Path
 import certifi
 
 from scaivault_federation.backends.base import Credentials
-from scaivault_federation.backends.vault_client import _tls_context
+from scaivault_federation.backends.vault.client import _tls_context
 from scaivault_federation.models.config import VaultConfig
 
 HTTPS = "https://vault.internal:8200"

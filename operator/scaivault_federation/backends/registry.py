@@ -44,10 +44,10 @@ BackendFactory = Callable[
 
 #: the module that registers each built-in type
 BUILT_IN: dict[BackendType, str] = {
-    BackendType.HASHICORP_VAULT: f"{__package__}.vault",
-    BackendType.AWS_SECRETS_MANAGER: f"{__package__}.aws",
-    BackendType.AZURE_KEY_VAULT: f"{__package__}.azure",
-    BackendType.GOOGLE_SECRET_MANAGER: f"{__package__}.google",
+    BackendType.HASHICORP_VAULT: f"{__package__}.vault.backend",
+    BackendType.AWS_SECRETS_MANAGER: f"{__package__}.aws.backend",
+    BackendType.AZURE_KEY_VAULT: f"{__package__}.azure.backend",
+    BackendType.GOOGLE_SECRET_MANAGER: f"{__package__}.google.backend",
 }
 
 _FACTORIES: dict[BackendType, BackendFactory] = {}

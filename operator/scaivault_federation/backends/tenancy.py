@@ -178,7 +178,7 @@ def check_ambient_endpoint(config: BackendConfig, use: str, patterns: Sequence[s
 
 
 def _plaintext_loopback(endpoint: Endpoint) -> bool:
-    """A Google endpoint the client reaches in plaintext, anonymously (see google_auth)."""
+    """A Google endpoint the client reaches in plaintext, anonymously (see the google package's auth)."""
     if endpoint.scheme == "https":
         return False
     address = endpoint.address

@@ -14,7 +14,7 @@ no versions); reads return the current version ID.
 Values are strings. A secret whose content type is ``application/octet-stream``
 holds base64 and is returned as bytes (write binary values that way).
 
-Credentials: see :mod:`~scaivault_federation.backends.azure_auth`. There is no
+Credentials: see :mod:`.auth`. There is no
 batch read, so ``get_many`` reads concurrently (bounded). The SDK retries a
 failed connection once and never retries an error status: throttling (429,
 with its ``Retry-After``) and server errors surface at once, so the sync
@@ -37,10 +37,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from ..models.config import AzureConfig, BackendConfig, BackendType
-from .allowlist import endpoint_of
-from .azure_auth import build_credential, choose_credential
-from .base import (
+from ...models.config import AzureConfig, BackendConfig, BackendType
+from ..allowlist import endpoint_of
+from ..base import (
     BatchResult,
     CallCounter,
     Credentials,
@@ -50,7 +49,7 @@ from .base import (
     call_result,
     read_concurrently,
 )
-from .errors import (
+from ..errors import (
     AuthenticationError,
     BackendError,
     BackendUnavailableError,
@@ -59,8 +58,9 @@ from .errors import (
     SecretNotFoundError,
     ThrottledError,
 )
-from .naming import azure_name, azure_path
-from .registry import BackendEnvironment, register
+from ..naming import azure_name, azure_path
+from ..registry import BackendEnvironment, register
+from .auth import build_credential, choose_credential
 
 CA_BUNDLE_ENV = "SCAIVAULT_AZURE_CA_BUNDLE"
 BINARY_CONTENT_TYPE = "application/octet-stream"

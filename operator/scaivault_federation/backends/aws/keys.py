@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .base import Credentials
-from .errors import InvalidBackendConfigError
+from ..base import Credentials
+from ..errors import InvalidBackendConfigError
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from .errors import (
+from ..errors import (
     AuthenticationError,
     BackendError,
     BackendUnavailableError,

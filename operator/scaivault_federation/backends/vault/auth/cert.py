@@ -5,7 +5,7 @@ against the certificate role ``role`` when set (else any role that matches).
 
 The certificate is presented in the TLS handshake of the connections to Vault,
 so the endpoint must be https. The key stays in memory; see
-:mod:`..vault_client` for how it gets into the TLS context.
+:mod:`..client` for how it gets into the TLS context.
 
 hvac's own ``auth.cert.login`` wants file paths of the certificate and key;
 the login is therefore sent through hvac's adapter (``adapter.login``).
@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 from hvac import utils as hvac_utils
 
-from ...models.config import VaultAuthMethod, VaultConfig
-from ..base import Credentials
-from ..errors import InvalidBackendConfigError
+from ....models.config import VaultAuthMethod, VaultConfig
+from ...base import Credentials
+from ...errors import InvalidBackendConfigError
 from .base import AuthMethod, ClientCertificate, JwtProvider, LoginCall
 
 CERT_KEY = "tls.crt"

@@ -3,16 +3,16 @@
 ``authMethod`` in the config picks the module: ``token``, ``approle``,
 ``kubernetes``, ``jwt``, ``userpass``, ``ldap``, ``cert``, ``aws`` and
 ``gcp``. Each reads its own fields and credentials keys (see the module) and
-builds the hvac login call; :mod:`..vault_client` runs it, keeps the token,
+builds the hvac login call; :mod:`..client` runs it, keeps the token,
 logs in again before the lease runs out and after a 403, and revokes the token
 on close.
 """
 
 from __future__ import annotations
 
-from ...models.config import VaultAuthMethod, VaultConfig
-from ..base import Credentials
-from ..errors import InvalidBackendConfigError
+from ....models.config import VaultAuthMethod, VaultConfig
+from ...base import Credentials
+from ...errors import InvalidBackendConfigError
 from .approle import AppRoleAuth
 from .aws import AwsAuth
 from .base import AuthMethod, ClientCertificate, JwtProvider, LoginCall

@@ -27,17 +27,17 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from ..models.config import AwsConfig
-from .allowlist import endpoint_of
-from .aws_errors import map_error
-from .aws_keys import AwsKeys, static_aws_keys
-from .base import CallCounter, Credentials, call_result
-from .errors import (
+from ...models.config import AwsConfig
+from ..allowlist import endpoint_of
+from ..base import CallCounter, Credentials, call_result
+from ..errors import (
     AuthenticationError,
     BackendError,
     InvalidBackendConfigError,
     SecretNotFoundError,
 )
+from .errors import map_error
+from .keys import AwsKeys, static_aws_keys
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

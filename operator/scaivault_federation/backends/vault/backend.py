@@ -18,8 +18,8 @@ Vault has no batch read, so ``get_many`` reads concurrently (bounded).
 
 Reads and listings are plain KV API requests (``GET <mount>/data/<path>``,
 ``GET <mount>/metadata/<folder>?list=true``, ...). How requests run (the
-session, token, TLS, errors) is :mod:`.vault_client`'s business, how tokens are
-had (logins, through hvac) :mod:`.vault_auth`'s.
+session, token, TLS, errors) is :mod:`.client`'s business, how tokens are
+had (logins, through hvac) :mod:`.auth`'s.
 
 TLS: ``tlsVerify: false`` turns verification off. ``caCertPath`` names a
 ScaiVault path; whoever builds the backend resolves it and passes the PEM
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from ..models.config import BackendConfig, BackendType, VaultConfig
-from .base import (
+from ...models.config import BackendConfig, BackendType, VaultConfig
+from ..base import (
     BatchResult,
     CallCounter,
     Credentials,
@@ -46,16 +46,16 @@ from .base import (
     gather_or_raise,
     read_concurrently,
 )
-from .errors import (
+from ..errors import (
     AuthenticationError,
     BackendError,
     InvalidBackendConfigError,
     InvalidSecretValueError,
     SecretNotFoundError,
 )
-from .registry import BackendEnvironment, register
-from .vault_auth import JwtProvider
-from .vault_client import VaultClient
+from ..registry import BackendEnvironment, register
+from .auth import JwtProvider
+from .client import VaultClient
 
 _KV_TYPES = frozenset({"kv", "generic"})
 _LIST = {"list": "true"}

@@ -12,7 +12,7 @@ it: ``SecretString`` as text (JSON objects are interpreted by the sync
 layer), ``SecretBinary`` as bytes.
 
 boto3 is synchronous: every call runs in a worker thread, a few at a time,
-through one client per backend (see :mod:`.aws_auth` for credentials).
+through one client per backend (see :mod:`.auth` for credentials).
 Botocore retries once (``standard`` mode); connections time out after 5 s,
 reads after 15 s.
 """
@@ -26,10 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from ..models.config import AwsConfig, BackendConfig, BackendType
-from .aws_auth import RENEW_BEFORE, AwsSession
-from .aws_errors import error_for_code, map_error
-from .base import (
+from ...models.config import AwsConfig, BackendConfig, BackendType
+from ..base import (
     BatchResult,
     CallCounter,
     Credentials,
@@ -40,7 +38,7 @@ from .base import (
     gather_or_raise,
     read_concurrently,
 )
-from .errors import (
+from ..errors import (
     AuthenticationError,
     BackendError,
     BackendUnavailableError,
@@ -49,7 +47,9 @@ from .errors import (
     SecretNotFoundError,
     ThrottledError,
 )
-from .registry import BackendEnvironment, register
+from ..registry import BackendEnvironment, register
+from .auth import RENEW_BEFORE, AwsSession
+from .errors import error_for_code, map_error
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

@@ -19,7 +19,7 @@ body is never re-sent to another origin). Secret traffic does not use hvac:
 an hvac read costs about seven times the CPU of the same read over aiohttp,
 which a sync of thousands of secrets pays in full.
 
-The token comes from the auth method (:mod:`.vault_auth`): a configured one is
+The token comes from the auth method (:mod:`.auth`): a configured one is
 used as is; a login-based one is fetched lazily on first use, replaced once
 its lease is 80% used, and replaced once more when Vault answers 403 to it
 (revoked or expired). Concurrent requests share one login. On
@@ -35,7 +35,7 @@ most of a MiB per context).
 
 Every HTTP request is counted in the backend's ``CallCounter`` under its
 operation. Error messages carry the API path, the status and a category,
-never Vault's response body (see :mod:`.vault_errors`).
+never Vault's response body (see :mod:`.errors`).
 """
 
 from __future__ import annotations
@@ -61,13 +61,13 @@ import requests.adapters
 from requests.models import PreparedRequest
 from yarl import URL
 
-from ..models.config import VaultConfig
-from .allowlist import endpoint_of
-from .base import CallCounter, Credentials, call_result
-from .errors import AuthenticationError, BackendError, InvalidBackendConfigError
-from .redirects import MAX_REDIRECTS, REDIRECT_STATUSES, RedirectPolicy, RedirectRefusedError
-from .vault_auth import AuthMethod, ClientCertificate, JwtProvider, auth_method_for
-from .vault_errors import VaultAdapter, answer_error, backend_error, transport_error
+from ...models.config import VaultConfig
+from ..allowlist import endpoint_of
+from ..base import CallCounter, Credentials, call_result
+from ..errors import AuthenticationError, BackendError, InvalidBackendConfigError
+from ..redirects import MAX_REDIRECTS, REDIRECT_STATUSES, RedirectPolicy, RedirectRefusedError
+from .auth import AuthMethod, ClientCertificate, JwtProvider, auth_method_for
+from .errors import VaultAdapter, answer_error, backend_error, transport_error
 
 if TYPE_CHECKING:
     from requests.adapters import _HostParams, _PoolKwargs

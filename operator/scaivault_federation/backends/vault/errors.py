@@ -28,7 +28,7 @@ import hvac.adapters
 import hvac.exceptions
 import requests
 
-from .errors import (
+from ..errors import (
     AuthenticationError,
     BackendError,
     BackendUnavailableError,

@@ -21,7 +21,7 @@ sync layer), anything else as bytes. Google has no batch read, so
 ``get_many`` reads concurrently (bounded).
 
 Every call has a 10 s deadline and no client-side retries: the sync engine
-backs off on its own. Connection and identity: see :mod:`.google_auth`.
+backs off on its own. Connection and identity: see :mod:`.auth`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from typing import Any, ClassVar
 from google.api_core import exceptions as api_exceptions
 from google.cloud.secretmanager_v1 import SecretManagerServiceAsyncClient, types
 
-from ..models.config import BackendConfig, BackendType, GoogleConfig
-from .base import (
+from ...models.config import BackendConfig, BackendType, GoogleConfig
+from ..base import (
     BatchResult,
     CallCounter,
     Credentials,
@@ -47,7 +47,7 @@ from .base import (
     call_result,
     read_concurrently,
 )
-from .errors import (
+from ..errors import (
     AuthenticationError,
     BackendError,
     BackendUnavailableError,
@@ -55,9 +55,9 @@ from .errors import (
     SecretNotFoundError,
     ThrottledError,
 )
-from .google_auth import ConnectionPlan, open_client, plan_connection
-from .naming import GOOGLE, UnmappablePathError, google_name, google_path
-from .registry import BackendEnvironment, register
+from ..naming import GOOGLE, UnmappablePathError, google_name, google_path
+from ..registry import BackendEnvironment, register
+from .auth import ConnectionPlan, open_client, plan_connection
 
 MAX_PAGE_SIZE = 25000
 _VERSION = re.compile(r"^[A-Za-z0-9_-]{1,63}$")  # a version number or an alias

@@ -1,0 +1,1 @@
+"""The ``aws-secrets-manager`` backend type: AWS Secrets Manager."""

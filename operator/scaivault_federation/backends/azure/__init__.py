@@ -1,0 +1,1 @@
+"""The ``azure-key-vault`` backend type: the secrets of an Azure Key Vault."""

@@ -1,0 +1,1 @@
+"""The ``google-secret-manager`` backend type: Google Secret Manager."""

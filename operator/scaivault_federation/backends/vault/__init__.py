@@ -1,0 +1,1 @@
+"""The ``hashicorp-vault`` backend type: HashiCorp Vault and OpenBao KV engines."""
