@@ -14,6 +14,7 @@ equal.
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .backends.allowlist import parse_patterns, system_resolver
 from .backends.registry import BackendEnvironment
 from .backends.tenancy import CONTAINER_FIELDS, TenancyPolicy, parse_selector
+from .flags import Flag, Program, flag_of
 
 ENV_PREFIX = "SCAIVAULT_"
 
@@ -42,6 +44,7 @@ AZURE_IDENTITY_VARIABLES = (
 )
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+RUN, API, COMMANDS = Program.OPERATOR, Program.API, Program.COMMANDS
 
 
 def _standard(name: str) -> Any:
@@ -70,7 +73,7 @@ class Settings(BaseSettings):
         description="kubeconfig file, or a list of them separated by the path separator "
         "(merged as kubectl merges them); unset: in-cluster, else ~/.kube/config",
     )
-    kube_context: str | None = Field(
+    kube_context: Annotated[str | None, Flag(RUN | API)] = Field(
         default=None,
         description="kubeconfig context to use (default: the current-context)",
     )
@@ -86,39 +89,41 @@ class Settings(BaseSettings):
         validation_alias=_standard("KUBERNETES_SERVICE_PORT"),
         description="the in-cluster apiserver port (set by Kubernetes)",
     )
-    kube_write_qps: float = Field(
+    kube_write_qps: Annotated[float, Flag(RUN)] = Field(
         default=0.0,
         ge=0,
         description="ceiling on Kubernetes writes per second (0: none; the apiserver's "
         "429s are honoured either way)",
     )
-    kube_write_burst: int = Field(default=100, ge=1, description="Kubernetes write burst")
+    kube_write_burst: Annotated[int, Flag(RUN)] = Field(
+        default=100, ge=1, description="Kubernetes write burst"
+    )
 
     # --- the operator (run) ------------------------------------------------------------
-    operator_namespace: str | None = Field(
+    operator_namespace: Annotated[str | None, Flag(RUN)] = Field(
         default=None,
         description="where the operator keeps its MAC key Secret and ClusterFederationBackends "
         "their credentials Secrets (default: the pod's namespace)",
     )
-    watch_namespaces: CommaList = Field(
-        default=(), description="namespaces to watch, comma-separated (default: all)"
-    )
-    standalone: bool = Field(
+    watch_namespaces: Annotated[
+        CommaList, Flag(RUN, name="--namespace", short="-n", repeatable=True)
+    ] = Field(default=(), description="namespaces to watch, comma-separated (default: all)")
+    standalone: Annotated[bool, Flag(RUN)] = Field(
         default=False,
         description="one process acts on every backend, with no Lease (one replica, dev)",
     )
-    peering: str = Field(
+    peering: Annotated[str, Flag(RUN)] = Field(
         default="scaivault-federation",
         min_length=1,
         max_length=63,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
         description="name of the group of replicas (their Leases carry it)",
     )
-    sharding: bool = Field(
+    sharding: Annotated[bool, Flag(RUN)] = Field(
         default=False,
         description="spread the backends over all live replicas instead of one acting on all",
     )
-    lease_duration_seconds: float = Field(
+    lease_duration_seconds: Annotated[float, Flag(RUN)] = Field(
         default=12.0,
         ge=3,
         le=300,
@@ -132,20 +137,23 @@ class Settings(BaseSettings):
     max_backoff_seconds: float = Field(
         default=300.0, ge=5, description="longest wait between retries of a failing backend"
     )
-    liveness: str | None = Field(
+    liveness: Annotated[str | None, Flag(RUN)] = Field(
         default=None, description="liveness endpoint, e.g. http://0.0.0.0:8080/healthz"
     )
-    metrics_port: int = Field(
+    metrics_port: Annotated[int, Flag(RUN)] = Field(
         default=9090, ge=0, le=65535, description="operator /metrics port (0: off)"
     )
-    metrics_addr: str = Field(default="0.0.0.0", description="operator /metrics address")  # noqa: S104
-    worker_limit: int = Field(
+    metrics_addr: Annotated[str, Flag(RUN)] = Field(
+        default="0.0.0.0",  # noqa: S104
+        description="operator /metrics address",
+    )
+    worker_limit: Annotated[int, Flag(RUN)] = Field(
         default=64, ge=1, description="kopf's per-resource worker limit (ClusterFederationBackends)"
     )
-    max_concurrent_syncs: int = Field(
+    max_concurrent_syncs: Annotated[int, Flag(RUN)] = Field(
         default=8, ge=1, description="syncs running at once across all backends"
     )
-    allowed_endpoints: CommaList = Field(
+    allowed_endpoints: Annotated[CommaList, Flag(RUN | API)] = Field(
         default=(),
         description="host patterns backend endpoints must match, comma-separated (unset: any)",
     )
@@ -206,22 +214,27 @@ class Settings(BaseSettings):
     )
 
     # --- the HTTP API (api) -------------------------------------------------------------
-    api_host: str = Field(default="0.0.0.0", description="API listen address")  # noqa: S104
-    api_port: int = Field(default=8000, ge=0, le=65535, description="API listen port")
-    api_default_namespace: str | None = Field(
+    api_host: Annotated[str, Flag(API, name="--host")] = Field(
+        default="0.0.0.0",  # noqa: S104
+        description="API listen address",
+    )
+    api_port: Annotated[int, Flag(API, name="--port")] = Field(
+        default=8000, ge=0, le=65535, description="API listen port"
+    )
+    api_default_namespace: Annotated[str | None, Flag(API, name="--default-namespace")] = Field(
         default=None,
         description="namespace of bodies without one (default: the pod's or kubeconfig's)",
     )
-    api_static_tokens: Path | None = Field(
+    api_static_tokens: Annotated[Path | None, Flag(API, name="--static-tokens")] = Field(
         default=None, description="YAML file of static tokens and their scopes"
     )
-    api_tls_cert_file: Path | None = Field(
+    api_tls_cert_file: Annotated[Path | None, Flag(API, name="--tls-cert-file")] = Field(
         default=None,
-        description="PEM certificate chain the API serves HTTPS with (with api_tls_key_file; "
+        description="PEM certificate chain the API serves HTTPS with (with the key file; "
         "unset: plain HTTP)",
     )
-    api_tls_key_file: Path | None = Field(
-        default=None, description="the PEM private key of api_tls_cert_file"
+    api_tls_key_file: Annotated[Path | None, Flag(API, name="--tls-key-file")] = Field(
+        default=None, description="the PEM private key of the certificate"
     )
     api_tls_reload_seconds: float = Field(
         default=30.0,
@@ -229,7 +242,7 @@ class Settings(BaseSettings):
         description="how often the certificate files are checked; a changed pair is served "
         "to new connections without a restart",
     )
-    api_token_audience: str = Field(
+    api_token_audience: Annotated[str, Flag(API, name="--token-audience")] = Field(
         default="scaivault-federation",
         min_length=1,
         max_length=256,
@@ -286,8 +299,8 @@ class Settings(BaseSettings):
     )
     api_google_push_service_accounts: CommaList = Field(
         default=(),
-        description="service accounts (emails) whose Pub/Sub push tokens are accepted, "
-        "comma-separated",
+        description="the push subscriptions' service accounts (emails) whose tokens are "
+        "accepted, comma-separated; required with the audience",
     )
     api_google_push_issuer: str = Field(
         default="https://accounts.google.com",
@@ -301,22 +314,26 @@ class Settings(BaseSettings):
     )
 
     # --- the commands for people (backends, status, sync, conflicts, get) -------------------
-    api_url: str | None = Field(
+    api_url: Annotated[str | None, Flag(COMMANDS)] = Field(
         default=None,
         pattern=r"^https?://",
-        description="the API the commands for people call (default: dev.json's)",
+        description="the API the commands for people call, e.g. http://127.0.0.1:8000 "
+        "(default: dev.json's)",
     )
-    api_token: SecretStr | None = Field(
+    api_token: Annotated[SecretStr | None, Flag(COMMANDS, name="--token")] = Field(
         default=None,
-        description="their bearer token (default: dev.json's admin token)",
+        description="their bearer token, static or Kubernetes (default: dev.json's admin "
+        "token); the variable keeps it out of the process list",
     )
-    dev_json: Path = Field(
+    dev_json: Annotated[Path, Flag(COMMANDS)] = Field(
         default=Path(".state/dev/dev.json"),
         description="the dev.json of make dev, read for the API URL and token when not given",
     )
 
     # --- both -----------------------------------------------------------------------------
-    verbose: bool = Field(default=False, description="debug logging")
+    verbose: Annotated[bool, Flag(RUN | API, short="-v")] = Field(
+        default=False, description="debug logging"
+    )
 
     @field_validator(
         "watch_namespaces",
@@ -447,10 +464,6 @@ def variable_of(name: str) -> str:
     return ENV_PREFIX + name.upper()
 
 
-def flag_of(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def describe_invalid(exc: ValidationError) -> str:
     """One line per invalid setting, naming the setting and its variable; the value
     itself is never echoed (a misplaced token must not reach a log)."""
@@ -462,11 +475,24 @@ def describe_invalid(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def settings_table() -> list[tuple[str, str, str, str]]:
-    """(variable, setting, default, description) of every setting, for the README."""
+@dataclass(frozen=True)
+class SettingRow:
+    """A setting as the README's table shows it."""
+
+    variable: str
+    setting: str
+    flag: str  # its flags and the commands that take them, in Markdown
+    default: str
+    description: str
+
+
+def settings_table() -> list[SettingRow]:
+    """Every setting, for the README."""
     rows = []
     for name, info in Settings.model_fields.items():
         default = info.get_default(call_default_factory=True)
         shown = "" if default is None or default in ((), {}) else str(default)
-        rows.append((variable_of(name), name, shown, info.description or ""))
+        flag = flag_of(info)
+        usage = flag.usage(name) if flag is not None else ""
+        rows.append(SettingRow(variable_of(name), name, usage, shown, info.description or ""))
     return rows

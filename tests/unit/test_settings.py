@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
 import pytest
 
 from scaivault_federation.cli import _parser, _settings
-from scaivault_federation.settings import InvalidSettingsError, Settings, settings_table
+from scaivault_federation.flags import Program, flagged
+from scaivault_federation.settings import (
+    InvalidSettingsError,
+    Settings,
+    settings_table,
+    variable_of,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -78,11 +85,64 @@ def test_the_cli_stops_with_the_message(
 def test_the_readme_table_lists_every_setting_and_nothing_else() -> None:
     text = README.read_text()
     section = text.split("## Settings", 1)[1].split("\n## ", 1)[0]
-    listed = re.findall(r"^\| `([A-Z0-9_]+)` \|", section, flags=re.M)
-    assert listed == [row[0] for row in settings_table()]
-    defaults = {
-        m.group(1): m.group(2)
-        for m in re.finditer(r"^\| `([A-Z0-9_]+)` \|[^|]*\| `([^`]*)` \|", section, flags=re.M)
-    }
-    for variable, _, default, _ in settings_table():
-        assert defaults.get(variable, "") == default, variable
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if re.match(r"^\| `[A-Z0-9_]+` \|", line)
+    ]
+    table = settings_table()
+    assert [row[0] for row in rows] == [f"`{r.variable}`" for r in table]
+    for (_, flag, default, _, description), setting in zip(rows, table, strict=True):
+        assert flag == setting.flag, setting.variable
+        assert default == (f"`{setting.default}`" if setting.default else ""), setting.variable
+        assert description == setting.description, setting.variable
+
+
+def options(command: str) -> dict[str, argparse.Action]:
+    """The options of one command's parser, by destination."""
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return {a.dest: a for a in sub.choices[command]._actions if a.dest != "help"}
+
+
+@pytest.mark.parametrize(
+    ("command", "program"),
+    [("run", Program.OPERATOR), ("api", Program.API), ("status", Program.COMMANDS)],
+)
+def test_the_flags_are_the_marked_settings(command: str, program: Program) -> None:
+    marked = {name: flag for name, _, flag in flagged(Settings, program)}
+    found = {d: a for d, a in options(command).items() if d in Settings.model_fields}
+    assert set(found) == set(marked)
+    for name, action in found.items():
+        info = Settings.model_fields[name]
+        assert tuple(action.option_strings) == marked[name].names(name)
+        assert action.help is not None and (info.description or "") in action.help
+        assert f"[{variable_of(name)}]" in action.help
+    assert set(options(command)) - set(found) <= {"output", "namespace", "name", "path"}
+
+
+def test_flag_types_come_from_the_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    run = options("run")
+    assert run["kube_write_burst"].type is int and run["lease_duration_seconds"].type is float
+    assert options("api")["api_static_tokens"].type is Path
+    assert run["sharding"].nargs == 0  # a bool is a flag without a value
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["api", "--port", "http"])
+    assert "--port: invalid int value" in capsys.readouterr().err
+
+
+def test_a_repeated_flag_is_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCAIVAULT_WATCH_NAMESPACES", raising=False)
+    args = _parser().parse_args(["run", "-n", "a,b", "--namespace", "c"])
+    assert _settings(args).watch_namespaces == ("a", "b", "c")
+    assert _settings(_parser().parse_args(["run"])).watch_namespaces == ()
+
+
+def test_the_help_names_each_flag_its_variable_and_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["api", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--port N API listen port (default: 8000) [SCAIVAULT_API_PORT]" in text
+    assert "--static-tokens FILE YAML file of static tokens" in text
+    assert "-v, --verbose debug logging [SCAIVAULT_VERBOSE]" in text

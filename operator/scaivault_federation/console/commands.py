@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..settings import Settings
+from ..flags import Program, add_flags, given
+from ..settings import Settings, variable_of
 from .client import ApiCallError, FederationClient
 from .tables import NONE, age, cell, pairs, size, table
 
@@ -42,15 +43,7 @@ connection:
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("connection and output")
-    group.add_argument("--api-url", help="the API, e.g. http://127.0.0.1:8000")
-    group.add_argument(
-        "--token",
-        help="bearer token, static or Kubernetes (SCAIVAULT_API_TOKEN keeps it out of the "
-        "process list)",
-    )
-    group.add_argument(
-        "--dev-json", type=Path, help="dev.json to read the URL and token from when not given"
-    )
+    add_flags(group, Settings, Program.COMMANDS, variable_of)
     group.add_argument(
         "-o",
         "--output",
@@ -193,7 +186,7 @@ def _dev_json(path: Path) -> dict[str, Any]:
 
 def connect(args: argparse.Namespace) -> FederationClient:
     """The client of the API the flags, the settings or dev.json name."""
-    settings = Settings.load(api_url=args.api_url, api_token=args.token, dev_json=args.dev_json)
+    settings = Settings.load(**given(args, Settings))
     url = settings.api_url
     token = settings.api_token.get_secret_value() if settings.api_token else None
     if url is None or token is None:
