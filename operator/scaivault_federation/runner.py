@@ -8,6 +8,7 @@ import logging
 import kopf
 from kopf._core.engines.peering import Identity
 
+from .backends.registry import quiet_loggers
 from .heap import trim_periodically
 from .k8s.config import KubeConnection, load_connection
 from .settings import Settings
@@ -15,19 +16,12 @@ from .sync.metrics import serve_metrics
 
 log = logging.getLogger(__name__)
 
+#: client libraries' loggers besides the backend SDKs' (each type names its own)
 QUIET_LOGGERS = (
     "aiohttp.access",
     "aiohttp.client",
-    "botocore",
-    "boto3",
-    "s3transfer",
     "urllib3",
     "requests",
-    "hvac",
-    "azure",
-    "msal",
-    "google",
-    "grpc",
     "hpack",
     "kubernetes",
 )
@@ -40,7 +34,7 @@ def configure_logging(verbose: bool = False) -> None:
     )
     # Client libraries log request and response bodies at DEBUG, which would put
     # secret values in the log: they stay at WARNING whatever the verbosity.
-    for name in QUIET_LOGGERS:
+    for name in (*QUIET_LOGGERS, *quiet_loggers()):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

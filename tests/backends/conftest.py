@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from scaivault_devenv.openbao import OpenBaoServer
-from scaivault_federation.backends import Credentials, SecretBackend, create_backend
-from scaivault_federation.models.config import BackendType, VaultConfig
+from scaivault_federation.backends import Credentials, SecretBackend
+from scaivault_federation.backends.factory import create_backend
+from scaivault_federation.backends.vault.config import VaultConfig
 
 from .harness import Harness, ValueKind
 from .harness_aws import aws_harness  # noqa: F401
@@ -40,7 +41,7 @@ class VaultHarness:
     async def _make(self, address: str, token: str) -> SecretBackend:
         config = VaultConfig(endpoint=address, auth_config_path="unused/path")
         backend = await create_backend(
-            BackendType.HASHICORP_VAULT, config, Credentials({"token": token.encode()})
+            "hashicorp-vault", config, Credentials({"token": token.encode()})
         )
         self.opened.append(backend)
         return backend

@@ -14,7 +14,7 @@ import pytest
 from scaivault_devenv.moto import MotoServer
 from scaivault_federation.backends import Credentials, SecretBackend
 from scaivault_federation.backends.aws.backend import BATCH_SIZE, AwsSecretsManagerBackend
-from scaivault_federation.models.config import AwsConfig
+from scaivault_federation.backends.aws.config import AwsConfig
 
 from .harness import ValueKind
 

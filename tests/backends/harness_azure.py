@@ -18,8 +18,8 @@ from scaivault_devenv.keyvault import KeyVaultServer
 from scaivault_federation.backends import Credentials, SecretBackend
 from scaivault_federation.backends.azure.auth import AUTHORITY_ENV
 from scaivault_federation.backends.azure.backend import BINARY_CONTENT_TYPE, AzureKeyVaultBackend
+from scaivault_federation.backends.azure.config import AzureConfig
 from scaivault_federation.backends.naming import azure_name
-from scaivault_federation.models.config import AzureConfig
 
 from .harness import ValueKind
 

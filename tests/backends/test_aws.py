@@ -23,12 +23,12 @@ from scaivault_federation.backends import (
     SecretBackend,
     SecretNotFoundError,
     ThrottledError,
-    create_backend,
 )
 from scaivault_federation.backends.aws.auth import RENEW_BEFORE
 from scaivault_federation.backends.aws.backend import AwsSecretsManagerBackend, _ref
+from scaivault_federation.backends.aws.config import AwsConfig
 from scaivault_federation.backends.aws.errors import map_error
-from scaivault_federation.models.config import AwsConfig, BackendType
+from scaivault_federation.backends.factory import create_backend
 
 from .harness_aws import aws_config, key_credentials, put_secret
 
@@ -86,7 +86,7 @@ async def test_full_listing_and_read_costs_pages_and_batches_only(
     base = prefix()
     paths = seed(admin, base, n)
     backend = await create_backend(
-        BackendType.AWS_SECRETS_MANAGER, aws_config(moto_server), key_credentials(moto_server)
+        "aws-secrets-manager", aws_config(moto_server), key_credentials(moto_server)
     )
     assert isinstance(backend, AwsSecretsManagerBackend)
     try:
@@ -328,9 +328,7 @@ async def test_incomplete_credentials_are_a_config_error(
     moto_server: MotoServer, values: dict[str, bytes]
 ) -> None:
     with pytest.raises(InvalidBackendConfigError):
-        await create_backend(
-            BackendType.AWS_SECRETS_MANAGER, aws_config(moto_server), Credentials(values)
-        )
+        await create_backend("aws-secrets-manager", aws_config(moto_server), Credentials(values))
 
 
 async def test_endpoint_must_be_an_http_url() -> None:
@@ -339,7 +337,7 @@ async def test_endpoint_must_be_an_http_url() -> None:
     # a config made without the model's checks is refused before any client is made
     config = AwsConfig.model_construct(region="us-east-1", endpoint="ftp://example.invalid")
     with pytest.raises(InvalidBackendConfigError, match=r"config\.endpoint"):
-        await create_backend(BackendType.AWS_SECRETS_MANAGER, config, Credentials({}))
+        await create_backend("aws-secrets-manager", config, Credentials({}))
 
 
 async def test_errors_never_carry_the_secret_key(make: Factory, moto_server: MotoServer) -> None:

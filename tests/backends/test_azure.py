@@ -24,8 +24,6 @@ from scaivault_federation.backends import (
     InvalidSecretValueError,
     SecretNotFoundError,
     ThrottledError,
-    create_backend,
-    registered_types,
 )
 from scaivault_federation.backends.azure.auth import (
     AUTHORITY_ENV,
@@ -36,8 +34,10 @@ from scaivault_federation.backends.azure.auth import (
     choose_credential,
 )
 from scaivault_federation.backends.azure.backend import CA_BUNDLE_ENV, AzureKeyVaultBackend
+from scaivault_federation.backends.azure.config import AzureConfig
+from scaivault_federation.backends.factory import create_backend
 from scaivault_federation.backends.naming import azure_name
-from scaivault_federation.models.config import AzureConfig, BackendType
+from scaivault_federation.backends.registry import type_names
 from scaivault_federation.settings import Settings
 
 from .harness_azure import PAGE_SIZE, azure_config, put_value, secret_credentials
@@ -76,7 +76,7 @@ async def backend(keyvault_server: KeyVaultServer) -> AsyncIterator[AzureKeyVaul
 
 
 def test_the_backend_is_registered() -> None:
-    assert BackendType.AZURE_KEY_VAULT in registered_types()
+    assert "azure-key-vault" in type_names()
 
 
 async def test_disabled_expired_and_future_secrets_are_not_synced(
@@ -216,7 +216,7 @@ async def test_the_factory_trusts_the_ca_bundle_from_the_operator_settings(
     monkeypatch.setenv(CA_BUNDLE_ENV, str(keyvault_server.ca_bundle))
     monkeypatch.setenv(AUTHORITY_ENV, keyvault_server.authority_host)
     made = await create_backend(
-        BackendType.AZURE_KEY_VAULT,
+        "azure-key-vault",
         azure_config(keyvault_server),
         secret_credentials(keyvault_server.client_secret),
         Settings.load().backend_environment(),
@@ -228,7 +228,7 @@ async def test_the_factory_trusts_the_ca_bundle_from_the_operator_settings(
 
     monkeypatch.delenv(CA_BUNDLE_ENV)
     untrusting = await create_backend(
-        BackendType.AZURE_KEY_VAULT,
+        "azure-key-vault",
         azure_config(keyvault_server),
         secret_credentials(keyvault_server.client_secret),
         Settings.load().backend_environment(),

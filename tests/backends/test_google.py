@@ -23,8 +23,8 @@ from scaivault_federation.backends import (
     InvalidBackendConfigError,
     SecretNotFoundError,
     ThrottledError,
-    create_backend,
 )
+from scaivault_federation.backends.factory import create_backend
 from scaivault_federation.backends.google.auth import (
     CLOUD_PLATFORM,
     grpc_target,
@@ -37,8 +37,8 @@ from scaivault_federation.backends.google.backend import (
     _name_filter,
     crc32c,
 )
+from scaivault_federation.backends.google.config import GoogleConfig
 from scaivault_federation.backends.naming import google_name
-from scaivault_federation.models.config import BackendType, GoogleConfig
 
 from .harness_google import key_credentials, put_value
 
@@ -215,9 +215,7 @@ async def test_the_registry_builds_this_backend_without_calling_out(
     gsm_emulator: GoogleEmulator,
 ) -> None:
     config = GoogleConfig(project=gsm_emulator.project, endpoint=gsm_emulator.endpoint)
-    backend = await create_backend(
-        BackendType.GOOGLE_SECRET_MANAGER, config, key_credentials(gsm_emulator)
-    )
+    backend = await create_backend("google-secret-manager", config, key_credentials(gsm_emulator))
     assert isinstance(backend, GoogleSecretManagerBackend)
     assert backend.calls.total() == 0
     await backend.close()

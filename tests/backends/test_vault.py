@@ -26,16 +26,12 @@ from scaivault_federation.backends import (
     InvalidBackendConfigError,
     SecretNotFoundError,
     ThrottledError,
-    create_backend,
-    registered_types,
 )
+from scaivault_federation.backends.aws.config import AwsConfig
+from scaivault_federation.backends.factory import create_backend
+from scaivault_federation.backends.registry import type_names
 from scaivault_federation.backends.vault.backend import VaultBackend
-from scaivault_federation.models.config import (
-    AwsConfig,
-    BackendType,
-    VaultAuthMethod,
-    VaultConfig,
-)
+from scaivault_federation.backends.vault.config import VaultAuthMethod, VaultConfig
 
 
 class VaultServer(Protocol):
@@ -502,9 +498,9 @@ async def test_get_many_stops_asking_an_unreachable_server(make_backend: Backend
 
 
 async def test_registry_builds_a_vault_backend(bao: VaultServer) -> None:
-    assert BackendType.HASHICORP_VAULT in registered_types()
+    assert "hashicorp-vault" in type_names()
     backend = await create_backend(
-        BackendType.HASHICORP_VAULT,
+        "hashicorp-vault",
         VaultConfig(endpoint=bao.address),
         Credentials({"token": bao.root_token.encode()}),
     )
@@ -518,9 +514,7 @@ async def test_registry_builds_a_vault_backend(bao: VaultServer) -> None:
 
 async def test_registry_rejects_a_mismatched_config() -> None:
     with pytest.raises(InvalidBackendConfigError):
-        await create_backend(
-            BackendType.HASHICORP_VAULT, AwsConfig(region="us-east-1"), Credentials({})
-        )
+        await create_backend("hashicorp-vault", AwsConfig(region="us-east-1"), Credentials({}))
 
 
 async def test_kubernetes_auth_logs_in_with_the_provided_jwt(bao: VaultServer) -> None:

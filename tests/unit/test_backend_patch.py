@@ -64,7 +64,8 @@ def test_objects_are_patched_in_part_maps_lose_keys_lists_are_replaced() -> None
         "old/*": None,
         "new/*": "kv/new/*",
     }
-    for wrong in ({"mode": "sometimes"}, {"prune": "maybe"}, {"config": "x"}, {"unknown": 1}):
+    wrong_values = ({"mode": "sometimes"}, {"prune": "maybe"}, {"config": "x"}, {"unknown": 1})
+    for wrong in (*wrong_values, {"type": "no-such-type"}):  # a scalar keeps the spec's rules
         with pytest.raises(ValidationError):
             BackendPatch.model_validate(wrong)
 

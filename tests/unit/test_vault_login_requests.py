@@ -40,7 +40,7 @@ from scaivault_federation.backends import (
 )
 from scaivault_federation.backends.vault.auth.gcp import GcpAuth
 from scaivault_federation.backends.vault.backend import VaultBackend
-from scaivault_federation.models.config import GcpAuthType, VaultAuthMethod, VaultConfig
+from scaivault_federation.backends.vault.config import GcpAuthType, VaultAuthMethod, VaultConfig
 
 LOGIN_TOKEN = "s.recorded-login-token"
 

@@ -10,7 +10,7 @@ import certifi
 
 from scaivault_federation.backends.base import Credentials
 from scaivault_federation.backends.vault.client import _tls_context
-from scaivault_federation.models.config import VaultConfig
+from scaivault_federation.backends.vault.config import VaultConfig
 
 HTTPS = "https://vault.internal:8200"
 TOKEN = Credentials({"token": b"t"})

@@ -21,6 +21,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..backends.registry import config_model
 from ..k8s.backend_store import BackendStore
 from ..k8s.client import JSON
 from ..k8s.cluster_backend_store import ClusterBackendStore
@@ -29,7 +30,6 @@ from ..k8s.reflector import Reflector, parse_each
 from ..labels import CLUSTER_OWNER_PREFIX
 from ..models.api import backend_view as wire_view
 from ..models.cluster import ClusterBackendSpec
-from ..models.config import CONFIG_MODELS, BackendType
 from ..models.resource import FederationBackendResource
 from ..models.spec import BackendSpec
 from ..paths import PathMapping
@@ -59,10 +59,9 @@ def _lenient(raw: Mapping[str, Any], spec_model: type[BackendSpec]) -> dict[str,
         for name, info in spec_model.model_fields.items()
         if info.alias and info.alias in raw and name != "config"
     }
-    backend_type = next((t for t in BackendType if t.value == raw.get("type")), None)
-    if backend_type is None:
+    model = config_model(raw.get("type"))
+    if model is None:
         return out
-    model = CONFIG_MODELS[backend_type]
     config = raw.get("config") or {}
     out["config"] = {
         name: config[info.alias]

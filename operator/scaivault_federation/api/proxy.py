@@ -20,7 +20,7 @@ from prometheus_client import Histogram
 from ..backends.base import RemoteSecret, SecretBackend, call_result
 from ..backends.credentials import SecretReader, TokenIssuer, connect
 from ..backends.errors import AuthenticationError, InvalidBackendConfigError
-from ..backends.registry import BackendEnvironment
+from ..backends.factory import BackendEnvironment
 from ..backends.tenancy import NamespaceLabels
 from ..labels import cluster_owner
 from ..metric_series import remove_series
@@ -100,7 +100,7 @@ class ProxyBackends:
             error = exc
             raise
         finally:
-            labels = (*self._series(cached), cached.spec.type.value, call_result(error))
+            labels = (*self._series(cached), cached.spec.type, call_result(error))
             PROXY_READS.labels(*labels).observe(time.perf_counter() - started)
 
     def _series(self, cached: FederationBackendResource) -> tuple[str, str]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from ..backends.registry import BackendEnvironment
+from ..backends.factory import BackendEnvironment
 from ..k8s.backend_store import BackendStore
 from ..k8s.cluster_backend_store import ClusterBackendStore
 from ..k8s.secrets import SecretStore

@@ -15,21 +15,23 @@ key is an unknown field here, and an error names the snake_case field.
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from types import GenericAlias, UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, cast, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.alias_generators import to_snake
+from pydantic.fields import FieldInfo
 
 from ..paths import MAX_SCOPE_PATTERNS, InvalidPathError, PathPattern, PathScope
 from .cluster import ClusterBackendSpec, ClusterBackendStatus, LabelSelector, NamespaceStatus
-from .config import CONFIG_MODELS, BackendType
-from .spec import BackendSpec
+from .spec import BackendSpec, config_model
 from .status import BackendStatus, Conflict, ConnectionState, Health
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -172,8 +174,24 @@ def merge_patch_model(name: str, base: type[BaseModel], *specs: type[BaseModel])
     fields: dict[str, Any] = {}
     for spec in specs:
         for field_name, info in spec.model_fields.items():
-            fields.setdefault(field_name, (patch_type(info.annotation) | None, None))
+            fields.setdefault(field_name, (_patch_field(info), None))
     return create_model(name, __base__=base, __doc__=base.__doc__, **fields)
+
+
+def _patch_field(info: FieldInfo) -> Any:
+    """A spec field's type in a patch, nullable. A value that replaces the spec's whole
+    keeps the spec's own rules (a type's names, a pattern); a part of an object or map,
+    or a list of them, is checked once merged."""
+    args = get_args(info.annotation) if get_origin(info.annotation) in (Union, UnionType) else ()
+    kept = [a for a in args if a is not type(None)]
+    value = functools.reduce(operator.or_, kept) if kept else info.annotation
+    patched = patch_type(value)
+    if patched != value:
+        return patched | None
+    rules: list[Any] = list(info.metadata)
+    if info.json_schema_extra:
+        rules.append(Field(json_schema_extra=info.json_schema_extra))
+    return (cast(Any, Annotated)[(value, *rules)] if rules else value) | None
 
 
 #: the merge patch of a backend: who it is, and every field of either kind's spec
@@ -198,10 +216,10 @@ def spec_from_api(fields: dict[str, Any], *, cluster: bool = False) -> BackendSp
     when ``cluster``; raise :class:`FieldError`."""
     model = ClusterBackendSpec if cluster else BackendSpec
     config = fields.get("config")
-    backend_type = next((t for t in BackendType if t.value == fields.get("type")), None)
-    if backend_type is not None and isinstance(config, dict):
+    config_type = config_model(fields.get("type"))
+    if config_type is not None and isinstance(config, dict):
         try:
-            CONFIG_MODELS[backend_type].model_validate(config, by_alias=False, by_name=True)
+            config_type.model_validate(config, by_alias=False, by_name=True)
         except ValidationError as exc:
             raise field_error(exc, prefix="config") from None
     try:

@@ -45,7 +45,7 @@ class Reporter:
     ) -> None:
         """Patch the status, saying when the next sync or retry is due."""
         status = status.model_copy(update={"next_sync_at": next_at.replace(microsecond=0)})
-        backend_type = resource.spec.type.value if resource.spec else resource.raw_spec.get("type")
+        backend_type = resource.spec.type if resource.spec else resource.raw_spec.get("type")
         record_status(resource.namespace, resource.name, str(backend_type or ""), status.status)
         try:
             await self.statuses.write_status(resource.namespace, resource.name, status)

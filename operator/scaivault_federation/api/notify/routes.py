@@ -30,9 +30,11 @@ from typing import Any
 
 from aiohttp import web
 
+from ...backends.aws.config import NAME as AWS
+from ...backends.azure.config import NAME as AZURE
+from ...backends.google.config import NAME as GOOGLE
 from ...k8s.client import KubeApiError, NotFoundError
 from ...models.api import BackendScope
-from ...models.config import BackendType
 from ...models.notify import (
     EventGridValidation,
     EventOutcome,
@@ -69,9 +71,9 @@ BODY_TYPES = (
     "application/cloudevents-batch+json",
 )
 PROVIDERS = {
-    BackendType.AWS_SECRETS_MANAGER: "aws",
-    BackendType.GOOGLE_SECRET_MANAGER: "google",
-    BackendType.AZURE_KEY_VAULT: "azure",
+    AWS: "aws",
+    GOOGLE: "google",
+    AZURE: "azure",
 }
 
 
@@ -170,7 +172,7 @@ async def _may_notify(state: ApiState, principal: Principal, target: Target) -> 
 
 
 async def _deliver(
-    state: ApiState, principal: Principal, provider: BackendType, parsed: list[Parsed]
+    state: ApiState, principal: Principal, provider: str, parsed: list[Parsed]
 ) -> NotifyResult:
     """Route and trigger the changes of one delivery; say what became of each event."""
     events: list[NotifiedEvent] = []
@@ -242,14 +244,10 @@ async def _deliver(
     return NotifyResult(events=events, synced=synced)
 
 
-def _receiver(
-    provider: BackendType, parse: Callable[[Any], list[Parsed]]
-) -> Callable[[web.Request], Any]:
+def _receiver(provider: str, parse: Callable[[Any], list[Parsed]]) -> Callable[[web.Request], Any]:
     async def receive(request: web.Request) -> web.Response:
         state = ready_state(request)
-        principal = await _caller(
-            state, request, google=provider is BackendType.GOOGLE_SECRET_MANAGER
-        )
+        principal = await _caller(state, request, google=provider == GOOGLE)
         parsed = parse(await _read_body(request))
         validation = next((p for p in parsed if isinstance(p, Validation)), None)
         if validation is not None:
@@ -286,7 +284,7 @@ _RESULT = Answer(200, "What became of each event.", NotifyResult)
 
 
 def _receiving(
-    provider: BackendType,
+    provider: str,
     parse: Callable[[Any], list[Parsed]],
     summary: str,
     body: Body,
@@ -308,21 +306,21 @@ def _receiving(
 
 ROUTES = (
     _receiving(
-        BackendType.AWS_SECRETS_MANAGER,
+        AWS,
         parse_eventbridge,
         "AWS Secrets Manager changes from an EventBridge API destination: a "
         "per-path sync of every backend that maps the secret.",
         Body(EVENTBRIDGE_EVENT),
     ),
     _receiving(
-        BackendType.GOOGLE_SECRET_MANAGER,
+        GOOGLE,
         parse_pubsub_push,
         "Google Secret Manager event notifications from a Pub/Sub push "
         "subscription (its OIDC token is accepted when the API is configured for it).",
         Body(PUBSUB_PUSH),
     ),
     _receiving(
-        BackendType.AZURE_KEY_VAULT,
+        AZURE,
         parse_event_grid,
         "Azure Key Vault events from Event Grid (Event Grid or CloudEvents schema); answers "
         "the subscription validation event with its code.",
@@ -335,7 +333,7 @@ ROUTES = (
     ),
     Route(
         "OPTIONS",
-        f"{BASE}/{PROVIDERS[BackendType.AZURE_KEY_VAULT]}",
+        f"{BASE}/{PROVIDERS[AZURE]}",
         azure_options,
         "The CloudEvents webhook validation handshake of Event Grid.",
         answers=(

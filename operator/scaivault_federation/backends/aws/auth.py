@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from ...models.config import AwsConfig
 from ..allowlist import endpoint_of
 from ..base import CallCounter, Credentials, call_result
 from ..errors import (
@@ -36,6 +35,7 @@ from ..errors import (
     InvalidBackendConfigError,
     SecretNotFoundError,
 )
+from .config import AwsConfig
 from .errors import map_error
 from .keys import AwsKeys, static_aws_keys
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from ...models.config import AwsConfig, BackendConfig, BackendType
+from ...models.config import BackendConfig
 from ..base import (
     BatchResult,
     CallCounter,
@@ -47,8 +47,9 @@ from ..errors import (
     SecretNotFoundError,
     ThrottledError,
 )
-from ..registry import BackendEnvironment, register
+from ..factory import BackendEnvironment
 from .auth import RENEW_BEFORE, AwsSession
+from .config import NAME, AwsConfig
 from .errors import error_for_code, map_error
 
 if TYPE_CHECKING:
@@ -72,7 +73,7 @@ _VERSION_ID = re.compile(r"^[0-9a-fA-F-]{32,64}$")
 class AwsSecretsManagerBackend:
     """``SecretBackend`` for AWS Secrets Manager (and servers speaking its API)."""
 
-    backend_type: ClassVar[str] = BackendType.AWS_SECRETS_MANAGER.value
+    backend_type: ClassVar[str] = NAME
 
     def __init__(
         self,
@@ -251,8 +252,7 @@ class AwsSecretsManagerBackend:
                 result.failed[name] = BackendError(f"BatchGetSecretValue {name!r}: no answer")
 
 
-@register(BackendType.AWS_SECRETS_MANAGER)
-async def create_aws_backend(
+async def create(
     config: BackendConfig, credentials: Credentials, environment: BackendEnvironment
 ) -> SecretBackend:
     if not isinstance(config, AwsConfig):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..base import Credentials
 from ..errors import InvalidBackendConfigError
+from .config import KEYS
 
 
 @dataclass(frozen=True)
@@ -14,9 +15,6 @@ class AwsKeys:
     access_key_id: str
     secret_access_key: str = field(repr=False)
     session_token: str | None = field(default=None, repr=False)
-
-
-KEYS = ("access_key_id", "secret_access_key")
 
 
 def static_aws_keys(credentials: Credentials, what: str = "AWS") -> AwsKeys | None:

@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ...models.config import AzureConfig
 from ..base import Credentials
 from ..errors import InvalidBackendConfigError
+from .config import AzureConfig
 
 CredentialKind = Literal["client_secret", "workload_identity", "managed_identity"]
 

@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from ...models.config import AzureConfig, BackendConfig, BackendType
+from ...models.config import BackendConfig
 from ..allowlist import endpoint_of
 from ..base import (
     BatchResult,
@@ -58,9 +58,11 @@ from ..errors import (
     SecretNotFoundError,
     ThrottledError,
 )
+from ..factory import BackendEnvironment
 from ..naming import azure_name, azure_path
-from ..registry import BackendEnvironment, register
 from .auth import build_credential, choose_credential
+from .config import NAME, AzureConfig
+from .settings import AzureSettings
 
 CA_BUNDLE_ENV = "SCAIVAULT_AZURE_CA_BUNDLE"
 BINARY_CONTENT_TYPE = "application/octet-stream"
@@ -70,7 +72,7 @@ MAX_PAGE_SIZE = 25
 class AzureKeyVaultBackend:
     """``SecretBackend`` for the secrets of one Azure Key Vault."""
 
-    backend_type: ClassVar[str] = BackendType.AZURE_KEY_VAULT.value
+    backend_type: ClassVar[str] = NAME
 
     def __init__(
         self,
@@ -238,18 +240,18 @@ class AzureKeyVaultBackend:
         return BackendError(f"{operation} of {where} failed ({type(exc).__name__})")
 
 
-@register(BackendType.AZURE_KEY_VAULT)
-async def create_azure_backend(
+async def create(
     config: BackendConfig, credentials: Credentials, environment: BackendEnvironment
 ) -> SecretBackend:
     if not isinstance(config, AzureConfig):
         raise InvalidBackendConfigError("azure-key-vault needs an Azure config")
-    bundle = environment.azure_ca_bundle
+    settings = environment.settings_of(AzureSettings)
+    bundle = settings.azure_ca_bundle
     return AzureKeyVaultBackend(
         config,
         credentials,
         connection_verify=str(bundle) if bundle else True,
-        env=environment.azure_identity,
+        env=settings.identity(),
     )
 
 

@@ -47,10 +47,10 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
 )
 from google.oauth2 import service_account
 
-from ...models.config import GoogleConfig
 from ...models.endpoint import EndpointSyntaxError, parse_endpoint
 from ..base import Credentials
 from ..errors import InvalidBackendConfigError
+from .config import GoogleConfig
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_HOST = "secretmanager.googleapis.com"

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 from google.api_core import exceptions as api_exceptions
 from google.cloud.secretmanager_v1 import SecretManagerServiceAsyncClient, types
 
-from ...models.config import BackendConfig, BackendType, GoogleConfig
+from ...models.config import BackendConfig
 from ..base import (
     BatchResult,
     CallCounter,
@@ -55,9 +55,10 @@ from ..errors import (
     SecretNotFoundError,
     ThrottledError,
 )
+from ..factory import BackendEnvironment
 from ..naming import GOOGLE, UnmappablePathError, google_name, google_path
-from ..registry import BackendEnvironment, register
 from .auth import ConnectionPlan, open_client, plan_connection
+from .config import NAME, GoogleConfig
 
 MAX_PAGE_SIZE = 25000
 _VERSION = re.compile(r"^[A-Za-z0-9_-]{1,63}$")  # a version number or an alias
@@ -66,7 +67,7 @@ _VERSION = re.compile(r"^[A-Za-z0-9_-]{1,63}$")  # a version number or an alias
 class GoogleSecretManagerBackend:
     """``SecretBackend`` for Google Secret Manager (one project)."""
 
-    backend_type: ClassVar[str] = BackendType.GOOGLE_SECRET_MANAGER.value
+    backend_type: ClassVar[str] = NAME
 
     def __init__(
         self,
@@ -166,8 +167,7 @@ class GoogleSecretManagerBackend:
             self.calls.record(operation, call_result(_counted(error)))
 
 
-@register(BackendType.GOOGLE_SECRET_MANAGER)
-async def create_google_backend(
+async def create(
     config: BackendConfig, credentials: Credentials, environment: BackendEnvironment
 ) -> SecretBackend:
     if not isinstance(config, GoogleConfig):

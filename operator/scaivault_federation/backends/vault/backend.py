@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from ...models.config import BackendConfig, BackendType, VaultConfig
+from ...models.config import BackendConfig
 from ..base import (
     BatchResult,
     CallCounter,
@@ -53,9 +53,10 @@ from ..errors import (
     InvalidSecretValueError,
     SecretNotFoundError,
 )
-from ..registry import BackendEnvironment, register
+from ..factory import BackendEnvironment
 from .auth import JwtProvider
 from .client import VaultClient
+from .config import NAME, VaultConfig
 
 _KV_TYPES = frozenset({"kv", "generic"})
 _LIST = {"list": "true"}
@@ -90,7 +91,7 @@ class _Target:
 class VaultBackend:
     """``SecretBackend`` for HashiCorp Vault and OpenBao KV secrets engines."""
 
-    backend_type: ClassVar[str] = BackendType.HASHICORP_VAULT.value
+    backend_type: ClassVar[str] = NAME
 
     def __init__(
         self,
@@ -289,8 +290,7 @@ class VaultBackend:
         return mounts
 
 
-@register(BackendType.HASHICORP_VAULT)
-async def create_vault_backend(
+async def create(
     config: BackendConfig, credentials: Credentials, environment: BackendEnvironment
 ) -> SecretBackend:
     if not isinstance(config, VaultConfig):

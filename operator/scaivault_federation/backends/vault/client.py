@@ -61,12 +61,12 @@ import requests.adapters
 from requests.models import PreparedRequest
 from yarl import URL
 
-from ...models.config import VaultConfig
 from ..allowlist import endpoint_of
 from ..base import CallCounter, Credentials, call_result
 from ..errors import AuthenticationError, BackendError, InvalidBackendConfigError
 from ..redirects import MAX_REDIRECTS, REDIRECT_STATUSES, RedirectPolicy, RedirectRefusedError
 from .auth import AuthMethod, ClientCertificate, JwtProvider, auth_method_for
+from .config import VaultConfig
 from .errors import VaultAdapter, answer_error, backend_error, transport_error
 
 if TYPE_CHECKING:

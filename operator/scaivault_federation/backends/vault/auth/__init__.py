@@ -10,9 +10,9 @@ on close.
 
 from __future__ import annotations
 
-from ....models.config import VaultAuthMethod, VaultConfig
 from ...base import Credentials
 from ...errors import InvalidBackendConfigError
+from ..config import VaultAuthMethod, VaultConfig
 from .approle import AppRoleAuth
 from .aws import AwsAuth
 from .base import AuthMethod, ClientCertificate, JwtProvider, LoginCall

@@ -27,10 +27,10 @@ from botocore.credentials import Credentials as AwsCredentials
 from botocore.exceptions import BotoCoreError
 from hvac import utils as hvac_utils
 
-from ....models.config import VaultAuthMethod, VaultConfig
 from ...aws.keys import static_aws_keys
 from ...base import Credentials
 from ...errors import InvalidBackendConfigError
+from ..config import VaultAuthMethod, VaultConfig
 from .base import AuthMethod, JwtProvider, LoginCall
 
 STS_BODY = "Action=GetCallerIdentity&Version=2011-06-15"

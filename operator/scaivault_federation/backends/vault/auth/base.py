@@ -18,9 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ....models.config import VaultAuthMethod, VaultConfig
 from ...base import Credentials
 from ...errors import InvalidBackendConfigError
+from ..config import VaultAuthMethod, VaultConfig
 
 #: A fresh Kubernetes ServiceAccount token (a TokenRequest in the operator).
 JwtProvider = Callable[[], Awaitable[str]]

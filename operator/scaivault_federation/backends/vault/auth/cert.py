@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 from hvac import utils as hvac_utils
 
-from ....models.config import VaultAuthMethod, VaultConfig
 from ...base import Credentials
 from ...errors import InvalidBackendConfigError
+from ..config import VaultAuthMethod, VaultConfig
 from .base import AuthMethod, ClientCertificate, JwtProvider, LoginCall
 
 CERT_KEY = "tls.crt"

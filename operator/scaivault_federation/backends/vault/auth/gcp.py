@@ -22,9 +22,9 @@ import requests
 from google.auth import crypt as google_crypt
 from google.auth import jwt as google_jwt
 
-from ....models.config import GcpAuthType, VaultAuthMethod, VaultConfig
 from ...base import Credentials
 from ...errors import AuthenticationError, BackendUnavailableError, InvalidBackendConfigError
+from ..config import GcpAuthType, VaultAuthMethod, VaultConfig
 from .base import AuthMethod, JwtProvider, LoginCall, require_role
 
 KEY_FILE = "credentials.json"

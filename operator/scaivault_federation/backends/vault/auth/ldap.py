@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ....models.config import VaultAuthMethod
+from ..config import VaultAuthMethod
 from .userpass import PasswordAuth
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ....models.config import VaultAuthMethod, VaultConfig
 from ...base import Credentials
 from ...errors import InvalidBackendConfigError
+from ..config import VaultAuthMethod, VaultConfig
 from .base import AuthMethod, JwtProvider, LoginCall
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ....models.config import VaultAuthMethod, VaultConfig
 from ...base import Credentials
+from ..config import VaultAuthMethod, VaultConfig
 from .base import AuthMethod, JwtProvider, LoginCall
 
 
