@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 from .console import commands as console
 from .flags import Program, add_flags, given
 from .k8s.config import KubeConfigError
-from .settings import InvalidSettingsError, Settings, variable_of
+from .settings import FLAG_FIELDS, SETTINGS, InvalidSettingsError, Settings
 
 #: entry-point group of plugin commands: ``register(subparsers)`` adds a subcommand whose
 #: parser has a ``handler`` default taking the parsed namespace and returning an exit code
@@ -44,7 +44,7 @@ def _api(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.load(**given(args, Settings))
+    return Settings.load(**given(args, SETTINGS))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run the operator",
         description="Run the operator: sync every FederationBackend into Secrets.",
     )
-    add_flags(run, Settings, Program.OPERATOR, variable_of)
+    add_flags(run, Program.OPERATOR, FLAG_FIELDS)
     run.set_defaults(handler=_run)
 
     api = sub.add_parser(
@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         help="serve the ScaiVault federation HTTP API",
         description="Serve the ScaiVault federation HTTP API over the FederationBackends.",
     )
-    add_flags(api, Settings, Program.API, variable_of)
+    add_flags(api, Program.API, FLAG_FIELDS)
     api.set_defaults(handler=_api)
 
     console.register(sub)

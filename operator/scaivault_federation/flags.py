@@ -2,7 +2,7 @@
 
 A setting that is also a flag carries a :class:`Flag` marker in its annotation
 (``Annotated[int, Flag(Program.API, name="--port")]``): which programs take it,
-its flag name (default: the field's name, ``--kebab-case``) and short option,
+its flag name (default: the setting's name, ``--kebab-case``) and short option,
 whether it may be repeated. :func:`add_flags` turns the marked fields into
 ``argparse`` arguments: the field's description is the help (with its default
 and its environment variable), its type the argument's type (a ``bool`` is a
@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import enum
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 
@@ -66,12 +65,16 @@ def flag_of(info: FieldInfo) -> Flag | None:
     return next((m for m in info.metadata if isinstance(m, Flag)), None)
 
 
-def flagged(model: type[BaseModel], program: Program) -> Iterator[tuple[str, FieldInfo, Flag]]:
-    """The fields of ``model`` that ``program`` takes as flags."""
-    for name, info in model.model_fields.items():
-        flag = flag_of(info)
+#: a setting as :func:`add_flags` reads it: its name, its field, its variable
+Described = tuple[str, FieldInfo, str]
+
+
+def flagged(settings: Iterable[Described], program: Program) -> Iterator[tuple[Described, Flag]]:
+    """The settings that ``program`` takes as flags."""
+    for setting in settings:
+        flag = flag_of(setting[1])
         if flag is not None and program & flag.programs:
-            yield name, info, flag
+            yield setting, flag
 
 
 def _value_type(annotation: Any) -> Any:
@@ -109,27 +112,26 @@ def _help(info: FieldInfo, flag: Flag, variable: str) -> str:
 
 def add_flags(
     parser: argparse.ArgumentParser | argparse._ArgumentGroup,
-    model: type[BaseModel],
     program: Program,
-    variable_of: Callable[[str], str],
+    settings: Iterable[Described],
 ) -> None:
-    """Add the flags ``program`` takes of ``model``'s fields; each one's ``dest`` is its
-    field's name. ``variable_of`` names a field's environment variable."""
-    for name, info, flag in flagged(model, program):
+    """Add the flags ``program`` takes; each one's ``dest`` is its setting's name."""
+    for (name, info, variable), flag in flagged(settings, program):
         names = flag.names(name)
         parser.add_argument(
             *names,
             dest=name,
             default=None,
-            help=_help(info, flag, variable_of(name)),
+            help=_help(info, flag, variable),
             **_kind(info, flag, names[-1]),
         )
 
 
-def given(args: argparse.Namespace, model: type[BaseModel]) -> dict[str, Any]:
-    """The flags of ``model``'s fields that were given; repeated ones joined with commas."""
+def given(args: argparse.Namespace, names: Container[str]) -> dict[str, Any]:
+    """The flags of the settings ``names`` that were given; repeated ones joined with
+    commas."""
     values: dict[str, Any] = {}
     for name, value in vars(args).items():
-        if name in model.model_fields and value is not None:
+        if name in names and value is not None:
             values[name] = ",".join(value) if isinstance(value, list) else value
     return values

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..flags import Program, add_flags, given
-from ..settings import Settings, variable_of
+from ..settings import FLAG_FIELDS, SETTINGS, Settings
 from .client import ApiCallError, FederationClient
 from .tables import NONE, age, cell, pairs, size, table
 
@@ -43,7 +43,7 @@ connection:
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("connection and output")
-    add_flags(group, Settings, Program.COMMANDS, variable_of)
+    add_flags(group, Program.COMMANDS, FLAG_FIELDS)
     group.add_argument(
         "-o",
         "--output",
@@ -186,11 +186,11 @@ def _dev_json(path: Path) -> dict[str, Any]:
 
 def connect(args: argparse.Namespace) -> FederationClient:
     """The client of the API the flags, the settings or dev.json name."""
-    settings = Settings.load(**given(args, Settings))
-    url = settings.api_url
-    token = settings.api_token.get_secret_value() if settings.api_token else None
+    settings = Settings.load(**given(args, SETTINGS))
+    url = settings.commands.api_url
+    token = settings.commands.api_token.get_secret_value() if settings.commands.api_token else None
     if url is None or token is None:
-        dev = _dev_json(settings.dev_json)
+        dev = _dev_json(settings.commands.dev_json)
         tokens = dev.get("tokens") if isinstance(dev.get("tokens"), dict) else {}
         url = url or dev.get("api_url")
         token = token or (tokens or {}).get("admin")
@@ -198,7 +198,7 @@ def connect(args: argparse.Namespace) -> FederationClient:
         raise ApiCallError(
             0,
             "no API URL: give --api-url or set SCAIVAULT_API_URL "
-            f"(make dev writes it into {settings.dev_json})",
+            f"(make dev writes it into {settings.commands.dev_json})",
         )
     return FederationClient(url, token if isinstance(token, str) else None)
 
