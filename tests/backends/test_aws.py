@@ -20,7 +20,6 @@ from scaivault_federation.backends import (
     BackendUnavailableError,
     Credentials,
     InvalidBackendConfigError,
-    SecretBackend,
     SecretNotFoundError,
     ThrottledError,
 )
@@ -107,19 +106,6 @@ async def test_full_listing_and_read_costs_pages_and_batches_only(
         await backend.close()
 
 
-async def test_get_many_reports_missing_and_keeps_request_order(make: Factory, admin: Any) -> None:
-    base = prefix()
-    put_secret(admin, f"{base}a", "A")
-    put_secret(admin, f"{base}b", b"\x00\xffB")
-    backend = make()
-    batch = await backend.get_many([f"{base}b", f"{base}x", f"{base}a", f"{base}y", f"{base}a"])
-    assert batch.found[f"{base}a"].value == "A"
-    assert batch.found[f"{base}b"].value == b"\x00\xffB"
-    assert batch.missing == [f"{base}x", f"{base}y"]
-    assert not batch.failed
-    assert backend.calls.get("batch_read") == 1
-
-
 async def test_a_staging_label_pin_reads_that_stage_with_a_call_of_its_own(
     make: Factory, admin: Any
 ) -> None:
@@ -155,35 +141,6 @@ async def test_listing_gives_current_version_and_change_time(make: Factory, admi
     assert ref.version is not None and ref.version == current.version
     assert ref.updated_at is not None
     assert abs(ref.updated_at - datetime.now(UTC)) < timedelta(minutes=5)
-
-
-async def test_prefix_filter_does_not_match_a_longer_first_segment(
-    make: Factory, admin: Any
-) -> None:
-    root = f"aws-{uuid.uuid4().hex[:10]}"
-    put_secret(admin, f"{root}/prod/db", "1")
-    put_secret(admin, f"{root}/prod/nested/api", "2")
-    put_secret(admin, f"{root}/prod2/db", "3")
-    put_secret(admin, f"{root}/prod", "4")
-    backend = make()
-    listed = [r.path for r in await backend.list_secrets(f"{root}/prod/")]
-    assert listed == [f"{root}/prod/db", f"{root}/prod/nested/api"]
-    everything = {r.path for r in await backend.list_secrets("")}
-    assert {f"{root}/prod2/db", f"{root}/prod"} <= everything
-
-
-async def test_secrets_pending_deletion_are_skipped(make: Factory, admin: Any) -> None:
-    base = prefix()
-    put_secret(admin, f"{base}live", "1")
-    put_secret(admin, f"{base}going", "2")
-    admin.delete_secret(SecretId=f"{base}going", RecoveryWindowInDays=7)
-    backend = make()
-    assert [r.path for r in await backend.list_secrets(base)] == [f"{base}live"]
-    with pytest.raises(SecretNotFoundError):
-        await backend.get_secret(f"{base}going")
-    batch = await backend.get_many([f"{base}live", f"{base}going"])
-    assert list(batch.found) == [f"{base}live"]
-    assert batch.missing == [f"{base}going"] and not batch.failed
 
 
 def test_listing_entries_scheduled_for_deletion_or_without_a_current_value_are_dropped() -> None:
@@ -421,18 +378,3 @@ def test_transport_errors_are_unavailable() -> None:
         error = map_error(exc, "op")
         assert isinstance(error, BackendUnavailableError) and error.retryable
         assert CANARY not in str(error)
-
-
-async def test_a_server_that_went_away_is_unavailable(tmp_path: Any) -> None:
-    with MotoServer(tmp_path / "gone", iam_auth=False) as server:
-        backend: SecretBackend = AwsSecretsManagerBackend(
-            aws_config(server), key_credentials(server)
-        )
-        await backend.probe()
-    try:
-        batch = await backend.get_many([f"a/{i}" for i in range(45)])
-        assert len(batch.failed) == 45
-        assert all(isinstance(e, BackendUnavailableError) for e in batch.failed.values())
-        assert backend.calls.get("batch_read", "unavailable") >= 1
-    finally:
-        await backend.close()

@@ -24,7 +24,6 @@ from scaivault_federation.backends import (
     SecretNotFoundError,
     ThrottledError,
 )
-from scaivault_federation.backends.factory import create_backend
 from scaivault_federation.backends.google.auth import (
     CLOUD_PLATFORM,
     grpc_target,
@@ -209,16 +208,6 @@ async def test_an_emulator_without_authentication_is_reached_anonymously(
     backend = make(anonymous_emulator, opened, account=None)
     assert await backend.probe() > 0
     assert (await backend.get_secret("open/value")).value == "v"
-
-
-async def test_the_registry_builds_this_backend_without_calling_out(
-    gsm_emulator: GoogleEmulator,
-) -> None:
-    config = GoogleConfig(project=gsm_emulator.project, endpoint=gsm_emulator.endpoint)
-    backend = await create_backend("google-secret-manager", config, key_credentials(gsm_emulator))
-    assert isinstance(backend, GoogleSecretManagerBackend)
-    assert backend.calls.total() == 0
-    await backend.close()
 
 
 # -- identity and transport (no server) ---------------------------------------------------
