@@ -15,7 +15,7 @@ from scaivault_federation.backends.registry import (
     type_names,
 )
 from scaivault_federation.models.spec import BackendSpec
-from scaivault_federation.settings import Settings
+from scaivault_federation.settings import ApiSettings, BackendSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,13 +30,13 @@ def test_every_type_is_listed_once() -> None:
 
 def test_every_types_settings_are_part_of_the_settings() -> None:
     for declared in TYPES:
-        for part, composed in (
-            (declared.client_settings, ClientSettings),
-            (declared.receiver_settings, ReceiverSettings),
+        for part, composed, group in (
+            (declared.client_settings, ClientSettings, BackendSettings),
+            (declared.receiver_settings, ReceiverSettings, ApiSettings),
         ):
             if part is not None:
                 assert issubclass(composed, part), declared.name
-                assert issubclass(Settings, part), declared.name
+                assert issubclass(group, part), declared.name
 
 
 def test_the_spec_takes_the_config_of_every_type_and_no_other_type() -> None:

@@ -1,5 +1,6 @@
 """``/v1/federation/notify/<receiver>``: the providers' change deliveries, one receiver
-per backend type whose store sends them (its package's ``ChangeReceiver``).
+per backend type whose store sends them (its package's ``ChangeReceiver``, which
+also gives the route's declaration: its body's models and its answers).
 
 Every receiver needs ``federation:notify``: a static token with that scope, or a
 Kubernetes token allowed to ``update`` ``federationbackends/notify`` (a
@@ -27,10 +28,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, get_args
 
 from aiohttp import web
+from pydantic import BaseModel, TypeAdapter
 
 from ...backends.changes import (
     ChangeReceiver,
@@ -54,6 +56,7 @@ from ...paths import PathScope
 from ..auth import CLUSTER_NOTIFY, FEDERATION_NOTIFY, PRINCIPAL, Principal
 from ..backends import ready_state, sync_stamp, target_of
 from ..errors import ApiError, kube_error, unavailable
+from ..route import REF, Answer, Body, Header, Param, Route, Schema, Security, Shape, ref
 from ..state import ApiState
 from ..static_tokens import Scope, StaticToken, token_digest
 from .routing import MappingClaim, Target, route
@@ -61,8 +64,10 @@ from .routing import MappingClaim, Target, route
 log = logging.getLogger(__name__)
 
 BASE = "/v1/federation/notify"
-BODY_TYPES = frozenset(
-    {"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"}
+BODY_TYPES = (
+    "application/json",
+    "application/cloudevents+json",
+    "application/cloudevents-batch+json",
 )
 
 
@@ -270,8 +275,78 @@ async def webhook_options(request: web.Request) -> web.Response:
     )
 
 
-def add_notify_routes(app: web.Application) -> None:
-    for receiver in receivers():
-        app.router.add_post(f"{BASE}/{receiver.path}", _receiver(receiver))
-        if receiver.webhook_handshake:
-            app.router.add_route("OPTIONS", f"{BASE}/{receiver.path}", webhook_options)
+_ORIGIN = Param(
+    "WebHook-Request-Origin", "header", {"type": "string", "minLength": 1}, required=True
+)
+_RESULT = Answer(200, "What became of each event.", NotifyResult)
+
+
+def _models(kind: Any) -> Iterator[type[BaseModel]]:
+    """The pydantic models a type expression (a model, a union, a list of them) names."""
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        yield kind
+        return
+    for arg in get_args(kind):
+        yield from _models(arg)
+
+
+def _shape(kind: Any) -> Shape:
+    """A receiver's body as the OpenAPI document shows it: its payload model, or the
+    schema of its union of them, naming the models it uses."""
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return kind
+    schema = TypeAdapter(kind).json_schema(ref_template=REF, mode="validation")
+    schema.pop("$defs", None)
+    return Schema(schema, uses=tuple(dict.fromkeys(_models(kind))))
+
+
+def _answer(receiver: ChangeReceiver) -> Answer:
+    answer = receiver.validation_answer
+    if answer is None:
+        return _RESULT
+    either = Schema(
+        {"anyOf": [ref(NotifyResult), ref(answer)]},
+        name=f"{answer.__name__}OrResult",
+        uses=(NotifyResult, answer),
+    )
+    return Answer(200, "What became of each event, or the validation handshake's answer.", either)
+
+
+def _routes(receiver: ChangeReceiver) -> Iterator[Route]:
+    """The routes of one receiver: its deliveries, and the webhook handshake if it has one."""
+    path = f"{BASE}/{receiver.path}"
+    yield Route(
+        "POST",
+        path,
+        _receiver(receiver),
+        receiver.summary,
+        answers=(_answer(receiver),),
+        scope=Scope.FEDERATION_NOTIFY,
+        errors=(400, 403, 415, 503),
+        body=Body(_shape(receiver.body), receiver.content_types),
+        security=Security.RECEIVER,
+    )
+    if receiver.webhook_handshake:
+        yield Route(
+            "OPTIONS",
+            path,
+            webhook_options,
+            "The CloudEvents webhook validation handshake.",
+            answers=(
+                Answer(
+                    200,
+                    "The origin is allowed.",
+                    headers=(
+                        Header("WebHook-Allowed-Origin", "The origin."),
+                        Header("WebHook-Allowed-Rate", "`*`."),
+                    ),
+                ),
+            ),
+            scope=Scope.FEDERATION_NOTIFY,
+            errors=(400, 403, 503),
+            params=(_ORIGIN,),
+            security=Security.RECEIVER,
+        )
+
+
+ROUTES = tuple(r for receiver in receivers() for r in _routes(receiver))

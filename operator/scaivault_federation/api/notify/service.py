@@ -32,10 +32,10 @@ class Notifications:
     def from_settings(cls, settings: Settings) -> Notifications:
         verifiers = {}
         for receiver in receivers():
-            verifier = receiver.tokens(settings) if receiver.tokens is not None else None
+            verifier = receiver.tokens(settings.api) if receiver.tokens is not None else None
             if verifier is not None:
                 verifiers[receiver.path] = verifier
-        return cls(settings.api_notify_dedupe_seconds, verifiers)
+        return cls(settings.api.notify_dedupe_seconds, verifiers)
 
     def claim(self, key: str) -> bool:
         """Whether the event ``key`` is new (seen neither recently nor being handled now);

@@ -100,15 +100,15 @@ def parse(body: Any) -> list[Parsed]:
 
 def push_tokens(settings: BaseModel | None) -> TokenVerifier | None:
     """The Pub/Sub push token verifier the settings ask for (``None``: none)."""
-    if not isinstance(settings, GooglePushSettings) or not settings.api_google_push_audience:
+    if not isinstance(settings, GooglePushSettings) or not settings.google_push_audience:
         return None
     from .push import PushTokenVerifier  # aiohttp and PyJWT: only in an API that uses it
 
     return PushTokenVerifier(
-        settings.api_google_push_audience,
-        settings.api_google_push_service_accounts,
-        settings.api_google_push_issuer,
-        settings.api_google_push_jwks_url,
+        settings.google_push_audience,
+        settings.google_push_service_accounts,
+        settings.google_push_issuer,
+        settings.google_push_jwks_url,
     )
 
 
