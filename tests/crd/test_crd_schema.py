@@ -364,6 +364,18 @@ VALID_SPECS: dict[str, Json] = {
             {"kind": "DaemonSet", "name": "agent"},
         ],
     },
+    "aws-keyless-chained": {
+        "type": "aws-secrets-manager",
+        "config": {
+            "region": "eu-west-1",
+            "serviceAccount": "payments-reader",
+            "roleArn": "arn:aws:iam::123456789012:role/payments",
+            "externalId": "ext",
+        },
+        "pathMapping": {"a/**": "payments/**"},
+        "mode": "sync",
+        "syncInterval": "5m",
+    },
     "aws-leading-wildcards": {
         "type": "aws-secrets-manager",
         "config": {"region": "us-east-2"},
@@ -719,6 +731,14 @@ INVALID_SPECS: dict[str, tuple[Json, tuple[str, ...]]] = {
     "kv-version-out-of-range": (
         _config(VAULT_SEED, kvVersion=3),
         ("spec.config.kvVersion", "less than or equal to 2"),
+    ),
+    "keyless-with-static-keys": (
+        _config(AWS_SEED, serviceAccount="reader", credentialsPath="infra/aws"),
+        ("spec.config.credentialsPath", "not valid with spec.config.serviceAccount"),
+    ),
+    "keyless-account-not-a-name": (
+        _config(AWS_SEED, credentialsPath=None, serviceAccount="other-namespace/reader"),
+        ("spec.config.serviceAccount", "should match"),
     ),
     "credentials-path-traversal": (
         _config(AWS_SEED, credentialsPath="infra/../kube-system/token"),

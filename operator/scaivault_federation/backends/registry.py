@@ -23,6 +23,7 @@ from pydantic import AfterValidator, Field
 
 from ..models.config import BackendConfig
 from . import aws, azure, google, vault
+from .aws.settings import AwsSettings
 from .azure.settings import AzureSettings
 from .changes import ChangeReceiver
 from .declaration import BackendTypeDeclaration
@@ -32,7 +33,7 @@ from .google.settings import GooglePushSettings
 TYPES: tuple[BackendTypeDeclaration, ...] = (vault.TYPE, aws.TYPE, azure.TYPE, google.TYPE)
 
 
-class ClientSettings(AzureSettings):
+class ClientSettings(AwsSettings, AzureSettings):
     """The types' operator-wide client settings (each type's ``client_settings``), as
     one part of the operator's settings. A class's bases are written out for the
     type checker; a test keeps them equal to the declarations."""
