@@ -66,7 +66,6 @@ def _operator_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--kube-write-qps", type=float, help="Kubernetes writes per second")
     run.add_argument("--kube-write-burst", type=int, help="Kubernetes write burst")
     run.add_argument("--max-concurrent-syncs", type=int, help="syncs running at once")
-    run.add_argument("--worker-limit", type=int, help="kopf's worker limit")
     run.add_argument("--operator-namespace", help="namespace of the operator's own Secrets")
     run.add_argument(
         "--allowed-endpoints", help="comma-separated host patterns backend endpoints must match"

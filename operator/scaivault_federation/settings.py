@@ -139,9 +139,6 @@ class Settings(BaseSettings):
         default=9090, ge=0, le=65535, description="operator /metrics port (0: off)"
     )
     metrics_addr: str = Field(default="0.0.0.0", description="operator /metrics address")  # noqa: S104
-    worker_limit: int = Field(
-        default=64, ge=1, description="kopf's per-resource worker limit (ClusterFederationBackends)"
-    )
     max_concurrent_syncs: int = Field(
         default=8, ge=1, description="syncs running at once across all backends"
     )

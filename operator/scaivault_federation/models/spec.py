@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from ..paths import InvalidPathError, PathMapping, parse_mappings, validate_path
+from ..paths import InvalidPathError, PathMapping, PathPattern, parse_mappings, validate_path
 from .base import CamelModel, describe_errors
 from .config import (
     AwsConfig,
@@ -107,6 +107,15 @@ class BackendSpec(CamelModel):
     @property
     def mappings(self) -> list[PathMapping]:
         return parse_mappings(self.path_mapping)
+
+    def local_patterns(self) -> tuple[PathPattern, ...]:
+        """The ScaiVault side of each mapping: what a per-path sync may name."""
+        return tuple(m.local for m in self.mappings)
+
+    def in_namespace(self, namespace: str) -> BackendSpec:
+        """The spec a sync into ``namespace`` runs with: this one (a cluster backend's
+        makes its ``{namespace}`` placeholders concrete)."""
+        return self
 
     @property
     def interval(self) -> timedelta:

@@ -1,7 +1,8 @@
-"""One sync of one FederationBackend: list, fetch what changed, plan, write.
+"""One sync of one backend into one namespace: list, fetch what changed, plan, write.
 
-No kopf here: the worker calls :func:`run_sync` and turns its outcome or its
-exception into status, events and the next due time. A Kubernetes write that
+The worker calls :func:`run_sync` (once per namespace for a backend that syncs
+into several) and turns its outcome or its exception into status, events and
+the next due time. A Kubernetes write that
 fails (a write, a delete, an orphan mark) fails that path only.
 """
 
@@ -60,6 +61,23 @@ class SyncOutcome:
     changed: list[str] = field(default_factory=list)
     #: the Secrets whose name a template gave, after the sync (for the status)
     secret_names: list[RecordedName] = field(default_factory=list)
+    #: a sync of several namespaces (a cluster backend's): each namespace's outcome,
+    #: added up in the figures above (:meth:`add`)
+    namespaces: dict[str, SyncOutcome] = field(default_factory=dict)
+    #: namespaces no longer selected -> how many Secrets were released or deleted there
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def add(self, namespace: str, outcome: SyncOutcome) -> None:
+        """Count one namespace's sync in."""
+        self.namespaces[namespace] = outcome
+        self.secrets_synced += outcome.secrets_synced
+        self.written += outcome.written
+        self.deleted += outcome.deleted
+        self.orphaned += outcome.orphaned
+        self.duration_ms += outcome.duration_ms
+        self.conflicts.extend(outcome.conflicts)
+        self.item_errors.update({f"{namespace}:{p}": e for p, e in outcome.item_errors.items()})
+        self.takeovers.extend(f"{p} (namespace {namespace})" for p in outcome.takeovers)
 
 
 def listing_prefixes(mappings: Sequence[PathMapping]) -> list[str]:

@@ -33,6 +33,7 @@ from aiohttp import web
 from ...k8s.client import KubeApiError, NotFoundError
 from ...models.api import BackendScope
 from ...models.config import BackendType
+from ...models.kind import CLUSTER_FEDERATION_BACKEND
 from ...models.notify import (
     EventGridValidation,
     EventOutcome,
@@ -125,7 +126,7 @@ async def _caller(state: ApiState, request: web.Request, *, google: bool = False
         return principal
     if await state.auth.allowed(principal, FEDERATION_NOTIFY, ""):
         return principal
-    if state.cluster_backends is not None and await state.auth.allowed(
+    if state.stores.serves(CLUSTER_FEDERATION_BACKEND) and await state.auth.allowed(
         principal, CLUSTER_NOTIFY, ""
     ):
         return principal
@@ -152,7 +153,7 @@ async def _trigger(state: ApiState, target: Target, stamp: str) -> NotifiedBacke
         id=backend.id,
         name=backend.name,
         namespace=where.namespace or None,
-        scope=BackendScope.CLUSTER if backend.cluster else BackendScope.NAMESPACE,
+        scope=BackendScope(backend.kind.scope),
         paths=target.paths,
         sync_requested_at=stamp,
     )
@@ -216,7 +217,7 @@ async def _deliver(
         synced = []
         ordered = sorted(
             merged.values(),
-            key=lambda t: (t.backend.cluster, t.backend.namespace, t.backend.name),
+            key=lambda t: (not t.backend.kind.namespaced, t.backend.namespace, t.backend.name),
         )
         for target in ordered:
             done = await _trigger(state, target, stamp)
