@@ -50,7 +50,7 @@ from scaivault_devenv.moto import MotoServer
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.api.static_tokens import write_dev_tokens
-from scaivault_federation.backends.aws import BATCH_SIZE, MAX_PAGE_SIZE
+from scaivault_federation.backends.aws.backend import BATCH_SIZE, MAX_PAGE_SIZE
 from scaivault_federation.labels import (
     BACKEND_LABEL,
     GROUP,

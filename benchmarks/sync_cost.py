@@ -25,11 +25,13 @@ from scaivault_devenv.cluster import ensure_namespace
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.moto import MotoServer
 from scaivault_devenv.openbao import OpenBaoServer
-from scaivault_federation.backends import Credentials, SecretBackend, create_backend
+from scaivault_federation.backends import Credentials, SecretBackend
+from scaivault_federation.backends.aws.config import AwsConfig
+from scaivault_federation.backends.factory import create_backend
+from scaivault_federation.backends.vault.config import VaultConfig
 from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.config import load_connection
 from scaivault_federation.k8s.secrets import SecretStore
-from scaivault_federation.models.config import AwsConfig, BackendType, VaultConfig
 from scaivault_federation.models.content import to_secret_data
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.paths import secret_name_for_path
@@ -133,7 +135,7 @@ async def main_async(n: int, cp: ControlPlane, moto: MotoServer, bao: OpenBaoSer
     for path in aws_paths:
         sm.create_secret(Name=path, SecretString=f'{{"v": "{path}"}}')
     aws = await create_backend(
-        BackendType.AWS_SECRETS_MANAGER,
+        "aws-secrets-manager",
         AwsConfig(region=moto.region, endpoint=moto.endpoint),
         Credentials(
             {
@@ -165,7 +167,7 @@ async def main_async(n: int, cp: ControlPlane, moto: MotoServer, bao: OpenBaoSer
     for path in vault_paths:
         bao.request("POST", f"/v1/{path}", {"data": {"v": path}})
     vault = await create_backend(
-        BackendType.HASHICORP_VAULT,
+        "hashicorp-vault",
         VaultConfig(endpoint=bao.address, auth_config_path="x/y"),
         Credentials({"token": bao.root_token.encode()}),
     )

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Copies the canonical CRD (crds/) into the chart and rewrites deploy/ (plain
-# manifests) from the chart's default render; the chart tests fail while the
-# three disagree.
+# Regenerates the backend types' part of the canonical CRD (crds/) from their
+# models and the ClusterFederationBackend CRD from it, copies both into the chart
+# and rewrites deploy/ (plain manifests) from the chart's default render; the
+# unit and chart tests fail while they disagree.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -15,25 +15,20 @@ import pytest
 
 from scaivault_devenv.cluster import ensure_namespace, install_crd
 from scaivault_devenv.controlplane import ControlPlane
-from scaivault_devenv.keyvault import KeyVaultServer
-from scaivault_devenv.moto import MotoServer
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.config import load_connection
-from tests.backends.harness_aws import moto_server
-from tests.backends.harness_azure import keyvault_server
-from tests.backends.harness_google import gsm_emulator
 from tests.e2e.fleet import Fleet
 from tests.e2e.operator_process import start_operator
 
-__all__ = [
-    "control_plane",
-    "gsm_emulator",
-    "keyvault_server",
-    "moto_server",
-    "openbao",
-    "openbao_tls",
+# the suites' ``harness`` fixture, and each backend type's harness and server fixture
+pytest_plugins = [
+    "tests.backends.harness",
+    *(
+        f"tests.backends.{p.stem}"
+        for p in sorted(Path(__file__).parent.glob("backends/harness_*.py"))
+    ),
 ]
 
 OPERATOR_NAMESPACE = "scaivault-system"
@@ -77,20 +72,18 @@ def operator(
     control_plane: ControlPlane,
     crd: None,
     operator_log: Path,
-    keyvault_server: KeyVaultServer,
-    moto_server: MotoServer,
+    operator_environment: dict[str, str],
 ) -> Iterator[ManagedProcess]:
     """``scaivault-federation run`` against the test apiserver, in its own process."""
     ensure_namespace(control_plane, OPERATOR_NAMESPACE)
     env = {
         **os.environ,
-        **keyvault_server.client_env(),  # trust the Key Vault emulator's CA and token endpoint
+        # what each backend type needs: the emulators' CAs and token endpoints, and the
+        # operator's "own" cloud identity, usable only in the operator's namespace and
+        # the one namespace the tenancy tests allow
+        **operator_environment,
         "KUBECONFIG": str(control_plane.kubeconfig),
         "SCAIVAULT_OPERATOR_NAMESPACE": OPERATOR_NAMESPACE,
-        # the operator's "own" cloud identity: moto's keys, usable only in the
-        # operator's namespace and the one namespace the tenancy tests allow
-        "AWS_ACCESS_KEY_ID": moto_server.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": moto_server.secret_access_key,
         "SCAIVAULT_AMBIENT_IDENTITY_NAMESPACES": AMBIENT_NAMESPACE,
         # moto on loopback stands in for the cloud's own endpoint there
         "SCAIVAULT_AMBIENT_IDENTITY_ENDPOINTS": "127.0.0.1",

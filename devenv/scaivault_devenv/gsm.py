@@ -12,7 +12,7 @@ JSON files under ``state_dir/keys/`` and trusts them in the emulator:
 - ``viewer``: lists and metadata only, so reading a value is PERMISSION_DENIED.
 
 Clients reach it with ``endpoint`` (``127.0.0.1:PORT``, plaintext: see
-:mod:`scaivault_federation.backends.google_auth`) and one of these keys as
+:mod:`scaivault_federation.backends.google.auth`) and one of these keys as
 ``credentials.json``. Synchronous helpers write example data through the real
 client library with the admin key.
 """

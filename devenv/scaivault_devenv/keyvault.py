@@ -233,6 +233,10 @@ class KeyVaultServer(LocalServer):
             {"status": status, "times": times, "retry_after": retry_after},
         )
 
+    def clear_faults(self) -> None:
+        """Drop the injected answers not given yet."""
+        self.admin("DELETE", "/_emulator/faults")
+
     def secret_client(self) -> Any:
         """A synchronous ``azure.keyvault.secrets.SecretClient`` with the dev credentials."""
         from azure.identity import ClientSecretCredential

@@ -26,7 +26,8 @@ Not emulated: keys, certificates, backup/restore, RBAC or access policies
 (every valid token may do everything), tags filtering, purge protection,
 soft-delete retention, and throttling unless asked for through
 ``POST /_emulator/faults`` (``{"status": 429, "times": 1, "retry_after": 2}``;
-the next vault calls answer with that status). ``GET /_emulator/stats``
+the next vault calls answer with that status; ``DELETE /_emulator/faults`` drops those
+still pending). ``GET /_emulator/stats``
 counts the secrets a listing returns. State lives in memory only.
 
 Run it as ``python -m scaivault_devenv.keyvault_emulator`` (see
@@ -307,6 +308,10 @@ class Emulator:
         self.faults.extend([fault] * int(body.get("times", 1)))
         return web.json_response({"pending": len(self.faults)})
 
+    async def clear_faults(self, request: web.Request) -> web.Response:
+        self.faults.clear()
+        return web.json_response({"pending": 0})
+
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
@@ -316,6 +321,7 @@ class Emulator:
         r.add_get("/healthz", self.health)
         r.add_get("/_emulator/stats", self.stats)
         r.add_post("/_emulator/faults", self.add_faults)
+        r.add_delete("/_emulator/faults", self.clear_faults)
         self.issuer.add_routes(app)
         r.add_get("/secrets", self.list_secrets)
         r.add_put("/secrets/{name}", self.set_secret)

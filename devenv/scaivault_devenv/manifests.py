@@ -1,11 +1,13 @@
 """deploy/: the chart's default render as plain manifests, plus a Namespace.
 
-``python -m scaivault_devenv.manifests`` (or ``hack/render-deploy.sh``) copies
-the canonical CRD from crds/ into the chart, then rewrites deploy/ from
-``helm template``; ``tests/chart/test_deploy.py`` checks that deploy/ still
-equals what this would write. Each template (and each CRD file) becomes one
-file, its documents exactly as helm printed them, without helm's ``# Source:``
-comment lines (and the blank line helm adds after a CRD file).
+``python -m scaivault_devenv.manifests`` (or ``hack/render-deploy.sh``)
+regenerates the backend types' part of the canonical CRD (:mod:`.backend_crd`)
+and the cluster CRD (:mod:`.cluster_crd`), copies the CRDs from crds/ into the
+chart, then rewrites deploy/ from ``helm template``;
+``tests/chart/test_deploy.py`` checks that deploy/ still equals what this would
+write. Each template (and each CRD file) becomes one file, its documents exactly
+as helm printed them, without helm's ``# Source:`` comment lines (and the blank
+line helm adds after a CRD file).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import cluster_crd
+from . import backend_crd, cluster_crd
 from .checkout import ROOT
 from .helm import CHART, DEPLOY, NAMESPACE, RELEASE, find_helm, render_text
 
@@ -79,6 +81,7 @@ def expected_files(helm: Path) -> dict[str, str]:
 
 
 def write(helm: Path) -> list[Path]:
+    backend_crd.write()
     cluster_crd.write()
     written = []
     for crd in sorted((ROOT / "crds").glob("*.yaml")):

@@ -16,6 +16,7 @@ import logging
 import signal
 from collections.abc import Iterator
 
+from .backends.registry import quiet_loggers
 from .controller import Controller
 from .heap import trim_periodically
 from .liveness import serve_liveness
@@ -28,19 +29,12 @@ log = logging.getLogger(__name__)
 #: logged once the operator watches its backends (what a test or a script waits for)
 STARTED = "operator started"
 
+#: client libraries' loggers besides the backend SDKs' (each type names its own)
 QUIET_LOGGERS = (
     "aiohttp.access",
     "aiohttp.client",
-    "botocore",
-    "boto3",
-    "s3transfer",
     "urllib3",
     "requests",
-    "hvac",
-    "azure",
-    "msal",
-    "google",
-    "grpc",
     "hpack",
     "kubernetes",
 )
@@ -53,7 +47,7 @@ def configure_logging(verbose: bool = False) -> None:
     )
     # Client libraries log request and response bodies at DEBUG, which would put
     # secret values in the log: they stay at WARNING whatever the verbosity.
-    for name in QUIET_LOGGERS:
+    for name in (*QUIET_LOGGERS, *quiet_loggers()):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

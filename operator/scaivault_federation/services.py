@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from .backends.base import SecretBackend
 from .backends.bound_tokens import BoundTokens
 from .backends.credentials import connect
-from .backends.registry import BackendEnvironment
+from .backends.factory import BackendEnvironment
 from .k8s.backend_store import BackendStores
 from .k8s.client import KubeClient
 from .k8s.config import KubeConnection, load_connection

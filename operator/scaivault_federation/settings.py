@@ -1,7 +1,8 @@
 """Every knob of the operator and the API, in one model.
 
 Values come from the environment (``SCAIVAULT_*``, plus the standard
-``KUBECONFIG``, ``KUBERNETES_SERVICE_*`` and Azure identity variables) and
+``KUBECONFIG``, ``KUBERNETES_SERVICE_*`` and the variables a backend type's own
+settings read, such as its SDK's identity variables) and
 from command-line flags, which win. They are validated once, when a command
 starts: an invalid value stops it with a message naming the setting, its
 variable and its flag. This is the only module that reads the process
@@ -28,18 +29,11 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .backends.allowlist import parse_patterns, system_resolver
-from .backends.registry import BackendEnvironment
-from .backends.tenancy import CONTAINER_FIELDS, TenancyPolicy, parse_selector
+from .backends.factory import BackendEnvironment
+from .backends.registry import ClientSettings, container_fields
+from .backends.tenancy import TenancyPolicy, parse_selector
 
 ENV_PREFIX = "SCAIVAULT_"
-
-#: Azure identity variables the Azure backend honours, as AKS workload identity sets them
-AZURE_IDENTITY_VARIABLES = (
-    "AZURE_AUTHORITY_HOST",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_ID",
-)
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -53,8 +47,9 @@ class InvalidSettingsError(ValueError):
     """A setting has a value the program cannot run with; the message names it."""
 
 
-class Settings(BaseSettings):
-    """The settings of ``scaivault-federation run`` and ``scaivault-federation api``."""
+class Settings(BaseSettings, ClientSettings):
+    """The settings of ``scaivault-federation run`` and ``scaivault-federation api``
+    (with the backend types' own, :class:`~.backends.registry.ClientSettings`)."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -174,32 +169,9 @@ class Settings(BaseSettings):
     )
     remote_containers: dict[str, dict[str, dict[str, tuple[str, ...]]]] = Field(
         default_factory=dict,
-        description='JSON: namespace (or "*") -> backend type -> container field (Vault '
-        "endpoint, namespace; AWS region, roleArn, endpoint; Azure vaultUrl; Google project, "
-        "endpoint) -> patterns its value must match (unset: any)",
-    )
-    azure_ca_bundle: Path | None = Field(
-        default=None, description="PEM bundle the Azure backend trusts instead of the system's"
-    )
-    azure_authority_host: str | None = Field(
-        default=None,
-        validation_alias=_standard("AZURE_AUTHORITY_HOST"),
-        description="Entra ID authority for the Azure backend's own identity",
-    )
-    azure_federated_token_file: str | None = Field(
-        default=None,
-        validation_alias=_standard("AZURE_FEDERATED_TOKEN_FILE"),
-        description="workload identity token file (set by AKS)",
-    )
-    azure_tenant_id: str | None = Field(
-        default=None,
-        validation_alias=_standard("AZURE_TENANT_ID"),
-        description="workload identity tenant (set by AKS)",
-    )
-    azure_client_id: str | None = Field(
-        default=None,
-        validation_alias=_standard("AZURE_CLIENT_ID"),
-        description="workload or managed identity client id (set by AKS)",
+        description='JSON: namespace (or "*") -> backend type -> container field ('
+        + "; ".join(f"{t}: {', '.join(f)}" for t, f in container_fields().items())
+        + ") -> patterns its value must match (unset: any)",
     )
 
     # --- the HTTP API (api) -------------------------------------------------------------
@@ -348,9 +320,10 @@ class Settings(BaseSettings):
     def _known_container_fields(
         cls, value: dict[str, dict[str, dict[str, tuple[str, ...]]]]
     ) -> dict[str, dict[str, dict[str, tuple[str, ...]]]]:
+        containers = container_fields()
         for namespace, types in value.items():
             for backend_type, fields in types.items():
-                known = CONTAINER_FIELDS.get(backend_type)
+                known = containers.get(backend_type)
                 if known is None:
                     raise ValueError(f"{namespace}: unknown backend type {backend_type!r}")
                 for name in fields:
@@ -415,15 +388,8 @@ class Settings(BaseSettings):
     def backend_environment(self, operator_namespace: str = "") -> BackendEnvironment:
         """What every backend client gets from the operator's settings; the operator's
         own namespace may always use its identity."""
-        identity = {
-            name: value
-            for name in AZURE_IDENTITY_VARIABLES
-            if (value := getattr(self, name.lower())) is not None
-        }
         return BackendEnvironment(
             allowed_endpoints=self.allowed_endpoints,
-            azure_ca_bundle=self.azure_ca_bundle,
-            azure_identity=identity,
             tenancy=TenancyPolicy(
                 operator_namespace=self.operator_namespace or operator_namespace,
                 ambient_namespaces=frozenset(self.ambient_identity_namespaces),
@@ -433,6 +399,7 @@ class Settings(BaseSettings):
                 ambient_endpoints=self.ambient_identity_endpoints,
             ),
             resolver=system_resolver,
+            settings=self,
         )
 
 
@@ -462,7 +429,11 @@ def describe_invalid(exc: ValidationError) -> str:
 def settings_table() -> list[tuple[str, str, str, str]]:
     """(variable, setting, default, description) of every setting, for the README."""
     rows = []
-    for name, info in Settings.model_fields.items():
+    # the backend types' own settings (composed in as a base class) after the rest
+    fields = sorted(
+        Settings.model_fields.items(), key=lambda f: f[0] in ClientSettings.model_fields
+    )
+    for name, info in fields:
         default = info.get_default(call_default_factory=True)
         shown = "" if default is None or default in ((), {}) else str(default)
         rows.append((variable_of(name), name, shown, info.description or ""))

@@ -5,24 +5,24 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from scaivault_devenv.moto import MotoServer
 from scaivault_federation.backends import Credentials, SecretBackend
-from scaivault_federation.backends.aws import BATCH_SIZE, AwsSecretsManagerBackend
-from scaivault_federation.models.config import AwsConfig
+from scaivault_federation.backends.aws.backend import BATCH_SIZE, AwsSecretsManagerBackend
+from scaivault_federation.backends.aws.config import AwsConfig
 
-from .harness import ValueKind
+from .harness import Harness, Value, ValueKind, registered
 
 # A listing page this small makes the contract suite cross several pages.
 PAGE_SIZE = 5
 
 
-def put_secret(client: Any, name: str, value: str | bytes | dict[str, str]) -> None:
+def put_secret(client: Any, name: str, value: Value) -> None:
     """Create ``name`` or give it a new current version (through the admin client)."""
     if isinstance(value, dict):
         value = json.dumps(value)
@@ -46,62 +46,72 @@ def key_credentials(server: MotoServer) -> Credentials:
     )
 
 
-class AwsHarness:
+@registered
+class AwsHarness(Harness[MotoServer]):
     backend_type = "aws-secrets-manager"
-    value_kinds: frozenset[ValueKind] = frozenset({"json", "string", "binary"})
+    short = "aws"
+    server_fixture = "moto_server"
+    value_kinds: ClassVar[frozenset[ValueKind]] = frozenset({"json", "string", "binary"})
     page_size = PAGE_SIZE
     bad_credential = "AKIABADCANARY7C1F0000"
 
     def __init__(self, server: MotoServer, tmp: Path) -> None:
-        self.server = server
-        self.tmp = tmp
+        super().__init__(server, tmp)
         self.admin = server.client("secretsmanager")
-        self.opened: list[SecretBackend] = []
+        self.credential_canary = server.secret_access_key
 
-    def new_prefix(self) -> str:
-        return f"contract-{uuid.uuid4().hex[:10]}/"
-
-    def put(self, path: str, value: str | bytes | dict[str, str]) -> None:
+    def put(self, path: str, value: Value) -> None:
         put_secret(self.admin, path, value)
 
-    def _make(self, server: MotoServer, credentials: Credentials) -> SecretBackend:
-        backend = AwsSecretsManagerBackend(
-            aws_config(server), credentials, page_size=self.page_size
-        )
-        self.opened.append(backend)
-        return backend
+    def switch_off(self, path: str) -> None:
+        self.admin.delete_secret(SecretId=path, RecoveryWindowInDays=7)  # pending deletion
 
-    async def backend(self, *, bad_credentials: bool = False) -> SecretBackend:
-        if bad_credentials:
-            credentials = Credentials(
-                {
-                    "access_key_id": self.bad_credential.encode(),
-                    "secret_access_key": b"bad-secret-canary-5d0e",
-                }
-            )
-        else:
-            credentials = key_credentials(self.server)
-        return self._make(self.server, credentials)
+    def delete(self, path: str) -> None:
+        self.admin.delete_secret(SecretId=path, ForceDeleteWithoutRecovery=True)
 
-    async def stopped_backend(self) -> SecretBackend:
+    def credentials(self, *, bad: bool = False) -> dict[str, str]:
+        if bad:
+            return {
+                "access_key_id": self.bad_credential,
+                "secret_access_key": "bad-secret-canary-5d0e",
+            }
+        return {
+            "access_key_id": self.server.access_key_id,
+            "secret_access_key": self.server.secret_access_key,
+        }
+
+    async def make(self, server: MotoServer, credentials: Credentials) -> SecretBackend:
+        return AwsSecretsManagerBackend(aws_config(server), credentials, page_size=PAGE_SIZE)
+
+    def spare_server(self) -> MotoServer:
         spare = MotoServer(self.tmp / f"spare-{uuid.uuid4().hex[:6]}", iam_auth=False)
         spare.start()
-        try:
-            backend = self._make(spare, key_credentials(spare))
-            await backend.probe()
-        finally:
-            spare.stop()
-        return backend
+        return spare
+
+    def spare_credentials(self, spare: MotoServer) -> Credentials:
+        return key_credentials(spare)
 
     def expected_list_calls(self, secrets_in_one_folder: int) -> int:
-        return max(1, math.ceil(secrets_in_one_folder / self.page_size))
+        return max(1, math.ceil(secrets_in_one_folder / PAGE_SIZE))
 
     def expected_batch_calls(self, paths: int) -> int:
         return math.ceil(paths / BATCH_SIZE)
 
-    async def close(self) -> None:
-        for backend in self.opened:
-            await backend.close()
+    def spec_config(self, credentials_path: str) -> dict[str, Any]:
+        return {
+            "region": self.server.region,
+            "endpoint": self.server.endpoint,
+            "credentialsPath": credentials_path,
+        }
+
+    @classmethod
+    def operator_environment(cls, server: MotoServer) -> dict[str, str]:
+        # the operator's "own" cloud identity: moto's keys, usable only in the operator's
+        # namespace and the namespaces allowed an ambient identity
+        return {
+            "AWS_ACCESS_KEY_ID": server.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": server.secret_access_key,
+        }
 
 
 @pytest.fixture(scope="session")
@@ -109,10 +119,3 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
     """moto with IAM authentication on; ``access_key_id``/``secret_access_key`` are admin keys."""
     with MotoServer(tmp_path_factory.mktemp("moto")) as server:
         yield server
-
-
-@pytest.fixture
-async def aws_harness(moto_server: MotoServer, tmp_path: Path) -> AsyncIterator[AwsHarness]:
-    harness = AwsHarness(moto_server, tmp_path)
-    yield harness
-    await harness.close()

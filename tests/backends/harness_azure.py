@@ -7,30 +7,32 @@ import json
 import math
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from scaivault_devenv.keyvault import KeyVaultServer
 from scaivault_federation.backends import Credentials, SecretBackend
-from scaivault_federation.backends.azure import BINARY_CONTENT_TYPE, AzureKeyVaultBackend
-from scaivault_federation.backends.azure_auth import AUTHORITY_ENV
+from scaivault_federation.backends.azure.auth import AUTHORITY_ENV
+from scaivault_federation.backends.azure.backend import BINARY_CONTENT_TYPE, AzureKeyVaultBackend
+from scaivault_federation.backends.azure.config import AzureConfig
 from scaivault_federation.backends.naming import azure_name
-from scaivault_federation.models.config import AzureConfig
 
-from .harness import ValueKind
+from .harness import Harness, Value, ValueKind, registered
 
 # A listing page this small makes the contract suite cross several pages.
 PAGE_SIZE = 5
+#: the Retry-After of the throttled answers the harness has the emulator give
+THROTTLE_SECONDS = 20
 
 
 def put_value(
     server: KeyVaultServer,
     path: str,
-    value: str | bytes | dict[str, str],
+    value: Value,
     *,
     client: Any = None,
     enabled: bool = True,
@@ -89,66 +91,71 @@ def keyvault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyVau
         server.stop()
 
 
-class AzureHarness:
+@registered
+class AzureHarness(Harness[KeyVaultServer]):
     backend_type = "azure-key-vault"
-    value_kinds: frozenset[ValueKind] = frozenset({"json", "string", "binary"})
+    short = "azure"
+    server_fixture = "keyvault_server"
+    value_kinds: ClassVar[frozenset[ValueKind]] = frozenset({"json", "string", "binary"})
     page_size = PAGE_SIZE
+    throttles = True
     bad_credential = "azure-bad-client-secret-canary-3d9a"
 
     def __init__(self, server: KeyVaultServer, tmp: Path) -> None:
-        self.server = server
-        self.tmp = tmp
+        super().__init__(server, tmp)
         self.client = server.secret_client()
-        self.opened: list[SecretBackend] = []
+        self.credential_canary = server.client_secret
+        self.throttled = False
 
-    def new_prefix(self) -> str:
-        return f"contract-{uuid.uuid4().hex[:10]}/"
-
-    def put(self, path: str, value: str | bytes | dict[str, str]) -> None:
+    def put(self, path: str, value: Value) -> None:
         put_value(self.server, path, value, client=self.client)
 
-    def _make(self, server: KeyVaultServer, secret: str) -> SecretBackend:
-        backend = AzureKeyVaultBackend(
+    def switch_off(self, path: str) -> None:
+        self.client.update_secret_properties(azure_name(path), enabled=False)
+
+    def delete(self, path: str) -> None:
+        self.client.begin_delete_secret(azure_name(path)).wait()
+
+    async def throttle(self) -> float:
+        self.throttled = True
+        self.server.inject_faults(429, times=1000, retry_after=THROTTLE_SECONDS)
+        return THROTTLE_SECONDS
+
+    def credentials(self, *, bad: bool = False) -> dict[str, str]:
+        return {"client_secret": self.bad_credential if bad else self.server.client_secret}
+
+    async def make(self, server: KeyVaultServer, credentials: Credentials) -> SecretBackend:
+        return AzureKeyVaultBackend(
             azure_config(server),
-            secret_credentials(secret),
+            credentials,
             connection_verify=str(server.ca_bundle),
             env={AUTHORITY_ENV: server.authority_host},
-            page_size=self.page_size,
+            page_size=PAGE_SIZE,
         )
-        self.opened.append(backend)
-        return backend
 
-    async def backend(self, *, bad_credentials: bool = False) -> SecretBackend:
-        secret = self.bad_credential if bad_credentials else self.server.client_secret
-        return self._make(self.server, secret)
-
-    async def stopped_backend(self) -> SecretBackend:
+    def spare_server(self) -> KeyVaultServer:
         spare = KeyVaultServer(self.tmp / f"spare-{uuid.uuid4().hex[:6]}")
         spare.start()
-        try:
-            backend = self._make(spare, spare.client_secret)
-            await backend.probe()
-        finally:
-            spare.stop()
-        return backend
+        return spare
 
     def expected_list_calls(self, secrets_in_one_folder: int) -> int:
         # Key Vault has no name filter: a listing pages through the whole vault
-        return max(1, math.ceil(self.server.secret_count() / self.page_size))
+        return max(1, math.ceil(self.server.secret_count() / PAGE_SIZE))
 
-    def expected_batch_calls(self, paths: int) -> int:
-        return paths  # Key Vault has no batch read
+    def spec_config(self, credentials_path: str) -> dict[str, Any]:
+        return {
+            "vaultUrl": self.server.vault_url,
+            "tenantId": self.server.tenant_id,
+            "clientId": self.server.client_id,
+            "credentialsPath": credentials_path,
+        }
+
+    @classmethod
+    def operator_environment(cls, server: KeyVaultServer) -> dict[str, str]:
+        return server.client_env()  # trust the emulator's CA and token endpoint
 
     async def close(self) -> None:
-        for backend in self.opened:
-            await backend.close()
+        await super().close()
+        if self.throttled:
+            self.server.clear_faults()
         self.client.close()
-
-
-@pytest.fixture
-async def azure_harness(
-    keyvault_server: KeyVaultServer, tmp_path: Path
-) -> AsyncIterator[AzureHarness]:
-    harness = AzureHarness(keyvault_server, tmp_path)
-    yield harness
-    await harness.close()

@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
 from scaivault_devenv.gsm import GoogleEmulator, make_service_account_key
 from scaivault_federation.backends import Credentials, SecretBackend
-from scaivault_federation.backends.google import GoogleSecretManagerBackend
+from scaivault_federation.backends.google.backend import GoogleSecretManagerBackend
+from scaivault_federation.backends.google.config import GoogleConfig
 from scaivault_federation.backends.naming import google_name
-from scaivault_federation.models.config import GoogleConfig
 
-from .harness import ValueKind
+from .harness import Harness, Value, ValueKind, registered
 
 # A listing page this small makes the contract suite cross several pages.
 PAGE_SIZE = 4
@@ -26,65 +27,70 @@ def key_credentials(emulator: GoogleEmulator, account: str = "reader") -> Creden
     return Credentials({"credentials.json": emulator.key_json(account).encode()})
 
 
-def put_value(emulator: GoogleEmulator, path: str, value: str | bytes | dict[str, str]) -> int:
+def put_value(emulator: GoogleEmulator, path: str, value: Value) -> int:
     """A new latest version at backend path ``path`` (JSON text for a map)."""
     data = json.dumps(value) if isinstance(value, dict) else value
     return emulator.put(google_name(path), data)
 
 
-class GoogleHarness:
+def private_key_line(key: dict[str, str]) -> str:
+    """A line from the middle of a service-account key's private key."""
+    return key["private_key"].splitlines()[1]
+
+
+@registered
+class GoogleHarness(Harness[GoogleEmulator]):
     backend_type = "google-secret-manager"
-    value_kinds: frozenset[ValueKind] = frozenset({"json", "string", "binary"})
+    short = "google"
+    server_fixture = "gsm_emulator"
+    value_kinds: ClassVar[frozenset[ValueKind]] = frozenset({"json", "string", "binary"})
     page_size = PAGE_SIZE
+    lists_switched_off = True  # a listing shows secrets, not their versions
 
     def __init__(self, emulator: GoogleEmulator, tmp: Path) -> None:
-        self.emulator = emulator
-        self.tmp = tmp
-        self.opened: list[SecretBackend] = []
+        super().__init__(emulator, tmp)
+        self.key = emulator.key_json()
+        self.credential_canary = private_key_line(json.loads(self.key))
         # a well-formed key of an account the emulator does not trust
         impostor, _ = make_service_account_key(emulator.project, "impostor")
         self._bad_key = json.dumps(impostor)
-        self.bad_credential = impostor["private_key"].splitlines()[1]
+        self.bad_credential = private_key_line(impostor)
+        self.latest: dict[str, int] = {}
 
-    def new_prefix(self) -> str:
-        return f"contract-{uuid.uuid4().hex[:10]}/"
+    def put(self, path: str, value: Value) -> None:
+        self.latest[path] = put_value(self.server, path, value)
 
-    def put(self, path: str, value: str | bytes | dict[str, str]) -> None:
-        put_value(self.emulator, path, value)
+    def switch_off(self, path: str) -> None:
+        self.server.disable_version(google_name(path), self.latest[path])
 
-    def _make(self, emulator: GoogleEmulator, credentials: Credentials) -> SecretBackend:
+    def delete(self, path: str) -> None:
+        self.server.delete_secret(google_name(path))
+
+    def credentials(self, *, bad: bool = False) -> dict[str, str]:
+        return {"credentials.json": self._bad_key if bad else self.key}
+
+    async def make(self, emulator: GoogleEmulator, credentials: Credentials) -> SecretBackend:
         config = GoogleConfig(project=emulator.project, endpoint=emulator.endpoint)
-        backend = GoogleSecretManagerBackend(config, credentials, page_size=self.page_size)
-        self.opened.append(backend)
-        return backend
+        return GoogleSecretManagerBackend(config, credentials, page_size=PAGE_SIZE)
 
-    async def backend(self, *, bad_credentials: bool = False) -> SecretBackend:
-        if bad_credentials:
-            return self._make(
-                self.emulator, Credentials({"credentials.json": self._bad_key.encode()})
-            )
-        return self._make(self.emulator, key_credentials(self.emulator))
-
-    async def stopped_backend(self) -> SecretBackend:
+    def spare_server(self) -> GoogleEmulator:
         spare = GoogleEmulator(self.tmp / f"spare-{uuid.uuid4().hex[:6]}")
         spare.start()
-        try:
-            backend = self._make(spare, key_credentials(spare))
-            await backend.probe()
-        finally:
-            spare.stop()
-        return backend
+        return spare
+
+    def spare_credentials(self, spare: GoogleEmulator) -> Credentials:
+        return key_credentials(spare)
 
     def expected_list_calls(self, secrets_in_one_folder: int) -> int:
         # the name filter leaves only this prefix's secrets: full pages, then the rest
-        return max(1, math.ceil(secrets_in_one_folder / self.page_size))
+        return max(1, math.ceil(secrets_in_one_folder / PAGE_SIZE))
 
-    def expected_batch_calls(self, paths: int) -> int:
-        return paths  # Secret Manager has no batch read
-
-    async def close(self) -> None:
-        for backend in self.opened:
-            await backend.close()
+    def spec_config(self, credentials_path: str) -> dict[str, Any]:
+        return {
+            "project": self.server.project,
+            "endpoint": self.server.endpoint,
+            "credentialsPath": credentials_path,
+        }
 
 
 @pytest.fixture(scope="session")
@@ -92,12 +98,3 @@ def gsm_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GoogleEmu
     """The Secret Manager emulator with authentication on (keys: admin, reader, viewer)."""
     with GoogleEmulator(tmp_path_factory.mktemp("gsm")) as emulator:
         yield emulator
-
-
-@pytest.fixture
-async def google_harness(
-    gsm_emulator: GoogleEmulator, tmp_path: Path
-) -> AsyncIterator[GoogleHarness]:
-    harness = GoogleHarness(gsm_emulator, tmp_path)
-    yield harness
-    await harness.close()

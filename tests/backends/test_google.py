@@ -23,22 +23,21 @@ from scaivault_federation.backends import (
     InvalidBackendConfigError,
     SecretNotFoundError,
     ThrottledError,
-    create_backend,
 )
-from scaivault_federation.backends.google import (
-    GoogleSecretManagerBackend,
-    _map_error,
-    _name_filter,
-    crc32c,
-)
-from scaivault_federation.backends.google_auth import (
+from scaivault_federation.backends.google.auth import (
     CLOUD_PLATFORM,
     grpc_target,
     open_client,
     plan_connection,
 )
+from scaivault_federation.backends.google.backend import (
+    GoogleSecretManagerBackend,
+    _map_error,
+    _name_filter,
+    crc32c,
+)
+from scaivault_federation.backends.google.config import GoogleConfig
 from scaivault_federation.backends.naming import google_name
-from scaivault_federation.models.config import BackendType, GoogleConfig
 
 from .harness_google import key_credentials, put_value
 
@@ -209,18 +208,6 @@ async def test_an_emulator_without_authentication_is_reached_anonymously(
     backend = make(anonymous_emulator, opened, account=None)
     assert await backend.probe() > 0
     assert (await backend.get_secret("open/value")).value == "v"
-
-
-async def test_the_registry_builds_this_backend_without_calling_out(
-    gsm_emulator: GoogleEmulator,
-) -> None:
-    config = GoogleConfig(project=gsm_emulator.project, endpoint=gsm_emulator.endpoint)
-    backend = await create_backend(
-        BackendType.GOOGLE_SECRET_MANAGER, config, key_credentials(gsm_emulator)
-    )
-    assert isinstance(backend, GoogleSecretManagerBackend)
-    assert backend.calls.total() == 0
-    await backend.close()
 
 
 # -- identity and transport (no server) ---------------------------------------------------

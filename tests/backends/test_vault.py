@@ -25,17 +25,11 @@ from scaivault_federation.backends import (
     Credentials,
     InvalidBackendConfigError,
     SecretNotFoundError,
-    ThrottledError,
-    create_backend,
-    registered_types,
 )
-from scaivault_federation.backends.vault import VaultBackend
-from scaivault_federation.models.config import (
-    AwsConfig,
-    BackendType,
-    VaultAuthMethod,
-    VaultConfig,
-)
+from scaivault_federation.backends.aws.config import AwsConfig
+from scaivault_federation.backends.factory import create_backend
+from scaivault_federation.backends.vault.backend import VaultBackend
+from scaivault_federation.backends.vault.config import VaultAuthMethod, VaultConfig
 
 
 class VaultServer(Protocol):
@@ -171,18 +165,6 @@ async def test_listing_an_absent_prefix_is_empty(make_backend: BackendMaker) -> 
     assert backend.calls.get("list", "not_found") == 1
 
 
-async def test_listing_everything_spells_kv2_paths_with_data(
-    bao: VaultServer, make_backend: BackendMaker
-) -> None:
-    root = unique()
-    write_v2(bao, f"{root}/deep/one", {"k": "v"})
-    backend = await make_backend()
-
-    paths = {ref.path for ref in await backend.list_secrets("")}
-
-    assert f"secret/data/{root}/deep/one" in paths
-
-
 async def test_paths_without_the_data_segment_are_accepted(
     bao: VaultServer, make_backend: BackendMaker
 ) -> None:
@@ -196,22 +178,6 @@ async def test_paths_without_the_data_segment_are_accepted(
     assert [ref.path for ref in refs] == [f"secret/{root}/app/db"]
     assert secret.path == f"secret/{root}/app/db"
     assert secret.value == {"user": "app"}
-
-
-async def test_deleted_latest_version_is_neither_listed_nor_read(
-    bao: VaultServer, make_backend: BackendMaker
-) -> None:
-    root = unique()
-    write_v2(bao, f"{root}/kept", {"k": "v"})
-    write_v2(bao, f"{root}/gone", {"k": "v"})
-    admin(bao, "DELETE", f"secret/data/{root}/gone")
-    backend = await make_backend()
-
-    refs = await backend.list_secrets(f"secret/data/{root}/")
-
-    assert [ref.path for ref in refs] == [f"secret/data/{root}/kept"]
-    with pytest.raises(SecretNotFoundError):
-        await backend.get_secret(f"secret/data/{root}/gone")
 
 
 # -- KV v2 reads ----------------------------------------------------------------------------
@@ -241,25 +207,6 @@ async def test_get_of_a_missing_path_is_not_found(make_backend: BackendMaker) ->
 
     assert not caught.value.retryable
     assert backend.calls.get("read", "not_found") == 1
-
-
-async def test_get_many_reports_found_and_missing(
-    bao: VaultServer, make_backend: BackendMaker
-) -> None:
-    root = unique()
-    present = [f"secret/data/{root}/s{i}" for i in range(12)]
-    for i in range(12):
-        write_v2(bao, f"{root}/s{i}", {"i": str(i)})
-    missing = f"secret/data/{root}/nope"
-    backend = await make_backend()
-
-    result = await backend.get_many([*present[:6], missing, *present[6:], present[0]])
-
-    assert set(result.found) == set(present)
-    assert result.found[present[3]].value == {"i": "3"}
-    assert result.missing == [missing]
-    assert result.failed == {}
-    assert backend.calls.get("read") == 13
 
 
 async def test_invalid_paths_are_rejected_without_a_call(make_backend: BackendMaker) -> None:
@@ -333,27 +280,17 @@ async def test_namespace_header_is_sent(bao: VaultServer, make_backend: BackendM
 # -- authentication ------------------------------------------------------------------------
 
 
-async def test_bad_token_is_an_authentication_error_without_secrets(
-    bao: VaultServer, make_backend: BackendMaker
+async def test_a_bad_token_is_refused_by_the_first_call_without_a_login(
+    make_backend: BackendMaker,
 ) -> None:
-    root = unique()
-    value = "value-that-must-not-leak-" + uuid.uuid4().hex
-    write_v2(bao, f"{root}/db", {"password": value})
-    bad_token = "s.not-a-real-token-" + uuid.uuid4().hex
-    backend = await make_backend({"token": bad_token.encode()})
+    backend = await make_backend({"token": b"s.not-a-real-token"})
 
-    with pytest.raises(AuthenticationError) as caught:
-        await backend.get_secret(f"secret/data/{root}/db")
-    with pytest.raises(AuthenticationError) as probed:
+    with pytest.raises(AuthenticationError):
+        await backend.get_secret(f"secret/data/{unique()}/db")
+    with pytest.raises(AuthenticationError):
         await backend.probe()
 
-    for error in (caught.value, probed.value):
-        assert bad_token not in str(error)
-        assert value not in str(error)
-        assert not error.retryable
-    assert backend.calls.get("mounts", "auth_failed") == 1
-    assert backend.calls.get("probe", "auth_failed") == 1
-    assert backend.calls.get("login") == 0
+    assert backend.calls.snapshot() == {("mounts", "auth_failed"): 1, ("probe", "auth_failed"): 1}
 
 
 def setup_approle(server: VaultServer, root: str) -> tuple[str, str, str]:
@@ -465,15 +402,6 @@ async def test_unusable_configuration_is_rejected_up_front(
 # -- availability and probing --------------------------------------------------------------
 
 
-async def test_probe_reports_latency(make_backend: BackendMaker) -> None:
-    backend = await make_backend()
-
-    latency = await backend.probe()
-
-    assert latency > 0
-    assert backend.calls.snapshot() == {("probe", "ok"): 1}
-
-
 async def test_unreachable_server_is_unavailable(make_backend: BackendMaker) -> None:
     backend = await make_backend(endpoint=f"http://127.0.0.1:{closed_port()}")
 
@@ -487,40 +415,12 @@ async def test_unreachable_server_is_unavailable(make_backend: BackendMaker) -> 
     assert backend.calls.snapshot() == {("mounts", "unavailable"): 1, ("probe", "unavailable"): 1}
 
 
-async def test_get_many_stops_asking_an_unreachable_server(make_backend: BackendMaker) -> None:
-    backend = await make_backend(endpoint=f"http://127.0.0.1:{closed_port()}")
-    paths = [f"secret/data/app/s{i}" for i in range(20)]
-
-    result = await backend.get_many(paths)
-
-    assert set(result.failed) == set(paths)
-    assert all(isinstance(e, BackendUnavailableError) for e in result.failed.values())
-    assert backend.calls.total() < len(paths)
-
-
 # -- registry ------------------------------------------------------------------------------
-
-
-async def test_registry_builds_a_vault_backend(bao: VaultServer) -> None:
-    assert BackendType.HASHICORP_VAULT in registered_types()
-    backend = await create_backend(
-        BackendType.HASHICORP_VAULT,
-        VaultConfig(endpoint=bao.address),
-        Credentials({"token": bao.root_token.encode()}),
-    )
-    try:
-        assert isinstance(backend, VaultBackend)
-        assert backend.backend_type == "hashicorp-vault"
-        assert await backend.probe() > 0
-    finally:
-        await backend.close()
 
 
 async def test_registry_rejects_a_mismatched_config() -> None:
     with pytest.raises(InvalidBackendConfigError):
-        await create_backend(
-            BackendType.HASHICORP_VAULT, AwsConfig(region="us-east-1"), Credentials({})
-        )
+        await create_backend("hashicorp-vault", AwsConfig(region="us-east-1"), Credentials({}))
 
 
 async def test_kubernetes_auth_logs_in_with_the_provided_jwt(bao: VaultServer) -> None:
@@ -556,37 +456,6 @@ async def test_kubernetes_auth_logs_in_with_the_provided_jwt(bao: VaultServer) -
 
 
 # -- throttling and sealing ------------------------------------------------------------------
-
-
-async def test_rate_limited_reads_are_throttled_with_retry_after(
-    bao: VaultServer, make_backend: BackendMaker
-) -> None:
-    mount = unique("kv")
-    quota = unique("quota")
-    admin(bao, "POST", f"sys/mounts/{mount}", {"type": "kv", "options": {"version": "2"}})
-    for i in range(5):
-        write_v2(bao, f"s{i}", {"i": str(i)}, mount=mount)
-    admin(bao, "POST", "sys/quotas/config", {"enable_rate_limit_response_headers": True})
-    admin(
-        bao,
-        "POST",
-        f"sys/quotas/rate-limit/{quota}",
-        {"path": f"{mount}/", "rate": 1, "interval": "1s", "block_interval": "30s"},
-    )
-    backend = await make_backend()
-    try:
-        await backend.get_secret(f"{mount}/data/s0")
-        with pytest.raises(ThrottledError) as caught:
-            await backend.get_secret(f"{mount}/data/s1")
-        result = await backend.get_many([f"{mount}/data/s{i}" for i in range(5)])
-    finally:
-        admin(bao, "DELETE", f"sys/quotas/rate-limit/{quota}")
-
-    assert caught.value.retryable
-    assert caught.value.retry_after is not None
-    assert 0 < caught.value.retry_after <= 30
-    assert len(result.failed) == 5
-    assert all(isinstance(e, ThrottledError) for e in result.failed.values())
 
 
 async def test_sealed_server_is_unavailable(tmp_path: Path) -> None:

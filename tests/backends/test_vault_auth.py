@@ -19,8 +19,8 @@ from scaivault_federation.backends import (
     Credentials,
     InvalidBackendConfigError,
 )
-from scaivault_federation.backends.vault import VaultBackend
-from scaivault_federation.models.config import VaultAuthMethod, VaultConfig
+from scaivault_federation.backends.vault.backend import VaultBackend
+from scaivault_federation.backends.vault.config import VaultAuthMethod, VaultConfig
 from tests.vault_auth_setup import (
     ROLE,
     configure_cert_auth,

@@ -345,44 +345,6 @@ async def test_kubectl_get_fedb_shows_status_and_conflicts(
     assert (await row())[3] == "degraded"
 
 
-async def test_throttling_keeps_secrets_and_reports_retry_after(
-    cluster: Cluster, spare_bao: OpenBaoServer
-) -> None:
-    mount = f"kv-{uuid.uuid4().hex[:6]}"
-    spare_bao.enable_kv_v2(mount)
-    for i in range(3):
-        spare_bao.request("POST", f"/v1/{mount}/data/s{i}", {"data": {"v": str(i)}})
-    await cluster.put_credentials("creds-vault", {"token": spare_bao.root_token})
-    await cluster.create_backend(
-        "throttled",
-        {
-            "type": "hashicorp-vault",
-            "config": {"endpoint": spare_bao.address, "authConfigPath": "creds/vault"},
-            "pathMapping": {"app/**": f"{mount}/data/**"},
-            "mode": "sync",
-            "syncInterval": "10m",
-        },
-    )
-    await cluster.wait_status("throttled", lambda s: s.get("secretsSynced") == 3)
-    before = {s["metadata"]["name"]: s for s in await cluster.secrets(SECRETS_ALL)}
-
-    spare_bao.request("POST", "/v1/sys/quotas/config", {"enable_rate_limit_response_headers": True})
-    spare_bao.request(
-        "POST",
-        "/v1/sys/quotas/rate-limit/bench",
-        {"path": f"{mount}/", "rate": 1, "interval": "1m", "block_interval": "1m"},
-    )
-    await cluster.sync_now("throttled")  # spends the one request the quota allows
-    status = await cluster.sync_now_failing("throttled")
-    assert status["status"] == "degraded"
-    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
-    assert ready["reason"] == "Throttled"
-    assert status["connection"]["status"] == "connected"  # reachable, just slowed down
-    after = {s["metadata"]["name"]: s for s in await cluster.secrets(SECRETS_ALL)}
-    assert after == before
-    assert "Throttled" in await event_reasons(cluster)
-
-
 async def test_operator_restart_keeps_schedules_and_honours_pending_triggers(
     cluster: Cluster, openbao: OpenBaoServer, operator: ManagedProcess, operator_log: Path
 ) -> None:

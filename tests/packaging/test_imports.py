@@ -30,9 +30,8 @@ def names():
         | {".".join(name.split(".")[:2]) for name in sys.modules if name.startswith("google.")}
     )
 before = names()
-from scaivault_federation.backends.registry import factory_for
-from scaivault_federation.models.config import BackendType
-factory_for(BackendType.AWS_SECRETS_MANAGER)
+from scaivault_federation.backends.factory import factory_for
+factory_for("aws-secrets-manager")
 after = names()
 print(json.dumps({"before": before, "after": after}))
 """

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from scaivault_federation.backends import Credentials, InvalidBackendConfigError, create_backend
+from scaivault_federation.backends import Credentials, InvalidBackendConfigError
 from scaivault_federation.backends.allowlist import is_allowed, parse_patterns
-from scaivault_federation.backends.registry import BackendEnvironment
-from scaivault_federation.models.config import AzureConfig, BackendType, VaultConfig
+from scaivault_federation.backends.azure.config import AzureConfig
+from scaivault_federation.backends.factory import BackendEnvironment, create_backend
+from scaivault_federation.backends.vault.config import VaultConfig
 
 
 @pytest.mark.parametrize(
@@ -39,20 +40,20 @@ async def test_backends_outside_the_allowlist_are_refused() -> None:
     environment = BackendEnvironment(allowed_endpoints=("vault.internal",))
     with pytest.raises(InvalidBackendConfigError, match=r"169\.254\.169\.254"):
         await create_backend(
-            BackendType.HASHICORP_VAULT,
+            "hashicorp-vault",
             VaultConfig(endpoint="http://169.254.169.254", auth_config_path="a/b"),
             Credentials({"token": b"t"}),
             environment,
         )
     with pytest.raises(InvalidBackendConfigError, match="vault_url"):
         await create_backend(
-            BackendType.AZURE_KEY_VAULT,
+            "azure-key-vault",
             AzureConfig(vault_url="https://elsewhere.example"),
             Credentials({}),
             environment,
         )
     backend = await create_backend(
-        BackendType.HASHICORP_VAULT,
+        "hashicorp-vault",
         VaultConfig(endpoint="https://vault.internal:8200", auth_config_path="a/b"),
         Credentials({"token": b"t"}),
         environment,

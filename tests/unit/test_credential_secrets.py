@@ -10,7 +10,7 @@ import pytest
 
 from scaivault_federation.backends.credentials import connect, load_credentials
 from scaivault_federation.backends.errors import InvalidBackendConfigError
-from scaivault_federation.backends.registry import BackendEnvironment
+from scaivault_federation.backends.factory import BackendEnvironment
 from scaivault_federation.backends.tenancy import TenancyPolicy
 from scaivault_federation.labels import CREDENTIALS_LABEL
 from scaivault_federation.models.secret import LocalSecret
@@ -196,11 +196,12 @@ async def test_a_keyless_secret_in_an_allowed_namespace_is_still_refused_before_
 
 def test_every_client_refuses_the_default_chain_unless_allowed() -> None:
     # the last line of defence: the clients themselves, handed no keys and no allowance
-    from scaivault_federation.backends.aws_keys import static_aws_keys
-    from scaivault_federation.backends.azure_auth import choose_credential
+    from scaivault_federation.backends.aws.keys import static_aws_keys
+    from scaivault_federation.backends.azure.auth import choose_credential
+    from scaivault_federation.backends.azure.config import AzureConfig
     from scaivault_federation.backends.base import Credentials
-    from scaivault_federation.backends.google_auth import plan_connection
-    from scaivault_federation.models.config import AzureConfig, GoogleConfig
+    from scaivault_federation.backends.google.auth import plan_connection
+    from scaivault_federation.backends.google.config import GoogleConfig
 
     none = Credentials({})
     with pytest.raises(InvalidBackendConfigError, match="'access_key_id', 'secret_access_key'"):

@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from scaivault_federation.models.config import AwsConfig, AzureConfig, GoogleConfig, VaultConfig
+from scaivault_federation.backends.aws.config import AwsConfig
+from scaivault_federation.backends.azure.config import AzureConfig
+from scaivault_federation.backends.google.config import GoogleConfig
+from scaivault_federation.backends.vault.config import VaultConfig
 from scaivault_federation.models.endpoint import (
     Endpoint,
     EndpointSyntaxError,

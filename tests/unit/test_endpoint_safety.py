@@ -14,7 +14,9 @@ from scaivault_federation.backends.allowlist import (
     check_resolved,
     is_refused_address,
 )
-from scaivault_federation.models.config import AwsConfig, AzureConfig, VaultConfig
+from scaivault_federation.backends.aws.config import AwsConfig
+from scaivault_federation.backends.azure.config import AzureConfig
+from scaivault_federation.backends.vault.config import VaultConfig
 
 from .test_endpoint_parser import METADATA_SPELLINGS
 

@@ -20,7 +20,6 @@ from scaivault_federation.api.notify.events import (
 from scaivault_federation.api.notify.routing import MappingClaim, route
 from scaivault_federation.api.notify.service import Notifications
 from scaivault_federation.models.api import FieldError
-from scaivault_federation.models.config import BackendType
 from scaivault_federation.models.kind import CLUSTER_FEDERATION_BACKEND
 from scaivault_federation.models.resource import FederationBackendResource
 
@@ -57,7 +56,7 @@ def eventbridge(name: str = "PutSecretValue", **detail: Any) -> dict[str, Any]:
 def test_eventbridge_api_calls() -> None:
     [change] = parse_eventbridge(eventbridge())
     assert change == SecretChange(
-        BackendType.AWS_SECRETS_MANAGER,
+        "aws-secrets-manager",
         "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
         "PutSecretValue",
         "prod/db/password",
@@ -65,7 +64,7 @@ def test_eventbridge_api_calls() -> None:
     )
     named = eventbridge("UpdateSecret", requestParameters={"secretId": "prod/api"})
     assert parse_eventbridge(named)[0] == SecretChange(
-        BackendType.AWS_SECRETS_MANAGER,
+        "aws-secrets-manager",
         named["id"],
         "UpdateSecret",
         "prod/api",
@@ -157,7 +156,7 @@ def pubsub(event_type: str = "SECRET_VERSION_ADD", **attributes: str) -> dict[st
 def test_pubsub_push_messages() -> None:
     [change] = parse_pubsub_push(pubsub())
     assert change == SecretChange(
-        BackendType.GOOGLE_SECRET_MANAGER,
+        "google-secret-manager",
         "2070443601311540",
         "SECRET_VERSION_ADD",
         "apps__db",
@@ -206,7 +205,7 @@ def event_grid(kind: str = "SecretNewVersionCreated", **data: Any) -> dict[str, 
 def test_event_grid_events() -> None:
     [change] = parse_event_grid([event_grid()])
     assert change == SecretChange(
-        BackendType.AZURE_KEY_VAULT,
+        "azure-key-vault",
         "00eccf70-95a7-4e7c-8299-2eb17ee9ad64",
         "SecretNewVersionCreated",
         "apps--db",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from scaivault_federation.backends.azure.settings import AzureSettings
 from scaivault_federation.cli import _parser, _settings
 from scaivault_federation.settings import InvalidSettingsError, Settings, settings_table
 
@@ -42,8 +43,9 @@ def test_azure_identity_variables_reach_the_backends(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", "/var/run/token")
     monkeypatch.setenv("SCAIVAULT_AZURE_CA_BUNDLE", "/etc/ca.pem")
     environment = Settings.load().backend_environment()
-    assert environment.azure_identity["AZURE_FEDERATED_TOKEN_FILE"] == "/var/run/token"
-    assert str(environment.azure_ca_bundle) == "/etc/ca.pem"
+    azure = environment.settings_of(AzureSettings)
+    assert azure.identity()["AZURE_FEDERATED_TOKEN_FILE"] == "/var/run/token"
+    assert str(azure.azure_ca_bundle) == "/etc/ca.pem"
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from scaivault_federation.models.config import AwsConfig, VaultConfig
+from scaivault_federation.backends.aws.config import AwsConfig
+from scaivault_federation.backends.vault.config import VaultConfig
 from scaivault_federation.models.duration import InvalidDurationError, parse_duration
 from scaivault_federation.models.spec import BackendSpec, Mode
 

@@ -11,10 +11,9 @@ import pytest
 
 from scaivault_federation.backends.credentials import connect
 from scaivault_federation.backends.errors import InvalidBackendConfigError
-from scaivault_federation.backends.registry import BackendEnvironment
+from scaivault_federation.backends.factory import BackendEnvironment
 from scaivault_federation.backends.tenancy import (
     TenancyPolicy,
-    ambient_identity_use,
     check_tenancy,
     parse_selector,
 )
@@ -53,7 +52,7 @@ AWS_KEYS = spec("aws-secrets-manager", {"region": "us-east-1", "credentialsPath"
     ],
 )
 def test_which_configs_use_the_operators_identity(backend: BackendSpec, ambient: bool) -> None:
-    assert (ambient_identity_use(backend.config) is not None) is ambient
+    assert (backend.config.ambient_identity() is not None) is ambient
 
 
 class Labels:

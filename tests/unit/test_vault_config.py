@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from scaivault_federation.models.api import FieldError, spec_from_api
-from scaivault_federation.models.base import describe_errors
-from scaivault_federation.models.config import (
-    VAULT_METHOD_FIELDS,
+from scaivault_federation.backends.vault.config import (
+    METHOD_FIELDS,
     GcpAuthType,
     VaultAuthMethod,
     VaultConfig,
 )
+from scaivault_federation.models.api import FieldError, spec_from_api
+from scaivault_federation.models.base import describe_errors
 from scaivault_federation.models.spec import BackendSpec
 
 HTTPS = "https://vault.internal:8200"
@@ -52,7 +52,7 @@ def test_each_method_takes_its_fields_and_round_trips(config: dict[str, Any]) ->
 
 
 def test_every_method_field_is_in_the_model() -> None:
-    assert set(VAULT_METHOD_FIELDS) <= set(VaultConfig.model_fields)
+    assert set(METHOD_FIELDS) <= set(VaultConfig.model_fields)
     assert set(VaultAuthMethod) == {
         "token",
         "approle",

@@ -38,9 +38,9 @@ from scaivault_federation.backends import (
     InvalidBackendConfigError,
     ThrottledError,
 )
-from scaivault_federation.backends.vault import VaultBackend
-from scaivault_federation.backends.vault_auth.gcp import GcpAuth
-from scaivault_federation.models.config import GcpAuthType, VaultAuthMethod, VaultConfig
+from scaivault_federation.backends.vault.auth.gcp import GcpAuth
+from scaivault_federation.backends.vault.backend import VaultBackend
+from scaivault_federation.backends.vault.config import GcpAuthType, VaultAuthMethod, VaultConfig
 
 LOGIN_TOKEN = "s.recorded-login-token"
 

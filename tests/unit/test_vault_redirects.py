@@ -13,8 +13,8 @@ import pytest
 
 from scaivault_federation.backends import BackendError, Credentials
 from scaivault_federation.backends.redirects import RedirectRefusedError
-from scaivault_federation.backends.vault import VaultBackend
-from scaivault_federation.models.config import VaultAuthMethod, VaultConfig
+from scaivault_federation.backends.vault.backend import VaultBackend
+from scaivault_federation.backends.vault.config import VaultAuthMethod, VaultConfig
 
 from .test_vault_login_requests import LOGIN_TOKEN, Answer, RecordingServer
 

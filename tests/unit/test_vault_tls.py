@@ -9,8 +9,8 @@ from pathlib import Path
 import certifi
 
 from scaivault_federation.backends.base import Credentials
-from scaivault_federation.backends.vault_client import _tls_context
-from scaivault_federation.models.config import VaultConfig
+from scaivault_federation.backends.vault.client import _tls_context
+from scaivault_federation.backends.vault.config import VaultConfig
 
 HTTPS = "https://vault.internal:8200"
 TOKEN = Credentials({"token": b"t"})

@@ -21,13 +21,13 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..backends.registry import config_model
 from ..k8s.backend_store import BackendStores
 from ..k8s.client import JSON
 from ..k8s.namespace_index import NamespaceIndex
 from ..k8s.reflector import Reflector, parse_each
 from ..models.api import backend_view as wire_view
 from ..models.cluster import ClusterBackendSpec, cluster_spec
-from ..models.config import CONFIG_MODELS, BackendType
 from ..models.kind import CLUSTER_FEDERATION_BACKEND, BackendKind, owned_by
 from ..models.resource import FederationBackendResource
 from ..models.spec import BackendSpec
@@ -58,10 +58,9 @@ def _lenient(raw: Mapping[str, Any], spec_model: type[BackendSpec]) -> dict[str,
         for name, info in spec_model.model_fields.items()
         if info.alias and info.alias in raw and name != "config"
     }
-    backend_type = next((t for t in BackendType if t.value == raw.get("type")), None)
-    if backend_type is None:
+    model = config_model(raw.get("type"))
+    if model is None:
         return out
-    model = CONFIG_MODELS[backend_type]
     config = raw.get("config") or {}
     out["config"] = {
         name: config[info.alias]

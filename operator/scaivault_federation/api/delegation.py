@@ -1,16 +1,16 @@
 """What a backend makes the operator do on its author's behalf, checked against what
 the author could do by hand.
 
-A backend's config can name a credentials Secret (``*_path``) and, for Vault
-``kubernetes`` and ``jwt`` auth, a ServiceAccount whose token the operator
-requests. Whoever writes the backend through the API therefore reaches that
-Secret's values and that account's tokens (they go to the backend's endpoint,
-which the author chooses). So a create, or a patch that changes the config,
-is refused 403 naming the field unless the caller may ``get`` that Secret,
-and ``create`` ``serviceaccounts/token`` for that account, in the namespace
-where the operator reads them (the backend's own; a cluster backend's: the
-operator's). A static token has no Kubernetes rights: ``secrets:read`` in
-that namespace stands for both.
+A backend's config can name a credentials Secret (by path) and, for a login with
+a ServiceAccount token (Vault's ``kubernetes`` and ``jwt`` auth), a
+ServiceAccount whose token the operator requests. Whoever writes the backend
+through the API therefore reaches that Secret's values and that account's tokens
+(they go to the backend's endpoint, which the author chooses). So a create, or a
+patch that changes the config, is refused 403 naming the field unless the caller
+may ``get`` that Secret, and ``create`` ``serviceaccounts/token`` for that
+account, in the namespace where the operator reads them (the backend's own; a
+cluster backend's: the operator's). A static token has no Kubernetes rights:
+``secrets:read`` in that namespace stands for both.
 
 ``conflict_policy: overwrite`` replaces Secrets the backend did not write (those
 that opt in: see README, "Conflicts"), so it needs ``secrets:write`` where the
@@ -23,12 +23,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..backends.credentials import (
-    CREDENTIAL_FIELDS,
-    DEFAULT_SERVICE_ACCOUNT,
-    SERVICE_ACCOUNT_AUTH,
-)
-from ..models.config import VaultConfig
+from ..backends.credentials import DEFAULT_SERVICE_ACCOUNT
 from ..models.kind import BackendKind
 from ..models.spec import BackendSpec, ConflictPolicy
 from ..paths import secret_name_for_path
@@ -50,15 +45,13 @@ class Use:
 def uses(spec: BackendSpec, home: str) -> list[Use]:
     """The credentials Secrets and the ServiceAccount ``spec`` uses in ``home``."""
     found: list[Use] = []
-    for attr in CREDENTIAL_FIELDS:
-        path = getattr(spec.config, attr, None)
-        if path is not None:
-            name = secret_name_for_path(path)
-            refusal = f"get Secret {name!r} in namespace {home!r} (secrets:read)"
-            found.append(Use(f"config.{attr}", SECRETS_READ, name, refusal))
-    config = spec.config
-    if isinstance(config, VaultConfig) and config.auth_method in SERVICE_ACCOUNT_AUTH:
-        account = config.service_account or DEFAULT_SERVICE_ACCOUNT
+    for attr, path in spec.config.credentials_paths().items():
+        name = secret_name_for_path(path)
+        refusal = f"get Secret {name!r} in namespace {home!r} (secrets:read)"
+        found.append(Use(f"config.{attr}", SECRETS_READ, name, refusal))
+    login = spec.config.service_account_login()
+    if login is not None:
+        account = login.account or DEFAULT_SERVICE_ACCOUNT
         refusal = (
             f"create a token of ServiceAccount {account!r} in namespace {home!r} "
             "(create serviceaccounts/token; for a static token, secrets:read)"

@@ -78,7 +78,7 @@ class ProxyBackends:
             error = exc
             raise
         finally:
-            labels = (*self._series(cached), cached.spec.type.value, call_result(error))
+            labels = (*self._series(cached), cached.spec.type, call_result(error))
             PROXY_READS.labels(*labels).observe(time.perf_counter() - started)
 
     def _series(self, cached: FederationBackendResource) -> tuple[str, str]:

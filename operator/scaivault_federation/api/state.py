@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from ..backends.registry import BackendEnvironment
+from ..backends.factory import BackendEnvironment
 from ..k8s.backend_store import BackendStores
 from ..k8s.secrets import SecretStore
 from .auth import Authenticator

@@ -1,7 +1,9 @@
 """Secret backends behind one async contract (:class:`SecretBackend`).
 
-The built-in backends are imported the first time their type is asked for
-(:mod:`.registry`), so importing this package loads no backend SDK.
+Each type lives in its own package (``vault``, ``aws``, ``azure``, ``google``),
+listed by :mod:`.registry`; :mod:`.factory` makes clients, importing a type's
+SDK the first time a client of that type is made, so importing this package
+loads no backend SDK.
 """
 
 from __future__ import annotations
@@ -25,19 +27,10 @@ from .errors import (
     SecretNotFoundError,
     ThrottledError,
 )
-from .registry import (
-    BackendEnvironment,
-    BackendFactory,
-    create_backend,
-    register,
-    registered_types,
-)
 
 __all__ = [
     "AuthenticationError",
-    "BackendEnvironment",
     "BackendError",
-    "BackendFactory",
     "BackendUnavailableError",
     "BatchResult",
     "CallCounter",
@@ -51,7 +44,4 @@ __all__ = [
     "SecretBackend",
     "SecretNotFoundError",
     "ThrottledError",
-    "create_backend",
-    "register",
-    "registered_types",
 ]

@@ -1,8 +1,9 @@
 """Which backend endpoints a cluster's users may point the operator at.
 
-A FederationBackend names its backend's address (``endpoint``, ``vaultUrl``),
-and the operator connects there from inside the cluster, so a namespace could
-make it probe internal addresses (SSRF). Two rules:
+A FederationBackend names its backend's address (the config fields typed as
+endpoints, :class:`~..models.config.EndpointField`), and the operator connects
+there from inside the cluster, so a namespace could make it probe internal
+addresses (SSRF). Two rules:
 
 - With the operator's ``allowed_endpoints`` setting (host patterns such as
   ``vault.internal``, ``*.vault.azure.net``, ``10.0.0.5:8200``), an endpoint
@@ -29,12 +30,9 @@ import fnmatch
 import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
 
-from ..models.config import BackendConfig, GoogleConfig
+from ..models.config import BackendConfig, EndpointField
 from ..models.endpoint import Endpoint, EndpointSyntaxError, parse_endpoint
 from .errors import InvalidBackendConfigError
-
-#: config fields that hold an address the operator connects to
-ENDPOINT_FIELDS = ("endpoint", "vault_url")
 
 REFUSED_NETWORKS = tuple(
     ipaddress.ip_network(net) for net in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
@@ -71,8 +69,9 @@ def endpoint_of(config: BackendConfig, field: str) -> Endpoint | None:
     value = getattr(config, field, None)
     if not isinstance(value, str) or not value:
         return None
+    marker = config.marked(EndpointField).get(field)
     try:
-        return parse_endpoint(value, bare=isinstance(config, GoogleConfig))
+        return parse_endpoint(value, bare=marker is not None and marker.bare)
     except EndpointSyntaxError as exc:
         raise EndpointRefusedError(f"config.{field}: {exc}", field) from None
 
@@ -128,7 +127,7 @@ def is_refused_address(address: str | ipaddress.IPv4Address | ipaddress.IPv6Addr
 def _endpoints(config: BackendConfig) -> list[tuple[str, Endpoint]]:
     return [
         (field, endpoint)
-        for field in ENDPOINT_FIELDS
+        for field in config.marked(EndpointField)
         if (endpoint := endpoint_of(config, field)) is not None
     ]
 

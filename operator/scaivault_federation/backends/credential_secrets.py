@@ -18,14 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..labels import CREDENTIALS_LABEL, CREDENTIALS_LABEL_VALUE
-from ..models.config import (
-    AwsConfig,
-    AzureConfig,
-    BackendConfig,
-    GoogleConfig,
-    VaultAuthMethod,
-    VaultConfig,
-)
+from ..models.config import BackendConfig
 from ..models.secret import LocalSecret
 from .errors import InvalidBackendConfigError
 
@@ -39,33 +32,11 @@ REFUSED_TYPES = frozenset(
     }
 )
 
-#: the config field (snake_case) -> its name in the CR
-FIELD_NAMES = {
-    "auth_config_path": "authConfigPath",
-    "credentials_path": "credentialsPath",
-    "ca_cert_path": "caCertPath",
-}
-
-AWS_KEYS = ("access_key_id", "secret_access_key")
-GOOGLE_KEYS = ("credentials.json",)
-
-#: the keys a Vault auth method needs in the ``authConfigPath`` Secret
-VAULT_AUTH_KEYS: dict[VaultAuthMethod, tuple[str, ...]] = {
-    VaultAuthMethod.TOKEN: ("token",),
-    VaultAuthMethod.APPROLE: ("role_id", "secret_id"),
-    VaultAuthMethod.KUBERNETES: ("token",),
-    VaultAuthMethod.JWT: ("jwt",),
-    VaultAuthMethod.USERPASS: ("username", "password"),
-    VaultAuthMethod.LDAP: ("username", "password"),
-    VaultAuthMethod.CERT: ("tls.crt", "tls.key"),
-    VaultAuthMethod.AWS: AWS_KEYS,
-    VaultAuthMethod.GCP: GOOGLE_KEYS,
-}
-
 
 def accept(secret: LocalSecret, field: str, path: str) -> None:
-    """Raise :class:`InvalidBackendConfigError` unless ``secret`` may be read as credentials."""
-    where = f"config.{FIELD_NAMES.get(field, field)}"
+    """Raise :class:`InvalidBackendConfigError` unless ``secret`` may be read as credentials
+    (``field``: the config key that names it, as the CR spells it)."""
+    where = f"config.{field}"
     if secret.type in REFUSED_TYPES:
         raise InvalidBackendConfigError(
             f"{where}: Secret {secret.name!r} (path {path!r}) is of type {secret.type!r}, "
@@ -80,39 +51,14 @@ def accept(secret: LocalSecret, field: str, path: str) -> None:
         )
 
 
-def required_keys(config: BackendConfig, field: str) -> tuple[str, ...]:
-    """The keys the Secret that ``field`` names must hold for ``config``."""
-    if field == "ca_cert_path":
-        return ("ca.crt",)
-    if isinstance(config, AwsConfig):
-        return AWS_KEYS
-    if isinstance(config, AzureConfig):
-        return ("client_secret",)
-    if isinstance(config, GoogleConfig):
-        return GOOGLE_KEYS
-    if isinstance(config, VaultConfig) and field == "auth_config_path":
-        return VAULT_AUTH_KEYS[config.auth_method]
-    return ()
-
-
 def check_keys(
     config: BackendConfig, field: str, path: str, name: str, data: Mapping[str, bytes]
 ) -> None:
     """Raise naming the keys (never their values) the Secret lacks or holds empty."""
-    missing = [key for key in required_keys(config, field) if not data.get(key)]
+    missing = [key for key in config.required_keys(field) if not data.get(key)]
     if missing:
         raise InvalidBackendConfigError(
-            f"config.{FIELD_NAMES.get(field, field)}: credentials Secret {name!r} (path "
+            f"config.{config.cr_name(field)}: credentials Secret {name!r} (path "
             f"{path!r}) lacks the key{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(repr(k) for k in missing)} that {_what(config)} needs"
+            f"{', '.join(repr(k) for k in missing)} that {config.credentials_user()} needs"
         )
-
-
-def _what(config: BackendConfig) -> str:
-    if isinstance(config, VaultConfig):
-        return f"Vault {config.auth_method.value} auth"
-    if isinstance(config, AwsConfig):
-        return "AWS Secrets Manager"
-    if isinstance(config, AzureConfig):
-        return "Azure Key Vault"
-    return "Google Secret Manager"

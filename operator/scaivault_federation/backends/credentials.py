@@ -1,12 +1,13 @@
 """The credentials a backend logs in with, gathered from the CR's own namespace.
 
-The config's ``*Path`` values name Secrets in the CR's namespace (never
-another); each must opt in and hold the keys its field needs
-(:mod:`.credential_secrets`), and their keys are merged into one
-:class:`Credentials`. A config that names none runs with the operator's own
-identity, where the tenancy policy allows it (:mod:`.tenancy`). Vault's
-kubernetes and jwt auth without a credentials Secret get a short-lived
-ServiceAccount token on demand (:mod:`.bound_tokens`). What reads Secrets and
+The config's credentials fields (:class:`~..models.config.CredentialsSecret`)
+name Secrets in the CR's namespace (never another) by path; each must opt in
+and hold the keys its field needs (:mod:`.credential_secrets`), and their keys
+are merged into one :class:`Credentials`. A config that names none runs with
+the operator's own identity, where the tenancy policy allows it
+(:mod:`.tenancy`). A login with a ServiceAccount token (Vault's kubernetes and
+jwt auth) without a credentials Secret holding one gets a short-lived token on
+demand (:mod:`.bound_tokens`). What reads Secrets and
 issues tokens is passed in (the Kubernetes stores satisfy both protocols), so
 this module does no I/O of its own.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ..models.config import VaultAuthMethod, VaultConfig
 from ..models.secret import LocalSecret
 from ..models.spec import BackendSpec
 from ..paths import secret_name_for_path
@@ -23,11 +23,8 @@ from .allowlist import check_resolved
 from .base import Credentials, SecretBackend
 from .credential_secrets import accept, check_keys
 from .errors import InvalidBackendConfigError
-from .registry import BackendEnvironment, create_backend
-from .tenancy import NamespaceLabels, ambient_identity_use, check_tenancy
-
-#: the config fields that name a credentials Secret
-CREDENTIAL_FIELDS = ("auth_config_path", "credentials_path", "ca_cert_path")
+from .factory import BackendEnvironment, create_backend
+from .tenancy import NamespaceLabels, check_tenancy
 
 
 class SecretReader(Protocol):
@@ -43,17 +40,15 @@ class TokenIssuer(Protocol):
         ...
 
 
-#: Vault auth methods that may log in with a ServiceAccount token of the CR's namespace
-SERVICE_ACCOUNT_AUTH = (VaultAuthMethod.KUBERNETES, VaultAuthMethod.JWT)
-#: the ServiceAccount those methods use when the config names none
+#: the ServiceAccount a login with a ServiceAccount token uses when the config names none
 DEFAULT_SERVICE_ACCOUNT = "default"
 
 
 async def read_credentials_secret(
     secrets: SecretReader, namespace: str, path: str, field: str
 ) -> LocalSecret:
-    """The Secret a ``*Path`` value names, in ``namespace`` only, if it may be read as
-    credentials."""
+    """The Secret a credentials field (``field``, as the CR spells it) names by ``path``,
+    in ``namespace`` only, if it may be read as credentials."""
     name = secret_name_for_path(path)
     found = await secrets.get(namespace, name)
     if found is None:
@@ -73,23 +68,18 @@ async def load_credentials(
     spec: BackendSpec,
     backend: str,
 ) -> Credentials:
-    """Merge the Secrets the config's ``*Path`` fields name (same namespace only), each
+    """Merge the Secrets the config's credentials fields name (same namespace only), each
     checked for the keys it must hold."""
     values: dict[str, bytes] = {}
     config = spec.config
-    for attr in CREDENTIAL_FIELDS:
-        path = getattr(config, attr, None)
-        if path is not None:
-            found = await read_credentials_secret(secrets, namespace, path, attr)
-            check_keys(config, attr, path, found.name, found.data)
-            values.update(found.data)
-    ambient = ambient_identity_use(config) is not None
-    if (
-        isinstance(config, VaultConfig)
-        and config.auth_method in SERVICE_ACCOUNT_AUTH
-        and config.auth_config_path is None
-    ):
-        account, audience = config.service_account or DEFAULT_SERVICE_ACCOUNT, config.audience
+    for attr, path in config.credentials_paths().items():
+        found = await read_credentials_secret(secrets, namespace, path, config.cr_name(attr))
+        check_keys(config, attr, path, found.name, found.data)
+        values.update(found.data)
+    ambient = config.ambient_identity() is not None
+    login = config.service_account_login()
+    if login is not None and not login.token_in_secret:
+        account, audience = login.account or DEFAULT_SERVICE_ACCOUNT, login.audience
 
         async def token() -> str:
             return await tokens.issue(namespace, account, audience, backend)

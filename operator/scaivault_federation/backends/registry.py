@@ -1,95 +1,79 @@
-"""Backend type -> factory, loaded on first use.
+"""The backend types: the one list of them, and what is derived from it.
 
-Each backend module registers its factory with :func:`register` when it is
-imported; :func:`create_backend` imports the module of a type the first time
-that type is asked for, so a process that never talks to Azure never
-imports the Azure SDK. A factory validates the typed config and the
-credentials, and returns a client that has not yet made any network call.
+Each type declares itself in its package (:mod:`.declaration`); :data:`TYPES`
+lists the packages. ``spec.type`` and the ``spec.config`` union of the models
+(and so the CRD's per-type rules and the OpenAPI document), the tenancy
+rules, the change receivers, the settings and the quiet loggers all come from
+here. Nothing here imports a backend SDK: a type's client module is imported
+by :mod:`.factory` when the first client of that type is made, so a process
+that never talks to Azure never imports the Azure SDK.
+
+The models' spec reads this module (the one import from :mod:`..models` up
+into :mod:`.`, allowed by the layers contract); so it and the declarations
+import nothing above the models but their own packages.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+import functools
+import operator
+from typing import Annotated, Any
 
-from ..models.config import CONFIG_MODELS, BackendConfig, BackendType
-from .allowlist import Resolver, check_endpoints
-from .base import Credentials, SecretBackend
-from .errors import InvalidBackendConfigError
-from .tenancy import TenancyPolicy
+from pydantic import AfterValidator, Field
 
+from ..models.config import BackendConfig
+from . import aws, azure, google, vault
+from .azure.settings import AzureSettings
+from .declaration import BackendTypeDeclaration
 
-@dataclass(frozen=True)
-class BackendEnvironment:
-    """What the operator's settings give every backend client."""
-
-    #: host patterns a config's endpoint must match (empty: any endpoint)
-    allowed_endpoints: tuple[str, ...] = ()
-    #: a PEM bundle the Azure client trusts instead of the system's
-    azure_ca_bundle: Path | None = None
-    #: the Azure identity variables of the operator's own environment
-    #: (``AZURE_AUTHORITY_HOST``, ``AZURE_FEDERATED_TOKEN_FILE``, …)
-    azure_identity: Mapping[str, str] = field(default_factory=dict)
-    #: what namespaces may use of the operator (its own identity, remote prefixes)
-    tenancy: TenancyPolicy = field(default_factory=TenancyPolicy)
-    #: looks endpoint host names up before connecting (None: no lookup)
-    resolver: Resolver | None = None
+#: every backend type, in the order documents list them
+TYPES: tuple[BackendTypeDeclaration, ...] = (vault.TYPE, aws.TYPE, azure.TYPE, google.TYPE)
 
 
-BackendFactory = Callable[
-    [BackendConfig, Credentials, BackendEnvironment], Awaitable[SecretBackend]
+class ClientSettings(AzureSettings):
+    """The types' operator-wide client settings (each type's ``client_settings``), as
+    one part of the operator's settings. A class's bases are written out for the
+    type checker; a test keeps them equal to the declarations."""
+
+
+BY_NAME: dict[str, BackendTypeDeclaration] = {t.name: t for t in TYPES}
+#: the union of the config models, for the models' ``spec.config``
+CONFIG_UNION: Any = functools.reduce(operator.or_, (t.config for t in TYPES))
+
+
+def _registered(value: str) -> str:
+    if value not in BY_NAME:
+        raise ValueError(f"must be one of {', '.join(BY_NAME)}")
+    return value
+
+
+#: ``spec.type``: the name of a registered type
+BackendType = Annotated[
+    str, AfterValidator(_registered), Field(json_schema_extra={"enum": list(BY_NAME)})
 ]
 
-#: the module that registers each built-in type
-BUILT_IN: dict[BackendType, str] = {
-    BackendType.HASHICORP_VAULT: f"{__package__}.vault",
-    BackendType.AWS_SECRETS_MANAGER: f"{__package__}.aws",
-    BackendType.AZURE_KEY_VAULT: f"{__package__}.azure",
-    BackendType.GOOGLE_SECRET_MANAGER: f"{__package__}.google",
-}
 
-_FACTORIES: dict[BackendType, BackendFactory] = {}
+def config_model(name: object) -> type[BackendConfig] | None:
+    """The config model of the type ``name`` (``None``: no such type)."""
+    found = BY_NAME.get(name) if isinstance(name, str) else None
+    return found.config if found is not None else None
 
 
-def register(backend_type: BackendType) -> Callable[[BackendFactory], BackendFactory]:
-    """Decorator registering ``factory`` for ``backend_type`` (the last registration wins)."""
-
-    def decorator(factory: BackendFactory) -> BackendFactory:
-        _FACTORIES[backend_type] = factory
-        return factory
-
-    return decorator
+def parse_config(name: str, raw: dict[str, Any]) -> BackendConfig:
+    """Validate ``raw`` (either spelling) as the config of the type ``name``."""
+    return BY_NAME[name].config.model_validate(raw)
 
 
-def registered_types() -> frozenset[BackendType]:
-    """The types a backend can be made for: the built-in ones and any registered."""
-    return frozenset(_FACTORIES) | frozenset(BUILT_IN)
+def container_fields() -> dict[str, dict[str, str]]:
+    """Type -> its container fields (CR name -> attribute)."""
+    return {t.name: t.config.container_fields() for t in TYPES}
 
 
-def factory_for(backend_type: BackendType) -> BackendFactory | None:
-    if backend_type not in _FACTORIES and backend_type in BUILT_IN:
-        importlib.import_module(BUILT_IN[backend_type])
-    return _FACTORIES.get(backend_type)
+def quiet_loggers() -> tuple[str, ...]:
+    """The SDK loggers of every type."""
+    return tuple(name for t in TYPES for name in t.loggers)
 
 
-async def create_backend(
-    backend_type: BackendType,
-    config: BackendConfig,
-    credentials: Credentials,
-    environment: BackendEnvironment | None = None,
-) -> SecretBackend:
-    """A client for ``backend_type``; ``InvalidBackendConfigError`` when none can be made."""
-    environment = environment or BackendEnvironment()
-    expected = CONFIG_MODELS.get(backend_type)
-    if expected is None or not isinstance(config, expected):
-        raise InvalidBackendConfigError(
-            f"config of type {type(config).__name__} does not match backend type "
-            f"{str(backend_type)!r}"
-        )
-    check_endpoints(config, environment.allowed_endpoints)
-    factory = factory_for(backend_type)
-    if factory is None:
-        raise InvalidBackendConfigError(f"no backend is available for type {str(backend_type)!r}")
-    return await factory(config, credentials, environment)
+def type_names() -> tuple[str, ...]:
+    """The names of the registered types (``spec.type``)."""
+    return tuple(BY_NAME)

@@ -1,24 +1,24 @@
 """What a namespace's backends may use of the operator: its own cloud identity, and
 which remote paths and containers.
 
-**Ambient identity.** A backend whose config names no credentials Secret runs
-with the operator pod's own identity (AWS default chain / IRSA and any
-``roleArn`` assumed from it, Azure workload or managed identity, Google ADC,
-Vault's ``aws`` and ``gcp`` logins without keys). Whoever may create a
-FederationBackend could read whatever that identity can. So it is allowed
-only in namespaces the operator's settings name (the operator's own always;
-more by list or by a namespace label selector), and only towards the cloud's
-own endpoints (:data:`CLOUD_HOSTS`) or hosts the ``ambient_identity_endpoints``
-setting names (a private endpoint, or a Vault the operator's identity may log
-in to); elsewhere the backend is ``InvalidConfig`` before any backend call. A
-config that names a credentials Secret never falls back to this identity: the
-Secret must hold the keys (:mod:`.credential_secrets`).
+**Ambient identity.** A backend whose config names no credentials Secret may run
+with the operator pod's own identity (each type's config says when:
+:meth:`~..models.config.BackendConfig.ambient_identity`; a cloud's default
+chain, workload or managed identity, a Vault login signed with it). Whoever may
+create a FederationBackend could read whatever that identity can. So it is
+allowed only in namespaces the operator's settings name (the operator's own
+always; more by list or by a namespace label selector), and only towards the
+cloud's own endpoints (the config model's ``cloud_hosts``) or hosts the
+``ambient_identity_endpoints`` setting names (a private endpoint, or a Vault the
+operator's identity may log in to); elsewhere the backend is ``InvalidConfig``
+before any backend call. A config that names a credentials Secret never falls
+back to this identity: the Secret must hold the keys
+(:mod:`.credential_secrets`).
 
 **Remote prefixes.** Settings may limit, per namespace and backend type, the
 remote path prefixes a namespace's mappings may reach, and the containers
-those paths live in (:data:`CONTAINER_FIELDS`: Vault's endpoint and namespace,
-AWS's region and role, Azure's vault, Google's project), by host-style
-patterns per field.
+those paths live in (the config fields marked
+:class:`~..models.config.Container`), by host-style patterns per field.
 """
 
 from __future__ import annotations
@@ -28,44 +28,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..models.config import (
-    AwsConfig,
-    AzureConfig,
-    BackendConfig,
-    GcpAuthType,
-    GoogleConfig,
-    VaultAuthMethod,
-    VaultConfig,
-)
-from ..models.endpoint import Endpoint
+from ..models.config import BackendConfig, EndpointField
 from ..models.spec import BackendSpec
 from .allowlist import endpoint_of, is_allowed
 from .errors import InvalidBackendConfigError
 
 #: the key of ``remote_prefixes`` that applies to namespaces without their own entry
 ANY_NAMESPACE = "*"
-
-#: the host suffixes of each cloud's own endpoints, where its identity may be sent
-CLOUD_HOSTS: dict[type[BackendConfig], tuple[str, ...]] = {
-    AwsConfig: (".amazonaws.com", ".amazonaws.com.cn", ".api.aws"),
-    GoogleConfig: (".googleapis.com",),
-    AzureConfig: (
-        ".vault.azure.net",
-        ".vault.azure.cn",
-        ".vault.usgovcloudapi.net",
-        ".vault.microsoftazure.de",
-        ".managedhsm.azure.net",
-    ),
-}
-
-#: backend type -> the config fields (CR spelling) that say which container holds its
-#: paths, which ``remote_containers`` may limit per namespace
-CONTAINER_FIELDS: dict[str, dict[str, str]] = {
-    "hashicorp-vault": {"endpoint": "endpoint", "namespace": "namespace"},
-    "aws-secrets-manager": {"region": "region", "roleArn": "role_arn", "endpoint": "endpoint"},
-    "azure-key-vault": {"vaultUrl": "vault_url"},
-    "google-secret-manager": {"project": "project", "endpoint": "endpoint"},
-}
 
 
 class NamespaceLabels(Protocol):
@@ -104,23 +73,6 @@ def parse_selector(raw: str | None) -> dict[str, str]:
     return selector
 
 
-def ambient_identity_use(config: BackendConfig) -> str | None:
-    """How the config would use the operator's own identity, or ``None``."""
-    if isinstance(config, AwsConfig) and config.credentials_path is None:
-        role = " (and the roleArn assumed from it)" if config.role_arn else ""
-        return f"the operator's AWS identity{role}"
-    if isinstance(config, AzureConfig) and config.credentials_path is None:
-        return "the operator's Azure workload or managed identity"
-    if isinstance(config, GoogleConfig) and config.credentials_path is None:
-        return "the operator's Google identity (ADC)"
-    if isinstance(config, VaultConfig) and config.auth_config_path is None:
-        if config.auth_method is VaultAuthMethod.AWS:
-            return "the operator's AWS identity for Vault's aws login"
-        if config.auth_method is VaultAuthMethod.GCP or config.gcp_auth_type is GcpAuthType.GCE:
-            return "the operator's Google identity for Vault's gcp login"
-    return None
-
-
 async def check_tenancy(
     spec: BackendSpec,
     namespace: str,
@@ -128,7 +80,7 @@ async def check_tenancy(
     namespaces: NamespaceLabels | None = None,
 ) -> None:
     """Raise :class:`InvalidBackendConfigError` for what ``namespace`` may not use."""
-    use = ambient_identity_use(spec.config)
+    use = spec.config.ambient_identity()
     if use is not None:
         if not await _ambient_allowed(namespace, policy, namespaces):
             raise InvalidBackendConfigError(
@@ -139,7 +91,7 @@ async def check_tenancy(
             )
         check_ambient_endpoint(spec.config, use, policy.ambient_endpoints)
     check_containers(spec, namespace, policy)
-    prefixes = _for_namespace(policy.remote_prefixes, namespace).get(spec.type.value)
+    prefixes = _for_namespace(policy.remote_prefixes, namespace).get(spec.type)
     if prefixes is None:
         return
     for mapping in spec.mappings:
@@ -147,7 +99,7 @@ async def check_tenancy(
         if not any(remote.startswith(p) for p in prefixes):
             raise InvalidBackendConfigError(
                 f"pathMapping {mapping.local.pattern!r}: remote path {mapping.remote.pattern!r} is "
-                f"outside the prefixes namespace {namespace!r} may map for {spec.type.value} "
+                f"outside the prefixes namespace {namespace!r} may map for {spec.type} "
                 f"({', '.join(prefixes) or 'none'})"
             )
 
@@ -159,40 +111,28 @@ def _for_namespace(table: Mapping[str, Mapping[str, object]], namespace: str) ->
 def check_ambient_endpoint(config: BackendConfig, use: str, patterns: Sequence[str]) -> None:
     """The operator's identity goes to the cloud's own endpoints, or to one the
     ``ambient_identity_endpoints`` setting names; never to any other."""
-    azure = isinstance(config, AzureConfig)
-    field_name = "vaultUrl" if azure else "endpoint"
-    endpoint = endpoint_of(config, "vault_url" if azure else "endpoint")
-    if endpoint is None:
-        return  # the SDK's own endpoint of the cloud
-    if isinstance(config, GoogleConfig) and _plaintext_loopback(endpoint):
-        return  # an emulator: the client sends it no identity at all
-    suffixes = CLOUD_HOSTS.get(type(config), ())
-    if endpoint.host.endswith(suffixes) or (patterns and is_allowed(endpoint, patterns)):
-        return
-    raise InvalidBackendConfigError(
-        f"config.{field_name} host {endpoint.host!r} is not an endpoint of the cloud itself, "
-        "and the backend would send it "
-        f"{use}; name a credentials Secret, or add the host to the "
-        "operator's ambient_identity_endpoints setting"
-    )
-
-
-def _plaintext_loopback(endpoint: Endpoint) -> bool:
-    """A Google endpoint the client reaches in plaintext, anonymously (see google_auth)."""
-    if endpoint.scheme == "https":
-        return False
-    address = endpoint.address
-    loopback = endpoint.host == "localhost" or (address is not None and address.is_loopback)
-    return loopback and endpoint.scheme in ("http", "")
+    for name in config.marked(EndpointField):
+        endpoint = endpoint_of(config, name)
+        if endpoint is None or not config.sends_identity_to(endpoint):
+            continue  # the SDK's own endpoint of the cloud, or one that gets no identity
+        if endpoint.host.endswith(config.cloud_hosts) or (
+            patterns and is_allowed(endpoint, patterns)
+        ):
+            continue
+        raise InvalidBackendConfigError(
+            f"config.{config.cr_name(name)} host {endpoint.host!r} is not an endpoint of the "
+            f"cloud itself, and the backend would send it {use}; name a credentials Secret, "
+            "or add the host to the operator's ambient_identity_endpoints setting"
+        )
 
 
 def check_containers(spec: BackendSpec, namespace: str, policy: TenancyPolicy) -> None:
     """Each limited container field must match one of the namespace's patterns (an unset
     field counts as empty, so a limit on it requires it)."""
-    limits = _for_namespace(policy.remote_containers, namespace).get(spec.type.value)
+    limits = _for_namespace(policy.remote_containers, namespace).get(spec.type)
     if not limits:
         return
-    fields = CONTAINER_FIELDS.get(spec.type.value, {})
+    fields = spec.config.container_fields()
     for name, patterns in limits.items():
         attribute = fields.get(name)
         if attribute is None:
@@ -201,7 +141,7 @@ def check_containers(spec: BackendSpec, namespace: str, policy: TenancyPolicy) -
         if not any(fnmatch.fnmatchcase(value, p) for p in patterns):
             raise InvalidBackendConfigError(
                 f"config.{name} {value!r} is outside what namespace {namespace!r} may use "
-                f"for {spec.type.value} ({', '.join(patterns) or 'none'})"
+                f"for {spec.type} ({', '.join(patterns) or 'none'})"
             )
 
 

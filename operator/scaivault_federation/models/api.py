@@ -27,8 +27,7 @@ from pydantic.alias_generators import to_snake
 
 from ..paths import MAX_SCOPE_PATTERNS, InvalidPathError, PathPattern, PathScope
 from .cluster import ClusterBackendSpec, ClusterBackendStatus, LabelSelector, NamespaceStatus
-from .config import CONFIG_MODELS, BackendType
-from .spec import BackendSpec, ConflictPolicy, DeletionPolicy, Mode
+from .spec import BackendSpec, BackendType, ConflictPolicy, DeletionPolicy, Mode, config_model
 from .status import BackendStatus, Conflict, ConnectionState, Health
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -172,10 +171,10 @@ def spec_from_api(fields: dict[str, Any], *, cluster: bool = False) -> BackendSp
     when ``cluster``; raise :class:`FieldError`."""
     model = ClusterBackendSpec if cluster else BackendSpec
     config = fields.get("config")
-    backend_type = next((t for t in BackendType if t.value == fields.get("type")), None)
-    if backend_type is not None and isinstance(config, dict):
+    config_type = config_model(fields.get("type"))
+    if config_type is not None and isinstance(config, dict):
         try:
-            CONFIG_MODELS[backend_type].model_validate(config, by_alias=False, by_name=True)
+            config_type.model_validate(config, by_alias=False, by_name=True)
         except ValidationError as exc:
             raise field_error(exc, prefix="config") from None
     try:

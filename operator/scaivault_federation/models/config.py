@@ -1,18 +1,72 @@
-"""Typed ``spec.config`` per backend type.
+"""What every backend type's ``spec.config`` model is made of.
 
-The CRD schema rejects keys that do not belong to a type; these models do the
-same for the HTTP API and for code paths that never saw the schema.
+Each backend type declares its config model in its own package
+(``backends/<type>/config.py``) as a :class:`BackendConfig`, with its fields
+typed by what they mean to the rest of the operator rather than listed by name
+elsewhere:
+
+- :data:`EndpointUrl` / :data:`EndpointUrlOrHost`: an address the operator
+  connects to (:class:`EndpointField`), which the endpoint allowlist checks and
+  to which the operator's own identity may be sent only under the tenancy
+  rules;
+- :data:`CredentialsPath`: a ScaiVault path naming a credentials Secret of the
+  backend's namespace (:class:`CredentialsSecret`, with the keys it must hold);
+- :class:`Container`: a field saying which container (a vault, a region, a
+  project) the backend's paths live in, which the operator's settings may limit
+  per namespace.
+
+The rules that belong to a type (which of its configs run with the operator's
+own identity, which keys a credentials Secret holds for an auth method) are
+methods a type's model overrides. Nothing here names a type.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated, Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_origin
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, Field
+from pydantic.fields import FieldInfo
 
+from ..paths import InvalidPathError, validate_path
 from .base import CamelModel
-from .endpoint import parse_endpoint
+from .endpoint import Endpoint, parse_endpoint
+
+
+@dataclass(frozen=True)
+class EndpointField:
+    """Marks a field holding an address the operator connects to."""
+
+    #: ``host[:port]`` is accepted besides an http(s) URL
+    bare: bool = False
+
+
+@dataclass(frozen=True)
+class CredentialsSecret:
+    """Marks a field naming (by ScaiVault path) a credentials Secret of the backend's
+    namespace, and the keys that Secret must hold (a type may say more per config:
+    :meth:`BackendConfig.required_keys`)."""
+
+    keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Container:
+    """Marks a field naming the container the backend's paths live in (a vault, a
+    region, a project), which the ``remote_containers`` setting may limit."""
+
+
+@dataclass(frozen=True)
+class ServiceAccountLogin:
+    """A login with a token of a ServiceAccount of the backend's namespace."""
+
+    #: the ServiceAccount's name (``None``: the default one)
+    account: str | None
+    #: the audience of the token (``None``: the login's default)
+    audience: str | None
+    #: a credentials Secret the config names holds the token instead
+    token_in_secret: bool
 
 
 def _url(value: str) -> str:
@@ -25,150 +79,116 @@ def _url_or_host(value: str) -> str:
     return value
 
 
+def _scaivault_path(value: str) -> str:
+    try:
+        validate_path(value)
+    except InvalidPathError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
 #: an http(s) URL, checked by the one endpoint parser and kept as written
-EndpointUrl = Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_url)]
+EndpointUrl = Annotated[
+    str, Field(min_length=1, max_length=2048), AfterValidator(_url), EndpointField()
+]
 #: the same, or ``host[:port]``
 EndpointUrlOrHost = Annotated[
-    str, Field(min_length=1, max_length=2048), AfterValidator(_url_or_host)
+    str, Field(min_length=1, max_length=2048), AfterValidator(_url_or_host), EndpointField(True)
+]
+#: a ScaiVault path (of a credentials Secret)
+ScaiVaultPath = Annotated[
+    str, Field(min_length=1, max_length=1024), AfterValidator(_scaivault_path)
 ]
 
-
-class BackendType(StrEnum):
-    HASHICORP_VAULT = "hashicorp-vault"
-    AWS_SECRETS_MANAGER = "aws-secrets-manager"
-    AZURE_KEY_VAULT = "azure-key-vault"
-    GOOGLE_SECRET_MANAGER = "google-secret-manager"
+M = TypeVar("M")
 
 
-class VaultAuthMethod(StrEnum):
-    TOKEN = "token"
-    APPROLE = "approle"
-    KUBERNETES = "kubernetes"
-    JWT = "jwt"
-    USERPASS = "userpass"
-    LDAP = "ldap"
-    CERT = "cert"
-    AWS = "aws"
-    GCP = "gcp"
+def markers(info: FieldInfo) -> Iterator[object]:
+    """Every ``Annotated`` item of a field, also inside ``X | None``."""
+    yield from info.metadata
+    pending: list[Any] = [info.annotation]
+    while pending:
+        annotation = pending.pop()
+        if get_origin(annotation) is Annotated:
+            first, *extras = get_args(annotation)
+            yield from extras
+            pending.append(first)
+        else:
+            pending.extend(get_args(annotation))
 
 
-class GcpAuthType(StrEnum):
-    IAM = "iam"  # a JWT signed with a service-account key from the credentials Secret
-    GCE = "gce"  # the instance identity token of the GCE metadata server
+class BackendConfig(CamelModel):
+    """``spec.config`` of a backend type: the base of each type's model."""
 
+    #: host suffixes of the cloud's own endpoints, to which a config running with the
+    #: operator's own identity may always send it
+    cloud_hosts: ClassVar[tuple[str, ...]] = ()
 
-_LOGIN_METHODS = frozenset(VaultAuthMethod) - {VaultAuthMethod.TOKEN}
+    @classmethod
+    def marked(cls, marker: type[M]) -> dict[str, M]:
+        """The fields (snake_case) that carry a ``marker``, with it."""
+        found: dict[str, M] = {}
+        for name, info in cls.model_fields.items():
+            for item in markers(info):
+                if isinstance(item, marker):
+                    found[name] = item
+                    break
+        return found
 
-#: Vault config fields that only some auth methods take (every other field is common).
-VAULT_METHOD_FIELDS: dict[str, frozenset[VaultAuthMethod]] = {
-    "gcp_auth_type": frozenset({VaultAuthMethod.GCP}),
-    "auth_mount": _LOGIN_METHODS,
-    "role": frozenset(
-        {
-            VaultAuthMethod.KUBERNETES,
-            VaultAuthMethod.JWT,
-            VaultAuthMethod.CERT,
-            VaultAuthMethod.AWS,
-            VaultAuthMethod.GCP,
+    @classmethod
+    def cr_name(cls, field: str) -> str:
+        """A field's name in the CR (its camelCase alias)."""
+        info = cls.model_fields.get(field)
+        return info.alias if info is not None and info.alias else field
+
+    @classmethod
+    def container_fields(cls) -> dict[str, str]:
+        """The container fields: CR name -> attribute."""
+        return {cls.cr_name(name): name for name in cls.marked(Container)}
+
+    def credentials_paths(self) -> dict[str, str]:
+        """The credentials Secrets the config names: field -> ScaiVault path."""
+        return {
+            name: path
+            for name in self.marked(CredentialsSecret)
+            if isinstance(path := getattr(self, name, None), str)
         }
-    ),
-    "service_account": frozenset({VaultAuthMethod.KUBERNETES, VaultAuthMethod.JWT}),
-    "audience": frozenset({VaultAuthMethod.KUBERNETES, VaultAuthMethod.JWT}),
-    "sts_region": frozenset({VaultAuthMethod.AWS}),
-    "iam_server_id_header": frozenset({VaultAuthMethod.AWS}),
-}
 
+    def required_keys(self, field: str) -> tuple[str, ...]:
+        """The keys the Secret that ``field`` names must hold for this config."""
+        marker = self.marked(CredentialsSecret).get(field)
+        return marker.keys if marker is not None else ()
 
-class VaultConfig(CamelModel):
-    """``spec.config`` of a ``hashicorp-vault`` backend.
+    def credentials_user(self) -> str:
+        """What uses the credentials, for messages (``"AWS Secrets Manager"``)."""
+        return type(self).__name__
 
-    Fields that belong to some auth methods only (:data:`VAULT_METHOD_FIELDS`) are
-    rejected for the others, naming the field; what a method needs beyond that
-    (a role, credentials keys) is checked when the backend is built.
-    """
+    def ambient_identity(self) -> str | None:
+        """How this config would use the operator's own identity (``None``: it does not)."""
+        return None
 
-    endpoint: EndpointUrl
-    auth_method: VaultAuthMethod = VaultAuthMethod.TOKEN
-    gcp_auth_type: GcpAuthType | None = None
-    auth_config_path: str | None = None
-    auth_mount: str | None = None
-    role: str | None = None
-    service_account: str | None = Field(
-        default=None, max_length=253, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-    )
-    audience: str | None = Field(default=None, min_length=1, max_length=256)
-    sts_region: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9-]+$")
-    iam_server_id_header: str | None = Field(default=None, min_length=1, max_length=256)
-    namespace: str | None = None
-    tls_verify: bool = True
-    ca_cert_path: str | None = None
-    kv_version: int | None = Field(default=None, ge=1, le=2)
+    def sends_identity_to(self, endpoint: Endpoint) -> bool:
+        """Whether the client sends its identity to ``endpoint`` at all."""
+        return True
 
-    @field_validator("auth_method")
+    def service_account_login(self) -> ServiceAccountLogin | None:
+        """The ServiceAccount whose tokens the login may use (``None``: none)."""
+        return None
+
     @classmethod
-    def _method_fits_endpoint(cls, value: VaultAuthMethod, info: ValidationInfo) -> VaultAuthMethod:
-        endpoint = info.data.get("endpoint")
-        if (
-            value is VaultAuthMethod.CERT
-            and isinstance(endpoint, str)
-            and not endpoint.lower().startswith("https://")
-        ):
-            raise ValueError("cert needs an https endpoint (the client certificate is sent in TLS)")
-        return value
-
-    @field_validator(*VAULT_METHOD_FIELDS)
-    @classmethod
-    def _belongs_to_the_method(cls, value: object, info: ValidationInfo) -> object:
-        method = info.data.get("auth_method")
-        name = info.field_name
-        if value is None or method is None or name is None:
-            return value
-        if method not in VAULT_METHOD_FIELDS[name]:
-            raise ValueError(f"is not valid with auth method {method.value!r}")
-        return value
-
-    @field_validator("auth_config_path")
-    @classmethod
-    def _credentials_wanted(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and info.data.get("gcp_auth_type") is GcpAuthType.GCE:
-            raise ValueError("is not valid with GCE auth (the metadata server's identity is used)")
-        return value
+    def crd_rules(cls) -> list[dict[str, Any]]:
+        """The type's own CEL rules of the CRD's spec, beyond which keys it takes and
+        requires (those are derived from the fields)."""
+        return []
 
 
-class AwsConfig(CamelModel):
-    region: str = Field(min_length=1)
-    credentials_path: str | None = None
-    role_arn: str | None = None
-    external_id: str | None = None
-    endpoint: EndpointUrl | None = None
-
-
-class AzureConfig(CamelModel):
-    vault_url: EndpointUrl
-    tenant_id: str | None = None
-    client_id: str | None = None
-    credentials_path: str | None = None
-
-
-class GoogleConfig(CamelModel):
-    project: str = Field(min_length=1)
-    credentials_path: str | None = None
-    endpoint: EndpointUrlOrHost | None = None
-
-
-BackendConfig = VaultConfig | AwsConfig | AzureConfig | GoogleConfig
-
-CONFIG_MODELS: dict[BackendType, type[CamelModel]] = {
-    BackendType.HASHICORP_VAULT: VaultConfig,
-    BackendType.AWS_SECRETS_MANAGER: AwsConfig,
-    BackendType.AZURE_KEY_VAULT: AzureConfig,
-    BackendType.GOOGLE_SECRET_MANAGER: GoogleConfig,
-}
-
-
-def parse_config(backend_type: BackendType, raw: dict[str, Any]) -> BackendConfig:
-    """Validate ``raw`` (either spelling) as the config of ``backend_type``."""
-    model = CONFIG_MODELS[backend_type]
-    parsed = model.model_validate(raw)
-    assert isinstance(parsed, VaultConfig | AwsConfig | AzureConfig | GoogleConfig)
-    return parsed
+__all__ = [
+    "BackendConfig",
+    "Container",
+    "CredentialsSecret",
+    "EndpointField",
+    "EndpointUrl",
+    "EndpointUrlOrHost",
+    "ScaiVaultPath",
+    "ServiceAccountLogin",
+]

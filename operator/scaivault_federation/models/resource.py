@@ -153,7 +153,7 @@ class FederationBackendResource:
     def type_name(self) -> str:
         """The backend type as the spec names it (also when the spec is invalid)."""
         if self.spec is not None:
-            return self.spec.type.value
+            return self.spec.type
         return str(self.raw_spec.get("type") or "")
 
     @property

@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..backends.base import SecretBackend
-from ..backends.credentials import CREDENTIAL_FIELDS
 from ..backends.errors import InvalidBackendConfigError
 from ..errors import FederationError, is_retryable, reason_of, safe_message
 from ..k8s.client import KubeApiError
@@ -458,11 +457,11 @@ class BackendWorker:
         return await run_sync(ctx)
 
     def _credential_names(self) -> list[str]:
-        """The Secrets the config's ``*Path`` fields name."""
+        """The Secrets the config's credentials fields name."""
         if self.spec is None:
             return []
-        paths = (getattr(self.spec.config, attr, None) for attr in CREDENTIAL_FIELDS)
-        return [secret_name_for_path(path) for path in paths if path]
+        paths = self.spec.config.credentials_paths().values()
+        return [secret_name_for_path(path) for path in paths]
 
     def _next_wake(self) -> float:
         restart = self.rollouts.next_due()
@@ -506,7 +505,7 @@ class BackendWorker:
         return spec.target != self.synced_target
 
     def _metrics(self, spec: BackendSpec) -> BackendMetrics:
-        return BackendMetrics(self.namespace, self.name, spec.type.value)
+        return BackendMetrics(self.namespace, self.name, spec.type)
 
     async def _backend(self, spec: BackendSpec) -> SecretBackend:
         if self.backend is None:

@@ -28,8 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...backends.aws.config import NAME as AWS
+from ...backends.azure.config import NAME as AZURE
+from ...backends.google.config import NAME as GOOGLE
 from ...models.api import FieldError
-from ...models.config import BackendType
 
 MAX_EVENTS = 100
 
@@ -70,7 +72,7 @@ _GOOGLE_SECRET = re.compile(r"^projects/([^/]+)/secrets/([^/]+)(?:/versions/[^/]
 class SecretChange:
     """One remote secret that changed, named as its store names it."""
 
-    provider: BackendType
+    provider: str
     event_id: str
     kind: str
     #: the AWS secret name, the Google secret id, the Key Vault secret name
@@ -196,7 +198,7 @@ def parse_eventbridge(body: Any) -> list[Parsed]:
         region = event.get("region") or detail.get("awsRegion") or arn_region
         parsed.append(
             SecretChange(
-                BackendType.AWS_SECRETS_MANAGER,
+                AWS,
                 event_id,
                 name,
                 secret,
@@ -235,9 +237,7 @@ def parse_pubsub_push(body: Any) -> list[Parsed]:
             "message.attributes.secretId: must be projects/PROJECT/secrets/SECRET",
         )
     project, secret_id = matched.groups()
-    return [
-        SecretChange(BackendType.GOOGLE_SECRET_MANAGER, event_id, kind, secret_id, project=project)
-    ]
+    return [SecretChange(GOOGLE, event_id, kind, secret_id, project=project)]
 
 
 # --- Azure ---------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def parse_event_grid(body: Any) -> list[Parsed]:
             )
         parsed.append(
             SecretChange(
-                BackendType.AZURE_KEY_VAULT,
+                AZURE,
                 event_id,
                 kind.removeprefix(AZURE_PREFIX),
                 name,

@@ -30,9 +30,11 @@ from typing import Any
 
 from aiohttp import web
 
+from ...backends.aws.config import NAME as AWS
+from ...backends.azure.config import NAME as AZURE
+from ...backends.google.config import NAME as GOOGLE
 from ...k8s.client import KubeApiError, NotFoundError
 from ...models.api import BackendScope
-from ...models.config import BackendType
 from ...models.kind import CLUSTER_FEDERATION_BACKEND
 from ...models.notify import (
     EventGridValidation,
@@ -66,9 +68,9 @@ BODY_TYPES = frozenset(
     {"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"}
 )
 PROVIDERS = {
-    BackendType.AWS_SECRETS_MANAGER: "aws",
-    BackendType.GOOGLE_SECRET_MANAGER: "google",
-    BackendType.AZURE_KEY_VAULT: "azure",
+    AWS: "aws",
+    GOOGLE: "google",
+    AZURE: "azure",
 }
 
 
@@ -167,7 +169,7 @@ async def _may_notify(state: ApiState, principal: Principal, target: Target) -> 
 
 
 async def _deliver(
-    state: ApiState, principal: Principal, provider: BackendType, parsed: list[Parsed]
+    state: ApiState, principal: Principal, provider: str, parsed: list[Parsed]
 ) -> NotifyResult:
     """Route and trigger the changes of one delivery; say what became of each event."""
     events: list[NotifiedEvent] = []
@@ -239,14 +241,10 @@ async def _deliver(
     return NotifyResult(events=events, synced=synced)
 
 
-def _receiver(
-    provider: BackendType, parse: Callable[[Any], list[Parsed]]
-) -> Callable[[web.Request], Any]:
+def _receiver(provider: str, parse: Callable[[Any], list[Parsed]]) -> Callable[[web.Request], Any]:
     async def receive(request: web.Request) -> web.Response:
         state = ready_state(request)
-        principal = await _caller(
-            state, request, google=provider is BackendType.GOOGLE_SECRET_MANAGER
-        )
+        principal = await _caller(state, request, google=provider == GOOGLE)
         parsed = parse(await _read_body(request))
         validation = next((p for p in parsed if isinstance(p, Validation)), None)
         if validation is not None:
@@ -277,11 +275,7 @@ async def azure_options(request: web.Request) -> web.Response:
 
 
 def add_notify_routes(app: web.Application) -> None:
-    app.router.add_post(
-        BASE + "/aws", _receiver(BackendType.AWS_SECRETS_MANAGER, parse_eventbridge)
-    )
-    app.router.add_post(
-        BASE + "/google", _receiver(BackendType.GOOGLE_SECRET_MANAGER, parse_pubsub_push)
-    )
-    app.router.add_post(BASE + "/azure", _receiver(BackendType.AZURE_KEY_VAULT, parse_event_grid))
+    app.router.add_post(BASE + "/aws", _receiver(AWS, parse_eventbridge))
+    app.router.add_post(BASE + "/google", _receiver(GOOGLE, parse_pubsub_push))
+    app.router.add_post(BASE + "/azure", _receiver(AZURE, parse_event_grid))
     app.router.add_route("OPTIONS", BASE + "/azure", azure_options)

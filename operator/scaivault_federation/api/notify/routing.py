@@ -22,8 +22,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ...backends.aws.config import NAME as AWS
+from ...backends.aws.config import AwsConfig
+from ...backends.azure.config import NAME as AZURE
+from ...backends.azure.config import AzureConfig
+from ...backends.google.config import NAME as GOOGLE
+from ...backends.google.config import GoogleConfig
 from ...backends.naming import azure_path, google_path
-from ...models.config import AwsConfig, AzureConfig, BackendType, GoogleConfig
 from ...models.resource import FederationBackendResource
 from ...models.spec import Mode
 from ...paths import InvalidPathError, PathMapping
@@ -72,18 +77,18 @@ def _same_project(config: GoogleConfig, change: SecretChange) -> bool:
 def backend_path(backend: FederationBackendResource, change: SecretChange) -> str | None:
     """The backend path of the changed secret, if ``backend`` reads that store."""
     spec = backend.spec
-    if spec is None or spec.type is not change.provider:
+    if spec is None or spec.type != change.provider:
         return None
     config = spec.config
-    if change.provider is BackendType.AWS_SECRETS_MANAGER:
+    if change.provider == AWS:
         assert isinstance(config, AwsConfig)
         if change.region is not None and change.region != config.region:
             return None
         return change.name
-    if change.provider is BackendType.GOOGLE_SECRET_MANAGER:
+    if change.provider == GOOGLE:
         assert isinstance(config, GoogleConfig)
         return google_path(change.name) if _same_project(config, change) else None
-    if change.provider is BackendType.AZURE_KEY_VAULT:
+    if change.provider == AZURE:
         assert isinstance(config, AzureConfig)
         return azure_path(change.name) if _same_vault(config, change) else None
     return None

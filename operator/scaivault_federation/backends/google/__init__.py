@@ -1,0 +1,14 @@
+"""The ``google-secret-manager`` backend type: Google Secret Manager."""
+
+from __future__ import annotations
+
+from ..declaration import BackendTypeDeclaration
+from .config import NAME, GoogleConfig
+
+TYPE = BackendTypeDeclaration(
+    name=NAME,
+    title="Google Secret Manager",
+    config=GoogleConfig,
+    client=f"{__name__}.backend",
+    loggers=("google", "grpc"),
+)
