@@ -53,15 +53,15 @@ class Controller:
             self.namespaces = NamespaceIndex()
             self.namespaces.listen(self._namespaces_changed)
         self.membership: Membership | None = None
-        if not settings.standalone:
-            identity = settings.replica_id or f"operator-{secrets.token_hex(3)}"
+        if not settings.operator.standalone:
+            identity = settings.operator.replica_id or f"operator-{secrets.token_hex(3)}"
             self.membership = Membership(
                 LeaseStore(client),
                 namespace=services.home,
-                group=settings.peering,
+                group=settings.operator.peering,
                 identity=f"{identity}-{secrets.token_hex(3)}",
-                duration=settings.lease_duration_seconds,
-                sharded=settings.sharding,
+                duration=settings.operator.lease_duration_seconds,
+                sharded=settings.operator.sharding,
                 on_change=self._ownership_changed,
             )
         namespaces: NamespaceSource = self.namespaces or NoNamespaces()
@@ -71,8 +71,8 @@ class Controller:
             events=EventRecorder(client),
             connect=services.connect,
             mac_key=mac_key,
-            sync_slots=asyncio.Semaphore(settings.max_concurrent_syncs),
-            max_backoff=settings.max_backoff_seconds,
+            sync_slots=asyncio.Semaphore(settings.operator.max_concurrent_syncs),
+            max_backoff=settings.operator.max_backoff_seconds,
             router=self.router,
             workloads=WorkloadStore(client),
             finalizers=services.stores,
@@ -107,13 +107,13 @@ class Controller:
         if self.namespaces is not None:
             self._spawn(self.namespaces.reflector(client).run(), "namespaces")
         names = SecretNameWatch(self.router.secret_changed)
-        for path in secret_collections(settings.watch_namespaces):
+        for path in secret_collections(settings.operator.watch_namespaces):
             self._spawn(names.reflector(client, path).run(), f"secret-names {path}")
             managed = Reflector(client, path, self.cache, label_selector=MANAGED_SELECTOR)
             self._spawn(managed.run(), f"managed-secrets {path}")
         for store in self.services.stores:
             feed = self.fleet.feed(store.kind)
-            for reflector in store.reflectors(feed, settings.watch_namespaces):
+            for reflector in store.reflectors(feed, settings.operator.watch_namespaces):
                 self._spawn(reflector.run(), f"backends {reflector.path}")
 
     async def stop(self) -> None:

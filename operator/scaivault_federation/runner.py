@@ -64,8 +64,8 @@ async def run_operator(
     a kubeconfig that cannot log in stops the command with its message."""
     connection = await asyncio.to_thread(connection_of, settings)
     log.info("Kubernetes: %s, %s", connection.source, connection.server)
-    if settings.metrics_port:
-        serve_metrics(settings.metrics_port, settings.metrics_addr)
+    if settings.operator.metrics_port:
+        serve_metrics(settings.operator.metrics_port, settings.operator.metrics_addr)
     stop = stop_flag or asyncio.Event()
     trimming = asyncio.create_task(trim_periodically(), name="heap trim")
     try:
@@ -74,9 +74,9 @@ async def run_operator(
             liveness = None
             try:
                 controller.start()
-                if settings.liveness:
+                if settings.operator.liveness:
                     liveness = await serve_liveness(
-                        settings.liveness, lambda: {"backends": len(controller.fleet)}
+                        settings.operator.liveness, lambda: {"backends": len(controller.fleet)}
                     )
                 kinds = ", ".join(store.kind.kind for store in controller.services.stores)
                 log.info("%s: %s", STARTED, kinds)

@@ -37,14 +37,14 @@ Connector = Callable[[BackendSpec, str, str], Awaitable[SecretBackend]]
 def operator_kinds(settings: Settings) -> tuple[BackendKind, ...]:
     """The kinds the operator acts on: ClusterFederationBackends need a cluster-wide one
     (they write into any namespace)."""
-    if settings.watch_namespaces:
+    if settings.operator.watch_namespaces:
         return (FEDERATION_BACKEND,)
     return (FEDERATION_BACKEND, CLUSTER_FEDERATION_BACKEND)
 
 
 def api_kinds(settings: Settings) -> tuple[BackendKind, ...]:
     """The kinds the API serves (cluster backends only beside a cluster-wide operator)."""
-    if settings.api_cluster_backends:
+    if settings.api.cluster_backends:
         return (FEDERATION_BACKEND, CLUSTER_FEDERATION_BACKEND)
     return (FEDERATION_BACKEND,)
 
@@ -53,10 +53,10 @@ def connection_of(settings: Settings) -> KubeConnection:
     """The Kubernetes connection of the settings. Blocks while an exec plugin runs: call
     it in a thread from async code."""
     return load_connection(
-        settings.kubeconfig,
-        context=settings.kube_context,
-        service_host=settings.kubernetes_service_host,
-        service_port=settings.kubernetes_service_port,
+        settings.kube.config,
+        context=settings.kube.context,
+        service_host=settings.kube.service_host,
+        service_port=settings.kube.service_port,
     )
 
 
@@ -85,9 +85,9 @@ class Services:
         """The services over ``connection`` for the backend ``kinds`` served; Secret reads
         answered from ``secret_cache`` where it holds them."""
         client = KubeClient(
-            connection, write_qps=settings.kube_write_qps, write_burst=settings.kube_write_burst
+            connection, write_qps=settings.kube.write_qps, write_burst=settings.kube.write_burst
         )
-        home = settings.operator_namespace or connection.default_namespace
+        home = settings.backends.operator_namespace or connection.default_namespace
         return cls(
             settings=settings,
             connection=connection,
@@ -95,10 +95,10 @@ class Services:
             home=home,
             stores=BackendStores(client, kinds),
             secrets=SecretStore(client, secret_cache),
-            environment=settings.backend_environment(home),
-            tokens=BoundTokens(ServiceAccountStore(client), settings.protected_accounts),
+            environment=settings.backends.environment(home),
+            tokens=BoundTokens(ServiceAccountStore(client), settings.backends.protected_accounts),
             namespace_labels=NamespaceReader(client)
-            if settings.ambient_identity_namespace_selector
+            if settings.backends.ambient_identity_namespace_selector
             else None,
         )
 
