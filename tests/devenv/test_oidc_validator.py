@@ -4,19 +4,16 @@ its own error, and none names the token."""
 
 from __future__ import annotations
 
-import base64
 import json
 import ssl
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from scaivault_devenv.cluster import ensure_service_account, service_account_token
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.oidc_validator import (
     AudienceNotAllowed,
@@ -32,6 +29,8 @@ from scaivault_devenv.oidc_validator import (
     UntrustedIssuer,
 )
 
+from .accounts import Team, assert_not_echoed, claims_of, longer_lived, new_team
+
 AUDIENCE = "api://AzureADTokenExchange"
 
 
@@ -41,28 +40,14 @@ def validator(cp: ControlPlane, clock: Callable[[], float] = time.time) -> OidcV
     return made
 
 
-def account(cp: ControlPlane) -> tuple[str, str]:
-    namespace = f"oidc-{uuid.uuid4().hex[:8]}"
-    ensure_service_account(cp, namespace, "reader")
-    return namespace, "reader"
-
-
-def registered_account(cp: ControlPlane) -> tuple[str, str, str]:
-    """A new ServiceAccount and a token for it with the federation audience."""
-    namespace, name = account(cp)
-    return namespace, name, service_account_token(cp, namespace, name, [AUDIENCE])
-
-
-def credential(cp: ControlPlane, namespace: str, name: str = "reader") -> FederatedCredential:
-    subject = f"system:serviceaccount:{namespace}:{name}"
-    return FederatedCredential(cp.service_account_issuer, frozenset({AUDIENCE}), subject)
+def credential(team: Team) -> FederatedCredential:
+    return FederatedCredential(team.cp.service_account_issuer, frozenset({AUDIENCE}), team.subject)
 
 
 def refused(check: OidcValidator, token: str, creds: list[FederatedCredential]) -> TokenRefused:
     with pytest.raises(TokenRefused) as caught:
         check.verify(token, creds)
-    for part in token.split("."):
-        assert part not in str(caught.value)  # never the token, nor a piece of it
+    assert_not_echoed(token, str(caught.value))
     return caught.value
 
 
@@ -85,36 +70,34 @@ def test_the_issuer_discovery_is_public_and_https(control_plane: ControlPlane) -
 def test_a_token_with_the_registered_subject_and_audience_is_accepted(
     control_plane: ControlPlane,
 ) -> None:
-    namespace, name, token = registered_account(control_plane)
-    expected = credential(control_plane, namespace)
-    other = credential(control_plane, "elsewhere")
+    team = new_team(control_plane, "oidc")
+    expected = credential(team)
+    other = credential(Team(control_plane, "elsewhere"))
 
-    verified = validator(control_plane).verify(token, [other, expected])
+    verified = validator(control_plane).verify(team.token(AUDIENCE), [other, expected])
 
     assert verified.credential == expected
-    assert verified.subject == f"system:serviceaccount:{namespace}:{name}"
+    assert verified.subject == team.subject
     assert verified.audiences == (AUDIENCE,)
     assert 590 < verified.expires_at - time.time() <= 600
 
 
 def test_each_refusal_is_its_own_error(control_plane: ControlPlane) -> None:
-    cp = control_plane
-    namespace, name, good = registered_account(cp)
-    registered = [credential(cp, namespace)]
-    check = validator(cp)
+    team = new_team(control_plane, "oidc")
+    registered = [credential(team)]
+    good = team.token(AUDIENCE)
+    check = validator(control_plane)
 
-    apiserver_audience = service_account_token(cp, namespace, name, [])
-    assert isinstance(refused(check, apiserver_audience, registered), AudienceNotAllowed)
+    assert isinstance(refused(check, team.token(), registered), AudienceNotAllowed)
 
-    ensure_service_account(cp, namespace, "stranger")
-    stranger = service_account_token(cp, namespace, "stranger", [AUDIENCE])
+    stranger = team.token(AUDIENCE, account=team.other_account("stranger"))
     error = refused(check, stranger, registered)
     assert isinstance(error, SubjectNotAllowed)
-    assert error.subject == f"system:serviceaccount:{namespace}:stranger"
+    assert error.subject == f"system:serviceaccount:{team.namespace}:stranger"
 
-    later = validator(cp, clock=lambda: time.time() + 601)
+    later = validator(control_plane, clock=lambda: time.time() + 601)
     assert isinstance(refused(later, good, registered), TokenExpired)
-    earlier = validator(cp, clock=lambda: time.time() - 3600)
+    earlier = validator(control_plane, clock=lambda: time.time() - 3600)
     assert isinstance(refused(earlier, good, registered), TokenNotYetValid)
 
     elsewhere = [FederatedCredential("https://issuer.invalid", frozenset({AUDIENCE}))]
@@ -123,18 +106,15 @@ def test_each_refusal_is_its_own_error(control_plane: ControlPlane) -> None:
 
 
 def test_a_token_not_signed_by_the_apiserver_is_refused(control_plane: ControlPlane) -> None:
-    cp = control_plane
-    namespace, _, good = registered_account(cp)
-    registered = [credential(cp, namespace)]
-    check = validator(cp)
-    header, payload, signature = good.split(".")
+    team = new_team(control_plane, "oidc")
+    registered = [credential(team)]
+    good = team.token(AUDIENCE)
+    check = validator(control_plane)
 
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["exp"] += 3600  # a longer life, the apiserver's signature kept
-    longer = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    assert isinstance(refused(check, f"{header}.{longer}.{signature}", registered), BadSignature)
+    assert isinstance(refused(check, longer_lived(good), registered), BadSignature)
 
     forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    claims = claims_of(good)
     kid = jwt.get_unverified_header(good)["kid"]
     forged = jwt.encode(claims, forger, algorithm="RS256", headers={"kid": kid})
     assert isinstance(refused(check, forged, registered), BadSignature)
@@ -143,9 +123,9 @@ def test_a_token_not_signed_by_the_apiserver_is_refused(control_plane: ControlPl
 
 
 def test_an_issuer_whose_tls_is_not_trusted_gives_no_keys(control_plane: ControlPlane) -> None:
-    namespace, _, token = registered_account(control_plane)
+    team = new_team(control_plane, "oidc")
     untrusting = OidcValidator()  # the system's CAs only: the apiserver's is not among them
 
-    error = refused(untrusting, token, [credential(control_plane, namespace)])
+    error = refused(untrusting, team.token(AUDIENCE), [credential(team)])
 
     assert isinstance(error, KeysUnavailable)
