@@ -51,17 +51,17 @@ async def run_operator(
     client and kopf's login both take their credentials from it."""
     connection = await asyncio.to_thread(
         load_connection,
-        settings.kubeconfig,
-        context=settings.kube_context,
-        service_host=settings.kubernetes_service_host,
-        service_port=settings.kubernetes_service_port,
+        settings.kube.config,
+        context=settings.kube.context,
+        service_host=settings.kube.service_host,
+        service_port=settings.kube.service_port,
     )
     log.info("Kubernetes: %s, %s", connection.source, connection.server)
 
-    if settings.metrics_port:
-        serve_metrics(settings.metrics_port, settings.metrics_addr)
+    if settings.operator.metrics_port:
+        serve_metrics(settings.operator.metrics_port, settings.operator.metrics_addr)
 
-    namespaces = list(settings.watch_namespaces)
+    namespaces = list(settings.operator.watch_namespaces)
     if not namespaces:  # cluster-scoped ClusterFederationBackends need a cluster-wide operator
         from .handlers import cluster as _cluster  # noqa: F401
     trimming = asyncio.create_task(trim_periodically(), name="heap trim")
@@ -88,8 +88,8 @@ async def _run_kopf(
         standalone=True,
         peering_name=None,
         # Named here: kopf's own default asks the passwd database for the user.
-        identity=Identity(settings.replica_name),
-        liveness_endpoint=settings.liveness,
+        identity=Identity(settings.operator.replica_name),
+        liveness_endpoint=settings.operator.liveness,
         stop_flag=stop_flag,
         ready_flag=ready_flag,
         memo=kopf.Memo(settings=settings, connection=connection),

@@ -200,8 +200,9 @@ async def test_failed_authentications_are_limited_per_client(
 ) -> None:
     """Past a few tokens that are not valid, a client is answered 429 with Retry-After
     before its token costs a TokenReview; static tokens still work."""
+    limits = {"port": free_port(), "auth_failure_burst": 3, "auth_failure_rate": 0.01}
     settings = api_server.settings.model_copy(
-        update={"api_port": free_port(), "api_auth_failure_burst": 3, "api_auth_failure_rate": 0.01}
+        update={"api": api_server.settings.api.model_copy(update=limits)}
     )
     async with started_api(settings) as limited:
         client = ApiClient(api.session, limited.url, api.checker)

@@ -18,7 +18,6 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from scaivault_devenv.controlplane import ControlPlane
-from scaivault_federation.api.access import PUBLIC_ROUTES
 from scaivault_federation.api.server import ApiServer
 from scaivault_federation.settings import Settings
 
@@ -37,6 +36,10 @@ BAD_AUTHORIZATION: dict[str, str | None] = {
     "jwt-shaped token": "Bearer eyJhbGciOiJSUzI1NiJ9.e30.c2ln",
 }
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: the routes declared public (``Security.NONE``), and no other
+PUBLIC_ROUTES = frozenset(
+    {("GET", "/healthz"), ("GET", "/metrics"), ("GET", f"{FED}/openapi.json")}
+)
 PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
 

@@ -136,7 +136,7 @@ async def test_tokens_must_be_issued_for_the_apis_audience(
 ) -> None:
     apiserver, dedicated, namespace = reader_tokens
     async with started_api(api_settings(control_plane, tokens)) as server:
-        assert server.settings.api_token_audience == TOKEN_AUDIENCE
+        assert server.settings.api.token_audience == TOKEN_AUDIENCE
         assert await list_with(server.url, dedicated, namespace) == 200
         assert await list_with(server.url, apiserver, namespace) == 401
     allowing = api_settings(control_plane, tokens, api_token_apiserver_audience=True)

@@ -189,7 +189,7 @@ async def test_the_factory_trusts_the_ca_bundle_from_the_operator_settings(
         "azure-key-vault",
         azure_config(keyvault_server),
         secret_credentials(keyvault_server.client_secret),
-        Settings.load().backend_environment(),
+        Settings.load().backends.environment(),
     )
     try:
         assert await made.probe() > 0
@@ -201,7 +201,7 @@ async def test_the_factory_trusts_the_ca_bundle_from_the_operator_settings(
         "azure-key-vault",
         azure_config(keyvault_server),
         secret_credentials(keyvault_server.client_secret),
-        Settings.load().backend_environment(),
+        Settings.load().backends.environment(),
     )
     try:
         with pytest.raises((BackendUnavailableError, AuthenticationError)):

@@ -48,7 +48,7 @@ async def test_the_operator_builds_this_type_from_a_spec_without_calling_out(
     assert harness.backend_type in type_names()
     config = parse_config(harness.backend_type, harness.spec_config("creds/backend"))
     credentials = encoded(harness.credentials())
-    environment = Settings.load().backend_environment()
+    environment = Settings.load().backends.environment()
     backend = await create_backend(harness.backend_type, config, credentials, environment)
     harness.opened.append(backend)
     assert backend.backend_type == harness.backend_type

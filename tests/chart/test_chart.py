@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import yaml
 
 from scaivault_devenv import cluster_crd
 from scaivault_devenv.helm import CHART, ToolError, render_text, run
+from scaivault_federation.cli import _parser, _settings
+from scaivault_federation.settings import settings_table
 
 from .tools import ROOT, find, render
 
@@ -695,6 +698,23 @@ def test_probes_match_the_ports_the_processes_listen_on(variant: list[dict[str, 
     (service,) = find(variant, "Service")
     names = {p["name"] for c in containers(variant).values() for p in c["ports"]}
     assert {p["targetPort"] for p in service["spec"]["ports"]} <= names
+
+
+def test_each_container_s_arguments_and_environment_are_valid_settings(
+    variant: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the chart gives each process parses into the settings: every argument is a
+    flag of its command, every SCAIVAULT_ variable names a setting."""
+    variables = {row.variable for row in settings_table()}
+    for container in containers(variant).values():
+        for name in [n for n in os.environ if n.startswith("SCAIVAULT_")]:
+            monkeypatch.delenv(name)
+        env = {e["name"]: e.get("value", "from-the-pod") for e in container.get("env") or []}
+        for name, value in env.items():
+            assert name in variables or not name.startswith("SCAIVAULT_"), name
+            monkeypatch.setenv(name, value)
+        args = _parser().parse_args(container["args"])
+        _settings(args)  # raises naming the setting
 
 
 def test_no_wildcards_in_rbac(variant: list[dict[str, Any]]) -> None:

@@ -11,7 +11,7 @@ from scaivault_federation.backends.registry import (
     type_names,
 )
 from scaivault_federation.models.spec import BackendSpec
-from scaivault_federation.settings import Settings
+from scaivault_federation.settings import BackendSettings
 
 
 def test_every_type_is_listed_once() -> None:
@@ -26,7 +26,7 @@ def test_every_types_client_settings_are_part_of_the_settings() -> None:
     for declared in TYPES:
         if declared.client_settings is not None:
             assert issubclass(ClientSettings, declared.client_settings), declared.name
-            assert issubclass(Settings, declared.client_settings), declared.name
+            assert issubclass(BackendSettings, declared.client_settings), declared.name
 
 
 def test_the_spec_takes_the_config_of_every_type_and_no_other_type() -> None:

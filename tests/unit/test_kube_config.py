@@ -477,9 +477,9 @@ def test_the_context_setting_comes_from_the_environment_or_the_flag(
 ) -> None:
     monkeypatch.setenv("SCAIVAULT_KUBE_CONTEXT", "from-env")
     monkeypatch.setenv("KUBECONFIG", f"/a{os.pathsep}/b")
-    assert Settings.load().kube_context == "from-env"
-    assert Settings.load(kube_context="from-flag").kube_context == "from-flag"
-    assert Settings.load().kubeconfig == f"/a{os.pathsep}/b"  # the whole list
+    assert Settings.load().kube.context == "from-env"
+    assert Settings.load(kube_context="from-flag").kube.context == "from-flag"
+    assert Settings.load().kube.config == f"/a{os.pathsep}/b"  # the whole list
 
 
 async def test_new_tls_material_makes_a_new_session() -> None:

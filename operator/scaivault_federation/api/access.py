@@ -1,9 +1,14 @@
 """Which requests need a bearer token, and the one middleware that checks it.
 
-Every route needs a valid token except the few in :data:`PUBLIC_ROUTES`, so a
-new route is protected without doing anything. The middleware authenticates
-the caller before the handler runs and stores the :class:`.auth.Principal` on
-the request; handlers only decide what that caller may do
+Every route needs a valid token unless its declaration (:class:`.route.Route`)
+says otherwise: public (``Security.NONE``: ``/healthz``, ``/metrics``, the
+OpenAPI document), or authenticating its caller itself (``Security.RECEIVER``:
+the cloud change receivers, because a provider cannot always send a bearer
+header; they take the token from ``?token=`` or check a Pub/Sub push's own
+OIDC token, and still answer 401 without valid credentials). A route served
+without a declaration is protected too. The middleware authenticates the
+caller before the handler runs and stores the :class:`.auth.Principal` on the
+request; handlers only decide what that caller may do
 (``state.auth.require(request, ...)`` or ``state.auth.allowed(principal_of(request), ...)``).
 
 A request that matches no route (404) or uses a method the path does not
@@ -19,38 +24,16 @@ from aiohttp import web
 
 from .auth import PRINCIPAL
 from .errors import Handler
-from .observability import HEALTHZ_PATH, METRICS_PATH
-from .openapi import PATH as OPENAPI_PATH
+from .route import Security, declared
 from .state import STATE
-
-PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("GET", HEALTHZ_PATH),
-        ("GET", METRICS_PATH),
-        ("GET", OPENAPI_PATH),
-    }
-)
-"""(method, route template) pairs served without a token; ``HEAD`` counts as ``GET``."""
-
-SELF_AUTHENTICATED_PREFIXES: tuple[str, ...] = ("/v1/federation/notify/",)
-"""Route templates under these prefixes (the cloud change receivers) authenticate the
-caller themselves, because a provider cannot always send a bearer header: they take
-the token from ``?token=`` or check a Pub/Sub push's own OIDC token. They still
-answer 401 without valid credentials (the route-walking test proves it)."""
 
 
 def needs_token(request: web.Request) -> bool:
-    """Whether the request reaches a route outside :data:`PUBLIC_ROUTES`."""
-    info = request.match_info
-    if info.http_exception is not None:
+    """Whether the request reaches a route the middleware authenticates the caller of."""
+    if request.match_info.http_exception is not None:
         return False
-    resource = info.route.resource
-    if resource is None:
-        return True
-    if resource.canonical.startswith(SELF_AUTHENTICATED_PREFIXES):
-        return False
-    method = "GET" if request.method == "HEAD" else request.method
-    return (method, resource.canonical) not in PUBLIC_ROUTES
+    route = declared(request)
+    return route is None or route.security is Security.BEARER
 
 
 @web.middleware

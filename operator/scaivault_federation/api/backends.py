@@ -22,7 +22,15 @@ from ..k8s.backend_store import ResourceStore
 from ..k8s.client import ConflictError, KubeApiError, NotFoundError
 from ..models.api import (
     NAMESPACE_PATTERN,
+    Backend,
+    BackendCreate,
+    BackendList,
+    BackendPatch,
     BackendScope,
+    ConflictList,
+    StatusView,
+    SyncAccepted,
+    SyncRequest,
     apply_patch,
     conflicts_view,
     diff_merge_patch,
@@ -49,7 +57,9 @@ from .auth import (
 from .cache import backend_view
 from .delegation import require_delegation
 from .errors import ApiError, kube_error, read_json_object, unavailable
+from .route import Answer, Body, Param, Route
 from .state import ApiState, state_of
+from .static_tokens import Scope
 
 BASE = "/v1/federation/backends"
 PATCH_ATTEMPTS = 3
@@ -78,6 +88,16 @@ def ready_state(request: web.Request) -> ApiState:
     if not state.cache.synced.is_set():
         raise unavailable("the API is starting; backends are not loaded yet", 1)
     return state
+
+
+NAMESPACE_SCHEMA = {"type": "string", "pattern": NAMESPACE_PATTERN, "maxLength": 63}
+#: the ``namespace`` query parameter :func:`query_namespace` reads
+NAMESPACE = Param(
+    "namespace",
+    "query",
+    NAMESPACE_SCHEMA,
+    "Kubernetes namespace (default: the API's default namespace).",
+)
 
 
 def query_namespace(request: web.Request) -> str | None:
@@ -315,12 +335,112 @@ def sync_stamp() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def add_backend_routes(app: web.Application) -> None:
-    app.router.add_get(BASE, list_backends)
-    app.router.add_post(BASE, create_backend)
-    app.router.add_get(BASE + "/{id}", get_backend)
-    app.router.add_patch(BASE + "/{id}", patch_backend)
-    app.router.add_delete(BASE + "/{id}", delete_backend)
-    app.router.add_get(BASE + "/{id}/status", backend_status)
-    app.router.add_post(BASE + "/{id}/sync", trigger_sync)
-    app.router.add_get(BASE + "/{id}/conflicts", backend_conflicts)
+_ID = Param("id", "path", {"type": "string"})
+_LIST_NAMESPACE = Param(
+    "namespace",
+    "query",
+    NAMESPACE_SCHEMA,
+    "Only the FederationBackends of this namespace (no cluster backends).",
+)
+_SCOPE = Param(
+    "scope",
+    "query",
+    {"type": "string", "enum": [s.value for s in BackendScope]},
+    "Only FederationBackends (`namespace`) or only ClusterFederationBackends "
+    "(`cluster`); default both (cluster ones if the caller may read them cluster-wide).",
+)
+#: the errors of an operation on one backend by id, and of one that writes a body
+_BY_ID = (403, 404, 503)
+_WRITE = (400, 403, 404, 409, 415, 503)
+_READ, _CHANGE = Scope.FEDERATION_READ, Scope.FEDERATION_WRITE
+
+ROUTES = (
+    Route(
+        "GET",
+        BASE,
+        list_backends,
+        "List configured backends: the FederationBackends of every readable "
+        "namespace (or of `namespace`), then the ClusterFederationBackends "
+        "(`scope: cluster`) if the caller may read them cluster-wide.",
+        answers=(Answer(200, "The backends.", BackendList),),
+        scope=_READ,
+        errors=(400, 403, 503),
+        params=(_LIST_NAMESPACE, _SCOPE),
+    ),
+    Route(
+        "POST",
+        BASE,
+        create_backend,
+        "Configure a backend: a FederationBackend, or with `scope: cluster` (or a "
+        "`namespace_selector`) and no `namespace` a ClusterFederationBackend.",
+        answers=(Answer(201, "Created.", Backend),),
+        scope=_CHANGE,
+        errors=_WRITE,
+        body=Body(BackendCreate),
+    ),
+    Route(
+        "GET",
+        BASE + "/{id}",
+        get_backend,
+        "One backend.",
+        answers=(Answer(200, "The backend.", Backend),),
+        scope=_READ,
+        errors=_BY_ID,
+        params=(_ID,),
+    ),
+    Route(
+        "PATCH",
+        BASE + "/{id}",
+        patch_backend,
+        "Change a backend (JSON merge patch; `name`, `namespace` and `scope` are immutable).",
+        answers=(Answer(200, "The updated backend.", Backend),),
+        scope=_CHANGE,
+        errors=_WRITE,
+        body=Body(BackendPatch, ("application/merge-patch+json", "application/json")),
+        params=(_ID,),
+    ),
+    Route(
+        "DELETE",
+        BASE + "/{id}",
+        delete_backend,
+        "Remove a backend.",
+        answers=(Answer(204, "Done."),),
+        scope=_CHANGE,
+        errors=_BY_ID,
+        params=(_ID,),
+    ),
+    Route(
+        "GET",
+        BASE + "/{id}/status",
+        backend_status,
+        "Connection and sync status (a cluster backend's with per-namespace figures).",
+        answers=(Answer(200, "The status.", StatusView),),
+        scope=_READ,
+        errors=_BY_ID,
+        params=(_ID,),
+    ),
+    Route(
+        "POST",
+        BASE + "/{id}/sync",
+        trigger_sync,
+        "Trigger a sync now (sync mode only): of everything, or with `paths` of "
+        "those ScaiVault paths or patterns only (nothing else is read, written or "
+        "orphaned; the next full sync stays when it was due).",
+        answers=(Answer(202, "Requested.", SyncAccepted),),
+        scope=_CHANGE,
+        errors=_WRITE,
+        body=Body(SyncRequest, required=False),
+        params=(_ID,),
+    ),
+    Route(
+        "GET",
+        BASE + "/{id}/conflicts",
+        backend_conflicts,
+        "Sync conflicts (same path locally and remotely with different values; a "
+        "cluster backend's name their namespace).",
+        answers=(Answer(200, "The conflicts.", ConflictList),),
+        scope=_READ,
+        errors=_BY_ID,
+        params=(_ID,),
+    ),
+)

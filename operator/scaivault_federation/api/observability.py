@@ -14,6 +14,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from .errors import Handler, route_template
+from .route import Answer, Route, Schema, Security
 from .state import STATE
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,31 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "starting"}, status=503, headers={"Retry-After": "1"})
 
 
-def add_observability_routes(app: web.Application) -> None:
-    app.router.add_get(METRICS_PATH, metrics)
-    app.router.add_get(HEALTHZ_PATH, healthz)
+_HEALTH = Schema(
+    {
+        "type": "object",
+        "properties": {"status": {"type": "string", "enum": ["ok", "starting"]}},
+        "required": ["status"],
+    }
+)
+
+ROUTES = (
+    Route(
+        "GET",
+        HEALTHZ_PATH,
+        healthz,
+        "200 once the backend cache is loaded.",
+        answers=(Answer(200, "Ready.", _HEALTH), Answer(503, "Starting.", _HEALTH)),
+        security=Security.NONE,
+    ),
+    Route(
+        "GET",
+        METRICS_PATH,
+        metrics,
+        "Prometheus metrics.",
+        answers=(
+            Answer(200, "Metrics in the text format.", Schema({"type": "string"}), "text/plain"),
+        ),
+        security=Security.NONE,
+    ),
+)

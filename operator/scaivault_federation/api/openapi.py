@@ -1,12 +1,16 @@
-"""The OpenAPI 3.1 document of the API, built from the pydantic wire models.
+"""The OpenAPI 3.1 document of the API, derived from its route declarations.
 
-Bodies and responses are the JSON schemas of :mod:`..models.api` (snake_case
-field names); this module adds paths, parameters, status codes and security.
-Every error is an ``ErrorBody``; ``Retry-After`` is documented where a 503 is.
+Each :class:`.route.Route` gives an operation: its summary, scope, parameters,
+body and answers; bodies and answers are the JSON schemas of the pydantic wire
+models (:mod:`..models.api`, snake_case field names; a body in validation mode,
+an answer in serialization mode) or of a hand-written :class:`.route.Schema`.
+Every error is an ``ErrorBody``; ``Retry-After`` is documented where a 503 or
+429 is. Parameters that every operation of a path shares are the path's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from importlib import metadata
 from typing import Any
@@ -15,39 +19,10 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from ..models.api import (
-    NAMESPACE_PATTERN,
-    Backend,
-    BackendCreate,
-    BackendList,
-    BackendPatch,
-    ConflictList,
-    ErrorBody,
-    SecretView,
-    SecretWrite,
-    StatusView,
-    SyncAccepted,
-    SyncRequest,
-)
-from ..models.notify import EventGridValidation, NotifyResult
+from ..models.api import ErrorBody
+from .route import REF, ROUTES, Answer, Param, Route, Schema, Security, Shape, ref
 
 PATH = "/v1/federation/openapi.json"
-_REF = "#/components/schemas/{model}"
-_MODELS: list[tuple[type[BaseModel], JsonSchemaMode]] = [
-    (BackendCreate, "validation"),
-    (BackendPatch, "validation"),
-    (SecretWrite, "validation"),
-    (SyncRequest, "validation"),
-    (Backend, "serialization"),
-    (BackendList, "serialization"),
-    (StatusView, "serialization"),
-    (ConflictList, "serialization"),
-    (SyncAccepted, "serialization"),
-    (SecretView, "serialization"),
-    (NotifyResult, "serialization"),
-    (EventGridValidation, "serialization"),
-    (ErrorBody, "serialization"),
-]
 _ERRORS = {
     400: "Invalid request; `error.field` names the offending field.",
     401: "No bearer token, or not a valid one.",
@@ -64,401 +39,114 @@ _ERRORS = {
     502: "The proxied backend failed or rejected the API's credentials.",
     503: "Unavailable for now; retry after `Retry-After` seconds.",
 }
+#: what every route with a caller to authenticate may answer besides its own errors
+_AUTHENTICATED_ERRORS = (401, 429, 500)
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}
+#: an operation's own security requirement, where it is not the document's bearer token
+_SECURITY: dict[Security, list[dict[str, list[str]]]] = {
+    Security.NONE: [],
+    Security.RECEIVER: [{"bearerAuth": []}, {"queryToken": []}],
+}
+_SECURITY_SCHEMES = {
+    "queryToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "The receivers only: the bearer token in the `token` "
+        "query parameter, for providers that cannot set a header.",
+    },
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A Kubernetes token (TokenReview + SubjectAccessReview) "
+        "or a static token from the API's token file.",
+    },
+}
+_DESCRIPTION = (
+    "Federated secret backends (HashiCorp Vault, AWS Secrets Manager, Azure Key "
+    "Vault, Google Secret Manager) over Kubernetes FederationBackend and "
+    "ClusterFederationBackend resources, and secrets by ScaiVault path. Binary "
+    "secret values are returned base64-encoded in `data_base64` instead of "
+    "`data`."
+)
 
 
-def _ref(model: type[BaseModel]) -> dict[str, str]:
-    return {"$ref": _REF.format(model=model.__name__)}
+class _Components:
+    """The schemas the operations refer to, collected as they are used."""
+
+    def __init__(self) -> None:
+        self.models: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {}
+        self.written: dict[str, Mapping[str, Any]] = {}
+
+    def use(self, shape: Shape, mode: JsonSchemaMode) -> dict[str, Any]:
+        """``shape`` where it is used, its components (and theirs) collected."""
+        if isinstance(shape, Schema):
+            if shape.name is not None:
+                self.written[shape.name] = shape.body
+            for used in shape.uses:
+                self.use(used, mode)
+        else:
+            self.models[(shape, mode)] = None
+        return ref(shape)
+
+    def schemas(self) -> dict[str, Any]:
+        _, top = models_json_schema(list(self.models), ref_template=REF, by_alias=False)
+        return {**top.get("$defs", {}), **self.written}
 
 
-def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+def _answer(answer: Answer, components: _Components) -> dict[str, Any]:
+    described: dict[str, Any] = {"description": answer.description}
+    if answer.headers:
+        described["headers"] = {
+            h.name: {"schema": dict(h.schema), "description": h.description} for h in answer.headers
+        }
+    if answer.shape is not None:
+        schema = components.use(answer.shape, "serialization")
+        described["content"] = {answer.media: {"schema": schema}}
+    return described
 
 
-def _op(
-    summary: str,
-    scope: str | None,
-    ok: dict[int, dict[str, Any]],
-    errors: tuple[int, ...],
-    *,
-    body: type[BaseModel] | None = None,
-    body_types: tuple[str, ...] = ("application/json",),
-    body_required: bool = True,
-    params: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    responses: dict[str, Any] = {str(code): value for code, value in ok.items()}
-    throttled = (429,) if 401 in errors else ()  # the failed authentications of a client
-    for code in (*errors, *throttled, 500):
-        error = _json(ErrorBody, _ERRORS[code])
+def _errors(route: Route) -> tuple[int, ...]:
+    authenticated = route.security is not Security.NONE
+    return (*route.errors, *(_AUTHENTICATED_ERRORS if authenticated else ()))
+
+
+def _operation(route: Route, path_params: list[Param], components: _Components) -> dict[str, Any]:
+    responses = {str(a.status): _answer(a, components) for a in route.answers}
+    for code in _errors(route):
+        error = _answer(Answer(code, _ERRORS[code], ErrorBody), components)
         if code in (429, 503):
-            error["headers"] = {
-                "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}
-            }
+            error["headers"] = _RETRY_AFTER
         responses[str(code)] = error
-    op: dict[str, Any] = {"summary": summary, "responses": responses}
-    if scope:
-        op["description"] = f"Scope: `{scope}`."
+    op: dict[str, Any] = {"summary": route.summary, "responses": responses}
+    if route.scope is not None:
+        op["description"] = f"Scope: `{route.scope.value}`."
+    if route.security in _SECURITY:
+        op["security"] = _SECURITY[route.security]
+    params = [p.to_openapi() for p in route.params if p not in path_params]
     if params:
         op["parameters"] = params
-    if body is not None:
+    if route.body is not None:
+        schema = components.use(route.body.shape, "validation")
         op["requestBody"] = {
-            "required": body_required,
-            "content": {media: {"schema": _ref(body)} for media in body_types},
+            "required": route.body.required,
+            "content": {media: {"schema": schema} for media in route.body.media},
         }
     return op
 
 
-_NAMESPACE = {
-    "name": "namespace",
-    "in": "query",
-    "required": False,
-    "description": "Kubernetes namespace (default: the API's default namespace).",
-    "schema": {"type": "string", "pattern": NAMESPACE_PATTERN, "maxLength": 63},
-}
-_LIST_NAMESPACE = {
-    **_NAMESPACE,
-    "description": "Only the FederationBackends of this namespace (no cluster backends).",
-}
-_SCOPE = {
-    "name": "scope",
-    "in": "query",
-    "required": False,
-    "description": "Only FederationBackends (`namespace`) or only ClusterFederationBackends "
-    "(`cluster`); default both (cluster ones if the caller may read them cluster-wide).",
-    "schema": {"type": "string", "enum": ["namespace", "cluster"]},
-}
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-_SECRET_PATH = {
-    "name": "path",
-    "in": "path",
-    "required": True,
-    "description": "ScaiVault path such as `external/aws/db/password` (may contain `/`).",
-    "schema": {"type": "string", "minLength": 1},
-}
-_NO_CONTENT = {"description": "Done."}
-_HEALTH = {
-    "application/json": {
-        "schema": {
-            "type": "object",
-            "properties": {"status": {"type": "string", "enum": ["ok", "starting"]}},
-            "required": ["status"],
-        }
-    }
-}
-_AUTH_ERRORS = (401, 403, 404, 503)
-_NOTIFY_ERRORS = (400, 401, 403, 415, 503)
-_NOTIFY_SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"queryToken": []}]
-_NOTIFY_SCOPE = "federation:notify"
-_TEXT = {"type": "string"}
-
-#: the providers' own payloads, in outline (the receivers read only these fields)
-_PROVIDER_SCHEMAS: dict[str, Any] = {
-    "EventBridgeEvent": {
-        "type": "object",
-        "description": "An EventBridge event of a Secrets Manager API call (CloudTrail), as an "
-        "API destination delivers it.",
-        "required": ["id", "source", "detail"],
-        "properties": {
-            "id": {"type": "string", "minLength": 1},
-            "source": {"type": "string", "examples": ["aws.secretsmanager"]},
-            "detail-type": {"type": "string", "examples": ["AWS API Call via CloudTrail"]},
-            "region": _TEXT,
-            "account": _TEXT,
-            "time": _TEXT,
-            "detail": {
-                "type": "object",
-                "properties": {
-                    "eventName": {"type": "string", "examples": ["PutSecretValue"]},
-                    "eventSource": _TEXT,
-                    "awsRegion": _TEXT,
-                    "errorCode": _TEXT,
-                    "requestParameters": {
-                        "type": ["object", "null"],
-                        "properties": {"secretId": _TEXT, "name": _TEXT},
-                    },
-                    "responseElements": {
-                        "type": ["object", "null"],
-                        "properties": {"arn": _TEXT, "name": _TEXT},
-                    },
-                },
-            },
-        },
-    },
-    "PubSubPush": {
-        "type": "object",
-        "description": "A Pub/Sub push delivery of a Secret Manager event notification.",
-        "required": ["message"],
-        "properties": {
-            "subscription": _TEXT,
-            "message": {
-                "type": "object",
-                "required": ["messageId"],
-                "properties": {
-                    "messageId": {"type": "string", "minLength": 1},
-                    "publishTime": _TEXT,
-                    "data": {"type": "string", "description": "base64; not read"},
-                    "attributes": {
-                        "type": "object",
-                        "additionalProperties": _TEXT,
-                        "properties": {
-                            "eventType": {"type": "string", "examples": ["SECRET_VERSION_ADD"]},
-                            "secretId": {
-                                "type": "string",
-                                "examples": ["projects/my-project/secrets/db-password"],
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    },
-    "EventGridEvent": {
-        "type": "object",
-        "description": "An Event Grid schema event (Microsoft.KeyVault.SecretNewVersionCreated, "
-        "SecretNearExpiry, SecretExpired, or Microsoft.EventGrid.SubscriptionValidationEvent).",
-        "required": ["id", "eventType"],
-        "properties": {
-            "id": {"type": "string", "minLength": 1},
-            "eventType": _TEXT,
-            "topic": _TEXT,
-            "subject": _TEXT,
-            "eventTime": _TEXT,
-            "data": {"type": "object"},
-        },
-    },
-    "EventGridAnswer": {
-        "anyOf": [
-            {"$ref": _REF.format(model="NotifyResult")},
-            {"$ref": _REF.format(model="EventGridValidation")},
-        ]
-    },
-    "CloudEvent": {
-        "type": "object",
-        "description": "A CloudEvents 1.0 event as Event Grid delivers it.",
-        "required": ["specversion", "id", "type"],
-        "properties": {
-            "specversion": {"type": "string", "const": "1.0"},
-            "id": {"type": "string", "minLength": 1},
-            "type": _TEXT,
-            "source": _TEXT,
-            "subject": _TEXT,
-            "time": _TEXT,
-            "data": {"type": "object"},
-        },
-    },
-}
-
-
-def _schema_ref(name: str) -> dict[str, str]:
-    return {"$ref": _REF.format(model=name)}
-
-
-def _notify(summary: str, body: dict[str, Any], types: tuple[str, ...]) -> dict[str, Any]:
-    op = _op(
-        summary,
-        _NOTIFY_SCOPE,
-        {200: _json(NotifyResult, "What became of each event.")},
-        _NOTIFY_ERRORS,
-    )
-    op["security"] = _NOTIFY_SECURITY
-    op["requestBody"] = {"required": True, "content": {t: {"schema": body} for t in types}}
-    return op
-
-
-def _paths() -> dict[str, Any]:
-    backends = "/v1/federation/backends"
-    one = backends + "/{id}"
-    read, write = "federation:read", "federation:write"
-    return {
-        backends: {
-            "get": _op(
-                "List configured backends: the FederationBackends of every readable "
-                "namespace (or of `namespace`), then the ClusterFederationBackends "
-                "(`scope: cluster`) if the caller may read them cluster-wide.",
-                read,
-                {200: _json(BackendList, "The backends.")},
-                (400, 401, 403, 503),
-                params=[_LIST_NAMESPACE, _SCOPE],
-            ),
-            "post": _op(
-                "Configure a backend: a FederationBackend, or with `scope: cluster` (or a "
-                "`namespace_selector`) and no `namespace` a ClusterFederationBackend.",
-                write,
-                {201: _json(Backend, "Created.")},
-                (400, 401, 403, 404, 409, 415, 503),
-                body=BackendCreate,
-            ),
-        },
-        one: {
-            "parameters": [_ID],
-            "get": _op("One backend.", read, {200: _json(Backend, "The backend.")}, _AUTH_ERRORS),
-            "patch": _op(
-                "Change a backend (JSON merge patch; `name`, `namespace` and `scope` are "
-                "immutable).",
-                write,
-                {200: _json(Backend, "The updated backend.")},
-                (400, 401, 403, 404, 409, 415, 503),
-                body=BackendPatch,
-                body_types=("application/merge-patch+json", "application/json"),
-            ),
-            "delete": _op("Remove a backend.", write, {204: _NO_CONTENT}, _AUTH_ERRORS),
-        },
-        one + "/status": {
-            "parameters": [_ID],
-            "get": _op(
-                "Connection and sync status (a cluster backend's with per-namespace figures).",
-                read,
-                {200: _json(StatusView, "The status.")},
-                _AUTH_ERRORS,
-            ),
-        },
-        one + "/sync": {
-            "parameters": [_ID],
-            "post": _op(
-                "Trigger a sync now (sync mode only): of everything, or with `paths` of "
-                "those ScaiVault paths or patterns only (nothing else is read, written or "
-                "orphaned; the next full sync stays when it was due).",
-                write,
-                {202: _json(SyncAccepted, "Requested.")},
-                (400, 401, 403, 404, 409, 415, 503),
-                body=SyncRequest,
-                body_required=False,
-            ),
-        },
-        one + "/conflicts": {
-            "parameters": [_ID],
-            "get": _op(
-                "Sync conflicts (same path locally and remotely with different values; a "
-                "cluster backend's name their namespace).",
-                read,
-                {200: _json(ConflictList, "The conflicts.")},
-                _AUTH_ERRORS,
-            ),
-        },
-        "/v1/federation/notify/aws": {
-            "post": _notify(
-                "AWS Secrets Manager changes from an EventBridge API destination: a "
-                "per-path sync of every backend that maps the secret.",
-                _schema_ref("EventBridgeEvent"),
-                ("application/json",),
-            )
-        },
-        "/v1/federation/notify/google": {
-            "post": _notify(
-                "Google Secret Manager event notifications from a Pub/Sub push "
-                "subscription (its OIDC token is accepted when the API is configured for it).",
-                _schema_ref("PubSubPush"),
-                ("application/json",),
-            )
-        },
-        "/v1/federation/notify/azure": {
-            "post": _azure_post(),
-            "options": _azure_options(),
-        },
-        "/v1/secrets/{path}": {
-            "parameters": [_SECRET_PATH, _NAMESPACE],
-            "get": _op(
-                "Read a secret: proxy paths from the backend, others from local storage. "
-                "The namespace's FederationBackends and the cluster backends selecting it "
-                "claim paths.",
-                "secrets:read",
-                {200: _json(SecretView, "The secret.")},
-                (400, 401, 403, 404, 502, 503),
-            ),
-            "put": _op(
-                "Write a local secret (409 for proxied and synced paths).",
-                "secrets:write",
-                {
-                    200: _json(SecretView, "Replaced."),
-                    201: _json(SecretView, "Created."),
-                },
-                (400, 401, 403, 404, 409, 415, 503),
-                body=SecretWrite,
-            ),
-            "delete": _op(
-                "Delete a local secret (409 for proxied and synced paths).",
-                "secrets:write",
-                {204: _NO_CONTENT},
-                (400, 401, 403, 404, 409, 503),
-            ),
-        },
-        PATH: {
-            "get": {
-                "summary": "This document.",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "OpenAPI 3.1",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
-                },
-            }
-        },
-        "/healthz": {
-            "get": {
-                "summary": "200 once the backend cache is loaded.",
-                "security": [],
-                "responses": {
-                    "200": {"description": "Ready.", "content": _HEALTH},
-                    "503": {"description": "Starting.", "content": _HEALTH},
-                },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics.",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "Metrics in the text format.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
-    }
-
-
-def _azure_post() -> dict[str, Any]:
-    events = {"anyOf": [_schema_ref("EventGridEvent"), _schema_ref("CloudEvent")]}
-    body = {"anyOf": [{"type": "array", "minItems": 1, "items": events}, _schema_ref("CloudEvent")]}
-    op = _notify(
-        "Azure Key Vault events from Event Grid (Event Grid or CloudEvents schema); answers "
-        "the subscription validation event with its code.",
-        body,
-        ("application/json", "application/cloudevents+json", "application/cloudevents-batch+json"),
-    )
-    op["responses"]["200"] = {
-        "description": "What became of each event, or the validation handshake's answer.",
-        "content": {"application/json": {"schema": _schema_ref("EventGridAnswer")}},
-    }
-    return op
-
-
-def _azure_options() -> dict[str, Any]:
-    op = _op(
-        "The CloudEvents webhook validation handshake of Event Grid.",
-        _NOTIFY_SCOPE,
-        {
-            200: {
-                "description": "The origin is allowed.",
-                "headers": {
-                    "WebHook-Allowed-Origin": {"schema": _TEXT, "description": "The origin."},
-                    "WebHook-Allowed-Rate": {"schema": _TEXT, "description": "`*`."},
-                },
-            }
-        },
-        (400, 401, 403, 503),
-        params=[
-            {
-                "name": "WebHook-Request-Origin",
-                "in": "header",
-                "required": True,
-                "schema": {"type": "string", "minLength": 1},
-            }
-        ],
-    )
-    op["security"] = _NOTIFY_SECURITY
-    return op
+def _paths(routes: tuple[Route, ...], components: _Components) -> dict[str, Any]:
+    by_path: dict[str, list[Route]] = {}
+    for route in routes:
+        by_path.setdefault(route.template, []).append(route)
+    paths: dict[str, Any] = {}
+    for template, operations in by_path.items():
+        shared = [p for p in operations[0].params if all(p in o.params for o in operations)]
+        item: dict[str, Any] = {"parameters": [p.to_openapi() for p in shared]} if shared else {}
+        for route in operations:
+            item[route.method.lower()] = _operation(route, shared, components)
+        paths[template] = item
+    return paths
 
 
 def _version() -> str:
@@ -469,44 +157,33 @@ def _version() -> str:
 
 
 @cache
-def build_openapi() -> dict[str, Any]:
-    _, top = models_json_schema(_MODELS, ref_template=_REF, by_alias=False)
+def build_openapi(routes: tuple[Route, ...]) -> dict[str, Any]:
+    """The document of an application serving ``routes``."""
+    components = _Components()
+    paths = _paths(routes, components)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "ScaiVault Federation API",
             "version": _version(),
-            "description": (
-                "Federated secret backends (HashiCorp Vault, AWS Secrets Manager, Azure Key "
-                "Vault, Google Secret Manager) over Kubernetes FederationBackend and "
-                "ClusterFederationBackend resources, and secrets by ScaiVault path. Binary "
-                "secret values are returned base64-encoded in `data_base64` instead of "
-                "`data`."
-            ),
+            "description": _DESCRIPTION,
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
-        "paths": _paths(),
-        "components": {
-            "schemas": {**top["$defs"], **_PROVIDER_SCHEMAS},
-            "securitySchemes": {
-                "queryToken": {
-                    "type": "apiKey",
-                    "in": "query",
-                    "name": "token",
-                    "description": "The receivers only: the bearer token in the `token` "
-                    "query parameter, for providers that cannot set a header.",
-                },
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "A Kubernetes token (TokenReview + SubjectAccessReview) "
-                    "or a static token from the API's token file.",
-                },
-            },
-        },
+        "paths": paths,
+        "components": {"schemas": components.schemas(), "securitySchemes": _SECURITY_SCHEMES},
     }
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    return web.json_response(build_openapi())
+    return web.json_response(build_openapi(request.app[ROUTES]))
+
+
+ROUTE = Route(
+    "GET",
+    PATH,
+    openapi_document,
+    "This document.",
+    answers=(Answer(200, "OpenAPI 3.1", Schema({"type": "object"})),),
+    security=Security.NONE,
+)

@@ -25,16 +25,18 @@ from pydantic import ValidationError
 
 from ..errors import FederationError
 from ..k8s.client import ConflictError, KubeApiError, NotFoundError
-from ..models.api import FieldError, SecretSource, SecretWrite, field_error
+from ..models.api import FieldError, SecretSource, SecretView, SecretWrite, field_error
 from ..models.content import InvalidContentError, to_secret_data, validate_secret_data
 from ..models.resource import FederationBackendResource
 from ..models.secret import LocalSecret
 from ..models.spec import Mode
 from ..paths import InvalidPathError, PathMapping, secret_name_for_path, validate_path
 from .auth import SECRETS_DELETE, SECRETS_READ, SECRETS_WRITE
-from .backends import query_namespace, ready_state
+from .backends import NAMESPACE, query_namespace, ready_state
 from .errors import ApiError, from_failure, kube_error, read_json_object, unavailable
+from .route import Answer, Body, Param, Route
 from .state import ApiState
+from .static_tokens import Scope
 
 BASE = "/v1/secrets"
 SUSPENDED_RETRY_AFTER = 60
@@ -226,8 +228,46 @@ async def delete_secret(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def add_secret_routes(app: web.Application) -> None:
-    resource = app.router.add_resource(BASE + "/{path:.+}")
-    resource.add_route("GET", get_secret)
-    resource.add_route("PUT", put_secret)
-    resource.add_route("DELETE", delete_secret)
+_PATH = Param(
+    "path",
+    "path",
+    {"type": "string", "minLength": 1},
+    "ScaiVault path such as `external/aws/db/password` (may contain `/`).",
+)
+_WHERE = (_PATH, NAMESPACE)
+
+ROUTES = (
+    Route(
+        "GET",
+        BASE + "/{path:.+}",
+        get_secret,
+        "Read a secret: proxy paths from the backend, others from local storage. "
+        "The namespace's FederationBackends and the cluster backends selecting it "
+        "claim paths.",
+        answers=(Answer(200, "The secret.", SecretView),),
+        scope=Scope.SECRETS_READ,
+        errors=(400, 403, 404, 502, 503),
+        params=_WHERE,
+    ),
+    Route(
+        "PUT",
+        BASE + "/{path:.+}",
+        put_secret,
+        "Write a local secret (409 for proxied and synced paths).",
+        answers=(Answer(200, "Replaced.", SecretView), Answer(201, "Created.", SecretView)),
+        scope=Scope.SECRETS_WRITE,
+        errors=(400, 403, 404, 409, 415, 503),
+        body=Body(SecretWrite),
+        params=_WHERE,
+    ),
+    Route(
+        "DELETE",
+        BASE + "/{path:.+}",
+        delete_secret,
+        "Delete a local secret (409 for proxied and synced paths).",
+        answers=(Answer(204, "Done."),),
+        scope=Scope.SECRETS_WRITE,
+        errors=(400, 403, 404, 409, 503),
+        params=_WHERE,
+    ),
+)

@@ -31,18 +31,15 @@ from ..k8s.tokens import ServiceAccountStore
 from ..settings import Settings
 from .access import auth_middleware
 from .auth import Authenticator
-from .backends import add_backend_routes
 from .cache import BackendCache
+from .endpoints import ROUTES
 from .errors import error_middleware
 from .listener import BoundedSite, ListenerLimits, ReloadingCertificate, body_timeout_middleware
-from .notify.routes import add_notify_routes
 from .notify.service import Notifications
-from .observability import add_observability_routes, metrics_middleware
-from .openapi import PATH as OPENAPI_PATH
-from .openapi import openapi_document
+from .observability import metrics_middleware
 from .proxy import ProxyBackends
 from .ratelimit import FailureLimiter
-from .secrets import add_secret_routes
+from .route import add_routes
 from .state import STATE, ApiState
 from .static_tokens import StaticTokens, write_dev_tokens
 
@@ -66,11 +63,7 @@ def build_app(state: ApiState, limits: ListenerLimits | None = None) -> web.Appl
         client_max_size=MAX_BODY_BYTES,
     )
     app[STATE] = state
-    add_backend_routes(app)
-    add_secret_routes(app)
-    add_notify_routes(app)
-    add_observability_routes(app)
-    app.router.add_get(OPENAPI_PATH, openapi_document)
+    add_routes(app, ROUTES)
     return app
 
 
@@ -81,26 +74,28 @@ class ApiServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         connection = load_connection(
-            settings.kubeconfig,
-            context=settings.kube_context,
-            service_host=settings.kubernetes_service_host,
-            service_port=settings.kubernetes_service_port,
+            settings.kube.config,
+            context=settings.kube.context,
+            service_host=settings.kube.service_host,
+            service_port=settings.kube.service_port,
         )
         self.kube = KubeClient(
-            connection, write_qps=settings.kube_write_qps, write_burst=settings.kube_write_burst
+            connection, write_qps=settings.kube.write_qps, write_burst=settings.kube.write_burst
         )
         backends = BackendStore(self.kube)
         secrets = SecretStore(self.kube)
-        clusters = ClusterBackendStore(self.kube) if settings.api_cluster_backends else None
+        clusters = ClusterBackendStore(self.kube) if settings.api.cluster_backends else None
         self.cache = BackendCache(
             backends, clusters, NamespaceIndex() if clusters is not None else None
         )
-        environment = settings.backend_environment(connection.default_namespace)
+        environment = settings.backends.environment(connection.default_namespace)
         self.proxy = ProxyBackends(
             secrets,
-            BoundTokens(ServiceAccountStore(self.kube), settings.protected_accounts),
+            BoundTokens(ServiceAccountStore(self.kube), settings.backends.protected_accounts),
             environment,
-            NamespaceReader(self.kube) if settings.ambient_identity_namespace_selector else None,
+            NamespaceReader(self.kube)
+            if settings.backends.ambient_identity_namespace_selector
+            else None,
         )
         self.cache.listen_removed(self.proxy.forget_series)
         self.state = ApiState(
@@ -108,41 +103,41 @@ class ApiServer:
             cache=self.cache,
             auth=Authenticator(
                 self.kube,
-                StaticTokens(settings.api_static_tokens),
-                ttl=settings.api_auth_cache_seconds,
+                StaticTokens(settings.api.static_tokens),
+                ttl=settings.api.auth_cache_seconds,
                 failures=FailureLimiter(
-                    settings.api_auth_failure_rate, settings.api_auth_failure_burst
+                    settings.api.auth_failure_rate, settings.api.auth_failure_burst
                 ),
-                audience=settings.api_token_audience,
-                apiserver_audience=settings.api_token_apiserver_audience,
+                audience=settings.api.token_audience,
+                apiserver_audience=settings.api.token_apiserver_audience,
             ),
             proxy=self.proxy,
             store=secrets,
             environment=environment,
-            default_namespace=settings.api_default_namespace or connection.default_namespace,
+            default_namespace=settings.api.default_namespace or connection.default_namespace,
             notifications=Notifications.from_settings(settings),
             cluster_backends=clusters,
         )
         self.limits = ListenerLimits(
-            head_timeout=settings.api_request_head_timeout_seconds,
-            body_timeout=settings.api_request_body_timeout_seconds,
-            max_connections=settings.api_max_connections,
+            head_timeout=settings.api.request_head_timeout_seconds,
+            body_timeout=settings.api.request_body_timeout_seconds,
+            max_connections=settings.api.max_connections,
         )
         self.app = build_app(self.state, self.limits)
-        self.port = settings.api_port
+        self.port = settings.api.port
         self.certificate: ReloadingCertificate | None = None
-        if settings.api_tls_cert_file is not None and settings.api_tls_key_file is not None:
+        if settings.api.tls_cert_file is not None and settings.api.tls_key_file is not None:
             self.certificate = ReloadingCertificate(
-                settings.api_tls_cert_file,
-                settings.api_tls_key_file,
-                settings.api_tls_reload_seconds,
+                settings.api.tls_cert_file,
+                settings.api.tls_key_file,
+                settings.api.tls_reload_seconds,
             )
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def url(self) -> str:
-        host = self.settings.api_host
+        host = self.settings.api.host
         host = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104
         scheme = "https" if self.certificate is not None else "http"
         return f"{scheme}://{host}:{self.port}"
@@ -160,8 +155,8 @@ class ApiServer:
         await self._runner.setup()
         site = BoundedSite(
             self._runner,
-            self.settings.api_host,
-            self.settings.api_port,
+            self.settings.api.host,
+            self.settings.api.port,
             self.limits,
             self.certificate.context if self.certificate is not None else None,
         )

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..settings import Settings
+from ..flags import Program, add_flags, given
+from ..settings import FLAG_FIELDS, SETTINGS, Settings
 from .client import ApiCallError, FederationClient
 from .tables import NONE, age, cell, pairs, size, table
 
@@ -42,15 +43,7 @@ connection:
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("connection and output")
-    group.add_argument("--api-url", help="the API, e.g. http://127.0.0.1:8000")
-    group.add_argument(
-        "--token",
-        help="bearer token, static or Kubernetes (SCAIVAULT_API_TOKEN keeps it out of the "
-        "process list)",
-    )
-    group.add_argument(
-        "--dev-json", type=Path, help="dev.json to read the URL and token from when not given"
-    )
+    add_flags(group, Program.COMMANDS, FLAG_FIELDS)
     group.add_argument(
         "-o",
         "--output",
@@ -193,11 +186,11 @@ def _dev_json(path: Path) -> dict[str, Any]:
 
 def connect(args: argparse.Namespace) -> FederationClient:
     """The client of the API the flags, the settings or dev.json name."""
-    settings = Settings.load(api_url=args.api_url, api_token=args.token, dev_json=args.dev_json)
-    url = settings.api_url
-    token = settings.api_token.get_secret_value() if settings.api_token else None
+    settings = Settings.load(**given(args, SETTINGS))
+    url = settings.commands.api_url
+    token = settings.commands.api_token.get_secret_value() if settings.commands.api_token else None
     if url is None or token is None:
-        dev = _dev_json(settings.dev_json)
+        dev = _dev_json(settings.commands.dev_json)
         tokens = dev.get("tokens") if isinstance(dev.get("tokens"), dict) else {}
         url = url or dev.get("api_url")
         token = token or (tokens or {}).get("admin")
@@ -205,7 +198,7 @@ def connect(args: argparse.Namespace) -> FederationClient:
         raise ApiCallError(
             0,
             "no API URL: give --api-url or set SCAIVAULT_API_URL "
-            f"(make dev writes it into {settings.dev_json})",
+            f"(make dev writes it into {settings.commands.dev_json})",
         )
     return FederationClient(url, token if isinstance(token, str) else None)
 

@@ -59,18 +59,18 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         prefix=GROUP, key="last-handled-configuration"
     )
     settings.posting.level = logging.WARNING
-    settings.queueing.worker_limit = ours.worker_limit
+    settings.queueing.worker_limit = ours.operator.worker_limit
     # A per-object worker keeps its slot until its object has been quiet this long:
     # with kopf's 5 s, 64 slots let no more than ~13 new backends a second even start.
     settings.queueing.idle_timeout = WORKER_IDLE_SECONDS
     settings.watching.server_timeout = 300
     connection: KubeConnection = memo.connection  # loaded by the runner, before kopf
     client = KubeClient(
-        connection, write_qps=ours.kube_write_qps, write_burst=ours.kube_write_burst
+        connection, write_qps=ours.kube.write_qps, write_burst=ours.kube.write_burst
     )
     cache = ManagedSecretCache()
     store = SecretStore(client, cache)
-    namespace = ours.operator_namespace or connection.default_namespace
+    namespace = ours.backends.operator_namespace or connection.default_namespace
     mac_key = await store.load_or_create_mac_key(namespace)
     router = TriggerRouter(mac_key)
     cache.listen(router.managed_changed)
@@ -84,21 +84,21 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             worker.ownership_changed()
 
     owns = _owns_everything
-    if not ours.standalone:
-        identity = ours.replica_id or f"operator-{secrets.token_hex(3)}"
+    if not ours.operator.standalone:
+        identity = ours.operator.replica_id or f"operator-{secrets.token_hex(3)}"
         membership = Membership(
             LeaseStore(client),
             namespace=namespace,
-            group=ours.peering,
+            group=ours.operator.peering,
             identity=f"{identity}-{secrets.token_hex(3)}",
-            duration=ours.lease_duration_seconds,
-            sharded=ours.sharding,
+            duration=ours.operator.lease_duration_seconds,
+            sharded=ours.operator.sharding,
             on_change=wake_all,
         )
         owns = membership.owns
         memo.tasks.append(asyncio.create_task(membership.run(), name="membership"))
     names = SecretNameWatch(router.secret_changed)
-    for path in secret_collections(ours.watch_namespaces):
+    for path in secret_collections(ours.operator.watch_namespaces):
         memo.tasks.append(
             asyncio.create_task(names.reflector(client, path).run(), name=f"secret-names {path}")
         )
@@ -106,7 +106,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
             asyncio.create_task(_managed(client, path, cache).run(), name=f"managed-secrets {path}")
         )
     memo.operator_namespace = namespace
-    if not ours.watch_namespaces:  # cluster-wide: ClusterFederationBackends are served
+    if not ours.operator.watch_namespaces:  # cluster-wide: ClusterFederationBackends are served
         index = NamespaceIndex()
         index.listen(functools.partial(_namespaces_changed, memo.cluster_workers))
         memo.namespaces = index
@@ -119,15 +119,15 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         connect=functools.partial(
             connect,
             secrets=store,
-            tokens=BoundTokens(ServiceAccountStore(client), ours.protected_accounts),
-            environment=ours.backend_environment(namespace),
+            tokens=BoundTokens(ServiceAccountStore(client), ours.backends.protected_accounts),
+            environment=ours.backends.environment(namespace),
             namespaces=NamespaceReader(client)
-            if ours.ambient_identity_namespace_selector
+            if ours.backends.ambient_identity_namespace_selector
             else None,
         ),
         mac_key=mac_key,
-        sync_slots=asyncio.Semaphore(ours.max_concurrent_syncs),
-        max_backoff=ours.max_backoff_seconds,
+        sync_slots=asyncio.Semaphore(ours.operator.max_concurrent_syncs),
+        max_backoff=ours.operator.max_backoff_seconds,
         router=router,
         owns=owns,
         workloads=WorkloadStore(client),
@@ -136,7 +136,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
     # FederationBackends are watched here, not by kopf: a sleeping backend then costs
     # its worker alone (see sync/fleet.py)
     memo.fleet = fleet = Fleet(memo.deps)
-    for path in backend_collections(ours.watch_namespaces):
+    for path in backend_collections(ours.operator.watch_namespaces):
         memo.tasks.append(
             asyncio.create_task(Reflector(client, path, fleet).run(), name=f"backends {path}")
         )

@@ -15,19 +15,23 @@ key is an unknown field here, and an error names the snake_case field.
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from types import GenericAlias, UnionType
+from typing import Annotated, Any, Union, cast, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic.alias_generators import to_snake
+from pydantic.fields import FieldInfo
 
 from ..paths import MAX_SCOPE_PATTERNS, InvalidPathError, PathPattern, PathScope
 from .cluster import ClusterBackendSpec, ClusterBackendStatus, LabelSelector, NamespaceStatus
-from .spec import BackendSpec, BackendType, ConflictPolicy, DeletionPolicy, Mode, config_model
+from .spec import BackendSpec, config_model
 from .status import BackendStatus, Conflict, ConnectionState, Health
 
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -127,7 +131,31 @@ class Backend(BackendSpec):
     )
 
 
-class BackendPatch(BaseModel):
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def patch_type(annotation: Any) -> Any:
+    """What a merge patch may give for a value of type ``annotation`` (``None`` aside):
+    an object (a model, or a union of them) as a partial object of its own; a map
+    with values that may be ``null`` (removing their key); a list whole, of such
+    items; anything else as it is."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (Union, UnionType):
+        kept = [a for a in args if a is not type(None)]
+        if len(kept) == 1:
+            return patch_type(kept[0])
+        return dict[str, Any] if all(_is_model(a) for a in kept) else annotation
+    if _is_model(annotation):
+        return dict[str, Any]
+    if origin is list:
+        return GenericAlias(list, (patch_type(args[0]),))
+    if origin is dict:
+        return GenericAlias(dict, (args[0], patch_type(args[1]) | None))
+    return annotation
+
+
+class _PatchedBackend(BaseModel):
     """JSON merge patch (RFC 7386) of a backend: a value replaces, ``null`` removes.
 
     ``name`` and ``namespace`` may be given only with their current values.
@@ -138,19 +166,36 @@ class BackendPatch(BaseModel):
     name: str | None = None
     namespace: str | None = None
     scope: BackendScope | None = None
-    type: BackendType | None = None
-    config: dict[str, Any] | None = None
-    path_mapping: dict[str, str | None] | None = None
-    mode: Mode | None = None
-    sync_interval: str | None = None
-    conflict_policy: ConflictPolicy | None = None
-    deletion_policy: DeletionPolicy | None = None
-    prune: bool | None = None
-    suspend: bool | None = None
-    target: dict[str, Any] | None = None
-    rollout_restart_targets: list[dict[str, Any]] | None = None
-    #: cluster backends only
-    namespace_selector: dict[str, Any] | None = None
+
+
+def merge_patch_model(name: str, base: type[BaseModel], *specs: type[BaseModel]) -> type[BaseModel]:
+    """A model of ``base``'s fields and every field of ``specs``, each optional and
+    nullable, with the type :func:`patch_type` gives it."""
+    fields: dict[str, Any] = {}
+    for spec in specs:
+        for field_name, info in spec.model_fields.items():
+            fields.setdefault(field_name, (_patch_field(info), None))
+    return create_model(name, __base__=base, __doc__=base.__doc__, **fields)
+
+
+def _patch_field(info: FieldInfo) -> Any:
+    """A spec field's type in a patch, nullable. A value that replaces the spec's whole
+    keeps the spec's own rules (a type's names, a pattern); a part of an object or map,
+    or a list of them, is checked once merged."""
+    args = get_args(info.annotation) if get_origin(info.annotation) in (Union, UnionType) else ()
+    kept = [a for a in args if a is not type(None)]
+    value = functools.reduce(operator.or_, kept) if kept else info.annotation
+    patched = patch_type(value)
+    if patched != value:
+        return patched | None
+    rules: list[Any] = list(info.metadata)
+    if info.json_schema_extra:
+        rules.append(Field(json_schema_extra=info.json_schema_extra))
+    return (cast(Any, Annotated)[(value, *rules)] if rules else value) | None
+
+
+#: the merge patch of a backend: who it is, and every field of either kind's spec
+BackendPatch = merge_patch_model("BackendPatch", _PatchedBackend, BackendSpec, ClusterBackendSpec)
 
 
 class BackendList(BaseModel):

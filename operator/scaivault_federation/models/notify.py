@@ -1,6 +1,6 @@
 """Wire shapes of the cloud change receivers (``/v1/federation/notify/...``): what they
-answer. The request bodies are the providers' own; :mod:`..api.openapi` documents
-their outline."""
+answer. The request bodies are the providers' own; :mod:`..api.notify.payloads`
+outlines them."""
 
 from __future__ import annotations
 

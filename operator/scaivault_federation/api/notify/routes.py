@@ -46,6 +46,7 @@ from ...paths import PathScope
 from ..auth import CLUSTER_NOTIFY, FEDERATION_NOTIFY, PRINCIPAL, Principal
 from ..backends import ready_state, sync_stamp, target_of
 from ..errors import ApiError, kube_error, unavailable
+from ..route import Answer, Body, Header, Param, Route, Security
 from ..state import ApiState
 from ..static_tokens import Scope, StaticToken, token_digest
 from .events import (
@@ -58,13 +59,16 @@ from .events import (
     parse_pubsub_push,
 )
 from .oidc import KeysUnavailableError, PushTokenError
+from .payloads import AZURE_DELIVERY, EVENT_GRID_ANSWER, EVENTBRIDGE_EVENT, PUBSUB_PUSH
 from .routing import MappingClaim, Target, route
 
 log = logging.getLogger(__name__)
 
 BASE = "/v1/federation/notify"
-BODY_TYPES = frozenset(
-    {"application/json", "application/cloudevents+json", "application/cloudevents-batch+json"}
+BODY_TYPES = (
+    "application/json",
+    "application/cloudevents+json",
+    "application/cloudevents-batch+json",
 )
 PROVIDERS = {
     AWS: "aws",
@@ -273,8 +277,78 @@ async def azure_options(request: web.Request) -> web.Response:
     )
 
 
-def add_notify_routes(app: web.Application) -> None:
-    app.router.add_post(BASE + "/aws", _receiver(AWS, parse_eventbridge))
-    app.router.add_post(BASE + "/google", _receiver(GOOGLE, parse_pubsub_push))
-    app.router.add_post(BASE + "/azure", _receiver(AZURE, parse_event_grid))
-    app.router.add_route("OPTIONS", BASE + "/azure", azure_options)
+_ORIGIN = Param(
+    "WebHook-Request-Origin", "header", {"type": "string", "minLength": 1}, required=True
+)
+_RESULT = Answer(200, "What became of each event.", NotifyResult)
+
+
+def _receiving(
+    provider: str,
+    parse: Callable[[Any], list[Parsed]],
+    summary: str,
+    body: Body,
+    answer: Answer = _RESULT,
+) -> Route:
+    """The route of ``provider``'s change deliveries."""
+    return Route(
+        "POST",
+        f"{BASE}/{PROVIDERS[provider]}",
+        _receiver(provider, parse),
+        summary,
+        answers=(answer,),
+        scope=Scope.FEDERATION_NOTIFY,
+        errors=(400, 403, 415, 503),
+        body=body,
+        security=Security.RECEIVER,
+    )
+
+
+ROUTES = (
+    _receiving(
+        AWS,
+        parse_eventbridge,
+        "AWS Secrets Manager changes from an EventBridge API destination: a "
+        "per-path sync of every backend that maps the secret.",
+        Body(EVENTBRIDGE_EVENT),
+    ),
+    _receiving(
+        GOOGLE,
+        parse_pubsub_push,
+        "Google Secret Manager event notifications from a Pub/Sub push "
+        "subscription (its OIDC token is accepted when the API is configured for it).",
+        Body(PUBSUB_PUSH),
+    ),
+    _receiving(
+        AZURE,
+        parse_event_grid,
+        "Azure Key Vault events from Event Grid (Event Grid or CloudEvents schema); answers "
+        "the subscription validation event with its code.",
+        Body(AZURE_DELIVERY, BODY_TYPES),
+        Answer(
+            200,
+            "What became of each event, or the validation handshake's answer.",
+            EVENT_GRID_ANSWER,
+        ),
+    ),
+    Route(
+        "OPTIONS",
+        f"{BASE}/{PROVIDERS[AZURE]}",
+        azure_options,
+        "The CloudEvents webhook validation handshake of Event Grid.",
+        answers=(
+            Answer(
+                200,
+                "The origin is allowed.",
+                headers=(
+                    Header("WebHook-Allowed-Origin", "The origin."),
+                    Header("WebHook-Allowed-Rate", "`*`."),
+                ),
+            ),
+        ),
+        scope=Scope.FEDERATION_NOTIFY,
+        errors=(400, 403, 503),
+        params=(_ORIGIN,),
+        security=Security.RECEIVER,
+    ),
+)

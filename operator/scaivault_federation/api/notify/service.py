@@ -26,14 +26,14 @@ class Notifications:
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifications:
         verifier = None
-        if settings.api_google_push_audience:
+        if settings.api.google_push_audience:
             verifier = PushTokenVerifier(
-                settings.api_google_push_audience,
-                settings.api_google_push_service_accounts,
-                settings.api_google_push_issuer,
-                settings.api_google_push_jwks_url,
+                settings.api.google_push_audience,
+                settings.api.google_push_service_accounts,
+                settings.api.google_push_issuer,
+                settings.api.google_push_jwks_url,
             )
-        return cls(settings.api_notify_dedupe_seconds, verifier)
+        return cls(settings.api.notify_dedupe_seconds, verifier)
 
     def claim(self, key: str) -> bool:
         """Whether the event ``key`` is new (seen neither recently nor being handled now);
