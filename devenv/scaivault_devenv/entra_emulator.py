@@ -41,7 +41,8 @@ from .federation import (
     admin_body,
     admin_error,
     credentials_from_json,
-    number_field,
+    seconds_field,
+    strings_field,
 )
 from .oidc_validator import (
     AudienceNotAllowed,
@@ -227,12 +228,8 @@ class TokenIssuer:
             federated = credentials_from_json(
                 body.get("federatedCredentials"), "federatedCredentials", client_id
             )
-            prefixes = body.get("readPrefixes", [])
-            if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
-                raise AdminInputError("readPrefixes: a list of strings is expected")
-            seconds = int(number_field(body, "tokenSeconds", TOKEN_LIFETIME))
-            if seconds < 1:
-                raise AdminInputError("tokenSeconds: at least 1 is expected")
+            prefixes = strings_field(body, "readPrefixes", [])
+            seconds = seconds_field(body, "tokenSeconds", TOKEN_LIFETIME)
         except AdminInputError as error:
             return admin_error(error)
         if client_id == self.client_id:

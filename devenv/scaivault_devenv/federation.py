@@ -20,8 +20,12 @@ credentials travel as ``{"issuer", "subject", "audiences"}``.
 from __future__ import annotations
 
 import asyncio
+import json
+import ssl
+import urllib.error
+import urllib.request
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -78,6 +82,22 @@ def number_field(body: dict[str, Any], key: str, default: float | None = None) -
     return float(value)
 
 
+def strings_field(body: dict[str, Any], key: str, default: list[str]) -> list[str]:
+    """``body[key]`` when it is a list of non-empty strings (``default`` when absent)."""
+    value = body.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise AdminInputError(f"{key}: a list of strings is expected")
+    return value
+
+
+def seconds_field(body: dict[str, Any], key: str, default: int) -> int:
+    """A lifetime in whole seconds, at least 1 (``default`` when absent)."""
+    seconds = int(number_field(body, key, default))
+    if seconds < 1:
+        raise AdminInputError(f"{key}: at least 1 is expected")
+    return seconds
+
+
 async def admin_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
@@ -107,32 +127,46 @@ class FederationAdmin:
     def counts(self) -> dict[str, dict[str, int]]:
         return {"granted": dict(self.granted), "refused": dict(self.refused)}
 
-    async def trust_issuer(self, request: web.Request) -> web.Response:
+    def apply_trust(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"issuer", "caPem"}``: check the issuer's HTTPS server with that CA."""
+        issuer = text_field(body, "issuer")
+        ca_pem = body.get("caPem")
+        if ca_pem is not None and not isinstance(ca_pem, str):
+            raise AdminInputError("caPem: a PEM string or null is expected")
         try:
-            body = await admin_body(request)
-            issuer = text_field(body, "issuer")
-            ca_pem = body.get("caPem")
-            if ca_pem is not None and not isinstance(ca_pem, str):
-                raise AdminInputError("caPem: a PEM string or null is expected")
             self.validator.trust(issuer, ca_pem)
-        except (AdminInputError, ValueError) as error:
-            return admin_error(AdminInputError(str(error)))
-        return web.json_response({"issuer": issuer})
+        except ssl.SSLError as error:
+            raise AdminInputError(f"caPem: not a PEM certificate ({error})") from None
+        return {"issuer": issuer}
 
-    async def set_clock(self, request: web.Request) -> web.Response:
+    def apply_clock(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"offsetSeconds"}``: judge presented tokens as that much later."""
+        self.validator.clock_offset = number_field(body, "offsetSeconds")
+        return {"offsetSeconds": self.validator.clock_offset}
+
+    def reset(self) -> None:
+        self.granted.clear()
+        self.refused.clear()
+
+    async def _handle(
+        self, request: web.Request, apply: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> web.Response:
         try:
-            offset = number_field(await admin_body(request), "offsetSeconds")
+            return web.json_response(apply(await admin_body(request)))
         except AdminInputError as error:
             return admin_error(error)
-        self.validator.clock_offset = offset
-        return web.json_response({"offsetSeconds": offset})
+
+    async def trust_issuer(self, request: web.Request) -> web.Response:
+        return await self._handle(request, self.apply_trust)
+
+    async def set_clock(self, request: web.Request) -> web.Response:
+        return await self._handle(request, self.apply_clock)
 
     async def exchanges(self, request: web.Request) -> web.Response:
         return web.json_response(self.counts())
 
     async def reset_exchanges(self, request: web.Request) -> web.Response:
-        self.granted.clear()
-        self.refused.clear()
+        self.reset()
         return web.json_response(self.counts())
 
     def add_routes(self, app: web.Application) -> None:
@@ -142,28 +176,55 @@ class FederationAdmin:
         app.router.add_delete("/_emulator/exchanges", self.reset_exchanges)
 
 
+class EmulatorCallError(RuntimeError):
+    """An emulator refused a harness call; says which and why."""
+
+
+def emulator_request(
+    url: str,
+    method: str,
+    body: dict[str, Any] | None = None,
+    context: ssl.SSLContext | None = None,
+) -> dict[str, Any]:
+    """One JSON call to an emulator's own endpoints on loopback."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 - our own loopback server
+        url, data, {"Content-Type": "application/json"}, method=method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:  # noqa: S310
+            parsed = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        detail = err.read().decode("utf-8", errors="replace")
+        raise EmulatorCallError(f"{method} {url}: HTTP {err.code} {detail}") from None
+    return parsed if isinstance(parsed, dict) else {}
+
+
 class FederationClient:
-    """The harness side of :class:`FederationAdmin`, for a server with ``admin()``."""
+    """The harness side of :class:`FederationAdmin`, for a server whose
+    ``emulator_call`` makes one admin call."""
 
     #: what comes before ``/_emulator/`` in the admin paths
     admin_prefix = ""
 
-    def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    def emulator_call(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
     def trust_issuer(self, issuer: str, ca_pem: str | None) -> None:
         """Check ``issuer``'s discovery and keys over HTTPS with ``ca_pem``."""
         body = {"issuer": issuer, "caPem": ca_pem}
-        self.admin("POST", f"{self.admin_prefix}/_emulator/trusted-issuers", body)
+        self.emulator_call("POST", f"{self.admin_prefix}/_emulator/trusted-issuers", body)
 
     def shift_token_clock(self, seconds: float) -> None:
         """Judge presented tokens as ``seconds`` later than now (0: now again)."""
         body = {"offsetSeconds": seconds}
-        self.admin("PUT", f"{self.admin_prefix}/_emulator/token-clock", body)
+        self.emulator_call("PUT", f"{self.admin_prefix}/_emulator/token-clock", body)
 
     def exchanges(self) -> dict[str, dict[str, int]]:
         """``{"granted": {identity: n}, "refused": {error code: n}}`` since the last reset."""
-        return self.admin("GET", f"{self.admin_prefix}/_emulator/exchanges")
+        return self.emulator_call("GET", f"{self.admin_prefix}/_emulator/exchanges")
 
     def reset_exchanges(self) -> None:
-        self.admin("DELETE", f"{self.admin_prefix}/_emulator/exchanges")
+        self.emulator_call("DELETE", f"{self.admin_prefix}/_emulator/exchanges")

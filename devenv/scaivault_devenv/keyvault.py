@@ -27,18 +27,16 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 import os
 import shutil
 import ssl
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from .entra_emulator import FEDERATION_AUDIENCE, TOKEN_LIFETIME
-from .federation import FederationClient, credential_json
+from .federation import FederationClient, credential_json, emulator_request
 from .oidc_validator import FederatedCredential
 from .processes import LocalServer, ManagedProcess, free_port
 
@@ -226,14 +224,13 @@ class KeyVaultServer(FederationClient, LocalServer):
 
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One call to the emulator's own endpoints (``/healthz``, ``/_emulator/...``)."""
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(  # noqa: S310 - https to our own loopback server
-            self.vault_url + path, data, {"Content-Type": "application/json"}, method=method
-        )
         context = ssl.create_default_context(cafile=str(self.ca_bundle))
-        with urllib.request.urlopen(request, timeout=5, context=context) as response:  # noqa: S310
-            parsed = json.loads(response.read() or b"{}")
-        return parsed if isinstance(parsed, dict) else {}
+        return emulator_request(self.vault_url + path, method, body, context)
+
+    def emulator_call(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return self.admin(method, path, body)
 
     def register_application(
         self,
