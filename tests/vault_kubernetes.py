@@ -13,7 +13,7 @@ from typing import Any
 
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.openbao import OpenBaoServer
-from scaivault_federation.backends.bound_tokens import DEFAULT_AUDIENCE
+from scaivault_federation.backends.vault.config import DEFAULT_AUDIENCE
 from scaivault_federation.labels import TOKEN_FOR_ANNOTATION
 
 ROLE = "sync"

@@ -10,7 +10,7 @@ import base64
 from typing import Any
 
 from scaivault_federation.backends.azure.backend import BINARY_CONTENT_TYPE
-from scaivault_federation.backends.naming import azure_name
+from scaivault_federation.backends.azure.names import azure_name
 from scaivault_federation.paths import secret_name_for_path
 
 from .cluster import apply

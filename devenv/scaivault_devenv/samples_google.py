@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scaivault_federation.backends.naming import google_name
+from scaivault_federation.backends.google.names import google_name
 from scaivault_federation.paths import secret_name_for_path
 
 from .cluster import apply

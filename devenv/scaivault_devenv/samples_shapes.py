@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from scaivault_federation.backends.naming import google_name
+from scaivault_federation.backends.google.names import google_name
 
 from .gsm import GoogleEmulator
 from .moto import MotoServer

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
+from .backends.registry import TYPES
 from .console import commands as console
 from .flags import Program, add_flags, given
 from .k8s.config import KubeConfigError
@@ -50,7 +51,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="scaivault-federation",
-        description="Federate secrets from Vault, AWS, Azure and Google into Kubernetes.",
+        description=f"Federate secrets from {', '.join(t.title for t in TYPES)} into Kubernetes.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 

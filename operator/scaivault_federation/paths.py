@@ -1,7 +1,7 @@
 """ScaiVault paths, path patterns, mappings and Secret names.
 
 A ScaiVault path is a ``/``-separated list of non-empty segments such as
-``external/aws/db/password``. ``.`` and ``..`` segments, control characters
+``external/payments/db/password``. ``.`` and ``..`` segments, control characters
 and wildcards are invalid in a path; Unicode letters are fine.
 
 A path pattern is a path whose segments may also hold ``*`` (one or more
@@ -576,8 +576,8 @@ def is_valid_secret_name(name: str) -> bool:
 class PathScope:
     """The ScaiVault paths a per-path sync covers: concrete paths and patterns.
 
-    ``PathScope(["external/aws/db", "external/aws/web/**"])`` matches exactly
-    ``external/aws/db`` and everything under ``external/aws/web``. Raises
+    ``PathScope(["external/payments/db", "external/payments/web/**"])`` matches exactly
+    ``external/payments/db`` and everything under ``external/payments/web``. Raises
     :class:`InvalidPathError` for an empty list, more than
     :data:`MAX_SCOPE_PATTERNS` entries, or a malformed entry (the message
     names its index).

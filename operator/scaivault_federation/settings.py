@@ -44,7 +44,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .backends.allowlist import parse_patterns, system_resolver
 from .backends.factory import BackendEnvironment
-from .backends.registry import ClientSettings, container_fields
+from .backends.registry import ClientSettings, ReceiverSettings, container_fields
 from .backends.tenancy import TenancyPolicy, parse_selector
 from .flags import Flag, Program, flag_of
 
@@ -213,8 +213,8 @@ class BackendSettings(BaseSettings, ClientSettings):
     ambient_identity_endpoints: Patterns = Field(
         default=(),
         description="host patterns, besides the clouds' own endpoints, that backends running "
-        "with the operator's own identity may connect to (a private endpoint, a Vault for "
-        "aws or gcp logins), comma-separated",
+        "with the operator's own identity may connect to (a private endpoint, a server the "
+        "operator's identity logs in to), comma-separated",
     )
     protected_service_accounts: CommaList = Field(
         default=(),
@@ -292,8 +292,9 @@ class BackendSettings(BaseSettings, ClientSettings):
         )
 
 
-class ApiSettings(BaseSettings):
-    """The HTTP API's (api)."""
+class ApiSettings(BaseSettings, ReceiverSettings):
+    """The HTTP API's (api), with each backend type's change receiver's settings
+    (:class:`~.backends.registry.ReceiverSettings`)."""
 
     model_config = _config("SCAIVAULT_API_")
 
@@ -374,27 +375,6 @@ class ApiSettings(BaseSettings):
         description="how long a cloud change event's id is remembered, so a redelivery "
         "syncs nothing again",
     )
-    google_push_audience: str | None = Field(
-        default=None,
-        min_length=1,
-        description="audience of the OIDC tokens of Pub/Sub pushes; set: such a token from "
-        "an allowed service account may call the Google receiver",
-    )
-    google_push_service_accounts: CommaList = Field(
-        default=(),
-        description="the push subscriptions' service accounts (emails) whose tokens are "
-        "accepted, comma-separated; required with the audience",
-    )
-    google_push_issuer: str = Field(
-        default="https://accounts.google.com",
-        min_length=1,
-        description="issuer of Pub/Sub push tokens",
-    )
-    google_push_jwks_url: str = Field(
-        default="https://www.googleapis.com/oauth2/v3/certs",
-        min_length=1,
-        description="where the keys of Pub/Sub push tokens are published",
-    )
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ApiSettings:
@@ -402,17 +382,6 @@ class ApiSettings(BaseSettings):
             raise ValueError(
                 "api_tls_cert_file (SCAIVAULT_API_TLS_CERT_FILE) and api_tls_key_file "
                 "(SCAIVAULT_API_TLS_KEY_FILE) are set together or not at all"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _push_needs_accounts(self) -> ApiSettings:
-        if self.google_push_audience and not self.google_push_service_accounts:
-            raise ValueError(
-                "api_google_push_service_accounts (SCAIVAULT_API_GOOGLE_PUSH_SERVICE_ACCOUNTS)"
-                " must name the push subscriptions' service accounts when "
-                "api_google_push_audience is set (any Google account can mint a token for "
-                "any audience)"
             )
         return self
 
@@ -505,7 +474,8 @@ class Setting:
         return loc == self.field or (isinstance(alias, AliasChoices) and loc in alias.choices)
 
 
-CLIENT_FIELDS = frozenset(ClientSettings.model_fields)
+#: the backend types' own settings (composed into groups as base classes)
+TYPE_FIELDS = frozenset({*ClientSettings.model_fields, *ReceiverSettings.model_fields})
 
 
 def _settings() -> dict[str, Setting]:
@@ -514,8 +484,8 @@ def _settings() -> dict[str, Setting]:
         model = GROUPS.get(group)
         fields = model.model_fields if model is not None else {group: group_info}
         prefix = (model or Settings).model_config.get("env_prefix", "")
-        # the backend types' own settings (composed in as a base class) after the rest
-        for field, info in sorted(fields.items(), key=lambda f: f[0] in CLIENT_FIELDS):
+        # the backend types' own settings (composed in as base classes) after the rest
+        for field, info in sorted(fields.items(), key=lambda f: f[0] in TYPE_FIELDS):
             alias = info.validation_alias
             variable = (
                 str(alias.choices[-1])

@@ -19,7 +19,7 @@ from scaivault_federation.backends import Credentials, SecretBackend
 from scaivault_federation.backends.azure.auth import AUTHORITY_ENV
 from scaivault_federation.backends.azure.backend import BINARY_CONTENT_TYPE, AzureKeyVaultBackend
 from scaivault_federation.backends.azure.config import AzureConfig
-from scaivault_federation.backends.naming import azure_name
+from scaivault_federation.backends.azure.names import azure_name
 
 from .harness import Harness, Value, ValueKind, registered
 

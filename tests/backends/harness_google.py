@@ -15,7 +15,7 @@ from scaivault_devenv.gsm import GoogleEmulator, make_service_account_key
 from scaivault_federation.backends import Credentials, SecretBackend
 from scaivault_federation.backends.google.backend import GoogleSecretManagerBackend
 from scaivault_federation.backends.google.config import GoogleConfig
-from scaivault_federation.backends.naming import google_name
+from scaivault_federation.backends.google.names import google_name
 
 from .harness import Harness, Value, ValueKind, registered
 

@@ -37,8 +37,8 @@ from scaivault_federation.backends.azure.auth import (
 )
 from scaivault_federation.backends.azure.backend import CA_BUNDLE_ENV, AzureKeyVaultBackend
 from scaivault_federation.backends.azure.config import AzureConfig
+from scaivault_federation.backends.azure.names import azure_name
 from scaivault_federation.backends.factory import create_backend
-from scaivault_federation.backends.naming import azure_name
 from scaivault_federation.settings import Settings
 
 from .harness_azure import PAGE_SIZE, azure_config, put_value, secret_credentials

@@ -37,7 +37,7 @@ from scaivault_federation.backends.google.backend import (
     crc32c,
 )
 from scaivault_federation.backends.google.config import GoogleConfig
-from scaivault_federation.backends.naming import google_name
+from scaivault_federation.backends.google.names import google_name
 
 from .harness_google import key_credentials, put_value
 

@@ -18,7 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from scaivault_devenv.gsm import GoogleEmulator
 from scaivault_devenv.keyvault import KeyVaultServer
 from scaivault_devenv.moto import MotoServer
-from scaivault_federation.backends.naming import azure_name, google_name
+from scaivault_federation.backends.azure.names import azure_name
+from scaivault_federation.backends.google.names import google_name
 from tests.backends.harness_aws import put_secret
 from tests.backends.harness_azure import put_value as put_azure
 from tests.backends.harness_google import put_value as put_google

@@ -27,7 +27,7 @@ from scaivault_devenv.moto import MotoServer
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.samples_google import GOOGLE_EXAMPLES
 from scaivault_devenv.samples_shapes import seed_shapes
-from scaivault_federation.backends.naming import google_name
+from scaivault_federation.backends.google.names import google_name
 
 from .helpers import Cluster, eventually
 

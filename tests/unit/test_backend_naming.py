@@ -8,13 +8,9 @@ import re
 import pytest
 
 from scaivault_federation.backends import InvalidBackendConfigError
-from scaivault_federation.backends.naming import (
-    UnmappablePathError,
-    azure_name,
-    azure_path,
-    google_name,
-    google_path,
-)
+from scaivault_federation.backends.azure.names import azure_name, azure_path
+from scaivault_federation.backends.google.names import google_name, google_path
+from scaivault_federation.backends.naming import UnmappablePathError
 
 AZURE_NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")
 GOOGLE_NAME = re.compile(r"[0-9a-zA-Z_-]{1,255}")

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import pytest
 
 from scaivault_federation.backends.bound_tokens import (
-    DEFAULT_AUDIENCE,
     TOKEN_SECONDS,
     BoundTokens,
 )
 from scaivault_federation.backends.errors import InvalidBackendConfigError
+from scaivault_federation.backends.vault.config import DEFAULT_AUDIENCE
 from scaivault_federation.k8s.tokens import service_account_of
 from scaivault_federation.labels import TOKEN_FOR_ANNOTATION
 from scaivault_federation.models.token import IssuedToken
@@ -66,7 +66,7 @@ def accounts(**annotations: str) -> Accounts:
 async def test_a_token_for_an_account_that_opted_in_for_the_backend() -> None:
     api = accounts(reader="other, vault-sync", anyone="*")
     tokens = BoundTokens(api)
-    assert await tokens.issue("team", "reader", None, "vault-sync") == "jwt-of-reader"
+    assert await tokens.issue("team", "reader", DEFAULT_AUDIENCE, "vault-sync") == "jwt-of-reader"
     assert await tokens.issue("team", "anyone", "vault-team", "x") == "jwt-of-anyone"
     assert api.issued() == [
         ("team", "reader", (DEFAULT_AUDIENCE,), TOKEN_SECONDS, False),
@@ -82,10 +82,10 @@ async def test_no_token_without_the_opt_in() -> None:
     tokens = BoundTokens(api)
     for account in ("deployer", "reader"):
         with pytest.raises(InvalidBackendConfigError) as caught:
-            await tokens.issue("team", account, None, "vault-sync")
+            await tokens.issue("team", account, DEFAULT_AUDIENCE, "vault-sync")
         assert f'{TOKEN_FOR_ANNOTATION}: "vault-sync"' in caught.value.message
     with pytest.raises(InvalidBackendConfigError, match="not found"):
-        await tokens.issue("team", "ghost", None, "vault-sync")
+        await tokens.issue("team", "ghost", DEFAULT_AUDIENCE, "vault-sync")
     assert api.requests == []
 
 
@@ -94,12 +94,15 @@ async def test_never_the_operators_own_account() -> None:
     tokens = BoundTokens(api)
     for owner in ("cluster_cb", "vault-in-ops-namespace"):
         with pytest.raises(InvalidBackendConfigError, match="operator's own"):
-            await tokens.issue("scaivault-system", "scaivault-federation", None, owner)
+            await tokens.issue("scaivault-system", "scaivault-federation", DEFAULT_AUDIENCE, owner)
     assert api.requests == []
     # another account of the operator's namespace, opted in for the cluster backend
-    assert await tokens.issue("scaivault-system", "shared", None, "cluster_cb") == "jwt-of-shared"
+    assert (
+        await tokens.issue("scaivault-system", "shared", DEFAULT_AUDIENCE, "cluster_cb")
+        == "jwt-of-shared"
+    )
     with pytest.raises(InvalidBackendConfigError, match="clusterfederationbackend/other"):
-        await tokens.issue("scaivault-system", "shared", None, "cluster_other")
+        await tokens.issue("scaivault-system", "shared", DEFAULT_AUDIENCE, "cluster_other")
 
 
 async def test_never_a_protected_account() -> None:
@@ -107,7 +110,7 @@ async def test_never_a_protected_account() -> None:
     api = accounts()
     tokens = BoundTokens(api, frozenset({("scaivault-system", "shared")}))
     with pytest.raises(InvalidBackendConfigError, match="operator's own"):
-        await tokens.issue("scaivault-system", "shared", None, "cluster_cb")
+        await tokens.issue("scaivault-system", "shared", DEFAULT_AUDIENCE, "cluster_cb")
     assert api.requests == []
 
 
@@ -133,7 +136,7 @@ async def test_a_token_bound_to_other_audiences_is_not_used() -> None:
     api = accounts(reader="*")
     api.bind_to = ("vault", "extra")
     with pytest.raises(InvalidBackendConfigError, match="other audiences"):
-        await BoundTokens(api).issue("team", "reader", None, "b")
+        await BoundTokens(api).issue("team", "reader", DEFAULT_AUDIENCE, "b")
 
 
 def test_the_operators_own_account_is_read_from_its_token() -> None:

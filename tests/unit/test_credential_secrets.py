@@ -41,9 +41,7 @@ class Secrets:
 
 
 class NoTokens:
-    async def issue(
-        self, namespace: str, service_account: str, audience: str | None, backend: str
-    ) -> str:
+    async def issue(self, namespace: str, service_account: str, audience: str, backend: str) -> str:
         raise AssertionError("no token may be asked for")
 
 

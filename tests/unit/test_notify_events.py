@@ -7,19 +7,17 @@ from typing import Any
 
 import pytest
 
-from scaivault_federation.api.notify.events import (
-    Ignored,
-    Parsed,
-    SecretChange,
-    Validation,
-    aws_secret_name,
-    parse_event_grid,
-    parse_eventbridge,
-    parse_pubsub_push,
-)
 from scaivault_federation.api.notify.routing import MappingClaim, route
 from scaivault_federation.api.notify.service import Notifications
-from scaivault_federation.models.api import FieldError
+from scaivault_federation.backends.aws.notify import AwsChange
+from scaivault_federation.backends.aws.notify import parse as parse_eventbridge
+from scaivault_federation.backends.aws.notify import secret_name as aws_secret_name
+from scaivault_federation.backends.azure.notify import AzureChange, EventGridValidation
+from scaivault_federation.backends.azure.notify import parse as parse_event_grid
+from scaivault_federation.backends.changes import Ignored, Parsed, SecretChange, Validation
+from scaivault_federation.backends.google.notify import GoogleChange
+from scaivault_federation.backends.google.notify import parse as parse_pubsub_push
+from scaivault_federation.models.base import FieldError
 from scaivault_federation.models.cluster import ClusterBackendResource, ClusterBackendSpec
 from scaivault_federation.models.resource import FederationBackendResource
 
@@ -55,7 +53,7 @@ def eventbridge(name: str = "PutSecretValue", **detail: Any) -> dict[str, Any]:
 
 def test_eventbridge_api_calls() -> None:
     [change] = parse_eventbridge(eventbridge())
-    assert change == SecretChange(
+    assert change == AwsChange(
         "aws-secrets-manager",
         "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
         "PutSecretValue",
@@ -63,7 +61,7 @@ def test_eventbridge_api_calls() -> None:
         region="eu-west-1",
     )
     named = eventbridge("UpdateSecret", requestParameters={"secretId": "prod/api"})
-    assert parse_eventbridge(named)[0] == SecretChange(
+    assert parse_eventbridge(named)[0] == AwsChange(
         "aws-secrets-manager",
         named["id"],
         "UpdateSecret",
@@ -155,7 +153,7 @@ def pubsub(event_type: str = "SECRET_VERSION_ADD", **attributes: str) -> dict[st
 
 def test_pubsub_push_messages() -> None:
     [change] = parse_pubsub_push(pubsub())
-    assert change == SecretChange(
+    assert change == GoogleChange(
         "google-secret-manager",
         "2070443601311540",
         "SECRET_VERSION_ADD",
@@ -204,7 +202,7 @@ def event_grid(kind: str = "SecretNewVersionCreated", **data: Any) -> dict[str, 
 
 def test_event_grid_events() -> None:
     [change] = parse_event_grid([event_grid()])
-    assert change == SecretChange(
+    assert change == AzureChange(
         "azure-key-vault",
         "00eccf70-95a7-4e7c-8299-2eb17ee9ad64",
         "SecretNewVersionCreated",
@@ -224,7 +222,9 @@ def test_event_grid_events() -> None:
         "data": {"validationCode": code},
     }
     assert parse_event_grid([validation]) == [
-        Validation("2d1781af-3a4c-4d7c-bd0c-e34b19da4e66", code)
+        Validation(
+            "2d1781af-3a4c-4d7c-bd0c-e34b19da4e66", EventGridValidation(validationResponse=code)
+        )
     ]
 
 

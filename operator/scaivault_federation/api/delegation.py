@@ -2,15 +2,15 @@
 the author could do by hand.
 
 A backend's config can name a credentials Secret (by path) and, for a login with
-a ServiceAccount token (Vault's ``kubernetes`` and ``jwt`` auth), a
-ServiceAccount whose token the operator requests. Whoever writes the backend
-through the API therefore reaches that Secret's values and that account's tokens
-(they go to the backend's endpoint, which the author chooses). So a create, or a
-patch that changes the config, is refused 403 naming the field unless the caller
-may ``get`` that Secret, and ``create`` ``serviceaccounts/token`` for that
-account, in the namespace where the operator reads them (the backend's own; a
-cluster backend's: the operator's). A static token has no Kubernetes rights:
-``secrets:read`` in that namespace stands for both.
+a ServiceAccount token, a ServiceAccount whose token the operator requests.
+Whoever writes the backend through the API therefore reaches that Secret's
+values and that account's tokens (they go to the backend's endpoint, which the
+author chooses). So a create, or a patch that changes the config, is refused 403
+naming the field unless the caller may ``get`` that Secret, and ``create``
+``serviceaccounts/token`` for that account, in the namespace where the operator
+reads them (the backend's own; a cluster backend's: the operator's). A static
+token has no Kubernetes rights: ``secrets:read`` in that namespace stands for
+both.
 
 ``conflict_policy: overwrite`` replaces Secrets the backend did not write (those
 that opt in: see README, "Conflicts"), so it needs ``secrets:write`` where the

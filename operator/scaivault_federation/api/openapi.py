@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from ..backends.registry import TYPES
 from ..models.api import ErrorBody
 from .route import REF, ROUTES, Answer, Param, Route, Schema, Security, Shape, ref
 
@@ -63,8 +64,8 @@ _SECURITY_SCHEMES = {
     },
 }
 _DESCRIPTION = (
-    "Federated secret backends (HashiCorp Vault, AWS Secrets Manager, Azure Key "
-    "Vault, Google Secret Manager) over Kubernetes FederationBackend and "
+    f"Federated secret backends ({', '.join(t.title for t in TYPES)}) over Kubernetes "
+    "FederationBackend and "
     "ClusterFederationBackend resources, and secrets by ScaiVault path. Binary "
     "secret values are returned base64-encoded in `data_base64` instead of "
     "`data`."

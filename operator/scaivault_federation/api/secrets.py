@@ -232,7 +232,7 @@ _PATH = Param(
     "path",
     "path",
     {"type": "string", "minLength": 1},
-    "ScaiVault path such as `external/aws/db/password` (may contain `/`).",
+    "ScaiVault path such as `external/payments/db/password` (may contain `/`).",
 )
 _WHERE = (_PATH, NAMESPACE)
 

@@ -1,7 +1,7 @@
 """Secret backends behind one async contract (:class:`SecretBackend`).
 
-Each type lives in its own package (``vault``, ``aws``, ``azure``, ``google``),
-listed by :mod:`.registry`; :mod:`.factory` makes clients, importing a type's
+Each type lives in its own package, ``backends/<type>/``, listed by
+:mod:`.registry`; :mod:`.factory` makes clients, importing a type's
 SDK the first time a client of that type is made, so importing this package
 loads no backend SDK.
 """

@@ -6,7 +6,7 @@ there from inside the cluster, so a namespace could make it probe internal
 addresses (SSRF). Two rules:
 
 - With the operator's ``allowed_endpoints`` setting (host patterns such as
-  ``vault.internal``, ``*.vault.azure.net``, ``10.0.0.5:8200``), an endpoint
+  ``secrets.internal``, ``*.secrets.example``, ``10.0.0.5:8200``), an endpoint
   whose host matches none is refused; one that matches is allowed, whatever
   its address (an explicit pattern re-admits even a link-local address).
 - Without it, every endpoint is allowed except link-local and cloud-metadata

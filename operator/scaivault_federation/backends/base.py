@@ -161,12 +161,12 @@ class Credentials:
 
     values: Mapping[str, bytes] = field(default_factory=dict, repr=False)
     #: a fresh Kubernetes ServiceAccount token of the CR's namespace, on demand
-    #: (Vault kubernetes auth without a ``token`` key)
+    #: (a login with a ServiceAccount token whose credentials Secret holds none)
     service_account_token: Callable[[], Awaitable[str]] | None = field(
         default=None, repr=False, compare=False
     )
     #: the config names no credentials Secret and its namespace may use the operator's
-    #: own identity (AWS default chain, Google ADC, Azure managed or workload identity):
+    #: own identity (a cloud SDK's default chain, workload or managed identity):
     #: without it, a client that finds no static credentials refuses to reach for one
     ambient: bool = False
 
@@ -230,9 +230,8 @@ class SecretBackend(Protocol):
         """Read many paths with as few calls as the backend allows.
 
         A path in ``versions`` is read at that version instead of the current
-        one: an AWS version id or staging label (``AWSPREVIOUS``), a Google
-        version number or alias, an Azure version id, a Vault KV v2 version
-        number. A pinned read may cost a call of its own.
+        one, in the store's own terms (a version id, number, alias or label). A
+        pinned read may cost a call of its own.
         """
         ...
 

@@ -1,5 +1,4 @@
-"""ServiceAccount tokens for Vault's ``kubernetes`` and ``jwt`` logins, bound and
-opted in.
+"""ServiceAccount tokens for the backends' logins with one, bound and opted in.
 
 A backend's config names a ServiceAccount of its namespace; the operator then
 requests a token of it (TokenRequest) and sends it to the backend's endpoint.
@@ -13,9 +12,9 @@ agreed to it, so a token is requested only when:
 - it is not the ServiceAccount this process runs as, nor one of the ``protected``
   accounts (the chart names the operator's and the API's), whatever its
   annotations say;
-- the audience (the config's ``audience``, default :data:`DEFAULT_AUDIENCE`)
-  is none of the apiserver's own audiences nor a well-known Kubernetes or
-  cloud token-exchange audience. The apiserver's audiences are learnt once,
+- the audience (the config's, or its login's default) is none of the
+  apiserver's own audiences nor a well-known Kubernetes or cloud
+  token-exchange audience. The apiserver's audiences are learnt once,
   from a dry-run TokenRequest without audiences (the apiserver fills in its
   own); the token in that answer is dropped unread;
 
@@ -32,7 +31,6 @@ from ..labels import CLUSTER_OWNER_PREFIX, TOKEN_FOR_ANNOTATION
 from ..models.token import IssuedToken
 from .errors import InvalidBackendConfigError
 
-DEFAULT_AUDIENCE = "vault"
 #: the shortest lifetime TokenRequest grants (10 minutes)
 TOKEN_SECONDS = 600
 #: how a ClusterFederationBackend is named in the annotation
@@ -106,9 +104,7 @@ class BoundTokens:
         #: the operator's own ServiceAccount (``None`` inside: it runs as no account)
         self._own: tuple[tuple[str, str] | None] | None = None
 
-    async def issue(
-        self, namespace: str, service_account: str, audience: str | None, backend: str
-    ) -> str:
+    async def issue(self, namespace: str, service_account: str, audience: str, backend: str) -> str:
         who = f"ServiceAccount {service_account!r} of namespace {namespace!r}"
         account = (namespace, service_account)
         if account in self.protected or account == await self._own_account():
@@ -124,12 +120,11 @@ class BoundTokens:
                 f"{backend_entry(backend)!r}; annotate it {TOKEN_FOR_ANNOTATION}: "
                 f'"{backend_entry(backend)}" (or "*")'
             )
-        audience = audience or DEFAULT_AUDIENCE
         if refused_audience(audience, await self._apiserver(namespace, service_account)):
             raise InvalidBackendConfigError(
                 f"config.audience {audience!r} is an audience of the Kubernetes API or of a "
                 "cloud's token exchange; a backend's token must be for the backend alone "
-                f"(e.g. {DEFAULT_AUDIENCE!r}, what Vault's role binds)"
+                "(e.g. the name of the service the backend is)"
             )
         issued = await self.api.request_token(
             namespace, service_account, [audience], TOKEN_SECONDS, dry_run=False

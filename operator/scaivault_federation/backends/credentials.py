@@ -5,8 +5,8 @@ name Secrets in the CR's namespace (never another) by path; each must opt in
 and hold the keys its field needs (:mod:`.credential_secrets`), and their keys
 are merged into one :class:`Credentials`. A config that names none runs with
 the operator's own identity, where the tenancy policy allows it
-(:mod:`.tenancy`). A login with a ServiceAccount token (Vault's kubernetes and
-jwt auth) without a credentials Secret holding one gets a short-lived token on
+(:mod:`.tenancy`). A login with a ServiceAccount token without a credentials
+Secret holding one gets a short-lived token on
 demand (:mod:`.bound_tokens`). What reads Secrets and
 issues tokens is passed in (the Kubernetes stores satisfy both protocols), so
 this module does no I/O of its own.
@@ -32,9 +32,7 @@ class SecretReader(Protocol):
 
 
 class TokenIssuer(Protocol):
-    async def issue(
-        self, namespace: str, service_account: str, audience: str | None, backend: str
-    ) -> str:
+    async def issue(self, namespace: str, service_account: str, audience: str, backend: str) -> str:
         """A short-lived token of the ServiceAccount for ``backend`` (its owner key);
         ``InvalidBackendConfigError`` when none may be had."""
         ...

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from ..models.config import BackendConfig
+from .changes import ChangeReceiver
 
 
 @dataclass(frozen=True)
 class BackendTypeDeclaration:
     #: ``spec.type``
     name: str
-    #: the store's name, for people (``"AWS Secrets Manager"``)
+    #: the store's name, for people
     title: str
     #: ``spec.config`` of this type
     config: type[BackendConfig]
@@ -31,3 +32,7 @@ class BackendTypeDeclaration:
     loggers: tuple[str, ...] = ()
     #: operator-wide settings every client of the type gets (composed into the settings)
     client_settings: type[BaseModel] | None = None
+    #: the API's receiver of the store's change events (``None``: the store sends none)
+    receiver: ChangeReceiver | None = None
+    #: the API's settings of that receiver (composed into the settings)
+    receiver_settings: type[BaseModel] | None = None

@@ -4,7 +4,7 @@ It behaves like a well-mannered remote store: paths are plain strings, every
 ``set`` bumps the path's version (older versions stay readable by number),
 listing is recursive by prefix. Knobs let a
 test make every call fail (``fail_with``), make single paths fail
-(``fail_paths``), or read in batches like AWS does (``batch_size``). Calls are
+(``fail_paths``), or read in batches as some stores do (``batch_size``). Calls are
 counted exactly like a real backend counts them.
 """
 

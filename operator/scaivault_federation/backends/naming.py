@@ -1,33 +1,24 @@
 """Backend paths <-> secret names of stores with flat, restricted names.
 
-Azure Key Vault and Google Secret Manager have no folders: a secret has one
-name from a small alphabet. Backend paths (the right-hand side of a
-``pathMapping``) are ``/``-separated like everywhere else, so each store gets
-one reversible rule between a path and a name. Both rules are the same scheme
-with a different *structural* character ``S``:
-
-==================  =======================  ===========================
-                    Azure Key Vault          Google Secret Manager
-==================  =======================  ===========================
-name alphabet       ``[0-9a-zA-Z-]``         ``[0-9a-zA-Z_-]``
-name length         1 to 127                 1 to 255
-structural ``S``    ``-``                    ``_``
-kept as is          ASCII letters, digits    ASCII letters, digits, ``-``
-==================  =======================  ===========================
+Some stores have no folders: a secret has one name from a small alphabet.
+Backend paths (the right-hand side of a ``pathMapping``) are ``/``-separated
+like everywhere else, so each such store gets one reversible rule between a
+path and a name (:class:`NameRule`, one per type, in its package). The rules
+are one scheme with a store's own *structural* character ``S``, alphabet and
+length limit; below, ``S`` is ``-`` and the alphabet ``[0-9a-zA-Z-]``.
 
 Encoding a path:
 
 1. ``/`` between segments becomes ``SS`` (``apps/db/password`` ->
-   ``apps--db--password`` in Azure, ``apps__db__password`` in Google).
+   ``apps--db--password``).
 2. Characters kept as is are copied.
 3. ``S`` itself is copied as a single ``S`` when it stands between two
    characters that are kept as is, inside one segment, and what follows it in
    the name does not begin with two upper-case hex digits and ``S`` (so
-   ``db-password`` stays ``db-password`` in Azure, ``api_key`` stays
-   ``api_key`` in Google).
+   ``db-password`` stays ``db-password``).
 4. Every other character, including ``S`` where rule 3 does not apply, is
    written as its UTF-8 bytes, each as ``S`` + two upper-case hex digits +
-   ``S``: ``tls.crt`` -> ``tls-2E-crt`` (Azure), ``é`` -> ``-C3--A9-``,
+   ``S``: ``tls.crt`` -> ``tls-2E-crt``, ``é`` -> ``-C3--A9-``,
    ``a--b`` -> ``a-2D--2D-b``.
 
 Decoding reads the name from the left: ``SS`` is a ``/``; ``S`` followed by
@@ -41,10 +32,6 @@ not visible through the operator.
 A valid path has non-empty segments other than ``.`` and ``..`` and no
 control characters or lone surrogates. A path that is invalid or whose name would exceed the
 store's length limit raises :class:`UnmappablePathError`.
-
-Key Vault compares secret names without regard to letter case, so two paths
-that differ only in case name the same Key Vault secret; Google names are
-case-sensitive.
 """
 
 from __future__ import annotations
@@ -178,27 +165,3 @@ def check_path(path: str, store: str = "backend") -> None:
             raise UnmappablePathError(f"invalid {store} path: empty, '.' or '..' segment")
     if _INVALID_CHARS.search(path):
         raise UnmappablePathError(f"invalid {store} path: control character or lone surrogate")
-
-
-AZURE = NameRule(store="Key Vault", structural="-", extra_literals="", max_length=127)
-GOOGLE = NameRule(store="Secret Manager", structural="_", extra_literals="-", max_length=255)
-
-
-def azure_name(path: str) -> str:
-    """The Key Vault secret name of ``path``."""
-    return AZURE.name(path)
-
-
-def azure_path(name: str) -> str | None:
-    """The path of a Key Vault secret name; ``None`` if the rule does not produce it."""
-    return AZURE.path(name)
-
-
-def google_name(path: str) -> str:
-    """The Secret Manager secret ID of ``path``."""
-    return GOOGLE.name(path)
-
-
-def google_path(name: str) -> str | None:
-    """The path of a Secret Manager secret ID; ``None`` if the rule does not produce it."""
-    return GOOGLE.path(name)

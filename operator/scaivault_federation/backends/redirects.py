@@ -7,8 +7,8 @@ is followed only to:
 
 - the endpoint's own origin (scheme, host and port), e.g. another path; or
 - with the operator's ``allowed_endpoints`` set, another origin that matches
-  it, checked exactly as a configured endpoint is (a Vault standby node
-  redirecting to the active one, when the allowlist names both);
+  it, checked exactly as a configured endpoint is (a standby node redirecting
+  to the active one, when the allowlist names both);
 
 anything else is a :class:`RedirectRefusedError`, without contacting the
 target. The target is parsed by the same strict parser as endpoints.

@@ -24,7 +24,9 @@ from pydantic import AfterValidator, Field
 from ..models.config import BackendConfig
 from . import aws, azure, google, vault
 from .azure.settings import AzureSettings
+from .changes import ChangeReceiver
 from .declaration import BackendTypeDeclaration
+from .google.settings import GooglePushSettings
 
 #: every backend type, in the order documents list them
 TYPES: tuple[BackendTypeDeclaration, ...] = (vault.TYPE, aws.TYPE, azure.TYPE, google.TYPE)
@@ -34,6 +36,11 @@ class ClientSettings(AzureSettings):
     """The types' operator-wide client settings (each type's ``client_settings``), as
     one part of the operator's settings. A class's bases are written out for the
     type checker; a test keeps them equal to the declarations."""
+
+
+class ReceiverSettings(GooglePushSettings):
+    """The API's settings of the types' change receivers (each type's
+    ``receiver_settings``); its bases are kept equal to the declarations too."""
 
 
 BY_NAME: dict[str, BackendTypeDeclaration] = {t.name: t for t in TYPES}
@@ -77,3 +84,8 @@ def quiet_loggers() -> tuple[str, ...]:
 def type_names() -> tuple[str, ...]:
     """The names of the registered types (``spec.type``)."""
     return tuple(BY_NAME)
+
+
+def receivers() -> tuple[ChangeReceiver, ...]:
+    """The change receivers of the types whose stores send change events."""
+    return tuple(t.receiver for t in TYPES if t.receiver is not None)

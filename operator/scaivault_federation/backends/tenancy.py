@@ -4,12 +4,12 @@ which remote paths and containers.
 **Ambient identity.** A backend whose config names no credentials Secret may run
 with the operator pod's own identity (each type's config says when:
 :meth:`~..models.config.BackendConfig.ambient_identity`; a cloud's default
-chain, workload or managed identity, a Vault login signed with it). Whoever may
+chain, workload or managed identity, a login signed with it). Whoever may
 create a FederationBackend could read whatever that identity can. So it is
 allowed only in namespaces the operator's settings name (the operator's own
 always; more by list or by a namespace label selector), and only towards the
 cloud's own endpoints (the config model's ``cloud_hosts``) or hosts the
-``ambient_identity_endpoints`` setting names (a private endpoint, or a Vault the
+``ambient_identity_endpoints`` setting names (a private endpoint, or a server the
 operator's identity may log in to); elsewhere the backend is ``InvalidConfig``
 before any backend call. A config that names a credentials Secret never falls
 back to this identity: the Secret must hold the keys

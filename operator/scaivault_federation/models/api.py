@@ -30,6 +30,7 @@ from pydantic.alias_generators import to_snake
 from pydantic.fields import FieldInfo
 
 from ..paths import MAX_SCOPE_PATTERNS, InvalidPathError, PathPattern, PathScope
+from .base import FieldError as FieldError
 from .cluster import ClusterBackendSpec, ClusterBackendStatus, LabelSelector, NamespaceStatus
 from .spec import BackendSpec, config_model
 from .status import BackendStatus, Conflict, ConnectionState, Health
@@ -37,15 +38,6 @@ from .status import BackendStatus, Conflict, ConnectionState, Health
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 IDENTITY_FIELDS = ("id", "name", "namespace", "scope")
-
-
-class FieldError(ValueError):
-    """Invalid API input; ``field`` is the snake_case (dotted) name of the culprit."""
-
-    def __init__(self, field: str | None, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 def _clean(message: str) -> str:

@@ -13,6 +13,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 
+class FieldError(ValueError):
+    """Invalid API input; ``field`` is the snake_case (dotted) name of the culprit."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
 class CamelModel(BaseModel):
     """A model read from and written to both spellings."""
 

@@ -11,7 +11,7 @@ elsewhere:
   rules;
 - :data:`CredentialsPath`: a ScaiVault path naming a credentials Secret of the
   backend's namespace (:class:`CredentialsSecret`, with the keys it must hold);
-- :class:`Container`: a field saying which container (a vault, a region, a
+- :class:`Container`: a field saying which container (an account, a region, a
   project) the backend's paths live in, which the operator's settings may limit
   per namespace.
 
@@ -53,7 +53,7 @@ class CredentialsSecret:
 
 @dataclass(frozen=True)
 class Container:
-    """Marks a field naming the container the backend's paths live in (a vault, a
+    """Marks a field naming the container the backend's paths live in (an account, a
     region, a project), which the ``remote_containers`` setting may limit."""
 
 
@@ -63,8 +63,8 @@ class ServiceAccountLogin:
 
     #: the ServiceAccount's name (``None``: the default one)
     account: str | None
-    #: the audience of the token (``None``: the login's default)
-    audience: str | None
+    #: the audience the token is bound to
+    audience: str
     #: a credentials Secret the config names holds the token instead
     token_in_secret: bool
 
@@ -160,7 +160,7 @@ class BackendConfig(CamelModel):
         return marker.keys if marker is not None else ()
 
     def credentials_user(self) -> str:
-        """What uses the credentials, for messages (``"AWS Secrets Manager"``)."""
+        """What uses the credentials, for messages (the store, or its login method)."""
         return type(self).__name__
 
     def ambient_identity(self) -> str | None:

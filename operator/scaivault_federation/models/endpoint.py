@@ -4,12 +4,12 @@ An endpoint is read once, strictly, and every consumer (the allowlist, the
 link-local refusal, each backend's client) uses what it yields: a scheme, a
 normalised host, a port, a path, and the URL rebuilt from them. Two readers
 that disagree about where a URL points are how a check passes for one host
-while the client connects to another (``http://169.254.169.254\\@vault.example``
+while the client connects to another (``http://169.254.169.254\\@store.example``
 is one host to :func:`urllib.parse.urlsplit` and another to urllib3), so
 nothing here is lenient:
 
 - the scheme is ``http`` or ``https`` (``host[:port]`` alone only where a
-  field allows it, the Google endpoint);
+  field allows it: ``EndpointUrlOrHost``);
 - no user information (``user@``), no backslash, no whitespace or control
   characters anywhere, no query or fragment;
 - the host is a name of letters, digits, ``-``, ``_`` and ``.``, an IPv4

@@ -1,6 +1,6 @@
 """Wire shapes of the cloud change receivers (``/v1/federation/notify/...``): what they
-answer. The request bodies are the providers' own; :mod:`..api.notify.payloads`
-outlines them."""
+answer. The request bodies are the providers' own, modelled by each backend
+type's receiver (``backends/<type>/notify.py``)."""
 
 from __future__ import annotations
 
@@ -46,9 +46,3 @@ class NotifyResult(BaseModel):
 
     events: list[NotifiedEvent]
     synced: list[NotifiedBackend]
-
-
-class EventGridValidation(BaseModel):
-    """The answer to Event Grid's subscription validation event."""
-
-    validationResponse: str

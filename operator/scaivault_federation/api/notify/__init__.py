@@ -1,8 +1,9 @@
-"""Cloud change receivers: AWS EventBridge, Google Pub/Sub push and Azure Event Grid
-deliveries of secret changes, turned into per-path syncs of the backends that map
-the changed secrets.
+"""Cloud change receivers: the stores' deliveries of secret changes, turned into
+per-path syncs of the backends that map the changed secrets.
 
-:mod:`.events` reads the providers' payloads, :mod:`.routing` finds the backends
-and paths, :mod:`.oidc` checks Pub/Sub push tokens, :mod:`.service` remembers
-event ids, and :mod:`.routes` serves ``/v1/federation/notify/{aws,google,azure}``.
+Each backend type whose store sends change events reads its provider's
+payloads in its own package (``backends/<type>/notify.py``, a
+``ChangeReceiver``); here :mod:`.routing` finds the backends and paths,
+:mod:`.service` remembers event ids and holds the providers' token verifiers,
+and :mod:`.routes` serves ``/v1/federation/notify/<receiver>`` for each.
 """

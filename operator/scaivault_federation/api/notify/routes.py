@@ -1,10 +1,13 @@
-"""``/v1/federation/notify/{aws,google,azure}``: the providers' change deliveries.
+"""``/v1/federation/notify/<receiver>``: the providers' change deliveries, one receiver
+per backend type whose store sends them (its package's ``ChangeReceiver``, which
+also gives the route's declaration: its body's models and its answers).
 
 Every receiver needs ``federation:notify``: a static token with that scope, or a
 Kubernetes token allowed to ``update`` ``federationbackends/notify`` (a
 subresource name that exists only in RBAC rules) in some namespace, or
-``clusterfederationbackends/notify`` cluster-wide; the Google receiver also
-takes a Pub/Sub push OIDC token when the API is configured for it. The token
+``clusterfederationbackends/notify`` cluster-wide; a receiver whose provider
+signs its own tokens (a Pub/Sub push subscription) also takes those when the
+API is configured for them. The token
 comes in ``Authorization: Bearer``, or, for providers that cannot set a
 header, in the ``token`` query parameter. A token without the scope gets 403
 before its body is read.
@@ -25,18 +28,25 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, get_args
 
 from aiohttp import web
+from pydantic import BaseModel, TypeAdapter
 
-from ...backends.aws.config import NAME as AWS
-from ...backends.azure.config import NAME as AZURE
-from ...backends.google.config import NAME as GOOGLE
+from ...backends.changes import (
+    ChangeReceiver,
+    Ignored,
+    KeysUnavailableError,
+    Parsed,
+    SecretChange,
+    TokenRejectedError,
+    Validation,
+)
+from ...backends.registry import receivers
 from ...k8s.client import KubeApiError, NotFoundError
 from ...models.api import BackendScope
 from ...models.notify import (
-    EventGridValidation,
     EventOutcome,
     NotifiedBackend,
     NotifiedEvent,
@@ -46,20 +56,9 @@ from ...paths import PathScope
 from ..auth import CLUSTER_NOTIFY, FEDERATION_NOTIFY, PRINCIPAL, Principal
 from ..backends import ready_state, sync_stamp, target_of
 from ..errors import ApiError, kube_error, unavailable
-from ..route import Answer, Body, Header, Param, Route, Security
+from ..route import REF, Answer, Body, Header, Param, Route, Schema, Security, Shape, ref
 from ..state import ApiState
 from ..static_tokens import Scope, StaticToken, token_digest
-from .events import (
-    Ignored,
-    Parsed,
-    SecretChange,
-    Validation,
-    parse_event_grid,
-    parse_eventbridge,
-    parse_pubsub_push,
-)
-from .oidc import KeysUnavailableError, PushTokenError
-from .payloads import AZURE_DELIVERY, EVENT_GRID_ANSWER, EVENTBRIDGE_EVENT, PUBSUB_PUSH
 from .routing import MappingClaim, Target, route
 
 log = logging.getLogger(__name__)
@@ -70,11 +69,6 @@ BODY_TYPES = (
     "application/cloudevents+json",
     "application/cloudevents-batch+json",
 )
-PROVIDERS = {
-    AWS: "aws",
-    GOOGLE: "google",
-    AZURE: "azure",
-}
 
 
 def _forbidden() -> ApiError:
@@ -91,34 +85,39 @@ async def _read_body(request: web.Request) -> Any:
         raise ApiError(400, "the body is not valid JSON") from None
 
 
-async def _push_principal(state: ApiState, request: web.Request) -> Principal | None:
-    """The Pub/Sub push identity of the request's bearer token, if it is a push token."""
-    verifier = state.notifications.push_verifier
+async def _token_principal(
+    state: ApiState, request: web.Request, receiver: ChangeReceiver
+) -> Principal | None:
+    """The provider's identity in the request's bearer token, if it is one of the
+    provider's own tokens (a Pub/Sub push token) and the receiver takes them."""
+    verifier = state.notifications.verifiers.get(receiver.path)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if verifier is None or scheme.lower() != "bearer" or not verifier.claims_to_be_ours(token):
         return None
     try:
         account = await verifier.verify(token)
-    except PushTokenError as exc:
+    except TokenRejectedError as exc:
         raise ApiError(
             401,
-            f"the Pub/Sub push token is not accepted: {exc}",
+            f"{verifier.what} is not accepted: {exc}",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
     except KeysUnavailableError:
-        raise unavailable("cannot verify the Pub/Sub push token right now", 5) from None
+        raise unavailable(f"cannot verify {verifier.what} right now", 5) from None
     digest = token_digest(token)
-    name = f"google-push:{account}"
+    name = f"{verifier.principal}:{account}"
     grant = StaticToken(name, digest, frozenset({Scope.FEDERATION_NOTIFY}), None)
     principal = Principal(name, digest, static=grant)
     request[PRINCIPAL] = principal
     return principal
 
 
-async def _caller(state: ApiState, request: web.Request, *, google: bool = False) -> Principal:
+async def _caller(
+    state: ApiState, request: web.Request, receiver: ChangeReceiver | None = None
+) -> Principal:
     """The authenticated caller, if it may notify at all (401/403 otherwise)."""
-    principal = await _push_principal(state, request) if google else None
+    principal = await _token_principal(state, request, receiver) if receiver else None
     if principal is None:
         query_token = request.query.get("token")
         if "Authorization" not in request.headers and query_token:
@@ -172,7 +171,7 @@ async def _may_notify(state: ApiState, principal: Principal, target: Target) -> 
 
 
 async def _deliver(
-    state: ApiState, principal: Principal, provider: str, parsed: list[Parsed]
+    state: ApiState, principal: Principal, receiver: ChangeReceiver, parsed: list[Parsed]
 ) -> NotifyResult:
     """Route and trigger the changes of one delivery; say what became of each event."""
     events: list[NotifiedEvent] = []
@@ -191,7 +190,7 @@ async def _deliver(
                 )
                 continue
             assert isinstance(item, SecretChange)
-            key = f"{PROVIDERS[provider]}:{item.event_id}"
+            key = f"{receiver.path}:{item.event_id}"
             if not notifications.claim(key):
                 events.append(
                     NotifiedEvent(
@@ -237,30 +236,29 @@ async def _deliver(
     for backend in synced:
         log.info(
             "%s change: sync of %d path(s) of %s requested",
-            PROVIDERS[provider],
+            receiver.path,
             len(backend.paths),
             f"{backend.namespace}/{backend.name}" if backend.namespace else backend.name,
         )
     return NotifyResult(events=events, synced=synced)
 
 
-def _receiver(provider: str, parse: Callable[[Any], list[Parsed]]) -> Callable[[web.Request], Any]:
+def _receiver(receiver: ChangeReceiver) -> Callable[[web.Request], Any]:
     async def receive(request: web.Request) -> web.Response:
         state = ready_state(request)
-        principal = await _caller(state, request, google=provider == GOOGLE)
-        parsed = parse(await _read_body(request))
+        principal = await _caller(state, request, receiver)
+        parsed = receiver.parse(await _read_body(request))
         validation = next((p for p in parsed if isinstance(p, Validation)), None)
         if validation is not None:
-            log.info("Event Grid subscription validation answered")
-            answer = EventGridValidation(validationResponse=validation.code)
-            return web.json_response(answer.model_dump())
-        result = await _deliver(state, principal, provider, parsed)
+            log.info("%s subscription validation answered", receiver.path)
+            return web.json_response(validation.answer.model_dump())
+        result = await _deliver(state, principal, receiver, parsed)
         return web.json_response(result.model_dump(mode="json"))
 
     return receive
 
 
-async def azure_options(request: web.Request) -> web.Response:
+async def webhook_options(request: web.Request) -> web.Response:
     """The CloudEvents webhook validation handshake (an ``OPTIONS`` request)."""
     state = ready_state(request)
     await _caller(state, request)
@@ -283,72 +281,72 @@ _ORIGIN = Param(
 _RESULT = Answer(200, "What became of each event.", NotifyResult)
 
 
-def _receiving(
-    provider: str,
-    parse: Callable[[Any], list[Parsed]],
-    summary: str,
-    body: Body,
-    answer: Answer = _RESULT,
-) -> Route:
-    """The route of ``provider``'s change deliveries."""
-    return Route(
+def _models(kind: Any) -> Iterator[type[BaseModel]]:
+    """The pydantic models a type expression (a model, a union, a list of them) names."""
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        yield kind
+        return
+    for arg in get_args(kind):
+        yield from _models(arg)
+
+
+def _shape(kind: Any) -> Shape:
+    """A receiver's body as the OpenAPI document shows it: its payload model, or the
+    schema of its union of them, naming the models it uses."""
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return kind
+    schema = TypeAdapter(kind).json_schema(ref_template=REF, mode="validation")
+    schema.pop("$defs", None)
+    return Schema(schema, uses=tuple(dict.fromkeys(_models(kind))))
+
+
+def _answer(receiver: ChangeReceiver) -> Answer:
+    answer = receiver.validation_answer
+    if answer is None:
+        return _RESULT
+    either = Schema(
+        {"anyOf": [ref(NotifyResult), ref(answer)]},
+        name=f"{answer.__name__}OrResult",
+        uses=(NotifyResult, answer),
+    )
+    return Answer(200, "What became of each event, or the validation handshake's answer.", either)
+
+
+def _routes(receiver: ChangeReceiver) -> Iterator[Route]:
+    """The routes of one receiver: its deliveries, and the webhook handshake if it has one."""
+    path = f"{BASE}/{receiver.path}"
+    yield Route(
         "POST",
-        f"{BASE}/{PROVIDERS[provider]}",
-        _receiver(provider, parse),
-        summary,
-        answers=(answer,),
+        path,
+        _receiver(receiver),
+        receiver.summary,
+        answers=(_answer(receiver),),
         scope=Scope.FEDERATION_NOTIFY,
         errors=(400, 403, 415, 503),
-        body=body,
+        body=Body(_shape(receiver.body), receiver.content_types),
         security=Security.RECEIVER,
     )
-
-
-ROUTES = (
-    _receiving(
-        AWS,
-        parse_eventbridge,
-        "AWS Secrets Manager changes from an EventBridge API destination: a "
-        "per-path sync of every backend that maps the secret.",
-        Body(EVENTBRIDGE_EVENT),
-    ),
-    _receiving(
-        GOOGLE,
-        parse_pubsub_push,
-        "Google Secret Manager event notifications from a Pub/Sub push "
-        "subscription (its OIDC token is accepted when the API is configured for it).",
-        Body(PUBSUB_PUSH),
-    ),
-    _receiving(
-        AZURE,
-        parse_event_grid,
-        "Azure Key Vault events from Event Grid (Event Grid or CloudEvents schema); answers "
-        "the subscription validation event with its code.",
-        Body(AZURE_DELIVERY, BODY_TYPES),
-        Answer(
-            200,
-            "What became of each event, or the validation handshake's answer.",
-            EVENT_GRID_ANSWER,
-        ),
-    ),
-    Route(
-        "OPTIONS",
-        f"{BASE}/{PROVIDERS[AZURE]}",
-        azure_options,
-        "The CloudEvents webhook validation handshake of Event Grid.",
-        answers=(
-            Answer(
-                200,
-                "The origin is allowed.",
-                headers=(
-                    Header("WebHook-Allowed-Origin", "The origin."),
-                    Header("WebHook-Allowed-Rate", "`*`."),
+    if receiver.webhook_handshake:
+        yield Route(
+            "OPTIONS",
+            path,
+            webhook_options,
+            "The CloudEvents webhook validation handshake.",
+            answers=(
+                Answer(
+                    200,
+                    "The origin is allowed.",
+                    headers=(
+                        Header("WebHook-Allowed-Origin", "The origin."),
+                        Header("WebHook-Allowed-Rate", "`*`."),
+                    ),
                 ),
             ),
-        ),
-        scope=Scope.FEDERATION_NOTIFY,
-        errors=(400, 403, 503),
-        params=(_ORIGIN,),
-        security=Security.RECEIVER,
-    ),
-)
+            scope=Scope.FEDERATION_NOTIFY,
+            errors=(400, 403, 503),
+            params=(_ORIGIN,),
+            security=Security.RECEIVER,
+        )
+
+
+ROUTES = tuple(r for receiver in receivers() for r in _routes(receiver))

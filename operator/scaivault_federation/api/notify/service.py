@@ -1,11 +1,15 @@
-"""What the receivers keep between deliveries: recently seen event ids, and the Pub/Sub
-push token verifier when one is configured."""
+"""What the receivers keep between deliveries: recently seen event ids, and the
+verifiers of the providers' own tokens that the settings configure (a Pub/Sub
+push subscription's), by receiver."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from ...backends.changes import TokenVerifier
+from ...backends.registry import receivers
 from ...settings import Settings
 from ..ttl_cache import TtlCache
-from .oidc import PushTokenVerifier
 
 DEDUPE_ENTRIES = 100_000
 
@@ -14,26 +18,24 @@ class Notifications:
     def __init__(
         self,
         dedupe_seconds: float = 600.0,
-        push_verifier: PushTokenVerifier | None = None,
+        verifiers: Mapping[str, TokenVerifier] | None = None,
         *,
         dedupe_entries: int = DEDUPE_ENTRIES,
     ) -> None:
         # full, it forgets the least recently seen id, never all of them at once
         self._seen: TtlCache[str, bool] = TtlCache(dedupe_seconds, dedupe_entries)
         self._running: set[str] = set()
-        self.push_verifier = push_verifier
+        #: receiver path -> the verifier of its provider's own tokens
+        self.verifiers = dict(verifiers or {})
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifications:
-        verifier = None
-        if settings.api.google_push_audience:
-            verifier = PushTokenVerifier(
-                settings.api.google_push_audience,
-                settings.api.google_push_service_accounts,
-                settings.api.google_push_issuer,
-                settings.api.google_push_jwks_url,
-            )
-        return cls(settings.api.notify_dedupe_seconds, verifier)
+        verifiers = {}
+        for receiver in receivers():
+            verifier = receiver.tokens(settings.api) if receiver.tokens is not None else None
+            if verifier is not None:
+                verifiers[receiver.path] = verifier
+        return cls(settings.api.notify_dedupe_seconds, verifiers)
 
     def claim(self, key: str) -> bool:
         """Whether the event ``key`` is new (seen neither recently nor being handled now);
@@ -54,5 +56,5 @@ class Notifications:
         self._running.discard(key)
 
     async def close(self) -> None:
-        if self.push_verifier is not None:
-            await self.push_verifier.close()
+        for verifier in self.verifiers.values():
+            await verifier.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..declaration import BackendTypeDeclaration
 from .config import NAME, AwsConfig
+from .notify import RECEIVER
 
 TYPE = BackendTypeDeclaration(
     name=NAME,
@@ -11,4 +12,5 @@ TYPE = BackendTypeDeclaration(
     config=AwsConfig,
     client=f"{__name__}.backend",
     loggers=("botocore", "boto3", "s3transfer"),
+    receiver=RECEIVER,
 )

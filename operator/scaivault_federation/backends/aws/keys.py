@@ -1,5 +1,5 @@
 """AWS access keys as a credentials Secret holds them (no SDK here): read once, for
-the Secrets Manager backend and for Vault's ``aws`` login alike."""
+the Secrets Manager backend and for any other login that signs with them."""
 
 from __future__ import annotations
 

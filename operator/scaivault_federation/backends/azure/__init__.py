@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..declaration import BackendTypeDeclaration
 from .config import NAME, AzureConfig
+from .notify import RECEIVER
 from .settings import AzureSettings
 
 TYPE = BackendTypeDeclaration(
@@ -13,4 +14,5 @@ TYPE = BackendTypeDeclaration(
     client=f"{__name__}.backend",
     loggers=("azure", "msal"),
     client_settings=AzureSettings,
+    receiver=RECEIVER,
 )

@@ -59,9 +59,9 @@ from ..errors import (
     ThrottledError,
 )
 from ..factory import BackendEnvironment
-from ..naming import azure_name, azure_path
 from .auth import build_credential, choose_credential
 from .config import NAME, AzureConfig
+from .names import azure_name, azure_path
 from .settings import AzureSettings
 
 CA_BUNDLE_ENV = "SCAIVAULT_AZURE_CA_BUNDLE"

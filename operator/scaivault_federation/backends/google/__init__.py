@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..declaration import BackendTypeDeclaration
 from .config import NAME, GoogleConfig
+from .notify import RECEIVER
+from .settings import GooglePushSettings
 
 TYPE = BackendTypeDeclaration(
     name=NAME,
@@ -11,4 +13,6 @@ TYPE = BackendTypeDeclaration(
     config=GoogleConfig,
     client=f"{__name__}.backend",
     loggers=("google", "grpc"),
+    receiver=RECEIVER,
+    receiver_settings=GooglePushSettings,
 )

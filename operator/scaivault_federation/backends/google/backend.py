@@ -56,9 +56,10 @@ from ..errors import (
     ThrottledError,
 )
 from ..factory import BackendEnvironment
-from ..naming import GOOGLE, UnmappablePathError, google_name, google_path
+from ..naming import UnmappablePathError
 from .auth import ConnectionPlan, open_client, plan_connection
 from .config import NAME, GoogleConfig
+from .names import RULE, google_name, google_path
 
 MAX_PAGE_SIZE = 25000
 _VERSION = re.compile(r"^[A-Za-z0-9_-]{1,63}$")  # a version number or an alias
@@ -245,7 +246,7 @@ def _name_filter(prefix: str) -> str:
         if not probe.endswith("__x"):
             return ""
         head = probe[:-1]
-    text = head + "".join(itertools.takewhile(GOOGLE.is_literal, tail))
+    text = head + "".join(itertools.takewhile(RULE.is_literal, tail))
     return f'name:"{text}"' if text else ""
 
 

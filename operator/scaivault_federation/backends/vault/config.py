@@ -47,6 +47,8 @@ class GcpAuthType(StrEnum):
 _LOGIN_METHODS = frozenset(VaultAuthMethod) - {VaultAuthMethod.TOKEN}
 #: methods that log in with a ServiceAccount token of the backend's namespace
 SERVICE_ACCOUNT_METHODS = frozenset({VaultAuthMethod.KUBERNETES, VaultAuthMethod.JWT})
+#: the audience of their tokens when the config names none: what Vault's role binds
+DEFAULT_AUDIENCE = "vault"
 #: methods that need ``role``
 ROLE_REQUIRED = (VaultAuthMethod.KUBERNETES, VaultAuthMethod.JWT, VaultAuthMethod.GCP)
 
@@ -207,8 +209,9 @@ class VaultConfig(BackendConfig):
     def service_account_login(self) -> ServiceAccountLogin | None:
         if self.auth_method not in SERVICE_ACCOUNT_METHODS:
             return None
+        audience = self.audience or DEFAULT_AUDIENCE
         return ServiceAccountLogin(
-            self.service_account, self.audience, self.auth_config_path is not None
+            self.service_account, audience, self.auth_config_path is not None
         )
 
     @classmethod

@@ -21,19 +21,14 @@ from typing import Any
 import aiohttp
 import jwt
 
+from ..changes import KeysUnavailableError
+from ..changes import TokenRejectedError as PushTokenError
+
 log = logging.getLogger(__name__)
 
 KEYS_TTL = 3600.0
 REFETCH_AFTER = 60.0
 LEEWAY = 30
-
-
-class PushTokenError(Exception):
-    """The token is not an acceptable push token; the message says why, never quoting it."""
-
-
-class KeysUnavailableError(Exception):
-    """The signing keys cannot be fetched right now."""
 
 
 def unverified_issuer(token: str) -> str | None:
@@ -49,6 +44,9 @@ def unverified_issuer(token: str) -> str | None:
 
 
 class PushTokenVerifier:
+    what = "the Pub/Sub push token"
+    principal = "google-push"
+
     def __init__(
         self,
         audience: str,
