@@ -34,6 +34,7 @@ from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.api.server import ApiServer
 from scaivault_federation.api.static_tokens import Scope, write_static_tokens
 from scaivault_federation.labels import credentials_labels
+from scaivault_federation.runner import STARTED
 from scaivault_federation.settings import Settings
 
 API = "/apis/federation.scaivault.io/v1alpha1"
@@ -125,7 +126,7 @@ async def run(cp: ControlPlane, bao: OpenBaoServer, tmp: Path, reads: int) -> No
     operator.start()
     try:
         operator.wait_until(
-            lambda: "Initial authentication has finished" in log.read_text(),
+            lambda: STARTED in log.read_text(),
             timeout=60,
             what="the operator to start",
         )

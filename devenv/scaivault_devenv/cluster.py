@@ -84,3 +84,32 @@ def ensure_namespace(cp: ControlPlane, name: str) -> None:
     )
     if status not in (201, 409):
         raise RuntimeError(f"creating namespace {name}: {status} {body.get('message')}")
+
+
+def ensure_service_account(
+    cp: ControlPlane, namespace: str, name: str, annotations: dict[str, str] | None = None
+) -> None:
+    """The ServiceAccount ``namespace/name`` (and its namespace), with ``annotations``."""
+    ensure_namespace(cp, namespace)
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+    if annotations:
+        metadata["annotations"] = annotations
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
+    apply(cp, f"/api/v1/namespaces/{namespace}/serviceaccounts", account)
+
+
+def service_account_token(
+    cp: ControlPlane, namespace: str, name: str, audiences: list[str], seconds: int = 600
+) -> str:
+    """A token for the ServiceAccount from the TokenRequest API, bound to ``audiences``
+    (the apiserver's own when empty); 600 s is the shortest lifetime it grants."""
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {"audiences": audiences, "expirationSeconds": seconds},
+    }
+    path = f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token"
+    status, body = cp.request("POST", path, request)
+    if status != 201:
+        raise RuntimeError(f"TokenRequest for {namespace}/{name}: {status} {body.get('message')}")
+    return str(body["status"]["token"])

@@ -7,6 +7,13 @@ loopback ports, with TLS from a throwaway CA, an admin bearer token, and a
 service-account signing key, and writes a kubeconfig for them. It is
 synchronous and uses only the standard library for HTTP, so it can be used
 before any event loop exists.
+
+The ServiceAccount token issuer is the apiserver's own URL
+(``https://127.0.0.1:<port>``), and its OIDC discovery document
+(``/.well-known/openid-configuration``) and key set (``/openid/v1/jwks``) are
+readable without credentials, as on a managed cluster whose issuer is public:
+the cloud emulators fetch them over HTTPS, trusting :attr:`ControlPlane.ca_file`,
+to check the tokens presented to their token exchanges.
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ import yaml
 from .binaries import ControlPlaneBinaries, ControlPlaneError, find_binaries
 from .processes import LocalServer, ManagedProcess, ServerStartError, free_port
 
-SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+#: what any user, even an anonymous one, may read: the token issuer's discovery
+DISCOVERY_ROLE = "system:service-account-issuer-discovery"
+DISCOVERY_PATHS = ("/.well-known/openid-configuration", "/openid/v1/jwks")
 _SERVING_SANS = (
     "IP:127.0.0.1,DNS:localhost,IP:10.0.0.1,DNS:kubernetes,DNS:kubernetes.default,"
     "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
@@ -124,7 +133,8 @@ class ControlPlane(LocalServer):
         self.kubeconfig = self.state_dir / "kubeconfig"
         self.admin_token = secrets.token_urlsafe(32)
         self.ca_file = self.state_dir / "pki" / "ca.crt"
-        self.service_account_issuer = SERVICE_ACCOUNT_ISSUER
+        #: the ``iss`` of ServiceAccount tokens: the apiserver's URL, set by start()
+        self.service_account_issuer = ""
         self.etcd_url = ""
         self.start_seconds = 0.0
         self._etcd: ManagedProcess | None = None
@@ -186,6 +196,7 @@ class ControlPlane(LocalServer):
 
         port = free_port()
         self.server = f"https://127.0.0.1:{port}"
+        self.service_account_issuer = self.server
         self._apiserver = ManagedProcess(
             "kube-apiserver",
             [
@@ -199,6 +210,7 @@ class ControlPlane(LocalServer):
                 f"--tls-private-key-file={pki / 'apiserver.key'}",
                 f"--token-auth-file={tokens}",
                 f"--service-account-issuer={self.service_account_issuer}",
+                f"--service-account-jwks-uri={self.server}{DISCOVERY_PATHS[1]}",
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 "--service-cluster-ip-range=10.0.0.0/24",
@@ -213,6 +225,7 @@ class ControlPlane(LocalServer):
         wait(lambda: self.request("GET", "/readyz")[0] == 200, _left(deadline), "/readyz")
         wait(self._ensure_default_namespace, _left(deadline), "the default namespace")
         wait(self._rbac_bootstrapped, _left(deadline), "the bootstrap RBAC roles")
+        wait(self._discovery_public, _left(deadline), "public issuer discovery")
         self._write_kubeconfig()
 
     def _access_args(self, pki: Path) -> list[str]:
@@ -242,6 +255,31 @@ class ControlPlane(LocalServer):
     def _rbac_bootstrapped(self) -> bool:
         path = "/apis/rbac.authorization.k8s.io/v1/clusterroles/"
         return all(self.request("GET", path + role)[0] == 200 for role in ("cluster-admin", "view"))
+
+    def _discovery_public(self) -> bool:
+        """Bind the discovery role to every caller, signed in or not."""
+        name = "service-account-issuer-discovery-public"
+        binding = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": DISCOVERY_ROLE,
+            },
+            "subjects": [
+                {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Group",
+                    "name": "system:unauthenticated",
+                }
+            ],
+        }
+        path = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
+        if self.request("POST", path, binding)[0] not in (201, 409):
+            return False
+        return self.request("GET", DISCOVERY_PATHS[0], anonymous=True)[0] == 200
 
     def _write_kubeconfig(self) -> None:
         config = {

@@ -15,6 +15,14 @@ Clients reach it with ``endpoint`` (``127.0.0.1:PORT``, plaintext: see
 :mod:`scaivault_federation.backends.google.auth`) and one of these keys as
 ``credentials.json``. Synchronous helpers write example data through the real
 client library with the admin key.
+
+Keyless identities go through workload identity federation
+(:mod:`~scaivault_devenv.gsm_federation`, on :attr:`GoogleEmulator.http_url`):
+:meth:`GoogleEmulator.register_provider` adds a pool provider trusting an
+issuer, :meth:`GoogleEmulator.register_service_account` a service account
+that principals may impersonate and the secret prefixes it may read, and
+:meth:`GoogleEmulator.external_account_info` writes the ``external_account``
+credential configuration google-auth reads for them.
 """
 
 from __future__ import annotations
@@ -38,7 +46,9 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
 )
 from google.oauth2 import service_account
 
+from .federation import FederationClient, emulator_request
 from .gsm_emulator import ALL_PERMISSIONS
+from .gsm_federation import TOKEN_LIFETIME, principal
 from .processes import LocalServer, ManagedProcess, free_port
 
 ACCOUNTS: dict[str, frozenset[str]] = {
@@ -54,6 +64,9 @@ ACCOUNTS: dict[str, frozenset[str]] = {
     ),
 }
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+#: what a service account needs to sync secrets: the viewer and secret accessor roles
+READER_PERMISSIONS = ACCOUNTS["reader"]
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 
 
 def make_service_account_key(project: str, account: str) -> tuple[dict[str, str], str]:
@@ -83,7 +96,7 @@ def make_service_account_key(project: str, account: str) -> tuple[dict[str, str]
     return info, public_pem
 
 
-class GoogleEmulator(LocalServer):
+class GoogleEmulator(FederationClient, LocalServer):
     """The Secret Manager emulator on a free loopback port; use ``with`` or start()/stop()."""
 
     def __init__(
@@ -98,8 +111,9 @@ class GoogleEmulator(LocalServer):
         self.project_number = "123456789012"
         self.allow_anonymous = allow_anonymous
         self.endpoint = ""
+        #: the workload identity federation endpoints (STS, IAM credentials), over HTTP
+        self.http_url = ""
         self._proc: ManagedProcess | None = None
-        self._channel: Any = None
         self._admin: SecretManagerServiceClient | None = None
 
     # -- lifecycle --------------------------------------------------------------------
@@ -108,8 +122,9 @@ class GoogleEmulator(LocalServer):
         """Start the emulator and wait until an authenticated call succeeds."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         trust = self._write_keys()
-        port = free_port()
+        port, http_port = free_port(), free_port()
         self.endpoint = f"127.0.0.1:{port}"
+        self.http_url = f"http://127.0.0.1:{http_port}"
         argv = [
             sys.executable,
             "-m",
@@ -122,6 +137,8 @@ class GoogleEmulator(LocalServer):
             self.project_number,
             "--trust",
             str(trust),
+            "--http-port",
+            str(http_port),
         ]
         if self.allow_anonymous:
             argv.append("--allow-anonymous")
@@ -132,6 +149,11 @@ class GoogleEmulator(LocalServer):
         try:
             self._proc.start()
             self._proc.wait_until(self._ready, timeout, "an authenticated ListSecrets")
+            self._proc.wait_until(
+                lambda: self.emulator_call("GET", "/healthz").get("status") == "ok",
+                timeout,
+                f"{self.http_url}/healthz",
+            )
         except BaseException:
             self.stop()
             raise
@@ -143,9 +165,8 @@ class GoogleEmulator(LocalServer):
 
     def stop(self) -> None:
         """Stop the emulator; safe to call at any time, repeatedly."""
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
+        if self._admin is not None:
+            self._admin.transport.close()  # type: ignore[no-untyped-call]
             self._admin = None
         super().stop()
 
@@ -183,6 +204,99 @@ class GoogleEmulator(LocalServer):
         """The service-account key JSON text of ``account``."""
         return self.key_path(account).read_text()
 
+    # -- workload identity federation -------------------------------------------------
+
+    def emulator_call(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One call to the emulator's HTTP endpoints (``/_emulator/...``)."""
+        if not self.http_url:
+            raise RuntimeError("the Secret Manager emulator is not started")
+        return emulator_request(self.http_url + path, method, body)
+
+    @property
+    def token_url(self) -> str:
+        """The token exchange (sts.googleapis.com's ``/v1/token``)."""
+        return f"{self.http_url}/v1/token"
+
+    def impersonation_url(self, email: str) -> str:
+        """iamcredentials' ``generateAccessToken`` for the service account ``email``."""
+        return f"{self.http_url}/v1/projects/-/serviceAccounts/{email}:generateAccessToken"
+
+    def service_account_email(self, account: str) -> str:
+        return f"{account}@{self.project}.iam.gserviceaccount.com"
+
+    def principal(self, pool: str, subject: str) -> str:
+        """The federated principal of ``subject`` (a ServiceAccount token's ``sub``)."""
+        return principal(self.project_number, pool, subject)
+
+    def register_provider(
+        self,
+        pool: str,
+        provider: str,
+        issuer: str,
+        allowed_audiences: list[str] | None = None,
+        token_seconds: int = TOKEN_LIFETIME,
+    ) -> str:
+        """An OIDC provider of ``pool`` trusting ``issuer``; returns its audience (the
+        provider's full name, also what it allows unless ``allowed_audiences``)."""
+        body: dict[str, Any] = {"issuerUri": issuer, "tokenSeconds": token_seconds}
+        if allowed_audiences is not None:
+            body["allowedAudiences"] = allowed_audiences
+        path = f"/_emulator/workload-identity-pools/{pool}/providers/{provider}"
+        return str(self.emulator_call("PUT", path, body)["audience"])
+
+    def register_service_account(
+        self,
+        email: str,
+        workload_identity_users: list[str],
+        secret_prefixes: list[str],
+        permissions: frozenset[str] = READER_PERMISSIONS,
+        token_seconds: int = TOKEN_LIFETIME,
+    ) -> None:
+        """A service account the ``workload_identity_users`` (principals) may
+        impersonate, whose tokens hold ``permissions`` on the secrets under
+        ``secret_prefixes`` and last ``token_seconds``."""
+        body = {
+            "workloadIdentityUsers": workload_identity_users,
+            "permissions": sorted(permissions),
+            "secretPrefixes": secret_prefixes,
+            "tokenSeconds": token_seconds,
+        }
+        self.emulator_call("PUT", f"/_emulator/service-accounts/{email}", body)
+
+    def external_account_info(
+        self, audience: str, token_file: Path, email: str | None
+    ) -> dict[str, Any]:
+        """google-auth's ``external_account`` configuration (what ``gcloud iam
+        workload-identity-pools create-cred-config`` writes) for a ServiceAccount
+        token in ``token_file``, impersonating ``email`` (or not, when ``None``)."""
+        info: dict[str, Any] = {
+            "type": "external_account",
+            "audience": audience,
+            "subject_token_type": JWT_TOKEN_TYPE,
+            "token_url": self.token_url,
+            "credential_source": {"file": str(token_file)},
+        }
+        if email is not None:
+            info["service_account_impersonation_url"] = self.impersonation_url(email)
+        return info
+
+    def client(self, credentials: Any) -> SecretManagerServiceClient:
+        """A synchronous client on a new channel, with google-auth ``credentials``."""
+        if not self.endpoint:
+            raise RuntimeError("the Secret Manager emulator is not started")
+        make_plugin = auth_grpc.AuthMetadataPlugin
+        plugin = make_plugin(credentials, auth_requests.Request())  # type: ignore[no-untyped-call]
+        channel_creds = grpc.composite_channel_credentials(
+            grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP),
+            grpc.metadata_call_credentials(plugin),
+        )
+        channel = grpc.secure_channel(self.endpoint, channel_creds)
+        return SecretManagerServiceClient(
+            transport=SecretManagerServiceGrpcTransport(channel=channel)
+        )
+
     # -- admin helpers (synchronous, through the client library) ----------------------
 
     @property
@@ -192,21 +306,10 @@ class GoogleEmulator(LocalServer):
     def admin(self) -> SecretManagerServiceClient:
         """A synchronous client authenticated as the admin account."""
         if self._admin is None:
-            if not self.endpoint:
-                raise RuntimeError("the Secret Manager emulator is not started")
             info = json.loads(self.key_json("admin"))
             from_info = service_account.Credentials.from_service_account_info
             key = from_info(info, scopes=[CLOUD_PLATFORM])  # type: ignore[no-untyped-call]
-            creds = key.with_always_use_jwt_access(True)
-            make_plugin = auth_grpc.AuthMetadataPlugin
-            plugin = make_plugin(creds, auth_requests.Request())  # type: ignore[no-untyped-call]
-            channel_creds = grpc.composite_channel_credentials(
-                grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP),
-                grpc.metadata_call_credentials(plugin),
-            )
-            self._channel = grpc.secure_channel(self.endpoint, channel_creds)
-            transport = SecretManagerServiceGrpcTransport(channel=self._channel)
-            self._admin = SecretManagerServiceClient(transport=transport)
+            self._admin = self.client(key.with_always_use_jwt_access(True))
         return self._admin
 
     def create_secret(self, secret_id: str, labels: dict[str, str] | None = None) -> None:

@@ -26,17 +26,21 @@ and it follows the API reference for what the operator relies on:
   A missing or invalid token is UNAUTHENTICATED (without a token the caller
   is an admin when ``--allow-anonymous``); each trusted key carries a set of
   IAM permissions (``secretmanager.secrets.list``, ``...versions.access``,
-  ...), and a call lacking its permission is PERMISSION_DENIED.
+  ...), and a call lacking its permission is PERMISSION_DENIED. Access tokens
+  of service accounts impersonated through workload identity federation
+  (:mod:`~scaivault_devenv.gsm_federation`, served over HTTP on
+  ``--http-port``) carry their account's permissions, limited to the secret
+  ids under its prefixes.
 
 Not emulated: IAM policies, regional secrets (``locations/``), replication
 settings beyond echoing them, rotation, Pub/Sub topics, TTL/expiry, CMEK,
-etags on updates, ``UpdateSecret``, OAuth access tokens and the REST
-transport. It serves plaintext gRPC on loopback with gRPC "local"
-credentials, so clients may use an insecure channel or local channel
-credentials (which carry call credentials).
+etags on updates, ``UpdateSecret``, OAuth access tokens other than those of
+workload identity federation, and the REST transport. It serves plaintext gRPC
+on loopback with gRPC "local" credentials, so clients may use an insecure
+channel or local channel credentials (which carry call credentials).
 
 Run: ``python -m scaivault_devenv.gsm_emulator --port N --project P
---trust trust.json``.
+--trust trust.json [--http-port M]``.
 """
 
 from __future__ import annotations
@@ -54,9 +58,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from aiohttp import web
 from google.auth import exceptions as auth_exceptions
 from google.auth import jwt
 from google.cloud.secretmanager_v1 import types
+
+from .gsm_federation import ACCESS_TOKEN_PREFIX, WorkloadIdentityFederation
 
 SERVICE = "google.cloud.secretmanager.v1.SecretManagerService"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -132,6 +139,14 @@ class _Secret:
 class Principal:
     email: str
     permissions: frozenset[str]
+    #: the secret ids (prefixes) it may touch; ``None``: every secret
+    secret_prefixes: tuple[str, ...] | None = None
+
+    def may_touch(self, resource: str) -> bool:
+        match = re.match(r"^projects/[^/]+/secrets/([^/]+)", resource)
+        if match is None or self.secret_prefixes is None:
+            return True
+        return match[1].startswith(self.secret_prefixes)
 
 
 @dataclass(frozen=True)
@@ -159,11 +174,17 @@ def load_trust(path: Path) -> list[TrustedKey]:
 
 
 class Authenticator:
-    """Bearer self-signed JWT -> principal."""
+    """Bearer self-signed JWT, or access token of ``federation`` -> principal."""
 
-    def __init__(self, trusted: Sequence[TrustedKey], allow_anonymous: bool) -> None:
+    def __init__(
+        self,
+        trusted: Sequence[TrustedKey],
+        allow_anonymous: bool,
+        federation: WorkloadIdentityFederation | None = None,
+    ) -> None:
         self._by_kid = {key.key_id: key for key in trusted}
         self._allow_anonymous = allow_anonymous
+        self._federation = federation
 
     def principal(self, metadata: Iterable[tuple[str, Any]]) -> Principal:
         header = next((str(v) for k, v in metadata if k.lower() == "authorization"), None)
@@ -177,6 +198,11 @@ class Authenticator:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise _invalid_credentials()
+        if self._federation is not None and token.startswith(ACCESS_TOKEN_PREFIX):
+            grant = self._federation.grant(token)
+            if grant is None:
+                raise _invalid_credentials()
+            return Principal(grant.member, grant.permissions, grant.secret_prefixes)
         try:
             kid = jwt.decode_header(token).get("kid")  # type: ignore[no-untyped-call]
         except (ValueError, auth_exceptions.GoogleAuthError):
@@ -430,7 +456,7 @@ class SecretManagerEmulator:
         return f"projects/{self.project_number}/secrets/{secret_id}"
 
     def _require(self, principal: Principal, permission: str, resource: str) -> None:
-        if permission not in principal.permissions:
+        if permission not in principal.permissions or not principal.may_touch(resource):
             raise RpcFailure(
                 grpc.StatusCode.PERMISSION_DENIED,
                 f"Permission '{permission}' denied for resource '{resource}' "
@@ -701,23 +727,40 @@ async def serve(
     trusted: Sequence[TrustedKey],
     allow_anonymous: bool,
     host: str = "127.0.0.1",
+    http_port: int | None = None,
 ) -> None:
-    """Serve until SIGTERM/SIGINT."""
+    """Serve until SIGTERM/SIGINT: gRPC on ``port``, and the workload identity
+    federation endpoints over HTTP on ``http_port`` (when given)."""
+    federation = WorkloadIdentityFederation(project_number)
     service = SecretManagerEmulator(
-        project, project_number, Authenticator(trusted, allow_anonymous)
+        project, project_number, Authenticator(trusted, allow_anonymous, federation)
     )
     server = grpc.aio.server()
     server.add_generic_rpc_handlers((generic_handler(service),))
     credentials = grpc.local_server_credentials(grpc.LocalConnectionType.LOCAL_TCP)
     bound = server.add_secure_port(f"{host}:{port}", credentials)
     await server.start()
+    runner: web.AppRunner | None = None
+    if http_port is not None:
+        app = web.Application()
+        app.router.add_get("/healthz", _healthz)
+        federation.add_routes(app)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, http_port).start()
     print(f"gsm emulator listening on {host}:{bound} project={project}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    if runner is not None:
+        await runner.cleanup()
     await server.stop(grace=1)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -728,11 +771,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--project-number", default="123456789012")
     parser.add_argument("--trust", type=Path, action="append", default=[])
     parser.add_argument("--allow-anonymous", action="store_true")
+    parser.add_argument("--http-port", type=int, help="workload identity federation (HTTP)")
     args = parser.parse_args(argv)
     trusted = [key for path in args.trust for key in load_trust(path)]
     asyncio.run(
         serve(
-            args.port, args.project, args.project_number, trusted, args.allow_anonymous, args.host
+            args.port,
+            args.project,
+            args.project_number,
+            trusted,
+            args.allow_anonymous,
+            args.host,
+            args.http_port,
         )
     )
 

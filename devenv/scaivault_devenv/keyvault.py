@@ -16,23 +16,28 @@ returns:
   (the variable ``azure-identity`` reads; AKS workload identity sets it too).
 
 The development credentials (:attr:`tenant_id`, :attr:`client_id`,
-:attr:`client_secret`) are the only ones it accepts.
+:attr:`client_secret`) may do everything. Keyless identities are applications
+registered with :meth:`KeyVaultServer.register_application`: federated
+credentials naming ServiceAccounts of a cluster whose issuer the emulator
+trusts (:meth:`~scaivault_devenv.federation.FederationClient.trust_issuer`), and
+the secret name prefixes their tokens may read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 import os
 import shutil
 import ssl
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from .entra_emulator import FEDERATION_AUDIENCE, TOKEN_LIFETIME
+from .federation import FederationClient, credential_json, emulator_request
+from .oidc_validator import FederatedCredential
 from .processes import LocalServer, ManagedProcess, free_port
 
 DEV_TENANT_ID = "5c0f3e4a-7d2b-4f61-9a8e-1b2c3d4e5f60"
@@ -138,7 +143,14 @@ def _key_usage(*, cert_sign: bool) -> Any:
     )
 
 
-class KeyVaultServer(LocalServer):
+def service_account_credential(issuer: str, namespace: str, name: str) -> FederatedCredential:
+    """A federated identity credential for a ServiceAccount, as AKS workload identity
+    writes it: its issuer, ``system:serviceaccount:<ns>:<name>``, Entra's audience."""
+    subject = f"system:serviceaccount:{namespace}:{name}"
+    return FederatedCredential(issuer, frozenset({FEDERATION_AUDIENCE}), subject)
+
+
+class KeyVaultServer(FederationClient, LocalServer):
     """The emulator on a free loopback port; use ``with`` or start()/stop()."""
 
     def __init__(
@@ -212,14 +224,29 @@ class KeyVaultServer(LocalServer):
 
     def admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """One call to the emulator's own endpoints (``/healthz``, ``/_emulator/...``)."""
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(  # noqa: S310 - https to our own loopback server
-            self.vault_url + path, data, {"Content-Type": "application/json"}, method=method
-        )
         context = ssl.create_default_context(cafile=str(self.ca_bundle))
-        with urllib.request.urlopen(request, timeout=5, context=context) as response:  # noqa: S310
-            parsed = json.loads(response.read() or b"{}")
-        return parsed if isinstance(parsed, dict) else {}
+        return emulator_request(self.vault_url + path, method, body, context)
+
+    def emulator_call(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        return self.admin(method, path, body)
+
+    def register_application(
+        self,
+        client_id: str,
+        federated: list[FederatedCredential],
+        read_prefixes: list[str],
+        token_seconds: int = TOKEN_LIFETIME,
+    ) -> None:
+        """An application whose tokens come from ``federated`` credentials' assertions,
+        last ``token_seconds`` and may read the secrets under ``read_prefixes``."""
+        body = {
+            "federatedCredentials": [credential_json(c) for c in federated],
+            "readPrefixes": read_prefixes,
+            "tokenSeconds": token_seconds,
+        }
+        self.admin("PUT", f"/_emulator/applications/{client_id}", body)
 
     def secret_count(self) -> int:
         """Secrets a listing of the vault returns (disabled and expired ones included)."""
@@ -237,12 +264,27 @@ class KeyVaultServer(LocalServer):
         """Drop the injected answers not given yet."""
         self.admin("DELETE", "/_emulator/faults")
 
-    def secret_client(self) -> Any:
-        """A synchronous ``azure.keyvault.secrets.SecretClient`` with the dev credentials."""
+    def workload_identity(self, client_id: str, token_file: Path) -> Any:
+        """azure-identity's ``WorkloadIdentityCredential`` for ``client_id``, its
+        assertion read from ``token_file``, against this emulator."""
+        from azure.identity import WorkloadIdentityCredential
+
+        return WorkloadIdentityCredential(
+            tenant_id=self.tenant_id,
+            client_id=client_id,
+            token_file_path=str(token_file),
+            authority=self.authority_host,
+            disable_instance_discovery=True,
+            connection_verify=str(self.ca_bundle),
+        )
+
+    def secret_client(self, credential: Any = None) -> Any:
+        """A synchronous ``azure.keyvault.secrets.SecretClient`` with ``credential``,
+        by default the development client's."""
         from azure.identity import ClientSecretCredential
         from azure.keyvault.secrets import SecretClient
 
-        credential = ClientSecretCredential(
+        credential = credential or ClientSecretCredential(
             self.tenant_id,
             self.client_id,
             self.client_secret,

@@ -22,8 +22,14 @@ Tokens come from the Entra ID endpoints of
 :mod:`~scaivault_devenv.entra_emulator` on the same port; every vault
 call checks its token, so wrong credentials fail as they would in Azure.
 
-Not emulated: keys, certificates, backup/restore, RBAC or access policies
-(every valid token may do everything), tags filtering, purge protection,
+Roles: the development client and the managed identity may do everything; an
+application registered with federated credentials (see
+:mod:`~scaivault_devenv.entra_emulator`) may list and read metadata, and read
+the values of the secrets under its name prefixes; anything else is 403
+``Forbidden``/``ForbiddenByRbac``.
+
+Not emulated: keys, certificates, backup/restore, role assignments beyond
+those, access policies, tags filtering, purge protection,
 soft-delete retention, and throttling unless asked for through
 ``POST /_emulator/faults`` (``{"status": 429, "times": 1, "retry_after": 2}``;
 the next vault calls answer with that status; ``DELETE /_emulator/faults`` drops those
@@ -56,6 +62,15 @@ from .entra_emulator import RESOURCE, TokenIssuer
 PAGE_SIZE = 25
 _NAME = re.compile(r"[0-9a-zA-Z-]{1,127}")
 _RECOVERY = {"recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90}
+#: the vault calls a role must allow, by handler; the others read metadata only
+_ACTIONS = {
+    "get_secret": "getSecret",
+    "set_secret": "setSecret",
+    "update_secret": "updateSecret",
+    "delete_secret": "delete",
+    "purge": "purge",
+    "recover": "recover",
+}
 
 
 @dataclass
@@ -111,10 +126,12 @@ class Emulator:
     store: dict[str, Secret] = field(default_factory=dict)  # lower-case name -> secret
     faults: list[tuple[int, int | None]] = field(default_factory=list)  # (status, retry after)
 
-    def authorize(self, request: web.Request) -> None:
+    def authorize(self, request: web.Request) -> str:
+        """The identity of the request's bearer token (401 with the challenge without one)."""
         auth = request.headers.get("Authorization", "")
         token = auth[len("Bearer ") :] if auth.startswith("Bearer ") else ""
-        if not self.issuer.valid(token):
+        identity = self.issuer.identity(token)
+        if identity is None:
             authority = f"https://{request.host}/{self.issuer.tenant_id}"
             challenge = f'Bearer authorization="{authority}", resource="{RESOURCE}"'
             raise KeyVaultError(
@@ -122,6 +139,32 @@ class Emulator:
                 "Unauthorized",
                 "AKV10000: Request is missing a Bearer or PoP token.",
                 headers={"WWW-Authenticate": challenge},
+            )
+        return identity
+
+    def check_role(self, request: web.Request, identity: str) -> None:
+        """Listings and metadata are open to every identity (Key Vault Reader); reading a
+        value needs a grant on its name (Key Vault Secrets User), changing anything an
+        identity without limits (the development client, the managed identity)."""
+        handler = getattr(request.match_info.handler, "__name__", "")
+        action = _ACTIONS.get(handler)
+        if action is None:
+            return
+        name = request.match_info.get("name", "")
+        allowed = (
+            self.issuer.may_read(identity, name)
+            if action == "getSecret"
+            else self.issuer.may_write(identity)
+        )
+        if not allowed:
+            raise KeyVaultError(
+                403,
+                "Forbidden",
+                "Caller is not authorized to perform action on resource. "
+                f"Caller: appid={identity}. "
+                f"Action: 'Microsoft.KeyVault/vaults/secrets/{action}/action'. "
+                f"Resource: '{request.path}'. Assignment: (not found).",
+                "ForbiddenByRbac",
             )
 
     # -- vault API ------------------------------------------------------------------------
@@ -139,7 +182,7 @@ class Emulator:
         try:
             if "api-version" not in request.query:
                 raise KeyVaultError(400, "BadParameter", "The 'api-version' parameter is missing.")
-            self.authorize(request)
+            self.check_role(request, self.authorize(request))
             response: web.StreamResponse = await handler(request)
         except KeyVaultError as error:
             return error.response

@@ -10,18 +10,26 @@ full access is created and its access key becomes the server's
 switched on, so unknown keys, wrong secrets and missing permissions are
 rejected. ``iam_auth=False`` leaves it accepting any key (the fixed values
 below).
+
+Keyless identities are IAM roles assumed with a web identity (see
+:mod:`.moto_federation`): :meth:`MotoServer.add_oidc_provider` registers an
+issuer as AWS does, :meth:`MotoServer.add_web_identity_role` a role whose trust
+policy names one ServiceAccount and whose policy reads some secrets.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import ssl
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from .federation import FederationClient, emulator_request
 from .processes import LocalServer, ManagedProcess, ServerStartError, free_port
 
 ADMIN_USER = "scaivault-dev-admin"
@@ -29,6 +37,28 @@ FULL_ACCESS = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
 }
+#: the audience AWS expects on a ServiceAccount token (EKS's IRSA)
+STS_AUDIENCE = "sts.amazonaws.com"
+
+
+def read_policy(arn_prefixes: list[str]) -> dict[str, Any]:
+    """An identity policy listing every secret and reading those under the ARN prefixes
+    (``arn:aws:secretsmanager:<region>:<account>:secret:team-a/``)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["secretsmanager:ListSecrets", "secretsmanager:BatchGetSecretValue"],
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                "Resource": [f"{prefix}*" for prefix in arn_prefixes],
+            },
+        ],
+    }
 
 
 class MotoError(RuntimeError):
@@ -47,10 +77,12 @@ def find_moto_server() -> Path:
     )
 
 
-class MotoServer(LocalServer):
+class MotoServer(FederationClient, LocalServer):
     """``moto_server`` on a free loopback port; use ``with`` or start()/stop()."""
 
     region = "us-east-1"
+    account_id = "123456789012"  # moto's default account
+    admin_prefix = "/moto-api"
 
     def __init__(
         self, state_dir: Path, *, iam_auth: bool = True, moto_server: Path | None = None
@@ -139,3 +171,64 @@ class MotoServer(LocalServer):
             aws_secret_access_key=self.secret_access_key,
             region_name=self.region,
         ).client(service, endpoint_url=self.endpoint, **kwargs)  # type: ignore[call-overload]
+
+    # -- web identity federation -------------------------------------------------------
+
+    def emulator_call(
+        self, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One call to the server's own endpoints (``/moto-api/_emulator/...``)."""
+        if not self.endpoint:
+            raise MotoError("the moto server is not started")
+        return emulator_request(self.endpoint + path, method, body)
+
+    def cap_sessions(self, seconds: int | None) -> None:
+        """Make web identity sessions last ``seconds`` whatever DurationSeconds asks
+        (``None``: as asked); their credentials are refused once expired."""
+        self.emulator_call(
+            "PUT", f"{self.admin_prefix}/_emulator/session-seconds", {"seconds": seconds}
+        )
+
+    def secret_arn_prefix(self, name_prefix: str) -> str:
+        return f"arn:aws:secretsmanager:{self.region}:{self.account_id}:secret:{name_prefix}"
+
+    def add_oidc_provider(self, issuer: str, ca_pem: str) -> str:
+        """An IAM OIDC provider for ``issuer`` with the STS audience, its TLS trusted
+        through ``ca_pem`` (whose SHA-1 is the thumbprint); returns its ARN."""
+        self.trust_issuer(issuer, ca_pem)
+        der = ssl.PEM_cert_to_DER_cert(ca_pem)
+        thumbprint = hashlib.sha1(der, usedforsecurity=False).hexdigest()
+        iam = self.client("iam")
+        url = issuer.removeprefix("https://")
+        for existing in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+            if existing["Arn"].endswith(f"oidc-provider/{url}"):
+                return str(existing["Arn"])
+        created = iam.create_open_id_connect_provider(
+            Url=issuer, ClientIDList=[STS_AUDIENCE], ThumbprintList=[thumbprint]
+        )
+        return str(created["OpenIDConnectProviderArn"])
+
+    def add_web_identity_role(
+        self, name: str, provider_arn: str, subject: str, policy: dict[str, Any]
+    ) -> str:
+        """A role ``subject`` (``system:serviceaccount:<ns>:<sa>``) may assume with a
+        token of the provider, as a platform team writes it for IRSA, holding
+        ``policy``; returns its ARN."""
+        url = provider_arn.split("oidc-provider/", 1)[1]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Federated": provider_arn},
+                    "Action": "sts:AssumeRoleWithWebIdentity",
+                    "Condition": {
+                        "StringEquals": {f"{url}:sub": subject, f"{url}:aud": STS_AUDIENCE}
+                    },
+                }
+            ],
+        }
+        iam = self.client("iam")
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        iam.put_role_policy(RoleName=name, PolicyName="secrets", PolicyDocument=json.dumps(policy))
+        return str(role["Role"]["Arn"])

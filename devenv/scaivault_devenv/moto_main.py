@@ -15,6 +15,9 @@ lookups by ARN still go through moto's scan, and pages keep moto's order and
 tokens. When moto's internals are not the ones this expects
 (another moto release), nothing is changed and the server runs as shipped.
 
+It also verifies web identity tokens and authorises Secrets Manager calls per
+secret (:mod:`.moto_federation`).
+
 Run as ``python -m scaivault_devenv.moto_main`` with ``moto_server``'s arguments.
 """
 
@@ -23,6 +26,8 @@ from __future__ import annotations
 import inspect
 import sys
 from typing import Any
+
+from .moto_federation import federate
 
 
 def make_lookups_direct() -> bool:
@@ -91,6 +96,8 @@ def make_lookups_direct() -> bool:
 def main() -> None:
     if not make_lookups_direct():
         print("moto_main: moto's Secrets Manager models are not as expected; unpatched")
+    if federate() is None:
+        print("moto_main: moto's STS and IAM checks are not as expected; no web identity")
     from moto.server import main as moto_server
 
     moto_server(sys.argv[1:])

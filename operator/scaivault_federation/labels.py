@@ -37,6 +37,15 @@ SYNC_REQUESTED_ANNOTATION = f"{GROUP}/sync-requested-at"
 #: a per-path sync: ``{"requestedAt": <the sync-requested-at value>, "paths": [...]}``
 SYNC_PATHS_ANNOTATION = f"{GROUP}/sync-paths"
 FINALIZER = f"{GROUP}/finalizer"
+#: annotations an earlier operator had kopf keep on ClusterFederationBackends (the last
+#: handled spec, handler progress, kopf's marker) that nothing reads any more: removed
+#: when the fleet first acts on one
+LEFTOVER_ANNOTATIONS = (
+    f"{GROUP}/last-handled-configuration",
+    f"{GROUP}/cluster_backend_deleted",
+    f"{GROUP}/touch-dummy",
+    f"{GROUP}/kopf-managed",
+)
 
 #: on a Secret: ``"true"`` lets a backend's config name it as a credentials Secret
 CREDENTIALS_LABEL = f"{GROUP}/credentials"

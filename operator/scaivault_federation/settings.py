@@ -171,9 +171,6 @@ class OperatorSettings(BaseSettings):
         default="0.0.0.0",  # noqa: S104
         description="operator /metrics address",
     )
-    worker_limit: Annotated[int, Flag(RUN)] = Field(
-        default=64, ge=1, description="kopf's per-resource worker limit (ClusterFederationBackends)"
-    )
     max_concurrent_syncs: Annotated[int, Flag(RUN)] = Field(
         default=8, ge=1, description="syncs running at once across all backends"
     )

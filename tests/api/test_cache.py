@@ -13,10 +13,11 @@ import pytest
 from scaivault_devenv.processes import ManagedProcess
 from scaivault_federation.api.cache import BackendCache
 from scaivault_federation.api.server import ApiServer
-from scaivault_federation.k8s.backend_store import COLLECTION, BackendStore
+from scaivault_federation.k8s.backend_store import BackendStores
 from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.reflector import Reflector
 from scaivault_federation.k8s.watch import WatchExpiredError, list_all, watch_events
+from scaivault_federation.models.kind import FEDERATION_BACKEND
 from scaivault_federation.models.status import backend_id
 
 from .conftest import Namespace
@@ -24,6 +25,10 @@ from .helpers import FED, ApiClient, eventually
 from .test_backends import suspended_and_settled
 
 pytestmark = pytest.mark.e2e
+
+
+#: every FederationBackend, for a list + watch
+(COLLECTION,) = FEDERATION_BACKEND.collections()
 
 
 def spec(prefix: str = "x") -> dict[str, Any]:
@@ -131,7 +136,7 @@ class ExpiringCache(BackendCache):
     """Its FederationBackend watch expires once."""
 
     def __init__(self, client: KubeClient) -> None:
-        super().__init__(BackendStore(client))
+        super().__init__(BackendStores(client, [FEDERATION_BACKEND]))
 
     def make_reflectors(self) -> list[Reflector]:
         reflectors = super().make_reflectors()

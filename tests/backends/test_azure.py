@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from scaivault_devenv.keyvault import KeyVaultServer
+from scaivault_devenv.cluster import ensure_service_account, service_account_token
+from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.entra_emulator import FEDERATION_AUDIENCE
+from scaivault_devenv.keyvault import KeyVaultServer, service_account_credential
 from scaivault_federation.backends import (
     AuthenticationError,
     BackendUnavailableError,
@@ -208,17 +211,29 @@ async def test_the_factory_trusts_the_ca_bundle_from_the_operator_settings(
 
 
 async def test_workload_identity_reaches_the_vault(
-    keyvault_server: KeyVaultServer, tmp_path: Path
+    keyvault_server: KeyVaultServer, control_plane: ControlPlane, tmp_path: Path
 ) -> None:
+    # a real ServiceAccount token, checked against the apiserver's keys by the emulator
+    issuer, namespace = control_plane.service_account_issuer, "azure-workload-identity"
+    ensure_service_account(control_plane, namespace, "reader")
     token_file = tmp_path / "token"
-    token_file.write_text("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2lnbmF0dXJl")
+    token_file.write_text(
+        service_account_token(control_plane, namespace, "reader", [FEDERATION_AUDIENCE])
+    )
     root = prefix()
     put_value(keyvault_server, f"{root}wi", "via workload identity")
+    client_id = str(uuid.uuid4())
+    keyvault_server.trust_issuer(issuer, control_plane.ca_file.read_text())
+    keyvault_server.register_application(
+        client_id,
+        [service_account_credential(issuer, namespace, "reader")],
+        [azure_name(f"{root}wi")],
+    )
     config = AzureConfig(vault_url=keyvault_server.vault_url)
     env = {
         FEDERATED_TOKEN_ENV: str(token_file),
         TENANT_ENV: keyvault_server.tenant_id,
-        CLIENT_ENV: keyvault_server.client_id,
+        CLIENT_ENV: client_id,
         AUTHORITY_ENV: keyvault_server.authority_host,
     }
     made = AzureKeyVaultBackend(

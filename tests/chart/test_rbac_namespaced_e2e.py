@@ -104,7 +104,6 @@ def test_operator_syncs_the_watched_namespace_only(
     }
     identity = scoped.identity
     granted = grants(
-        identity.cluster_role("cluster"),
         identity.role(watched.name, identity.release.fullname),
         identity.role(identity.release.namespace, f"{identity.release.fullname}-mac-key"),
     )

@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
-from scaivault_federation.labels import credentials_labels
+from scaivault_federation.labels import SYNC_REQUESTED_ANNOTATION, credentials_labels
 
 from .helpers import API, Cluster, eventually
 
@@ -101,6 +102,14 @@ class Fleet:
             "status"
         ) or {}
         return status
+
+    async def request_sync(self, name: str) -> str:
+        """Set the manual sync annotation; returns the status' lastSync before it."""
+        before = (await self.status(name)).get("lastSync", "")
+        stamp = datetime.now(UTC).isoformat()
+        patch = {"metadata": {"annotations": {SYNC_REQUESTED_ANNOTATION: stamp}}}
+        await self.kube.merge_patch(f"{CLUSTER_BACKENDS}/{name}", patch)
+        return str(before)
 
     async def wait_namespaces(self, name: str, *clusters: Cluster) -> dict[str, Any]:
         wanted = sorted(c.namespace for c in clusters)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from scaivault_devenv.processes import ManagedProcess
+from scaivault_federation.runner import STARTED
 
 
 def start_operator(name: str, log: Path, env: Mapping[str, str], *flags: str) -> ManagedProcess:
@@ -17,7 +18,7 @@ def start_operator(name: str, log: Path, env: Mapping[str, str], *flags: str) ->
     proc.start()
     try:
         proc.wait_until(
-            lambda: "Initial authentication has finished" in log.read_text(),
+            lambda: STARTED in log.read_text(),
             timeout=60,
             what=f"{name} to start",
         )

@@ -4,11 +4,15 @@ OpenBao; namespaces are followed as their labels change."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_federation.labels import FINALIZER, GROUP, VERSION
 
-from .fleet import Fleet
+from .fleet import CLUSTER_BACKENDS, Fleet
 from .helpers import Cluster, decoded, eventually
 
 pytestmark = pytest.mark.e2e
@@ -141,3 +145,47 @@ async def test_delete_policy_and_a_namespaced_backend_of_the_same_name(
     assert await b.secret("team-token") is None
     assert await b.secret("own-db") is not None
     assert (await b.status(name))["status"] == "healthy"
+
+
+async def test_a_cluster_backend_an_earlier_operator_finalized_carries_over(
+    fleet: Fleet, openbao: OpenBaoServer
+) -> None:
+    """A ClusterFederationBackend as kopf left it (its finalizer, the last handled spec
+    and kopf's marker among its annotations) is synced as any other; the leftover
+    annotations are removed, the finalizer kept, and a deletion still tears down."""
+    prefix = f"e2e-{fleet.id}"
+    a = await fleet.namespace(selected=True)
+    seed(openbao, prefix, fleet.names)
+    name = f"legacy-{fleet.id}"
+    credentials = await fleet.credentials(openbao.root_token)
+    spec = {
+        "namespaceSelector": {"matchLabels": fleet.match_labels},
+        "type": "hashicorp-vault",
+        "config": {"endpoint": openbao.address, "authConfigPath": credentials},
+        "pathMapping": {"shared/**": f"secret/data/{prefix}/shared/**"},
+        "mode": "sync",
+        "syncInterval": "10m",
+        "deletionPolicy": "Delete",
+    }
+    leftovers = {
+        f"{GROUP}/last-handled-configuration": json.dumps({"spec": spec}),
+        f"{GROUP}/kopf-managed": "yes",
+    }
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ClusterFederationBackend",
+        "metadata": {"name": name, "finalizers": [FINALIZER], "annotations": leftovers},
+        "spec": spec,
+    }
+    await fleet.kube.post(CLUSTER_BACKENDS, body)
+    await fleet.wait_namespaces(name, a)
+    assert decoded(await a.secret("shared-db") or {}) == {"password": "pw"}
+
+    async def tidied() -> dict[str, Any] | None:
+        meta: dict[str, Any] = (await fleet.kube.get(f"{CLUSTER_BACKENDS}/{name}"))["metadata"]
+        return meta if not set(leftovers) & set(meta.get("annotations") or {}) else None
+
+    meta = await eventually(tidied, 30, "the leftover annotations to go")
+    assert meta["finalizers"] == [FINALIZER]
+    await fleet.delete(name)
+    assert await a.secret("shared-db") is None

@@ -29,6 +29,7 @@ from scaivault_federation.api.server import ApiServer
 from scaivault_federation.api.static_tokens import Scope, write_static_tokens
 from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.k8s.config import load_connection
+from scaivault_federation.runner import STARTED
 from scaivault_federation.settings import Settings
 from tests.api_server import started_api
 
@@ -70,7 +71,7 @@ class Operator:
         self.proc = ManagedProcess(f"operator-{self.starts}", argv, log, env=env)
         self.proc.start()
         self.proc.wait_until(
-            lambda: "Initial authentication has finished" in log.read_text(),
+            lambda: STARTED in log.read_text(),
             timeout=60,
             what="the operator to start",
         )

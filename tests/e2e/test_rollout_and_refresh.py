@@ -14,6 +14,7 @@ import pytest
 
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess
+from scaivault_federation.runner import STARTED
 
 from .helpers import Cluster, decoded, eventually
 
@@ -62,7 +63,7 @@ class Workloads:
 
 
 async def restart_operator(operator: ManagedProcess, operator_log: Path) -> None:
-    ready_line = "Initial authentication has finished"
+    ready_line = STARTED
     started = (await asyncio.to_thread(operator_log.read_text)).count(ready_line)
     operator.stop()
     operator.start()

@@ -20,6 +20,7 @@ from scaivault_devenv.binaries import find_binaries
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess
+from scaivault_federation.runner import STARTED
 
 from .helpers import Cluster, decoded, eventually
 
@@ -352,7 +353,7 @@ async def test_operator_restart_keeps_schedules_and_honours_pending_triggers(
     steady = await cluster.wait_status("steady", lambda s: s.get("status") == "healthy")
     asked = await cluster.wait_status("asked", lambda s: s.get("status") == "healthy")
 
-    ready_line = "Initial authentication has finished"
+    ready_line = STARTED
     started = (await asyncio.to_thread(operator_log.read_text)).count(ready_line)
     operator.stop()
     # a manual trigger while the operator is down must not be lost

@@ -4,8 +4,8 @@ that type is made. Checked in a fresh interpreter, whose ``sys.modules`` starts
 empty of all of them.
 
 One ``google`` package is not a backend SDK: google-auth, which the
-``kubernetes`` package (the Kubernetes login; kopf imports it too when it is
-installed) imports for GKE's auth provider. Every other ``google.*`` package
+``kubernetes`` package (the Kubernetes login) imports for GKE's auth
+provider. Every other ``google.*`` package
 (the Secret Manager client, ``google.api_core``, protobuf, grpc) still counts."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ KUBERNETES_LOGIN = ("google.auth", "google.oauth2")
 
 PROBE = """\
 import json, sys
-import scaivault_federation.handlers.operator
+import scaivault_federation.runner
 import scaivault_federation.api.server
 import scaivault_federation.sync.worker
 import scaivault_federation.backends

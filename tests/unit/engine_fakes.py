@@ -1,4 +1,5 @@
-"""An in-memory world for the sync engine: Secrets, CR status, Events, time, backends.
+"""An in-memory world for the sync engine: Secrets, CR status, Events, time, backends,
+namespaces; one backend of either kind.
 
 Each fake keeps to the protocol of :mod:`scaivault_federation.sync.ports` and
 fails the way the real store does (``KubeApiError`` subclasses). Nothing here
@@ -32,19 +33,29 @@ from scaivault_federation.labels import (
     REMOTE_PATH_ANNOTATION,
     REMOTE_VERSION_ANNOTATION,
     SOURCE_MAC_ANNOTATION,
+    SYNC_PATHS_ANNOTATION,
     SYNC_REQUESTED_ANNOTATION,
     SYNCED_AT_ANNOTATION,
 )
-from scaivault_federation.models.resource import FederationBackendResource, ObjectMeta
+from scaivault_federation.models.kind import FEDERATION_BACKEND, BackendKind
+from scaivault_federation.models.resource import (
+    FederationBackendResource,
+    ObjectMeta,
+    sync_paths_value,
+)
 from scaivault_federation.models.secret import LocalSecret, SecretShape
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.models.status import BackendStatus
+from scaivault_federation.sync.fleet import WORKERS, Fleet
 from scaivault_federation.sync.mac import compute_mac
 from scaivault_federation.sync.worker import BackendWorker, OperatorDeps
+from tests.unit.memory_kube import merge_patch
 
 MAC_KEY = b"k" * 32
 NAMESPACE = "team-a"
 NAME = "payments"
+#: the operator's namespace (where cluster backends' credentials are)
+HOME = "scaivault-system"
 #: the wall clock when a world starts (monotonic time starts at ``MONOTONIC_START``)
 WALL_START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MONOTONIC_START = 1000.0
@@ -401,19 +412,6 @@ def managed_secret(
 # -- the CR: status and events -------------------------------------------------------------
 
 
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch, as the apiserver applies a status patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
-
-
 Watcher = Callable[[dict[str, Any]], None]
 
 
@@ -431,7 +429,7 @@ class MemoryStatusWriter:
 
     def track(self, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
-        self.objects[(meta["namespace"], meta["name"])] = obj
+        self.objects[(meta.get("namespace", ""), meta["name"])] = obj
 
     @property
     def statuses(self) -> list[BackendStatus]:
@@ -450,7 +448,10 @@ class MemoryStatusWriter:
             watcher(obj)
 
     async def set_finalizers(
-        self, resource: FederationBackendResource, finalizers: Sequence[str]
+        self,
+        resource: FederationBackendResource,
+        finalizers: Sequence[str],
+        drop: Sequence[str] = (),
     ) -> bool:
         """As the apiserver's merge patch guarded by resourceVersion does."""
         obj = self.objects.get((resource.namespace, resource.name))
@@ -459,13 +460,18 @@ class MemoryStatusWriter:
         if obj["metadata"]["resourceVersion"] != resource.resource_version:
             return False
         obj["metadata"]["finalizers"] = list(finalizers)
+        for key in drop:
+            obj["metadata"].get("annotations", {}).pop(key, None)
         self.finalizer_writes += 1
         self.changed(obj)
         return True
 
-    async def write_status(self, namespace: str, name: str, status: BackendStatus) -> None:
+    async def write_status(
+        self, resource: FederationBackendResource, status: BackendStatus
+    ) -> None:
         if self.fail_with is not None:
             raise self.fail_with
+        namespace, name = resource.namespace, resource.name
         self.written.append((namespace, name, status))
         obj = self.objects.get((namespace, name))
         if obj is not None:
@@ -569,10 +575,15 @@ class FakeConnector:
 # -- the CR --------------------------------------------------------------------------------
 
 
+#: the labels of the namespaces a cluster backend's default selector selects
+SELECTED = {"secrets": "yes"}
+
+
 def backend_object(
     name: str = NAME,
     namespace: str = NAMESPACE,
     *,
+    kind: BackendKind = FEDERATION_BACKEND,
     generation: int = 1,
     uid: str = "0b7c6a52-uid",
     annotations: Mapping[str, str] | None = None,
@@ -580,9 +591,10 @@ def backend_object(
     deleting: bool = False,
     **spec: Any,
 ) -> dict[str, Any]:
-    """A FederationBackend as the apiserver returns it. ``spec`` keys are camelCase and
+    """A backend of ``kind`` as the apiserver returns it. ``spec`` keys are camelCase and
     override a valid AWS-typed sync spec (the connector decides what backend it gets,
-    so the type only has to validate)."""
+    so the type only has to validate); a cluster backend's selects the namespaces
+    labelled :data:`SELECTED`."""
     full_spec: dict[str, Any] = {
         "type": "aws-secrets-manager",
         "config": {"region": "eu-west-1"},
@@ -590,10 +602,12 @@ def backend_object(
         "mode": "sync",
         "syncInterval": "10m",
     }
+    if not kind.namespaced:
+        full_spec["namespaceSelector"] = {"matchLabels": SELECTED}
     full_spec.update(spec)
     metadata: dict[str, Any] = {
         "name": name,
-        "namespace": namespace,
+        "namespace": kind.object_namespace(namespace),
         "uid": uid,
         "generation": generation,
         "resourceVersion": "1",
@@ -603,7 +617,7 @@ def backend_object(
         metadata["deletionTimestamp"] = "2026-03-01T12:00:00Z"
     obj: dict[str, Any] = {
         "apiVersion": "federation.scaivault.io/v1alpha1",
-        "kind": "FederationBackend",
+        "kind": kind.kind,
         "metadata": metadata,
         "spec": full_spec,
     }
@@ -622,24 +636,43 @@ def spec_of(**spec: Any) -> BackendSpec:
 # -- the world -----------------------------------------------------------------------------
 
 
+class MemoryNamespaces:
+    """The cluster's namespaces and their labels (listed from the start)."""
+
+    def __init__(self, labels: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self.by_name: dict[str, Mapping[str, str]] = dict(labels or {})
+
+    async def wait_listed(self) -> None:
+        return None
+
+    def labels(self) -> Mapping[str, Mapping[str, str]]:
+        return self.by_name
+
+
 class World:
-    """One namespace, one FederationBackend, a remote store and a worker's dependencies."""
+    """One backend (a FederationBackend in :data:`NAMESPACE`, or with ``kind`` a
+    ClusterFederationBackend selecting some of ``namespaces``), a remote store, the
+    cluster's namespaces and a worker's dependencies."""
 
     def __init__(
         self,
         *,
+        kind: BackendKind = FEDERATION_BACKEND,
         seed: int = 7,
         remote: Mapping[str, Any] | None = None,
+        namespaces: Mapping[str, Mapping[str, str]] | None = None,
         max_backoff: float | None = None,
         finalizers: bool = False,
         **cr: Any,
     ) -> None:
+        self.kind = kind
         self.clock = FakeClock()
         self.store = MemorySecretStorage(now=self.clock.now)
         self.statuses = MemoryStatusWriter()
         self.events = EventLog()
         self.server = FakeBackend(remote if remote is not None else {"prod/db": "pw-1"})
         self.connector = FakeConnector(self.server, self.clock)
+        self.namespaces = MemoryNamespaces(namespaces)
         self.seed = seed
         extra: dict[str, Any] = {} if max_backoff is None else {"max_backoff": max_backoff}
         if finalizers:
@@ -653,16 +686,26 @@ class World:
             sync_slots=asyncio.Semaphore(2),
             rng=random.Random(seed),
             clock=self.clock,
+            namespaces=self.namespaces,
             **extra,
         )
-        self.cr = backend_object(**cr)
+        self.cr = backend_object(kind=kind, **cr)
         self.statuses.track(self.cr)
+
+    @property
+    def name(self) -> str:
+        return str(self.cr["metadata"]["name"])
+
+    @property
+    def owner(self) -> str:
+        """The owner key the backend's Secrets carry."""
+        return self.kind.owner(self.name)
 
     # -- the CR --------------------------------------------------------------------------
 
     def resource(self) -> FederationBackendResource:
         """The CR as a watch event would carry it now."""
-        return FederationBackendResource.from_object(copy.deepcopy(self.cr))
+        return FederationBackendResource.from_object(copy.deepcopy(self.cr), self.kind)
 
     def edit_spec(self, **changes: Any) -> None:
         """A spec edit: the apiserver bumps the generation."""
@@ -670,27 +713,43 @@ class World:
         self.cr["metadata"]["generation"] += 1
         self.statuses.changed(self.cr)
 
-    def request_sync(self, stamp: str) -> None:
-        self.cr["metadata"]["annotations"][SYNC_REQUESTED_ANNOTATION] = stamp
+    def request_sync(self, stamp: str, paths: Sequence[str] | None = None) -> None:
+        """The manual-sync annotation (of ``paths`` only, when given)."""
+        annotations = self.cr["metadata"]["annotations"]
+        annotations[SYNC_REQUESTED_ANNOTATION] = stamp
+        annotations.pop(SYNC_PATHS_ANNOTATION, None)
+        if paths is not None:
+            annotations[SYNC_PATHS_ANNOTATION] = sync_paths_value(stamp, paths)
         self.statuses.changed(self.cr)
 
     def start_deleting(self) -> None:
         self.cr["metadata"]["deletionTimestamp"] = rfc3339(self.clock.now())
         self.statuses.changed(self.cr)
 
+    def select(self, namespace: str, selected: bool) -> None:
+        """Label ``namespace`` so the default selector selects it (or not)."""
+        self.namespaces.by_name[namespace] = SELECTED if selected else {}
+
     # -- the worker -----------------------------------------------------------------------
 
     def worker(self, *, watch: bool = True) -> BackendWorker:
-        """A worker for the CR; with ``watch``, every change of the CR (its own status
-        writes included) reaches its ``observe``, as the kopf event handler does."""
-        worker = BackendWorker(self.deps, NAMESPACE, self.cr["metadata"]["name"])
+        """A worker for the CR, as the fleet makes it; with ``watch``, every change of the
+        CR (its own status writes included) reaches its ``observe``, as the watch does."""
+        home = self.kind.home(NAMESPACE, HOME)
+        worker = WORKERS[self.kind.placement](self.deps, home, self.owner)
         if watch:
 
             def observe(obj: dict[str, Any]) -> None:
-                worker.observe(FederationBackendResource.from_object(copy.deepcopy(obj)))
+                worker.observe(FederationBackendResource.from_object(copy.deepcopy(obj), self.kind))
 
             self.statuses.watchers.append(observe)
         return worker
+
+    def fleet(self, restart_delay: float | None = None) -> Fleet:
+        """The fleet the worker would run in (the operator's namespace :data:`HOME`)."""
+        if restart_delay is None:
+            return Fleet(self.deps, HOME)
+        return Fleet(self.deps, HOME, restart_delay)
 
     def rng(self) -> random.Random:
         """A generator in the state the worker's starts in."""

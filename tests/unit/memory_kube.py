@@ -80,7 +80,7 @@ class MemoryKube:
         current = self.objects.get(path)
         if current is None:
             raise NotFoundError(404, "NotFound", "")
-        _merge(current, body)
+        current = self.objects[path] = merge_patch(current, body)
         current["metadata"]["resourceVersion"] = self._next()
         self.writes["patch"] += 1
         return copy.deepcopy(current)
@@ -100,11 +100,15 @@ class MemoryKube:
         return self.objects.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
 
 
-def _merge(target: JSON, patch: Mapping[str, Any]) -> None:
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch, as the apiserver applies one (``target`` is left as
+    it was)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
+            result.pop(key, None)
         else:
-            target[key] = copy.deepcopy(value)
+            result[key] = merge_patch(result.get(key), value)
+    return result

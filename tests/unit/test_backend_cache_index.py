@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from scaivault_federation.api.cache import BackendCache
-from scaivault_federation.k8s.backend_store import BackendStore
+from scaivault_federation.k8s.backend_store import BackendStores
 from scaivault_federation.k8s.namespace_index import NamespaceIndex
-from scaivault_federation.models.cluster import ClusterBackendResource
+from scaivault_federation.models.kind import CLUSTER_FEDERATION_BACKEND, FEDERATION_BACKEND
 from scaivault_federation.models.resource import FederationBackendResource
 
 
@@ -33,7 +33,7 @@ def backend(namespace: str, name: str, prefix: str, version: int = 1) -> Federat
 
 
 def cache_of(*items: FederationBackendResource) -> BackendCache:
-    cache = BackendCache(BackendStore.__new__(BackendStore))  # no apiserver: never run
+    cache = BackendCache(BackendStores.__new__(BackendStores))  # no apiserver: never run
     for item in items:
         cache.upsert(item)
     return cache
@@ -62,7 +62,7 @@ def test_removed_and_replaced_backends_leave_the_index() -> None:
     assert cache.find("a", "one") is None
     cache.remove(second.uid)
     assert cache.backends("a") == [] and cache.namespaces() == set()
-    cache._replace([backend("b", "x", "team")])
+    cache._replace([backend("b", "x", "team")], FEDERATION_BACKEND)
     assert cache.backends("a") == [] and [b.name for b in cache.backends("b")] == ["x"]
 
 
@@ -94,7 +94,7 @@ def cluster_backend(
             "mode": "proxy",
         },
     }
-    return ClusterBackendResource.from_object(obj)
+    return FederationBackendResource.from_object(obj, CLUSTER_FEDERATION_BACKEND)
 
 
 def cluster_cache(**namespaces: dict[str, str]) -> tuple[BackendCache, Any]:
@@ -105,7 +105,7 @@ def cluster_cache(**namespaces: dict[str, str]) -> tuple[BackendCache, Any]:
     index.replaced(
         "", [{"metadata": {"name": n, "labels": labels}} for n, labels in namespaces.items()]
     )
-    cache = BackendCache(BackendStore.__new__(BackendStore), namespaces=index)
+    cache = BackendCache(BackendStores.__new__(BackendStores), namespaces=index)
     platform = cluster_backend(
         "platform", {"matchLabels": {"team": "x"}}, {"t/{namespace}/**": "s/{namespace}/**"}
     )
@@ -128,7 +128,7 @@ def test_cluster_backends_claim_paths_in_the_namespaces_they_select() -> None:
     assert cache.managing("a", "cluster_platform") is platform
     assert cache.managing("a", "platform") is None
     # a listing of one kind leaves the other alone
-    cache._replace([], cluster=True)
+    cache._replace([], CLUSTER_FEDERATION_BACKEND)
     assert cache.cluster_backends() == [] and [b.name for b in cache.backends()] == ["own"]
 
 

@@ -5,7 +5,6 @@ namespace, namespaces dropped per deletionPolicy, per-namespace status)."""
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,101 +23,52 @@ from scaivault_federation.labels import (
     owner_labels,
 )
 from scaivault_federation.models.cluster import (
-    ClusterBackendResource,
     ClusterBackendStatus,
     LabelSelector,
+    cluster_spec,
+    cluster_status,
 )
-from scaivault_federation.models.resource import sync_paths_value
-from scaivault_federation.sync.cluster_worker import ClusterBackendWorker
+from scaivault_federation.models.kind import CLUSTER_FEDERATION_BACKEND
+from scaivault_federation.models.resource import FederationBackendResource, sync_paths_value
+from scaivault_federation.sync.selected_namespaces import SelectedNamespacesWorker
 from scaivault_federation.sync.shared_reads import SharedReads
-from scaivault_federation.sync.worker import OperatorDeps
-from tests.unit.engine_fakes import (
-    MAC_KEY,
-    EventLog,
-    FakeClock,
-    FakeConnector,
-    MemorySecretStorage,
-    MemoryStatusWriter,
-    managed_secret,
-)
+from tests.unit.engine_fakes import SELECTED, World, backend_object, managed_secret
 
-HOME = "scaivault-system"
 NAME = "platform"
 OWNER = cluster_owner(NAME)
+REMOTE = {"prod/db": "pw", "teams/a/token": "t-a", "teams/b/token": "t-b", "teams/c/token": "t-c"}
 
 
-def cluster_object(status: Mapping[str, Any] | None = None, **spec: Any) -> dict[str, Any]:
-    full_spec: dict[str, Any] = {
-        "type": "aws-secrets-manager",
-        "config": {"region": "eu-west-1"},
-        "namespaceSelector": {"matchLabels": {"secrets": "yes"}},
-        "pathMapping": {"app/*": "prod/*", "team/*": "teams/{namespace}/*"},
-        "mode": "sync",
-        "syncInterval": "10m",
-        **spec,
-    }
-    obj: dict[str, Any] = {
-        "apiVersion": "federation.scaivault.io/v1alpha1",
-        "kind": "ClusterFederationBackend",
-        "metadata": {"name": NAME, "namespace": "", "uid": "c-uid", "generation": 1},
-        "spec": full_spec,
-    }
-    if status is not None:
-        obj["status"] = dict(status)
-    return obj
+MAPPING = {"app/*": "prod/*", "team/*": "teams/{namespace}/*"}
 
 
-class Namespaces:
-    def __init__(self, **labels: dict[str, str]) -> None:
-        self.by_name = dict(labels)
-
-    async def wait_listed(self) -> None:
-        return None
-
-    def labels(self) -> Mapping[str, Mapping[str, str]]:
-        return self.by_name
+def cluster_object(**spec: Any) -> dict[str, Any]:
+    return backend_object(NAME, kind=CLUSTER_FEDERATION_BACKEND, **{"pathMapping": MAPPING, **spec})
 
 
-class ClusterWorld:
+class ClusterWorld(World):
+    """A ClusterFederationBackend syncing ``app/*`` from ``prod/*`` and ``team/*`` from
+    ``teams/{namespace}/*`` into namespaces ``a`` and ``b`` (``c`` is not selected),
+    and the worker acting on it, stepped by hand."""
+
     def __init__(self, **spec: Any) -> None:
-        self.clock = FakeClock()
-        self.store = MemorySecretStorage(now=self.clock.now)
-        self.statuses = MemoryStatusWriter()
-        self.events = EventLog()
-        self.server = FakeBackend(
-            {
-                "prod/db": "pw",
-                "teams/a/token": "t-a",
-                "teams/b/token": "t-b",
-                "teams/c/token": "t-c",
-            }
+        super().__init__(
+            kind=CLUSTER_FEDERATION_BACKEND,
+            remote=REMOTE,
+            namespaces={"a": SELECTED, "b": SELECTED, "c": {}},
+            name=NAME,
+            uid="c-uid",
+            **{"pathMapping": MAPPING, **spec},
         )
-        self.connector = FakeConnector(self.server, self.clock)
-        self.deps = OperatorDeps(
-            secrets=self.store,
-            statuses=self.statuses,
-            events=self.events,
-            connect=self.connector,
-            mac_key=MAC_KEY,
-            sync_slots=asyncio.Semaphore(2),
-            rng=random.Random(7),
-            clock=self.clock,
-        )
-        self.cr = cluster_object(**spec)
-        self.statuses.track(self.cr)
-        self.namespaces = Namespaces(a={"secrets": "yes"}, b={"secrets": "yes"}, c={})
-        self.worker = ClusterBackendWorker(self.deps, self.namespaces, HOME, NAME)
-
-    def resource(self) -> ClusterBackendResource:
-        return ClusterBackendResource.from_object(self.cr)
+        self.running = self.worker(watch=False)
 
     async def step(self) -> ClusterBackendStatus:
-        await self.worker.step(self.resource())
-        return self.resource().cluster_status
+        await self.running.step(self.resource())
+        return cluster_status(self.resource().status)
 
     def select(self, namespace: str, selected: bool) -> None:
-        self.namespaces.by_name[namespace] = {"secrets": "yes"} if selected else {}
-        self.worker.namespaces_changed()
+        super().select(namespace, selected)
+        self.running.namespaces_changed()
 
 
 def test_label_selector_semantics() -> None:
@@ -148,8 +98,9 @@ def test_label_selector_semantics() -> None:
     [{"key": "k", "operator": "In"}, {"key": "k", "operator": "Exists", "values": ["v"]}],
 )
 def test_selector_values_must_fit_the_operator(expression: dict[str, Any]) -> None:
-    resource = ClusterBackendResource.from_object(
-        cluster_object(namespaceSelector={"matchExpressions": [expression]})
+    resource = FederationBackendResource.from_object(
+        cluster_object(namespaceSelector={"matchExpressions": [expression]}),
+        CLUSTER_FEDERATION_BACKEND,
     )
     assert resource.spec is None
     assert "spec.namespaceSelector" in (resource.spec_error or "")
@@ -158,12 +109,14 @@ def test_selector_values_must_fit_the_operator(expression: dict[str, Any]) -> No
 def test_namespace_selector_is_required() -> None:
     obj = cluster_object()
     del obj["spec"]["namespaceSelector"]
-    resource = ClusterBackendResource.from_object(obj)
+    resource = FederationBackendResource.from_object(obj, CLUSTER_FEDERATION_BACKEND)
     assert resource.spec is None and "spec.namespaceSelector" in (resource.spec_error or "")
 
 
 def test_the_mapping_is_made_concrete_per_namespace() -> None:
-    spec = ClusterBackendResource.from_object(cluster_object()).cluster_spec
+    spec = cluster_spec(
+        FederationBackendResource.from_object(cluster_object(), CLUSTER_FEDERATION_BACKEND).spec
+    )
     assert spec is not None
     concrete = spec.in_namespace("team-a")
     assert concrete.path_mapping == {"app/*": "prod/*", "team/*": "teams/team-a/*"}
@@ -213,7 +166,7 @@ async def test_a_newly_selected_namespace_syncs_at_once() -> None:
 async def test_an_unchanged_selection_does_not_wake_the_worker() -> None:
     world = ClusterWorld()
     await world.step()
-    world.worker.namespaces_changed()
+    world.running.namespaces_changed()
     lists = len(world.connector.listed_at)
     await world.step()
     assert len(world.connector.listed_at) == lists
@@ -290,7 +243,7 @@ async def test_after_a_restart_a_moved_selection_syncs_at_once() -> None:
     world.clock.advance(60)
     # the operator restarts; meanwhile namespace b was unlabelled
     world.namespaces.by_name["b"] = {}
-    world.worker = ClusterBackendWorker(world.deps, world.namespaces, HOME, NAME)
+    world.running = world.worker(watch=False)
     status = await world.step()
     assert [n.name for n in status.namespaces] == ["a"]
     assert await world.store.list_managed("b", OWNER) == []
@@ -301,10 +254,11 @@ async def test_after_a_restart_an_unmoved_selection_keeps_its_schedule() -> None
     await world.step()
     lists = len(world.connector.listed_at)
     world.clock.advance(60)
-    world.worker = ClusterBackendWorker(world.deps, world.namespaces, HOME, NAME)
+    world.running = world.worker(watch=False)
     await world.step()
     assert len(world.connector.listed_at) == lists
-    assert world.worker.targets == {"a", "b"}
+    assert isinstance(world.running, SelectedNamespacesWorker)
+    assert world.running.targets == {"a", "b"}
 
 
 class CountingBackend(FakeBackend):
@@ -362,3 +316,18 @@ async def test_a_per_path_request_syncs_those_paths_in_each_namespace() -> None:
     world.clock.advance(3600)
     await world.step()
     assert world.store.data("a")["app-db"] == {"value": b"pw2"}
+
+
+async def test_a_replica_that_does_not_act_on_it_sleeps() -> None:
+    """A standby replica's worker parks until ownership changes: it neither syncs nor
+    keeps waking itself over a selection it does not act on."""
+    world = ClusterWorld()
+    world.deps.owns = lambda uid: False
+    task = asyncio.create_task(world.running.run(world.resource()))
+    await world.clock.settle(task)
+    assert not task.done() and world.connector.calls == 0 and world.statuses.written == []
+    world.deps.owns = lambda uid: True
+    world.running.ownership_changed()
+    await world.clock.settle(task)
+    assert [n.name for n in cluster_status(world.resource().status).namespaces] == ["a", "b"]
+    task.cancel()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from scaivault_federation.models.kind import CLUSTER_FEDERATION_BACKEND, FEDERATION_BACKEND
 from scaivault_federation.models.resource import FederationBackendResource
 from scaivault_federation.sync.fleet import Fleet
 from scaivault_federation.sync.worker import BackendWorker
-from tests.unit.engine_fakes import NAMESPACE, World
+from tests.unit.engine_fakes import HOME, NAMESPACE, SELECTED, World, backend_object
 
 
 async def settle(world: World, fleet: Fleet) -> None:
@@ -93,3 +94,25 @@ async def test_a_worker_that_fails_unexpectedly_runs_again() -> None:
     finally:
         BackendWorker.run = original  # type: ignore[method-assign]
         await fleet.stop()
+
+
+async def test_both_kinds_run_in_one_fleet_each_from_its_own_watch() -> None:
+    world = World(namespaces={"a": SELECTED})
+    cluster = backend_object("platform", kind=CLUSTER_FEDERATION_BACKEND, uid="c-uid")
+    world.statuses.track(cluster)
+    fleet = world.fleet()
+    fleet.feed(FEDERATION_BACKEND).replaced("/namespaced", [world.cr])
+    fleet.feed(CLUSTER_FEDERATION_BACKEND).replaced("/cluster", [cluster])
+    await settle(world, fleet)
+
+    assert set(fleet.workers) == {(NAMESPACE, world.name), ("", "platform")}
+    worker = fleet.workers[("", "platform")]
+    # its credentials in the operator's namespace, its Secrets under its owner key
+    assert (worker.namespace, worker.name) == (HOME, "cluster_platform")
+    assert sorted(world.connector.owners) == ["cluster_platform", world.name]
+    assert world.store.names("a") == ["app-db"] and world.store.names(NAMESPACE) == ["app-db"]
+
+    fleet.feed(CLUSTER_FEDERATION_BACKEND).replaced("/cluster", [])  # gone from a new listing
+    await settle(world, fleet)
+    assert set(fleet.workers) == {(NAMESPACE, world.name)}
+    await fleet.stop()

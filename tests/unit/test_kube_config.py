@@ -1,6 +1,6 @@
 """The Kubernetes login (``k8s/config.py``): kubeconfig lists merged by the
 ``kubernetes`` package, contexts, ``*-data`` fields, in-cluster; when credentials
-are fetched again; what kopf is handed; the client's retry after a 401.
+are fetched again; the client's retry after a 401.
 
 Exec plugins are processes, which unit tests never start: ``tests/e2e/
 test_kube_login.py`` runs the operator and the API through one.
@@ -19,7 +19,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import kopf
 import pytest
 import yaml
 from aiohttp import web
@@ -28,7 +27,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from scaivault_federation.handlers.operator import connection_info, login_info
 from scaivault_federation.k8s.client import KubeClient, UnauthorizedError
 from scaivault_federation.k8s.config import (
     RETRY_SECONDS,
@@ -216,16 +214,6 @@ def test_data_fields_become_files_in_a_private_directory(tmp_path: Path) -> None
     context = credentials.ssl_context()
     assert isinstance(context, ssl.SSLContext)  # the CA and the client pair load
 
-    info = kopf_info(credentials)
-    assert info.certificate_path == credentials.cert_file
-    assert info.private_key_path == credentials.key_file
-    assert info.ca_path == credentials.ca_file
-    assert info.token is None
-
-
-def kopf_info(credentials: Any) -> kopf.ConnectionInfo:
-    return connection_info(credentials, "default", None)
-
 
 # --- in-cluster ------------------------------------------------------------------------------
 
@@ -246,7 +234,7 @@ def test_in_cluster_reads_the_service_account_and_a_rotated_token(tmp_path: Path
     assert credentials.ca_file == str(account / "ca.crt")
     assert connection.default_namespace == "scaivault-system"
     assert connection.source == "in-cluster service account"
-    assert connection.expiration is None  # kopf keeps it until a 401
+    assert connection.expiration is None  # kept until a 401
 
     # the kubelet rotated the token: a 401 for the old one makes the new one read
     clock = Clock()
@@ -389,30 +377,6 @@ def test_refused_credentials_are_loaded_again_once() -> None:
         # the refused ones were already replaced: nothing more is loaded
         assert not (await connection.refresh(stale=refused)).same_login(refused)
         assert package.loads == 2
-
-    asyncio.run(scenario())
-
-
-# --- kopf's login ----------------------------------------------------------------------------
-
-
-def test_kopf_is_handed_our_credentials_and_a_new_load_after_a_refusal() -> None:
-    clock = Clock()
-    package = FakePackage(clock, lifetime=3600)
-    connection = KubeConnection(package.load, clock=clock)
-    memo = kopf.Memo(connection=connection)
-
-    async def scenario() -> None:
-        info = await login_info(memo)
-        assert (info.scheme, info.token) == ("Bearer", "token-1")
-        assert info.server == "https://k.example"
-        assert info.expiration == connection.expiration
-        assert package.loads == 1  # kopf got what our client has: no second login
-
-        # kopf asks again before the expiration it was given: the apiserver refused it
-        clock.advance(RETRY_SECONDS)
-        again = await login_info(memo)
-        assert again.token == "token-2" and package.loads == 2
 
     asyncio.run(scenario())
 

@@ -18,7 +18,7 @@ from scaivault_federation.backends.changes import Ignored, Parsed, SecretChange,
 from scaivault_federation.backends.google.notify import GoogleChange
 from scaivault_federation.backends.google.notify import parse as parse_pubsub_push
 from scaivault_federation.models.base import FieldError
-from scaivault_federation.models.cluster import ClusterBackendResource, ClusterBackendSpec
+from scaivault_federation.models.kind import CLUSTER_FEDERATION_BACKEND
 from scaivault_federation.models.resource import FederationBackendResource
 
 
@@ -323,8 +323,8 @@ def test_routing_to_backends_and_paths() -> None:
     assert target.paths == ["external/aws/db/password", "external/aws/api"]
 
 
-def cluster(name: str, mapping: dict[str, str], **spec: Any) -> ClusterBackendResource:
-    return ClusterBackendResource.from_object(
+def cluster(name: str, mapping: dict[str, str], **spec: Any) -> FederationBackendResource:
+    return FederationBackendResource.from_object(
         {
             "metadata": {"name": name, "uid": f"cluster-{name}"},
             "spec": {
@@ -336,13 +336,14 @@ def cluster(name: str, mapping: dict[str, str], **spec: Any) -> ClusterBackendRe
                 "syncInterval": "1h",
                 **spec,
             },
-        }
+        },
+        CLUSTER_FEDERATION_BACKEND,
     )
 
 
-def claim(backend: ClusterBackendResource, *namespaces: str) -> MappingClaim:
+def claim(backend: FederationBackendResource, *namespaces: str) -> MappingClaim:
     spec = backend.spec
-    assert isinstance(spec, ClusterBackendSpec)
+    assert spec is not None
     return MappingClaim(backend, [spec.in_namespace(ns).mappings for ns in namespaces])
 
 
@@ -356,7 +357,7 @@ def test_routing_to_cluster_backends_by_their_mappings_in_each_namespace() -> No
     def routed(secret_id: str) -> list[tuple[str, bool, list[str]]]:
         event = eventbridge(requestParameters={"secretId": secret_id})
         targets = route(changes(parse_eventbridge(event)), [own], claims)
-        return [(t.backend.name, t.backend.cluster, t.paths) for t in targets]
+        return [(t.backend.name, not t.backend.kind.namespaced, t.paths) for t in targets]
 
     # a's own path: the namespaced backend, then the cluster one (as mapped in ``a``)
     assert routed("teams/a/db") == [("own", False, ["o/db"]), ("teams", True, ["t/db"])]

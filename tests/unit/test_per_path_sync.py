@@ -3,26 +3,14 @@ annotation; merging requests; and the worker keeping the full-sync schedule."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import random
-from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from scaivault_federation.backends.base import SecretBackend
 from scaivault_federation.backends.fake import FakeBackend
 from scaivault_federation.labels import (
-    BACKEND_LABEL,
-    MANAGED_BY,
-    MANAGED_BY_VALUE,
-    ORPHANED_AT_ANNOTATION,
-    PATH_ANNOTATION,
-    REMOTE_PATH_ANNOTATION,
-    REMOTE_VERSION_ANNOTATION,
-    SOURCE_MAC_ANNOTATION,
     SYNC_PATHS_ANNOTATION,
     SYNC_REQUESTED_ANNOTATION,
 )
@@ -32,80 +20,16 @@ from scaivault_federation.models.resource import (
     paths_to_request,
     sync_paths_value,
 )
-from scaivault_federation.models.secret import LocalSecret, SecretShape
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.models.status import BackendStatus, Conflict
 from scaivault_federation.paths import InvalidPathError, PathScope
 from scaivault_federation.sync.plan import ConflictReason
 from scaivault_federation.sync.service import SyncContext, SyncOutcome, run_sync
-from scaivault_federation.sync.worker import BackendWorker, OperatorDeps
+from tests.unit.engine_fakes import MemorySecretStorage, World
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 KEY = b"k" * 32
-
-
-class MemoryStore:
-    """Secrets of one namespace in memory, as the sync engine's ``SecretStorage``."""
-
-    def __init__(self) -> None:
-        self.secrets: dict[str, LocalSecret] = {}
-        self.writes: list[str] = []
-        self.orphan_marks: list[str] = []
-        self.deletes: list[str] = []
-        self._rv = 0
-
-    def _next(self) -> str:
-        self._rv += 1
-        return str(self._rv)
-
-    async def list_managed(self, namespace: str, backend_name: str) -> list[LocalSecret]:
-        return [s for s in self.secrets.values() if s.managed_by == backend_name]
-
-    async def get(self, namespace: str, name: str) -> LocalSecret | None:
-        return self.secrets.get(name)
-
-    async def write_synced(
-        self,
-        namespace: str,
-        name: str,
-        *,
-        backend_name: str,
-        path: str,
-        remote_path: str,
-        remote_version: str | None,
-        data: Mapping[str, bytes],
-        mac: str,
-        existing: LocalSecret | None,
-        shape: SecretShape | None = None,
-    ) -> None:
-        annotations = {
-            PATH_ANNOTATION: path,
-            REMOTE_PATH_ANNOTATION: remote_path,
-            SOURCE_MAC_ANNOTATION: mac,
-        }
-        if remote_version is not None:
-            annotations[REMOTE_VERSION_ANNOTATION] = remote_version
-        self.secrets[name] = LocalSecret(
-            name,
-            dict(data),
-            {MANAGED_BY: MANAGED_BY_VALUE, BACKEND_LABEL: backend_name},
-            annotations,
-            self._next(),
-        )
-        self.writes.append(name)
-
-    async def mark_orphaned(self, namespace: str, name: str) -> None:
-        old = self.secrets[name]
-        annotations = {**old.annotations, ORPHANED_AT_ANNOTATION: "now"}
-        self.secrets[name] = LocalSecret(name, old.data, old.labels, annotations, self._next())
-        self.orphan_marks.append(name)
-
-    async def delete(self, namespace: str, name: str, resource_version: str | None) -> None:
-        self.secrets.pop(name, None)
-        self.deletes.append(name)
-
-    async def release(self, namespace: str, names: Iterable[str]) -> None:
-        raise AssertionError("not used")
+NS = "ns"
 
 
 def spec(**extra: Any) -> BackendSpec:
@@ -122,10 +46,10 @@ def spec(**extra: Any) -> BackendSpec:
 
 
 def ctx(
-    backend: FakeBackend, store: MemoryStore, paths: list[str] | None = None, **extra: Any
+    backend: FakeBackend, store: MemorySecretStorage, paths: list[str] | None = None, **extra: Any
 ) -> SyncContext:
     return SyncContext(
-        "ns",
+        NS,
         "aws",
         spec(**extra.pop("spec", {})),
         backend,
@@ -136,12 +60,12 @@ def ctx(
     )
 
 
-async def first_sync(*paths: str, prune: bool = False) -> tuple[FakeBackend, MemoryStore]:
+async def first_sync(*paths: str, prune: bool = False) -> tuple[FakeBackend, MemorySecretStorage]:
     backend = FakeBackend({p: {"v": "1"} for p in paths}, batch_size=20)
-    store = MemoryStore()
+    store = MemorySecretStorage()
     await run_sync(ctx(backend, store, spec={"prune": prune}))
     backend.calls.reset()
-    store.writes.clear()
+    store.reset_counts()
     return backend, store
 
 
@@ -150,9 +74,9 @@ async def test_only_the_requested_paths_are_read_and_written() -> None:
     backend.set("prod/a", {"v": "2"})
     backend.set("prod/b", {"v": "2"})  # changed too, but not asked for
     outcome = await run_sync(ctx(backend, store, ["app/a"]))
-    assert store.writes == ["app-a"]
-    assert store.secrets["app-a"].data == {"v": b"2"}
-    assert store.secrets["app-b"].data == {"v": b"1"}
+    assert store.written == ["app-a"]
+    assert store.data(NS)["app-a"] == {"v": b"2"}
+    assert store.data(NS)["app-b"] == {"v": b"1"}
     # one listing and one batch read of exactly the one path
     assert backend.calls.snapshot() == {("list", "ok"): 1, ("batch_read", "ok"): 1}
     assert outcome.written == 1
@@ -164,7 +88,7 @@ async def test_a_requested_path_is_read_even_when_its_listed_version_is_unchange
     backend, store = await first_sync("prod/a", "prod/b")
     outcome = await run_sync(ctx(backend, store, ["app/a"]))
     assert backend.calls.get("batch_read") == 1
-    assert store.writes == []  # same value: nothing written
+    assert store.written == []  # same value: nothing written
     assert outcome.secrets_synced == 2
 
 
@@ -173,8 +97,8 @@ async def test_patterns_select_a_subtree() -> None:
     for path in ("prod/web/x", "prod/web/y", "prod/db"):
         backend.set(path, {"v": "2"})
     await run_sync(ctx(backend, store, ["app/web/**"]))
-    assert sorted(store.writes) == ["app-web-x", "app-web-y"]
-    assert store.secrets["app-db"].data == {"v": b"1"}
+    assert sorted(store.written) == ["app-web-x", "app-web-y"]
+    assert store.data(NS)["app-db"] == {"v": b"1"}
 
 
 async def test_nothing_outside_the_paths_is_orphaned_or_pruned() -> None:
@@ -183,12 +107,13 @@ async def test_nothing_outside_the_paths_is_orphaned_or_pruned() -> None:
         backend.delete("prod/b")
         backend.delete("prod/c")
         outcome = await run_sync(ctx(backend, store, ["app/c"], spec={"prune": prune}))
-        assert "app-b" in store.secrets and not store.secrets["app-b"].orphaned
+        kept = store.secret(NS, "app-b")
+        assert kept is not None and not kept.orphaned
         if prune:
-            assert store.deletes == ["app-c"] and outcome.deleted == 1
+            assert store.deleted == ["app-c"] and outcome.deleted == 1
         else:
-            assert store.orphan_marks == ["app-c"] and outcome.orphaned == 1
-        assert store.orphan_marks + store.deletes == ["app-c"]
+            assert store.marked_orphaned == ["app-c"] and outcome.orphaned == 1
+        assert store.marked_orphaned + store.deleted == ["app-c"]
 
 
 async def test_a_new_remote_secret_in_the_paths_is_created_others_wait() -> None:
@@ -196,8 +121,8 @@ async def test_a_new_remote_secret_in_the_paths_is_created_others_wait() -> None
     backend.set("prod/new", "n")
     backend.set("prod/other", "o")
     outcome = await run_sync(ctx(backend, store, ["app/new"]))
-    assert store.writes == ["app-new"]
-    assert "app-other" not in store.secrets
+    assert store.written == ["app-new"]
+    assert "app-other" not in store.names(NS)
     assert outcome.secrets_synced == 2
 
 
@@ -225,7 +150,7 @@ async def test_a_path_the_backend_does_not_map_touches_nothing() -> None:
     backend, store = await first_sync("prod/a")
     backend.set("prod/a", "2")
     outcome = await run_sync(ctx(backend, store, ["elsewhere/a"]))
-    assert store.writes == [] and backend.calls.get("batch_read") == 0
+    assert store.written == [] and backend.calls.get("batch_read") == 0
     assert outcome.secrets_synced == 1
 
 
@@ -305,76 +230,40 @@ def test_a_pending_request_is_merged_not_replaced() -> None:
 # --- the worker ---------------------------------------------------------------------------
 
 
-class DrivenClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def now(self) -> datetime:
-        return NOW + timedelta(seconds=self.t - 1000.0)
-
-    async def sleep_until(self, deadline: float, wake: asyncio.Event) -> None:
-        raise AssertionError("not used")
-
-
-class Statuses:
-    def __init__(self) -> None:
-        self.written: list[BackendStatus] = []
-
-    async def write_status(self, namespace: str, name: str, status: BackendStatus) -> None:
-        self.written.append(status)
-
-
-class Events:
-    async def record(self, about: ObjectMeta, *, reason: str, message: str, **_: Any) -> None:
-        pass
-
-
 async def test_a_per_path_trigger_syncs_at_once_and_keeps_the_full_schedule() -> None:
-    backend = FakeBackend({"prod/a": "1", "prod/b": "1"}, batch_size=20)
-    store = MemoryStore()
-    clock = DrivenClock()
-    statuses = Statuses()
-
-    async def connect(spec: BackendSpec, namespace: str, owner: str) -> SecretBackend:
-        return backend
-
-    deps = OperatorDeps(
-        secrets=store,
-        statuses=statuses,
-        events=Events(),
-        connect=connect,
-        mac_key=KEY,
-        sync_slots=asyncio.Semaphore(1),
-        rng=random.Random(1),
-        clock=clock,
+    world = World(
+        remote={"prod/a": "1", "prod/b": "1"},
+        pathMapping={"app/**": "prod/**"},
+        syncInterval="1h",
     )
-    worker = BackendWorker(deps, "ns", "aws")
-    await worker.step(resource())  # first sync: full
-    assert sorted(store.writes) == ["app-a", "app-b"]
+    store, clock = world.store, world.clock
+    worker = world.worker(watch=False)
+    await worker.step(world.resource())  # first sync: full
+    assert sorted(store.written) == ["app-a", "app-b"]
     full_due = worker.due
-    assert 3240 <= full_due - clock.t <= 3960
+    assert 3240 <= full_due - clock.monotonic() <= 3960
 
-    clock.t += 60
-    backend.set("prod/a", "2")
-    backend.set("prod/b", "2")
-    store.writes.clear()
-    await worker.step(requested("2026-11-29T12:01:00Z", ["app/a"]))
-    assert store.writes == ["app-a"]
+    clock.advance(60)
+    world.server.set("prod/a", "2")
+    world.server.set("prod/b", "2")
+    store.reset_counts()
+    world.request_sync("2026-03-01T12:01:00Z", ["app/a"])
+    await worker.step(world.resource())
+    assert store.written == ["app-a"]
     assert worker.due == full_due  # the next full sync did not move
-    nxt = statuses.written[-1].next_sync_at
-    assert nxt is not None and abs((nxt - clock.now()).total_seconds() - (full_due - clock.t)) < 2
+    nxt = world.statuses.last.next_sync_at
+    left = full_due - clock.monotonic()
+    assert nxt is not None and abs((nxt - clock.now()).total_seconds() - left) < 2
 
     # the same request seen again (any later watch event) does nothing
-    store.writes.clear()
-    await worker.step(requested("2026-11-29T12:01:00Z", ["app/a"]))
-    assert store.writes == []
+    store.reset_counts()
+    await worker.step(world.resource())
+    assert store.written == []
 
     # a trigger without paths is a full sync, and moves the schedule
-    await worker.step(requested("2026-11-29T12:02:00Z", None))
-    assert store.writes == ["app-b"]
+    world.request_sync("2026-03-01T12:02:00Z")
+    await worker.step(world.resource())
+    assert store.written == ["app-b"]
     assert worker.due != full_due
 
 

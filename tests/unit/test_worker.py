@@ -56,7 +56,7 @@ async def step_at(world: World, worker: BackendWorker, moment: float) -> None:
 
 @contextlib.asynccontextmanager
 async def running(world: World) -> AsyncIterator[tuple[BackendWorker, asyncio.Task[None]]]:
-    """``worker.run()`` as the kopf daemon runs it, parked at its first sleep."""
+    """``worker.run()`` as the fleet runs it, parked at its first sleep."""
     worker = world.worker()
     task = asyncio.create_task(worker.run(world.resource()))
     await world.clock.settle(task)

@@ -7,8 +7,8 @@ chart tests run both processes with exactly these rules and record the calls.
 
 {{/* The operator, on namespaced resources. */}}
 {{- define "scaivault-federation.rules.operator" -}}
-# The resource it reconciles: kopf lists and watches it, and patches its
-# annotations (progress, manual sync trigger) and finalizer.
+# The resource it reconciles: the fleet lists and watches it, and patches its
+# finalizer (removing annotations an earlier version left in the same patch).
 - apiGroups: [federation.scaivault.io]
   resources: [federationbackends]
   verbs: [list, watch, patch]
@@ -24,7 +24,7 @@ chart tests run both processes with exactly these rules and record the calls.
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch, create, update, patch, delete]
-# Events on FederationBackends: conflicts, overwrites, recoveries; kopf's own.
+# Events on backends: conflicts, overwrites, recoveries, failures.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
@@ -39,18 +39,10 @@ chart tests run both processes with exactly these rules and record the calls.
 
 {{/* The operator, on cluster-scoped resources. */}}
 {{- define "scaivault-federation.rules.operatorCluster" -}}
-# kopf's resource discovery: notices the CRD being installed or changed.
-- apiGroups: [apiextensions.k8s.io]
-  resources: [customresourcedefinitions]
-  verbs: [list, watch]
-{{- if .Values.watchNamespaces }}
-# kopf resolves the watched namespaces and notices them being created.
-- apiGroups: [""]
-  resources: [namespaces]
-  verbs: [list, watch]
-{{- else }}
-# ClusterFederationBackends (served by a cluster-wide operator only): kopf lists
-# and watches them and patches their annotations and finalizer; their status.
+{{- if not .Values.watchNamespaces }}
+# ClusterFederationBackends (served by a cluster-wide operator only): the fleet
+# lists and watches them and patches their finalizer, as it does
+# FederationBackends'; their status.
 - apiGroups: [federation.scaivault.io]
   resources: [clusterfederationbackends]
   verbs: [list, watch, patch]

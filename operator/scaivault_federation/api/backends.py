@@ -18,8 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from ..backends.allowlist import EndpointRefusedError, check_endpoints
-from ..k8s.backend_store import ResourceStore
+from ..k8s.backend_store import BackendStore
 from ..k8s.client import ConflictError, KubeApiError, NotFoundError
+from ..labels import GROUP
 from ..models.api import (
     NAMESPACE_PATTERN,
     Backend,
@@ -38,22 +39,10 @@ from ..models.api import (
     parse_sync_request,
     status_view,
 )
+from ..models.kind import CLUSTER_FEDERATION_BACKEND, FEDERATION_BACKEND, BackendKind
 from ..models.resource import FederationBackendResource
 from ..models.spec import BackendSpec, Mode
-from .auth import (
-    CLUSTER_CREATE,
-    CLUSTER_DELETE,
-    CLUSTER_NOTIFY,
-    CLUSTER_PATCH,
-    CLUSTER_READ,
-    FEDERATION_CREATE,
-    FEDERATION_DELETE,
-    FEDERATION_NOTIFY,
-    FEDERATION_PATCH,
-    FEDERATION_READ,
-    Permission,
-    principal_of,
-)
+from .auth import CLUSTER_READ, FEDERATION_READ, Permission, principal_of
 from .cache import backend_view
 from .delegation import require_delegation
 from .errors import ApiError, kube_error, read_json_object, unavailable
@@ -67,7 +56,9 @@ PATCH_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class Rights:
-    """The permissions behind each operation, for one kind of backend."""
+    """The permissions behind each operation, for one kind of backend: the Kubernetes
+    verbs on the kind's resource (reviewed in a FederationBackend's namespace, or
+    cluster-wide for a cluster-scoped kind)."""
 
     read: Permission
     create: Permission
@@ -75,11 +66,18 @@ class Rights:
     delete: Permission
     notify: Permission  # a cloud change event's per-path sync
 
+    @classmethod
+    def of(cls, kind: BackendKind) -> Rights:
+        def right(scope: Scope, *verbs: str, subresource: str = "") -> Permission:
+            return Permission(scope, GROUP, kind.plural, verbs, subresource)
 
-NAMESPACED = Rights(
-    FEDERATION_READ, FEDERATION_CREATE, FEDERATION_PATCH, FEDERATION_DELETE, FEDERATION_NOTIFY
-)
-CLUSTER = Rights(CLUSTER_READ, CLUSTER_CREATE, CLUSTER_PATCH, CLUSTER_DELETE, CLUSTER_NOTIFY)
+        return cls(
+            read=right(Scope.FEDERATION_READ, "get", "list"),
+            create=right(Scope.FEDERATION_WRITE, "create"),
+            patch=right(Scope.FEDERATION_WRITE, "patch"),
+            delete=right(Scope.FEDERATION_WRITE, "delete"),
+            notify=right(Scope.FEDERATION_NOTIFY, "update", subresource="notify"),
+        )
 
 
 def ready_state(request: web.Request) -> ApiState:
@@ -128,18 +126,17 @@ class Target:
     rights: Rights
     #: the namespace of its reviews and calls ("" for a cluster backend)
     namespace: str
-    store: ResourceStore[Any]
+    store: BackendStore
 
     async def require(self, request: web.Request, permission: Permission) -> None:
         await self.state.auth.require(request, permission, self.namespace)
 
 
 def target_of(state: ApiState, backend: FederationBackendResource) -> Target:
-    """Where ``backend`` is authorized and written: by its kind."""
-    if backend.cluster:
-        assert state.cluster_backends is not None  # the cache holds none without it
-        return Target(state, backend, CLUSTER, "", state.cluster_backends)
-    return Target(state, backend, NAMESPACED, backend.namespace, state.backends)
+    """Where ``backend`` is authorized and written: by its kind (the cache holds only
+    kinds the API serves)."""
+    kind = backend.kind
+    return Target(state, backend, Rights.of(kind), backend.namespace, state.stores[kind])
 
 
 async def _lookup(request: web.Request, operation: str) -> Target:
@@ -193,7 +190,7 @@ async def list_backends(request: web.Request) -> web.Response:
     namespaces = await _readable_namespaces(request, state)
     clusters = (
         scope is None
-        and state.cluster_backends is not None
+        and state.stores.serves(CLUSTER_FEDERATION_BACKEND)
         and await state.auth.allowed(principal_of(request), CLUSTER_READ, "")
     )
     if not namespaces and not clusters:
@@ -209,24 +206,19 @@ async def create_backend(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     new = parse_create(body)
     _check_endpoints(state, new.spec)
-    store: ResourceStore[Any]
-    if new.cluster:
-        if state.cluster_backends is None:
-            raise ApiError(
-                400,
-                "scope: this API serves no cluster backends (the operator watches only "
-                "some namespaces)",
-                field="scope",
-            )
-        namespace, store, where = "", state.cluster_backends, "as a cluster backend"
-        await state.auth.require(request, CLUSTER_CREATE, namespace)
-    else:
-        namespace = new.namespace or state.default_namespace
-        store, where = state.backends, f"in namespace {namespace!r}"
-        await state.auth.require(request, FEDERATION_CREATE, namespace)
-    await require_delegation(
-        state, request, new.spec, None, namespace=namespace, cluster=new.cluster
-    )
+    kind = CLUSTER_FEDERATION_BACKEND if new.cluster else FEDERATION_BACKEND
+    if not state.stores.serves(kind):
+        raise ApiError(
+            400,
+            "scope: this API serves no cluster backends (the operator watches only "
+            "some namespaces)",
+            field="scope",
+        )
+    store = state.stores[kind]
+    namespace = kind.object_namespace(new.namespace or state.default_namespace)
+    where = f"in namespace {namespace!r}" if namespace else f"as a {kind.noun}"
+    await state.auth.require(request, Rights.of(kind).create, namespace)
+    await require_delegation(state, request, new.spec, None, namespace=namespace, kind=kind)
     try:
         created = await store.create(namespace, new.name, new.spec)
     except ConflictError:
@@ -262,7 +254,7 @@ async def patch_backend(request: web.Request) -> web.Response:
         spec, view = apply_patch(backend_view(fresh), patch)
         _check_endpoints(state, spec)
         await require_delegation(
-            state, request, spec, fresh.spec, namespace=target.namespace, cluster=fresh.cluster
+            state, request, spec, fresh.spec, namespace=target.namespace, kind=fresh.kind
         )
         changes = diff_merge_patch(dict(fresh.raw_spec), spec.to_cr())
         if not changes:

@@ -22,14 +22,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..backends.registry import config_model
-from ..k8s.backend_store import BackendStore
+from ..k8s.backend_store import BackendStores
 from ..k8s.client import JSON
-from ..k8s.cluster_backend_store import ClusterBackendStore
 from ..k8s.namespace_index import NamespaceIndex
 from ..k8s.reflector import Reflector, parse_each
-from ..labels import CLUSTER_OWNER_PREFIX
 from ..models.api import backend_view as wire_view
-from ..models.cluster import ClusterBackendSpec
+from ..models.cluster import ClusterBackendSpec, cluster_spec
+from ..models.kind import CLUSTER_FEDERATION_BACKEND, BackendKind, owned_by
 from ..models.resource import FederationBackendResource
 from ..models.spec import BackendSpec
 from ..paths import PathMapping
@@ -44,11 +43,11 @@ def _version(value: str) -> int | None:
 
 def backend_view(backend: FederationBackendResource) -> dict[str, Any]:
     """The wire shape of a backend: id, name, namespace, scope and the spec's API fields."""
-    namespace = None if backend.cluster else backend.namespace
+    namespace = backend.namespace if backend.kind.namespaced else None
     if backend.spec is not None:
         fields = backend.spec.to_api()
     else:
-        fields = _lenient(backend.raw_spec, ClusterBackendSpec if backend.cluster else BackendSpec)
+        fields = _lenient(backend.raw_spec, backend.kind.spec_model)
     return wire_view(backend.id, backend.name, namespace, fields)
 
 
@@ -74,18 +73,15 @@ def _lenient(raw: Mapping[str, Any], spec_model: type[BackendSpec]) -> dict[str,
 class _Feed:
     """One kind's list + watch, applied to the cache."""
 
-    def __init__(
-        self,
-        cache: BackendCache,
-        parse: Callable[[Mapping[str, Any]], FederationBackendResource],
-        cluster: bool,
-    ) -> None:
+    def __init__(self, cache: BackendCache, kind: BackendKind) -> None:
         self.cache = cache
-        self.parse = parse
-        self.cluster = cluster
+        self.kind = kind
+
+    def parse(self, obj: Mapping[str, Any]) -> FederationBackendResource:
+        return FederationBackendResource.from_object(obj, self.kind)
 
     def replaced(self, scope: str, items: list[JSON]) -> None:
-        self.cache._replace(parse_each(scope, items, self.parse), cluster=self.cluster)
+        self.cache._replace(parse_each(scope, items, self.parse), self.kind)
 
     def changed(self, scope: str, event_type: str, obj: JSON) -> None:
         resource = self.parse(obj)
@@ -96,17 +92,11 @@ class _Feed:
 
 
 class BackendCache:
-    def __init__(
-        self,
-        store: BackendStore,
-        clusters: ClusterBackendStore | None = None,
-        namespaces: NamespaceIndex | None = None,
-    ) -> None:
-        """``clusters`` (with the namespace index ``namespaces`` beside it) serves
-        ClusterFederationBackends too; without it there are none."""
+    def __init__(self, stores: BackendStores, namespaces: NamespaceIndex | None = None) -> None:
+        """The backends of each kind ``stores`` serves; a cluster backend's selector is
+        matched against ``namespaces`` (without it, cluster backends claim no path)."""
         self.synced = asyncio.Event()
-        self.store = store
-        self.clusters = clusters
+        self.stores = stores
         self.namespace_index = namespaces
         #: the list + watch of each kind (and of the namespaces), made by :meth:`run`
         self.reflectors: list[Reflector] = []
@@ -146,14 +136,13 @@ class BackendCache:
     def managing(self, namespace: str, owner: str) -> FederationBackendResource | None:
         """The backend a managed Secret in ``namespace`` names as its owner (its
         backend label: a FederationBackend's name, or a cluster backend's owner key)."""
-        if owner.startswith(CLUSTER_OWNER_PREFIX):
-            return self.find(CLUSTER, owner[len(CLUSTER_OWNER_PREFIX) :])
-        return self.find(namespace, owner)
+        kind, name = owned_by(owner)
+        return self.find(kind.object_namespace(namespace), name)
 
     def backends(self, namespace: str | None = None) -> list[FederationBackendResource]:
         """FederationBackends: those of ``namespace``, or of every namespace."""
         if namespace is None:
-            candidates = [b for b in self._by_uid.values() if not b.cluster]
+            candidates = [b for b in self._by_uid.values() if b.kind.namespaced]
         else:
             candidates = self._in(namespace) if namespace != CLUSTER else []
         found = [b for b in candidates if not b.deleting]
@@ -173,7 +162,7 @@ class BackendCache:
 
     def namespaces(self) -> set[str]:
         """The namespaces that hold a FederationBackend."""
-        return {b.namespace for b in self._by_uid.values() if not b.deleting and not b.cluster}
+        return {b.namespace for b in self._by_uid.values() if not b.deleting and b.kind.namespaced}
 
     def _claiming(
         self, namespace: str
@@ -190,8 +179,8 @@ class BackendCache:
         if labels is None:
             return claiming
         for backend in self.cluster_backends():
-            spec = backend.spec
-            if isinstance(spec, ClusterBackendSpec) and spec.selects(labels):
+            spec = cluster_spec(backend.spec)
+            if spec is not None and spec.selects(labels):
                 claiming.append((backend, list(self._mappings_in(backend, spec, namespace))))
         return claiming
 
@@ -204,8 +193,8 @@ class BackendCache:
         namespaces = self.namespace_index.labels()
         claims: list[tuple[FederationBackendResource, list[tuple[PathMapping, ...]]]] = []
         for backend in self.cluster_backends():
-            spec = backend.spec
-            if not isinstance(spec, ClusterBackendSpec):
+            spec = cluster_spec(backend.spec)
+            if spec is None:
                 continue
             selected = sorted(ns for ns, labels in namespaces.items() if spec.selects(labels))
             per_namespace = [self._mappings_in(backend, spec, ns) for ns in selected]
@@ -270,9 +259,8 @@ class BackendCache:
 
     def _drop(self, uid: str) -> FederationBackendResource | None:
         current = self._by_uid.pop(uid, None)
-        if current is not None and current.cluster:
-            for key in [k for k in self._in_namespace if k[0] == uid]:
-                del self._in_namespace[key]
+        for key in [k for k in self._in_namespace if k[0] == uid]:
+            del self._in_namespace[key]
         if current is not None:
             self._uid_by_id.pop(current.id, None)
             uids = self._uids_by_namespace.get(current.namespace)
@@ -282,10 +270,10 @@ class BackendCache:
                     del self._uids_by_namespace[current.namespace]
         return current
 
-    def _replace(self, items: list[FederationBackendResource], *, cluster: bool = False) -> None:
+    def _replace(self, items: list[FederationBackendResource], kind: BackendKind) -> None:
         """A full listing of one kind: the backends of that kind now."""
         listed = {item.uid for item in items}
-        for uid in [uid for uid, b in self._by_uid.items() if b.cluster == cluster]:
+        for uid in [uid for uid, b in self._by_uid.items() if b.kind is kind]:
             if uid in listed:
                 self._drop(uid)
             else:
@@ -296,12 +284,9 @@ class BackendCache:
     # --- list + watch --------------------------------------------------------------
 
     def make_reflectors(self) -> list[Reflector]:
-        store, clusters = self.store, self.clusters
-        reflectors = [store.reflector(_Feed(self, store.parse, cluster=False))]
-        if clusters is not None:
-            reflectors.append(clusters.reflector(_Feed(self, clusters.parse, cluster=True)))
-            if self.namespace_index is not None:
-                reflectors.append(self.namespace_index.reflector(store.client))
+        reflectors = [r for store in self.stores for r in store.reflectors(_Feed(self, store.kind))]
+        if self.namespace_index is not None and self.stores.serves(CLUSTER_FEDERATION_BACKEND):
+            reflectors.append(self.namespace_index.reflector(self.stores.client))
         return reflectors
 
     async def run(self) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ..backends.credentials import DEFAULT_SERVICE_ACCOUNT
+from ..models.kind import BackendKind
 from ..models.spec import BackendSpec, ConflictPolicy
 from ..paths import secret_name_for_path
 from .auth import SECRETS_READ, SECRETS_WRITE, SERVICE_ACCOUNT_TOKEN, Permission, principal_of
@@ -80,13 +81,13 @@ async def require_delegation(
     old: BackendSpec | None,
     *,
     namespace: str,
-    cluster: bool,
+    kind: BackendKind,
 ) -> None:
     """403 naming the field unless the caller may do by hand what ``new`` makes the
     operator do that ``old`` (the stored spec of a patched backend; ``None``: a new
     one, or one whose spec is invalid) did not already."""
     principal = principal_of(request)
-    home = state.environment.tenancy.operator_namespace if cluster else namespace
+    home = kind.home(namespace, state.environment.tenancy.operator_namespace)
     if old is None or old.type != new.type or old.config != new.config:
         for use in uses(new, home):
             if not await state.auth.allowed(principal, use.permission, home, use.name):
@@ -99,9 +100,9 @@ async def require_delegation(
     if new.conflict_policy is ConflictPolicy.OVERWRITE and (
         old is None or _writes_elsewhere(old, new)
     ):
-        where = "" if cluster else namespace
+        where = kind.object_namespace(namespace)  # "": every namespace
         if not await state.auth.allowed(principal, SECRETS_WRITE, where):
-            place = "in every namespace" if cluster else f"in namespace {namespace!r}"
+            place = f"in namespace {where!r}" if where else "in every namespace"
             raise ApiError(
                 403,
                 "conflict_policy: overwrite replaces Secrets the backend did not write; "

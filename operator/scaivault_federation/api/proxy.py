@@ -18,13 +18,10 @@ from collections.abc import Iterable
 from prometheus_client import Histogram
 
 from ..backends.base import RemoteSecret, SecretBackend, call_result
-from ..backends.credentials import SecretReader, TokenIssuer, connect
 from ..backends.errors import AuthenticationError, InvalidBackendConfigError
-from ..backends.factory import BackendEnvironment
-from ..backends.tenancy import NamespaceLabels
-from ..labels import cluster_owner
 from ..metric_series import remove_series
 from ..models.resource import FederationBackendResource
+from ..services import Connector
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +35,11 @@ PROXY_READS = Histogram(
 
 
 class ProxyBackends:
-    def __init__(
-        self,
-        secrets: SecretReader,
-        tokens: TokenIssuer,
-        environment: BackendEnvironment,
-        namespaces: NamespaceLabels | None = None,
-    ) -> None:
-        self.secrets = secrets
-        self.tokens = tokens
-        self.environment = environment
-        self.namespaces = namespaces
+    def __init__(self, connect: Connector, operator_namespace: str) -> None:
+        """``connect`` makes a client as the operator does; a cluster backend's
+        credentials are in ``operator_namespace``."""
+        self.connect = connect
+        self.operator_namespace = operator_namespace
         self._clients: dict[str, tuple[int, SecretBackend]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._retired_calls = 0
@@ -62,27 +53,14 @@ class ProxyBackends:
                 return current[1]
             if current is not None:
                 await self._close(cached.uid)
-            backend = await connect(
-                cached.spec,
-                self.home(cached),
-                self.owner(cached),
-                secrets=self.secrets,
-                tokens=self.tokens,
-                environment=self.environment,
-                namespaces=self.namespaces,
-            )
+            backend = await self.connect(cached.spec, self.home(cached), cached.owner)
             self._clients[cached.uid] = (cached.generation, backend)
             return backend
 
     def home(self, cached: FederationBackendResource) -> str:
         """Where the backend's credentials are read: its namespace, or for a cluster
         backend the operator's, as the operator reads them."""
-        return self.environment.tenancy.operator_namespace if cached.cluster else cached.namespace
-
-    @staticmethod
-    def owner(cached: FederationBackendResource) -> str:
-        """The backend's owner key, as the operator knows it."""
-        return cluster_owner(cached.name) if cached.cluster else cached.name
+        return cached.kind.home(cached.namespace, self.operator_namespace)
 
     async def read(self, cached: FederationBackendResource, remote_path: str) -> RemoteSecret:
         """The current remote value; backend errors propagate by type."""
@@ -105,7 +83,7 @@ class ProxyBackends:
 
     def _series(self, cached: FederationBackendResource) -> tuple[str, str]:
         """The namespace and backend labels of a backend's series."""
-        return self.home(cached), self.owner(cached)
+        return self.home(cached), cached.owner
 
     def forget_series(self, cached: FederationBackendResource) -> None:
         """The backend is gone: every series naming it goes too."""

@@ -82,7 +82,7 @@ def _name_of(
     if owner is None:
         return secret_name_for_path(path)
     backend = owner[0]
-    recorded = backend.status.recorded_name(path, namespace if backend.cluster else None)
+    recorded = backend.status.recorded_name(path, backend.kind.status_namespace(namespace))
     return recorded or secret_name_for_path(path)
 
 
@@ -105,10 +105,10 @@ def _refuse_owned(owner: tuple[FederationBackendResource, Any, str] | None) -> N
     backend = owner[0]
     assert backend.spec is not None
     mode = backend.spec.mode
-    kind = "cluster backend" if backend.cluster else "backend"
     raise ApiError(
         409,
-        f"the path belongs to {mode.value}-mode {kind} {backend.name!r} ({backend.id}); "
+        f"the path belongs to {mode.value}-mode {backend.kind.noun} {backend.name!r} "
+        f"({backend.id}); "
         "the backend is the source of truth",
         code="proxied_path" if mode is Mode.PROXY else "synced_path",
     )

@@ -2,12 +2,13 @@
 
 :func:`run_api` runs it inside the caller's event loop until cancelled (``dev``
 runs it next to the operator); :func:`serve_api` is the command's entry
-point. The API's own Kubernetes identity comes from the kubeconfig or the
-pod's service account, loaded by the ``kubernetes`` package (``k8s/config.py``);
-it needs to list and watch FederationBackends (and, serving them,
-ClusterFederationBackends and namespaces' labels), to get, create, patch and
-delete them, to read and write Secrets, and to create TokenReviews and
-SubjectAccessReviews.
+point. Its client, stores and backend environment are the
+:class:`..services.Services` the operator builds too. The API's own
+Kubernetes identity comes from the kubeconfig or the pod's service account,
+loaded by the ``kubernetes`` package (``k8s/config.py``); it needs to list and
+watch FederationBackends (and, serving them, ClusterFederationBackends and
+namespaces' labels), to get, create, patch and delete them, to read and write
+Secrets, and to create TokenReviews and SubjectAccessReviews.
 """
 
 from __future__ import annotations
@@ -19,15 +20,9 @@ import signal
 
 from aiohttp import web
 
-from ..backends.bound_tokens import BoundTokens
-from ..k8s.backend_store import BackendStore
-from ..k8s.client import KubeClient
-from ..k8s.cluster_backend_store import ClusterBackendStore
-from ..k8s.config import load_connection
 from ..k8s.namespace_index import NamespaceIndex
-from ..k8s.namespaces import NamespaceReader
-from ..k8s.secrets import SecretStore
-from ..k8s.tokens import ServiceAccountStore
+from ..models.kind import CLUSTER_FEDERATION_BACKEND
+from ..services import Services, api_kinds, connection_of
 from ..settings import Settings
 from .access import auth_middleware
 from .auth import Authenticator
@@ -71,35 +66,20 @@ class ApiServer:
     """The API's client, cache, proxy clients and listening socket, started and stopped
     together."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, services: Services | None = None) -> None:
+        """The API over ``services`` (by default, built from ``settings``)."""
         self.settings = settings
-        connection = load_connection(
-            settings.kube.config,
-            context=settings.kube.context,
-            service_host=settings.kube.service_host,
-            service_port=settings.kube.service_port,
-        )
-        self.kube = KubeClient(
-            connection, write_qps=settings.kube.write_qps, write_burst=settings.kube.write_burst
-        )
-        backends = BackendStore(self.kube)
-        secrets = SecretStore(self.kube)
-        clusters = ClusterBackendStore(self.kube) if settings.api.cluster_backends else None
-        self.cache = BackendCache(
-            backends, clusters, NamespaceIndex() if clusters is not None else None
-        )
-        environment = settings.backends.environment(connection.default_namespace)
-        self.proxy = ProxyBackends(
-            secrets,
-            BoundTokens(ServiceAccountStore(self.kube), settings.backends.protected_accounts),
-            environment,
-            NamespaceReader(self.kube)
-            if settings.backends.ambient_identity_namespace_selector
-            else None,
-        )
+        if services is None:
+            services = Services.build(settings, connection_of(settings), api_kinds(settings))
+        self.services = services
+        self.kube = services.client
+        stores = services.stores
+        selects = stores.serves(CLUSTER_FEDERATION_BACKEND)
+        self.cache = BackendCache(stores, NamespaceIndex() if selects else None)
+        self.proxy = ProxyBackends(services.connect, services.home)
         self.cache.listen_removed(self.proxy.forget_series)
         self.state = ApiState(
-            backends=backends,
+            stores=stores,
             cache=self.cache,
             auth=Authenticator(
                 self.kube,
@@ -112,11 +92,11 @@ class ApiServer:
                 apiserver_audience=settings.api.token_apiserver_audience,
             ),
             proxy=self.proxy,
-            store=secrets,
-            environment=environment,
-            default_namespace=settings.api.default_namespace or connection.default_namespace,
+            store=services.secrets,
+            environment=services.environment,
+            default_namespace=settings.api.default_namespace
+            or services.connection.default_namespace,
             notifications=Notifications.from_settings(settings),
-            cluster_backends=clusters,
         )
         self.limits = ListenerLimits(
             head_timeout=settings.api.request_head_timeout_seconds,
@@ -184,7 +164,7 @@ class ApiServer:
             self._runner = None
         await self.proxy.close()
         await self.state.notifications.close()
-        await self.kube.close()
+        await self.services.close()
 
     async def serve(self, ready: asyncio.Event | None = None) -> None:
         """Start, set ``ready`` once the cache is loaded, run until cancelled, stop."""

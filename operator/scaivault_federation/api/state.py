@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from ..backends.factory import BackendEnvironment
-from ..k8s.backend_store import BackendStore
-from ..k8s.cluster_backend_store import ClusterBackendStore
+from ..k8s.backend_store import BackendStores
 from ..k8s.secrets import SecretStore
 from .auth import Authenticator
 from .cache import BackendCache
@@ -18,7 +17,9 @@ from .proxy import ProxyBackends
 
 @dataclass
 class ApiState:
-    backends: BackendStore
+    #: the store of each kind of backend served (ClusterFederationBackends only beside
+    #: a cluster-wide operator)
+    stores: BackendStores
     cache: BackendCache
     auth: Authenticator
     proxy: ProxyBackends
@@ -26,8 +27,6 @@ class ApiState:
     environment: BackendEnvironment
     default_namespace: str
     notifications: Notifications = field(default_factory=Notifications)
-    #: ClusterFederationBackends, when this API serves them (a cluster-wide operator's)
-    cluster_backends: ClusterBackendStore | None = None
 
 
 STATE: web.AppKey[ApiState] = web.AppKey("scaivault_state", ApiState)

@@ -1,20 +1,22 @@
-"""FederationBackend I/O: every REST path, patch and status write of the CR.
+"""Backend I/O: every REST path, patch and status write of the CRs of both kinds.
 
 Objects leave here parsed (:class:`FederationBackendResource`); callers never
-build a URL or a patch body of their own. :class:`ResourceStore` holds what
-FederationBackends and ClusterFederationBackends share (everything but the
-URL, the kind and the parser); a cluster backend's store takes the same
-``namespace`` arguments and ignores them.
+build a URL or a patch body of their own. A :class:`BackendStore` makes the
+calls of one kind (its paths and parser come from the kind's
+:class:`..models.kind.BackendKind`; a cluster-scoped kind's store takes the
+same ``namespace`` arguments and ignores them); :class:`BackendStores` holds
+one per kind served and routes the calls that name a resource to its kind's.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any
 
-from ..labels import GROUP, KIND, PLURAL, SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION, VERSION
+from ..labels import GROUP, SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION, VERSION
+from ..models.kind import BackendKind
 from ..models.resource import FederationBackendResource, paths_to_request, sync_paths_value
 from ..models.spec import BackendSpec
 from ..models.status import BackendStatus
@@ -22,61 +24,48 @@ from ..paths import PathScope
 from .client import JSON, ConflictError, KubeClient, NotFoundError
 from .reflector import Reflector, ReflectorHandler
 
-COLLECTION = f"/apis/{GROUP}/{VERSION}/{PLURAL}"
 
-R = TypeVar("R", bound=FederationBackendResource)
-
-
-def backend_path(namespace: str, name: str | None = None) -> str:
-    base = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
-    return f"{base}/{name}" if name else base
-
-
-def backend_collections(namespaces: Sequence[str]) -> list[str]:
-    """The FederationBackend collections to watch: each of ``namespaces``, or every
-    namespace when none is named."""
-    return [backend_path(ns) for ns in namespaces] if namespaces else [COLLECTION]
-
-
-class ResourceStore(Generic[R]):
+class BackendStore:
     """The REST calls of one backend kind."""
 
-    kind: ClassVar[str]
-    #: every object of the kind, for a list + watch
-    collection: ClassVar[str]
-
-    def __init__(self, client: KubeClient) -> None:
+    def __init__(self, client: KubeClient, kind: BackendKind) -> None:
         self.client = client
+        self.kind = kind
 
     def url(self, namespace: str, name: str | None = None) -> str:
-        raise NotImplementedError
+        return self.kind.path(namespace, name)
 
-    def parse(self, obj: Mapping[str, Any]) -> R:
-        raise NotImplementedError
+    def parse(self, obj: Mapping[str, Any]) -> FederationBackendResource:
+        return FederationBackendResource.from_object(obj, self.kind)
 
-    def metadata(self, namespace: str, name: str) -> JSON:
-        return {"name": name, "namespace": namespace}
+    def reflectors(
+        self, handler: ReflectorHandler, namespaces: Sequence[str] = ()
+    ) -> list[Reflector]:
+        """A list + watch of the kind's objects (in ``namespaces``, or everywhere), fed to
+        ``handler``."""
+        return [Reflector(self.client, path, handler) for path in self.kind.collections(namespaces)]
 
-    def reflector(self, handler: ReflectorHandler) -> Reflector:
-        """A list + watch of every object of the kind, fed to ``handler``."""
-        return Reflector(self.client, self.collection, handler)
-
-    async def get(self, namespace: str, name: str) -> R:
+    async def get(self, namespace: str, name: str) -> FederationBackendResource:
         """The backend; :class:`NotFoundError` when there is none."""
         return self.parse(await self.client.get(self.url(namespace, name)))
 
-    async def create(self, namespace: str, name: str, spec: BackendSpec) -> R:
+    async def create(
+        self, namespace: str, name: str, spec: BackendSpec
+    ) -> FederationBackendResource:
+        metadata: JSON = {"name": name}
+        if self.kind.namespaced:
+            metadata["namespace"] = namespace
         obj: JSON = {
             "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": self.kind,
-            "metadata": self.metadata(namespace, name),
+            "kind": self.kind.kind,
+            "metadata": metadata,
             "spec": spec.to_cr(),
         }
         return self.parse(await self.client.post(self.url(namespace), obj))
 
     async def patch_spec(
         self, namespace: str, name: str, changes: Mapping[str, Any], resource_version: str
-    ) -> R:
+    ) -> FederationBackendResource:
         """A merge patch of the spec, refused (409) when the object changed since
         ``resource_version``."""
         body: JSON = {"metadata": {"resourceVersion": resource_version}, "spec": dict(changes)}
@@ -90,7 +79,7 @@ class ResourceStore(Generic[R]):
         paths: PathScope | None = None,
         *,
         attempts: int = 5,
-    ) -> R:
+    ) -> FederationBackendResource:
         """Set the manual-sync annotation to ``stamp``: a full sync, or with ``paths``
         a sync of those paths only (the sync-paths annotation, naming ``stamp``).
 
@@ -122,7 +111,7 @@ class ResourceStore(Generic[R]):
                     raise
         raise AssertionError("unreachable")
 
-    async def delete(self, namespace: str, name: str, uid: str) -> R | None:
+    async def delete(self, namespace: str, name: str, uid: str) -> FederationBackendResource | None:
         """Delete the object with ``uid``; the object while its finalizer holds it,
         ``None`` once it is gone (or was already)."""
         options: JSON = {
@@ -134,19 +123,26 @@ class ResourceStore(Generic[R]):
             result = await self.client.delete(self.url(namespace, name), options)
         except NotFoundError:
             return None
-        if result.get("kind") == self.kind:
+        if result.get("kind") == self.kind.kind:
             return self.parse(result)
         return None
 
-    async def set_finalizers(self, resource: R, finalizers: Sequence[str]) -> bool:
-        """Make the object's finalizers ``finalizers``, unless it changed since
-        ``resource`` was read (False: read it again) or is gone (True)."""
-        body: JSON = {
-            "metadata": {
-                "resourceVersion": resource.resource_version,
-                "finalizers": list(finalizers) or None,
-            }
+    async def set_finalizers(
+        self,
+        resource: FederationBackendResource,
+        finalizers: Sequence[str],
+        drop: Sequence[str] = (),
+    ) -> bool:
+        """Make the object's finalizers ``finalizers`` (and remove its annotations
+        ``drop``), unless it changed since ``resource`` was read (False: read it again)
+        or is gone (True)."""
+        metadata: JSON = {
+            "resourceVersion": resource.resource_version,
+            "finalizers": list(finalizers) or None,
         }
+        if drop:
+            metadata["annotations"] = dict.fromkeys(drop)
+        body: JSON = {"metadata": metadata}
         try:
             await self.client.merge_patch(self.url(resource.namespace, resource.name), body)
         except ConflictError:
@@ -161,12 +157,32 @@ class ResourceStore(Generic[R]):
             await self.client.merge_patch(self.url(namespace, name) + "/status", body)
 
 
-class BackendStore(ResourceStore[FederationBackendResource]):
-    kind = KIND
-    collection = COLLECTION
+class BackendStores:
+    """A :class:`BackendStore` for each kind served; the writes the sync engine makes
+    about a resource go to its kind's."""
 
-    def url(self, namespace: str, name: str | None = None) -> str:
-        return backend_path(namespace, name)
+    def __init__(self, client: KubeClient, kinds: Iterable[BackendKind]) -> None:
+        self.client = client
+        self._by_kind = {kind: BackendStore(client, kind) for kind in kinds}
 
-    def parse(self, obj: Mapping[str, Any]) -> FederationBackendResource:
-        return FederationBackendResource.from_object(obj)
+    def __iter__(self) -> Iterator[BackendStore]:
+        return iter(self._by_kind.values())
+
+    def __getitem__(self, kind: BackendKind) -> BackendStore:
+        return self._by_kind[kind]
+
+    def serves(self, kind: BackendKind) -> bool:
+        return kind in self._by_kind
+
+    async def write_status(
+        self, resource: FederationBackendResource, status: BackendStatus
+    ) -> None:
+        await self[resource.kind].write_status(resource.namespace, resource.name, status)
+
+    async def set_finalizers(
+        self,
+        resource: FederationBackendResource,
+        finalizers: Sequence[str],
+        drop: Sequence[str] = (),
+    ) -> bool:
+        return await self[resource.kind].set_finalizers(resource, finalizers, drop)

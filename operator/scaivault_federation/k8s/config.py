@@ -12,9 +12,8 @@ the pod's ServiceAccount (whose projected token rotates). It fills one
 :class:`Credentials`, and fetches them again through the Configuration's
 ``refresh_api_key_hook`` when they are due: shortly before an exec
 credential's ``expirationTimestamp``, and every minute otherwise (the
-in-cluster token file is re-read then). Our aiohttp client and kopf's login
-(``handlers/operator.py``) both take their credentials from the same
-connection, so the two can never disagree.
+in-cluster token file is re-read then). The process's one aiohttp client
+(:mod:`.client`) takes its credentials from it.
 
 Files: the package writes a ``*-data`` field of the kubeconfig (and client
 certificates an exec plugin prints) to a file, since Python's ``ssl`` loads

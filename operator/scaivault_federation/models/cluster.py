@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
 from ..paths import InvalidPathError, PathPattern, parse_mappings
 from .base import CamelModel
-from .resource import FederationBackendResource, ObjectMeta, parse_spec, parse_status
 from .spec import BackendSpec
 from .status import BackendStatus, Conflict
 
@@ -126,31 +124,15 @@ class ClusterBackendStatus(BackendStatus):
     namespace_count: int | None = None
 
 
-class ClusterBackendResource(FederationBackendResource):
-    """A ClusterFederationBackend; ``spec`` is a :class:`ClusterBackendSpec` and
-    ``status`` a :class:`ClusterBackendStatus` (the engine sees the base types)."""
+def cluster_spec(spec: BackendSpec | None) -> ClusterBackendSpec | None:
+    """``spec`` as a ClusterFederationBackend's, or ``None`` (a FederationBackend's, or
+    an invalid spec)."""
+    return spec if isinstance(spec, ClusterBackendSpec) else None
 
-    cluster: ClassVar[bool] = True
 
-    @classmethod
-    def from_object(cls, obj: Mapping[str, Any]) -> ClusterBackendResource:
-        raw_spec = dict(obj.get("spec") or {})
-        spec, error = parse_spec(ClusterBackendSpec, raw_spec)
-        status = parse_status(ClusterBackendStatus, obj.get("status"))
-        return cls(ObjectMeta.from_object(obj), spec, status, raw_spec, error)
-
-    @property
-    def local_patterns(self) -> tuple[PathPattern, ...]:
-        spec = self.cluster_spec
-        return spec.local_patterns() if spec is not None else ()
-
-    @property
-    def cluster_spec(self) -> ClusterBackendSpec | None:
-        return self.spec if isinstance(self.spec, ClusterBackendSpec) else None
-
-    @property
-    def cluster_status(self) -> ClusterBackendStatus:
-        status = self.status
-        if isinstance(status, ClusterBackendStatus):
-            return status
-        return ClusterBackendStatus.model_validate(status.to_cr())
+def cluster_status(status: BackendStatus) -> ClusterBackendStatus:
+    """``status`` as a ClusterFederationBackend's (a FederationBackend's lists no
+    namespaces)."""
+    if isinstance(status, ClusterBackendStatus):
+        return status
+    return ClusterBackendStatus.model_validate(status.to_cr())

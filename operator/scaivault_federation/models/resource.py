@@ -1,5 +1,6 @@
-"""A FederationBackend as read from the apiserver: metadata, spec and status,
-parsed once where the object enters the program.
+"""A FederationBackend or ClusterFederationBackend as read from the apiserver:
+its kind, metadata, spec and status, parsed once where the object enters the
+program.
 
 The spec is ``None`` when the models reject it (the CRD's schema is looser
 than the models in a few places, and an older object may predate a rule);
@@ -14,14 +15,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..labels import SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION
+from ..labels import LEFTOVER_ANNOTATIONS, SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION
 from ..paths import InvalidPathError, PathMapping, PathPattern, PathScope
 from .base import describe_errors
-from .spec import BackendSpec
+from .kind import FEDERATION_BACKEND, BackendKind
+from .spec import BackendSpec, DeletionPolicy
 from .status import BackendStatus, backend_id
 
 M = TypeVar("M", bound=BaseModel)
@@ -76,24 +78,32 @@ class ObjectMeta:
             finalizers=tuple(str(f) for f in meta.get("finalizers") or ()),
         )
 
+    @property
+    def leftover_annotations(self) -> tuple[str, ...]:
+        """The annotations an earlier operator left that nothing reads any more."""
+        return tuple(key for key in LEFTOVER_ANNOTATIONS if key in self.annotations)
+
 
 @dataclass(frozen=True)
 class FederationBackendResource:
-    #: a ClusterFederationBackend (no namespace; :mod:`.cluster`)
-    cluster: ClassVar[bool] = False
+    """A backend of either kind: ``spec`` and ``status`` are of its kind's models (a
+    ClusterFederationBackend's namespace is ``""``)."""
 
     metadata: ObjectMeta
     spec: BackendSpec | None = field(repr=False)
     status: BackendStatus = field(repr=False)
     raw_spec: Mapping[str, Any] = field(default_factory=dict, repr=False)
     spec_error: str | None = None
+    kind: BackendKind = FEDERATION_BACKEND
 
     @classmethod
-    def from_object(cls, obj: Mapping[str, Any]) -> FederationBackendResource:
+    def from_object(
+        cls, obj: Mapping[str, Any], kind: BackendKind = FEDERATION_BACKEND
+    ) -> FederationBackendResource:
         raw_spec = dict(obj.get("spec") or {})
-        spec, error = parse_spec(BackendSpec, raw_spec)
-        status = parse_status(BackendStatus, obj.get("status"))
-        return cls(ObjectMeta.from_object(obj), spec, status, raw_spec, error)
+        spec, error = parse_spec(kind.spec_model, raw_spec)
+        status = parse_status(kind.status_model, obj.get("status"))
+        return cls(ObjectMeta.from_object(obj), spec, status, raw_spec, error, kind)
 
     @property
     def namespace(self) -> str:
@@ -127,7 +137,33 @@ class FederationBackendResource:
     @property
     def local_patterns(self) -> tuple[PathPattern, ...]:
         """The ScaiVault side of each mapping, what a per-path sync may name."""
-        return tuple(m.local for m in self.mappings)
+        return self.spec.local_patterns() if self.spec is not None else ()
+
+    @property
+    def qualified_name(self) -> str:
+        """``namespace/name``, or a cluster-scoped backend's name (for a log line)."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+    @property
+    def owner(self) -> str:
+        """The owner key its Secrets carry (see :meth:`BackendKind.owner`)."""
+        return self.kind.owner(self.name)
+
+    @property
+    def type_name(self) -> str:
+        """The backend type as the spec names it (also when the spec is invalid)."""
+        if self.spec is not None:
+            return self.spec.type
+        return str(self.raw_spec.get("type") or "")
+
+    @property
+    def deletion_policy(self) -> DeletionPolicy:
+        """What a deletion does to its Secrets; an invalid spec's policy, if it names a
+        valid one, else ``Retain``: an invalid spec loses nothing."""
+        if self.spec is not None:
+            return self.spec.deletion_policy
+        raw = self.raw_spec.get("deletionPolicy")
+        return next((p for p in DeletionPolicy if p.value == raw), DeletionPolicy.RETAIN)
 
     @property
     def id(self) -> str:

@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from ..backends.registry import CONFIG_UNION, parse_config
 from ..backends.registry import BackendType as BackendType
 from ..backends.registry import config_model as config_model
-from ..paths import InvalidPathError, PathMapping, parse_mappings
+from ..paths import InvalidPathError, PathMapping, PathPattern, parse_mappings
 from .base import CamelModel, describe_errors
 from .config import BackendConfig
 from .duration import MIN_SYNC_INTERVAL, InvalidDurationError, parse_duration
@@ -100,6 +100,15 @@ class BackendSpec(CamelModel):
     @property
     def mappings(self) -> list[PathMapping]:
         return parse_mappings(self.path_mapping)
+
+    def local_patterns(self) -> tuple[PathPattern, ...]:
+        """The ScaiVault side of each mapping: what a per-path sync may name."""
+        return tuple(m.local for m in self.mappings)
+
+    def in_namespace(self, namespace: str) -> BackendSpec:
+        """The spec a sync into ``namespace`` runs with: this one (a cluster backend's
+        makes its ``{namespace}`` placeholders concrete)."""
+        return self
 
     @property
     def interval(self) -> timedelta:

@@ -33,6 +33,8 @@ class SystemClock:
     async def sleep_until(self, deadline: float, wake: asyncio.Event) -> None:
         delay = deadline - self.monotonic()
         if delay <= 0 or wake.is_set():
+            # yield all the same: a worker woken again and again never holds the loop
+            await asyncio.sleep(0)
             return
         if delay == float("inf"):
             await wake.wait()

@@ -1,54 +1,42 @@
-"""A ClusterFederationBackend's sync: the outcome of one sync per namespace, added
-up, and the status it leads to (totals, per-namespace figures, conflicts naming
-their namespace). Pure, like :mod:`.status`."""
+"""The status a sync of several namespaces leads to (a ClusterFederationBackend's:
+totals, per-namespace figures, conflicts naming their namespace), from the
+outcome of one sync per namespace added up (:meth:`.service.SyncOutcome.add`).
+Pure, like :mod:`.status`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..models.cluster import ClusterBackendStatus, ClusterConflict, NamespaceStatus
+from ..models.cluster import (
+    ClusterBackendStatus,
+    ClusterConflict,
+    NamespaceStatus,
+    cluster_status,
+)
+from ..models.status import BackendStatus
 from .service import SyncOutcome
 from .status import MAX_LISTED_CONFLICTS, after_sync
 
 
-@dataclass
-class ClusterOutcome(SyncOutcome):
-    #: target namespace -> the outcome of its sync
-    namespaces: dict[str, SyncOutcome] = field(default_factory=dict)
-    #: namespaces no longer selected -> how many Secrets were released or deleted there
-    dropped: dict[str, int] = field(default_factory=dict)
-
-    def add(self, namespace: str, outcome: SyncOutcome) -> None:
-        self.namespaces[namespace] = outcome
-        self.secrets_synced += outcome.secrets_synced
-        self.written += outcome.written
-        self.deleted += outcome.deleted
-        self.orphaned += outcome.orphaned
-        self.duration_ms += outcome.duration_ms
-        self.conflicts.extend(outcome.conflicts)
-        self.item_errors.update({f"{namespace}:{p}": e for p, e in outcome.item_errors.items()})
-        self.takeovers.extend(f"{p} (namespace {namespace})" for p in outcome.takeovers)
-
-
 def after_cluster_sync(
-    previous: ClusterBackendStatus,
-    outcome: ClusterOutcome,
+    previous: BackendStatus,
+    outcome: SyncOutcome,
     *,
     latency_ms: float,
     now: datetime,
     generation: int | None,
     backend_id: str,
 ) -> ClusterBackendStatus:
+    before = cluster_status(previous)
     status = after_sync(
-        previous,
+        before,
         outcome,
         latency_ms=latency_ms,
         now=now,
         generation=generation,
         backend_id=backend_id,
     )
-    known = {(x.namespace, x.path, x.reason): x.detected_at for x in previous.conflicts}
+    known = {(x.namespace, x.path, x.reason): x.detected_at for x in before.conflicts}
     conflicts = [
         ClusterConflict(
             namespace=namespace,
@@ -68,7 +56,6 @@ def after_cluster_sync(
         )
         for namespace, result in sorted(outcome.namespaces.items())
     ]
-    assert isinstance(status, ClusterBackendStatus)  # a copy of ``previous``
     return status.model_copy(
         update={
             "conflicts": conflicts[:MAX_LISTED_CONFLICTS],

@@ -47,15 +47,23 @@ class SecretStorage(Protocol):
 
 
 class StatusWriter(Protocol):
-    async def write_status(self, namespace: str, name: str, status: BackendStatus) -> None: ...
+    async def write_status(
+        self, resource: FederationBackendResource, status: BackendStatus
+    ) -> None:
+        """Replace the status of the backend ``resource`` (of its kind)."""
+        ...
 
 
 class Finalizers(Protocol):
     async def set_finalizers(
-        self, resource: FederationBackendResource, finalizers: Sequence[str]
+        self,
+        resource: FederationBackendResource,
+        finalizers: Sequence[str],
+        drop: Sequence[str] = (),
     ) -> bool:
-        """Guarded by the resource's resourceVersion: False (nothing changed) when it
-        is stale."""
+        """Make ``finalizers`` the resource's finalizers and remove its annotations
+        ``drop``. Guarded by the resource's resourceVersion: False (nothing changed)
+        when it is stale."""
         ...
 
 
@@ -94,3 +102,13 @@ class NamespaceSource(Protocol):
     def labels(self) -> Mapping[str, Mapping[str, str]]:
         """Namespace name -> its labels."""
         ...
+
+
+class NoNamespaces:
+    """The namespaces of an operator that serves no cluster backends: none."""
+
+    async def wait_listed(self) -> None:
+        return None
+
+    def labels(self) -> Mapping[str, Mapping[str, str]]:
+        return {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from .. import conditions as c
 from ..errors import reason_of
@@ -21,6 +22,20 @@ from .status import after_failure, after_idle_probe, after_probe, after_sync, se
 
 log = logging.getLogger(__name__)
 
+
+class StatusAfterSync(Protocol):
+    def __call__(
+        self,
+        previous: BackendStatus,
+        outcome: SyncOutcome,
+        *,
+        latency_ms: float,
+        now: datetime,
+        generation: int | None,
+        backend_id: str,
+    ) -> BackendStatus: ...
+
+
 SUSPENDED_MESSAGE = "sync suspended"
 PROXY_MESSAGE = "proxy mode: reads pass through to the backend"
 
@@ -30,27 +45,29 @@ def _conflict_key(conflict: Conflict) -> tuple[str, str, str]:
     return (getattr(conflict, "namespace", ""), conflict.path, conflict.reason)
 
 
-def _named(resource: FederationBackendResource) -> str:
-    """``namespace/name``, or the name of a cluster backend."""
-    return f"{resource.namespace}/{resource.name}" if resource.namespace else resource.name
-
-
 class Reporter:
-    def __init__(self, statuses: StatusWriter, events: EventSink) -> None:
+    def __init__(
+        self,
+        statuses: StatusWriter,
+        events: EventSink,
+        status_after_sync: StatusAfterSync = after_sync,
+    ) -> None:
+        """``status_after_sync`` computes the status a sync leads to (a sync of several
+        namespaces adds per-namespace figures)."""
         self.statuses = statuses
         self.events = events
+        self.status_after_sync = status_after_sync
 
     async def _write(
         self, resource: FederationBackendResource, status: BackendStatus, next_at: datetime
     ) -> None:
         """Patch the status, saying when the next sync or retry is due."""
         status = status.model_copy(update={"next_sync_at": next_at.replace(microsecond=0)})
-        backend_type = resource.spec.type if resource.spec else resource.raw_spec.get("type")
-        record_status(resource.namespace, resource.name, str(backend_type or ""), status.status)
+        record_status(resource.namespace, resource.name, resource.type_name, status.status)
         try:
-            await self.statuses.write_status(resource.namespace, resource.name, status)
+            await self.statuses.write_status(resource, status)
         except Exception as exc:  # the next sync writes it again
-            log.warning("status of %s not written: %s", _named(resource), type(exc).__name__)
+            log.warning("status of %s not written: %s", resource.qualified_name, type(exc).__name__)
 
     async def synced(
         self,
@@ -90,7 +107,7 @@ class Reporter:
             )
         log.info(
             "synced %s%s: %d synced, %d written, %d conflicts, %d ms",
-            _named(resource),
+            resource.qualified_name,
             "" if outcome.paths is None else f" ({len(outcome.paths.texts)} path(s) only)",
             outcome.secrets_synced,
             outcome.written,
@@ -106,7 +123,7 @@ class Reporter:
         now: datetime,
     ) -> BackendStatus:
         """The status a sync leads to."""
-        return after_sync(
+        return self.status_after_sync(
             resource.status,
             outcome,
             latency_ms=latency,
@@ -180,4 +197,4 @@ class Reporter:
             await self.events.record(
                 resource.metadata, reason=reason_of(error), message=message, warning=True
             )
-        log.warning("%s: %s", _named(resource), message)
+        log.warning("%s: %s", resource.qualified_name, message)

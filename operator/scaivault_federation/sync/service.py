@@ -1,7 +1,8 @@
-"""One sync of one FederationBackend: list, fetch what changed, plan, write.
+"""One sync of one backend into one namespace: list, fetch what changed, plan, write.
 
-No kopf here: the worker calls :func:`run_sync` and turns its outcome or its
-exception into status, events and the next due time. A Kubernetes write that
+The worker calls :func:`run_sync` (once per namespace for a backend that syncs
+into several) and turns its outcome or its exception into status, events and
+the next due time. A Kubernetes write that
 fails (a write, a delete, an orphan mark) fails that path only.
 """
 
@@ -21,9 +22,10 @@ from ..models.secret import LocalSecret, RemoteItem
 from ..models.spec import BackendSpec
 from ..models.status import Conflict, RecordedName
 from ..paths import PathMapping, PathScope, secret_name_for_path
-from .apply import Applier
+from .apply import Applied, Applier
 from .plan import (
     ConflictReason,
+    MappedRemote,
     PlannedConflict,
     Planner,
     SyncPlan,
@@ -60,6 +62,23 @@ class SyncOutcome:
     changed: list[str] = field(default_factory=list)
     #: the Secrets whose name a template gave, after the sync (for the status)
     secret_names: list[RecordedName] = field(default_factory=list)
+    #: a sync of several namespaces (a cluster backend's): each namespace's outcome,
+    #: added up in the figures above (:meth:`add`)
+    namespaces: dict[str, SyncOutcome] = field(default_factory=dict)
+    #: namespaces no longer selected -> how many Secrets were released or deleted there
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def add(self, namespace: str, outcome: SyncOutcome) -> None:
+        """Count one namespace's sync in."""
+        self.namespaces[namespace] = outcome
+        self.secrets_synced += outcome.secrets_synced
+        self.written += outcome.written
+        self.deleted += outcome.deleted
+        self.orphaned += outcome.orphaned
+        self.duration_ms += outcome.duration_ms
+        self.conflicts.extend(outcome.conflicts)
+        self.item_errors.update({f"{namespace}:{p}": e for p, e in outcome.item_errors.items()})
+        self.takeovers.extend(f"{p} (namespace {namespace})" for p in outcome.takeovers)
 
 
 def listing_prefixes(mappings: Sequence[PathMapping]) -> list[str]:
@@ -99,19 +118,23 @@ class SyncContext:
     refetch: bool = False
 
 
+@dataclass
+class _Reads:
+    """What a sync reads from the backend: remote paths (in order of local path), the
+    pinned version of some, and the local paths whose listed version says nothing
+    changed (with that version)."""
+
+    paths: list[str] = field(default_factory=list)
+    pins: dict[str, str] = field(default_factory=dict)
+    unchanged: dict[str, str] = field(default_factory=dict)
+
+
 async def run_sync(ctx: SyncContext) -> SyncOutcome:
     """Raises :class:`BackendError` when the backend cannot be listed; writes nothing then."""
     started = time.perf_counter()
-    mappings = ctx.spec.mappings
     scope = ctx.paths
-    refs: dict[str, RemoteSecretRef] = {}
-    prefixes = listing_prefixes(mappings)
-    for prefix in prefixes:
-        for ref in await ctx.backend.list_secrets(prefix):
-            refs[ref.path] = ref
-    for path in literal_paths(mappings, prefixes):
-        refs[path] = RemoteSecretRef(path)  # version unknown: read, absent when missing
-    mapped = map_remote(mappings, refs)
+    refs = await _list_remote(ctx.backend, ctx.spec.mappings)
+    mapped = map_remote(ctx.spec.mappings, refs)
     wanted = {
         remote: local
         for remote, local in mapped.local_by_remote.items()
@@ -125,10 +148,61 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     outcome.item_errors.update(targets.errors)
     failed: list[str] = list(targets.errors)
     local = await _load_local(ctx)
+    reads = _reads(ctx, wanted, refs, targets, local)
+    reads.paths.sort(key=lambda remote: mapped.local_by_remote[remote])
 
-    to_fetch: list[str] = []
-    pins: dict[str, str] = {}
-    unchanged_versions: dict[str, str] = {}
+    planner = Planner(
+        ctx.name,
+        local if scope is None else _within(scope, local, wanted.values()),
+        ctx.mac_key,
+        ctx.spec.conflict_policy,
+    )
+    planner.plan.unchanged.extend(sorted(reads.unchanged))
+    applier = Applier(ctx.store, ctx.namespace, ctx.name, ctx.mac_key, ctx.spec.conflict_policy)
+    parts = _planned_parts(ctx.backend, reads, mapped, targets, planner, outcome, failed)
+    async with contextlib.aclosing(parts) as writes:
+        await applier.stream(writes, local)
+    plan = planner.finish(
+        unchanged=reads.unchanged,
+        failed_paths=failed,
+        prune=ctx.spec.prune,
+        listing_complete=True,
+        names=targets.names if targets.active else None,
+    )
+    applied = await applier.apply(SyncPlan(deletes=plan.deletes, orphans=plan.orphans), local)
+    _count_applied(outcome, plan, applied)
+    if scope is not None:
+        outcome.secrets_synced += _synced_outside(ctx.name, scope, local, mapped.local_by_remote)
+        outcome.conflicts.extend(conflicts_outside(scope, ctx.previous_conflicts))
+    outcome.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
+    return outcome
+
+
+async def _list_remote(
+    backend: SecretBackend, mappings: Sequence[PathMapping]
+) -> dict[str, RemoteSecretRef]:
+    """Every remote path the mappings may map, by path: each prefix listed once, and the
+    literal paths no prefix covers (their version unknown: read, absent when missing)."""
+    refs: dict[str, RemoteSecretRef] = {}
+    prefixes = listing_prefixes(mappings)
+    for prefix in prefixes:
+        for ref in await backend.list_secrets(prefix):
+            refs[ref.path] = ref
+    for path in literal_paths(mappings, prefixes):
+        refs[path] = RemoteSecretRef(path)
+    return refs
+
+
+def _reads(
+    ctx: SyncContext,
+    wanted: Mapping[str, str],
+    refs: Mapping[str, RemoteSecretRef],
+    targets: PathTargets,
+    local: Mapping[str, LocalSecret],
+) -> _Reads:
+    """Which of the ``wanted`` remote paths (-> local path) to read: those the listed
+    version, the Secret's MAC or the request says may have changed."""
+    reads = _Reads()
     for remote_path, local_path in wanted.items():
         name = targets.names.get(local_path)
         if name is None:
@@ -137,9 +211,9 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
         version = pin or refs[remote_path].version
         existing = local.get(name)
         if targets.created_once and existing is not None and existing.managed_by == ctx.name:
-            unchanged_versions[local_path] = existing.remote_version or ""
+            reads.unchanged[local_path] = existing.remote_version or ""
         elif (
-            scope is not None
+            ctx.paths is not None
             or ctx.refetch
             or version is None
             or needs_fetch(
@@ -152,53 +226,49 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
                 targeted=targets.active,
             )
         ):
-            to_fetch.append(remote_path)
+            reads.paths.append(remote_path)
             if pin is not None:
-                pins[remote_path] = pin
+                reads.pins[remote_path] = pin
         else:
-            unchanged_versions[local_path] = version
+            reads.unchanged[local_path] = version
+    return reads
 
-    planner = Planner(
-        ctx.name,
-        local if scope is None else _within(scope, local, wanted.values()),
-        ctx.mac_key,
-        ctx.spec.conflict_policy,
-    )
-    planner.plan.unchanged.extend(sorted(unchanged_versions))
-    to_fetch.sort(key=lambda remote: mapped.local_by_remote[remote])
 
-    async def parts() -> AsyncGenerator[list[Write], None]:
-        """The writes of each part of ``to_fetch`` as its values arrive."""
-        async with contextlib.aclosing(_read_parts(ctx.backend, to_fetch, pins)) as batches:
-            async for batch in batches:
-                items: list[RemoteItem] = []
-                for remote_path, secret in batch.found.items():
-                    local_path = mapped.local_by_remote[remote_path]
-                    try:
-                        items.append(
-                            targets.item(local_path, remote_path, secret.value, secret.version)
-                        )
-                    except (InvalidContentError, ShapeError) as exc:
-                        outcome.item_errors[local_path] = str(exc)
-                        failed.append(local_path)
-                for remote_path, error in batch.failed.items():
-                    local_path = mapped.local_by_remote[remote_path]
-                    outcome.item_errors[local_path] = error.message
+async def _planned_parts(
+    backend: SecretBackend,
+    reads: _Reads,
+    mapped: MappedRemote,
+    targets: PathTargets,
+    planner: Planner,
+    outcome: SyncOutcome,
+    failed: list[str],
+) -> AsyncGenerator[list[Write], None]:
+    """The writes of each part of ``reads`` as its values arrive; a value that cannot
+    become a Secret, or could not be read, fails its path (in ``outcome`` and
+    ``failed``)."""
+    async with contextlib.aclosing(_read_parts(backend, reads.paths, reads.pins)) as batches:
+        async for batch in batches:
+            items: list[RemoteItem] = []
+            for remote_path, secret in batch.found.items():
+                local_path = mapped.local_by_remote[remote_path]
+                try:
+                    items.append(
+                        targets.item(local_path, remote_path, secret.value, secret.version)
+                    )
+                except (InvalidContentError, ShapeError) as exc:
+                    outcome.item_errors[local_path] = str(exc)
                     failed.append(local_path)
-                # A secret listed then gone before the read is simply absent this round.
-                yield planner.add(items)
+            for remote_path, error in batch.failed.items():
+                local_path = mapped.local_by_remote[remote_path]
+                outcome.item_errors[local_path] = error.message
+                failed.append(local_path)
+            # A secret listed then gone before the read is simply absent this round.
+            yield planner.add(items)
 
-    applier = Applier(ctx.store, ctx.namespace, ctx.name, ctx.mac_key, ctx.spec.conflict_policy)
-    async with contextlib.aclosing(parts()) as writes:
-        await applier.stream(writes, local)
-    plan = planner.finish(
-        unchanged=unchanged_versions,
-        failed_paths=failed,
-        prune=ctx.spec.prune,
-        listing_complete=True,
-        names=targets.names if targets.active else None,
-    )
-    applied = await applier.apply(SyncPlan(deletes=plan.deletes, orphans=plan.orphans), local)
+
+def _count_applied(outcome: SyncOutcome, plan: SyncPlan, applied: Applied) -> None:
+    """What the writes, deletes and orphan marks did, into ``outcome``; a path counts
+    as synced once its Secret holds its value."""
     outcome.written, outcome.deleted, outcome.orphaned = (
         applied.written,
         applied.deleted,
@@ -216,11 +286,6 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
             if w.item.local_path in outcome.item_errors or w.item.local_path in applied.not_written
         ]
     )
-    if scope is not None:
-        outcome.secrets_synced += _synced_outside(ctx.name, scope, local, mapped.local_by_remote)
-        outcome.conflicts.extend(conflicts_outside(scope, ctx.previous_conflicts))
-    outcome.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
-    return outcome
 
 
 async def _read_parts(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TypeVar
 
 from .. import conditions as c
 from ..errors import FederationError, is_retryable, reason_of
@@ -20,6 +21,8 @@ from ..models.status import (
 )
 from ..paths import secret_name_for_path
 from .service import SyncOutcome
+
+S = TypeVar("S", bound=BackendStatus)
 
 #: status.conflicts lists at most this many (the CRD's maxItems); conflictCount counts all
 MAX_LISTED_CONFLICTS = 1000
@@ -66,14 +69,14 @@ def set_condition(
 
 
 def after_sync(
-    previous: BackendStatus,
+    previous: S,
     outcome: SyncOutcome,
     *,
     latency_ms: float,
     now: datetime,
     generation: int | None,
     backend_id: str,
-) -> BackendStatus:
+) -> S:
     known = {(x.path, x.reason): x.detected_at for x in previous.conflicts}
     conflicts = [
         Conflict(

@@ -1,7 +1,9 @@
-"""The life of one FederationBackend: when to sync or probe, and what to record.
+"""The life of one backend: when to sync or probe, and what to record.
 
 A worker runs for as long as its CR exists (:mod:`.fleet` starts it on the CR's
-first watch event and only calls :meth:`BackendWorker.run`). It sleeps until the
+first watch event and only calls :meth:`BackendWorker.run`). This one syncs
+into its backend's own namespace; :mod:`.selected_namespaces` holds the one
+that syncs into each namespace a selector selects. It sleeps until the
 next due time, or until :meth:`BackendWorker.observe` hands it a changed CR
 (every watch event does): a spec change reconfigures it and syncs at once, a new
 manual-sync annotation syncs at once (only its paths, when the sync-paths annotation
@@ -17,7 +19,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..backends.base import SecretBackend
@@ -28,13 +30,22 @@ from ..labels import FINALIZER
 from ..models.resource import FederationBackendResource
 from ..models.secret import LocalSecret
 from ..models.spec import BackendSpec, DeletionPolicy, Mode
-from ..models.status import Health, RecordedName
+from ..models.status import Conflict, Health, RecordedName
 from ..models.target import RefreshPolicy
 from ..models.template_budget import allowance as template_allowance
 from ..paths import PathScope, secret_name_for_path
 from .clock import Clock, SystemClock
 from .metrics import BackendMetrics, forget_backend
-from .ports import Connector, EventSink, Finalizers, SecretStorage, StatusWriter, Workloads
+from .ports import (
+    Connector,
+    EventSink,
+    Finalizers,
+    NamespaceSource,
+    NoNamespaces,
+    SecretStorage,
+    StatusWriter,
+    Workloads,
+)
 from .report import Reporter
 from .rollout import Rollouts
 from .service import SyncContext, SyncOutcome, run_sync
@@ -72,6 +83,8 @@ class OperatorDeps:
     #: keeps a deleted CR until its Secrets are torn down (None: no finalizer is
     #: added, and a deletion tears nothing down)
     finalizers: Finalizers | None = None
+    #: the cluster's namespaces, for backends that sync into those a selector selects
+    namespaces: NamespaceSource = field(default_factory=NoNamespaces)
 
 
 #: a due time that never comes: the worker waits for a change
@@ -115,6 +128,11 @@ def backoff_delay(
 
 
 class BackendWorker:
+    """The worker of a backend writing into its own namespace.
+
+    ``namespace`` is where its credentials are read and ``name`` the owner key its
+    Secrets carry (for a FederationBackend, its namespace and name)."""
+
     def __init__(self, deps: OperatorDeps, namespace: str, name: str) -> None:
         self.deps = deps
         self.namespace = namespace
@@ -156,6 +174,21 @@ class BackendWorker:
         """This process may have gained or lost the backend: look again."""
         self._wake.set()
 
+    def namespaces_changed(self) -> None:
+        """A namespace came, went or changed labels (nothing to this worker)."""
+
+    def resumed(self, resource: FederationBackendResource) -> None:
+        """This process (re)starts acting on the backend (its spec is read)."""
+
+    def attach(self) -> None:
+        """Be woken by changes of the Secrets it reads and writes."""
+        if self.deps.router is not None:
+            self.deps.router.attach((self.namespace, self.name), self)
+
+    def detach(self) -> None:
+        if self.deps.router is not None:
+            self.deps.router.detach((self.namespace, self.name), self)
+
     async def run(self, resource: FederationBackendResource | None = None) -> None:
         """Act on the CR (``resource``, or the one observed last) until it is being
         deleted (or the task is cancelled)."""
@@ -192,14 +225,13 @@ class BackendWorker:
                 self.generation = None
             self.due = NEVER
             return
-        keeper, finalizers = self._finalizers(resource), resource.metadata.finalizers
-        if keeper is not None and FINALIZER not in finalizers:
-            # from now on a deletion waits for the teardown (stale: the next event retries)
-            await keeper.set_finalizers(resource, [*finalizers, FINALIZER])
+        await self._keep(resource)
         request = resource.sync_requested
         if resource.generation != self.generation:
             resumed = self.generation is None
             await self._reconfigure(resource)
+            if resumed:
+                self.resumed(resource)
             self.due = clock.monotonic() + (self._resume_delay(resource) if resumed else 0.0)
             self.sync_owed = not (resumed and self._synced_this_generation(resource))
             if resumed and not resource.requested_since_last_sync():
@@ -224,40 +256,56 @@ class BackendWorker:
             await self.tick(resource, paths)
         await self._restart_workloads(resource)
 
+    async def _keep(self, resource: FederationBackendResource) -> None:
+        """Add the operator's finalizer, so that from now on a deletion waits for the
+        teardown, and remove annotations an earlier operator left (stale: the next
+        event retries)."""
+        keeper, meta = self.deps.finalizers, resource.metadata
+        if keeper is None or (FINALIZER in meta.finalizers and not meta.leftover_annotations):
+            return
+        finalizers = (
+            meta.finalizers if FINALIZER in meta.finalizers else (*meta.finalizers, FINALIZER)
+        )
+        await keeper.set_finalizers(resource, finalizers, meta.leftover_annotations)
+
     async def _tear_down(self, resource: FederationBackendResource) -> bool:
-        """The CR is being deleted: apply its deletionPolicy to the managed Secrets and
-        let the deletion go on. False to try again later (another process acts on it
-        now, or a Kubernetes call failed)."""
+        """The CR is being deleted: apply its deletionPolicy to the managed Secrets (in
+        every namespace it wrote into) and let the deletion go on. False to try again
+        later (another process acts on it now, or a Kubernetes call failed)."""
         await self.close()  # a login obtained for it is revoked now
-        finalizers = self._finalizers(resource)
+        finalizers = self.deps.finalizers
         if finalizers is None or FINALIZER not in resource.metadata.finalizers:
             return True  # nothing waits for us
         if not self.deps.owns(resource.uid):
             return False  # its owner tears it down; woken when ownership changes
-        raw_policy = resource.raw_spec.get("deletionPolicy", DeletionPolicy.RETAIN.value)
+        policy = resource.deletion_policy
+        namespaces = await self.written_namespaces(resource)
+        count = 0
         try:
-            policy = DeletionPolicy(raw_policy)
-        except ValueError:
-            policy = DeletionPolicy.RETAIN  # an invalid spec loses nothing
-        try:
-            count = await teardown(self.deps.secrets, self.namespace, self.name, policy)
+            for namespace in namespaces:
+                count += await teardown(self.deps.secrets, namespace, self.name, policy)
         except KubeApiError as exc:
             log.warning(
-                "%s/%s: deleting, %s the Secrets failed (%s); retrying",
-                self.namespace,
-                self.name,
+                "%s: deleting, %s the Secrets failed (%s); retrying",
+                resource.qualified_name,
                 "deleting" if policy is DeletionPolicy.DELETE else "releasing",
                 exc.status_reason,
             )
             return False
         forget_backend(self.namespace, self.name)
-        log.info("%s/%s deleted: %s %d Secret(s)", self.namespace, self.name, policy.value, count)
+        log.info(
+            "%s deleted: %s %d Secret(s) in %d namespace(s)",
+            resource.qualified_name,
+            policy.value,
+            count,
+            len(namespaces),
+        )
         kept = [f for f in resource.metadata.finalizers if f != FINALIZER]
         return await finalizers.set_finalizers(resource, kept)  # stale: again, on the newest
 
-    def _finalizers(self, resource: FederationBackendResource) -> Finalizers | None:
-        """Who keeps the finalizer of ``resource``: ours (kopf's for a cluster one)."""
-        return None if resource.cluster else self.deps.finalizers
+    async def written_namespaces(self, resource: FederationBackendResource) -> list[str]:
+        """The namespaces its Secrets may be in, for a teardown."""
+        return [self.namespace]
 
     async def close(self) -> None:
         if self.backend is not None:
@@ -382,17 +430,28 @@ class BackendWorker:
         backend: SecretBackend,
         paths: PathScope | None = None,
     ) -> SyncOutcome:
-        """One sync of the backend's Secrets (a cluster backend runs one per namespace);
-        only ``paths`` when given."""
+        """One sync of the backend's Secrets; only ``paths`` when given."""
+        return await self.sync_into(self.namespace, spec, backend, paths, resource.status.conflicts)
+
+    async def sync_into(
+        self,
+        namespace: str,
+        spec: BackendSpec,
+        backend: SecretBackend,
+        paths: PathScope | None,
+        previous_conflicts: Sequence[Conflict],
+    ) -> SyncOutcome:
+        """One :func:`run_sync` of ``spec`` into ``namespace`` (whose conflicts the status
+        lists as ``previous_conflicts``)."""
         ctx = SyncContext(
-            self.namespace,
+            namespace,
             self.name,
-            spec,
+            spec.in_namespace(namespace),
             backend,
             self.deps.secrets,
             self.deps.mac_key,
             paths=paths,
-            previous_conflicts=resource.status.conflicts,
+            previous_conflicts=previous_conflicts,
             refetch=self._target_changed(spec),
         )
         return await run_sync(ctx)

@@ -46,6 +46,7 @@ from ...backends.changes import (
 from ...backends.registry import receivers
 from ...k8s.client import KubeApiError, NotFoundError
 from ...models.api import BackendScope
+from ...models.kind import CLUSTER_FEDERATION_BACKEND
 from ...models.notify import (
     EventOutcome,
     NotifiedBackend,
@@ -130,7 +131,7 @@ async def _caller(
         return principal
     if await state.auth.allowed(principal, FEDERATION_NOTIFY, ""):
         return principal
-    if state.cluster_backends is not None and await state.auth.allowed(
+    if state.stores.serves(CLUSTER_FEDERATION_BACKEND) and await state.auth.allowed(
         principal, CLUSTER_NOTIFY, ""
     ):
         return principal
@@ -157,7 +158,7 @@ async def _trigger(state: ApiState, target: Target, stamp: str) -> NotifiedBacke
         id=backend.id,
         name=backend.name,
         namespace=where.namespace or None,
-        scope=BackendScope.CLUSTER if backend.cluster else BackendScope.NAMESPACE,
+        scope=BackendScope(backend.kind.scope),
         paths=target.paths,
         sync_requested_at=stamp,
     )
@@ -221,7 +222,7 @@ async def _deliver(
         synced = []
         ordered = sorted(
             merged.values(),
-            key=lambda t: (t.backend.cluster, t.backend.namespace, t.backend.name),
+            key=lambda t: (not t.backend.kind.namespaced, t.backend.namespace, t.backend.name),
         )
         for target in ordered:
             done = await _trigger(state, target, stamp)

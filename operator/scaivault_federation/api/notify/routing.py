@@ -69,8 +69,8 @@ def route(
     FederationBackends by their mappings, cluster backends by theirs in each
     namespace they select."""
     candidates = [
-        MappingClaim(b, [b.mappings]) for b in backends if _syncs(b) and not b.cluster
-    ] + [claim for claim in clusters if _syncs(claim.backend) and claim.backend.cluster]
+        MappingClaim(b, [b.mappings]) for b in backends if _syncs(b) and b.kind.namespaced
+    ] + [claim for claim in clusters if _syncs(claim.backend) and not claim.backend.kind.namespaced]
     found: dict[str, Target] = {}
     for change in changes:
         for claim in candidates:
@@ -86,7 +86,7 @@ def route(
                     target.paths.append(path)
     return sorted(
         found.values(),
-        key=lambda t: (t.backend.cluster, t.backend.namespace, t.backend.name),
+        key=lambda t: (not t.backend.kind.namespaced, t.backend.namespace, t.backend.name),
     )
 
 
