@@ -1,4 +1,5 @@
-"""ServiceAccounts that lend their tokens to keyless backends, on the test apiserver."""
+"""ServiceAccounts that lend their tokens to keyless backends, on the test apiserver, and
+keyless backends built as the operator builds them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from typing import Any
 
 from scaivault_devenv.cluster import ensure_namespace
 from scaivault_devenv.controlplane import ControlPlane
+from scaivault_federation.backends import SecretBackend
+from scaivault_federation.backends.bound_tokens import BoundTokens
+from scaivault_federation.backends.credentials import connect
+from scaivault_federation.backends.factory import BackendEnvironment
+from scaivault_federation.k8s.client import KubeClient
+from scaivault_federation.k8s.tokens import ServiceAccountStore
 from scaivault_federation.labels import TOKEN_FOR_ANNOTATION
+from scaivault_federation.models.spec import BackendSpec
+from tests.unit.test_credential_secrets import spec as keyless_spec
+
+__all__ = ["Keyless", "keyless_spec", "lend_account", "new_namespace"]
 
 
 def lend_account(
@@ -37,3 +48,38 @@ def new_namespace(cp: ControlPlane, label: str) -> str:
     namespace = f"{label}-{uuid.uuid4().hex[:8]}"
     ensure_namespace(cp, namespace)
     return namespace
+
+
+class NoSecrets:
+    async def get(self, namespace: str, name: str) -> None:
+        raise AssertionError("a keyless backend reads no Secret")
+
+
+class Keyless:
+    """Backends built as the operator builds them (``connect``), with the real apiserver's
+    ServiceAccounts and TokenRequests and the operator settings of ``environment``."""
+
+    def __init__(self, kube: KubeClient, environment: BackendEnvironment) -> None:
+        self.tokens = BoundTokens(ServiceAccountStore(kube))
+        self.environment = environment
+        self.opened: list[SecretBackend] = []
+
+    async def connect(self, spec: BackendSpec, namespace: str, backend: str) -> SecretBackend:
+        made = await connect(
+            spec,
+            namespace,
+            backend,
+            secrets=NoSecrets(),
+            tokens=self.tokens,
+            environment=self.environment,
+        )
+        self.opened.append(made)
+        return made
+
+    def exchanges(self) -> int:
+        """Token exchanges made so far, every account and identity together."""
+        return sum(self.tokens.exchanges.exchanges.values())
+
+    async def close(self) -> None:
+        for backend in self.opened:
+            await backend.close()

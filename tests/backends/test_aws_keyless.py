@@ -1,108 +1,91 @@
 """Keyless AWS backends, built as the operator builds them (``connect`` with the real
-apiserver's ServiceAccounts and TokenRequests): the ServiceAccount's token goes to the
-STS endpoint of the operator's settings only, its role's keys are exchanged once and
-shared by every backend of the account, a chained role is assumed with them, and an
-account that is missing or did not opt in is refused before any request."""
+apiserver's ServiceAccounts and TokenRequests) against moto verifying web identity
+tokens and per-secret permissions: each account's role reads its own prefix only,
+the token goes to the STS endpoint of the operator's settings only, the role's keys
+are exchanged once and shared by every backend of the account, a chained role is
+assumed with them, STS's refusal is its own reason, and an account that is missing
+or did not opt in is refused before any request."""
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from scaivault_devenv.controlplane import ControlPlane
-from scaivault_devenv.moto import MotoServer
+from scaivault_devenv.moto import MotoServer, read_policy
 from scaivault_federation.backends import SecretBackend
 from scaivault_federation.backends.aws.config import ROLE_ANNOTATION
-from scaivault_federation.backends.bound_tokens import BoundTokens
-from scaivault_federation.backends.credentials import connect
 from scaivault_federation.backends.errors import (
+    AuthenticationError,
+    BackendError,
     ServiceAccountNotFoundError,
     ServiceAccountNotOptedInError,
+    TokenExchangeRefusedError,
 )
 from scaivault_federation.backends.factory import BackendEnvironment
 from scaivault_federation.k8s.client import KubeClient
-from scaivault_federation.k8s.tokens import ServiceAccountStore
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.settings import BackendSettings
 from tests.e2e.listeners import JWT, listening
-from tests.keyless import lend_account, new_namespace
+from tests.keyless import Keyless, keyless_spec, lend_account, new_namespace
 
 from .harness_aws import put_secret
 
-pytestmark = pytest.mark.usefixtures("control_plane")
-
-
-@pytest.fixture(scope="module")
-def open_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
-    """moto accepting any signature: its STS gives any web identity the role it asks."""
-    with MotoServer(tmp_path_factory.mktemp("moto-open"), iam_auth=False) as server:
-        yield server
+ROLE_KEY = ROLE_ANNOTATION.replace("/", "__")
 
 
 def spec(endpoint: str, region: str, account: str, **config: Any) -> BackendSpec:
-    return BackendSpec.model_validate(
-        {
-            "type": "aws-secrets-manager",
-            "config": {"region": region, "endpoint": endpoint, "serviceAccount": account, **config},
-            "pathMapping": {"a/**": "team/**"},
-            "mode": "sync",
-            "syncInterval": "1m",
-        }
+    return keyless_spec(
+        "aws-secrets-manager",
+        {"region": region, "endpoint": endpoint, "serviceAccount": account, **config},
     )
 
 
-class Keyless:
-    """The operator's way to build backends, with the STS endpoint of its settings."""
-
-    def __init__(self, kube: KubeClient, sts: str) -> None:
-        self.tokens = BoundTokens(ServiceAccountStore(kube))
-        settings = BackendSettings(aws_endpoint_url_sts=sts)
-        self.environment = BackendEnvironment(settings=settings)
-        self.opened: list[SecretBackend] = []
-
-    async def connect(self, spec: BackendSpec, namespace: str, backend: str) -> SecretBackend:
-        made = await connect(
-            spec,
-            namespace,
-            backend,
-            secrets=NoSecrets(),
-            tokens=self.tokens,
-            environment=self.environment,
-        )
-        self.opened.append(made)
-        return made
-
-    async def close(self) -> None:
-        for backend in self.opened:
-            await backend.close()
-
-
-class NoSecrets:
-    async def get(self, namespace: str, name: str) -> None:
-        raise AssertionError("a keyless backend reads no Secret")
+def environment(sts: str) -> BackendEnvironment:
+    return BackendEnvironment(settings=BackendSettings(aws_endpoint_url_sts=sts))
 
 
 @pytest.fixture
-async def keyless(kube: KubeClient, open_moto: MotoServer) -> AsyncIterator[Keyless]:
-    made = Keyless(kube, open_moto.endpoint)
+async def keyless(kube: KubeClient, moto_server: MotoServer) -> AsyncIterator[Keyless]:
+    made = Keyless(kube, environment(moto_server.endpoint))
     try:
         yield made
     finally:
         await made.close()
 
 
-def role(server: MotoServer, name: str) -> str:
-    iam = server.client("iam")
-    trust = {"Version": "2012-10-17", "Statement": []}
-    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-        "Arn"
-    ]
-    return arn
+@pytest.fixture
+def provider(moto_server: MotoServer, control_plane: ControlPlane) -> str:
+    """The IAM OIDC provider of the test apiserver's issuer."""
+    issuer, ca_pem = control_plane.service_account_issuer, control_plane.ca_file.read_text()
+    return moto_server.add_oidc_provider(issuer, ca_pem)
+
+
+@dataclass(frozen=True)
+class Team:
+    namespace: str
+    role_arn: str
+
+
+def team(
+    cp: ControlPlane, server: MotoServer, provider: str, *actions: str, trusts: str = "reader"
+) -> Team:
+    """A namespace whose ServiceAccount ``reader`` lends its tokens and names a role that
+    trusts the account ``trusts`` and reads the namespace's prefix (and may do
+    ``actions``); the secret ``<namespace>/db`` in it."""
+    namespace = new_namespace(cp, "aws-keyless")
+    policy = read_policy([server.secret_arn_prefix(f"{namespace}/")])
+    if actions:
+        policy["Statement"].append({"Effect": "Allow", "Action": list(actions), "Resource": "*"})
+    subject = f"system:serviceaccount:{namespace}:{trusts}"
+    arn = server.add_web_identity_role(f"{namespace}-reader", provider, subject, policy)
+    lend_account(cp, namespace, "reader", **{ROLE_KEY: arn})
+    put_secret(server.client("secretsmanager"), f"{namespace}/db", f"value of {namespace}")
+    return Team(namespace, arn)
 
 
 def caller(server: MotoServer, backend: SecretBackend) -> str:
@@ -117,41 +100,37 @@ def caller(server: MotoServer, backend: SecretBackend) -> str:
     return str(sts.get_caller_identity()["Arn"])
 
 
-def team(cp: ControlPlane, server: MotoServer) -> tuple[str, str]:
-    """A namespace whose ServiceAccount ``reader`` lends its tokens and names a role."""
-    namespace = new_namespace(cp, "aws-keyless")
-    arn = role(server, f"team-{uuid.uuid4().hex[:6]}")
-    lend_account(cp, namespace, "reader", **{ROLE_ANNOTATION.replace("/", "__"): arn})
-    return namespace, arn
-
-
-async def test_the_accounts_role_reads_and_one_exchange_serves_its_backends(
-    control_plane: ControlPlane, keyless: Keyless, open_moto: MotoServer
+async def test_each_accounts_role_reads_its_prefix_and_one_exchange_serves_its_backends(
+    control_plane: ControlPlane, keyless: Keyless, moto_server: MotoServer, provider: str
 ) -> None:
-    namespace, arn = team(control_plane, open_moto)
-    put_secret(open_moto.client("secretsmanager"), f"{namespace}/db", "keyless-value")
-    config = spec(open_moto.endpoint, open_moto.region, "reader")
-    first = await keyless.connect(config, namespace, "one")
-    second = await keyless.connect(config, namespace, "two")
+    a, b = (team(control_plane, moto_server, provider) for _ in range(2))
+    config = spec(moto_server.endpoint, moto_server.region, "reader")
+    first = await keyless.connect(config, a.namespace, "one")
+    second = await keyless.connect(config, a.namespace, "two")
     for backend in (first, second):
-        assert [r.path for r in await backend.list_secrets(f"{namespace}/")] == [f"{namespace}/db"]
-        assert (await backend.get_secret(f"{namespace}/db")).value == "keyless-value"
-    assert f"assumed-role/{arn.rsplit('/', 1)[1]}/scaivault.{namespace}.reader" in caller(
-        open_moto, first
-    )
+        assert (await backend.get_secret(f"{a.namespace}/db")).value == f"value of {a.namespace}"
+        batch = await backend.get_many([f"{a.namespace}/db", f"{b.namespace}/db"])
+        assert list(batch.found) == [f"{a.namespace}/db"]
+        assert isinstance(batch.failed[f"{b.namespace}/db"], AuthenticationError)
+        with pytest.raises(AuthenticationError):
+            await backend.get_secret(f"{b.namespace}/db")
+    role = a.role_arn.rsplit("/", 1)[1]
+    assert f"assumed-role/{role}/scaivault.{a.namespace}.reader" in caller(moto_server, first)
+    # one exchange for both backends; a denied read is the role's permission, not stale
+    # keys, so nothing was exchanged again
     exchanges = first.calls.get("token_exchange") + second.calls.get("token_exchange")
-    assert exchanges == 1 and list(keyless.tokens.exchanges.exchanges.values()) == [1]
+    assert exchanges == keyless.exchanges() == 1
 
 
 async def test_the_token_goes_to_the_settings_sts_and_never_to_the_backends_endpoint(
-    control_plane: ControlPlane, keyless: Keyless, open_moto: MotoServer
+    control_plane: ControlPlane, keyless: Keyless, moto_server: MotoServer, provider: str
 ) -> None:
-    namespace, _ = team(control_plane, open_moto)
+    a = team(control_plane, moto_server, provider)
     async with listening(500) as endpoint:
         backend = await keyless.connect(
-            spec(endpoint.url, open_moto.region, "reader"), namespace, "b"
+            spec(endpoint.url, moto_server.region, "reader"), a.namespace, "b"
         )
-        with pytest.raises(Exception):  # noqa: B017 - the stand-in answers 500
+        with pytest.raises(BackendError):  # the stand-in answers 500
             await backend.probe()
         assert endpoint.requests >= 1 and backend.calls.get("token_exchange", "ok") == 1
         for received in endpoint.received:
@@ -160,32 +139,66 @@ async def test_the_token_goes_to_the_settings_sts_and_never_to_the_backends_endp
 
 
 async def test_a_chained_role_is_assumed_with_the_accounts_keys(
-    control_plane: ControlPlane, keyless: Keyless, open_moto: MotoServer
+    control_plane: ControlPlane, keyless: Keyless, moto_server: MotoServer, provider: str
 ) -> None:
-    namespace, _ = team(control_plane, open_moto)
-    chained = role(open_moto, f"chained-{uuid.uuid4().hex[:6]}")
+    a = team(control_plane, moto_server, provider, "sts:AssumeRole")
+    iam = moto_server.client("iam")
+    # the operator's session of the account's role (moto compares principals as written)
+    session = a.role_arn.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
+    sessions = f"{session}/scaivault.{a.namespace}.reader"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": sessions}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    name = f"{a.namespace}-chained"
+    chained = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    policy = read_policy([moto_server.secret_arn_prefix(f"{a.namespace}/")])
+    iam.put_role_policy(RoleName=name, PolicyName="read", PolicyDocument=json.dumps(policy))
     config = spec(
-        open_moto.endpoint, open_moto.region, "reader", roleArn=chained, externalId="ext-1"
+        moto_server.endpoint,
+        moto_server.region,
+        "reader",
+        roleArn=chained["Role"]["Arn"],
+        externalId="ext-1",
     )
-    backend = await keyless.connect(config, namespace, "b")
-    await backend.list_secrets(f"{namespace}/")
-    await backend.list_secrets(f"{namespace}/")
+    backend = await keyless.connect(config, a.namespace, "b")
+    for _ in range(2):
+        assert (await backend.get_secret(f"{a.namespace}/db")).value == f"value of {a.namespace}"
     assert backend.calls.get("token_exchange", "ok") == 1
     assert backend.calls.get("assume_role", "ok") == 1
-    assert f"assumed-role/{chained.rsplit('/', 1)[1]}/" in caller(open_moto, backend)
+    assert f"assumed-role/{name}/" in caller(moto_server, backend)
+
+
+async def test_sts_refusing_the_token_names_its_code_never_the_token(
+    control_plane: ControlPlane, keyless: Keyless, moto_server: MotoServer, provider: str
+) -> None:
+    """The role's trust admits another account of the namespace, not this one."""
+    a = team(control_plane, moto_server, provider, trusts="someone-else")
+    backend = await keyless.connect(
+        spec(moto_server.endpoint, moto_server.region, "reader"), a.namespace, "b"
+    )
+    for _ in range(2):  # a refusal is not kept: each call asks again
+        with pytest.raises(TokenExchangeRefusedError) as caught:
+            await backend.probe()
+        message = caught.value.message
+        assert "AccessDenied" in message and caught.value.reason == "TokenExchangeRefused"
+        assert not JWT.search(message)
+    assert backend.calls.get("token_exchange", "auth_failed") == 2
+    assert backend.calls.get("probe") == 0  # the store was never asked
 
 
 async def test_an_account_missing_or_not_opted_in_is_refused_before_any_request(
-    control_plane: ControlPlane, kube: KubeClient, tmp_path: Path
+    control_plane: ControlPlane, kube: KubeClient
 ) -> None:
     namespace = new_namespace(control_plane, "aws-keyless")
     other = new_namespace(control_plane, "aws-other")
-    arn = "arn:aws:iam::123456789012:role/team"
-    annotation = {ROLE_ANNOTATION.replace("/", "__"): arn}
-    lend_account(control_plane, namespace, "no-consent", token_for=None, **annotation)
-    lend_account(control_plane, namespace, "for-another", token_for="another", **annotation)
+    role = {ROLE_KEY: "arn:aws:iam::123456789012:role/team"}
+    lend_account(control_plane, namespace, "no-consent", token_for=None, **role)
+    lend_account(control_plane, namespace, "for-another", token_for="another", **role)
     lend_account(control_plane, namespace, "no-role", token_for="*")
-    lend_account(control_plane, other, "elsewhere", token_for="*", **annotation)
+    lend_account(control_plane, other, "elsewhere", token_for="*", **role)
     cases: list[tuple[str, type[Exception]]] = [
         ("no-consent", ServiceAccountNotOptedInError),
         ("for-another", ServiceAccountNotOptedInError),
@@ -193,7 +206,7 @@ async def test_an_account_missing_or_not_opted_in_is_refused_before_any_request(
         ("elsewhere", ServiceAccountNotFoundError),  # of another namespace
     ]
     async with listening(500) as endpoint, listening(500) as sts:
-        made = Keyless(kube, sts.url)
+        made = Keyless(kube, environment(sts.url))
         for account, error in cases:
             with pytest.raises(error):
                 await made.connect(spec(endpoint.url, "us-east-1", account), namespace, "b")

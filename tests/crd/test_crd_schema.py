@@ -376,6 +376,16 @@ VALID_SPECS: dict[str, Json] = {
         "mode": "sync",
         "syncInterval": "5m",
     },
+    "azure-keyless": {
+        "type": "azure-key-vault",
+        "config": {
+            "vaultUrl": "https://payments.vault.azure.net",
+            "serviceAccount": "payments-reader",
+            "tenantId": "00000000-0000-0000-0000-000000000002",
+        },
+        "pathMapping": {"a/**": "payments/**"},
+        "mode": "proxy",
+    },
     "aws-leading-wildcards": {
         "type": "aws-secrets-manager",
         "config": {"region": "us-east-2"},
@@ -735,6 +745,19 @@ INVALID_SPECS: dict[str, tuple[Json, tuple[str, ...]]] = {
     "keyless-with-static-keys": (
         _config(AWS_SEED, serviceAccount="reader", credentialsPath="infra/aws"),
         ("spec.config.credentialsPath", "not valid with spec.config.serviceAccount"),
+    ),
+    "keyless-azure-with-a-client-id": (
+        {
+            "type": "azure-key-vault",
+            "config": {
+                "vaultUrl": "https://x.vault.azure.net",
+                "serviceAccount": "reader",
+                "clientId": "00000000-0000-0000-0000-000000000001",
+            },
+            "pathMapping": {"a/*": "*"},
+            "mode": "proxy",
+        },
+        ("spec.config.clientId", "not valid with spec.config.serviceAccount"),
     ),
     "keyless-account-not-a-name": (
         _config(AWS_SEED, credentialsPath=None, serviceAccount="other-namespace/reader"),

@@ -318,6 +318,16 @@ KEYLESS_CONFLICTS = [
         {"region": "us-east-1", "serviceAccount": "r", "credentialsPath": "c/aws"},
         "credentialsPath",
     ),
+    (
+        "azure-key-vault",
+        {"vaultUrl": "https://v.vault.azure.net", "serviceAccount": "r", "clientId": "c"},
+        "clientId",
+    ),
+    (
+        "azure-key-vault",
+        {"vaultUrl": "https://v.vault.azure.net", "serviceAccount": "r", "credentialsPath": "c"},
+        "credentialsPath",
+    ),
 ]
 
 
