@@ -3,7 +3,10 @@ keyless backends built as the operator builds them."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from scaivault_devenv.cluster import ensure_namespace
@@ -18,7 +21,7 @@ from scaivault_federation.labels import TOKEN_FOR_ANNOTATION
 from scaivault_federation.models.spec import BackendSpec
 from tests.unit.test_credential_secrets import spec as keyless_spec
 
-__all__ = ["Keyless", "keyless_spec", "lend_account", "new_namespace"]
+__all__ = ["Keyless", "Team", "keyless_spec", "lend_account", "new_namespace", "opened"]
 
 
 def lend_account(
@@ -83,3 +86,25 @@ class Keyless:
     async def close(self) -> None:
         for backend in self.opened:
             await backend.close()
+
+
+@contextlib.asynccontextmanager
+async def opened(kube: KubeClient, environment: BackendEnvironment) -> AsyncIterator[Keyless]:
+    made = Keyless(kube, environment)
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+@dataclass(frozen=True)
+class Team:
+    """A namespace whose ServiceAccount ``reader`` lends its tokens, the cloud identity
+    the account names, and the one secret that identity may read."""
+
+    namespace: str
+    identity: str
+
+    @property
+    def secret(self) -> str:
+        return f"{self.namespace}/db"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -31,7 +30,7 @@ from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.settings import BackendSettings
 from tests.e2e.listeners import JWT, listening
-from tests.keyless import Keyless, keyless_spec, lend_account, new_namespace
+from tests.keyless import Keyless, Team, keyless_spec, lend_account, new_namespace, opened
 
 from .harness_aws import put_secret
 
@@ -51,11 +50,8 @@ def environment(sts: str) -> BackendEnvironment:
 
 @pytest.fixture
 async def keyless(kube: KubeClient, moto_server: MotoServer) -> AsyncIterator[Keyless]:
-    made = Keyless(kube, environment(moto_server.endpoint))
-    try:
+    async with opened(kube, environment(moto_server.endpoint)) as made:
         yield made
-    finally:
-        await made.close()
 
 
 @pytest.fixture
@@ -63,12 +59,6 @@ def provider(moto_server: MotoServer, control_plane: ControlPlane) -> str:
     """The IAM OIDC provider of the test apiserver's issuer."""
     issuer, ca_pem = control_plane.service_account_issuer, control_plane.ca_file.read_text()
     return moto_server.add_oidc_provider(issuer, ca_pem)
-
-
-@dataclass(frozen=True)
-class Team:
-    namespace: str
-    role_arn: str
 
 
 def team(
@@ -114,7 +104,7 @@ async def test_each_accounts_role_reads_its_prefix_and_one_exchange_serves_its_b
         assert isinstance(batch.failed[f"{b.namespace}/db"], AuthenticationError)
         with pytest.raises(AuthenticationError):
             await backend.get_secret(f"{b.namespace}/db")
-    role = a.role_arn.rsplit("/", 1)[1]
+    role = a.identity.rsplit("/", 1)[1]
     assert f"assumed-role/{role}/scaivault.{a.namespace}.reader" in caller(moto_server, first)
     # one exchange for both backends; a denied read is the role's permission, not stale
     # keys, so nothing was exchanged again
@@ -144,7 +134,7 @@ async def test_a_chained_role_is_assumed_with_the_accounts_keys(
     a = team(control_plane, moto_server, provider, "sts:AssumeRole")
     iam = moto_server.client("iam")
     # the operator's session of the account's role (moto compares principals as written)
-    session = a.role_arn.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
+    session = a.identity.replace(":iam::", ":sts::").replace(":role/", ":assumed-role/")
     sessions = f"{session}/scaivault.{a.namespace}.reader"
     trust = {
         "Version": "2012-10-17",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import pytest
 
@@ -26,7 +25,7 @@ from scaivault_federation.k8s.client import KubeClient
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.settings import BackendSettings
 from tests.e2e.listeners import JWT
-from tests.keyless import Keyless, keyless_spec, lend_account, new_namespace
+from tests.keyless import Keyless, Team, keyless_spec, lend_account, new_namespace, opened
 
 from .harness_azure import put_value
 
@@ -48,21 +47,8 @@ async def keyless(kube: KubeClient, entra: KeyVaultServer) -> AsyncIterator[Keyl
     settings = BackendSettings(
         azure_ca_bundle=entra.ca_bundle, azure_authority_host=entra.authority_host
     )
-    made = Keyless(kube, BackendEnvironment(settings=settings))
-    try:
+    async with opened(kube, BackendEnvironment(settings=settings)) as made:
         yield made
-    finally:
-        await made.close()
-
-
-@dataclass(frozen=True)
-class Team:
-    namespace: str
-    client_id: str
-
-    @property
-    def secret(self) -> str:
-        return f"{self.namespace}/db"
 
 
 def team(
@@ -98,7 +84,7 @@ async def test_each_accounts_application_reads_its_prefix_with_one_exchange(
         with pytest.raises(AuthenticationError):
             await backend.get_secret(b.secret)
         assert a.secret in {r.path for r in await backend.list_secrets(f"{a.namespace}/")}
-    assert entra.exchanges() == {"granted": {a.client_id: 1}, "refused": {}}
+    assert entra.exchanges() == {"granted": {a.identity: 1}, "refused": {}}
     assert keyless.exchanges() == 1
 
 
@@ -106,7 +92,7 @@ async def test_the_tenant_comes_from_the_account_else_the_config(
     control_plane: ControlPlane, keyless: Keyless, entra: KeyVaultServer
 ) -> None:
     a = team(control_plane, entra)
-    lend_account(control_plane, a.namespace, "reader", **{CLIENT_KEY: a.client_id})
+    lend_account(control_plane, a.namespace, "reader", **{CLIENT_KEY: a.identity})
     with pytest.raises(InvalidBackendConfigError, match=TENANT_ANNOTATION):
         await keyless.connect(spec(entra, "reader"), a.namespace, "b")
     backend = await keyless.connect(

@@ -386,6 +386,17 @@ VALID_SPECS: dict[str, Json] = {
         "pathMapping": {"a/**": "payments/**"},
         "mode": "proxy",
     },
+    "google-keyless": {
+        "type": "google-secret-manager",
+        "config": {
+            "project": "payments-prod",
+            "serviceAccount": "payments-reader",
+            "workloadIdentityProvider": "//iam.googleapis.com/projects/123456789012/locations/"
+            "global/workloadIdentityPools/clusters/providers/prod-eu",
+        },
+        "pathMapping": {"a/**": "payments/**"},
+        "mode": "proxy",
+    },
     "aws-leading-wildcards": {
         "type": "aws-secrets-manager",
         "config": {"region": "us-east-2"},
@@ -758,6 +769,32 @@ INVALID_SPECS: dict[str, tuple[Json, tuple[str, ...]]] = {
             "mode": "proxy",
         },
         ("spec.config.clientId", "not valid with spec.config.serviceAccount"),
+    ),
+    "keyless-google-provider-without-an-account": (
+        {
+            "type": "google-secret-manager",
+            "config": {
+                "project": "p",
+                "workloadIdentityProvider": "//iam.googleapis.com/projects/1/locations/global/"
+                "workloadIdentityPools/pool/providers/kubernetes",
+            },
+            "pathMapping": {"a/*": "*"},
+            "mode": "proxy",
+        },
+        ("spec.config.workloadIdentityProvider", "valid only with spec.config.serviceAccount"),
+    ),
+    "keyless-google-provider-elsewhere": (
+        {
+            "type": "google-secret-manager",
+            "config": {
+                "project": "p",
+                "serviceAccount": "reader",
+                "workloadIdentityProvider": "https://attacker.example/token",
+            },
+            "pathMapping": {"a/*": "*"},
+            "mode": "proxy",
+        },
+        ("spec.config.workloadIdentityProvider", "should match"),
     ),
     "keyless-account-not-a-name": (
         _config(AWS_SEED, credentialsPath=None, serviceAccount="other-namespace/reader"),

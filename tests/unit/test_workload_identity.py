@@ -328,7 +328,29 @@ KEYLESS_CONFLICTS = [
         {"vaultUrl": "https://v.vault.azure.net", "serviceAccount": "r", "credentialsPath": "c"},
         "credentialsPath",
     ),
+    (
+        "google-secret-manager",
+        {"project": "p", "serviceAccount": "r", "credentialsPath": "c/g"},
+        "credentialsPath",
+    ),
 ]
+PROVIDER = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/k"
+
+
+def test_a_provider_without_a_service_account_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_config(
+            "google-secret-manager", {"project": "p", "workloadIdentityProvider": PROVIDER}
+        )
+    errors = caught.value.errors(include_input=False)
+    assert [e["loc"] for e in errors] == [("workloadIdentityProvider",)]
+    assert "only with serviceAccount" in errors[0]["msg"]
+    for wrong in ("https://attacker.example/provider", "sts.amazonaws.com", PROVIDER + "/x"):
+        with pytest.raises(ValidationError):
+            parse_config(
+                "google-secret-manager",
+                {"project": "p", "serviceAccount": "r", "workloadIdentityProvider": wrong},
+            )
 
 
 @pytest.mark.parametrize(("kind", "config", "field"), KEYLESS_CONFLICTS)

@@ -23,7 +23,7 @@ class AwsSettings(BaseModel):
 
     @field_validator("aws_endpoint_url_sts")
     @classmethod
-    def _url(cls, value: str | None) -> str | None:
+    def _aws_sts_url(cls, value: str | None) -> str | None:
         if value is not None:
             parse_endpoint(value)  # raises naming what is wrong
         return value
