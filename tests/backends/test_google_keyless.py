@@ -144,7 +144,8 @@ async def test_the_sts_refusing_the_token_names_its_code_never_the_token(
         assert "invalid_grant" in message and caught.value.reason == "TokenExchangeRefused"
         assert not JWT.search(f"{message} {caught.value!r}")
     assert gsm_emulator.exchanges()["refused"] == {"invalid_grant": 2}
-    assert backend.calls.get("token_exchange", "auth_failed") == 2
+    assert backend.calls.snapshot() == {("read", "auth_failed"): 2}  # each failed at its token
+    assert keyless.exchanges() == 0
 
 
 async def test_impersonation_refused_is_the_identitys_denial(

@@ -80,11 +80,7 @@ class AwsSession:
         identity = credentials.workload_identity
         if identity is not None:
             self._keyless = WebIdentityKeys(
-                identity,
-                config,
-                calls,
-                sts_endpoint=sts_endpoint,
-                botocore_config=self._botocore_config,
+                identity, config, sts_endpoint=sts_endpoint, botocore_config=self._botocore_config
             )
         else:
             self._base_keys = static_aws_keys(credentials)

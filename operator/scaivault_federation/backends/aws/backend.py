@@ -181,7 +181,11 @@ class AwsSecretsManagerBackend:
         return result
 
     async def probe(self) -> float:
-        await self._session.client()  # build the client (and assume the role) untimed
+        try:  # build the client (and assume the role) untimed
+            await self._session.client()
+        except BackendError as error:  # counted as the probe it failed
+            self.calls.record("probe", call_result(error))
+            raise
         started = time.perf_counter()
         await self._call("probe", "ListSecrets", lambda client: client.list_secrets(MaxResults=1))
         return max((time.perf_counter() - started) * 1000.0, 0.001)
@@ -197,10 +201,10 @@ class AwsSecretsManagerBackend:
     async def _call(self, operation: str, where: str, fn: Callable[[SecretsManagerClient], T]) -> T:
         """``fn(client)`` in a worker thread, counted as one ``operation`` call."""
         async with self._slots:
-            client = await self._session.client()
             error: BackendError | None = None
             code = ""
             try:
+                client = await self._session.client()  # a refused exchange fails the call
                 value = await asyncio.to_thread(fn, client)
             except Exception as exc:
                 error = map_error(exc, where)

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING
 
 from botocore.config import Config
 
-from ..base import CallCounter
 from ..errors import InvalidBackendConfigError
 from ..workload_identity import Expiring, WorkloadIdentity
 from .config import ROLE_ANNOTATION, AwsConfig
@@ -60,7 +59,6 @@ class WebIdentityKeys:
         self,
         identity: WorkloadIdentity,
         config: AwsConfig,
-        calls: CallCounter,
         *,
         sts_endpoint: str | None,
         botocore_config: Config,
@@ -74,7 +72,6 @@ class WebIdentityKeys:
         self._identity = identity
         self._role = role
         self._region = config.region
-        self._calls = calls
         self._sts_endpoint = sts_endpoint
         self._botocore_config = botocore_config
         self._session_name = session_name(identity.namespace, identity.service_account)
@@ -103,12 +100,7 @@ class WebIdentityKeys:
         if self._unsigned is None:
             self._unsigned = await asyncio.to_thread(self._sts, None, True)
         return await assume_role_with_web_identity(
-            self._unsigned,
-            self._role,
-            token,
-            self._calls,
-            name=self._session_name,
-            who=self._identity.who,
+            self._unsigned, self._role, token, name=self._session_name, who=self._identity.who
         )
 
     async def _assume(self, base: AwsKeys) -> Expiring[AwsKeys]:
@@ -116,7 +108,7 @@ class WebIdentityKeys:
         sts = await asyncio.to_thread(self._sts, base)
         try:
             return await assume_role(
-                sts, self._chain_role, self._external_id, self._calls, self._session_name
+                sts, self._chain_role, self._external_id, None, self._session_name
             )
         finally:
             await asyncio.to_thread(sts.close)

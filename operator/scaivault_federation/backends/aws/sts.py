@@ -86,10 +86,12 @@ async def assume_role(
     sts: STSClient,
     role_arn: str,
     external_id: str | None,
-    calls: CallCounter,
+    calls: CallCounter | None,
     name: str = SESSION_NAME,
 ) -> Expiring[AwsKeys]:
-    """AssumeRole ``role_arn``; a refusal is the credentials' (AuthenticationError)."""
+    """AssumeRole ``role_arn``, counted on ``calls`` (``None``: keys shared by the backends
+    of a ServiceAccount, whose exchanges the exchange cache counts); a refusal is the
+    credentials' (AuthenticationError)."""
     args: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": name}
     if external_id:
         args["ExternalId"] = external_id
@@ -100,14 +102,15 @@ async def assume_role(
         error = map_error(exc, f"AssumeRole {role_arn!r}")
         if isinstance(error, InvalidBackendConfigError | SecretNotFoundError):
             error = AuthenticationError(f"cannot assume the role: {error.message}")
-    calls.record("assume_role", call_result(error))
+    if calls is not None:
+        calls.record("assume_role", call_result(error))
     if error is not None:
         raise error
     return temporary_keys(answer["Credentials"])
 
 
 async def assume_role_with_web_identity(
-    sts: STSClient, role_arn: str, token: str, calls: CallCounter, *, name: str, who: str
+    sts: STSClient, role_arn: str, token: str, *, name: str, who: str
 ) -> Expiring[AwsKeys]:
     """AssumeRoleWithWebIdentity ``role_arn`` with the token of ``who`` (an account, for
     messages); a refusal of the token is :class:`TokenExchangeRefusedError`."""
@@ -121,7 +124,6 @@ async def assume_role_with_web_identity(
         )
     except Exception as exc:
         error = exchange_error(exc, where, who)
-    calls.record("token_exchange", call_result(error))
     if error is not None:
         raise error
     return temporary_keys(answer["Credentials"])

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..base import CallCounter, Credentials
+from ..base import Credentials
 from ..errors import InvalidBackendConfigError
 from ..workload_identity import WorkloadIdentity
 from .config import CLIENT_ANNOTATION, TENANT_ANNOTATION, AzureConfig
@@ -100,15 +100,9 @@ def _keyless(
     return CredentialChoice("service_account", tenant, client, authority)
 
 
-def build_credential(
-    choice: CredentialChoice,
-    credentials: Credentials,
-    calls: CallCounter | None = None,
-    **transport: Any,
-) -> Any:
-    """An ``azure.identity.aio`` credential for ``choice`` (``calls``: the backend's, which
-    count a keyless login's exchanges); ``transport`` holds pipeline settings
-    (``connection_verify``, timeouts, retries). Makes no network call."""
+def build_credential(choice: CredentialChoice, credentials: Credentials, **transport: Any) -> Any:
+    """An ``azure.identity.aio`` credential for ``choice``; ``transport`` holds pipeline
+    settings (``connection_verify``, timeouts, retries). Makes no network call."""
     from azure.identity.aio import (
         ClientSecretCredential,
         ManagedIdentityCredential,
@@ -123,9 +117,7 @@ def build_credential(
     if choice.kind == "service_account":
         identity = credentials.workload_identity
         assert identity is not None and choice.tenant_id and choice.client_id
-        return FederatedCredential(
-            identity, choice.tenant_id, choice.client_id, calls or CallCounter(), **extra
-        )
+        return FederatedCredential(identity, choice.tenant_id, choice.client_id, **extra)
     try:
         if choice.kind == "client_secret":
             assert choice.tenant_id and choice.client_id

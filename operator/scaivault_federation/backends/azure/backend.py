@@ -103,7 +103,7 @@ class AzureKeyVaultBackend:
         }
         self.credential_choice = choose_credential(config, credentials, env)
         self._credential = credential or build_credential(
-            self.credential_choice, credentials, self.calls, **transport
+            self.credential_choice, credentials, **transport
         )
         self._client = SecretClient(
             self.display,

@@ -28,7 +28,6 @@ from typing import Any
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 
-from ..base import CallCounter, call_result
 from ..errors import BackendError, BackendUnavailableError, TokenExchangeRefusedError
 from ..workload_identity import Expiring, WorkloadIdentity
 
@@ -50,7 +49,6 @@ class FederatedCredential:
         identity: WorkloadIdentity,
         tenant_id: str,
         client_id: str,
-        calls: CallCounter,
         *,
         authority: str | None = None,
         **transport: Any,
@@ -58,7 +56,6 @@ class FederatedCredential:
         self._identity = identity
         self._tenant_id = tenant_id
         self._client_id = client_id
-        self._calls = calls
         self._authority = authority
         self._transport = transport
 
@@ -92,7 +89,6 @@ class FederatedCredential:
             error = TokenExchangeRefusedError(
                 f"Entra ID: the tenant {self._tenant_id!r} or the authority is not valid"
             )
-        self._calls.record("token_exchange", call_result(error))
         if error is not None:
             raise error
         return Expiring(issued, datetime.fromtimestamp(issued.expires_on, UTC))

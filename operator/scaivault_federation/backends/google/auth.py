@@ -53,7 +53,7 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
 from google.oauth2 import service_account
 
 from ...models.endpoint import EndpointSyntaxError, parse_endpoint
-from ..base import CallCounter, Credentials
+from ..base import Credentials
 from ..errors import InvalidBackendConfigError
 from .config import GoogleConfig
 from .keyless import FederatedToken
@@ -111,21 +111,14 @@ def is_loopback(host: str) -> bool:
 
 
 def plan_connection(
-    config: GoogleConfig,
-    credentials: Credentials,
-    settings: GoogleSettings | None = None,
-    calls: CallCounter | None = None,
+    config: GoogleConfig, credentials: Credentials, settings: GoogleSettings | None = None
 ) -> ConnectionPlan:
-    """Decide transport and identity without any network call (``calls``: the backend's,
-    which count a keyless login's exchanges)."""
+    """Decide transport and identity without any network call."""
     target, tls = grpc_target(config.endpoint)
     identity = credentials.workload_identity
     if identity is not None:
         token = FederatedToken(
-            identity,
-            config.workload_identity_provider,
-            settings or GoogleSettings(),
-            calls or CallCounter(),
+            identity, config.workload_identity_provider, settings or GoogleSettings()
         )
         anonymous = ga_credentials.AnonymousCredentials()  # type: ignore[no-untyped-call]
         return ConnectionPlan(target, tls, "workload-identity", anonymous, token)

@@ -83,7 +83,7 @@ class GoogleSecretManagerBackend:
     ) -> None:
         self.calls = CallCounter()
         self.project = config.project
-        self.plan: ConnectionPlan = plan_connection(config, credentials, settings, self.calls)
+        self.plan: ConnectionPlan = plan_connection(config, credentials, settings)
         self._parent = f"projects/{config.project}"
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self._read_concurrency = max(1, read_concurrency)
@@ -158,10 +158,12 @@ class GoogleSecretManagerBackend:
         """One counted RPC; errors become backend errors about ``subject``."""
         client = await self._ensure_client()
         keyless = self.plan.token
-        token = await keyless.access_token() if keyless is not None else None
-        metadata = (("authorization", f"Bearer {token}"),) if token is not None else ()
+        token: str | None = None
         error: BaseException | None = None
         try:
+            if keyless is not None:  # a refused exchange fails the call
+                token = await keyless.access_token()
+            metadata = (("authorization", f"Bearer {token}"),) if token is not None else ()
             return await getattr(client, method)(
                 request=request, retry=None, timeout=self._timeout, metadata=metadata
             )

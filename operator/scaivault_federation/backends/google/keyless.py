@@ -33,7 +33,6 @@ from google.auth import exceptions as auth_exceptions
 from google.auth import identity_pool
 from google.auth.transport import requests as auth_requests
 
-from ..base import CallCounter, call_result
 from ..errors import (
     AuthenticationError,
     BackendError,
@@ -72,7 +71,6 @@ class FederatedToken:
         identity: WorkloadIdentity,
         provider: str | None,
         settings: GoogleSettings,
-        calls: CallCounter,
     ) -> None:
         provider = provider or settings.google_workload_identity_provider
         if provider is None:
@@ -90,7 +88,6 @@ class FederatedToken:
         self._identity = identity
         self._provider = provider
         self._email = email
-        self._calls = calls
         self._sts = settings.google_sts_url
         iam = settings.google_iam_credentials_url.rstrip("/")
         self._impersonation = f"{iam}/v1/projects/-/serviceAccounts/{email}:generateAccessToken"
@@ -118,7 +115,6 @@ class FederatedToken:
             await asyncio.to_thread(credentials.refresh, auth_requests.Request())
         except auth_exceptions.GoogleAuthError as exc:
             error = self._refusal(exc)
-        self._calls.record("token_exchange", call_result(error))
         if error is not None:
             raise error
         expiry = credentials.expiry
