@@ -484,6 +484,28 @@ class PathMapping:
             return None
         return local
 
+    def remote_prefix_for(self, entry: PathPattern) -> str | None:
+        """The remote prefix to list for the local paths ``entry`` matches that this
+        mapping maps (both with wildcards); None when it maps none of them.
+
+        Every such local path starts with both sides' literal prefixes, so a mapping
+        whose own prefix and the entry's disagree maps none. When the mapping keeps a
+        subtree (literal segments and one trailing ``**`` on both sides, ``app/**`` ->
+        ``prod/**``), the entry's prefix below it carries over (``app/web/**`` lists
+        ``prod/web/``); otherwise the mapping's own prefix is listed."""
+        wanted, own = entry.literal_prefix, self.local.literal_prefix
+        if not (wanted.startswith(own) or own.startswith(wanted)):
+            return None
+        if wanted.startswith(own) and self._keeps_subtree():
+            return self.remote.literal_prefix + wanted[len(own) :]
+        return self.remote.literal_prefix
+
+    def _keeps_subtree(self) -> bool:
+        return all(
+            side.wildcards == (DOUBLE_STAR,) and side.segments[-1] == DOUBLE_STAR
+            for side in (self.local, self.remote)
+        )
+
     def specificity_key(self) -> tuple[int, int, int, int, str, str]:
         """Sort key: more literal segments first, then more literal text beside
         ``*`` in a segment, then fewer ``**``, fewer ``*``."""

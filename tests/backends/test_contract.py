@@ -19,7 +19,9 @@ from scaivault_federation.backends import (
 from scaivault_federation.backends.base import RemoteSecret
 from scaivault_federation.backends.factory import create_backend
 from scaivault_federation.backends.registry import parse_config, type_names
+from scaivault_federation.paths import PathScope, parse_mappings
 from scaivault_federation.settings import Settings
+from scaivault_federation.sync.remote_scope import remote_refs, remote_scope
 
 from .harness import AnyHarness as Harness
 from .harness import Value, encoded
@@ -190,6 +192,32 @@ async def test_describing_paths_answers_what_a_read_would_find_without_listing(
     assert again.found[live].version == newer.version
     if read.version is not None:
         assert newer.version != read.version
+
+
+async def test_a_per_path_sync_of_one_path_makes_at_most_two_calls_and_lists_nothing(
+    harness: Harness,
+) -> None:
+    """What a per-path sync asks the backend (its look-ups, then its read) on a store of
+    several listing pages: the same for one path whatever the store holds."""
+    prefix = harness.new_prefix()
+    paths = [f"{prefix}s{i:03d}" for i in range(3 * (harness.page_size or 10))]
+    for path in paths:
+        harness.put(path, {"k": "v"})
+    harness.delete(paths[-1])
+    backend = await warm(harness)
+    mappings = parse_mappings({"app/**": f"{prefix}**"})
+
+    asked = remote_scope(mappings, PathScope(["app/s007"]))
+    refs = await remote_refs(backend, asked, describe=True)
+    batch = await backend.get_many(list(refs))
+    assert list(batch.found) == [paths[7]]
+    assert backend.calls.get("list") == 0, backend.calls
+    assert backend.calls.total() <= 2, backend.calls
+
+    backend.calls.reset()  # a path gone remotely: one look-up says so, nothing else
+    gone = remote_scope(mappings, PathScope([f"app/s{len(paths) - 1:03d}"]))
+    assert await remote_refs(backend, gone, describe=True) == {}
+    assert backend.calls.total() == 1, backend.calls
 
 
 async def test_wrong_credentials_fail_every_call_once_without_leaking(harness: Harness) -> None:

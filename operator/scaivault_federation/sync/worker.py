@@ -139,6 +139,8 @@ class BackendWorker:
         self.name = name
         self.report = Reporter(deps.statuses, deps.events)
         self.backend: SecretBackend | None = None
+        #: the backend's last probe's latency (ms), while its client lives
+        self.latency: float | None = None
         self.generation: int | None = None
         self.spec: BackendSpec | None = None
         self.last_request: str | None = None
@@ -313,6 +315,7 @@ class BackendWorker:
                 self._metrics(self.spec).drain_calls(self.backend.calls)
             await self.backend.close()
             self.backend = None
+            self.latency = None
 
     def _resume_delay(self, resource: FederationBackendResource) -> float:
         """After an operator restart, keep a healthy backend's schedule instead of
@@ -373,7 +376,7 @@ class BackendWorker:
                 await self.report.idle(resource, latency, clock.now(), self.next_delay)
             else:
                 async with self.deps.sync_slots:
-                    latency = await backend.probe()
+                    latency = await self._latency(backend, paths)
                     # the status says "as of when the sync began": a change made
                     # while it ran is not in it, so a later sync is still due
                     started = clock.now()
@@ -407,6 +410,14 @@ class BackendWorker:
         finally:
             if self.backend is not None:
                 self._metrics(spec).drain_calls(self.backend.calls)
+
+    async def _latency(self, backend: SecretBackend, paths: PathScope | None) -> float:
+        """A full sync starts with a probe; a sync of some paths takes the last probe's
+        latency (its own lookups prove the credentials), so it costs its paths' calls
+        alone."""
+        if paths is None or self.latency is None:
+            self.latency = await backend.probe()
+        return self.latency
 
     def record_namespaces(self) -> list[tuple[str | None, str]]:
         """Where this backend's Secrets are: (the namespace the status names, the namespace)."""
