@@ -68,7 +68,7 @@ async def test_syncs_into_selected_namespaces_and_follows_labels_retain(
     assert decoded(await c.secret("shared-db") or {}) == {"password": "local"}
     assert await d.secret("team-token") is None
     events = await Cluster(fleet.kube, "default").events()
-    ours = [e for e in events if e["involvedObject"]["name"] == name]
+    ours = [e for e in events if e["involvedObject"].get("name") == name]
     assert {(e["reason"], e["involvedObject"]["kind"]) for e in ours} == {
         ("ConflictDetected", "ClusterFederationBackend")
     }
