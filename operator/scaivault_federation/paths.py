@@ -605,9 +605,11 @@ class PathScope:
     names its index).
     """
 
-    __slots__ = ("_patterns",)
+    __slots__ = ("_literals", "_patterns", "_wildcards")
 
     _patterns: tuple[PathPattern, ...]
+    _literals: frozenset[str]
+    _wildcards: tuple[PathPattern, ...]
 
     def __init__(self, patterns: Sequence[str]) -> None:
         if isinstance(patterns, str) or not patterns:
@@ -621,6 +623,10 @@ class PathScope:
             except InvalidPathError as exc:
                 raise InvalidPathError(f"[{index}]: {exc}") from None
         object.__setattr__(self, "_patterns", tuple(parsed.values()))
+        literals = frozenset(p.pattern for p in self._patterns if p.is_literal)
+        object.__setattr__(self, "_literals", literals)
+        wildcards = tuple(p for p in self._patterns if not p.is_literal)
+        object.__setattr__(self, "_wildcards", wildcards)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -646,10 +652,14 @@ class PathScope:
     def matches(self, path: str) -> bool:
         """Whether ``path`` is one of the paths or matches one of the patterns (a
         malformed path matches nothing)."""
+        if path in self._literals:
+            return True
         try:
-            return any(p.match(path) is not None for p in self._patterns)
+            return any(p.match(path) is not None for p in self._wildcards)
         except InvalidPathError:
             return False
 
     def union(self, other: PathScope) -> PathScope:
-        return PathScope([*self.texts, *other.texts])
+        """Both scopes' entries, each once (:class:`InvalidPathError` beyond
+        :data:`MAX_SCOPE_PATTERNS`)."""
+        return PathScope(list(dict.fromkeys([*self.texts, *other.texts])))
