@@ -113,13 +113,14 @@ async def test_a_vanished_path_is_orphaned_or_pruned_without_listing() -> None:
         assert outcome.secrets_synced == 1  # app/b, as the last sync left it
 
 
-async def test_a_pattern_lists_only_its_own_prefix() -> None:
+async def test_a_pattern_lists_only_its_own_prefix_and_looks_up_its_bare_path() -> None:
     backend, store = await synced({"prod/web/x": "1", "prod/web/y/z": "1", "prod/db": "1"})
     for path in ("prod/web/x", "prod/web/y/z", "prod/db"):
         backend.set(path, "2")
     await run_sync(ctx(backend, store, ["app/web/**"]))
     assert backend.listed == ["prod/web/"]
-    assert backend.calls.get("describe") == 0
+    # and the one path it matches outside that prefix, app/web, is looked up
+    assert backend.calls.get("describe", "not_found") == 1
     assert sorted(store.written) == ["app-web-x", "app-web-y-z"]
 
 
@@ -144,9 +145,10 @@ def test_what_each_kind_of_mapping_asks_for() -> None:
     asked = remote_scope(mappings, PathScope(["app/special", "app/web/**", "team/a/cfg"]))
     # a concrete path: what each mapping that maps it gives it (one covered by a
     # listed prefix needs no look-up of its own); a pattern: its prefix through the
-    # subtree mapping, the own prefix of one that is not, none through "other/**"
+    # subtree mapping, the own prefix of one that is not, none through "other/**", and
+    # the one path it matches outside its prefix ("app/web/**" matches "app/web")
     assert asked == RemoteScope(
-        ("prod/web/",), ("elsewhere/special", "prod/special", "teams/a/config")
+        ("prod/web/",), ("elsewhere/special", "prod/special", "prod/web", "teams/a/config")
     )
     everything = remote_scope(mappings, PathScope(["**"]))
     assert everything == remote_scope(mappings)

@@ -6,7 +6,8 @@ wildcards as the one path it names. A per-path sync asks only about its own path
 a concrete ScaiVault path becomes the remote path each mapping gives it, described
 without listing anything (:meth:`SecretBackend.describe_secrets`); a pattern lists
 only the remote prefix its own literal prefix narrows each mapping to
-(:meth:`PathMapping.remote_prefix_for`). Either way every remote path that can map
+(:meth:`PathMapping.remote_prefix_for`), and describes the one path it matches
+outside that prefix (``app/web/**`` matches ``app/web``). Either way every remote path that can map
 to a path of the sync is asked about, so which remote path a ScaiVault path comes
 from, and whether it still has one, is decided as a full sync decides it.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from ..backends.base import Described, RemoteSecretRef, SecretBackend
 from ..backends.errors import AuthenticationError, BackendError
-from ..paths import PathMapping, PathScope
+from ..paths import PathMapping, PathPattern, PathScope
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,15 @@ def remote_scope(mappings: Sequence[PathMapping], scope: PathScope | None = None
                 prefixes.append(mapping.remote.literal_prefix)
         return RemoteScope.of(prefixes, paths)
     for entry in scope.patterns:
+        concrete = [entry.pattern] if entry.is_literal else _bare_prefix(entry)
         for mapping in mappings:
-            if entry.is_literal:
-                remote = mapping.to_remote(entry.pattern)
+            for local in concrete:
+                remote = mapping.to_remote(local)
                 if remote is not None:
                     paths.append(remote)
-            elif mapping.remote.is_literal:
+            if entry.is_literal:
+                continue
+            if mapping.remote.is_literal:
                 if entry.match(mapping.local.pattern) is not None:
                     paths.append(mapping.remote.pattern)
             else:
@@ -65,6 +69,16 @@ def remote_scope(mappings: Sequence[PathMapping], scope: PathScope | None = None
                 if prefix is not None:
                     prefixes.append(prefix)
     return RemoteScope.of(prefixes, paths)
+
+
+def _bare_prefix(entry: PathPattern) -> list[str]:
+    """The one path ``entry`` matches that does not start with its literal prefix: the
+    prefix without its ``/`` when a trailing ``**`` may match nothing (``app/web/**``
+    matches ``app/web``)."""
+    bare = entry.literal_prefix.removesuffix("/")
+    if not bare or bare == entry.literal_prefix or entry.match(bare) is None:
+        return []
+    return [bare]
 
 
 async def remote_refs(
