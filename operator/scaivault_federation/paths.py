@@ -484,6 +484,28 @@ class PathMapping:
             return None
         return local
 
+    def remote_prefix_for(self, entry: PathPattern) -> str | None:
+        """The remote prefix to list for the local paths ``entry`` matches that this
+        mapping maps (both with wildcards); None when it maps none of them.
+
+        Every such local path starts with both sides' literal prefixes, so a mapping
+        whose own prefix and the entry's disagree maps none. When the mapping keeps a
+        subtree (literal segments and one trailing ``**`` on both sides, ``app/**`` ->
+        ``prod/**``), the entry's prefix below it carries over (``app/web/**`` lists
+        ``prod/web/``); otherwise the mapping's own prefix is listed."""
+        wanted, own = entry.literal_prefix, self.local.literal_prefix
+        if not (wanted.startswith(own) or own.startswith(wanted)):
+            return None
+        if wanted.startswith(own) and self._keeps_subtree():
+            return self.remote.literal_prefix + wanted[len(own) :]
+        return self.remote.literal_prefix
+
+    def _keeps_subtree(self) -> bool:
+        return all(
+            side.wildcards == (DOUBLE_STAR,) and side.segments[-1] == DOUBLE_STAR
+            for side in (self.local, self.remote)
+        )
+
     def specificity_key(self) -> tuple[int, int, int, int, str, str]:
         """Sort key: more literal segments first, then more literal text beside
         ``*`` in a segment, then fewer ``**``, fewer ``*``."""
@@ -583,9 +605,11 @@ class PathScope:
     names its index).
     """
 
-    __slots__ = ("_patterns",)
+    __slots__ = ("_literals", "_patterns", "_wildcards")
 
     _patterns: tuple[PathPattern, ...]
+    _literals: frozenset[str]
+    _wildcards: tuple[PathPattern, ...]
 
     def __init__(self, patterns: Sequence[str]) -> None:
         if isinstance(patterns, str) or not patterns:
@@ -599,6 +623,10 @@ class PathScope:
             except InvalidPathError as exc:
                 raise InvalidPathError(f"[{index}]: {exc}") from None
         object.__setattr__(self, "_patterns", tuple(parsed.values()))
+        literals = frozenset(p.pattern for p in self._patterns if p.is_literal)
+        object.__setattr__(self, "_literals", literals)
+        wildcards = tuple(p for p in self._patterns if not p.is_literal)
+        object.__setattr__(self, "_wildcards", wildcards)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -624,10 +652,14 @@ class PathScope:
     def matches(self, path: str) -> bool:
         """Whether ``path`` is one of the paths or matches one of the patterns (a
         malformed path matches nothing)."""
+        if path in self._literals:
+            return True
         try:
-            return any(p.match(path) is not None for p in self._patterns)
+            return any(p.match(path) is not None for p in self._wildcards)
         except InvalidPathError:
             return False
 
     def union(self, other: PathScope) -> PathScope:
-        return PathScope([*self.texts, *other.texts])
+        """Both scopes' entries, each once (:class:`InvalidPathError` beyond
+        :data:`MAX_SCOPE_PATTERNS`)."""
+        return PathScope(list(dict.fromkeys([*self.texts, *other.texts])))

@@ -246,10 +246,17 @@ def paths_to_request(
     )
     if not pending:
         return paths
-    earlier = current.sync_paths
-    if earlier is None:
+    return merged_request(current.sync_paths, paths)
+
+
+def merged_request(earlier: PathScope | None, later: PathScope | None) -> PathScope | None:
+    """Two manual-sync requests as one: their paths together, each once, or a full sync
+    (``None``) when either is one or together they name more than
+    :data:`~..paths.MAX_SCOPE_PATTERNS` paths (a burst: one full sync reads less than
+    that many paths' look-ups)."""
+    if earlier is None or later is None:
         return None
     try:
-        return earlier.union(paths)
+        return earlier.union(later)
     except InvalidPathError:  # too many together: sync everything
         return None

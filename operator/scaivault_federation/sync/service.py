@@ -1,4 +1,5 @@
-"""One sync of one backend into one namespace: list, fetch what changed, plan, write.
+"""One sync of one backend into one namespace: list (or, for some paths only, look
+those up), fetch what changed, plan, write.
 
 The worker calls :func:`run_sync` (once per namespace for a backend that syncs
 into several) and turns its outcome or its exception into status, events and
@@ -21,7 +22,7 @@ from ..models.content import InvalidContentError
 from ..models.secret import LocalSecret, RemoteItem
 from ..models.spec import BackendSpec
 from ..models.status import Conflict, RecordedName
-from ..paths import PathMapping, PathScope, secret_name_for_path
+from ..paths import PathScope, secret_name_for_path
 from .apply import Applied, Applier
 from .plan import (
     ConflictReason,
@@ -34,6 +35,7 @@ from .plan import (
     needs_fetch,
 )
 from .ports import SecretStorage
+from .remote_scope import remote_refs, remote_scope
 from .targets import PathTargets, ShapeError
 
 log = logging.getLogger(__name__)
@@ -81,26 +83,6 @@ class SyncOutcome:
         self.takeovers.extend(f"{p} (namespace {namespace})" for p in outcome.takeovers)
 
 
-def listing_prefixes(mappings: Sequence[PathMapping]) -> list[str]:
-    """The distinct remote prefixes to list, without ones another prefix covers.
-
-    A mapping without wildcards names one remote path and has nothing to list
-    (see :func:`literal_paths`)."""
-    prefixes = sorted({m.remote.literal_prefix for m in mappings if not m.remote.is_literal})
-    kept: list[str] = []
-    for prefix in prefixes:
-        if not any(prefix.startswith(other) for other in kept):
-            kept.append(prefix)
-    return kept
-
-
-def literal_paths(mappings: Sequence[PathMapping], prefixes: Sequence[str]) -> list[str]:
-    """The remote paths of mappings without wildcards that no listed prefix covers:
-    they are read directly (a listing of ``path/`` would never return ``path``)."""
-    paths = {m.remote.pattern for m in mappings if m.remote.is_literal}
-    return sorted(p for p in paths if not any(p.startswith(prefix) for prefix in prefixes))
-
-
 @dataclass
 class SyncContext:
     namespace: str
@@ -130,10 +112,12 @@ class _Reads:
 
 
 async def run_sync(ctx: SyncContext) -> SyncOutcome:
-    """Raises :class:`BackendError` when the backend cannot be listed; writes nothing then."""
+    """Raises :class:`BackendError` when the backend cannot be listed (or, for a per-path
+    sync, its paths cannot be looked up); writes nothing then."""
     started = time.perf_counter()
     scope = ctx.paths
-    refs = await _list_remote(ctx.backend, ctx.spec.mappings)
+    remote = remote_scope(ctx.spec.mappings, scope)
+    refs = await remote_refs(ctx.backend, remote, describe=scope is not None)
     mapped = map_remote(ctx.spec.mappings, refs)
     wanted = {
         remote: local
@@ -172,25 +156,10 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     applied = await applier.apply(SyncPlan(deletes=plan.deletes, orphans=plan.orphans), local)
     _count_applied(outcome, plan, applied)
     if scope is not None:
-        outcome.secrets_synced += _synced_outside(ctx.name, scope, local, mapped.local_by_remote)
+        outcome.secrets_synced += _synced_outside(ctx.name, scope, local)
         outcome.conflicts.extend(conflicts_outside(scope, ctx.previous_conflicts))
     outcome.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
     return outcome
-
-
-async def _list_remote(
-    backend: SecretBackend, mappings: Sequence[PathMapping]
-) -> dict[str, RemoteSecretRef]:
-    """Every remote path the mappings may map, by path: each prefix listed once, and the
-    literal paths no prefix covers (their version unknown: read, absent when missing)."""
-    refs: dict[str, RemoteSecretRef] = {}
-    prefixes = listing_prefixes(mappings)
-    for prefix in prefixes:
-        for ref in await backend.list_secrets(prefix):
-            refs[ref.path] = ref
-    for path in literal_paths(mappings, prefixes):
-        refs[path] = RemoteSecretRef(path)
-    return refs
 
 
 def _reads(
@@ -331,27 +300,18 @@ def _within(
     }
 
 
-def _synced_outside(
-    backend_name: str,
-    scope: PathScope,
-    local: dict[str, LocalSecret],
-    local_by_remote: dict[str, str],
-) -> int:
-    """Listed paths outside a per-path sync that this backend's Secrets hold (as the last
-    sync left them), so the synced figure stays the backend's, not the sync's."""
-    count = 0
-    for path in local_by_remote.values():
-        if scope.matches(path):
-            continue
-        secret = local.get(secret_name_for_path(path))
-        if (
-            secret is not None
-            and secret.managed_by == backend_name
-            and secret.path == path
-            and not secret.orphaned
-        ):
-            count += 1
-    return count
+def _synced_outside(backend_name: str, scope: PathScope, local: dict[str, LocalSecret]) -> int:
+    """This backend's Secrets of paths outside a per-path sync, as the last sync left them
+    (nothing outside its paths is looked up), so the synced figure stays the backend's,
+    not the sync's."""
+    return sum(
+        1
+        for secret in local.values()
+        if secret.managed_by == backend_name
+        and secret.path is not None
+        and not secret.orphaned
+        and not scope.matches(secret.path)
+    )
 
 
 def conflicts_outside(scope: PathScope, previous: Iterable[Conflict]) -> list[PlannedConflict]:
