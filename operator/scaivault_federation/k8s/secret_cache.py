@@ -66,14 +66,18 @@ class ManagedSecretCache:
     # --- our own writes ----------------------------------------------------------------
 
     def upsert(self, namespace: str, obj: JSON, scope: str = "") -> None:
-        """Hold the Secret the apiserver returned (or drop it if it is no longer ours)."""
-        secret = decode_secret(obj)
-        key = (namespace, secret.name)
+        """Hold the Secret the apiserver returned (or drop it if it is no longer ours).
+        One the cache holds at that resourceVersion or later (its watch event came
+        before the answer to our write, or the other way round) is not read again."""
+        meta = obj.get("metadata") or {}
+        key = (namespace, str(meta.get("name", "")))
         current = self._items.get(key)
-        if current is not None and _version(secret.resource_version) < _version(
+        if current is not None and _version(meta.get("resourceVersion")) <= _version(
             current.secret.resource_version
         ):
+            current.scope = scope or current.scope  # a listing's or watch's now
             return
+        secret = decode_secret(obj)
         self._drop(key)
         if secret.managed_by is not None:
             self._items[key] = _Entry(secret, scope or (current.scope if current else ""))

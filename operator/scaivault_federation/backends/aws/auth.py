@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from ..allowlist import endpoint_of
@@ -38,6 +39,7 @@ from ..errors import (
 from .config import AwsConfig
 from .errors import map_error
 from .keys import AwsKeys, static_aws_keys
+from .timestamps import utc_timestamps
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -117,13 +119,15 @@ class AwsSession:
         return await asyncio.to_thread(self._new_client, keys)
 
     def _session(self, keys: AwsKeys | None) -> boto3.session.Session:
+        core = utc_timestamps(botocore.session.get_session())
         if keys is None:
-            return boto3.session.Session(region_name=self._config.region)
+            return boto3.session.Session(region_name=self._config.region, botocore_session=core)
         return boto3.session.Session(
             aws_access_key_id=keys.access_key_id,
             aws_secret_access_key=keys.secret_access_key,
             aws_session_token=keys.session_token,
             region_name=self._config.region,
+            botocore_session=core,
         )
 
     def _new_client(self, keys: AwsKeys | None) -> SecretsManagerClient:
