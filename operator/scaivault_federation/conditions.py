@@ -17,6 +17,12 @@ BACKEND_UNAVAILABLE = "BackendUnavailable"
 AUTHENTICATION_FAILED = "AuthenticationFailed"
 THROTTLED = "Throttled"
 INVALID_CONFIG = "InvalidConfig"
+# a ServiceAccount the config names to log in as: absent from the namespace, or not
+# consenting (InvalidConfig's kind)
+SERVICE_ACCOUNT_NOT_FOUND = "ServiceAccountNotFound"
+SERVICE_ACCOUNT_NOT_OPTED_IN = "ServiceAccountNotOptedIn"
+# the cloud's token endpoint refused the ServiceAccount's token (AuthenticationFailed's kind)
+TOKEN_EXCHANGE_REFUSED = "TokenExchangeRefused"
 SECRET_NOT_FOUND = "SecretNotFound"
 BACKEND_ERROR = "BackendError"
 KUBERNETES_ERROR = "KubernetesError"

@@ -1,9 +1,9 @@
 """A backend written through the API uses only what its author could use by hand: the
 credentials Secret its config names (``get`` on it), the ServiceAccount whose
-tokens Vault kubernetes/jwt auth requests (``create serviceaccounts/token`` for
-it), and ``conflict_policy: overwrite`` (``secrets:write``), each checked with a
-SubjectAccessReview of the caller at the real apiserver, or against a static
-token's scopes."""
+tokens Vault kubernetes/jwt auth or a keyless cloud login requests (``create
+serviceaccounts/token`` for it), and ``conflict_policy: overwrite``
+(``secrets:write``), each checked with a SubjectAccessReview of the caller at the
+real apiserver, or against a static token's scopes."""
 
 from __future__ import annotations
 
@@ -104,6 +104,30 @@ async def test_a_service_account_needs_create_token_for_that_account(
     made = await minter.post(f"{FED}/backends", json=kubernetes_auth(ns.name, "deployer"))
     assert made.status == 201, made.body
     refused = await minter.post(f"{FED}/backends", json=kubernetes_auth(ns.name, "admin"))
+    assert refused.status == 403 and refused.error["field"] == "config.service_account"
+
+
+async def test_a_keyless_account_needs_create_token_for_that_account(
+    api: ApiClient, ns: Namespace
+) -> None:
+    """A keyless backend logs in as the cloud identity its ServiceAccount names: its
+    author must be one who could request that account's tokens by hand."""
+
+    def keyless(account: str) -> dict[str, Any]:
+        return without_credentials(
+            ns.name, config={"region": "us-east-1", "service_account": account}
+        )
+
+    writer = api.with_token(await token(ns, WRITER))
+    refused = await writer.post(f"{FED}/backends", json=keyless("payments-reader"))
+    assert refused.status == 403, refused.body
+    assert refused.error["field"] == "config.service_account"
+    assert "ServiceAccount 'payments-reader'" in refused.error["message"]
+    minter = api.with_token(
+        await token(ns, {**WRITER, TOKENS: ["create"]}, accounts=["payments-reader"])
+    )
+    assert (await minter.post(f"{FED}/backends", json=keyless("payments-reader"))).status == 201
+    refused = await minter.post(f"{FED}/backends", json=keyless("admin"))
     assert refused.status == 403 and refused.error["field"] == "config.service_account"
 
 

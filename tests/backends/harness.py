@@ -25,6 +25,8 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import pytest
 
 from scaivault_federation.backends import Credentials, SecretBackend
+from scaivault_federation.backends.factory import BackendEnvironment
+from scaivault_federation.settings import Settings
 
 ValueKind = Literal["json", "string", "binary"]
 #: a remote value: an object of strings (stored as the type stores maps), text or bytes
@@ -38,6 +40,9 @@ class Harness(ABC, Generic[Server]):
 
     #: the ``spec.type`` of the backend
     backend_type: ClassVar[str]
+    #: a variant of the type's harness (another identity, say), run by the suites that
+    #: ask for variants (``RUN_VARIANTS = True`` in their module); "" for the type's own
+    variant: ClassVar[str] = ""
     #: a short name of the type, for the names of test Secrets and backends
     short: ClassVar[str]
     #: the session fixture that gives the running server
@@ -105,8 +110,16 @@ class Harness(ABC, Generic[Server]):
 
     async def backend(self, *, bad_credentials: bool = False) -> SecretBackend:
         """A backend on the harness's server; with wrong credentials if asked."""
-        values = self.credentials(bad=bad_credentials)
-        return self._track(await self.make(self.server, encoded(values)))
+        credentials = await self.loaded_credentials(bad=bad_credentials)
+        return self._track(await self.make(self.server, credentials))
+
+    async def loaded_credentials(self, *, bad: bool = False) -> Credentials:
+        """What the operator loads for a backend of :meth:`spec_config`."""
+        return encoded(self.credentials(bad=bad))
+
+    def client_environment(self) -> BackendEnvironment:
+        """What the operator's settings give the backend clients."""
+        return Settings.load().backends.environment()
 
     async def stopped_backend(self) -> SecretBackend:
         """A backend whose server answered once and has since been stopped."""
@@ -168,8 +181,8 @@ H = TypeVar("H", bound=HarnessType)
 
 
 def registered(kind: H) -> H:
-    """Class decorator: run the shared suites for this harness's type."""
-    HARNESSES[kind.backend_type] = kind
+    """Class decorator: run the shared suites for this harness's type (or variant)."""
+    HARNESSES[f"{kind.backend_type}-{kind.variant}" if kind.variant else kind.backend_type] = kind
     return kind
 
 
@@ -187,13 +200,19 @@ def operator_environment(request: pytest.FixtureRequest) -> dict[str, str]:
 _SELECTIONS: dict[str, Callable[[HarnessType], bool]] = {
     "harness": lambda kind: True,
     "throttling_harness": lambda kind: kind.throttles,
+    "keyless_harness": lambda kind: kind.variant == "keyless",
 }
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    variants = getattr(metafunc.module, "RUN_VARIANTS", False)
     for name, wanted in _SELECTIONS.items():
         if name in metafunc.fixturenames:
-            types = [t for t, kind in HARNESSES.items() if wanted(kind)]
+            types = [
+                t
+                for t, kind in HARNESSES.items()
+                if wanted(kind) and (variants or not kind.variant)
+            ]
             metafunc.parametrize(name, types, indirect=True)
 
 
@@ -209,6 +228,15 @@ async def _opened(request: pytest.FixtureRequest, tmp: Path) -> AsyncIterator[An
 @pytest.fixture
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyHarness]:
     """The harness of each registered backend type in turn."""
+    async for opened in _opened(request, tmp_path):
+        yield opened
+
+
+@pytest.fixture
+async def keyless_harness(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[AnyHarness]:
+    """The keyless variant of each cloud's harness, in turn."""
     async for opened in _opened(request, tmp_path):
         yield opened
 

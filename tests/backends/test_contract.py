@@ -20,13 +20,14 @@ from scaivault_federation.backends.base import RemoteSecret
 from scaivault_federation.backends.factory import create_backend
 from scaivault_federation.backends.registry import parse_config, type_names
 from scaivault_federation.paths import PathScope, parse_mappings
-from scaivault_federation.settings import Settings
 from scaivault_federation.sync.remote_scope import remote_refs, remote_scope
 
 from .harness import AnyHarness as Harness
-from .harness import Value, encoded
+from .harness import Value
 
 SECRET_CANARY = "contract-secret-canary-5b2e"
+#: the cases run for every harness variant too (keyless identities, say)
+RUN_VARIANTS = True
 
 
 def plain(secret: RemoteSecret) -> object:
@@ -49,8 +50,8 @@ async def test_the_operator_builds_this_type_from_a_spec_without_calling_out(
 ) -> None:
     assert harness.backend_type in type_names()
     config = parse_config(harness.backend_type, harness.spec_config("creds/backend"))
-    credentials = encoded(harness.credentials())
-    environment = Settings.load().backends.environment()
+    credentials = await harness.loaded_credentials()
+    environment = harness.client_environment()
     backend = await create_backend(harness.backend_type, config, credentials, environment)
     harness.opened.append(backend)
     assert backend.backend_type == harness.backend_type

@@ -364,6 +364,39 @@ VALID_SPECS: dict[str, Json] = {
             {"kind": "DaemonSet", "name": "agent"},
         ],
     },
+    "aws-keyless-chained": {
+        "type": "aws-secrets-manager",
+        "config": {
+            "region": "eu-west-1",
+            "serviceAccount": "payments-reader",
+            "roleArn": "arn:aws:iam::123456789012:role/payments",
+            "externalId": "ext",
+        },
+        "pathMapping": {"a/**": "payments/**"},
+        "mode": "sync",
+        "syncInterval": "5m",
+    },
+    "azure-keyless": {
+        "type": "azure-key-vault",
+        "config": {
+            "vaultUrl": "https://payments.vault.azure.net",
+            "serviceAccount": "payments-reader",
+            "tenantId": "00000000-0000-0000-0000-000000000002",
+        },
+        "pathMapping": {"a/**": "payments/**"},
+        "mode": "proxy",
+    },
+    "google-keyless": {
+        "type": "google-secret-manager",
+        "config": {
+            "project": "payments-prod",
+            "serviceAccount": "payments-reader",
+            "workloadIdentityProvider": "//iam.googleapis.com/projects/123456789012/locations/"
+            "global/workloadIdentityPools/clusters/providers/prod-eu",
+        },
+        "pathMapping": {"a/**": "payments/**"},
+        "mode": "proxy",
+    },
     "aws-leading-wildcards": {
         "type": "aws-secrets-manager",
         "config": {"region": "us-east-2"},
@@ -719,6 +752,53 @@ INVALID_SPECS: dict[str, tuple[Json, tuple[str, ...]]] = {
     "kv-version-out-of-range": (
         _config(VAULT_SEED, kvVersion=3),
         ("spec.config.kvVersion", "less than or equal to 2"),
+    ),
+    "keyless-with-static-keys": (
+        _config(AWS_SEED, serviceAccount="reader", credentialsPath="infra/aws"),
+        ("spec.config.credentialsPath", "not valid with spec.config.serviceAccount"),
+    ),
+    "keyless-azure-with-a-client-id": (
+        {
+            "type": "azure-key-vault",
+            "config": {
+                "vaultUrl": "https://x.vault.azure.net",
+                "serviceAccount": "reader",
+                "clientId": "00000000-0000-0000-0000-000000000001",
+            },
+            "pathMapping": {"a/*": "*"},
+            "mode": "proxy",
+        },
+        ("spec.config.clientId", "not valid with spec.config.serviceAccount"),
+    ),
+    "keyless-google-provider-without-an-account": (
+        {
+            "type": "google-secret-manager",
+            "config": {
+                "project": "p",
+                "workloadIdentityProvider": "//iam.googleapis.com/projects/1/locations/global/"
+                "workloadIdentityPools/pool/providers/kubernetes",
+            },
+            "pathMapping": {"a/*": "*"},
+            "mode": "proxy",
+        },
+        ("spec.config.workloadIdentityProvider", "valid only with spec.config.serviceAccount"),
+    ),
+    "keyless-google-provider-elsewhere": (
+        {
+            "type": "google-secret-manager",
+            "config": {
+                "project": "p",
+                "serviceAccount": "reader",
+                "workloadIdentityProvider": "https://attacker.example/token",
+            },
+            "pathMapping": {"a/*": "*"},
+            "mode": "proxy",
+        },
+        ("spec.config.workloadIdentityProvider", "should match"),
+    ),
+    "keyless-account-not-a-name": (
+        _config(AWS_SEED, credentialsPath=None, serviceAccount="other-namespace/reader"),
+        ("spec.config.serviceAccount", "should match"),
     ),
     "credentials-path-traversal": (
         _config(AWS_SEED, credentialsPath="infra/../kube-system/token"),

@@ -74,7 +74,7 @@ async def test_no_token_for_an_account_that_did_not_opt_in_or_for_the_apiserver(
         await cluster.create_backend(name, k8s_spec(openbao, mount, account, name, prefix))
         status = await cluster.wait_status(name, lambda s: s.get("status") == "error")
         ready = next(c for c in status["conditions"] if c["type"] == "Ready")
-        assert ready["reason"] == "InvalidConfig"
+        assert ready["reason"] == "ServiceAccountNotOptedIn"
         assert "has not opted in" in ready["message"]
         assert f'federation.scaivault.io/token-for: "{name}"' in ready["message"]
     # an account that opted in, asked for a token the apiserver itself would accept

@@ -12,7 +12,9 @@ from scaivault_federation.backends.credentials import connect, load_credentials
 from scaivault_federation.backends.errors import InvalidBackendConfigError
 from scaivault_federation.backends.factory import BackendEnvironment
 from scaivault_federation.backends.tenancy import TenancyPolicy
+from scaivault_federation.backends.workload_identity import WorkloadIdentity
 from scaivault_federation.labels import CREDENTIALS_LABEL
+from scaivault_federation.models.config import WorkloadIdentityLogin
 from scaivault_federation.models.secret import LocalSecret
 from scaivault_federation.models.spec import BackendSpec
 
@@ -43,6 +45,11 @@ class Secrets:
 class NoTokens:
     async def issue(self, namespace: str, service_account: str, audience: str, backend: str) -> str:
         raise AssertionError("no token may be asked for")
+
+    async def workload_identity(
+        self, namespace: str, login: WorkloadIdentityLogin, backend: str
+    ) -> WorkloadIdentity:
+        raise AssertionError("no ServiceAccount may be asked for")
 
 
 def secret(name: str, data: dict[str, str], **kwargs: Any) -> LocalSecret:

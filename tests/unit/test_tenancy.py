@@ -17,6 +17,8 @@ from scaivault_federation.backends.tenancy import (
     check_tenancy,
     parse_selector,
 )
+from scaivault_federation.backends.workload_identity import WorkloadIdentity
+from scaivault_federation.models.config import WorkloadIdentityLogin
 from scaivault_federation.models.secret import LocalSecret
 from scaivault_federation.models.spec import BackendSpec
 
@@ -114,6 +116,11 @@ class NoSecrets:
 class NoTokens:
     async def issue(self, namespace: str, service_account: str, audience: str, backend: str) -> str:
         raise AssertionError("no token may be asked for")
+
+    async def workload_identity(
+        self, namespace: str, login: WorkloadIdentityLogin, backend: str
+    ) -> WorkloadIdentity:
+        raise AssertionError("no ServiceAccount may be asked for")
 
 
 async def test_connect_refuses_before_reading_any_credential() -> None:

@@ -2,7 +2,8 @@
 the author could do by hand.
 
 A backend's config can name a credentials Secret (by path) and, for a login with
-a ServiceAccount token, a ServiceAccount whose token the operator requests.
+a ServiceAccount token or a keyless cloud login, a ServiceAccount whose token the
+operator requests.
 Whoever writes the backend through the API therefore reaches that Secret's
 values and that account's tokens (they go to the backend's endpoint, which the
 author chooses). So a create, or a patch that changes the config, is refused 403
@@ -50,8 +51,11 @@ def uses(spec: BackendSpec, home: str) -> list[Use]:
         refusal = f"get Secret {name!r} in namespace {home!r} (secrets:read)"
         found.append(Use(f"config.{attr}", SECRETS_READ, name, refusal))
     login = spec.config.service_account_login()
-    if login is not None:
+    keyless = spec.config.workload_identity()
+    account = keyless.account if keyless is not None else None
+    if account is None and login is not None:
         account = login.account or DEFAULT_SERVICE_ACCOUNT
+    if account is not None:
         refusal = (
             f"create a token of ServiceAccount {account!r} in namespace {home!r} "
             "(create serviceaccounts/token; for a static token, secrets:read)"

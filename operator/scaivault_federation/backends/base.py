@@ -28,6 +28,7 @@ from .errors import (
 from .errors import (
     CallResult as CallResult,
 )
+from .workload_identity import WorkloadIdentity
 
 T = TypeVar("T")
 Found = TypeVar("Found")
@@ -205,6 +206,8 @@ class Credentials:
     #: own identity (a cloud SDK's default chain, workload or managed identity):
     #: without it, a client that finds no static credentials refuses to reach for one
     ambient: bool = False
+    #: the ServiceAccount a keyless login exchanges tokens of (``serviceAccount``)
+    workload_identity: WorkloadIdentity | None = field(default=None, repr=False, compare=False)
 
     def get(self, key: str) -> bytes | None:
         return self.values.get(key)
@@ -228,7 +231,9 @@ class Credentials:
         return text
 
     def __repr__(self) -> str:
-        return f"Credentials(keys={sorted(self.values)!r}, ambient={self.ambient})"
+        keyless = self.workload_identity
+        account = f", workload_identity={keyless.who!r}" if keyless is not None else ""
+        return f"Credentials(keys={sorted(self.values)!r}, ambient={self.ambient}{account})"
 
     def no_static(self, keys: Sequence[str], what: str) -> InvalidBackendConfigError:
         """The error of a client that found no static credentials and may not use the

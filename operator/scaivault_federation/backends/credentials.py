@@ -7,7 +7,8 @@ are merged into one :class:`Credentials`. A config that names none runs with
 the operator's own identity, where the tenancy policy allows it
 (:mod:`.tenancy`). A login with a ServiceAccount token without a credentials
 Secret holding one gets a short-lived token on
-demand (:mod:`.bound_tokens`). What reads Secrets and
+demand (:mod:`.bound_tokens`), and a keyless login the checked account whose
+tokens it exchanges at the cloud (:mod:`.workload_identity`). What reads Secrets and
 issues tokens is passed in (the Kubernetes stores satisfy both protocols), so
 this module does no I/O of its own.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ..models.config import WorkloadIdentityLogin
 from ..models.secret import LocalSecret
 from ..models.spec import BackendSpec
 from ..paths import secret_name_for_path
@@ -25,6 +27,7 @@ from .credential_secrets import accept, check_keys
 from .errors import InvalidBackendConfigError
 from .factory import BackendEnvironment, create_backend
 from .tenancy import NamespaceLabels, check_tenancy
+from .workload_identity import WorkloadIdentity
 
 
 class SecretReader(Protocol):
@@ -35,6 +38,13 @@ class TokenIssuer(Protocol):
     async def issue(self, namespace: str, service_account: str, audience: str, backend: str) -> str:
         """A short-lived token of the ServiceAccount for ``backend`` (its owner key);
         ``InvalidBackendConfigError`` when none may be had."""
+        ...
+
+    async def workload_identity(
+        self, namespace: str, login: WorkloadIdentityLogin, backend: str
+    ) -> WorkloadIdentity:
+        """The account a keyless login of ``backend`` exchanges tokens of, checked;
+        ``InvalidBackendConfigError`` when it may not."""
         ...
 
 
@@ -74,6 +84,10 @@ async def load_credentials(
         found = await read_credentials_secret(secrets, namespace, path, config.cr_name(attr))
         check_keys(config, attr, path, found.name, found.data)
         values.update(found.data)
+    keyless = config.workload_identity()
+    if keyless is not None:
+        identity = await tokens.workload_identity(namespace, keyless, backend)
+        return Credentials(values, workload_identity=identity)
     ambient = config.ambient_identity() is not None
     login = config.service_account_login()
     if login is not None and not login.token_in_secret:

@@ -101,6 +101,27 @@ class InvalidBackendConfigError(BackendError):
     api_summary = "the backend is misconfigured"
 
 
+class ServiceAccountNotFoundError(InvalidBackendConfigError):
+    """The ServiceAccount the config names does not exist in the backend's namespace."""
+
+    reason = c.SERVICE_ACCOUNT_NOT_FOUND
+
+
+class ServiceAccountNotOptedInError(InvalidBackendConfigError):
+    """The ServiceAccount the config names has not agreed to lend its tokens to the
+    backend (its annotations do not name it, or do not name a cloud identity)."""
+
+    reason = c.SERVICE_ACCOUNT_NOT_OPTED_IN
+
+
+class TokenExchangeRefusedError(AuthenticationError):
+    """The cloud's token endpoint refused a ServiceAccount's token (the message carries
+    the cloud's error code, never the token)."""
+
+    reason = c.TOKEN_EXCHANGE_REFUSED
+    api_summary = "the cloud refused the ServiceAccount's token"
+
+
 class InvalidSecretValueError(BackendError):
     """The backend returned a value this operator cannot represent."""
 

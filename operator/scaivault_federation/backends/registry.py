@@ -23,16 +23,17 @@ from pydantic import AfterValidator, Field
 
 from ..models.config import BackendConfig
 from . import aws, azure, google, vault
+from .aws.settings import AwsSettings
 from .azure.settings import AzureSettings
 from .changes import ChangeReceiver
 from .declaration import BackendTypeDeclaration
-from .google.settings import GooglePushSettings
+from .google.settings import GooglePushSettings, GoogleSettings
 
 #: every backend type, in the order documents list them
 TYPES: tuple[BackendTypeDeclaration, ...] = (vault.TYPE, aws.TYPE, azure.TYPE, google.TYPE)
 
 
-class ClientSettings(AzureSettings):
+class ClientSettings(GoogleSettings, AzureSettings, AwsSettings):
     """The types' operator-wide client settings (each type's ``client_settings``), as
     one part of the operator's settings. A class's bases are written out for the
     type checker; a test keeps them equal to the declarations."""

@@ -15,6 +15,10 @@ elsewhere:
   project) the backend's paths live in, which the operator's settings may limit
   per namespace.
 
+A type whose store takes a cloud identity exchanged for a ServiceAccount token
+(keyless) bases its model on :class:`WorkloadIdentityConfig`, which adds
+``serviceAccount`` and the rules of the fields that cannot go with it.
+
 The rules that belong to a type (which of its configs run with the operator's
 own identity, which keys a credentials Secret holds for an auth method) are
 methods a type's model overrides. Nothing here names a type.
@@ -26,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_origin
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 
 from ..paths import InvalidPathError, validate_path
@@ -69,6 +73,21 @@ class ServiceAccountLogin:
     token_in_secret: bool
 
 
+@dataclass(frozen=True)
+class WorkloadIdentityLogin:
+    """A keyless login: a short-lived token of a ServiceAccount of the backend's
+    namespace, exchanged at the cloud's token endpoint for the cloud identity the
+    account's annotations name."""
+
+    #: the ServiceAccount's name
+    account: str
+    #: annotations the account must carry: they name its cloud identity, and carrying
+    #: them is (with ``federation.scaivault.io/token-for``) its consent
+    required_annotations: tuple[str, ...]
+    #: annotations read when present
+    optional_annotations: tuple[str, ...] = ()
+
+
 def _url(value: str) -> str:
     parse_endpoint(value)  # raises naming what is wrong, never echoing the value
     return value
@@ -99,6 +118,11 @@ EndpointUrlOrHost = Annotated[
 ScaiVaultPath = Annotated[
     str, Field(min_length=1, max_length=1024), AfterValidator(_scaivault_path)
 ]
+
+#: a ServiceAccount's name (a DNS subdomain)
+SERVICE_ACCOUNT_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+#: the name of a ServiceAccount of the backend's namespace
+ServiceAccountName = Annotated[str, Field(max_length=253, pattern=SERVICE_ACCOUNT_PATTERN)]
 
 M = TypeVar("M")
 
@@ -175,11 +199,87 @@ class BackendConfig(CamelModel):
         """The ServiceAccount whose tokens the login may use (``None``: none)."""
         return None
 
+    def workload_identity(self) -> WorkloadIdentityLogin | None:
+        """The keyless login of this config (``None``: it has none)."""
+        return None
+
     @classmethod
     def crd_rules(cls) -> list[dict[str, Any]]:
         """The type's own CEL rules of the CRD's spec, beyond which keys it takes and
         requires (those are derived from the fields)."""
         return []
+
+
+class WorkloadIdentityConfig(BackendConfig):
+    """The base of a type whose config may name a ServiceAccount of the backend's
+    namespace to log in as, keyless (a type overrides ``service_account`` to describe it).
+
+    ``serviceAccount`` comes first, so the fields validated after it see it: those
+    of :attr:`not_with_service_account` (static credentials, an identity the account's
+    annotations name) are refused with it, those of :attr:`only_with_service_account`
+    without it; each error names its field, here and in the CRD's rules
+    (:meth:`keyless_rules`).
+    """
+
+    #: the annotations the account must carry, and those read when present
+    required_annotations: ClassVar[tuple[str, ...]] = ()
+    optional_annotations: ClassVar[tuple[str, ...]] = ()
+    #: fields (snake_case) that cannot go with ``serviceAccount``, and why
+    not_with_service_account: ClassVar[dict[str, str]] = {}
+    #: fields that mean nothing without it
+    only_with_service_account: ClassVar[tuple[str, ...]] = ()
+
+    service_account: ServiceAccountName | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _fits_the_login(cls, value: object, info: ValidationInfo) -> object:
+        name = info.field_name
+        if value is None or name is None:
+            return value
+        keyless = info.data.get("service_account") is not None
+        if keyless and name in cls.not_with_service_account:
+            raise ValueError(
+                f"is not valid with serviceAccount ({cls.not_with_service_account[name]})"
+            )
+        if not keyless and name in cls.only_with_service_account:
+            raise ValueError("is valid only with serviceAccount (a keyless login)")
+        return value
+
+    def workload_identity(self) -> WorkloadIdentityLogin | None:
+        if self.service_account is None:
+            return None
+        return WorkloadIdentityLogin(
+            self.service_account, self.required_annotations, self.optional_annotations
+        )
+
+    @classmethod
+    def keyless_rules(cls, type_name: str) -> list[dict[str, Any]]:
+        """The CRD's twin of the field rules above, for the type ``type_name``."""
+        account = cls.cr_name("service_account")
+        rules = []
+        for name, why in cls.not_with_service_account.items():
+            key = cls.cr_name(name)
+            rules.append(
+                {
+                    "rule": f"self.type != '{type_name}' || !has(self.config.{account}) "
+                    f"|| !has(self.config.{key})",
+                    "message": f"spec.config.{key} is not valid with spec.config.{account} ({why})",
+                    "fieldPath": f".config.{key}",
+                }
+            )
+        for name in cls.only_with_service_account:
+            key = cls.cr_name(name)
+            rules.append(
+                {
+                    "rule": f"self.type != '{type_name}' || has(self.config.{account}) "
+                    f"|| !has(self.config.{key})",
+                    "message": f"spec.config.{key} is valid only with spec.config.{account} "
+                    "(a keyless login)",
+                    "fieldPath": f".config.{key}",
+                }
+            )
+        return rules
 
 
 __all__ = [
@@ -191,4 +291,7 @@ __all__ = [
     "EndpointUrlOrHost",
     "ScaiVaultPath",
     "ServiceAccountLogin",
+    "ServiceAccountName",
+    "WorkloadIdentityConfig",
+    "WorkloadIdentityLogin",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..declaration import BackendTypeDeclaration
 from .config import NAME, AwsConfig
 from .notify import RECEIVER
+from .settings import AwsSettings
 
 TYPE = BackendTypeDeclaration(
     name=NAME,
@@ -12,5 +13,6 @@ TYPE = BackendTypeDeclaration(
     config=AwsConfig,
     client=f"{__name__}.backend",
     loggers=("botocore", "boto3", "s3transfer"),
+    client_settings=AwsSettings,
     receiver=RECEIVER,
 )

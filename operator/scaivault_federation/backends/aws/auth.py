@@ -4,18 +4,23 @@ Where the credentials come from:
 
 - the credentials Secret holds ``access_key_id`` and ``secret_access_key``
   (and optionally ``session_token``): they are used as they are;
-- the credentials Secret is absent or empty: boto3's default chain (IRSA web
-  identity, EKS pod identity, environment, instance metadata);
+- ``serviceAccount`` in the config: the role that ServiceAccount names, by
+  AssumeRoleWithWebIdentity with its token (keyless: :mod:`.keyless`);
+- neither (a config naming no credentials Secret, in a namespace allowed it):
+  boto3's default chain, the operator's own identity (IRSA web identity, EKS pod
+  identity, environment, instance metadata);
 - ``roleArn`` in the config: the credentials above only call STS
-  ``AssumeRole`` (session name ``scaivault-federation``, ``externalId`` when
-  configured); the temporary credentials are replaced when less than five
-  minutes of their lifetime remain, or after AWS rejected them.
+  ``AssumeRole`` (``externalId`` when configured); the temporary credentials are
+  replaced when less than five minutes of their lifetime remain (a quarter of
+  it when shorter), or after AWS rejected them.
 
 One boto3 client serves every call of a backend (boto3 clients are
-thread-safe); it is built lazily in a worker thread, because loading the
-service model reads files. ``endpoint`` in the config, as the endpoint
-parser normalised it, is used for Secrets Manager and STS alike. botocore
-follows no redirect (it answers a 3xx of these services as an error).
+thread-safe) until its keys change; it is built in a worker thread, because
+loading the service model reads files. ``endpoint`` in the config, as the
+endpoint parser normalised it, is used for Secrets Manager, and for STS with
+static keys or the operator's identity; a keyless backend's STS calls go to the
+operator's STS endpoint instead (:mod:`.keyless`). botocore follows no redirect
+(it answers a 3xx of these services as an error).
 """
 
 from __future__ import annotations
@@ -29,24 +34,17 @@ import botocore.session
 from botocore.config import Config
 
 from ..allowlist import endpoint_of
-from ..base import CallCounter, Credentials, call_result
-from ..errors import (
-    AuthenticationError,
-    BackendError,
-    InvalidBackendConfigError,
-    SecretNotFoundError,
-)
+from ..base import CallCounter, Credentials
 from .config import AwsConfig
-from .errors import map_error
+from .keyless import STALE_KEY_CODES, WebIdentityKeys
 from .keys import AwsKeys, static_aws_keys
+from .sts import assume_role, sts_client
 from .timestamps import utc_timestamps
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sts import STSClient
-    from mypy_boto3_sts.type_defs import AssumeRoleResponseTypeDef
 
-SESSION_NAME = "scaivault-federation"
 # Assumed-role credentials are replaced when less than this much lifetime is left.
 RENEW_BEFORE = timedelta(minutes=5)
 
@@ -64,13 +62,13 @@ class AwsSession:
         connect_timeout: float = 5.0,
         read_timeout: float = 15.0,
         renew_before: timedelta = RENEW_BEFORE,
+        sts_endpoint: str | None = None,
     ) -> None:
         endpoint = endpoint_of(config, "endpoint")
         self._endpoint_url = endpoint.url if endpoint is not None else None
         self._config = config
         self._calls = calls
         self._renew_before = renew_before
-        self._base_keys = static_aws_keys(credentials)
         self._botocore_config = Config(
             region_name=config.region,
             retries={"mode": "standard", "max_attempts": 2},
@@ -79,26 +77,43 @@ class AwsSession:
             max_pool_connections=max(1, max_connections),
             user_agent_extra="scaivault-federation",
         )
+        self._keyless: WebIdentityKeys | None = None
+        self._base_keys: AwsKeys | None = None
+        identity = credentials.workload_identity
+        if identity is not None:
+            self._keyless = WebIdentityKeys(
+                identity, config, sts_endpoint=sts_endpoint, botocore_config=self._botocore_config
+            )
+        else:
+            self._base_keys = static_aws_keys(credentials)
         self._client: SecretsManagerClient | None = None
+        self._client_keys: AwsKeys | None = None
         self._sts: STSClient | None = None
-        self._expires_at: datetime | None = None  # of assumed-role credentials
+        self._assumed: AwsKeys | None = None  # the roleArn's, from the keys above
+        self._expires_at: datetime | None = None  # of the assumed-role credentials
         self._lock = asyncio.Lock()
+        self._assume_lock = asyncio.Lock()
 
     async def client(self) -> SecretsManagerClient:
-        """The client to call with now, building or renewing it when needed."""
+        """The client to call with now, building it again when its keys changed."""
+        keys = await self._keys()
         client = self._client
-        if client is not None and not self._aging():
+        if client is not None and keys is self._client_keys:
             return client
         async with self._lock:
             client = self._client
-            if client is None or self._aging():
-                client = await self._build()
-                self._client = client
+            if client is None or keys is not self._client_keys:
+                client = await asyncio.to_thread(self._new_client, keys)
+                self._client, self._client_keys = client, keys
             return client
 
-    def invalidate(self) -> None:
-        """AWS rejected the current credentials: assume the role again before the next call."""
-        if self._config.role_arn and self._client is not None:
+    def invalidate(self, code: str) -> None:
+        """AWS rejected the current credentials (its error ``code``): assume the role or
+        exchange the token again before the next call, where that can help."""
+        if self._keyless is not None:
+            if code in STALE_KEY_CODES and self._client_keys is not None:
+                self._keyless.refused(self._client_keys)
+        elif self._config.role_arn and self._assumed is not None:
             self._expires_at = datetime.now(UTC)
 
     async def close(self) -> None:
@@ -107,68 +122,53 @@ class AwsSession:
                 await asyncio.to_thread(client.close)
         self._client = None
         self._sts = None
+        if self._keyless is not None:
+            await self._keyless.close()
+
+    async def _keys(self) -> AwsKeys | None:
+        """The keys to call with now (``None``: the default chain's)."""
+        if self._keyless is not None:
+            return await self._keyless.keys()
+        if not self._config.role_arn:
+            return self._base_keys
+        if self._assumed is not None and not self._aging():
+            return self._assumed
+        async with self._assume_lock:
+            if self._assumed is None or self._aging():
+                self._assumed = await self._assume_role()
+            return self._assumed
 
     def _aging(self) -> bool:
         expires = self._expires_at
         return expires is not None and expires - datetime.now(UTC) < self._renew_before
 
-    async def _build(self) -> SecretsManagerClient:
-        keys = self._base_keys
-        if self._config.role_arn:
-            keys = await self._assume_role()
-        return await asyncio.to_thread(self._new_client, keys)
-
-    def _session(self, keys: AwsKeys | None) -> boto3.session.Session:
+    def _new_client(self, keys: AwsKeys | None) -> SecretsManagerClient:
         core = utc_timestamps(botocore.session.get_session())
         if keys is None:
-            return boto3.session.Session(region_name=self._config.region, botocore_session=core)
-        return boto3.session.Session(
-            aws_access_key_id=keys.access_key_id,
-            aws_secret_access_key=keys.secret_access_key,
-            aws_session_token=keys.session_token,
-            region_name=self._config.region,
-            botocore_session=core,
-        )
-
-    def _new_client(self, keys: AwsKeys | None) -> SecretsManagerClient:
-        return self._session(keys).client(
+            session = boto3.session.Session(region_name=self._config.region, botocore_session=core)
+        else:
+            session = boto3.session.Session(
+                aws_access_key_id=keys.access_key_id,
+                aws_secret_access_key=keys.secret_access_key,
+                aws_session_token=keys.session_token,
+                region_name=self._config.region,
+                botocore_session=core,
+            )
+        return session.client(
             "secretsmanager", endpoint_url=self._endpoint_url, config=self._botocore_config
         )
 
     async def _assume_role(self) -> AwsKeys:
         role_arn = self._config.role_arn
         assert role_arn is not None
-        where = f"AssumeRole {role_arn!r}"
         if self._sts is None:
-            self._sts = await asyncio.to_thread(self._new_sts)
-        sts = self._sts
-        external_id = self._config.external_id
-
-        def assume() -> AssumeRoleResponseTypeDef:
-            if external_id:
-                return sts.assume_role(
-                    RoleArn=role_arn, RoleSessionName=SESSION_NAME, ExternalId=external_id
-                )
-            return sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)
-
-        error: BackendError | None = None
-        try:
-            answer = await asyncio.to_thread(assume)
-        except Exception as exc:
-            error = map_error(exc, where)
-            if isinstance(error, InvalidBackendConfigError | SecretNotFoundError):
-                error = AuthenticationError(f"cannot assume the role: {error.message}")
-        self._calls.record("assume_role", call_result(error))
-        if error is not None:
-            raise error
-        issued = answer["Credentials"]
-        expiration = issued["Expiration"]
-        self._expires_at = (
-            expiration if expiration.tzinfo is not None else expiration.replace(tzinfo=UTC)
-        )
-        return AwsKeys(issued["AccessKeyId"], issued["SecretAccessKey"], issued["SessionToken"])
-
-    def _new_sts(self) -> STSClient:
-        return self._session(self._base_keys).client(
-            "sts", endpoint_url=self._endpoint_url, config=self._botocore_config
-        )
+            self._sts = await asyncio.to_thread(
+                sts_client,
+                self._config.region,
+                self._endpoint_url,
+                self._botocore_config,
+                self._base_keys,
+            )
+        issued = await assume_role(self._sts, role_arn, self._config.external_id, self._calls)
+        self._expires_at = issued.expires_at
+        return issued.value

@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from botocore.exceptions import ClientError
+
 from ...models.config import BackendConfig
 from ..base import (
     BatchResult,
@@ -53,7 +55,8 @@ from ..errors import (
 from ..factory import BackendEnvironment
 from .auth import RENEW_BEFORE, AwsSession
 from .config import NAME, AwsConfig
-from .errors import error_for_code, map_error
+from .errors import error_code, error_for_code, map_error
+from .settings import AwsSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -89,6 +92,7 @@ class AwsSecretsManagerBackend:
         connect_timeout: float = 5.0,
         read_timeout: float = 15.0,
         renew_before: timedelta = RENEW_BEFORE,
+        sts_endpoint: str | None = None,
     ) -> None:
         self.calls = CallCounter()
         self._page_size = min(MAX_PAGE_SIZE, max(1, page_size))
@@ -102,6 +106,7 @@ class AwsSecretsManagerBackend:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             renew_before=renew_before,
+            sts_endpoint=sts_endpoint,
         )
 
     # -- SecretBackend ----------------------------------------------------------------
@@ -196,7 +201,11 @@ class AwsSecretsManagerBackend:
         return ref
 
     async def probe(self) -> float:
-        await self._session.client()  # build the client (and assume the role) untimed
+        try:  # build the client (and assume the role) untimed
+            await self._session.client()
+        except BackendError as error:  # counted as the probe it failed
+            self.calls.record("probe", call_result(error))
+            raise
         started = time.perf_counter()
         await self._call("probe", "ListSecrets", lambda client: client.list_secrets(MaxResults=1))
         return max((time.perf_counter() - started) * 1000.0, 0.001)
@@ -212,16 +221,18 @@ class AwsSecretsManagerBackend:
     async def _call(self, operation: str, where: str, fn: Callable[[SecretsManagerClient], T]) -> T:
         """``fn(client)`` in a worker thread, counted as one ``operation`` call."""
         async with self._slots:
-            client = await self._session.client()
             error: BackendError | None = None
+            code = ""
             try:
+                client = await self._session.client()  # a refused exchange fails the call
                 value = await asyncio.to_thread(fn, client)
             except Exception as exc:
                 error = map_error(exc, where)
+                code = error_code(exc)[0] if isinstance(exc, ClientError) else ""
             self.calls.record(operation, call_result(error))
         if error is not None:
             if isinstance(error, AuthenticationError):
-                self._session.invalidate()
+                self._session.invalidate(code)
             raise error
         return value
 
@@ -277,7 +288,8 @@ async def create(
 ) -> SecretBackend:
     if not isinstance(config, AwsConfig):
         raise InvalidBackendConfigError("aws-secrets-manager needs an AWS config")
-    return AwsSecretsManagerBackend(config, credentials)
+    settings = environment.settings_of(AwsSettings)
+    return AwsSecretsManagerBackend(config, credentials, sts_endpoint=settings.aws_endpoint_url_sts)
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Which Entra ID credential an Azure Key Vault backend uses, and building it.
 
+- ``serviceAccount`` in the config: the application that ServiceAccount names,
+  with its token as the client assertion (keyless: :mod:`.keyless`).
 - ``client_secret`` in the credentials Secret (``credentialsPath``): a service
   principal, ``ClientSecretCredential`` with ``tenantId`` and ``clientId`` from
   the config (both required then).
@@ -17,7 +19,7 @@ credentials Secret, in a namespace allowed it (``Credentials.ambient``).
 caches, ...) makes the identity depend on the machine the operator runs on.
 
 ``AZURE_AUTHORITY_HOST`` (when set) names the Entra ID authority for the first
-two kinds, as in ``azure-identity``.
+three kinds, as in ``azure-identity``.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from typing import Any, Literal
 
 from ..base import Credentials
 from ..errors import InvalidBackendConfigError
-from .config import AzureConfig
+from ..workload_identity import WorkloadIdentity
+from .config import CLIENT_ANNOTATION, TENANT_ANNOTATION, AzureConfig
 
-CredentialKind = Literal["client_secret", "workload_identity", "managed_identity"]
+CredentialKind = Literal[
+    "service_account", "client_secret", "workload_identity", "managed_identity"
+]
 
 CLIENT_SECRET_KEY = "client_secret"
 AUTHORITY_ENV = "AZURE_AUTHORITY_HOST"
@@ -56,6 +61,8 @@ def choose_credential(
     """Decide the credential from the config, the credentials Secret and the environment."""
     env = {} if env is None else env
     authority = env.get(AUTHORITY_ENV) or None
+    if credentials.workload_identity is not None:
+        return _keyless(credentials.workload_identity, config, env, authority)
     if credentials.get(CLIENT_SECRET_KEY) is not None:
         credentials.require_text(CLIENT_SECRET_KEY)  # present but empty: a config error
         if not config.tenant_id or not config.client_id:
@@ -78,6 +85,21 @@ def choose_credential(
     return CredentialChoice("managed_identity", client_id=config.client_id)
 
 
+def _keyless(
+    identity: WorkloadIdentity, config: AzureConfig, env: Mapping[str, str], authority: str | None
+) -> CredentialChoice:
+    """The application the ServiceAccount names, in the tenant it names (or the config's,
+    or the operator's)."""
+    tenant = identity.annotations.get(TENANT_ANNOTATION) or config.tenant_id or env.get(TENANT_ENV)
+    if not tenant:
+        raise InvalidBackendConfigError(
+            f"config.serviceAccount: {identity.who} names no tenant; annotate it "
+            f"{TENANT_ANNOTATION}, or set tenantId"
+        )
+    client = identity.annotations[CLIENT_ANNOTATION]
+    return CredentialChoice("service_account", tenant, client, authority)
+
+
 def build_credential(choice: CredentialChoice, credentials: Credentials, **transport: Any) -> Any:
     """An ``azure.identity.aio`` credential for ``choice``; ``transport`` holds pipeline
     settings (``connection_verify``, timeouts, retries). Makes no network call."""
@@ -87,9 +109,15 @@ def build_credential(choice: CredentialChoice, credentials: Credentials, **trans
         WorkloadIdentityCredential,
     )
 
+    from .keyless import FederatedCredential
+
     extra = dict(transport)
     if choice.authority:
         extra["authority"] = choice.authority
+    if choice.kind == "service_account":
+        identity = credentials.workload_identity
+        assert identity is not None and choice.tenant_id and choice.client_id
+        return FederatedCredential(identity, choice.tenant_id, choice.client_id, **extra)
     try:
         if choice.kind == "client_secret":
             assert choice.tenant_id and choice.client_id

@@ -29,7 +29,8 @@ class AzureSettings(BaseModel):
     azure_authority_host: str | None = Field(
         default=None,
         validation_alias=_standard("AZURE_AUTHORITY_HOST"),
-        description="Entra ID authority for the Azure backend's own identity",
+        description="Entra ID authority for the Azure backend's own identity, and where "
+        "keyless Azure backends send their ServiceAccount tokens",
     )
     azure_federated_token_file: str | None = Field(
         default=None,

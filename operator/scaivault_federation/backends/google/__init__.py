@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..declaration import BackendTypeDeclaration
 from .config import NAME, GoogleConfig
 from .notify import RECEIVER
-from .settings import GooglePushSettings
+from .settings import GooglePushSettings, GoogleSettings
 
 TYPE = BackendTypeDeclaration(
     name=NAME,
@@ -13,6 +13,7 @@ TYPE = BackendTypeDeclaration(
     config=GoogleConfig,
     client=f"{__name__}.backend",
     loggers=("google", "grpc"),
+    client_settings=GoogleSettings,
     receiver=RECEIVER,
     receiver_settings=GooglePushSettings,
 )

@@ -11,7 +11,12 @@ Where (``endpoint``):
 - ``http://host:port``, or ``host:port`` whose host is a loopback address
   (``localhost``, ``127.0.0.0/8``, ``::1``): plaintext gRPC, for emulators.
 
-Who (the credentials Secret named by ``credentialsPath``):
+Who (``serviceAccount``, or the credentials Secret named by ``credentialsPath``):
+
+- ``serviceAccount``: the Google service account that ServiceAccount names,
+  through workload identity federation (keyless: :mod:`.keyless`); its access
+  token goes with each call, over TLS or, to a loopback address only, over a
+  plaintext channel.
 
 - it holds ``credentials.json``: that service-account key (scope
   ``cloud-platform``), used as self-signed JWTs, so no token endpoint is
@@ -51,12 +56,16 @@ from ...models.endpoint import EndpointSyntaxError, parse_endpoint
 from ..base import Credentials
 from ..errors import InvalidBackendConfigError
 from .config import GoogleConfig
+from .keyless import FederatedToken
+from .settings import GoogleSettings
 
 CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_HOST = "secretmanager.googleapis.com"
 KEY_FILE = "credentials.json"
 
-AuthKind = Literal["service-account", "external", "application-default", "anonymous"]
+AuthKind = Literal[
+    "workload-identity", "service-account", "external", "application-default", "anonymous"
+]
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,8 @@ class ConnectionPlan:
     tls: bool
     auth: AuthKind
     credentials: ga_credentials.Credentials | None = field(default=None, repr=False)
+    #: a keyless backend's access token, sent with each call
+    token: FederatedToken | None = field(default=None, repr=False)
 
 
 def grpc_target(endpoint: str | None) -> tuple[str, bool]:
@@ -99,9 +110,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def plan_connection(config: GoogleConfig, credentials: Credentials) -> ConnectionPlan:
+def plan_connection(
+    config: GoogleConfig, credentials: Credentials, settings: GoogleSettings | None = None
+) -> ConnectionPlan:
     """Decide transport and identity without any network call."""
     target, tls = grpc_target(config.endpoint)
+    identity = credentials.workload_identity
+    if identity is not None:
+        token = FederatedToken(
+            identity, config.workload_identity_provider, settings or GoogleSettings()
+        )
+        anonymous = ga_credentials.AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return ConnectionPlan(target, tls, "workload-identity", anonymous, token)
     raw = credentials.get(KEY_FILE)
     if raw is not None and raw.strip():
         kind, creds = _key_credentials(raw)
@@ -169,22 +189,30 @@ async def open_client(plan: ConnectionPlan) -> SecretManagerServiceAsyncClient:
             host=plan.target, credentials=creds, always_use_jwt_access=True
         )
     else:
+        sends = plan.auth != "anonymous"
+        keyless = plan.auth == "workload-identity"
         transport = SecretManagerServiceGrpcAsyncIOTransport(
-            channel=_plaintext_channel(plan.target, None if plan.auth == "anonymous" else creds)
+            channel=_plaintext_channel(plan.target, creds if sends and not keyless else None, sends)
         )
     return SecretManagerServiceAsyncClient(transport=transport)
 
 
-def _plaintext_channel(target: str, creds: ga_credentials.Credentials | None) -> Any:
+def _plaintext_channel(
+    target: str, creds: ga_credentials.Credentials | None, loopback_only: bool
+) -> Any:
+    """A plaintext channel; one that carries credentials (``loopback_only``: call
+    credentials from ``creds``, or a token each call adds) reaches loopback peers only."""
     options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
-    if creds is None:
+    if not loopback_only:
         return grpc.aio.insecure_channel(target, options=options)
     # gRPC only attaches call credentials to secure channels; "local" channel
     # credentials are plaintext on the wire and limited to loopback peers.
+    local = grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP)
+    if creds is None:
+        return grpc.aio.secure_channel(target, local, options=options)
     make_plugin = auth_grpc.AuthMetadataPlugin
     plugin = make_plugin(creds, auth_requests.Request())  # type: ignore[no-untyped-call]
     channel_creds = grpc.composite_channel_credentials(
-        grpc.local_channel_credentials(grpc.LocalConnectionType.LOCAL_TCP),
-        grpc.metadata_call_credentials(plugin),
+        local, grpc.metadata_call_credentials(plugin)
     )
     return grpc.aio.secure_channel(target, channel_creds, options=options)

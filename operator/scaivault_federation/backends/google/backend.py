@@ -64,6 +64,7 @@ from ..naming import UnmappablePathError
 from .auth import ConnectionPlan, open_client, plan_connection
 from .config import NAME, GoogleConfig
 from .names import RULE, google_name, google_path
+from .settings import GoogleSettings
 
 MAX_PAGE_SIZE = 25000
 #: the operations that access one secret's version (its absence is a missing secret)
@@ -84,10 +85,11 @@ class GoogleSecretManagerBackend:
         page_size: int = MAX_PAGE_SIZE,
         read_concurrency: int = 8,
         timeout: float = 10.0,
+        settings: GoogleSettings | None = None,
     ) -> None:
         self.calls = CallCounter()
         self.project = config.project
-        self.plan: ConnectionPlan = plan_connection(config, credentials)
+        self.plan: ConnectionPlan = plan_connection(config, credentials, settings)
         self._parent = f"projects/{config.project}"
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self._read_concurrency = max(1, read_concurrency)
@@ -176,11 +178,20 @@ class GoogleSecretManagerBackend:
     async def _call(self, operation: str, subject: str, method: str, request: Any) -> Any:
         """One counted RPC; errors become backend errors about ``subject``."""
         client = await self._ensure_client()
+        keyless = self.plan.token
+        token: str | None = None
         error: BaseException | None = None
         try:
-            return await getattr(client, method)(request=request, retry=None, timeout=self._timeout)
+            if keyless is not None:  # a refused exchange fails the call
+                token = await keyless.access_token()
+            metadata = (("authorization", f"Bearer {token}"),) if token is not None else ()
+            return await getattr(client, method)(
+                request=request, retry=None, timeout=self._timeout, metadata=metadata
+            )
         except api_exceptions.GoogleAPICallError as exc:
             error = _map_error(exc, operation, subject)
+            if keyless is not None and token is not None and _stale(exc):
+                keyless.refused(token)
             raise error from None
         except BaseException as exc:
             error = exc
@@ -194,7 +205,9 @@ async def create(
 ) -> SecretBackend:
     if not isinstance(config, GoogleConfig):
         raise InvalidBackendConfigError("google-secret-manager needs a Google config")
-    return GoogleSecretManagerBackend(config, credentials)
+    return GoogleSecretManagerBackend(
+        config, credentials, settings=environment.settings_of(GoogleSettings)
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -202,6 +215,12 @@ async def create(
 
 def _counted(error: BaseException | None) -> BaseException | None:
     return None if isinstance(error, asyncio.CancelledError) else error
+
+
+def _stale(exc: api_exceptions.GoogleAPICallError) -> bool:
+    """Whether Google no longer took the access token (a denied permission is not that)."""
+    code = exc.grpc_status_code
+    return code is not None and code.name == "UNAUTHENTICATED"
 
 
 def _map_error(

@@ -1,6 +1,8 @@
-"""The API's settings of the Google receiver (composed into the API's settings by
-:mod:`..registry`, so their variables are ``SCAIVAULT_API_GOOGLE_PUSH_*``): which
-Pub/Sub push OIDC tokens it accepts."""
+"""The settings of the Google type, composed into the operator's by :mod:`..registry`:
+the clients' (:class:`GoogleSettings`: where keyless backends exchange their
+ServiceAccount tokens), and the API's receiver's (:class:`GooglePushSettings`, so
+their variables are ``SCAIVAULT_API_GOOGLE_PUSH_*``: which Pub/Sub push OIDC tokens
+it accepts)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,35 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
+
+from ...models.endpoint import parse_endpoint
+from .config import PROVIDER_PATTERN
+
+
+class GoogleSettings(BaseModel):
+    google_workload_identity_provider: str | None = Field(
+        default=None,
+        pattern=PROVIDER_PATTERN,
+        description="the workload identity pool provider (//iam.googleapis.com/projects/<number>"
+        "/locations/global/workloadIdentityPools/<pool>/providers/<provider>) keyless Google "
+        "backends exchange their ServiceAccount tokens at when their config names none",
+    )
+    google_sts_url: str = Field(
+        default="https://sts.googleapis.com/v1/token",
+        description="the Security Token Service keyless Google backends exchange their "
+        "ServiceAccount tokens at; never a backend's own endpoint",
+    )
+    google_iam_credentials_url: str = Field(
+        default="https://iamcredentials.googleapis.com",
+        description="the IAM credentials service keyless Google backends impersonate their "
+        "Google service account at (generateAccessToken)",
+    )
+
+    @field_validator("google_sts_url", "google_iam_credentials_url")
+    @classmethod
+    def _google_urls(cls, value: str) -> str:
+        parse_endpoint(value)  # raises naming what is wrong
+        return value
 
 
 class GooglePushSettings(BaseModel):

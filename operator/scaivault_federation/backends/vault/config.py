@@ -21,6 +21,7 @@ from ...models.config import (
     EndpointUrl,
     ScaiVaultPath,
     ServiceAccountLogin,
+    ServiceAccountName,
 )
 from ..aws.config import KEYS as AWS_KEYS
 
@@ -116,10 +117,8 @@ class VaultConfig(BackendConfig):
         description="Vault role of the auth method; required for kubernetes, jwt and gcp, "
         "optional for cert and aws",
     )
-    service_account: str | None = Field(
+    service_account: ServiceAccountName | None = Field(
         default=None,
-        max_length=253,
-        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
         description="(kubernetes and jwt auth) the ServiceAccount in this namespace whose "
         "token logs in (default: default); its annotation "
         "federation.scaivault.io/token-for must name this backend (or be *)",
