@@ -672,6 +672,11 @@ class PathScope:
         return self._patterns
 
     @property
+    def concrete(self) -> bool:
+        """Whether every entry is a path (no pattern)."""
+        return not self._wildcards
+
+    @property
     def texts(self) -> tuple[str, ...]:
         """The entries as given, duplicates dropped, in their first order."""
         return tuple(p.pattern for p in self._patterns)
