@@ -15,6 +15,7 @@ Everything here is pure: no I/O, no Kubernetes client.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -464,11 +465,34 @@ class PathMapping:
         except InvalidPathError:
             return None
 
+    @functools.cached_property
+    def _subtree(self) -> tuple[str, str] | None:
+        """Both sides' literal prefixes when the mapping keeps a subtree: a path below one
+        is then the other's prefix and the same rest (a sync maps thousands)."""
+        if not self._keeps_subtree():
+            return None
+        return self.local.literal_prefix, self.remote.literal_prefix
+
+    @staticmethod
+    def _moved(path: str, source: str, target: str) -> str | None:
+        """``path`` below ``source`` as the same rest below ``target``; None when the path
+        is not strictly below ``source`` (or the result is not a path)."""
+        validate_path(path)
+        if len(path) <= len(source) or not path.startswith(source):
+            return None
+        try:
+            return validate_path(target + path[len(source) :])
+        except InvalidPathError:
+            return None
+
     def to_remote(self, local_path: str) -> str | None:
         """The backend path for ``local_path``, or None if it is not mapped.
 
         Raises :class:`InvalidPathError` if ``local_path`` is malformed.
         """
+        subtree = self._subtree
+        if subtree is not None and (moved := self._moved(local_path, *subtree)) is not None:
+            return moved
         remote = self._translate(self.local, self.remote, local_path)
         if remote is None or self._translate(self.remote, self.local, remote) != local_path:
             return None
@@ -479,6 +503,9 @@ class PathMapping:
 
         Raises :class:`InvalidPathError` if ``remote_path`` is malformed.
         """
+        subtree = self._subtree
+        if subtree is not None and (moved := self._moved(remote_path, *subtree[::-1])) is not None:
+            return moved
         local = self._translate(self.remote, self.local, remote_path)
         if local is None or self._translate(self.local, self.remote, local) != remote_path:
             return None
@@ -643,6 +670,11 @@ class PathScope:
     @property
     def patterns(self) -> tuple[PathPattern, ...]:
         return self._patterns
+
+    @property
+    def concrete(self) -> bool:
+        """Whether every entry is a path (no pattern)."""
+        return not self._wildcards
 
     @property
     def texts(self) -> tuple[str, ...]:

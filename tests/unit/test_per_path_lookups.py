@@ -96,6 +96,8 @@ async def test_a_concrete_path_is_described_and_read_with_no_listing_whatever_th
         assert backend.listed == []
         assert backend.calls.snapshot() == {("describe", "ok"): 1, ("batch_read", "ok"): 1}
         assert outcome.secrets_synced == size  # still the backend's figure
+        # nor are the backend's Secrets listed: those of its path, and a count
+        assert store.calls["list_managed"] == 0 and store.calls["managed_at"] == 1
 
 
 async def test_a_vanished_path_is_orphaned_or_pruned_without_listing() -> None:

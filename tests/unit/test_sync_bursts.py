@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,10 +18,16 @@ from scaivault_federation.api.sync_requests import SyncRequests
 from scaivault_federation.backends.base import Described
 from scaivault_federation.k8s.backend_store import BackendStore
 from scaivault_federation.k8s.client import ConflictError, NotFoundError
+from scaivault_federation.labels import SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION
 from scaivault_federation.models.kind import FEDERATION_BACKEND
-from scaivault_federation.models.resource import FederationBackendResource, merged_request
+from scaivault_federation.models.resource import (
+    FederationBackendResource,
+    merged_request,
+    sync_paths_to_set,
+    sync_paths_value,
+)
 from scaivault_federation.paths import MAX_SCOPE_PATTERNS, PathScope
-from scaivault_federation.sync.pending_requests import PendingRequests
+from scaivault_federation.sync.pending_requests import BURST_QUIET, BURST_WAIT, PendingRequests
 from scaivault_federation.sync.worker import BackendWorker
 from tests.unit.engine_fakes import FakeConnection, World, backend_object
 
@@ -143,10 +151,27 @@ async def test_more_paths_than_a_per_path_sync_takes_make_one_full_sync() -> Non
             world.request_sync(stamp(i), [f"app/s{i}"])
         gate.open.set()
         await world.clock.settle()
+        assert world.syncs == listings  # the burst's full sync waits for it to quiet
+        world.clock.advance(BURST_QUIET)
+        await world.clock.settle()
     assert gate.described == [["prod/s0"]]  # then no look-up: one listing of everything
     assert world.syncs == listings + 1
     assert len(world.statuses.written) == syncs + 2
     assert world.store.data("team-a")[f"app-s{size - 1}"] == {"value": b"2"}
+
+
+def test_a_burst_past_a_per_path_sync_waits_to_quiet_but_not_for_long() -> None:
+    pending = PendingRequests()
+    pending.add(PathScope(["app/a"]), now=10.0)
+    assert pending.ready_at() == 0.0  # a per-path sync: at once
+    for i in range(MAX_SCOPE_PATTERNS):
+        pending.add(PathScope([f"app/{i}"]), now=10.5)
+    assert pending.ready_at() == 10.5 + BURST_QUIET
+    for moment in (10.6, 11.0, 11.5, 12.0, 12.4):  # it goes on
+        pending.add(PathScope([f"more/{moment}"]), now=moment)
+    assert pending.ready_at() == 10.5 + BURST_WAIT
+    pending.add(None, now=12.45)  # a full sync asked for: at once
+    assert pending.ready_at() == 0.0 and pending.take() is None
 
 
 # --- the API: one write per backend at a time ------------------------------------------
@@ -210,3 +235,70 @@ async def test_a_failed_write_fails_the_requests_it_carried_only() -> None:
     store.fail = None
     done = await requests.request(as_store(store), "ns", "b", PathScope(["a"]))
     assert done.backend.name == "b"
+
+
+# --- requests merged by the API --------------------------------------------------------
+
+
+def resource_with(notes: dict[str, str], last_sync: str | None = None) -> FederationBackendResource:
+    obj = backend_object(annotations=notes)
+    if last_sync is not None:
+        obj["status"] = {"lastSync": last_sync}
+    return FederationBackendResource.from_object(obj)
+
+
+def test_a_request_merged_into_a_pending_one_says_which_and_its_own_paths() -> None:
+    now = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
+    first = stamp(1)
+    pending = resource_with(
+        {SYNC_REQUESTED_ANNOTATION: first, SYNC_PATHS_ANNOTATION: sync_paths_value(first, ["a"])}
+    )
+    value = sync_paths_to_set(pending, PathScope(["b"]), stamp(2), now)
+    assert value is not None and json.loads(value) == {
+        "requestedAt": stamp(2),
+        "paths": ["a", "b"],
+        "merged": first,
+        "added": ["b"],
+    }
+    merged = resource_with({SYNC_REQUESTED_ANNOTATION: stamp(2), SYNC_PATHS_ANNOTATION: value})
+    assert merged.sync_paths == PathScope(["a", "b"])
+    assert merged.sync_paths_since(first) == PathScope(["b"])  # a worker that saw the first
+    assert merged.sync_paths_since(None) == PathScope(["a", "b"])  # one that did not
+    assert merged.sync_paths_since(stamp(0)) == PathScope(["a", "b"])
+
+    # merged into a pending full sync: still full, with its own paths said
+    full = resource_with({SYNC_REQUESTED_ANNOTATION: first})
+    value = sync_paths_to_set(full, PathScope(["c"]), stamp(3), now)
+    assert value is not None
+    merged = resource_with({SYNC_REQUESTED_ANNOTATION: stamp(3), SYNC_PATHS_ANNOTATION: value})
+    assert merged.sync_paths is None
+    assert merged.sync_paths_since(first) == PathScope(["c"])
+    # nothing pending: the request alone
+    handled = resource_with({SYNC_REQUESTED_ANNOTATION: first}, last_sync="2026-03-01T12:01:00Z")
+    later = now + timedelta(minutes=1)
+    assert sync_paths_to_set(handled, PathScope(["d"]), stamp(4), later) == sync_paths_value(
+        stamp(4), ["d"]
+    )
+    assert sync_paths_to_set(handled, None, stamp(4), later) is None
+
+
+async def test_a_worker_syncs_only_the_paths_a_merged_request_adds() -> None:
+    world = World(
+        remote={f"prod/s{i}": "1" for i in range(5)},
+        pathMapping={"app/**": "prod/**"},
+        syncInterval="1h",
+    )
+    gate = Gate(world)
+    async with running(world):
+        world.request_sync(stamp(1), ["app/s1"])
+        await world.clock.settle()
+        # the API merged the next request into the first (its sync's status was not
+        # written yet when it came): the worker saw the first, so it reads s2 alone
+        notes = world.cr["metadata"]["annotations"]
+        notes[SYNC_REQUESTED_ANNOTATION] = stamp(2)
+        notes[SYNC_PATHS_ANNOTATION] = sync_paths_value(
+            stamp(2), ["app/s1", "app/s2"], merged=stamp(1), added=["app/s2"]
+        )
+        world.statuses.changed(world.cr)
+        await world.clock.settle()
+    assert gate.described == [["prod/s1"], ["prod/s2"]]

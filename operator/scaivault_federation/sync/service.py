@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..backends.base import BatchResult, RemoteSecretRef, SecretBackend
 from ..models.content import InvalidContentError
-from ..models.secret import LocalSecret, RemoteItem
+from ..models.secret import LocalSecret, RemoteItem, holds_a_path
 from ..models.spec import BackendSpec
 from ..models.status import Conflict, RecordedName
 from ..paths import PathScope, secret_name_for_path
@@ -131,16 +131,11 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     targets = PathTargets(ctx.spec.target, mapped)
     outcome.item_errors.update(targets.errors)
     failed: list[str] = list(targets.errors)
-    local = await _load_local(ctx)
+    local, synced_outside = await _load_local(ctx, _names_of(wanted.values(), targets))
     reads = _reads(ctx, wanted, refs, targets, local)
     reads.paths.sort(key=lambda remote: mapped.local_by_remote[remote])
 
-    planner = Planner(
-        ctx.name,
-        local if scope is None else _within(scope, local, wanted.values()),
-        ctx.mac_key,
-        ctx.spec.conflict_policy,
-    )
+    planner = Planner(ctx.name, local, ctx.mac_key, ctx.spec.conflict_policy)
     planner.plan.unchanged.extend(sorted(reads.unchanged))
     applier = Applier(ctx.store, ctx.namespace, ctx.name, ctx.mac_key, ctx.spec.conflict_policy)
     parts = _planned_parts(ctx.backend, reads, mapped, targets, planner, outcome, failed)
@@ -156,7 +151,7 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     applied = await applier.apply(SyncPlan(deletes=plan.deletes, orphans=plan.orphans), local)
     _count_applied(outcome, plan, applied)
     if scope is not None:
-        outcome.secrets_synced += _synced_outside(ctx.name, scope, local)
+        outcome.secrets_synced += synced_outside
         outcome.conflicts.extend(conflicts_outside(scope, ctx.previous_conflicts))
     outcome.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
     return outcome
@@ -287,12 +282,19 @@ async def _read_parts(
                 await task
 
 
+def _names_of(paths: Iterable[str], targets: PathTargets) -> set[str]:
+    """The Secret names ``paths`` may be written under: the default rule's and the
+    target's."""
+    names = {secret_name_for_path(path) for path in paths}
+    names.update(targets.names[path] for path in paths if path in targets.names)
+    return names
+
+
 def _within(
-    scope: PathScope, local: dict[str, LocalSecret], wanted: Iterable[str]
+    scope: PathScope, local: dict[str, LocalSecret], names: set[str]
 ) -> dict[str, LocalSecret]:
     """The local Secrets a per-path sync may act on: those holding a path of its scope,
     and those at the names its paths map to."""
-    names = {secret_name_for_path(path) for path in wanted}
     return {
         name: secret
         for name, secret in local.items()
@@ -300,17 +302,12 @@ def _within(
     }
 
 
-def _synced_outside(backend_name: str, scope: PathScope, local: dict[str, LocalSecret]) -> int:
+def _synced_outside(scope: PathScope, local: Iterable[LocalSecret]) -> int:
     """This backend's Secrets of paths outside a per-path sync, as the last sync left them
     (nothing outside its paths is looked up), so the synced figure stays the backend's,
     not the sync's."""
     return sum(
-        1
-        for secret in local.values()
-        if secret.managed_by == backend_name
-        and secret.path is not None
-        and not secret.orphaned
-        and not scope.matches(secret.path)
+        1 for secret in local if holds_a_path(secret) and not scope.matches(secret.path or "")
     )
 
 
@@ -325,8 +322,22 @@ def conflicts_outside(scope: PathScope, previous: Iterable[Conflict]) -> list[Pl
     return kept
 
 
-async def _load_local(ctx: SyncContext) -> dict[str, LocalSecret]:
-    """The Secrets this backend manages, by name. Other Secrets are not read: a write
-    that meets one finds it then (see :mod:`.apply`)."""
-    managed = await ctx.store.list_managed(ctx.namespace, ctx.name)
-    return {s.name: s for s in managed}
+async def _load_local(ctx: SyncContext, names: set[str]) -> tuple[dict[str, LocalSecret], int]:
+    """The Secrets of this backend a sync acts on, by name, and for a sync of some paths
+    how many of its others hold their path (:func:`_synced_outside`). Other Secrets are
+    not read: a write that meets one finds it then (see :mod:`.apply`).
+
+    A full sync takes every Secret of the backend. A sync of concrete paths takes
+    those at ``names`` and those holding its paths, and counts the others, from the
+    store's index: its work does not grow with the backend. A sync of patterns takes
+    every Secret and keeps those its patterns match."""
+    scope, store = ctx.paths, ctx.store
+    if scope is None:
+        return {s.name: s for s in await store.list_managed(ctx.namespace, ctx.name)}, 0
+    if scope.concrete:
+        found = await store.managed_at(ctx.namespace, ctx.name, names, scope.texts)
+        holding = await store.count_holding(ctx.namespace, ctx.name)
+        inside = sum(1 for s in found if holds_a_path(s) and scope.matches(s.path or ""))
+        return {s.name: s for s in found}, holding - inside
+    every = await store.list_managed(ctx.namespace, ctx.name)
+    return _within(scope, {s.name: s for s in every}, names), _synced_outside(scope, every)

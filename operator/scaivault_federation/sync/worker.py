@@ -169,11 +169,13 @@ class BackendWorker:
         self._wake.set()
 
     def _note(self, resource: FederationBackendResource) -> None:
-        """Hold the manual-sync request ``resource`` carries, once per request."""
+        """Hold the manual-sync request ``resource`` carries, once per request: what it
+        asks beyond the request seen before it (a request merged into that one adds
+        only its own paths)."""
         request = resource.sync_requested
         if request is not None and request != self.last_request:
-            self.last_request = request
-            self.requests.add(resource.sync_paths)
+            seen, self.last_request = self.last_request, request
+            self.requests.add(resource.sync_paths_since(seen), self.deps.clock.monotonic())
 
     def trigger(self) -> None:
         """Sync at once (a Secret it manages was deleted or edited by hand)."""
@@ -254,7 +256,8 @@ class BackendWorker:
                 self.requests.clear()  # handled before this process acted on the backend
         self._note(resource)
         paths: PathScope | None = None
-        if self.requests.pending:
+        now = clock.monotonic()
+        if self.requests.pending and (self.requests.ready_at() <= now or now >= self.due):
             self.sync_owed = True
             paths = self.requests.take()
             if paths is None:
@@ -267,6 +270,7 @@ class BackendWorker:
             self.due = 0.0
             self.sync_owed = True
         if clock.monotonic() >= self.due:
+            self.requests.clear()  # a full sync covers every request seen before it
             await self.tick(resource)
         elif paths is not None:
             await self.tick(resource, paths)
@@ -489,8 +493,13 @@ class BackendWorker:
         return [secret_name_for_path(path) for path in paths]
 
     def _next_wake(self) -> float:
+        wake = self.due
         restart = self.rollouts.next_due()
-        return self.due if restart is None else min(self.due, restart)
+        if restart is not None:
+            wake = min(wake, restart)
+        if self.requests.pending:  # a burst waiting to quiet
+            wake = min(wake, self.requests.ready_at())
+        return wake
 
     async def _restart_workloads(self, resource: FederationBackendResource) -> None:
         """Restart the rollout targets whose debounce has passed."""
