@@ -15,6 +15,7 @@ Everything here is pure: no I/O, no Kubernetes client.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -464,11 +465,34 @@ class PathMapping:
         except InvalidPathError:
             return None
 
+    @functools.cached_property
+    def _subtree(self) -> tuple[str, str] | None:
+        """Both sides' literal prefixes when the mapping keeps a subtree: a path below one
+        is then the other's prefix and the same rest (a sync maps thousands)."""
+        if not self._keeps_subtree():
+            return None
+        return self.local.literal_prefix, self.remote.literal_prefix
+
+    @staticmethod
+    def _moved(path: str, source: str, target: str) -> str | None:
+        """``path`` below ``source`` as the same rest below ``target``; None when the path
+        is not strictly below ``source`` (or the result is not a path)."""
+        validate_path(path)
+        if len(path) <= len(source) or not path.startswith(source):
+            return None
+        try:
+            return validate_path(target + path[len(source) :])
+        except InvalidPathError:
+            return None
+
     def to_remote(self, local_path: str) -> str | None:
         """The backend path for ``local_path``, or None if it is not mapped.
 
         Raises :class:`InvalidPathError` if ``local_path`` is malformed.
         """
+        subtree = self._subtree
+        if subtree is not None and (moved := self._moved(local_path, *subtree)) is not None:
+            return moved
         remote = self._translate(self.local, self.remote, local_path)
         if remote is None or self._translate(self.remote, self.local, remote) != local_path:
             return None
@@ -479,10 +503,35 @@ class PathMapping:
 
         Raises :class:`InvalidPathError` if ``remote_path`` is malformed.
         """
+        subtree = self._subtree
+        if subtree is not None and (moved := self._moved(remote_path, *subtree[::-1])) is not None:
+            return moved
         local = self._translate(self.remote, self.local, remote_path)
         if local is None or self._translate(self.local, self.remote, local) != remote_path:
             return None
         return local
+
+    def remote_prefix_for(self, entry: PathPattern) -> str | None:
+        """The remote prefix to list for the local paths ``entry`` matches that this
+        mapping maps (both with wildcards); None when it maps none of them.
+
+        Every such local path starts with both sides' literal prefixes, so a mapping
+        whose own prefix and the entry's disagree maps none. When the mapping keeps a
+        subtree (literal segments and one trailing ``**`` on both sides, ``app/**`` ->
+        ``prod/**``), the entry's prefix below it carries over (``app/web/**`` lists
+        ``prod/web/``); otherwise the mapping's own prefix is listed."""
+        wanted, own = entry.literal_prefix, self.local.literal_prefix
+        if not (wanted.startswith(own) or own.startswith(wanted)):
+            return None
+        if wanted.startswith(own) and self._keeps_subtree():
+            return self.remote.literal_prefix + wanted[len(own) :]
+        return self.remote.literal_prefix
+
+    def _keeps_subtree(self) -> bool:
+        return all(
+            side.wildcards == (DOUBLE_STAR,) and side.segments[-1] == DOUBLE_STAR
+            for side in (self.local, self.remote)
+        )
 
     def specificity_key(self) -> tuple[int, int, int, int, str, str]:
         """Sort key: more literal segments first, then more literal text beside
@@ -583,9 +632,11 @@ class PathScope:
     names its index).
     """
 
-    __slots__ = ("_patterns",)
+    __slots__ = ("_literals", "_patterns", "_wildcards")
 
     _patterns: tuple[PathPattern, ...]
+    _literals: frozenset[str]
+    _wildcards: tuple[PathPattern, ...]
 
     def __init__(self, patterns: Sequence[str]) -> None:
         if isinstance(patterns, str) or not patterns:
@@ -599,6 +650,10 @@ class PathScope:
             except InvalidPathError as exc:
                 raise InvalidPathError(f"[{index}]: {exc}") from None
         object.__setattr__(self, "_patterns", tuple(parsed.values()))
+        literals = frozenset(p.pattern for p in self._patterns if p.is_literal)
+        object.__setattr__(self, "_literals", literals)
+        wildcards = tuple(p for p in self._patterns if not p.is_literal)
+        object.__setattr__(self, "_wildcards", wildcards)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
@@ -617,6 +672,11 @@ class PathScope:
         return self._patterns
 
     @property
+    def concrete(self) -> bool:
+        """Whether every entry is a path (no pattern)."""
+        return not self._wildcards
+
+    @property
     def texts(self) -> tuple[str, ...]:
         """The entries as given, duplicates dropped, in their first order."""
         return tuple(p.pattern for p in self._patterns)
@@ -624,10 +684,14 @@ class PathScope:
     def matches(self, path: str) -> bool:
         """Whether ``path`` is one of the paths or matches one of the patterns (a
         malformed path matches nothing)."""
+        if path in self._literals:
+            return True
         try:
-            return any(p.match(path) is not None for p in self._patterns)
+            return any(p.match(path) is not None for p in self._wildcards)
         except InvalidPathError:
             return False
 
     def union(self, other: PathScope) -> PathScope:
-        return PathScope([*self.texts, *other.texts])
+        """Both scopes' entries, each once (:class:`InvalidPathError` beyond
+        :data:`MAX_SCOPE_PATTERNS`)."""
+        return PathScope(list(dict.fromkeys([*self.texts, *other.texts])))

@@ -5,6 +5,7 @@ and Pub/Sub push OIDC tokens checked against keys served here."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -168,6 +169,40 @@ async def test_a_change_requests_a_sync_of_its_path_once(api: ApiClient, ns: Nam
     assert again.body["events"][0]["outcome"] == "duplicate"
     assert again.body["synced"] == []
     assert (await notes_of(ns, backend["name"]))[REQUESTED] == notes[REQUESTED]
+
+
+async def test_a_burst_of_changes_of_one_backend_is_written_in_a_few_patches(
+    api: ApiClient, ns: Namespace
+) -> None:
+    """Events delivered at once, one per request as EventBridge sends them: each is
+    answered, none meets another's write, and they reach the backend together."""
+    prefix = f"n-{uuid.uuid4().hex[:6]}"
+    backend = await aws_backend(api, ns.name, prefix)
+    few = [
+        f"arn:aws:secretsmanager:{REGION}:123456789012:secret:{prefix}/s{i}-Xy12Ab"
+        for i in range(30)
+    ]
+    replies = await asyncio.gather(*(api.post(f"{NOTIFY}/aws", json=eventbridge(a)) for a in few))
+    assert all(r.status == 200 for r in replies), [r.body for r in replies if r.status != 200]
+    stamps = {r.body["synced"][0]["sync_requested_at"] for r in replies}
+    assert len(stamps) < len(few) / 3, len(stamps)
+    notes = await notes_of(ns, backend["name"])
+    assert notes[REQUESTED] == max(stamps)
+    pending = json.loads(notes[PATHS])["paths"]  # merged: none is lost
+    assert sorted(pending) == sorted(f"external/aws/s{i}" for i in range(30))
+
+    # more than a per-path sync takes, at once: a full sync
+    many = [
+        f"arn:aws:secretsmanager:{REGION}:123456789012:secret:{prefix}/m{i}-Xy12Ab"
+        for i in range(150)
+    ]
+    replies = await asyncio.gather(*(api.post(f"{NOTIFY}/aws", json=eventbridge(a)) for a in many))
+    assert all(r.status == 200 for r in replies)
+    notes = await notes_of(ns, backend["name"])
+    if PATHS in notes:  # a request merged into a pending one names it and its own paths
+        doc = json.loads(notes[PATHS])
+        assert doc["requestedAt"] == notes[REQUESTED] and doc["paths"] is None
+        assert doc["merged"] >= max(stamps) and 1 <= len(doc["added"]) <= 100
 
 
 async def test_unmapped_and_other_events_write_nothing(api: ApiClient, ns: Namespace) -> None:

@@ -19,6 +19,8 @@ from scaivault_federation.backends import (
 from scaivault_federation.backends.base import RemoteSecret
 from scaivault_federation.backends.factory import create_backend
 from scaivault_federation.backends.registry import parse_config, type_names
+from scaivault_federation.paths import PathScope, parse_mappings
+from scaivault_federation.sync.remote_scope import remote_refs, remote_scope
 
 from .harness import AnyHarness as Harness
 from .harness import Value
@@ -164,6 +166,61 @@ async def test_a_switched_off_or_deleted_secret_is_not_read(harness: Harness) ->
     assert batch.missing == [off, gone] and not batch.failed
 
 
+async def test_describing_paths_answers_what_a_read_would_find_without_listing(
+    harness: Harness,
+) -> None:
+    prefix = harness.new_prefix()
+    live, off, gone, absent = (f"{prefix}{name}" for name in ("live", "off", "gone", "absent"))
+    harness.put(live, {"k": "v1"})
+    for path in (off, gone):
+        harness.put(path, {"password": SECRET_CANARY})
+    harness.switch_off(off)
+    harness.delete(gone)
+    backend = await warm(harness)
+    described = await backend.describe_secrets([live, off, gone, absent, live])
+    assert list(described.found) == [live]
+    assert described.missing == [off, gone, absent] and not described.failed
+    assert backend.calls.get("list") == 0, backend.calls
+    assert 1 <= backend.calls.total() <= 4, backend.calls  # at most one call per path
+    assert SECRET_CANARY not in repr(described)
+
+    read = await backend.get_secret(live)
+    assert described.found[live].path == live
+    assert described.found[live].version == read.version
+    harness.put(live, {"k": "v2"})
+    again = await backend.describe_secrets([live])
+    newer = await backend.get_secret(live)
+    assert again.found[live].version == newer.version
+    if read.version is not None:
+        assert newer.version != read.version
+
+
+async def test_a_per_path_sync_of_one_path_makes_at_most_two_calls_and_lists_nothing(
+    harness: Harness,
+) -> None:
+    """What a per-path sync asks the backend (its look-ups, then its read) on a store of
+    several listing pages: the same for one path whatever the store holds."""
+    prefix = harness.new_prefix()
+    paths = [f"{prefix}s{i:03d}" for i in range(3 * (harness.page_size or 10))]
+    for path in paths:
+        harness.put(path, {"k": "v"})
+    harness.delete(paths[-1])
+    backend = await warm(harness)
+    mappings = parse_mappings({"app/**": f"{prefix}**"})
+
+    asked = remote_scope(mappings, PathScope(["app/s007"]))
+    refs = await remote_refs(backend, asked, describe=True)
+    batch = await backend.get_many(list(refs))
+    assert list(batch.found) == [paths[7]]
+    assert backend.calls.get("list") == 0, backend.calls
+    assert backend.calls.total() <= 2, backend.calls
+
+    backend.calls.reset()  # a path gone remotely: one look-up says so, nothing else
+    gone = remote_scope(mappings, PathScope([f"app/s{len(paths) - 1:03d}"]))
+    assert await remote_refs(backend, gone, describe=True) == {}
+    assert backend.calls.total() == 1, backend.calls
+
+
 async def test_wrong_credentials_fail_every_call_once_without_leaking(harness: Harness) -> None:
     prefix = harness.new_prefix()
     harness.put(f"{prefix}guarded", {"password": SECRET_CANARY})
@@ -184,6 +241,10 @@ async def test_wrong_credentials_fail_every_call_once_without_leaking(harness: H
         assert backend.calls.total() == done, backend.calls  # refused once, not retried
     batch = await backend.get_many([f"{prefix}guarded"])
     assert isinstance(batch.failed[f"{prefix}guarded"], AuthenticationError)
+    backend.calls.reset()
+    described = await backend.describe_secrets([f"{prefix}guarded"])
+    assert isinstance(described.failed[f"{prefix}guarded"], AuthenticationError)
+    assert backend.calls.total() == 1, backend.calls
 
 
 async def test_a_stopped_server_is_unavailable_and_not_asked_for_every_path(
@@ -206,6 +267,11 @@ async def test_a_stopped_server_is_unavailable_and_not_asked_for_every_path(
     assert all(isinstance(e, BackendUnavailableError) for e in batch.failed.values())
     assert 1 <= backend.calls.total() < len(paths), backend.calls
     assert {result for _, result in backend.calls.snapshot()} == {"unavailable"}
+    backend.calls.reset()
+    described = await backend.describe_secrets(paths)
+    assert set(described.failed) == set(paths)
+    assert all(isinstance(e, BackendUnavailableError) for e in described.failed.values())
+    assert 1 <= backend.calls.total() < len(paths), backend.calls
 
 
 async def test_a_throttling_server_gives_throttled_errors_with_its_retry_after(

@@ -14,6 +14,7 @@ import pytest
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_federation.models.resource import sync_paths_value
 
+from .backend_calls import backend_calls, settled_calls
 from .helpers import Cluster, decoded, eventually
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +32,7 @@ def versions(secrets: list[dict[str, Any]]) -> dict[str, str]:
 
 
 async def test_annotated_paths_sync_alone_and_keep_the_schedule(
-    cluster: Cluster, openbao: OpenBaoServer
+    cluster: Cluster, openbao: OpenBaoServer, operator_metrics_port: int
 ) -> None:
     prefix = f"pp-{uuid.uuid4().hex[:8]}"
     for name in ("a", "b", "c"):
@@ -50,6 +51,7 @@ async def test_annotated_paths_sync_alone_and_keep_the_schedule(
     first = await cluster.wait_status("vault-pp", lambda s: s.get("secretsSynced") == 3)
     selector = "federation.scaivault.io/backend=vault-pp"
     before = versions(await cluster.secrets(selector))
+    calls = await backend_calls(operator_metrics_port, "hashicorp-vault")
 
     openbao.request("POST", f"/v1/secret/data/{prefix}/a", {"data": {"v": "2"}})
     openbao.request("POST", f"/v1/secret/data/{prefix}/b", {"data": {"v": "2"}})
@@ -74,13 +76,19 @@ async def test_annotated_paths_sync_alone_and_keep_the_schedule(
     assert moved == ["app-a"]  # app/b changed remotely and app/c is gone: untouched
     c = next(s for s in after if s["metadata"]["name"] == "app-c")
     assert "federation.scaivault.io/orphaned-at" not in c["metadata"]["annotations"]
-    assert status["secretsSynced"] == 2  # listed paths whose Secret holds the value
+    # the paths whose Secret holds the value, the others as the last sync left them:
+    # app/c is not looked up, so its removal waits for the next full sync
+    assert status["secretsSynced"] == 3
+    # two Vault requests: the path's metadata and its value; no listing, no probe
+    asked = await settled_calls(operator_metrics_port, "hashicorp-vault", calls, "read")
+    assert asked == {("describe", "ok"): 1, ("read", "ok"): 1}
     # the hourly sync did not move (the status gives it to the second)
     moved_by = parse(status["nextSyncAt"]) - parse(first["nextSyncAt"])
     assert abs(moved_by.total_seconds()) <= 1, moved_by
 
     # the same annotations set by a tool that only bumps the stamp: a full sync
-    await cluster.sync_now("vault-pp")
+    full = await cluster.sync_now("vault-pp")
+    assert full["secretsSynced"] == 2
     final = {s["metadata"]["name"]: s for s in await cluster.secrets(selector)}
     assert decoded(final["app-b"]) == {"v": "2"}
     assert "federation.scaivault.io/orphaned-at" in final["app-c"]["metadata"]["annotations"]

@@ -14,7 +14,7 @@ import copy
 import itertools
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -43,7 +43,7 @@ from scaivault_federation.models.resource import (
     ObjectMeta,
     sync_paths_value,
 )
-from scaivault_federation.models.secret import LocalSecret, SecretShape
+from scaivault_federation.models.secret import LocalSecret, SecretShape, holds_a_path
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.models.status import BackendStatus
 from scaivault_federation.sync.fleet import WORKERS, Fleet
@@ -240,6 +240,22 @@ class MemorySecretStorage:
     async def list_managed(self, namespace: str, backend_name: str) -> list[LocalSecret]:
         self.calls["list_managed"] += 1
         self._check("list", namespace)
+        return self._managed(namespace, backend_name)
+
+    async def managed_at(
+        self, namespace: str, backend_name: str, names: Collection[str], paths: Collection[str]
+    ) -> list[LocalSecret]:
+        self.calls["managed_at"] += 1
+        self._check("list", namespace)
+        return [
+            s for s in self._managed(namespace, backend_name) if s.name in names or s.path in paths
+        ]
+
+    async def count_holding(self, namespace: str, backend_name: str) -> int:
+        self._check("list", namespace)
+        return sum(map(holds_a_path, self._managed(namespace, backend_name)))
+
+    def _managed(self, namespace: str, backend_name: str) -> list[LocalSecret]:
         return [
             _copy(secret)
             for (ns, _), secret in sorted(self._objects.items())

@@ -624,3 +624,30 @@ def test_generated_paths_always_give_valid_names() -> None:
 )
 def test_is_valid_secret_name(name: str, valid: bool) -> None:
     assert is_valid_secret_name(name) is valid
+
+
+SUBTREES = [("app/**", "prod/**"), ("**", "all/**"), ("a/b/**", "**"), ("x/**", "x/y/**")]
+PIECES = ["app", "prod", "all", "a", "b", "x", "y", "z", "A.b", "Ünï"]
+
+
+def _slow(mapping: PathMapping, path: str, *, to_local: bool) -> str | None:
+    """The general translation, with its way-back check, as every mapping does it."""
+    source, target = (
+        (mapping.remote, mapping.local) if to_local else (mapping.local, mapping.remote)
+    )
+    there = PathMapping._translate(source, target, path)
+    if there is None or PathMapping._translate(target, source, there) != path:
+        return None
+    return there
+
+
+def test_a_subtree_mapping_translates_as_the_general_rule_does() -> None:
+    rng = random.Random(11)
+    for local, remote in SUBTREES:
+        mapping = parse_mapping(local, remote)
+        for _ in range(400):
+            path = "/".join(rng.choice(PIECES) for _ in range(rng.randint(1, 4)))
+            assert mapping.to_local(path) == _slow(mapping, path, to_local=True), path
+            assert mapping.to_remote(path) == _slow(mapping, path, to_local=False), path
+        with pytest.raises(InvalidPathError):
+            mapping.to_local("a//b")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -310,21 +309,16 @@ async def trigger_sync(request: web.Request) -> web.Response:
         raise ApiError(409, "the backend is suspended", code="suspended")
     body = await read_json_object(request) if request.body_exists else {}
     paths = parse_sync_request(body, cached.local_patterns)
-    stamp = sync_stamp()
+    requests = target.state.sync_requests
     try:
-        updated = await target.store.request_sync(target.namespace, cached.name, stamp, paths)
+        done = await requests.request(target.store, target.namespace, cached.name, paths)
     except KubeApiError as exc:
         raise kube_error(exc, "backend") from None
-    target.state.cache.upsert(updated)
-    answer: dict[str, Any] = {"id": cached.id, "sync_requested_at": stamp}
+    target.state.cache.upsert(done.backend)
+    answer: dict[str, Any] = {"id": cached.id, "sync_requested_at": done.stamp}
     if paths is not None:
         answer["paths"] = list(paths.texts)
     return _json(answer, status=202)
-
-
-def sync_stamp() -> str:
-    """The manual-sync annotation's value for a request made now."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 _ID = Param("id", "path", {"type": "string"})

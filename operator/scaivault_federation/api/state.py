@@ -13,6 +13,7 @@ from .auth import Authenticator
 from .cache import BackendCache
 from .notify.service import Notifications
 from .proxy import ProxyBackends
+from .sync_requests import SyncRequests
 
 
 @dataclass
@@ -27,6 +28,8 @@ class ApiState:
     environment: BackendEnvironment
     default_namespace: str
     notifications: Notifications = field(default_factory=Notifications)
+    #: manual-sync requests on their way to Kubernetes, one write per backend at a time
+    sync_requests: SyncRequests = field(default_factory=SyncRequests)
 
 
 STATE: web.AppKey[ApiState] = web.AppKey("scaivault_state", ApiState)

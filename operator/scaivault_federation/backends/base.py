@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from ..models.secret import RemoteValue as RemoteValue
 from .errors import (
@@ -31,6 +31,7 @@ from .errors import (
 from .workload_identity import WorkloadIdentity
 
 T = TypeVar("T")
+Found = TypeVar("Found")
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,23 @@ class RemoteSecret:
 
 
 @dataclass
-class BatchResult:
-    """The outcome of reading many paths: every requested path is in exactly one field."""
+class Answers(Generic[Found]):
+    """The outcome of asking about many paths: every requested path is in exactly one
+    field."""
 
-    found: dict[str, RemoteSecret] = field(default_factory=dict)
+    found: dict[str, Found] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     failed: dict[str, BackendError] = field(default_factory=dict)
+
+
+@dataclass
+class BatchResult(Answers[RemoteSecret]):
+    """The values of many paths (:meth:`SecretBackend.get_many`)."""
+
+
+@dataclass
+class Described(Answers[RemoteSecretRef]):
+    """The metadata of many paths (:meth:`SecretBackend.describe_secrets`)."""
 
 
 def call_result(error: BaseException | None) -> CallResult:
@@ -102,18 +114,43 @@ async def read_concurrently(
     Once the store is down or throttling, the remaining paths fail with that same
     error instead of being asked for.
     """
+    pinned = versions or {}
     result = BatchResult()
+    await ask_concurrently(result, lambda path: get(path, pinned.get(path)), paths, concurrency)
+    return result
+
+
+async def describe_concurrently(
+    describe: Callable[[str], Awaitable[RemoteSecretRef]], paths: Sequence[str], concurrency: int
+) -> Described:
+    """``describe(path)`` every path, at most ``concurrency`` at once, for stores that
+    look secrets up one at a time (as :func:`read_concurrently`)."""
+    result = Described()
+    await ask_concurrently(result, describe, paths, concurrency)
+    return result
+
+
+async def ask_concurrently(
+    result: Answers[Found],
+    ask: Callable[[str], Awaitable[Found]],
+    paths: Sequence[str],
+    concurrency: int,
+) -> None:
+    """``ask(path)`` every path into ``result``, at most ``concurrency`` at once; a
+    ``SecretNotFoundError`` makes the path missing (in the order asked). Once the
+    store is down or throttling, the remaining paths fail with that same error
+    instead of being asked for."""
     unique = list(dict.fromkeys(paths))
     slots = asyncio.Semaphore(concurrency)
     stop: list[BackendError] = []
 
-    async def read(path: str) -> None:
+    async def one(path: str) -> None:
         async with slots:
             if stop:
                 result.failed[path] = stop[0]
                 return
             try:
-                result.found[path] = await get(path, (versions or {}).get(path))
+                result.found[path] = await ask(path)
             except SecretNotFoundError:
                 result.missing.append(path)
             except (BackendUnavailableError, ThrottledError) as error:
@@ -122,10 +159,9 @@ async def read_concurrently(
             except BackendError as error:
                 result.failed[path] = error
 
-    await gather_or_raise(read(path) for path in unique)
+    await gather_or_raise(one(path) for path in unique)
     missing = set(result.missing)
     result.missing = [path for path in unique if path in missing]
-    return result
 
 
 class CallCounter:
@@ -237,6 +273,15 @@ class SecretBackend(Protocol):
         A path in ``versions`` is read at that version instead of the current
         one, in the store's own terms (a version id, number, alias or label). A
         pinned read may cost a call of its own.
+        """
+        ...
+
+    async def describe_secrets(self, paths: Sequence[str]) -> Described:
+        """The metadata of literal ``paths`` without listing anything: each one's current
+        version and update time (when the store keeps them), the version a read would
+        answer. A path a read would not find (absent, switched off, deleted, or one the
+        store cannot name) is missing. A store with no metadata-only lookup may read
+        the value and keep only its metadata. At most one call per path.
         """
         ...
 

@@ -2,8 +2,8 @@
 
 It behaves like a well-mannered remote store: paths are plain strings, every
 ``set`` bumps the path's version (older versions stay readable by number),
-listing is recursive by prefix. Knobs let a
-test make every call fail (``fail_with``), make single paths fail
+listing is recursive by prefix, and describing costs a ``describe`` call per path.
+Knobs let a test make every call fail (``fail_with``), make single paths fail
 (``fail_paths``), or read in batches as some stores do (``batch_size``). Calls are
 counted exactly like a real backend counts them.
 """
@@ -19,6 +19,7 @@ from typing import ClassVar
 from .base import (
     BatchResult,
     CallCounter,
+    Described,
     RemoteSecret,
     RemoteSecretRef,
     RemoteValue,
@@ -132,6 +133,23 @@ class FakeBackend:
                     result.missing.append(path)
                 else:
                     result.found[path] = self._secret(path, entry)
+        return result
+
+    async def describe_secrets(self, paths: Sequence[str]) -> Described:
+        result = Described()
+        for path in dict.fromkeys(paths):
+            try:
+                self._check("describe", path)
+            except BackendError as error:
+                result.failed[path] = error
+                continue
+            entry = self._entries.get(path)
+            if entry is None:
+                self.calls.record("describe", "not_found")
+                result.missing.append(path)
+            else:
+                self.calls.record("describe", "ok")
+                result.found[path] = RemoteSecretRef(path, str(entry.version), entry.updated_at)
         return result
 
     async def probe(self) -> float:

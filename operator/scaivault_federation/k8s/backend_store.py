@@ -17,7 +17,7 @@ from typing import Any
 
 from ..labels import GROUP, SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION, VERSION
 from ..models.kind import BackendKind
-from ..models.resource import FederationBackendResource, paths_to_request, sync_paths_value
+from ..models.resource import FederationBackendResource, sync_paths_to_set
 from ..models.spec import BackendSpec
 from ..models.status import BackendStatus
 from ..paths import PathScope
@@ -84,7 +84,7 @@ class BackendStore:
         a sync of those paths only (the sync-paths annotation, naming ``stamp``).
 
         A per-path request is merged with a request the operator has not acted on
-        yet (see :func:`paths_to_request`), guarded by the object's
+        yet (see :func:`sync_paths_to_set`), guarded by the object's
         resourceVersion and retried when someone else changed it meanwhile."""
         url = self.url(namespace, name)
         if paths is None:
@@ -96,8 +96,7 @@ class BackendStore:
             return self.parse(await self.client.merge_patch(url, patch))
         for attempt in range(attempts):
             current = await self.get(namespace, name)
-            wanted = paths_to_request(current, paths, datetime.now(UTC))
-            value = None if wanted is None else sync_paths_value(stamp, wanted.texts)
+            value = sync_paths_to_set(current, paths, stamp, datetime.now(UTC))
             patch = {
                 "metadata": {
                     "resourceVersion": current.resource_version,

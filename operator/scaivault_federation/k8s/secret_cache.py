@@ -7,11 +7,12 @@ change made by someone else: a hand edit, a deletion.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ..labels import MANAGED_BY, MANAGED_BY_VALUE
-from ..models.secret import LocalSecret
+from ..models.secret import LocalSecret, holds_a_path
 from .client import JSON
 from .secrets import decode_secret
 
@@ -28,6 +29,18 @@ def namespace_secrets(namespace: str) -> str:
 Listener = Callable[[str, str, LocalSecret | None, LocalSecret | None], None]
 
 
+K = TypeVar("K")
+
+
+def _discard(index: dict[K, set[str]], key: K, name: str) -> None:
+    """Take ``name`` out of ``index[key]``, and the key out once it holds none."""
+    names = index.get(key)
+    if names is not None:
+        names.discard(name)
+        if not names:
+            del index[key]
+
+
 def _version(value: str | None) -> int:
     return int(value) if value and value.isdigit() else -1
 
@@ -42,6 +55,10 @@ class ManagedSecretCache:
     def __init__(self) -> None:
         self._items: dict[tuple[str, str], _Entry] = {}
         self._by_backend: dict[tuple[str, str], set[str]] = {}
+        #: (namespace, backend, path) -> the names of its Secrets holding that path
+        self._by_path: dict[tuple[str, str, str], set[str]] = {}
+        #: (namespace, backend) -> the names of its Secrets holding a path, not orphaned
+        self._holding: dict[tuple[str, str], set[str]] = {}
         self._listeners: list[Listener] = []
         #: Secrets we deleted ourselves, whose DELETED event is no news
         self._own_deletes: set[tuple[str, str]] = set()
@@ -56,6 +73,19 @@ class ManagedSecretCache:
         names = self._by_backend.get((namespace, backend), set())
         return [self._items[(namespace, n)].secret for n in sorted(names)]
 
+    def managed_at(
+        self, namespace: str, backend: str, names: Collection[str], paths: Collection[str]
+    ) -> list[LocalSecret]:
+        """This backend's Secrets named one of ``names`` or holding one of ``paths``."""
+        found = set(names) & self._by_backend.get((namespace, backend), set())
+        for path in paths:
+            found |= self._by_path.get((namespace, backend, path), set())
+        return [self._items[(namespace, n)].secret for n in sorted(found)]
+
+    def count_holding(self, namespace: str, backend: str) -> int:
+        """How many of this backend's Secrets hold a path and are not orphaned."""
+        return len(self._holding.get((namespace, backend), ()))
+
     def __len__(self) -> int:
         return len(self._items)
 
@@ -66,18 +96,27 @@ class ManagedSecretCache:
     # --- our own writes ----------------------------------------------------------------
 
     def upsert(self, namespace: str, obj: JSON, scope: str = "") -> None:
-        """Hold the Secret the apiserver returned (or drop it if it is no longer ours)."""
-        secret = decode_secret(obj)
-        key = (namespace, secret.name)
+        """Hold the Secret the apiserver returned (or drop it if it is no longer ours).
+        One the cache holds at that resourceVersion or later (its watch event came
+        before the answer to our write, or the other way round) is not read again."""
+        meta = obj.get("metadata") or {}
+        key = (namespace, str(meta.get("name", "")))
         current = self._items.get(key)
-        if current is not None and _version(secret.resource_version) < _version(
+        if current is not None and _version(meta.get("resourceVersion")) <= _version(
             current.secret.resource_version
         ):
+            current.scope = scope or current.scope  # a listing's or watch's now
             return
+        secret = decode_secret(obj)
         self._drop(key)
-        if secret.managed_by is not None:
+        backend = secret.managed_by
+        if backend is not None:
             self._items[key] = _Entry(secret, scope or (current.scope if current else ""))
-            self._by_backend.setdefault((namespace, secret.managed_by), set()).add(secret.name)
+            self._by_backend.setdefault((namespace, backend), set()).add(secret.name)
+            if secret.path is not None:
+                self._by_path.setdefault((namespace, backend, secret.path), set()).add(secret.name)
+            if holds_a_path(secret):
+                self._holding.setdefault((namespace, backend), set()).add(secret.name)
 
     def deleted_by_us(self, namespace: str, name: str) -> None:
         self._own_deletes.add((namespace, name))
@@ -87,14 +126,14 @@ class ManagedSecretCache:
         entry = self._items.pop(key, None)
         if entry is None:
             return None
-        backend = entry.secret.managed_by
+        secret = entry.secret
+        backend = secret.managed_by
         if backend is not None:
-            names = self._by_backend.get((key[0], backend))
-            if names is not None:
-                names.discard(key[1])
-                if not names:
-                    del self._by_backend[(key[0], backend)]
-        return entry.secret
+            _discard(self._by_backend, (key[0], backend), key[1])
+            _discard(self._holding, (key[0], backend), key[1])
+            if secret.path is not None:
+                _discard(self._by_path, (key[0], backend, secret.path), key[1])
+        return secret
 
     # --- the watch ---------------------------------------------------------------------
 

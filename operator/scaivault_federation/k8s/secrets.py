@@ -11,7 +11,7 @@ import contextlib
 import functools
 import secrets as pysecrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ from ..labels import (
     managed_selector,
     owner_labels,
 )
-from ..models.secret import LocalSecret, SecretShape, merge_metadata
+from ..models.secret import LocalSecret, SecretShape, holds_a_path, merge_metadata
 from .client import JSON, ConflictError, KubeClient, NotFoundError
 
 if TYPE_CHECKING:
@@ -92,6 +92,23 @@ class SecretStore:
             _secrets_path(namespace), params={"labelSelector": managed_selector(backend_name)}
         )
         return [decode_secret(item) for item in doc.get("items", [])]
+
+    async def managed_at(
+        self, namespace: str, backend_name: str, names: Collection[str], paths: Collection[str]
+    ) -> list[LocalSecret]:
+        if self.cache is not None and self.cache.covers(namespace):
+            return self.cache.managed_at(namespace, backend_name, names, paths)
+        wanted, held = set(names), set(paths)
+        return [
+            s
+            for s in await self.list_managed(namespace, backend_name)
+            if s.name in wanted or s.path in held
+        ]
+
+    async def count_holding(self, namespace: str, backend_name: str) -> int:
+        if self.cache is not None and self.cache.covers(namespace):
+            return self.cache.count_holding(namespace, backend_name)
+        return sum(map(holds_a_path, await self.list_managed(namespace, backend_name)))
 
     async def get(self, namespace: str, name: str) -> LocalSecret | None:
         try:

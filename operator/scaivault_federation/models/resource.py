@@ -176,11 +176,9 @@ class FederationBackendResource:
         return self.metadata.annotations.get(SYNC_REQUESTED_ANNOTATION)
 
     @cached_property
-    def sync_paths(self) -> PathScope | None:
-        """The paths of the pending manual sync when it asks for some only: the
-        sync-paths annotation, if it names the current sync-requested-at value and is
-        well-formed. ``None`` (a full sync) otherwise: a stale or broken annotation
-        never narrows a sync."""
+    def _sync_paths_doc(self) -> dict[str, Any] | None:
+        """The sync-paths annotation, if it is an object naming the current
+        sync-requested-at value."""
         request = self.sync_requested
         raw = self.metadata.annotations.get(SYNC_PATHS_ANNOTATION)
         if request is None or raw is None:
@@ -191,13 +189,27 @@ class FederationBackendResource:
             return None
         if not isinstance(doc, dict) or doc.get("requestedAt") != request:
             return None
-        paths = doc.get("paths")
-        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-            return None
-        try:
-            return PathScope(paths)
-        except InvalidPathError:
-            return None
+        return doc
+
+    @cached_property
+    def sync_paths(self) -> PathScope | None:
+        """The paths of the pending manual sync when it asks for some only: the
+        sync-paths annotation, if it names the current sync-requested-at value and is
+        well-formed. ``None`` (a full sync) otherwise: a stale or broken annotation
+        never narrows a sync."""
+        doc = self._sync_paths_doc
+        return None if doc is None else _scope(doc.get("paths"))
+
+    def sync_paths_since(self, seen: str | None) -> PathScope | None:
+        """What the manual-sync request asks beyond the request ``seen`` (the one a worker
+        saw before this): only its own paths when it was merged into that one (the
+        annotation says so), else all of :attr:`sync_paths`."""
+        doc = self._sync_paths_doc
+        if seen is not None and doc is not None and doc.get("merged") == seen:
+            added = _scope(doc.get("added"))
+            if added is not None:
+                return added
+        return self.sync_paths
 
     def requested_since_last_sync(self) -> bool:
         """Whether the manual-sync annotation asks for a sync the status has not seen."""
@@ -219,9 +231,34 @@ class FederationBackendResource:
 MERGE_GRACE = timedelta(seconds=5)
 
 
-def sync_paths_value(requested_at: str, paths: Sequence[str]) -> str:
-    """The sync-paths annotation for a per-path sync requested at ``requested_at``."""
-    return json.dumps({"requestedAt": requested_at, "paths": list(paths)}, separators=(",", ":"))
+def sync_paths_value(
+    requested_at: str,
+    paths: Sequence[str] | None,
+    *,
+    merged: str | None = None,
+    added: Sequence[str] | None = None,
+) -> str:
+    """The sync-paths annotation for a manual sync requested at ``requested_at`` of
+    ``paths`` (``None``: everything); with ``merged``, the request it was merged into
+    and its own paths, ``added``."""
+    doc: dict[str, Any] = {"requestedAt": requested_at, "paths": _listed(paths)}
+    if merged is not None and added is not None:
+        doc.update(merged=merged, added=list(added))
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def _listed(paths: Sequence[str] | None) -> list[str] | None:
+    return None if paths is None else list(paths)
+
+
+def _scope(value: object) -> PathScope | None:
+    """A list of paths as a scope; None when it is not one (a full sync)."""
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        return None
+    try:
+        return PathScope(value)
+    except InvalidPathError:
+        return None
 
 
 def _parse_stamp(value: str) -> datetime | None:
@@ -238,18 +275,46 @@ def paths_to_request(
     """What a new manual sync of ``paths`` (``None``: everything) must ask for so that a
     request the worker has not acted on yet is not lost: its paths are added, and a
     pending full sync stays full. ``None`` means a full sync."""
-    if paths is None or current.sync_requested is None:
+    if paths is None or not _pending(current, now):
         return paths
+    return merged_request(current.sync_paths, paths)
+
+
+def sync_paths_to_set(
+    current: FederationBackendResource, paths: PathScope | None, stamp: str, now: datetime
+) -> str | None:
+    """The sync-paths annotation of a new manual sync of ``paths`` at ``stamp``: what it
+    asks for with a request not acted on yet (:func:`paths_to_request`), and when it
+    was merged into that one, which request that was and its own paths, so a worker
+    that saw that one syncs only these. ``None``: none (a full sync, nothing more)."""
+    wanted = paths_to_request(current, paths, now)
+    merged = current.sync_requested if paths is not None and _pending(current, now) else None
+    if merged is None:
+        return None if wanted is None else sync_paths_value(stamp, wanted.texts)
+    assert paths is not None
+    return sync_paths_value(stamp, _texts(wanted), merged=merged, added=paths.texts)
+
+
+def _texts(paths: PathScope | None) -> tuple[str, ...] | None:
+    return None if paths is None else paths.texts
+
+
+def _pending(current: FederationBackendResource, now: datetime) -> bool:
+    """Whether the backend's manual-sync request may not have been acted on yet."""
+    if current.sync_requested is None:
+        return False
     asked = _parse_stamp(current.sync_requested)
-    pending = current.requested_since_last_sync() or (
-        asked is not None and now - asked < MERGE_GRACE
-    )
-    if not pending:
-        return paths
-    earlier = current.sync_paths
-    if earlier is None:
+    return current.requested_since_last_sync() or (asked is not None and now - asked < MERGE_GRACE)
+
+
+def merged_request(earlier: PathScope | None, later: PathScope | None) -> PathScope | None:
+    """Two manual-sync requests as one: their paths together, each once, or a full sync
+    (``None``) when either is one or together they name more than
+    :data:`~..paths.MAX_SCOPE_PATTERNS` paths (a burst: one full sync reads less than
+    that many paths' look-ups)."""
+    if earlier is None or later is None:
         return None
     try:
-        return earlier.union(paths)
+        return earlier.union(later)
     except InvalidPathError:  # too many together: sync everything
         return None

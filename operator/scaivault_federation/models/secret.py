@@ -92,6 +92,12 @@ class LocalSecret:
         return ORPHANED_AT_ANNOTATION in self.annotations
 
 
+def holds_a_path(secret: LocalSecret) -> bool:
+    """Whether a managed Secret holds its path's value as of its backend's last sync: it
+    names a path and is not orphaned."""
+    return secret.path is not None and not secret.orphaned
+
+
 @dataclass(frozen=True)
 class RemoteItem:
     """A remote secret mapped to its local path, with its data once fetched."""

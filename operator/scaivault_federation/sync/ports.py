@@ -6,7 +6,7 @@ tests hand the engine in-memory ones. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from ..backends.base import SecretBackend
@@ -21,6 +21,17 @@ class SecretStorage(Protocol):
     """The Secrets of a namespace, as the engine reads and writes them."""
 
     async def list_managed(self, namespace: str, backend_name: str) -> list[LocalSecret]: ...
+
+    async def managed_at(
+        self, namespace: str, backend_name: str, names: Collection[str], paths: Collection[str]
+    ) -> list[LocalSecret]:
+        """This backend's Secrets named one of ``names`` or holding one of ``paths``
+        (what a sync of some paths acts on), without reading the others."""
+        ...
+
+    async def count_holding(self, namespace: str, backend_name: str) -> int:
+        """How many of this backend's Secrets hold a path and are not orphaned."""
+        ...
 
     async def get(self, namespace: str, name: str) -> LocalSecret | None: ...
 

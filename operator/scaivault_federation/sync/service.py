@@ -1,4 +1,5 @@
-"""One sync of one backend into one namespace: list, fetch what changed, plan, write.
+"""One sync of one backend into one namespace: list (or, for some paths only, look
+those up), fetch what changed, plan, write.
 
 The worker calls :func:`run_sync` (once per namespace for a backend that syncs
 into several) and turns its outcome or its exception into status, events and
@@ -18,10 +19,10 @@ from dataclasses import dataclass, field
 
 from ..backends.base import BatchResult, RemoteSecretRef, SecretBackend
 from ..models.content import InvalidContentError
-from ..models.secret import LocalSecret, RemoteItem
+from ..models.secret import LocalSecret, RemoteItem, holds_a_path
 from ..models.spec import BackendSpec
 from ..models.status import Conflict, RecordedName
-from ..paths import PathMapping, PathScope, secret_name_for_path
+from ..paths import PathScope, secret_name_for_path
 from .apply import Applied, Applier
 from .plan import (
     ConflictReason,
@@ -34,6 +35,7 @@ from .plan import (
     needs_fetch,
 )
 from .ports import SecretStorage
+from .remote_scope import remote_refs, remote_scope
 from .targets import PathTargets, ShapeError
 
 log = logging.getLogger(__name__)
@@ -81,26 +83,6 @@ class SyncOutcome:
         self.takeovers.extend(f"{p} (namespace {namespace})" for p in outcome.takeovers)
 
 
-def listing_prefixes(mappings: Sequence[PathMapping]) -> list[str]:
-    """The distinct remote prefixes to list, without ones another prefix covers.
-
-    A mapping without wildcards names one remote path and has nothing to list
-    (see :func:`literal_paths`)."""
-    prefixes = sorted({m.remote.literal_prefix for m in mappings if not m.remote.is_literal})
-    kept: list[str] = []
-    for prefix in prefixes:
-        if not any(prefix.startswith(other) for other in kept):
-            kept.append(prefix)
-    return kept
-
-
-def literal_paths(mappings: Sequence[PathMapping], prefixes: Sequence[str]) -> list[str]:
-    """The remote paths of mappings without wildcards that no listed prefix covers:
-    they are read directly (a listing of ``path/`` would never return ``path``)."""
-    paths = {m.remote.pattern for m in mappings if m.remote.is_literal}
-    return sorted(p for p in paths if not any(p.startswith(prefix) for prefix in prefixes))
-
-
 @dataclass
 class SyncContext:
     namespace: str
@@ -130,10 +112,12 @@ class _Reads:
 
 
 async def run_sync(ctx: SyncContext) -> SyncOutcome:
-    """Raises :class:`BackendError` when the backend cannot be listed; writes nothing then."""
+    """Raises :class:`BackendError` when the backend cannot be listed (or, for a per-path
+    sync, its paths cannot be looked up); writes nothing then."""
     started = time.perf_counter()
     scope = ctx.paths
-    refs = await _list_remote(ctx.backend, ctx.spec.mappings)
+    remote = remote_scope(ctx.spec.mappings, scope)
+    refs = await remote_refs(ctx.backend, remote, describe=scope is not None)
     mapped = map_remote(ctx.spec.mappings, refs)
     wanted = {
         remote: local
@@ -147,16 +131,11 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     targets = PathTargets(ctx.spec.target, mapped)
     outcome.item_errors.update(targets.errors)
     failed: list[str] = list(targets.errors)
-    local = await _load_local(ctx)
+    local, synced_outside = await _load_local(ctx, _names_of(wanted.values(), targets))
     reads = _reads(ctx, wanted, refs, targets, local)
     reads.paths.sort(key=lambda remote: mapped.local_by_remote[remote])
 
-    planner = Planner(
-        ctx.name,
-        local if scope is None else _within(scope, local, wanted.values()),
-        ctx.mac_key,
-        ctx.spec.conflict_policy,
-    )
+    planner = Planner(ctx.name, local, ctx.mac_key, ctx.spec.conflict_policy)
     planner.plan.unchanged.extend(sorted(reads.unchanged))
     applier = Applier(ctx.store, ctx.namespace, ctx.name, ctx.mac_key, ctx.spec.conflict_policy)
     parts = _planned_parts(ctx.backend, reads, mapped, targets, planner, outcome, failed)
@@ -172,25 +151,10 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     applied = await applier.apply(SyncPlan(deletes=plan.deletes, orphans=plan.orphans), local)
     _count_applied(outcome, plan, applied)
     if scope is not None:
-        outcome.secrets_synced += _synced_outside(ctx.name, scope, local, mapped.local_by_remote)
+        outcome.secrets_synced += synced_outside
         outcome.conflicts.extend(conflicts_outside(scope, ctx.previous_conflicts))
     outcome.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
     return outcome
-
-
-async def _list_remote(
-    backend: SecretBackend, mappings: Sequence[PathMapping]
-) -> dict[str, RemoteSecretRef]:
-    """Every remote path the mappings may map, by path: each prefix listed once, and the
-    literal paths no prefix covers (their version unknown: read, absent when missing)."""
-    refs: dict[str, RemoteSecretRef] = {}
-    prefixes = listing_prefixes(mappings)
-    for prefix in prefixes:
-        for ref in await backend.list_secrets(prefix):
-            refs[ref.path] = ref
-    for path in literal_paths(mappings, prefixes):
-        refs[path] = RemoteSecretRef(path)
-    return refs
 
 
 def _reads(
@@ -318,12 +282,19 @@ async def _read_parts(
                 await task
 
 
+def _names_of(paths: Iterable[str], targets: PathTargets) -> set[str]:
+    """The Secret names ``paths`` may be written under: the default rule's and the
+    target's."""
+    names = {secret_name_for_path(path) for path in paths}
+    names.update(targets.names[path] for path in paths if path in targets.names)
+    return names
+
+
 def _within(
-    scope: PathScope, local: dict[str, LocalSecret], wanted: Iterable[str]
+    scope: PathScope, local: dict[str, LocalSecret], names: set[str]
 ) -> dict[str, LocalSecret]:
     """The local Secrets a per-path sync may act on: those holding a path of its scope,
     and those at the names its paths map to."""
-    names = {secret_name_for_path(path) for path in wanted}
     return {
         name: secret
         for name, secret in local.items()
@@ -331,27 +302,13 @@ def _within(
     }
 
 
-def _synced_outside(
-    backend_name: str,
-    scope: PathScope,
-    local: dict[str, LocalSecret],
-    local_by_remote: dict[str, str],
-) -> int:
-    """Listed paths outside a per-path sync that this backend's Secrets hold (as the last
-    sync left them), so the synced figure stays the backend's, not the sync's."""
-    count = 0
-    for path in local_by_remote.values():
-        if scope.matches(path):
-            continue
-        secret = local.get(secret_name_for_path(path))
-        if (
-            secret is not None
-            and secret.managed_by == backend_name
-            and secret.path == path
-            and not secret.orphaned
-        ):
-            count += 1
-    return count
+def _synced_outside(scope: PathScope, local: Iterable[LocalSecret]) -> int:
+    """This backend's Secrets of paths outside a per-path sync, as the last sync left them
+    (nothing outside its paths is looked up), so the synced figure stays the backend's,
+    not the sync's."""
+    return sum(
+        1 for secret in local if holds_a_path(secret) and not scope.matches(secret.path or "")
+    )
 
 
 def conflicts_outside(scope: PathScope, previous: Iterable[Conflict]) -> list[PlannedConflict]:
@@ -365,8 +322,22 @@ def conflicts_outside(scope: PathScope, previous: Iterable[Conflict]) -> list[Pl
     return kept
 
 
-async def _load_local(ctx: SyncContext) -> dict[str, LocalSecret]:
-    """The Secrets this backend manages, by name. Other Secrets are not read: a write
-    that meets one finds it then (see :mod:`.apply`)."""
-    managed = await ctx.store.list_managed(ctx.namespace, ctx.name)
-    return {s.name: s for s in managed}
+async def _load_local(ctx: SyncContext, names: set[str]) -> tuple[dict[str, LocalSecret], int]:
+    """The Secrets of this backend a sync acts on, by name, and for a sync of some paths
+    how many of its others hold their path (:func:`_synced_outside`). Other Secrets are
+    not read: a write that meets one finds it then (see :mod:`.apply`).
+
+    A full sync takes every Secret of the backend. A sync of concrete paths takes
+    those at ``names`` and those holding its paths, and counts the others, from the
+    store's index: its work does not grow with the backend. A sync of patterns takes
+    every Secret and keeps those its patterns match."""
+    scope, store = ctx.paths, ctx.store
+    if scope is None:
+        return {s.name: s for s in await store.list_managed(ctx.namespace, ctx.name)}, 0
+    if scope.concrete:
+        found = await store.managed_at(ctx.namespace, ctx.name, names, scope.texts)
+        holding = await store.count_holding(ctx.namespace, ctx.name)
+        inside = sum(1 for s in found if holds_a_path(s) and scope.matches(s.path or ""))
+        return {s.name: s for s in found}, holding - inside
+    every = await store.list_managed(ctx.namespace, ctx.name)
+    return _within(scope, {s.name: s for s in every}, names), _synced_outside(scope, every)

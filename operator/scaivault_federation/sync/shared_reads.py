@@ -1,16 +1,25 @@
 """One round of a ClusterFederationBackend's syncs reads the backend once: the
-client its per-namespace :func:`run_sync` calls share lists each prefix and
-reads each path at most once for all namespaces (a mapping with ``{namespace}``
+client its per-namespace :func:`run_sync` calls share lists each prefix, and
+describes and reads each path, at most once for all namespaces (a mapping with ``{namespace}``
 in its remote side has prefixes of its own per namespace). What it holds is
 dropped with it at the end of the round; failures are not kept (the next
 namespace asks again)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import ClassVar, TypeVar
 
-from ..backends.base import BatchResult, RemoteSecret, RemoteSecretRef, SecretBackend
+from ..backends.base import (
+    Answers,
+    BatchResult,
+    Described,
+    RemoteSecret,
+    RemoteSecretRef,
+    SecretBackend,
+)
+
+Found = TypeVar("Found")
 
 
 class SharedReads:
@@ -22,6 +31,8 @@ class SharedReads:
         self._listings: dict[str, list[RemoteSecretRef]] = {}
         self._found: dict[str, RemoteSecret] = {}
         self._missing: set[str] = set()
+        self._described: dict[str, RemoteSecretRef] = {}
+        self._undescribed: set[str] = set()
 
     async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
         if prefix not in self._listings:
@@ -37,20 +48,16 @@ class SharedReads:
         """Each path read once per round; a pinned version is read as asked, every time."""
         if versions:
             return await self.backend.get_many(paths, versions=versions)
-        wanted = [
-            p for p in dict.fromkeys(paths) if p not in self._found and p not in self._missing
-        ]
         result = BatchResult()
-        if wanted:
-            batch = await self.backend.get_many(wanted)
-            self._found.update(batch.found)
-            self._missing.update(batch.missing)
-            result.failed = dict(batch.failed)
-        for path in dict.fromkeys(paths):
-            if path in self._found:
-                result.found[path] = self._found[path]
-            elif path in self._missing:
-                result.missing.append(path)
+        await _once(paths, self.backend.get_many, self._found, self._missing, result)
+        return result
+
+    async def describe_secrets(self, paths: Sequence[str]) -> Described:
+        """Each path described once per round."""
+        result = Described()
+        await _once(
+            paths, self.backend.describe_secrets, self._described, self._undescribed, result
+        )
         return result
 
     async def probe(self) -> float:
@@ -61,3 +68,25 @@ class SharedReads:
 
     async def close(self) -> None:
         """The shared client is the worker's to close, not the round's."""
+
+
+async def _once(
+    paths: Sequence[str],
+    ask: Callable[[Sequence[str]], Awaitable[Answers[Found]]],
+    found: dict[str, Found],
+    missing: set[str],
+    result: Answers[Found],
+) -> None:
+    """``ask`` the backend about the ``paths`` not answered yet this round (``found`` and
+    ``missing`` keep its answers), and put every path's answer in ``result``."""
+    wanted = [p for p in dict.fromkeys(paths) if p not in found and p not in missing]
+    if wanted:
+        answers = await ask(wanted)
+        found.update(answers.found)
+        missing.update(answers.missing)
+        result.failed = dict(answers.failed)
+    for path in dict.fromkeys(paths):
+        if path in found:
+            result.found[path] = found[path]
+        elif path in missing:
+            result.missing.append(path)

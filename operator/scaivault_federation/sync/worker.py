@@ -7,7 +7,8 @@ that syncs into each namespace a selector selects. It sleeps until the
 next due time, or until :meth:`BackendWorker.observe` hands it a changed CR
 (every watch event does): a spec change reconfigures it and syncs at once, a new
 manual-sync annotation syncs at once (only its paths, when the sync-paths annotation
-names some: such a sync leaves the next full sync where it was). The next
+names some: such a sync leaves the next full sync where it was); requests seen while
+a sync runs make one next sync together (:mod:`.pending_requests`). The next
 due time is the interval with ±10 % jitter after success, exponential
 backoff with jitter (at least the server's ``Retry-After``, at most
 ``max_backoff``) after a failure. Failures never touch Secrets.
@@ -36,6 +37,7 @@ from ..models.template_budget import allowance as template_allowance
 from ..paths import PathScope, secret_name_for_path
 from .clock import Clock, SystemClock
 from .metrics import BackendMetrics, forget_backend
+from .pending_requests import PendingRequests
 from .ports import (
     Connector,
     EventSink,
@@ -139,9 +141,13 @@ class BackendWorker:
         self.name = name
         self.report = Reporter(deps.statuses, deps.events)
         self.backend: SecretBackend | None = None
+        #: the backend's last probe's latency (ms), while its client lives
+        self.latency: float | None = None
         self.generation: int | None = None
         self.spec: BackendSpec | None = None
         self.last_request: str | None = None
+        #: manual-sync requests seen and not acted on yet, together
+        self.requests = PendingRequests()
         self.due = 0.0
         self.next_delay = 0.0
         self.failures = 0
@@ -156,9 +162,20 @@ class BackendWorker:
         self._reconnect = False
 
     def observe(self, resource: FederationBackendResource) -> None:
-        """The CR as it is now; wakes the worker."""
+        """The CR as it is now; wakes the worker. A manual-sync request it carries joins
+        those not acted on yet, so none is lost to a newer one while a sync runs."""
         self.resource = _same_spec_kept(self.resource, resource)
+        self._note(resource)
         self._wake.set()
+
+    def _note(self, resource: FederationBackendResource) -> None:
+        """Hold the manual-sync request ``resource`` carries, once per request: what it
+        asks beyond the request seen before it (a request merged into that one adds
+        only its own paths)."""
+        request = resource.sync_requested
+        if request is not None and request != self.last_request:
+            seen, self.last_request = self.last_request, request
+            self.requests.add(resource.sync_paths_since(seen), self.deps.clock.monotonic())
 
     def trigger(self) -> None:
         """Sync at once (a Secret it manages was deleted or edited by hand)."""
@@ -236,11 +253,13 @@ class BackendWorker:
             self.sync_owed = not (resumed and self._synced_this_generation(resource))
             if resumed and not resource.requested_since_last_sync():
                 self.last_request = request
+                self.requests.clear()  # handled before this process acted on the backend
+        self._note(resource)
         paths: PathScope | None = None
-        if request != self.last_request:
-            self.last_request = request
+        now = clock.monotonic()
+        if self.requests.pending and (self.requests.ready_at() <= now or now >= self.due):
             self.sync_owed = True
-            paths = resource.sync_paths
+            paths = self.requests.take()
             if paths is None:
                 self.due = 0.0
         if self._reconnect:
@@ -251,6 +270,7 @@ class BackendWorker:
             self.due = 0.0
             self.sync_owed = True
         if clock.monotonic() >= self.due:
+            self.requests.clear()  # a full sync covers every request seen before it
             await self.tick(resource)
         elif paths is not None:
             await self.tick(resource, paths)
@@ -313,6 +333,7 @@ class BackendWorker:
                 self._metrics(self.spec).drain_calls(self.backend.calls)
             await self.backend.close()
             self.backend = None
+            self.latency = None
 
     def _resume_delay(self, resource: FederationBackendResource) -> float:
         """After an operator restart, keep a healthy backend's schedule instead of
@@ -373,7 +394,7 @@ class BackendWorker:
                 await self.report.idle(resource, latency, clock.now(), self.next_delay)
             else:
                 async with self.deps.sync_slots:
-                    latency = await backend.probe()
+                    latency = await self._latency(backend, paths)
                     # the status says "as of when the sync began": a change made
                     # while it ran is not in it, so a later sync is still due
                     started = clock.now()
@@ -407,6 +428,14 @@ class BackendWorker:
         finally:
             if self.backend is not None:
                 self._metrics(spec).drain_calls(self.backend.calls)
+
+    async def _latency(self, backend: SecretBackend, paths: PathScope | None) -> float:
+        """A full sync starts with a probe; a sync of some paths takes the last probe's
+        latency (its own lookups prove the credentials), so it costs its paths' calls
+        alone."""
+        if paths is None or self.latency is None:
+            self.latency = await backend.probe()
+        return self.latency
 
     def record_namespaces(self) -> list[tuple[str | None, str]]:
         """Where this backend's Secrets are: (the namespace the status names, the namespace)."""
@@ -464,8 +493,13 @@ class BackendWorker:
         return [secret_name_for_path(path) for path in paths]
 
     def _next_wake(self) -> float:
+        wake = self.due
         restart = self.rollouts.next_due()
-        return self.due if restart is None else min(self.due, restart)
+        if restart is not None:
+            wake = min(wake, restart)
+        if self.requests.pending:  # a burst waiting to quiet
+            wake = min(wake, self.requests.ready_at())
+        return wake
 
     async def _restart_workloads(self, resource: FederationBackendResource) -> None:
         """Restart the rollout targets whose debounce has passed."""

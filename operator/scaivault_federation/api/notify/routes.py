@@ -53,9 +53,9 @@ from ...models.notify import (
     NotifiedEvent,
     NotifyResult,
 )
-from ...paths import PathScope
+from ...paths import InvalidPathError, PathScope
 from ..auth import CLUSTER_NOTIFY, FEDERATION_NOTIFY, PRINCIPAL, Principal
-from ..backends import ready_state, sync_stamp, target_of
+from ..backends import ready_state, target_of
 from ..errors import ApiError, kube_error, unavailable
 from ..route import REF, Answer, Body, Header, Param, Route, Schema, Security, Shape, ref
 from ..state import ApiState
@@ -142,25 +142,27 @@ async def _caller(
     raise _forbidden()
 
 
-async def _trigger(state: ApiState, target: Target, stamp: str) -> NotifiedBackend | None:
+async def _trigger(state: ApiState, target: Target) -> NotifiedBackend | None:
     backend = target.backend
     where = target_of(state, backend)
     try:
-        updated = await where.store.request_sync(
-            where.namespace, backend.name, stamp, PathScope(target.paths)
-        )
+        paths: PathScope | None = PathScope(target.paths)
+    except InvalidPathError:  # more paths than a per-path sync takes: a full sync
+        paths = None
+    try:
+        done = await state.sync_requests.request(where.store, where.namespace, backend.name, paths)
     except NotFoundError:  # deleted meanwhile
         return None
     except KubeApiError as exc:
         raise kube_error(exc, "backend") from None
-    state.cache.upsert(updated)
+    state.cache.upsert(done.backend)
     return NotifiedBackend(
         id=backend.id,
         name=backend.name,
         namespace=where.namespace or None,
         scope=BackendScope(backend.kind.scope),
         paths=target.paths,
-        sync_requested_at=stamp,
+        sync_requested_at=done.stamp,
     )
 
 
@@ -218,14 +220,13 @@ async def _deliver(
                 into = merged.setdefault(target.backend.uid, Target(target.backend, []))
                 into.paths.extend(p for p in target.paths if p not in into.paths)
             events.append(NotifiedEvent(id=item.event_id, outcome=EventOutcome.SYNC_REQUESTED))
-        stamp = sync_stamp()
         synced = []
         ordered = sorted(
             merged.values(),
             key=lambda t: (not t.backend.kind.namespaced, t.backend.namespace, t.backend.name),
         )
         for target in ordered:
-            done = await _trigger(state, target, stamp)
+            done = await _trigger(state, target)
             if done is not None:
                 synced.append(done)
     except BaseException:

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from ..allowlist import endpoint_of
@@ -40,6 +41,7 @@ from .config import AwsConfig
 from .keyless import STALE_KEY_CODES, WebIdentityKeys
 from .keys import AwsKeys, static_aws_keys
 from .sts import assume_role, sts_client
+from .timestamps import utc_timestamps
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -143,14 +145,16 @@ class AwsSession:
         return expires is not None and expires - datetime.now(UTC) < self._renew_before
 
     def _new_client(self, keys: AwsKeys | None) -> SecretsManagerClient:
+        core = utc_timestamps(botocore.session.get_session())
         if keys is None:
-            session = boto3.session.Session(region_name=self._config.region)
+            session = boto3.session.Session(region_name=self._config.region, botocore_session=core)
         else:
             session = boto3.session.Session(
                 aws_access_key_id=keys.access_key_id,
                 aws_secret_access_key=keys.secret_access_key,
                 aws_session_token=keys.session_token,
                 region_name=self._config.region,
+                botocore_session=core,
             )
         return session.client(
             "secretsmanager", endpoint_url=self._endpoint_url, config=self._botocore_config

@@ -15,7 +15,9 @@ Values are strings. A secret whose content type is ``application/octet-stream``
 holds base64 and is returned as bytes (write binary values that way).
 
 Credentials: see :mod:`.auth`. There is no
-batch read, so ``get_many`` reads concurrently (bounded). The SDK retries a
+batch read, so ``get_many`` reads concurrently (bounded); nor a metadata-only read
+of a secret's current version, so describing a path reads it and keeps its
+properties. The SDK retries a
 failed connection once and never retries an error status: throttling (429,
 with its ``Retry-After``) and server errors surface at once, so the sync
 engine's backoff decides.
@@ -43,10 +45,12 @@ from ..base import (
     BatchResult,
     CallCounter,
     Credentials,
+    Described,
     RemoteSecret,
     RemoteSecretRef,
     SecretBackend,
     call_result,
+    describe_concurrently,
     read_concurrently,
 )
 from ..errors import (
@@ -59,6 +63,7 @@ from ..errors import (
     ThrottledError,
 )
 from ..factory import BackendEnvironment
+from ..naming import UnmappablePathError
 from .auth import build_credential, choose_credential
 from .config import NAME, AzureConfig
 from .names import azure_name, azure_path
@@ -143,27 +148,45 @@ class AzureKeyVaultBackend:
         return sorted(refs, key=lambda ref: ref.path)
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
+        secret = await self._live_secret(path, version, "read")
+        props = secret.properties
+        return RemoteSecret(path, _value(secret.value, props.content_type, path), props.version)
+
+    async def _live_secret(self, path: str, version: str | None, operation: str) -> Any:
+        """The SDK's secret at ``path``, counted as one ``operation`` call;
+        ``SecretNotFoundError`` when it is absent or not live."""
         name = azure_name(path)
         error: BackendError | None = None
         secret: Any = None
         try:
             secret = await self._client.get_secret(name, version)
         except Exception as exc:
-            error = self._error(exc, "read", path)
-        self.calls.record("read", call_result(error))
+            error = self._error(exc, operation, path)
+        self.calls.record(operation, call_result(error))
         if error is not None:
             raise error
-        props = secret.properties
-        if not _live(props, datetime.now(UTC)):
+        if not _live(secret.properties, datetime.now(UTC)):
             raise SecretNotFoundError(
                 f"no live secret at {path!r} (disabled, expired or not yet valid)"
             )
-        return RemoteSecret(path, _value(secret.value, props.content_type, path), props.version)
+        return secret
 
     async def get_many(
         self, paths: Sequence[str], versions: Mapping[str, str] | None = None
     ) -> BatchResult:
         return await read_concurrently(self.get_secret, paths, self._read_concurrency, versions)
+
+    async def describe_secrets(self, paths: Sequence[str]) -> Described:
+        return await describe_concurrently(self._describe, paths, self._read_concurrency)
+
+    async def _describe(self, path: str) -> RemoteSecretRef:
+        """The secret's properties: Key Vault has no metadata-only read of the current
+        version, so this is the read itself, its value dropped."""
+        try:
+            props = (await self._live_secret(path, None, "describe")).properties
+        except UnmappablePathError:
+            raise SecretNotFoundError(f"no secret at {path!r} (no Key Vault name)") from None
+        return RemoteSecretRef(path, props.version, props.updated_on)
 
     async def probe(self) -> float:
         """The first page (one item) of the secret listing: authenticated and cheap."""

@@ -17,9 +17,11 @@ use that endpoint the backend falls back to ``metadata`` for that mount.
 Vault has no batch read, so ``get_many`` reads concurrently (bounded).
 
 Reads and listings are plain KV API requests (``GET <mount>/data/<path>``,
-``GET <mount>/metadata/<folder>?list=true``, ...). How requests run (the
-session, token, TLS, errors) is :mod:`.client`'s business, how tokens are
-had (logins, through hvac) :mod:`.auth`'s.
+``GET <mount>/metadata/<folder>?list=true``, ...). Describing a KV v2 path is
+``GET <mount>/metadata/<path>`` (its current version and update time, no value);
+a token without ``read`` on the metadata, and a KV v1 mount, get the read itself.
+How requests run (the session, token, TLS, errors) is :mod:`.client`'s business,
+how tokens are had (logins, through hvac) :mod:`.auth`'s.
 
 TLS: ``tlsVerify: false`` turns verification off. ``caCertPath`` names a
 ScaiVault path; whoever builds the backend resolves it and passes the PEM
@@ -40,9 +42,11 @@ from ..base import (
     BatchResult,
     CallCounter,
     Credentials,
+    Described,
     RemoteSecret,
     RemoteSecretRef,
     SecretBackend,
+    describe_concurrently,
     gather_or_raise,
     read_concurrently,
 )
@@ -67,6 +71,7 @@ class _Mount:
     path: str  # with a trailing "/"
     kv_version: int
     detailed_listing: bool  # OpenBao's detailed-metadata is worth trying
+    metadata_reads: bool = True  # KV v2: the token may read a secret's metadata
 
 
 @dataclass(frozen=True)
@@ -136,16 +141,18 @@ class VaultBackend:
         return sorted((r for r in found if r.path.startswith(prefix)), key=lambda r: r.path)
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
-        target = await self._target(path)
-        if not target.sub or target.sub.endswith("/"):
-            raise SecretNotFoundError(f"no secret at {path!r} (a folder)")
+        return await self._read(await self._secret_target(path), path, version, "read")
+
+    async def _read(
+        self, target: _Target, path: str, version: str | None, operation: str
+    ) -> RemoteSecret:
         if version is not None and (target.mount.kv_version == 1 or not version.isdigit()):
             raise InvalidBackendConfigError(
                 f"version {version[:64]!r} of {path!r}: only KV v2 secrets have versions "
                 "(a version number)"
             )
         params = {"version": str(int(version))} if version is not None else None
-        body = await self._client.request("GET", target.api(), "read", params=params)
+        body = await self._client.request("GET", target.api(), operation, params=params)
         data = body.get("data") if body else None
         if not isinstance(data, dict):
             raise SecretNotFoundError(f"no secret at {path!r}")
@@ -157,10 +164,39 @@ class VaultBackend:
         version = metadata.get("version") if isinstance(metadata, dict) else None
         return RemoteSecret(path, _as_value(value, path), None if version is None else str(version))
 
+    async def _secret_target(self, path: str) -> _Target:
+        target = await self._target(path)
+        if not target.sub or target.sub.endswith("/"):
+            raise SecretNotFoundError(f"no secret at {path!r} (a folder)")
+        return target
+
     async def get_many(
         self, paths: Sequence[str], versions: Mapping[str, str] | None = None
     ) -> BatchResult:
         return await read_concurrently(self.get_secret, paths, self._read_concurrency, versions)
+
+    async def describe_secrets(self, paths: Sequence[str]) -> Described:
+        return await describe_concurrently(self._describe, paths, self._read_concurrency)
+
+    async def _describe(self, path: str) -> RemoteSecretRef:
+        """KV v2: ``GET <mount>/metadata/<path>``; KV v1 has no metadata, and a token
+        that may read values but not metadata gets the read itself (its value dropped)."""
+        target = await self._secret_target(path)
+        mount = target.mount
+        if mount.kv_version == 2 and mount.metadata_reads:
+            where = f"{mount.path}metadata/{target.sub}"
+            try:
+                body = await self._client.request("GET", where, "describe", relogin=False)
+            except AuthenticationError:
+                read = await self._read(target, path, None, "describe")
+                mount.metadata_reads = False  # the value was readable, its metadata not
+                return RemoteSecretRef(path, read.version)
+            data = body.get("data") if body else None
+            ref = _live_ref(path, data, datetime.now(UTC)) if isinstance(data, dict) else None
+            if ref is None:
+                raise SecretNotFoundError(f"no live version at {path!r}")
+            return ref
+        return RemoteSecretRef(path, (await self._read(target, path, None, "describe")).version)
 
     async def probe(self) -> float:
         await self._client.ensure_token()
@@ -334,14 +370,21 @@ def _detailed_entries(
         if not isinstance(meta, dict):
             entries.append((f"{folder}{key}", RemoteSecretRef(f"{folder}{key}")))
             continue
-        current = meta.get("current_version")
-        versions = meta.get("versions")
-        latest = versions.get(str(current)) if isinstance(versions, dict) else None
-        if not current or (isinstance(latest, dict) and _is_gone(latest, now)):
-            continue  # no live version: reads would say not found
-        ref = RemoteSecretRef(f"{folder}{key}", str(current), _time(meta.get("updated_time")))
-        entries.append((f"{folder}{key}", ref))
+        ref = _live_ref(f"{folder}{key}", meta, now)
+        if ref is not None:  # else no live version: reads would say not found
+            entries.append((f"{folder}{key}", ref))
     return entries
+
+
+def _live_ref(path: str, meta: Mapping[str, Any], now: datetime) -> RemoteSecretRef | None:
+    """The ref of a KV v2 secret's metadata (a listing's ``key_info`` entry or a
+    ``metadata/<path>`` answer); None when its current version is deleted or destroyed."""
+    current = meta.get("current_version")
+    versions = meta.get("versions")
+    latest = versions.get(str(current)) if isinstance(versions, dict) else None
+    if not current or (isinstance(latest, dict) and _is_gone(latest, now)):
+        return None
+    return RemoteSecretRef(path, str(current), _time(meta.get("updated_time")))
 
 
 def _is_gone(version: Mapping[str, object], now: datetime) -> bool:
