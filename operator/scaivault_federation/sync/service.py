@@ -69,6 +69,9 @@ class SyncOutcome:
     namespaces: dict[str, SyncOutcome] = field(default_factory=dict)
     #: namespaces no longer selected -> how many Secrets were released or deleted there
     dropped: dict[str, int] = field(default_factory=dict)
+    #: (namespace, name) of each Secret holding its remote value after the sync whose
+    #: remote secret has a known expiry -> that expiry, in Unix seconds
+    expiries: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def add(self, namespace: str, outcome: SyncOutcome) -> None:
         """Count one namespace's sync in."""
@@ -81,6 +84,7 @@ class SyncOutcome:
         self.conflicts.extend(outcome.conflicts)
         self.item_errors.update({f"{namespace}:{p}": e for p, e in outcome.item_errors.items()})
         self.takeovers.extend(f"{p} (namespace {namespace})" for p in outcome.takeovers)
+        self.expiries.update(outcome.expiries)
 
 
 @dataclass
@@ -150,6 +154,7 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     )
     applied = await applier.apply(SyncPlan(deletes=plan.deletes, orphans=plan.orphans), local)
     _count_applied(outcome, plan, applied)
+    outcome.expiries = _expiries(ctx.namespace, wanted, refs, targets, plan, outcome, applied)
     if scope is not None:
         outcome.secrets_synced += synced_outside
         outcome.conflicts.extend(conflicts_outside(scope, ctx.previous_conflicts))
@@ -250,6 +255,29 @@ def _count_applied(outcome: SyncOutcome, plan: SyncPlan, applied: Applied) -> No
             if w.item.local_path in outcome.item_errors or w.item.local_path in applied.not_written
         ]
     )
+
+
+def _expiries(
+    namespace: str,
+    wanted: Mapping[str, str],
+    refs: Mapping[str, RemoteSecretRef],
+    targets: PathTargets,
+    plan: SyncPlan,
+    outcome: SyncOutcome,
+    applied: Applied,
+) -> dict[tuple[str, str], float]:
+    """The expiry of each Secret that holds its remote value after the sync (written or
+    unchanged), where the backend gave one (``wanted``: remote path -> local path)."""
+    failed = outcome.item_errors.keys() | applied.not_written
+    holding = {w.item.local_path for w in plan.writes} - failed
+    holding.update(plan.unchanged)
+    found: dict[tuple[str, str], float] = {}
+    for remote_path, local_path in wanted.items():
+        expires = refs[remote_path].expires_at
+        name = targets.names.get(local_path)
+        if expires is not None and name is not None and local_path in holding:
+            found[(namespace, name)] = expires.timestamp()
+    return found
 
 
 async def _read_parts(
