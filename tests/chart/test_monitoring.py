@@ -15,6 +15,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 import scaivault_federation.api.observability as api_metrics
 import scaivault_federation.api.proxy as proxy_metrics
+import scaivault_federation.expiry_metrics as expiry_metrics
 import scaivault_federation.sync.metrics as sync_metrics
 from scaivault_devenv.helm import CHART, ToolError, run
 from scaivault_federation.backends.errors import CallResult
@@ -31,6 +32,9 @@ ALERTS = {
     "ScaiVaultConflicts",
     "ScaiVaultBackendThrottled",
     "ScaiVaultOperatorDown",
+    "ScaiVaultSecretExpiringRenewalFailing",
+    "ScaiVaultLeaseRenewalFailed",
+    "ScaiVaultSyncedSecretExpiringSoon",
 }
 #: labels Prometheus adds to a scraped target's series; only its own `up` series is used
 TARGET_LABELS = frozenset({"job", "namespace", "endpoint", "instance", "pod", "service"})
@@ -53,6 +57,7 @@ PROMQL_WORDS = frozenset(
         "increase",
         "histogram_quantile",
         "topk",
+        "sort",
         "absent",
         "time",
         "vector",
@@ -71,7 +76,7 @@ PROMQL_WORDS = frozenset(
 def exported() -> dict[str, set[str]]:
     """Series name -> label names, of every metric the operator and the API define."""
     series: dict[str, set[str]] = {}
-    for module in (sync_metrics, api_metrics, proxy_metrics):
+    for module in (sync_metrics, api_metrics, proxy_metrics, expiry_metrics):
         for metric in vars(module).values():
             if not isinstance(metric, MetricWrapperBase):
                 continue
@@ -96,6 +101,8 @@ class Used:
     grouping: set[str] = field(default_factory=set)
 
 
+#: an aggregation's grouping, or the labels a binary operation matches on
+GROUPING = re.compile(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)")
 SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")
 MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
 
@@ -116,9 +123,9 @@ def analyse(expr: str) -> Used:
             label, op, value = matcher.groups()
             used.matchers.append((metric, label, op, value))
     bare = SELECTOR.sub(" ", expr)
-    for clause in re.finditer(r"\b(?:by|without)\s*\(([^)]*)\)", bare):
+    for clause in re.finditer(GROUPING, bare):
         used.grouping |= {part.strip() for part in clause.group(1).split(",") if part.strip()}
-    bare = re.sub(r"\b(?:by|without)\s*\([^)]*\)", " ", bare)
+    bare = re.sub(GROUPING, " ", bare)
     for word in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", bare):
         if word not in PROMQL_WORDS:
             used.metrics.add(word)
@@ -172,6 +179,8 @@ def test_the_dashboard_and_the_rules_render(monitoring: list[dict[str, Any]], he
         "Conflicts per backend",
         "Throttling",
         "Proxy read latency (p50, p95)",
+        "Time until expiry (soonest first)",
+        "Renewals, rotations and renewal failures",
     ):
         assert wanted in titles, wanted
     assert len({p["id"] for p in shipped["panels"]}) == len(shipped["panels"])
@@ -179,6 +188,13 @@ def test_the_dashboard_and_the_rules_render(monitoring: list[dict[str, Any]], he
     rules = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
     assert set(rules) == ALERTS
     assert rules["ScaiVaultBackendUnhealthy"]["for"] == "10m"
+    assert "< 86400)" in rules["ScaiVaultSecretExpiringRenewalFailing"]["expr"]
+    assert "< 259200)" in rules["ScaiVaultSyncedSecretExpiringSoon"]["expr"]
+    assert "[15m]" in rules["ScaiVaultLeaseRenewalFailed"]["expr"]
+    (expiry,) = [p for p in shipped["panels"] if p["title"].startswith("Time until expiry")]
+    assert expiry["type"] == "table"
+    assert expiry["options"]["sortBy"] == [{"displayName": "Expires in", "desc": False}]
+    assert expiry["targets"][0]["expr"].startswith("sort(scaivault_secret_expiry_timestamp")
     assert all(r["labels"]["severity"] in ("info", "warning", "critical") for r in rules.values())
     assert all(r["annotations"]["summary"] for r in rules.values())
     down = rules["ScaiVaultOperatorDown"]["expr"]
@@ -205,6 +221,9 @@ def test_values_shape_them(helm: Path) -> None:
                 "labels": {"release": "prom"},
                 "unhealthyFor": "30m",
                 "operatorUpSelector": 'job="custom"',
+                "expiringRenewalFailingHours": 6,
+                "renewalFailedWindow": "1h",
+                "syncedExpiringHours": 168,
             },
         },
     )
@@ -218,6 +237,15 @@ def test_values_shape_them(helm: Path) -> None:
     assert exprs["ScaiVaultOperatorDown"] == 'absent(up{job="custom"} == 1)'
     rules = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
     assert rules["ScaiVaultBackendUnhealthy"]["for"] == "30m"
+    assert "< 21600)" in exprs["ScaiVaultSecretExpiringRenewalFailing"]
+    assert (
+        "within 6 hours"
+        in rules["ScaiVaultSecretExpiringRenewalFailing"]["annotations"]["description"]
+    )
+    assert "[1h]" in exprs["ScaiVaultLeaseRenewalFailed"]
+    assert "< 604800)" in exprs["ScaiVaultSyncedSecretExpiringSoon"]
+    with pytest.raises(ToolError, match="syncedExpiringHours"):
+        render(helm, values={"prometheusRule": {"enabled": True, "syncedExpiringHours": "3d"}})
 
 
 def test_helm_lint_with_them_is_clean(helm: Path) -> None:
