@@ -87,3 +87,7 @@ def test_a_bad_spec_never_echoes_its_parameters() -> None:
     resource = _lease(parameters={"password": "canary-S3cr3t"}, renewFraction=5)
     assert resource.spec is None
     assert "canary-S3cr3t" not in resource.spec_error
+
+
+def test_include_ca_is_spelled_as_in_the_crd() -> None:
+    assert _cert(includeCA=True).spec.include_ca

@@ -79,7 +79,7 @@ def check_vault_path(value: str) -> str:
     return value
 
 
-class _Leased(CamelModel):
+class LeasedSpec(CamelModel):
     """What both kinds say: the backend, the path, the workloads to restart."""
 
     backend_ref: str = Field(min_length=1, max_length=253)
@@ -99,7 +99,7 @@ class _Leased(CamelModel):
         return check_vault_path(value)
 
 
-class LeaseSpec(_Leased):
+class LeaseSpec(LeasedSpec):
     """``FederationLease.spec``."""
 
     #: the request's body (a write when given, else a read)
@@ -150,7 +150,7 @@ class CertificateTarget(CamelModel):
         return Target(name=self.name, labels=self.labels, annotations=self.annotations)
 
 
-class CertificateSpec(_Leased):
+class CertificateSpec(LeasedSpec):
     """``FederationCertificate.spec``."""
 
     common_name: str = Field(min_length=1, max_length=253)
@@ -159,7 +159,7 @@ class CertificateSpec(_Leased):
     ttl: str | None = Field(default=None, max_length=32)
     #: re-issue this long before notAfter (default: a third of the lifetime)
     renew_before: str | None = Field(default=None, max_length=32)
-    include_ca: bool = False
+    include_ca: bool = Field(default=False, alias="includeCA")
     target: CertificateTarget | None = None
     deletion_policy: CertificateDeletionPolicy = CertificateDeletionPolicy.DELETE
 

@@ -26,12 +26,12 @@ from ..labels import (
     MANAGED_BY_VALUE,
     VERSION,
 )
-from .lease import CertificateSpec, LeaseSpec
+from .lease import CertificateSpec, LeasedSpec, LeaseSpec
 from .lease_status import CertificateStatus, LeasedStatus, LeaseStatus
 from .resource import ObjectMeta, parse_spec, parse_status
 
-SpecT = TypeVar("SpecT", LeaseSpec, CertificateSpec)
-StatusT = TypeVar("StatusT", LeaseStatus, CertificateStatus)
+SpecT = TypeVar("SpecT", bound=LeasedSpec)
+StatusT = TypeVar("StatusT", bound=LeasedStatus)
 
 
 @dataclass(frozen=True)
