@@ -12,7 +12,7 @@ import pytest
 from scaivault_devenv.helm import run
 from scaivault_devenv.promtool import find_promtool
 
-from .rule_tests import UP, firing, rule_file, rules_of, run_rule_tests, steady
+from .rule_tests import UP, firing, rule_file, rules_of, run_rule_tests, selector, steady
 from .test_monitoring import ALERTS
 
 STEPS = 60  # each input series lasts an hour, at one value a minute
@@ -64,7 +64,8 @@ def cases(rules: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 },
             ],
         },
-        {  # one failure at minute 3: the alert lasts the window (15m), then clears
+        {  # one failure at minute 3: the alert lasts the window (15m), then clears; a
+            # reason's first failure makes its series at 1 (minute 40), and raises it too
             "interval": "1m",
             "input_series": [
                 steady(
@@ -74,6 +75,13 @@ def cases(rules: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                     2,
                 )
                 | {"values": "0 0 0 1x57"},
+                {
+                    "series": selector(
+                        "scaivault_lease_renewal_failures_total",
+                        {**LEASE, "reason": "LeaseNotFound"},
+                    ),
+                    "values": " ".join(["_"] * 40 + ["1"] * 20),
+                },
                 steady("scaivault_lease_renewals_total", LEASE, 0, 2) | {"values": "0+1x59"},
             ],
             "alert_rule_test": [
@@ -84,6 +92,11 @@ def cases(rules: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                     "exp_alerts": [firing(failed, {**LEASE, "reason": "RenewalRefused"})],
                 },
                 {"eval_time": "30m", "alertname": failed["alert"], "exp_alerts": []},
+                {
+                    "eval_time": "45m",
+                    "alertname": failed["alert"],
+                    "exp_alerts": [firing(failed, {**LEASE, "reason": "LeaseNotFound"})],
+                },
             ],
         },
         {  # synced: 27 h 46 m 40 s left (in 72 h), 11 days (not); a lease's Secret: not

@@ -117,6 +117,7 @@ MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.
 def analyse(expr: str) -> Used:
     used = Used()
     expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors, [$__rate_interval] included
+    expr = re.sub(r"\boffset\s+\w+", "", expr)  # offset modifiers
     label_values = re.fullmatch(r"\s*label_values\((.*),\s*([a-zA-Z_]\w*)\s*\)\s*", expr)
     if label_values:
         expr = label_values.group(1)
