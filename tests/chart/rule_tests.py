@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,15 +67,22 @@ class Scraped:
     value: float
 
 
-def scraped_series(samples: Iterable[Scraped], steps: int) -> list[dict[str, str]]:
-    """The samples of one scrape as input series, each held for ``steps`` intervals, with
-    the ``up`` series Prometheus adds for the target."""
-    series = [
-        steady(sample.name, sample.labels, sample.value, steps)
-        for sample in samples
-        if math.isfinite(sample.value)
-    ]
-    return [*series, steady("up", UP, 1, steps)]
+def scrapes_as_series(scrapes: Sequence[tuple[Iterable[Scraped], int]]) -> list[dict[str, str]]:
+    """Scrapes one after the other as input series: each scrape's values for its number of
+    intervals (a series it lacks is missing then), with the ``up`` series Prometheus
+    adds for the target."""
+    taken = [({selector(s.name, s.labels): s.value for s in samples}, n) for samples, n in scrapes]
+    names = sorted({name for values, _ in taken for name in values})
+    series = []
+    for name in names:
+        tokens: list[str] = []
+        for values, steps in taken:
+            value = values.get(name)
+            ok = value is not None and math.isfinite(value)
+            tokens += [_number(value) if ok and value is not None else "_"] * steps
+        series.append({"series": name, "values": " ".join(tokens)})
+    total = sum(steps for _, steps in taken)
+    return [*series, {"series": selector("up", UP), "values": " ".join(["1"] * total)}]
 
 
 def humanize_duration(seconds: int) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_federation.labels import GROUP, VERSION
 
 from .conftest import FederationApi
 from .helpers import Cluster, decoded, eventually
@@ -169,3 +170,41 @@ async def test_the_commands_against_a_running_api(
     assert unreachable.stderr.startswith(
         "scaivault-federation backends: cannot reach the API at http://127.0.0.1:1"
     )
+
+
+async def test_leases_and_certificates_are_listed(
+    cluster: Cluster, federation_api: FederationApi, tmp_path: Path
+) -> None:
+    """The listing's wiring (its rows' order and times: tests/unit/test_leased_view.py)."""
+    base = f"/apis/{GROUP}/{VERSION}/namespaces/{cluster.namespace}"
+    for kind, spec in (
+        ("FederationLease", {"path": "database/creds/app"}),
+        ("FederationCertificate", {"path": "pki/issue/web", "commonName": "web.example"}),
+    ):
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": {"name": "one"}}
+        spec = {"backendRef": "nowhere", **spec}
+        await cluster.kube.post(f"{base}/{kind.lower()}s", {**body, "spec": spec})
+    cli = Cli(federation_api, federation_api.admin, tmp_path)
+    ns = cluster.namespace
+
+    async def listed(command: str) -> str | None:
+        text = await cli.ok(command, "-n", ns)
+        return text if not text.startswith("no ") else None
+
+    header, row = (await eventually(lambda: listed("leases"), what="the lease")).splitlines()
+    assert header.split() == [
+        "NAMESPACE", "NAME", "BACKEND", "PATH", "SECRET", "READY", "EXPIRES",
+        "NEXT", "RENEWAL", "ROTATIONS", "REASON",
+    ]  # fmt: skip
+    assert row.split()[:4] == [ns, "one", "nowhere", "database/creds/app"]
+    (lease,) = json.loads(await cli.ok("leases", "-n", ns, "-o", "json"))["leases"]
+    assert (lease["name"], lease["path"]) == ("one", "database/creds/app")
+    assert "expires_at" in lease and "next_renewal_at" in lease
+
+    text = await eventually(lambda: listed("certificates"), what="the certificate")
+    header, row = text.splitlines()
+    assert header.split()[:5] == ["NAMESPACE", "NAME", "BACKEND", "COMMON", "NAME"]
+    assert row.split()[:4] == [ns, "one", "nowhere", "web.example"]
+    done = await cli.run("certificates", "-n", ns, token="svf-not-a-token")
+    assert done.returncode == 1
+    assert done.stderr.startswith("scaivault-federation certificates: 401: ")

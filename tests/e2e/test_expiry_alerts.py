@@ -22,7 +22,7 @@ from tests.chart.rule_tests import (
     rule_file,
     rules_of,
     run_rule_tests,
-    scraped_series,
+    scrapes_as_series,
 )
 
 from .helpers import Cluster, eventually
@@ -94,7 +94,7 @@ async def test_a_synced_secret_expiring_soon_raises_its_alert_from_a_real_scrape
     group = {
         "interval": "1m",
         "start_timestamp": str(at),
-        "input_series": scraped_series(samples, STEPS),
+        "input_series": scrapes_as_series([(samples, STEPS)]),
         "alert_rule_test": [
             {"eval_time": "10m", "alertname": soon["alert"], "exp_alerts": []},  # `for: 15m`
             {"eval_time": "20m", "alertname": soon["alert"], "exp_alerts": expected},
