@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +28,14 @@ def lend_account(
     cp: ControlPlane,
     namespace: str,
     name: str,
+    annotations: Mapping[str, str] | None = None,
     token_for: str | None = "*",  # noqa: S107 - backend names, not a password
-    **annotations: str,
 ) -> None:
     """The ServiceAccount ``namespace/name`` (made or replaced, with its namespace),
     opted in for ``token_for`` (``None``: not at all) and naming its cloud identity by
-    ``annotations`` (their keys with ``__`` for ``/``)."""
+    ``annotations``."""
     ensure_namespace(cp, namespace)
-    wanted = {key.replace("__", "/"): value for key, value in annotations.items()}
+    wanted = dict(annotations or {})
     if token_for is not None:
         wanted[TOKEN_FOR_ANNOTATION] = token_for
     metadata: dict[str, Any] = {"name": name, "annotations": wanted}

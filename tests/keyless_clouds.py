@@ -20,7 +20,7 @@ from scaivault_federation.backends.azure.names import azure_name
 from scaivault_federation.backends.factory import BackendEnvironment
 from scaivault_federation.backends.google.config import GSA_ANNOTATION
 from scaivault_federation.backends.google.names import google_name
-from scaivault_federation.settings import BackendSettings, variable_of
+from scaivault_federation.settings import BackendSettings
 from tests.backends.harness_aws import put_secret
 from tests.backends.harness_azure import put_value as put_azure
 from tests.backends.harness_google import put_value as put_google
@@ -69,9 +69,6 @@ class KeylessCloud(ABC):
 
     def environment(self) -> BackendEnvironment:
         return BackendEnvironment(settings=BackendSettings(**self.settings()))
-
-    def operator_environment(self) -> dict[str, str]:
-        return {variable_of(name): str(value) for name, value in self.settings().items()}
 
     def exchanges(self) -> dict[str, Any]:
         found: dict[str, Any] = self.server.exchanges()

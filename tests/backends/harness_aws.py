@@ -15,6 +15,7 @@ from scaivault_devenv.moto import MotoServer
 from scaivault_federation.backends import Credentials, SecretBackend
 from scaivault_federation.backends.aws.backend import BATCH_SIZE, AwsSecretsManagerBackend
 from scaivault_federation.backends.aws.config import AwsConfig
+from scaivault_federation.settings import variable_of
 
 from .harness import Harness, Value, ValueKind, registered
 
@@ -107,10 +108,12 @@ class AwsHarness(Harness[MotoServer]):
     @classmethod
     def operator_environment(cls, server: MotoServer) -> dict[str, str]:
         # the operator's "own" cloud identity: moto's keys, usable only in the operator's
-        # namespace and the namespaces allowed an ambient identity
+        # namespace and the namespaces allowed an ambient identity; and moto's STS, where
+        # keyless backends exchange their ServiceAccounts' tokens
         return {
             "AWS_ACCESS_KEY_ID": server.access_key_id,
             "AWS_SECRET_ACCESS_KEY": server.secret_access_key,
+            variable_of("aws_endpoint_url_sts"): server.endpoint,
         }
 
 

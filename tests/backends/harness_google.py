@@ -16,6 +16,7 @@ from scaivault_federation.backends import Credentials, SecretBackend
 from scaivault_federation.backends.google.backend import GoogleSecretManagerBackend
 from scaivault_federation.backends.google.config import GoogleConfig
 from scaivault_federation.backends.google.names import google_name
+from scaivault_federation.settings import variable_of
 
 from .harness import Harness, Value, ValueKind, registered
 
@@ -90,6 +91,15 @@ class GoogleHarness(Harness[GoogleEmulator]):
             "project": self.server.project,
             "endpoint": self.server.endpoint,
             "credentialsPath": credentials_path,
+        }
+
+    @classmethod
+    def operator_environment(cls, server: GoogleEmulator) -> dict[str, str]:
+        # the emulator's STS and IAM credentials, where keyless backends exchange their
+        # ServiceAccounts' tokens
+        return {
+            variable_of("google_sts_url"): server.token_url,
+            variable_of("google_iam_credentials_url"): server.http_url,
         }
 
 

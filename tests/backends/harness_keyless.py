@@ -65,13 +65,9 @@ def tenant(cloud: KeylessCloud) -> Tenant:
     namespace = new_namespace(cloud.cp, f"contract-{cloud.short}")
     identity, good = cloud.grant(namespace, "reader", READ_PREFIX)
     _, bad = cloud.grant(namespace, "someone-else", READ_PREFIX)  # trusts another account
-    lend_account(cloud.cp, namespace, "reader", token_for=BACKEND, **_keys(good))
-    lend_account(cloud.cp, namespace, "stranger", token_for=BACKEND, **_keys(bad))
+    lend_account(cloud.cp, namespace, "reader", good, token_for=BACKEND)
+    lend_account(cloud.cp, namespace, "stranger", bad, token_for=BACKEND)
     return Tenant(cloud, namespace, identity, good, bad)
-
-
-def _keys(annotations: dict[str, str]) -> dict[str, str]:
-    return {key.replace("/", "__"): value for key, value in annotations.items()}
 
 
 class Keyless:

@@ -34,8 +34,6 @@ from tests.keyless import Keyless, Team, keyless_spec, lend_account, new_namespa
 
 from .harness_aws import put_secret
 
-ROLE_KEY = ROLE_ANNOTATION.replace("/", "__")
-
 
 def spec(endpoint: str, region: str, account: str, **config: Any) -> BackendSpec:
     return keyless_spec(
@@ -73,7 +71,7 @@ def team(
         policy["Statement"].append({"Effect": "Allow", "Action": list(actions), "Resource": "*"})
     subject = f"system:serviceaccount:{namespace}:{trusts}"
     arn = server.add_web_identity_role(f"{namespace}-reader", provider, subject, policy)
-    lend_account(cp, namespace, "reader", **{ROLE_KEY: arn})
+    lend_account(cp, namespace, "reader", {ROLE_ANNOTATION: arn})
     put_secret(server.client("secretsmanager"), f"{namespace}/db", f"value of {namespace}")
     return Team(namespace, arn)
 
@@ -184,11 +182,11 @@ async def test_an_account_missing_or_not_opted_in_is_refused_before_any_request(
 ) -> None:
     namespace = new_namespace(control_plane, "aws-keyless")
     other = new_namespace(control_plane, "aws-other")
-    role = {ROLE_KEY: "arn:aws:iam::123456789012:role/team"}
-    lend_account(control_plane, namespace, "no-consent", token_for=None, **role)
-    lend_account(control_plane, namespace, "for-another", token_for="another", **role)
-    lend_account(control_plane, namespace, "no-role", token_for="*")
-    lend_account(control_plane, other, "elsewhere", token_for="*", **role)
+    role = {ROLE_ANNOTATION: "arn:aws:iam::123456789012:role/team"}
+    lend_account(control_plane, namespace, "no-consent", role, token_for=None)
+    lend_account(control_plane, namespace, "for-another", role, token_for="another")
+    lend_account(control_plane, namespace, "no-role")
+    lend_account(control_plane, other, "elsewhere", role)
     cases: list[tuple[str, type[Exception]]] = [
         ("no-consent", ServiceAccountNotOptedInError),
         ("for-another", ServiceAccountNotOptedInError),

@@ -29,9 +29,6 @@ from tests.keyless import Keyless, Team, keyless_spec, lend_account, new_namespa
 
 from .harness_azure import put_value
 
-CLIENT_KEY = CLIENT_ANNOTATION.replace("/", "__")
-TENANT_KEY = TENANT_ANNOTATION.replace("/", "__")
-
 
 @pytest.fixture
 def entra(keyvault_server: KeyVaultServer, control_plane: ControlPlane) -> Iterator[KeyVaultServer]:
@@ -62,7 +59,9 @@ def team(
     server.register_application(
         client_id, [credential], [azure_name(f"{namespace}/x")[:-1]], seconds
     )
-    lend_account(cp, namespace, "reader", **{CLIENT_KEY: client_id, TENANT_KEY: server.tenant_id})
+    lend_account(
+        cp, namespace, "reader", {CLIENT_ANNOTATION: client_id, TENANT_ANNOTATION: server.tenant_id}
+    )
     put_value(server, f"{namespace}/db", f"value of {namespace}")
     return Team(namespace, client_id)
 
@@ -92,7 +91,7 @@ async def test_the_tenant_comes_from_the_account_else_the_config(
     control_plane: ControlPlane, keyless: Keyless, entra: KeyVaultServer
 ) -> None:
     a = team(control_plane, entra)
-    lend_account(control_plane, a.namespace, "reader", **{CLIENT_KEY: a.identity})
+    lend_account(control_plane, a.namespace, "reader", {CLIENT_ANNOTATION: a.identity})
     with pytest.raises(InvalidBackendConfigError, match=TENANT_ANNOTATION):
         await keyless.connect(spec(entra, "reader"), a.namespace, "b")
     backend = await keyless.connect(

@@ -32,8 +32,6 @@ from tests.keyless import Keyless, Team, keyless_spec, lend_account, new_namespa
 
 from .harness_google import put_value
 
-GSA_KEY = GSA_ANNOTATION.replace("/", "__")
-
 
 @dataclass(frozen=True)
 class Pool:
@@ -73,7 +71,7 @@ def team(cp: ControlPlane, server: GoogleEmulator, pool: Pool, *, user: str = "r
     principal = server.principal(pool.name, f"system:serviceaccount:{namespace}:{user}")
     prefix = google_name(f"{namespace}/x")[:-1]  # the ids of the paths under the namespace
     server.register_service_account(email, [principal], [prefix])
-    lend_account(cp, namespace, "reader", **{GSA_KEY: email})
+    lend_account(cp, namespace, "reader", {GSA_ANNOTATION: email})
     put_value(server, f"{namespace}/db", f"value of {namespace}")
     return Team(namespace, email)
 

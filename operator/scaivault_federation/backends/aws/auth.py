@@ -11,8 +11,10 @@ Where the credentials come from:
   identity, environment, instance metadata);
 - ``roleArn`` in the config: the credentials above only call STS
   ``AssumeRole`` (``externalId`` when configured); the temporary credentials are
-  replaced when less than five minutes of their lifetime remain (a quarter of
-  it when shorter), or after AWS rejected them.
+  replaced when less than five minutes of their lifetime remain, or after AWS
+  rejected them (a keyless backend's, kept in the exchange cache, when less
+  than five minutes or a quarter of their lifetime remain, or after AWS said
+  they expired).
 
 One boto3 client serves every call of a backend (boto3 clients are
 thread-safe) until its keys change; it is built in a worker thread, because
