@@ -581,6 +581,7 @@ def _is_recoverable(path: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # a sync names each path a few times, close together
 def secret_name_for_path(path: str) -> str:
     """A deterministic Kubernetes Secret name for the ScaiVault ``path``.
 
@@ -627,14 +628,13 @@ def paths_named(name: str, most: int = 64) -> list[str] | None:
     pieces = name.split("-")
     if 2 ** (len(pieces) - 1) > most:
         return None
+    if len(name) > _NAME_BUDGET:
+        return None
     found: list[str] = []
     for separators in itertools.product(("-", "/"), repeat=len(pieces) - 1):
         spelled = pieces[0] + "".join(s + p for s, p in zip(separators, pieces[1:], strict=True))
-        try:
-            if secret_name_for_path(spelled) == name:
-                found.append(spelled)
-        except InvalidPathError:
-            continue
+        if _is_recoverable(spelled):  # named by its spelling: ``/`` as ``-``, that is ``name``
+            found.append(spelled)
     return found
 
 

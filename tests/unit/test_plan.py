@@ -304,11 +304,15 @@ def test_a_path_plans_alone_when_nothing_else_can_claim_it_or_its_name() -> None
     mappings = parse_mappings({"app/**": "prod/**", "app/db": "special/db"})
     found = first_mapping(mappings, "prod/web")
     assert found is not None and found[1] == "app/web"
-    assert plans_alone("app/web", found[0], mappings)
     wide = found[0]
+
+    def alone(path: str) -> bool:
+        return plans_alone(path, secret_name_for_path(path), wide, mappings)
+
+    assert alone("app/web")
     # another mapping maps it: which remote path wins needs the whole listing
-    assert not plans_alone("app/db", wide, mappings)
+    assert not alone("app/db")
     # another mappable path has its Secret name (app/a/b and app/a-b are app-a-b)
-    assert not plans_alone("app/a-b", wide, mappings)
-    assert not plans_alone("App/X", wide, mappings)  # a hashed name: not told apart
+    assert not alone("app/a-b")
+    assert not alone("App/X")  # a hashed name: not told apart
     assert first_mapping(mappings, "elsewhere/x") is None

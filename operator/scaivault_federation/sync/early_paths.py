@@ -60,11 +60,14 @@ class EarlyPaths:
         """Take the paths that plan alone (to read, or unchanged)."""
         for ref in refs:
             found = first_mapping(self.mappings, ref.path)
-            if found is None or not plans_alone(found[1], found[0], self.mappings):
+            if found is None:
                 continue
-            local_path = found[1]
+            mapping, local_path = found
+            name = secret_name_for_path(local_path)
+            if not plans_alone(local_path, name, mapping, self.mappings):
+                continue
             self.local_of[ref.path] = local_path
-            existing = self.local.get(secret_name_for_path(local_path))
+            existing = self.local.get(name)
             if (
                 self.refetch
                 or ref.version is None

@@ -126,15 +126,17 @@ def first_mapping(mappings: Sequence[PathMapping], remote: str) -> tuple[PathMap
     return None
 
 
-def plans_alone(local_path: str, mapping: PathMapping, mappings: Sequence[PathMapping]) -> bool:
-    """Whether ``local_path``, mapped by ``mapping``, plans the same whatever else the
-    listing holds, under the default Secret names: no other mapping maps it (so no other
+def plans_alone(
+    local_path: str, name: str, mapping: PathMapping, mappings: Sequence[PathMapping]
+) -> bool:
+    """Whether ``local_path``, mapped by ``mapping`` and named ``name`` by the default rule,
+    plans the same whatever else the listing holds: no other mapping maps it (so no other
     remote path can claim it) and no other path a mapping maps has its Secret name (so
     no other path can take the name first). Such a path can be planned and written
     before the whole listing is in."""
     if any(other is not mapping and other.to_remote(local_path) is not None for other in mappings):
         return False
-    named = paths_named(secret_name_for_path(local_path))
+    named = paths_named(name)
     if named is None:
         return False
     return all(

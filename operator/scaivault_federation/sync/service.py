@@ -233,7 +233,9 @@ class _Run:
         outcome.conflicts.extend(
             c for c in mapped.conflicts if scope is None or scope.matches(c.path)
         )
-        self.targets = targets = PathTargets(ctx.spec.target, mapped)
+        # named here: the paths not handled early (which have no target to name them)
+        rest = MappedRemote(wanted, mapped.conflicts, mapped.captures) if handled else mapped
+        self.targets = targets = PathTargets(ctx.spec.target, rest)
         outcome.item_errors.update(targets.errors)
         self.failed.extend(targets.errors)
         if scope is None:
