@@ -13,13 +13,8 @@ from scaivault_federation.backends.base import BatchResult, RemoteSecretRef
 from scaivault_federation.backends.errors import BackendUnavailableError
 from scaivault_federation.backends.fake import FakeBackend
 from scaivault_federation.sync.plan import ConflictReason
-from scaivault_federation.sync.service import (
-    READ_AHEAD,
-    READ_PART,
-    SyncContext,
-    SyncOutcome,
-    run_sync,
-)
+from scaivault_federation.sync.read_parts import READ_AHEAD, READ_PART
+from scaivault_federation.sync.service import SyncContext, SyncOutcome, run_sync
 from tests.unit.engine_fakes import MAC_KEY, NAME, NAMESPACE, MemorySecretStorage, spec_of
 
 MAPPING = {"app/**": "prod/**"}

@@ -13,10 +13,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..backends.base import BatchResult, RemoteSecretRef, SecretBackend
 from ..models.content import InvalidContentError
@@ -37,17 +35,11 @@ from .plan import (
     needs_fetch,
 )
 from .ports import SecretStorage
+from .read_parts import READ_PART, each_part, read_parts
 from .remote_scope import remote_refs, remote_scope
 from .targets import PathTargets, ShapeError
 
 log = logging.getLogger(__name__)
-
-#: remote paths read per ``get_many`` of a sync; their writes start while the next
-#: part is read
-READ_PART = 200
-#: parts being read while the one before them is written: enough to keep the backend's
-#: own concurrency busy from one part to the next
-READ_AHEAD = 2
 
 
 @dataclass
@@ -201,7 +193,7 @@ class _Run:
             if early is not None:
                 assert self.planner is not None
                 nobody = PathTargets(None, MappedRemote({}, []))
-                reads = _read_parts(ctx.backend, early.parts(listing), {})
+                reads = read_parts(ctx.backend, early.parts(listing), {})
                 async for writes in self._planned(reads, early.local_of, nobody, self.planner):
                     yield writes
             refs = await listing
@@ -249,7 +241,7 @@ class _Run:
         reads.paths.sort(key=lambda remote: mapped.local_by_remote[remote])
         self.unchanged.update(reads.unchanged)
         self.planner.plan.unchanged.extend(sorted(reads.unchanged))
-        parts = _read_parts(ctx.backend, _each_part(reads.paths), reads.pins)
+        parts = read_parts(ctx.backend, each_part(reads.paths), reads.pins)
         async for writes in self._planned(parts, mapped.local_by_remote, targets, self.planner):
             yield writes
 
@@ -281,12 +273,6 @@ class _Run:
                     self.failed.append(local_path)
                 # A secret listed then gone before the read is simply absent this round.
                 yield planner.add(items)
-
-
-async def _each_part(paths: Sequence[str]) -> AsyncIterator[list[str]]:
-    """``paths``, :data:`READ_PART` at a time."""
-    for start in range(0, len(paths), READ_PART):
-        yield list(paths[start : start + READ_PART])
 
 
 def _reads(
@@ -350,48 +336,6 @@ def _count_applied(outcome: SyncOutcome, plan: SyncPlan, applied: Applied) -> No
             if w.item.local_path in outcome.item_errors or w.item.local_path in applied.not_written
         ]
     )
-
-
-async def _read_parts(
-    backend: SecretBackend, parts: AsyncIterator[list[str]], pins: Mapping[str, str]
-) -> AsyncGenerator[BatchResult, None]:
-    """``backend.get_many`` of each of ``parts``, answered in order: up to
-    :data:`READ_AHEAD` more parts are read while the caller works on (writes) one, and
-    a part read while the next is still to come (a listing still going on) is handed
-    over at once."""
-
-    def read(part: Sequence[str]) -> asyncio.Task[BatchResult]:
-        versions = {path: pins[path] for path in part if path in pins}
-        if versions:
-            return asyncio.ensure_future(backend.get_many(part, versions=versions))
-        return asyncio.ensure_future(backend.get_many(part))
-
-    pending: deque[asyncio.Task[BatchResult]] = deque()
-    coming: asyncio.Task[list[str]] | None = asyncio.ensure_future(anext(parts))
-    try:
-        while coming is not None or pending:
-            if coming is None or len(pending) > READ_AHEAD:
-                yield await pending.popleft()
-                continue
-            waited: set[asyncio.Future[Any]] = {coming}
-            if pending:
-                waited.add(pending[0])
-            done, _ = await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
-            if coming in done:
-                try:
-                    pending.append(read(coming.result()))
-                except StopAsyncIteration:
-                    coming = None
-                else:
-                    coming = asyncio.ensure_future(anext(parts))
-            else:
-                yield pending.popleft().result()
-    finally:
-        for task in (*pending, *([coming] if coming is not None else [])):
-            task.cancel()
-        for task in (*pending, *([coming] if coming is not None else [])):
-            with contextlib.suppress(BaseException):
-                await task
 
 
 def _names_of(paths: Iterable[str], targets: PathTargets) -> set[str]:
