@@ -27,3 +27,6 @@ SECRET_NOT_FOUND = "SecretNotFound"
 BACKEND_ERROR = "BackendError"
 KUBERNETES_ERROR = "KubernetesError"
 INTERNAL_ERROR = "InternalError"
+# leased secrets: the backend no longer holds the lease, or refuses to extend it
+LEASE_NOT_FOUND = "LeaseNotFound"
+RENEWAL_REFUSED = "RenewalRefused"
