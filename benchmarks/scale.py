@@ -17,6 +17,9 @@ are :mod:`per_path`.
 
     make bench            # or: .venv/bin/python benchmarks/scale.py --secrets 2000 --backends 500
 
+With ``SCAIVAULT_BENCH_PROFILE=<dir>`` each operator runs under cProfile and leaves
+``<dir>/<name>.prof`` (slower; for :mod:`profile_split`, not for the figures).
+
 A size of 0 skips its part (``--secrets 0``: no first sync, resync or per-path syncs;
 ``--backends 0``: no many-backends part; ``--proxy-reads 0``: no proxy part).
 """
@@ -136,6 +139,9 @@ def start_operator(
         "SCAIVAULT_OPERATOR_NAMESPACE": "default",
     }
     argv = [sys.executable, "-m", "scaivault_federation.cli", "run", "--standalone"]
+    profile_dir = os.environ.get("SCAIVAULT_BENCH_PROFILE")
+    if profile_dir:  # where the CPU goes: benchmarks/profile_split.py reads it
+        argv[1:2] = ["-m", "cProfile", "-o", str(Path(profile_dir) / f"{name}.prof"), "-m"]
     for namespace in namespaces:
         argv += ["-n", namespace]
     argv += [
