@@ -17,6 +17,12 @@ CLUSTER_CRD_NAME = "clusterfederationbackends.federation.scaivault.io"
 CRDS = {
     CRD_NAME: "/apis/federation.scaivault.io/v1alpha1/federationbackends",
     CLUSTER_CRD_NAME: "/apis/federation.scaivault.io/v1alpha1/clusterfederationbackends",
+    "federationleases.federation.scaivault.io": (
+        "/apis/federation.scaivault.io/v1alpha1/federationleases"
+    ),
+    "federationcertificates.federation.scaivault.io": (
+        "/apis/federation.scaivault.io/v1alpha1/federationcertificates"
+    ),
 }
 
 
@@ -52,7 +58,7 @@ def apply(cp: ControlPlane, collection: str, obj: dict[str, Any]) -> None:
 
 
 def install_crd(cp: ControlPlane, timeout: float = 30) -> None:
-    """Both CRDs (FederationBackend, ClusterFederationBackend), once established."""
+    """Every CRD (the backends' and the leasing kinds'), once established."""
     for name in CRDS:
         crd = yaml.safe_load(crd_file(name).read_text())
         apply(cp, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)

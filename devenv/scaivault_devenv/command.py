@@ -16,12 +16,14 @@ DESCRIPTION = """\
 Run a complete local development environment in the foreground: etcd and
 kube-apiserver on free 127.0.0.1 ports (RBAC on, an admin token, TLS from a
 throwaway CA), one server per backend type (OpenBao, moto, the Azure Key Vault
-and Google Secret Manager emulators), the FederationBackend CRD, example
-secrets with one sample FederationBackend per type in namespace scaivault-dev,
-and the operator and HTTP API in this process. Once every sample is healthy it
-writes STATE_DIR/dev.json (kubeconfig, API URL and tokens, and per backend its
-endpoint, development credentials and sample name) and prints where. Ctrl-C
-stops everything it started.
+and Google Secret Manager emulators), PostgreSQL on a free 127.0.0.1 port with
+OpenBao's database engine on it and OpenBao's PKI engine, the FederationBackend
+CRD, example secrets with one sample FederationBackend per type in namespace
+scaivault-dev, and the operator and HTTP API in this process. Once every sample
+is healthy it writes STATE_DIR/dev.json (kubeconfig, API URL and tokens, per
+backend its endpoint, development credentials and sample name, and under
+"leases" the engines' paths and roles and PostgreSQL's address) and prints
+where. Ctrl-C stops everything it started.
 """
 
 

@@ -4,6 +4,11 @@ Starts a real control plane and a real OpenBao server, installs the CRD, seeds
 example secrets and a sample FederationBackend, runs the operator in this
 process, and writes ``dev.json`` once the sample is healthy. Ctrl-C stops
 everything it started.
+
+For leased secrets it also starts PostgreSQL and configures OpenBao's database
+engine on it and its PKI engine (:mod:`.openbao_engines`); ``dev.json``'s
+``leases`` says where they are (paths, role names, PostgreSQL's address), never
+a password or key.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from .gsm import GoogleEmulator
 from .keyvault import KeyVaultServer
 from .moto import MotoServer
 from .openbao import OpenBaoServer
+from .openbao_engines import LeaseEngines, configure_lease_engines
+from .postgres import PostgresServer
 from .processes import free_port
 from .samples import SAMPLE_NAMESPACE, SYSTEM_NAMESPACE, seed_vault
 from .samples_aws import seed_aws
@@ -43,6 +50,8 @@ def run_dev(state_dir: Path) -> int:
         moto = stack.enter_context(MotoServer(state_dir / "moto"))
         keyvault = stack.enter_context(KeyVaultServer(state_dir / "keyvault"))
         gsm = stack.enter_context(GoogleEmulator(state_dir / "google"))
+        postgres = stack.enter_context(PostgresServer(state_dir / "postgres"))
+        engines = configure_lease_engines(bao, postgres)
         install_crd(cp)
         ensure_namespace(cp, SYSTEM_NAMESPACE)
         ensure_namespace(cp, SAMPLE_NAMESPACE)
@@ -62,10 +71,19 @@ def run_dev(state_dir: Path) -> int:
             "namespace": SAMPLE_NAMESPACE,
             "tokens": {},
             "backends": backends,
+            "leases": lease_info(engines, postgres),
         }
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve(cp, state_dir, info))
     return 0
+
+
+def lease_info(engines: LeaseEngines, postgres: PostgresServer) -> dict[str, Any]:
+    """What ``dev.json`` says of the lease engines: where, which roles (no secret)."""
+    return {
+        **engines.describe(),
+        "postgres": {"host": postgres.host, "port": postgres.port, "log": str(postgres.log_path)},
+    }
 
 
 async def _serve(cp: ControlPlane, state_dir: Path, info: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import backend_crd, cluster_crd
+from . import backend_crd, cluster_crd, lease_crd
 from .checkout import ROOT
 from .helm import CHART, DEPLOY, NAMESPACE, RELEASE, find_helm, render_text
 
@@ -83,6 +83,7 @@ def expected_files(helm: Path) -> dict[str, str]:
 def write(helm: Path) -> list[Path]:
     backend_crd.write()
     cluster_crd.write()
+    lease_crd.write()
     written = []
     for crd in sorted((ROOT / "crds").glob("*.yaml")):
         copy = CHART / "crds" / crd.name

@@ -79,8 +79,13 @@ class ManagedProcess:
         log_path: Path,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        *,
+        stop_signal: signal.Signals = signal.SIGTERM,
     ) -> None:
         self.name = name
+        #: what :meth:`stop` asks the program to end with first (PostgreSQL waits for
+        #: its clients on SIGTERM and ends at once on SIGINT)
+        self.stop_signal = stop_signal
         self.argv = list(argv)
         self.log_path = log_path
         self.env = env
@@ -172,12 +177,13 @@ class ManagedProcess:
         raise ServerStartError(message)
 
     def stop(self, timeout: float = 10) -> None:
-        """SIGTERM the process group, then SIGKILL after ``timeout``. Idempotent."""
+        """The stop signal (SIGTERM) to the process group, then SIGKILL after
+        ``timeout``. Idempotent."""
         proc = self._proc
         if proc is not None and not self._stopped:
             self._stopped = True
             if proc.poll() is None:
-                self._signal_group(proc, signal.SIGTERM)
+                self._signal_group(proc, self.stop_signal)
                 try:
                     proc.wait(timeout)
                 except subprocess.TimeoutExpired:
@@ -206,7 +212,6 @@ class ManagedProcess:
         self.stop()
 
 
-@atexit.register
 class LocalServer:
     """A server this project runs for tests and ``dev``: ``start``, ``stop``, ``with``."""
 
@@ -238,6 +243,7 @@ class LocalServer:
         self.stop()
 
 
+@atexit.register
 def _stop_all() -> None:
     for proc in list(_live):
         with contextlib.suppress(Exception):

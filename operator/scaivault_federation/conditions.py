@@ -30,3 +30,8 @@ INTERNAL_ERROR = "InternalError"
 # leased secrets: the backend no longer holds the lease, or refuses to extend it
 LEASE_NOT_FOUND = "LeaseNotFound"
 RENEWAL_REFUSED = "RenewalRefused"
+# leased secrets: current credentials or certificate in the Secret; the Secret to write
+# is another's; the backend named is not one that issues leases
+ISSUED = "Issued"
+SECRET_CONFLICT = "SecretConflict"
+BACKEND_NOT_USABLE = "BackendNotUsable"

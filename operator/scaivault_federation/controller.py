@@ -22,13 +22,17 @@ from typing import Any
 
 from .k8s.config import KubeConnection
 from .k8s.events import EventRecorder
+from .k8s.leased_store import LeasedStore
 from .k8s.leases import LeaseStore
 from .k8s.namespace_index import NamespaceIndex
 from .k8s.reflector import Reflector
 from .k8s.secret_cache import MANAGED_SELECTOR, ManagedSecretCache
 from .k8s.watchers import SecretNameWatch, secret_collections
 from .k8s.workloads import WorkloadStore
-from .models.kind import CLUSTER_FEDERATION_BACKEND
+from .labels import CERTIFICATE_KIND, LEASE_KIND
+from .leasing.runtime import LeasingRuntime
+from .leasing.worker import LeasingDeps
+from .models.kind import CLUSTER_FEDERATION_BACKEND, FEDERATION_BACKEND
 from .services import Services, operator_kinds
 from .settings import Settings
 from .sync.fleet import Fleet
@@ -80,6 +84,19 @@ class Controller:
             owns=self.membership.owns if self.membership is not None else _owns_everything,
         )
         self.fleet = Fleet(self.deps, services.home)
+        backends = services.stores[FEDERATION_BACKEND]
+        self.leasing = LeasingRuntime(
+            LeasingDeps(
+                store=LeasedStore(client),
+                backend=backends.get,
+                connect=services.connect,
+                events={
+                    kind: EventRecorder(client, kind) for kind in (LEASE_KIND, CERTIFICATE_KIND)
+                },
+                workloads=self.deps.workloads,
+                owns=self.deps.owns,
+            )
+        )
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -115,6 +132,8 @@ class Controller:
             feed = self.fleet.feed(store.kind)
             for reflector in store.reflectors(feed, settings.operator.watch_namespaces):
                 self._spawn(reflector.run(), f"backends {reflector.path}")
+        for reflector in self.leasing.reflectors(settings.operator.watch_namespaces):
+            self._spawn(reflector.run(), f"leasing {reflector.path}")
 
     async def stop(self) -> None:
         """Stop the watches (no new events reach the fleet), the workers (each revokes
@@ -122,6 +141,7 @@ class Controller:
         for task in self._tasks:
             task.cancel()
         await self.fleet.stop()
+        await self.leasing.stop()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -133,6 +153,7 @@ class Controller:
 
     def _ownership_changed(self) -> None:
         self.fleet.ownership_changed()
+        self.leasing.ownership_changed()
 
     def _namespaces_changed(self) -> None:
         self.fleet.namespaces_changed()

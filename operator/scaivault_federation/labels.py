@@ -9,6 +9,10 @@ KIND = "FederationBackend"
 PLURAL = "federationbackends"
 CLUSTER_KIND = "ClusterFederationBackend"
 CLUSTER_PLURAL = "clusterfederationbackends"
+LEASE_KIND = "FederationLease"
+LEASE_PLURAL = "federationleases"
+CERTIFICATE_KIND = "FederationCertificate"
+CERTIFICATE_PLURAL = "federationcertificates"
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "scaivault-federation"
@@ -37,6 +41,13 @@ SYNC_REQUESTED_ANNOTATION = f"{GROUP}/sync-requested-at"
 #: a per-path sync: ``{"requestedAt": <the sync-requested-at value>, "paths": [...]}``
 SYNC_PATHS_ANNOTATION = f"{GROUP}/sync-paths"
 FINALIZER = f"{GROUP}/finalizer"
+#: on a Secret a FederationLease or FederationCertificate writes: the resource's name
+LEASE_LABEL = f"{GROUP}/lease"
+CERTIFICATE_LABEL = f"{GROUP}/certificate"
+#: on such a Secret: the id of the lease whose credentials it holds, or the
+#: certificate's serial number (what a restart compares with the status)
+LEASE_ID_ANNOTATION = f"{GROUP}/lease-id"
+CERTIFICATE_SERIAL_ANNOTATION = f"{GROUP}/certificate-serial"
 #: annotations an earlier operator had kopf keep on ClusterFederationBackends (the last
 #: handled spec, handler progress, kopf's marker) that nothing reads any more: removed
 #: when the fleet first acts on one

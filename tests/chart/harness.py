@@ -417,6 +417,36 @@ def operator_scenario(cp: ControlPlane, openbao: OpenBaoServer, namespace: str) 
     k8s_db = app.secret("k8s-vault-db")
     assert k8s_db is not None and unb64(k8s_db["data"]) == {"password": "pw-2"}
 
+    # A FederationLease and a FederationCertificate naming the Vault backend: read
+    # (get), their finalizer added and removed, their status written (patch).
+    leasing = (
+        ("federationleases", "FederationLease", {"path": "database/creds/rbac"}),
+        (
+            "federationcertificates",
+            "FederationCertificate",
+            {"path": "pki/issue/rbac", "commonName": "rbac.example"},
+        ),
+    )
+    for plural, kind, spec in leasing:
+        url = f"{CR_API}/namespaces/{app.name}/{plural}"
+        body = {
+            "apiVersion": f"{API_GROUP}/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": "rbac"},
+            "spec": {"backendRef": "vault", "deletionPolicy": "Retain", **spec},
+        }
+        app.call("POST", url, body)
+
+        def reported(url: str = url) -> Any:
+            return (app.call("GET", f"{url}/rbac").get("status") or {}).get("conditions")
+
+        def deleted(url: str = url) -> bool:
+            return app.cp.request("GET", f"{url}/rbac")[0] == 404
+
+        eventually(reported, 30, f"the {kind}'s status")
+        app.call("DELETE", f"{url}/rbac")
+        eventually(deleted, 30, "the deletion")
+
     # Deleting the CR with Retain releases the Secrets (patch) and the finalizer.
     app.call("DELETE", app.backends("vault"))
     eventually(lambda: app.gone("vault"), 30, "the deletion")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scaivault_devenv import cluster_crd
+from scaivault_devenv import cluster_crd, lease_crd
 from scaivault_devenv.helm import CHART, ToolError, render_text, run
 from scaivault_federation.cli import _parser, _settings
 from scaivault_federation.settings import settings_table
@@ -20,6 +20,7 @@ from .tools import ROOT, find, render
 
 CRD = "federationbackends.federation.scaivault.io.yaml"
 CLUSTER_CRD = "clusterfederationbackends.federation.scaivault.io.yaml"
+LEASE_CRDS = (f"{lease_crd.LEASES}.yaml", f"{lease_crd.CERTIFICATES}.yaml")
 IMAGE = "ghcr.io/scaivault/scaivault-federation"
 
 
@@ -135,7 +136,7 @@ def test_helm_lint_with_each_variant(helm: Path, name: str) -> None:
     assert "0 chart(s) failed" in out, out
 
 
-@pytest.mark.parametrize("crd", [CRD, CLUSTER_CRD])
+@pytest.mark.parametrize("crd", [CRD, CLUSTER_CRD, *LEASE_CRDS])
 def test_chart_crd_is_identical_to_the_canonical_one(crd: str) -> None:
     chart_copy, canonical = CHART / "crds" / crd, ROOT / "crds" / crd
     assert chart_copy.read_bytes() == canonical.read_bytes(), (
@@ -162,10 +163,30 @@ def test_cluster_crd_is_derived_from_the_namespaced_one() -> None:
     assert cluster_spec["required"] == [*spec["required"], "namespaceSelector"]
 
 
-def test_chart_ships_only_the_two_backend_crds() -> None:
+def test_lease_crds_take_the_synced_secrets_target_and_rollouts() -> None:
+    """A lease's Secret is shaped as a synced one: the same target and rollout schemas."""
+    namespaced = yaml.safe_load((ROOT / "crds" / CRD).read_text())
+    backend = namespaced["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    for crd in LEASE_CRDS:
+        name = crd.removesuffix(".yaml")
+        assert (ROOT / "crds" / crd).read_text() == lease_crd.render(name), (
+            "run hack/render-deploy.sh"
+        )
+        doc = yaml.safe_load((ROOT / "crds" / crd).read_text())
+        spec = doc["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        rollouts = spec["properties"]["rolloutRestartTargets"]
+        assert rollouts["items"] == backend["properties"]["rolloutRestartTargets"]["items"]
+    lease = yaml.safe_load((ROOT / "crds" / LEASE_CRDS[0]).read_text())
+    spec = lease["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    target = backend["properties"]["target"]
+    assert spec["properties"]["target"]["properties"] == target["properties"]
+
+
+def test_chart_ships_the_backend_and_leasing_crds() -> None:
     """Replicas coordinate through Leases: no kopf peering CRDs any more."""
-    assert sorted(p.name for p in (CHART / "crds").iterdir()) == [CLUSTER_CRD, CRD]
-    for crd in (CRD, CLUSTER_CRD):
+    shipped = sorted(p.name for p in (CHART / "crds").iterdir())
+    assert shipped == sorted([CLUSTER_CRD, CRD, *LEASE_CRDS])
+    for crd in (CRD, CLUSTER_CRD, *LEASE_CRDS):
         docs = list(yaml.safe_load_all((CHART / "crds" / crd).read_text()))
         assert [d["metadata"]["name"] for d in docs] == [crd.removesuffix(".yaml")]
 

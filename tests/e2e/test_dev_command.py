@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from scaivault_devenv.binaries import find_binaries
@@ -58,6 +59,7 @@ def test_dev_reaches_ready_and_stops_cleanly(tmp_path: Path) -> None:
         assert set(info["tokens"]) == {"admin", "read_only"}
         for entry in info["backends"].values():
             assert entry["endpoint"] and entry["sample_backend"]
+        _check_lease_engines(info)
 
         kubectl = find_binaries().kubectl
         assert kubectl is not None
@@ -120,3 +122,28 @@ def test_dev_reaches_ready_and_stops_cleanly(tmp_path: Path) -> None:
         ["pgrep", "-f", str(state)], capture_output=True, text=True, check=False
     ).stdout.split()
     assert leftovers == [], "processes started by dev are still running"
+
+
+def _check_lease_engines(info: dict[str, Any]) -> None:
+    """dev.json names the lease engines, whose credentials log in to its PostgreSQL;
+    it holds no PostgreSQL password."""
+    leases = info["leases"]
+    assert leases["database"]["roles"]["app"]["path"] == "database/creds/app"
+    assert leases["pki"]["path"] == "pki/issue/service"
+    assert "password" not in json.dumps(leases)
+    vault = info["backends"]["hashicorp-vault"]
+    request = urllib.request.Request(  # noqa: S310  (loopback)
+        f"{vault['endpoint']}/v1/database/creds/app", headers={"X-Vault-Token": vault["root_token"]}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        creds = json.loads(response.read())["data"]
+    where = leases["postgres"]
+    with psycopg.connect(
+        host=where["host"],
+        port=where["port"],
+        user=creds["username"],
+        password=creds["password"],
+        dbname="postgres",
+        connect_timeout=5,
+    ) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (creds["username"],)

@@ -16,6 +16,18 @@ chart tests run both processes with exactly these rules and record the calls.
 - apiGroups: [federation.scaivault.io]
   resources: [federationbackends/status]
   verbs: [patch]
+# FederationLeases and FederationCertificates: the leasing runtime lists and
+# watches them, patches their finalizer, and writes their status (lease ids,
+# expiry, renewals); the FederationBackend one names is read (get).
+- apiGroups: [federation.scaivault.io]
+  resources: [federationleases, federationcertificates]
+  verbs: [list, watch, patch]
+- apiGroups: [federation.scaivault.io]
+  resources: [federationleases/status, federationcertificates/status]
+  verbs: [patch]
+- apiGroups: [federation.scaivault.io]
+  resources: [federationbackends]
+  verbs: [get]
 # Synced Secrets (create, update on change, patch to mark orphaned or release
 # on Retain, delete on prune or Delete), credentials Secrets named by a
 # backend's config (get); the managed Secrets, cached from a list and watch by

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .. import conditions as c
-from .errors import BackendError
+from .errors import BackendError, InvalidBackendConfigError
 
 
 @dataclass(frozen=True)
@@ -129,3 +129,25 @@ class LeaseIssuer(Protocol):
     async def issue_certificate(self, path: str, request: CertificateRequest) -> IssuedCertificate:
         """Issue a certificate at ``path`` (``pki/issue/<role>``)."""
         ...
+
+
+@runtime_checkable
+class IssuesLeases(Protocol):
+    """A backend whose type issues leased secrets (``hashicorp-vault``)."""
+
+    def leases(self) -> LeaseIssuer:
+        """The issuer over the backend's own connection, token and call counter."""
+        ...
+
+
+class LeasesUnsupportedError(InvalidBackendConfigError):
+    """The backend's type issues no leased secrets."""
+
+
+def lease_issuer(backend: object) -> LeaseIssuer:
+    """The :class:`LeaseIssuer` of ``backend``; raises :class:`LeasesUnsupportedError`
+    for a backend type that has none."""
+    if isinstance(backend, IssuesLeases):
+        return backend.leases()
+    kind = getattr(backend, "backend_type", type(backend).__name__)
+    raise LeasesUnsupportedError(f"backend type {kind!r} issues no leased secrets")

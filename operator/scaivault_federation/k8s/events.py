@@ -19,13 +19,16 @@ CLUSTER_EVENTS_NAMESPACE = "default"
 
 
 class EventRecorder:
-    def __init__(self, client: KubeClient) -> None:
+    def __init__(self, client: KubeClient, kind: str | None = None) -> None:
         self.client = client
+        #: the kind of the objects its Events are about (None: a backend of either kind)
+        self.kind = kind
 
     async def record(
         self, about: ObjectMeta, *, reason: str, message: str, warning: bool = False
     ) -> None:
-        """An Event on the FederationBackend ``about``; failures are logged only."""
+        """An Event on the object ``about`` (a FederationBackend, unless the recorder was
+        made for another kind); failures are logged only."""
         now = now_rfc3339()
         # a ClusterFederationBackend (no namespace): its Events go to "default"
         namespace = about.namespace or CLUSTER_EVENTS_NAMESPACE
@@ -35,7 +38,7 @@ class EventRecorder:
             "metadata": {"generateName": f"{about.name}.", "namespace": namespace},
             "involvedObject": {
                 "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": KIND if about.namespace else CLUSTER_KIND,
+                "kind": self.kind or (KIND if about.namespace else CLUSTER_KIND),
                 "name": about.name,
                 "namespace": about.namespace or None,
                 "uid": about.uid or None,

@@ -24,6 +24,17 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def check_duration(value: str | None) -> str | None:
+    """A model's duration field: ``value`` when it parses (or is unset), else a
+    ``ValueError`` a validator reports against the field."""
+    if value is not None:
+        try:
+            parse_duration(value)
+        except InvalidDurationError as exc:
+            raise ValueError(str(exc)) from None
+    return value
+
+
 def format_duration(value: timedelta) -> str:
     """The shortest Go-style spelling of a whole number of seconds."""
     total = int(value.total_seconds())

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 
 from .base import CamelModel
-from .duration import InvalidDurationError, parse_duration
+from .duration import check_duration, parse_duration
 from .label_syntax import LABEL_VALUE_PATTERN, is_label_value, is_qualified_name
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -65,12 +65,7 @@ class RolloutTarget(CamelModel):
     @field_validator("min_interval")
     @classmethod
     def _check_interval(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                parse_duration(value)
-            except InvalidDurationError as exc:
-                raise ValueError(str(exc)) from None
-        return value
+        return check_duration(value)
 
     @model_validator(mode="after")
     def _name_or_selector(self) -> RolloutTarget:

@@ -60,8 +60,9 @@ from ..errors import (
 )
 from ..factory import BackendEnvironment
 from .auth import JwtProvider
-from .client import VaultClient
+from .client import VaultClient, check_path, timestamp
 from .config import NAME, VaultConfig
+from .leases import VaultLeases
 
 _KV_TYPES = frozenset({"kv", "generic"})
 _LIST = {"list": "true"}
@@ -127,6 +128,7 @@ class VaultBackend:
         self._read_concurrency = max(1, read_concurrency)
         self._mounts: dict[str, _Mount] = {}
         self._mount_lock = asyncio.Lock()
+        self._leases = VaultLeases(self._client)
 
     # -- SecretBackend ----------------------------------------------------------------
 
@@ -213,6 +215,12 @@ class VaultBackend:
     async def release(self) -> None:
         await self._client.release()
 
+    def leases(self) -> VaultLeases:
+        """Dynamic credentials and certificates over this backend's connection and
+        token (its calls counted in :attr:`calls`); once a lease is issued, closing
+        the backend leaves its token alive."""
+        return self._leases
+
     async def close(self) -> None:
         await self._client.close()
 
@@ -270,7 +278,7 @@ class VaultBackend:
     # -- mounts and paths ---------------------------------------------------------------
 
     async def _target(self, path: str) -> _Target:
-        _check_path(path)
+        check_path(path)
         mount = await self._mount_of(path)
         rel = path[len(mount.path) :]
         if mount.kv_version == 2 and (rel == "data" or rel.startswith("data/")):
@@ -350,12 +358,6 @@ async def create(
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _check_path(path: str) -> None:
-    segments = path.rstrip("/").split("/")
-    if not path or any(s in ("", ".", "..") for s in segments) or not path.isprintable():
-        raise InvalidBackendConfigError(f"invalid Vault path {path!r}")
-
-
 def _keys(body: dict[str, Any] | None) -> list[str]:
     data = body.get("data") if body else None
     keys = data.get("keys") if isinstance(data, dict) else None
@@ -392,23 +394,14 @@ def _live_ref(path: str, meta: Mapping[str, Any], now: datetime) -> RemoteSecret
     latest = versions.get(str(current)) if isinstance(versions, dict) else None
     if not current or (isinstance(latest, dict) and _is_gone(latest, now)):
         return None
-    return RemoteSecretRef(path, str(current), _time(meta.get("updated_time")))
+    return RemoteSecretRef(path, str(current), timestamp(meta.get("updated_time")))
 
 
 def _is_gone(version: Mapping[str, object], now: datetime) -> bool:
     if version.get("destroyed") is True:
         return True
-    deleted = _time(version.get("deletion_time"))
+    deleted = timestamp(version.get("deletion_time"))
     return deleted is not None and deleted <= now
-
-
-def _time(raw: object) -> datetime | None:
-    if not isinstance(raw, str) or not raw:
-        return None
-    try:
-        return datetime.fromisoformat(raw)
-    except ValueError:
-        return None
 
 
 def _as_value(value: object, path: str) -> dict[str, object]:

@@ -24,7 +24,10 @@ used as is; a login-based one is fetched lazily on first use, replaced once
 its lease is 80% used, and replaced once more when Vault answers 403 to it
 (revoked or expired). Concurrent requests share one login. On
 :meth:`VaultClient.close`, a token obtained by a login is revoked
-(``auth/token/revoke-self``); a configured token is left alone.
+(``auth/token/revoke-self``); a configured token is left alone, and so is a
+login token once leases were issued with it (:meth:`VaultClient.hold_token`):
+Vault revokes every lease with the token that asked for it. A replaced login
+token is never revoked, for the same reason; it expires with its own lease.
 
 TLS: both sessions use one ``ssl.SSLContext``: the system's trust store, or
 the PEM bundle under the credentials key ``ca.crt``, or no verification with
@@ -50,6 +53,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -203,6 +207,9 @@ class VaultClient:
         self._in_flight = 0
         self._calls = calls
         self._closed = False
+        self._hold_token = False
+        #: the expiry of the tokens leases were issued with (``None``: never)
+        self._token_expiry: dict[str, datetime | None] = {}
 
     async def ensure_token(self) -> None:
         """Log in now if needed (so a timed request does not include the login)."""
@@ -215,23 +222,43 @@ class VaultClient:
         operation: str,
         *,
         params: Mapping[str, str] | None = None,
+        body: Mapping[str, object] | None = None,
         relogin: bool = True,
     ) -> dict[str, Any] | None:
-        """``method`` on ``/v1/<api_path>`` with a valid token; a rejected login-based
-        token is replaced once. ``api_path`` also names the request in errors.
+        """``method`` on ``/v1/<api_path>`` with a valid token (and ``body`` as JSON);
+        a rejected login-based token is replaced once. ``api_path`` also names the
+        request in errors.
 
         Returns the JSON body (``None`` for 204) or raises a ``BackendError``.
         """
         token = await self._auth.token(self._login)
         try:
-            return await self._send(method, api_path, operation, params, token)
+            return await self._send(method, api_path, operation, params, token, body)
         except AuthenticationError:
             if not relogin:
                 raise
             renewed = await self._auth.refresh(self._login, token)
             if renewed is None:
                 raise
-            return await self._send(method, api_path, operation, params, renewed)
+            return await self._send(method, api_path, operation, params, renewed, body)
+
+    def hold_token(self) -> None:
+        """Leases were issued with the current token: never revoke it on close (Vault
+        would revoke the leases with it)."""
+        self._hold_token = True
+
+    async def token_expires_at(self, operation: str) -> datetime | None:
+        """When the current token expires (``None``: never), from
+        ``auth/token/lookup-self`` once per token, counted under ``operation``."""
+        token = await self._auth.token(self._login)
+        if token in self._token_expiry:
+            return self._token_expiry[token]
+        body = await self.request("GET", "auth/token/lookup-self", operation)
+        token = await self._auth.token(self._login)  # the one that answered, if replaced
+        data = body.get("data") if body else None
+        expires_at = timestamp(data.get("expire_time") if isinstance(data, dict) else None)
+        self._token_expiry = {token: expires_at}  # only the current token matters
+        return expires_at
 
     async def release(self) -> None:
         """Drop the HTTP sessions and their connections (not while requests are in
@@ -252,7 +279,7 @@ class VaultClient:
             return
         self._closed = True
         try:
-            if self._auth.logged_in_token is not None:
+            if self._auth.logged_in_token is not None and not self._hold_token:
                 await self._revoke()
         finally:
             self._auth.forget()
@@ -330,13 +357,14 @@ class VaultClient:
         operation: str,
         params: Mapping[str, str] | None,
         token: str,
+        payload: Mapping[str, object] | None = None,
     ) -> dict[str, Any] | None:
         url = URL(f"{self._base}/v1/{quote(api_path, safe='/')}", encoded=True)
         error: BackendError | None = None
         body: dict[str, Any] | None = None
         async with self._slot():
             try:
-                status, raw, retry_after = await self._exchange(method, url, params, token)
+                status, raw, retry_after = await self._exchange(method, url, params, token, payload)
             except RedirectRefusedError as exc:
                 error = exc
             except Exception as exc:
@@ -359,16 +387,23 @@ class VaultClient:
         return body
 
     async def _exchange(
-        self, method: str, url: URL, params: Mapping[str, str] | None, token: str
+        self,
+        method: str,
+        url: URL,
+        params: Mapping[str, str] | None,
+        token: str,
+        payload: Mapping[str, object] | None = None,
     ) -> tuple[int, bytes, str | None]:
         """One request, following the redirects :mod:`.redirects` allows by hand:
-        (status, body, ``Retry-After``)."""
+        (status, body, ``Retry-After``). A 307/308 sends ``payload`` again (to an
+        origin the policy allows), a 301-303 drops it with the method."""
         session = self._session()
         for _ in range(MAX_REDIRECTS + 1):
             async with session.request(
                 method,
                 url,
                 params=params,
+                json=payload,
                 headers={"X-Vault-Token": token},
                 allow_redirects=False,
             ) as response:
@@ -381,6 +416,7 @@ class VaultClient:
             params = None  # the Location carries the query
             if status not in (307, 308) and method != "HEAD":
                 method = "GET"
+                payload = None
         raise RedirectRefusedError(f"{self.display} redirected more than {MAX_REDIRECTS} times")
 
 
@@ -398,6 +434,23 @@ class _LoginSession(requests.Session):
         if location is None:
             return None
         return self._redirects.follow(resp.url, location)
+
+
+def check_path(path: str) -> None:
+    """Refuse an API path with empty, ``.`` or ``..`` segments or unprintable text."""
+    segments = path.rstrip("/").split("/")
+    if not path or any(s in ("", ".", "..") for s in segments) or not path.isprintable():
+        raise InvalidBackendConfigError(f"invalid Vault path {path!r}")
+
+
+def timestamp(raw: object) -> datetime | None:
+    """Vault's RFC 3339 time (nanoseconds and all); ``None`` when absent or unreadable."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        return None
 
 
 def _json_object(raw: bytes, api_path: str) -> dict[str, Any]:

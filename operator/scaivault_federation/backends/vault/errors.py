@@ -11,6 +11,12 @@ those. Either way the result is a typed error of :mod:`.errors` whose message
 is made of the API path, the status and a category, never the answer's body or
 the exception's own text.
 
+Vault answers 400 to a lease request on a lease it no longer holds ("lease not
+found", "invalid lease", "lease expired") and to the renewal of one that may
+not be renewed ("lease is not renewable"): for the lease operations (see
+:data:`LEASE_OPERATIONS`) those become :class:`..leases.LeaseNotFoundError` and
+:class:`..leases.RenewalRefusedError`, matched on Vault's ``errors`` list.
+
 hvac's exceptions carry neither the status of an unmapped code nor response
 headers, so :class:`VaultAdapter` (hvac's JSON adapter) notes both on the
 exception it raises: the status, and ``Retry-After`` for throttling.
@@ -36,6 +42,12 @@ from ..errors import (
     SecretNotFoundError,
     ThrottledError,
 )
+from ..leases import LeaseNotFoundError, RenewalRefusedError
+
+#: the operations on an existing lease, whose 400 answers may say it is gone or fixed
+LEASE_OPERATIONS = frozenset({"renew", "revoke", "lookup_lease"})
+_LEASE_GONE = ("lease not found", "invalid lease", "lease expired")
+_NOT_RENEWABLE = ("not renewable",)
 
 # hvac's exception types by the status they stand for (when the adapter did not
 # note the status itself, e.g. hvac raised one before sending anything)
@@ -123,6 +135,13 @@ def status_error(
     if operation == "login" and status in (400, 401, 403):
         # Vault answers 400 to a wrong role or secret ID
         return AuthenticationError(f"login rejected at {where}")
+    if operation in LEASE_OPERATIONS and status == 400:
+        said = " ".join(errors).lower()
+        if any(words in said for words in _LEASE_GONE):
+            return LeaseNotFoundError(f"Vault holds no such lease, at {where}")
+        if any(words in said for words in _NOT_RENEWABLE):
+            return RenewalRefusedError(f"the lease is not renewable, at {where}")
+        return BackendError(f"Vault refused the lease request at {where}", retryable=True)
     if status in (401, 403):
         return AuthenticationError(f"permission denied at {where}")
     if status == 404:

@@ -1,0 +1,122 @@
+"""A FederationCertificate: a certificate from a PKI engine kept in a
+``kubernetes.io/tls`` Secret (``tls.crt``: the leaf and its chain, ``tls.key``,
+``ca.crt`` with ``includeCA``), re-issued ``renewBefore`` before notAfter. After a
+start, the certificate the status names is kept while the Secret holds it (its
+serial number) and is not due."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from .. import conditions as c
+from ..backends.leases import CertificateRequest, IssuedCertificate, LeaseIssuer
+from ..labels import CERTIFICATE_SERIAL_ANNOTATION
+from ..models.lease import CertificateDeletionPolicy, CertificateSpec
+from ..models.lease_status import CertificateStatus
+from ..models.shape import PathContext, secret_name, shape_secret
+from .schedule import certificate_renew_at
+from .worker import Worker
+
+TLS = "kubernetes.io/tls"
+
+
+def tls_data(certificate: IssuedCertificate, include_ca: bool) -> dict[str, str]:
+    chain = [certificate.certificate.strip(), *(pem.strip() for pem in certificate.ca_chain)]
+    data = {"tls.crt": "\n".join(chain) + "\n", "tls.key": certificate.private_key.strip() + "\n"}
+    if include_ca:
+        data["ca.crt"] = certificate.issuing_ca.strip() + "\n"
+    return data
+
+
+class CertificateWorker(Worker[CertificateSpec, CertificateStatus]):
+    def _secret_name(self, spec: CertificateSpec) -> str:
+        if spec.target is None or spec.target.name is None:
+            return self.name
+        target = spec.target.as_target().for_path(spec.path)
+        return secret_name(target, PathContext(spec.path, spec.path))
+
+    async def keep(
+        self, spec: CertificateSpec, issuer: LeaseIssuer, now: datetime
+    ) -> datetime | None:
+        name = self._secret_name(spec)
+        existing = await self.own_secret(name)
+        status = self.status
+        current = (
+            existing is not None
+            and status.serial_number is not None
+            and existing.annotations.get(CERTIFICATE_SERIAL_ANNOTATION) == status.serial_number
+            and status.observed_generation == self.resource.generation
+        )
+        due = None
+        if current and status.issued_at is not None and status.not_after is not None:
+            due = certificate_renew_at(status.issued_at, status.not_after, spec.renew_margin)
+        if due is None or due <= now:
+            await self._issue(spec, issuer, name, existing is not None, now)
+            status = self.status
+            assert status.issued_at is not None and status.not_after is not None
+            due = certificate_renew_at(status.issued_at, status.not_after, spec.renew_margin)
+        ready = self.ready(self.status, c.ISSUED, f"certificate for {spec.common_name} held", now)
+        await self.save(ready.model_copy(update={"next_renewal_at": due}))
+        self.metrics.next_renewal(due)
+        return due
+
+    async def _issue(
+        self, spec: CertificateSpec, issuer: LeaseIssuer, name: str, replaces: bool, now: datetime
+    ) -> None:
+        existing = await self.own_secret(name)
+        request = CertificateRequest(
+            common_name=spec.common_name,
+            alt_names=tuple(spec.alt_names or ()),
+            ip_sans=tuple(spec.ip_sans or ()),
+            ttl=spec.ttl_seconds,
+        )
+        certificate = await issuer.issue_certificate(spec.path, request)
+        target = spec.target.as_target() if spec.target else None
+        resolved = target.for_path(spec.path) if target is not None else None
+        labels: Mapping[str, str] = {}
+        annotations: Mapping[str, str] = {}
+        if resolved is not None:
+            shaped = shape_secret(resolved, {}, PathContext(spec.path, spec.path))
+            labels, annotations = shaped.shape.labels, shaped.shape.annotations
+        await self.deps.store.put_secret(
+            self.namespace,
+            name,
+            secret_type=TLS,
+            labels={**labels, **self.secret_labels()},
+            annotations={**annotations, CERTIFICATE_SERIAL_ANNOTATION: certificate.serial_number},
+            data={k: v.encode() for k, v in tls_data(certificate, spec.include_ca).items()},
+            existing=existing,
+        )
+        rotated = self.status.serial_number is not None
+        await self.save(
+            self.status.model_copy(
+                update={
+                    "serial_number": certificate.serial_number,
+                    "not_after": certificate.not_after,
+                    "expires_at": certificate.not_after,
+                    "issued_at": now,
+                    "secret_name": name,
+                    "rotations": self.status.rotations + rotated,
+                }
+            )
+        )
+        self.metrics.expires(name, certificate.not_after)
+        if rotated:
+            self.metrics.rotated()
+            await self.record("Rotated", f"certificate re-issued into Secret {name}")
+        else:
+            self.metrics.succeeded()
+            await self.record("Issued", f"certificate written to Secret {name}")
+        if replaces:
+            self.changed(spec, name)
+
+    async def release(self, spec: CertificateSpec | None, issuer: LeaseIssuer | None) -> None:
+        name = self.status.secret_name or self.name
+        existing = await self.deps.store.get_secret(self.namespace, name)
+        if existing is None or not self.kind.owns(existing.labels, self.name):
+            return
+        if spec is not None and spec.deletion_policy is CertificateDeletionPolicy.DELETE:
+            await self.deps.store.delete_secret(self.namespace, name, existing.resource_version)
+        else:
+            await self.deps.store.release_secret(self.namespace, name, self.kind.secret_label)
