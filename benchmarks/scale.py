@@ -1082,7 +1082,8 @@ async def store_parts(
             print_first(first)
             again = await resync(op, kube, local, len(values), args.timeout)
             print_resync(again, first.sync_ms)
-            await aws_per_path(args, cp, moto, moto_proxy, kube, tmp, len(values))
+            if args.per_path:
+                await aws_per_path(args, cp, moto, moto_proxy, kube, tmp, len(values))
     namespaces = [VAULT_FIRST_NAMESPACE, VAULT_NAMESPACE]
     async with running_operator(cp, tmp, namespaces, "operator") as (op, local):
         if values and "vault" in args.sources:
@@ -1090,7 +1091,8 @@ async def store_parts(
                 vault_source(bao, bao_proxy), cp, op, kube, values, args.timeout
             )
             print_first(first)
-            await vault_per_path(args, bao, bao_proxy, kube, len(values))
+            if args.per_path:
+                await vault_per_path(args, bao, bao_proxy, kube, len(values))
         print_wakeups(await wakeups(kube, bao, args.timeout))
         if args.backends:
             many = await many_backends(
@@ -1252,6 +1254,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--timeout", type=float, default=1800, help="longest wait of a part")
     parser.add_argument("--state-dir", type=Path, help="keep servers' state and logs here")
+    parser.add_argument(
+        "--per-path",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="one-path syncs and the burst after each first sync",
+    )
     parser.add_argument(
         "--sources",
         type=lambda raw: set(raw.split(",")),
