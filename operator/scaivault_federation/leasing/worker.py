@@ -90,6 +90,8 @@ class Worker(Generic[SpecT, StatusT]):
         self.wake = asyncio.Event()
         self.failures = 0
         self._client: tuple[tuple[str, int, str], SecretBackend] | None = None
+        #: where the client's backend calls are counted (the backend it logged in with)
+        self._calls: BackendMetrics | None = None
         self.done = False
 
     # -- what each kind says -----------------------------------------------------------
@@ -121,9 +123,15 @@ class Worker(Generic[SpecT, StatusT]):
 
     async def close(self) -> None:
         if self._client is not None:
+            self._count_calls()
             _, client = self._client
             self._client = None
             await client.close()
+
+    def _count_calls(self) -> None:
+        """The client's backend calls so far, into ``scaivault_backend_calls_total``."""
+        if self._client is not None and self._calls is not None:
+            self._calls.drain_calls(self._client[1].calls)
 
     async def _step_safely(self) -> float:
         clock = self.deps.clock
@@ -132,10 +140,12 @@ class Worker(Generic[SpecT, StatusT]):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            self._count_calls()
             self.failures += 1
             await self.failed(exc)
             delay = min(MAX_BACKOFF, MIN_BACKOFF * 2.0 ** min(self.failures - 1, 10))
             return clock.monotonic() + delay * self.deps.rng.uniform(0.8, 1.2)
+        self._count_calls()
         self.failures = 0
         if due is None:
             return NEVER
@@ -203,6 +213,7 @@ class Worker(Generic[SpecT, StatusT]):
             backend.spec, self.namespace, FEDERATION_BACKEND.owner(ref)
         )
         self._client = (key, client)
+        self._calls = BackendMetrics(self.namespace, ref, VAULT)
         return as_issuer(client, ref)
 
     # -- what every kind shares ------------------------------------------------------------
