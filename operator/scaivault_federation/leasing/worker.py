@@ -93,6 +93,8 @@ class Worker(Generic[SpecT, StatusT]):
         #: where the client's backend calls are counted (the backend it logged in with)
         self._calls: BackendMetrics | None = None
         self.done = False
+        #: whether this process acted on the resource since it last owned it
+        self.acting = False
 
     # -- what each kind says -----------------------------------------------------------
 
@@ -103,6 +105,10 @@ class Worker(Generic[SpecT, StatusT]):
     async def release(self, spec: SpecT | None, issuer: LeaseIssuer | None) -> None:
         """What a deletion does (revoke, delete or keep the Secret)."""
         raise NotImplementedError
+
+    def resume(self) -> None:
+        """This process acts on the resource (again): what it knew before may be stale,
+        :attr:`status` is as the resource says now."""
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -153,7 +159,13 @@ class Worker(Generic[SpecT, StatusT]):
 
     async def step(self, resource: LeasedResource[SpecT, StatusT]) -> datetime | None:
         if not self.deps.owns(resource.uid):
+            self.acting = False
             return None  # another process acts on it: woken when that changes
+        if not self.acting:
+            # another process may have acted meanwhile: its status is where to start
+            self.status = resource.status
+            self.resume()
+            self.acting = True
         if resource.deleting:
             await self._finalize(resource)
             return None
