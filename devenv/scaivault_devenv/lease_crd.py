@@ -111,6 +111,9 @@ def _status(base: Schema, extra: Schema) -> Schema:
 
 
 def _columns(extra: list[Schema]) -> list[Schema]:
+    """The printer columns. Expires and Next Renewal are times to come, shown as they
+    are (RFC 3339, UTC): a ``date`` column shows the age of a time, which kubectl
+    prints as ``<invalid>`` for one in the future."""
     return [
         {
             "name": "Ready",
@@ -128,13 +131,13 @@ def _columns(extra: list[Schema]) -> list[Schema]:
         {"name": "Secret", "type": "string", "jsonPath": ".status.secretName", "priority": 1},
         {
             "name": "Expires",
-            "type": "date",
+            "type": "string",
             "jsonPath": ".status.expiresAt",
             "description": "When the current credentials or certificate stop working.",
         },
         {
             "name": "Next Renewal",
-            "type": "date",
+            "type": "string",
             "jsonPath": ".status.nextRenewalAt",
             "description": "When the operator next renews or re-issues.",
         },
