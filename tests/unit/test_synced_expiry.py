@@ -65,6 +65,16 @@ async def test_a_sync_reports_the_expiry_of_each_secret_it_leaves_holding_its_va
     }
 
 
+async def test_a_target_s_name_is_the_secret_the_expiry_is_reported_for() -> None:
+    backend = FakeBackend({"prod/api": "t", "prod/db": "pw"})
+    backend.expire("prod/db", SOON)
+    spec = spec_of(target={"name": "{{ captures[0] }}-pulled"})
+    ctx = SyncContext(NAMESPACE, NAME, spec, backend, MemorySecretStorage(), MAC_KEY)
+    outcome = await run_sync(ctx)
+    assert outcome.written == 2
+    assert outcome.expiries == {(NAMESPACE, "db-pulled"): SOON.timestamp()}
+
+
 async def test_series_follow_full_syncs_and_go_with_the_backend() -> None:
     world = World(remote={"prod/db": "pw", "prod/api": "t"})
     world.server.expire("prod/db", SOON)
