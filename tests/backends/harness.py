@@ -56,8 +56,6 @@ class Harness(ABC, Generic[Server]):
     throttles: ClassVar[bool] = False
     #: whether the store still lists a secret :meth:`switch_off` switched off
     lists_switched_off: ClassVar[bool] = False
-    #: whether describing a path answers its expiry too (not only listing it)
-    describes_expiry: ClassVar[bool] = True
 
     #: the credential the bad credentials carry, which no error or status may contain
     bad_credential: str

@@ -48,7 +48,6 @@ class GoogleHarness(Harness[GoogleEmulator]):
     value_kinds: ClassVar[frozenset[ValueKind]] = frozenset({"json", "string", "binary"})
     page_size = PAGE_SIZE
     lists_switched_off = True  # a listing shows secrets, not their versions
-    describes_expiry = False  # a description is an access: no secret metadata
 
     def __init__(self, emulator: GoogleEmulator, tmp: Path) -> None:
         super().__init__(emulator, tmp)

@@ -21,7 +21,7 @@ from scaivault_federation.backends.base import RemoteSecret
 from scaivault_federation.backends.factory import create_backend
 from scaivault_federation.backends.registry import parse_config, type_names
 from scaivault_federation.paths import PathScope, parse_mappings
-from scaivault_federation.sync.described_by_reading import DescribedByReading
+from scaivault_federation.sync.read_lookups import ReadLookups
 from scaivault_federation.sync.remote_scope import remote_refs, remote_scope
 
 from .harness import AnyHarness as Harness
@@ -174,9 +174,9 @@ async def test_a_switched_off_or_deleted_secret_is_not_read(harness: Harness) ->
     assert batch.missing == [off, gone] and not batch.failed
 
 
-async def test_describing_paths_answers_what_a_read_would_find_without_listing(
-    harness: Harness,
-) -> None:
+async def test_looking_paths_up_reads_them_once_without_listing(harness: Harness) -> None:
+    """A per-path sync's look-up of literal paths: what a read finds, at the version a
+    read answers, each path read once (the sync's read takes the value looked up)."""
     prefix = harness.new_prefix()
     live, off, gone, absent = (f"{prefix}{name}" for name in ("live", "off", "gone", "absent"))
     harness.put(live, {"k": "v1"})
@@ -185,20 +185,21 @@ async def test_describing_paths_answers_what_a_read_would_find_without_listing(
     harness.switch_off(off)
     harness.delete(gone)
     backend = await warm(harness)
-    described = await backend.describe_secrets([live, off, gone, absent, live])
-    assert list(described.found) == [live]
-    assert described.missing == [off, gone, absent] and not described.failed
+    lookups = ReadLookups(backend)
+    looked_up = await lookups.look_up([live, off, gone, absent, live])
+    assert list(looked_up.found) == [live]
+    assert looked_up.missing == [off, gone, absent] and not looked_up.failed
     assert backend.calls.get("list") == 0, backend.calls
-    assert 1 <= backend.calls.total() <= 4, backend.calls  # at most one call per path
-    assert SECRET_CANARY not in repr(described)
+    assert backend.calls.total() == harness.expected_batch_calls(4), backend.calls
+    assert SECRET_CANARY not in repr(looked_up)
+    read = (await lookups.get_many([live])).found[live]
+    assert plain(read) == {"k": "v1"} and read.version == looked_up.found[live].version
+    assert backend.calls.total() == harness.expected_batch_calls(4), backend.calls
 
-    read = await backend.get_secret(live)
-    assert described.found[live].path == live
-    assert described.found[live].version == read.version
     harness.put(live, {"k": "v2"})
-    again = await backend.describe_secrets([live])
+    again = (await ReadLookups(backend).look_up([live])).found[live]
     newer = await backend.get_secret(live)
-    assert again.found[live].version == newer.version
+    assert again.version == newer.version
     if read.version is not None:
         assert newer.version != read.version
 
@@ -207,8 +208,8 @@ async def test_an_expiry_the_store_keeps_comes_with_the_listing_at_no_extra_call
     harness: Harness,
 ) -> None:
     """A secret's expiry or next rotation, where the store keeps one, is on what the
-    listing (and, where the store's description holds it, describing) already answers;
-    a secret without one has none. The calls are those of a listing without expiries."""
+    listing already answers; a secret without one has none. The calls are those of a
+    listing without expiries."""
     prefix = harness.new_prefix()
     n = 2 * (harness.page_size or 5) + 1
     paths = [f"{prefix}s{i:03d}" for i in range(n)]
@@ -227,13 +228,8 @@ async def test_an_expiry_the_store_keeps_comes_with_the_listing_at_no_extra_call
     assert {path for path, ref in listed.items() if ref.expires_at is not None} == (
         {expiring} if held is not None else set()
     )
-    backend.calls.reset()
-
-    described = await backend.describe_secrets([expiring, plain])
-    assert backend.calls.total() <= 2, backend.calls
-    assert described.found[plain].expires_at is None
-    assert described.found[expiring].expires_at == (held if harness.describes_expiry else None)
-    assert SECRET_CANARY not in repr(listed) + repr(described)
+    assert listed[plain].expires_at is None
+    assert SECRET_CANARY not in repr(listed)
 
 
 async def test_a_per_path_sync_of_one_path_makes_one_call_and_lists_nothing(
@@ -250,16 +246,17 @@ async def test_a_per_path_sync_of_one_path_makes_one_call_and_lists_nothing(
     mappings = parse_mappings({"app/**": f"{prefix}**"})
 
     asked = remote_scope(mappings, PathScope(["app/s007"]))
-    reading = DescribedByReading(backend)  # the client of a per-path sync
-    refs = await remote_refs(reading, asked, describe=True)
-    batch = await reading.get_many(list(refs))
+    lookups = ReadLookups(backend)  # the client of a per-path sync
+    refs = await remote_refs(lookups, asked, look_up=lookups.look_up)
+    batch = await lookups.get_many(list(refs))
     assert list(batch.found) == [paths[7]]
     assert backend.calls.get("list") == 0, backend.calls
     assert backend.calls.total() == 1, backend.calls
 
     backend.calls.reset()  # a path gone remotely: one look-up says so, nothing else
     gone = remote_scope(mappings, PathScope([f"app/s{len(paths) - 1:03d}"]))
-    assert await remote_refs(DescribedByReading(backend), gone, describe=True) == {}
+    lookups = ReadLookups(backend)
+    assert await remote_refs(lookups, gone, look_up=lookups.look_up) == {}
     assert backend.calls.total() == 1, backend.calls
 
 
@@ -283,10 +280,6 @@ async def test_wrong_credentials_fail_every_call_once_without_leaking(harness: H
         assert backend.calls.total() == done, backend.calls  # refused once, not retried
     batch = await backend.get_many([f"{prefix}guarded"])
     assert isinstance(batch.failed[f"{prefix}guarded"], AuthenticationError)
-    backend.calls.reset()
-    described = await backend.describe_secrets([f"{prefix}guarded"])
-    assert isinstance(described.failed[f"{prefix}guarded"], AuthenticationError)
-    assert backend.calls.total() == 1, backend.calls
 
 
 async def test_a_stopped_server_is_unavailable_and_not_asked_for_every_path(
@@ -309,11 +302,6 @@ async def test_a_stopped_server_is_unavailable_and_not_asked_for_every_path(
     assert all(isinstance(e, BackendUnavailableError) for e in batch.failed.values())
     assert 1 <= backend.calls.total() < len(paths), backend.calls
     assert {result for _, result in backend.calls.snapshot()} == {"unavailable"}
-    backend.calls.reset()
-    described = await backend.describe_secrets(paths)
-    assert set(described.failed) == set(paths)
-    assert all(isinstance(e, BackendUnavailableError) for e in described.failed.values())
-    assert 1 <= backend.calls.total() < len(paths), backend.calls
 
 
 async def test_a_throttling_server_gives_throttled_errors_with_its_retry_after(

@@ -233,34 +233,17 @@ async def test_kv_v1_mount_is_detected_listed_and_read(
 
     refs = await backend.list_secrets(f"{mount}/")
     secret = await backend.get_secret(f"{mount}/app/db")
+    batch = await backend.get_many([f"{mount}/app/gone"])
 
     assert [ref.path for ref in refs] == [f"{mount}/app/db", f"{mount}/app/nested/api"]
     assert secret.value == {"user": "app", "password": "pw"}
     assert secret.version is None
+    assert batch.missing == [f"{mount}/app/gone"] and not batch.found and not batch.failed
     assert backend.calls.snapshot() == {
         ("mounts", "ok"): 1,
         ("list", "ok"): 3,
         ("read", "ok"): 1,
-    }
-
-
-async def test_describing_a_kv_v1_path_is_its_read(
-    bao: VaultServer, make_backend: BackendMaker
-) -> None:
-    mount = unique("kv1")
-    admin(bao, "POST", f"sys/mounts/{mount}", {"type": "kv", "options": {"version": "1"}})
-    admin(bao, "POST", f"{mount}/app/db", {"password": "pw"})
-    backend = await make_backend()
-
-    described = await backend.describe_secrets([f"{mount}/app/db", f"{mount}/app/gone"])
-
-    assert list(described.found) == [f"{mount}/app/db"]
-    assert described.found[f"{mount}/app/db"].version is None
-    assert described.missing == [f"{mount}/app/gone"]
-    assert backend.calls.snapshot() == {
-        ("mounts", "ok"): 1,
-        ("describe", "ok"): 1,
-        ("describe", "not_found"): 1,
+        ("read", "not_found"): 1,
     }
 
 
@@ -356,38 +339,6 @@ async def test_approle_logs_in_lists_and_reads(
     assert backend.calls.get("list", "auth_failed") == 1
     assert backend.calls.get("list", "ok") == 2
     assert all(ref.version is None for ref in refs)
-
-
-async def test_a_token_without_metadata_read_describes_by_reading(
-    bao: VaultServer, make_backend: BackendMaker
-) -> None:
-    root = unique()
-    write_v2(bao, f"{root}/db", {"password": "pw"})
-    write_v2(bao, f"{root}/db", {"password": "pw2"})
-    write_v2(bao, f"{root}/api", {"key": "k"})
-    mount, role_id, secret_id = setup_approle(bao, root)
-    backend = await make_backend(
-        {"role_id": role_id.encode(), "secret_id": secret_id.encode()},
-        auth_method=VaultAuthMethod.APPROLE,
-        auth_mount=mount,
-    )
-    await backend.probe()
-    backend.calls.reset()
-
-    first = await backend.describe_secrets([f"secret/data/{root}/db"])
-    assert first.found[f"secret/data/{root}/db"].version == "2"
-    # the metadata read is refused once; from then on the read itself describes
-    assert backend.calls.snapshot() == {
-        ("mounts", "ok"): 1,
-        ("describe", "auth_failed"): 1,
-        ("describe", "ok"): 1,
-    }
-    backend.calls.reset()
-    again = await backend.describe_secrets([f"secret/data/{root}/api", f"secret/data/{root}/x"])
-    assert again.found[f"secret/data/{root}/api"].version == "1"
-    assert again.missing == [f"secret/data/{root}/x"]
-    assert backend.calls.snapshot() == {("describe", "ok"): 1, ("describe", "not_found"): 1}
-    assert backend.calls.get("login") == 0
 
 
 async def test_approle_logs_in_again_when_its_token_is_revoked(

@@ -147,7 +147,7 @@ async def test_an_eventbridge_event_syncs_exactly_that_secret(
         cluster, "aws-hourly", "external-aws-db", {"v": "rotated-2"}, started, before
     )
     moved = await settled_calls(operator_metrics_port, "aws-secrets-manager", calls, "batch_read")
-    # the path read, which tells it exists: no description, no probe, no listing
+    # the path read, which tells it exists: no probe, no listing
     assert moved == {("batch_read", "ok"): 1}
     status_after = await cluster.status("aws-hourly")
     # the hourly sync stays when it was due

@@ -91,23 +91,6 @@ async def test_get_many_sorts_found_missing_and_failed() -> None:
     }
 
 
-async def test_describe_gives_versions_without_listing() -> None:
-    backend = FakeBackend({"prod/db": "a", "prod/api": "b"})
-    backend.set("prod/db", "a2")
-    backend.fail_paths["prod/bad"] = BackendError("refused")
-
-    described = await backend.describe_secrets(["prod/db", "prod/gone", "prod/bad", "prod/db"])
-
-    assert {p: r.version for p, r in described.found.items()} == {"prod/db": "2"}
-    assert described.missing == ["prod/gone"]
-    assert list(described.failed) == ["prod/bad"]
-    assert backend.calls.snapshot() == {
-        ("describe", "ok"): 1,
-        ("describe", "not_found"): 1,
-        ("describe", "error"): 1,
-    }
-
-
 async def test_batch_size_counts_one_call_per_batch() -> None:
     backend = FakeBackend({f"s{i}": str(i) for i in range(45)}, batch_size=20)
 

@@ -23,6 +23,7 @@ from scaivault_federation.backends.fake import FakeBackend
 from scaivault_federation.models.spec import BackendSpec
 from scaivault_federation.paths import PathScope, parse_mappings
 from scaivault_federation.sync.plan import map_remote
+from scaivault_federation.sync.read_lookups import ReadLookups
 from scaivault_federation.sync.remote_scope import RemoteScope, remote_refs, remote_scope
 from scaivault_federation.sync.service import SyncContext, run_sync
 from tests.unit.engine_fakes import MemorySecretStorage, World
@@ -180,7 +181,7 @@ async def test_a_store_down_or_refusing_everything_fails_the_sync_and_writes_not
         assert kept is not None and not kept.orphaned
 
 
-async def test_a_path_that_cannot_be_described_fails_alone() -> None:
+async def test_a_path_that_cannot_be_read_fails_alone() -> None:
     backend, store = await synced({"prod/a": "1", "prod/b": "1"})
     backend.set("prod/a", "2")
     backend.set("prod/b", "2")
@@ -234,9 +235,13 @@ def test_per_path_look_ups_map_as_the_full_listing_does(
     mappings = parse_mappings(dict(chosen))
     scope = PathScope(entries)
     backend = FakeBackend(dict.fromkeys(remote, "v"))
-    listed = asyncio.run(remote_refs(backend, remote_scope(mappings), describe=True))
-    full = map_remote(mappings, listed)
-    refs = asyncio.run(remote_refs(backend, remote_scope(mappings, scope), describe=True))
+
+    def refs_of(asked: RemoteScope) -> dict[str, RemoteSecretRef]:
+        lookups = ReadLookups(backend)  # literal paths looked up as a per-path sync does
+        return asyncio.run(remote_refs(lookups, asked, look_up=lookups.look_up))
+
+    full = map_remote(mappings, refs_of(remote_scope(mappings)))
+    refs = refs_of(remote_scope(mappings, scope))
     assert set(refs) <= remote
     narrow = map_remote(mappings, refs)
     assert {r: p for r, p in narrow.local_by_remote.items() if scope.matches(p)} == {

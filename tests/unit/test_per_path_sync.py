@@ -77,7 +77,7 @@ async def test_only_the_requested_paths_are_read_and_written() -> None:
     assert store.written == ["app-a"]
     assert store.data(NS)["app-a"] == {"v": b"2"}
     assert store.data(NS)["app-b"] == {"v": b"1"}
-    # the one path read, once: the read tells it exists (nothing listed, nothing described)
+    # the one path read, once: the read tells it exists (nothing listed)
     assert backend.calls.snapshot() == {("batch_read", "ok"): 1}
     assert outcome.written == 1
     assert outcome.secrets_synced == 3  # the backend's figure, not the sync's

@@ -80,11 +80,6 @@ class BatchResult(Answers[RemoteSecret]):
     """The values of many paths (:meth:`SecretBackend.get_many`)."""
 
 
-@dataclass
-class Described(Answers[RemoteSecretRef]):
-    """The metadata of many paths (:meth:`SecretBackend.describe_secrets`)."""
-
-
 async def collected(pages: AsyncIterator[list[RemoteSecretRef]]) -> list[RemoteSecretRef]:
     """Every ref of ``pages``, each path once, in order of path (:meth:`list_secrets` of
     a store that lists in pages)."""
@@ -129,37 +124,14 @@ async def read_concurrently(
     versions: Mapping[str, str] | None = None,
 ) -> BatchResult:
     """``get(path, version)`` every path, at most ``concurrency`` at once, for stores
-    without a batch read (``version`` from ``versions``, else None: the current one).
+    without a batch read (``version`` from ``versions``, else None: the current one);
+    a ``SecretNotFoundError`` makes the path missing (in the order asked).
 
     Once the store is down or throttling, the remaining paths fail with that same
     error instead of being asked for.
     """
     pinned = versions or {}
     result = BatchResult()
-    await ask_concurrently(result, lambda path: get(path, pinned.get(path)), paths, concurrency)
-    return result
-
-
-async def describe_concurrently(
-    describe: Callable[[str], Awaitable[RemoteSecretRef]], paths: Sequence[str], concurrency: int
-) -> Described:
-    """``describe(path)`` every path, at most ``concurrency`` at once, for stores that
-    look secrets up one at a time (as :func:`read_concurrently`)."""
-    result = Described()
-    await ask_concurrently(result, describe, paths, concurrency)
-    return result
-
-
-async def ask_concurrently(
-    result: Answers[Found],
-    ask: Callable[[str], Awaitable[Found]],
-    paths: Sequence[str],
-    concurrency: int,
-) -> None:
-    """``ask(path)`` every path into ``result``, at most ``concurrency`` at once; a
-    ``SecretNotFoundError`` makes the path missing (in the order asked). Once the
-    store is down or throttling, the remaining paths fail with that same error
-    instead of being asked for."""
     unique = list(dict.fromkeys(paths))
     slots = asyncio.Semaphore(concurrency)
     stop: list[BackendError] = []
@@ -170,7 +142,7 @@ async def ask_concurrently(
                 result.failed[path] = stop[0]
                 return
             try:
-                result.found[path] = await ask(path)
+                result.found[path] = await get(path, pinned.get(path))
             except SecretNotFoundError:
                 result.missing.append(path)
             except (BackendUnavailableError, ThrottledError) as error:
@@ -182,6 +154,7 @@ async def ask_concurrently(
     await gather_or_raise(one(path) for path in unique)
     missing = set(result.missing)
     result.missing = [path for path in unique if path in missing]
+    return result
 
 
 class CallCounter:
@@ -299,15 +272,6 @@ class SecretBackend(Protocol):
         A path in ``versions`` is read at that version instead of the current
         one, in the store's own terms (a version id, number, alias or label). A
         pinned read may cost a call of its own.
-        """
-        ...
-
-    async def describe_secrets(self, paths: Sequence[str]) -> Described:
-        """The metadata of literal ``paths`` without listing anything: each one's current
-        version and update time (when the store keeps them), the version a read would
-        answer. A path a read would not find (absent, switched off, deleted, or one the
-        store cannot name) is missing. A store with no metadata-only lookup may read
-        the value and keep only its metadata. At most one call per path.
         """
         ...
 

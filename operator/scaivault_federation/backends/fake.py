@@ -2,7 +2,7 @@
 
 It behaves like a well-mannered remote store: paths are plain strings, every
 ``set`` bumps the path's version (older versions stay readable by number),
-listing is recursive by prefix, and describing costs a ``describe`` call per path.
+listing is recursive by prefix.
 Knobs let a test make every call fail (``fail_with``), make single paths fail
 (``fail_paths``), read in batches or hand listings over in pages as some stores do
 (``batch_size``, ``page_size``). Calls are
@@ -21,7 +21,6 @@ from typing import ClassVar
 from .base import (
     BatchResult,
     CallCounter,
-    Described,
     RemoteSecret,
     RemoteSecretRef,
     RemoteValue,
@@ -78,7 +77,7 @@ class FakeBackend:
         )
 
     def expire(self, path: str, when: datetime | None) -> None:
-        """Give ``path`` an expiry (None: none), listed and described with it."""
+        """Give ``path`` an expiry (None: none), listed with it."""
         self._entries[path].expires_at = when
 
     def delete(self, path: str) -> None:
@@ -153,23 +152,6 @@ class FakeBackend:
                     result.missing.append(path)
                 else:
                     result.found[path] = self._secret(path, entry)
-        return result
-
-    async def describe_secrets(self, paths: Sequence[str]) -> Described:
-        result = Described()
-        for path in dict.fromkeys(paths):
-            try:
-                self._check("describe", path)
-            except BackendError as error:
-                result.failed[path] = error
-                continue
-            entry = self._entries.get(path)
-            if entry is None:
-                self.calls.record("describe", "not_found")
-                result.missing.append(path)
-            else:
-                self.calls.record("describe", "ok")
-                result.found[path] = self._ref(path, entry)
         return result
 
     async def probe(self) -> float:

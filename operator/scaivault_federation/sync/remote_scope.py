@@ -3,24 +3,28 @@ which literal remote paths to look up one by one.
 
 A full sync lists each mapping's literal prefix once and takes a mapping without
 wildcards as the one path it names. A per-path sync asks only about its own paths:
-a concrete ScaiVault path becomes the remote path each mapping gives it, described
-without listing anything (:meth:`SecretBackend.describe_secrets`; a per-path sync's
-client describes by reading, :mod:`.described_by_reading`); a pattern lists
-only the remote prefix its own literal prefix narrows each mapping to
-(:meth:`PathMapping.remote_prefix_for`), and describes the one path it matches
-outside that prefix (``app/web/**`` matches ``app/web``). Either way every remote path that can map
-to a path of the sync is asked about, so which remote path a ScaiVault path comes
-from, and whether it still has one, is decided as a full sync decides it.
+a concrete ScaiVault path becomes the remote path each mapping gives it, looked up
+without listing anything (by reading it: :class:`.read_lookups.ReadLookups`); a
+pattern lists only the remote prefix its own literal prefix narrows each mapping
+to (:meth:`PathMapping.remote_prefix_for`), and looks up the one path it matches
+outside that prefix (``app/web/**`` matches ``app/web``). Either way every remote
+path that can map to a path of the sync is asked about, so which remote path a
+ScaiVault path comes from, and whether it still has one, is decided as a full sync
+decides it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from ..backends.base import Described, RemoteSecretRef, SecretBackend
+from ..backends.base import Answers, RemoteSecretRef, SecretBackend
 from ..backends.errors import AuthenticationError, BackendError
 from ..paths import PathMapping, PathPattern, PathScope
+
+#: what is known of literal remote paths, without listing: found (with their version),
+#: missing, or failed
+LookUp = Callable[[Sequence[str]], Awaitable[Answers[RemoteSecretRef]]]
 
 
 @dataclass(frozen=True)
@@ -86,17 +90,17 @@ async def remote_refs(
     backend: SecretBackend,
     remote: RemoteScope,
     *,
-    describe: bool,
+    look_up: LookUp | None,
     listed: Callable[[list[RemoteSecretRef]], None] | None = None,
 ) -> dict[str, RemoteSecretRef]:
     """Every remote path ``remote`` covers that the backend holds, by path: the prefixes
-    listed (each page handed to ``listed`` as it comes), the paths described
-    (``describe``) or taken as they are (their version unknown: read, absent when
-    missing).
+    listed (each page handed to ``listed`` as it comes), the paths looked up
+    (``look_up``) or, without it, taken as they are (their version unknown: read,
+    absent when missing).
 
-    Raises the :class:`BackendError` of a listing that fails, and of a description that
+    Raises the :class:`BackendError` of a listing that fails, and of a look-up that
     says the store, not a path, failed (:func:`_store_failure`). A path whose
-    description failed otherwise is taken as it is: its read says what is wrong."""
+    look-up failed otherwise is taken as it is: its read says what is wrong."""
     refs: dict[str, RemoteSecretRef] = {}
     for prefix in remote.prefixes:
         async for page in backend.list_pages(prefix):
@@ -104,27 +108,27 @@ async def remote_refs(
             refs.update((ref.path, ref) for ref in fresh)
             if listed is not None and fresh:
                 listed(fresh)
-    if not describe:
+    if look_up is None:
         refs.update((path, RemoteSecretRef(path)) for path in remote.paths)
         return refs
     if remote.paths:
-        described = await backend.describe_secrets(remote.paths)
-        failure = _store_failure(described)
+        looked_up = await look_up(remote.paths)
+        failure = _store_failure(looked_up)
         if failure is not None:
             raise failure
-        refs.update(described.found)
-        refs.update((path, RemoteSecretRef(path)) for path in described.failed)
+        refs.update(looked_up.found)
+        refs.update((path, RemoteSecretRef(path)) for path in looked_up.failed)
     return refs
 
 
-def _store_failure(described: Described) -> BackendError | None:
+def _store_failure(looked_up: Answers[RemoteSecretRef]) -> BackendError | None:
     """A failure of the store rather than of a path: it is down or throttling, or it
     refused every path it was asked about (the credentials)."""
-    errors = list(described.failed.values())
+    errors = list(looked_up.failed.values())
     retryable = next((error for error in errors if error.retryable), None)
     if retryable is not None:
         return retryable
     refused = errors and all(isinstance(error, AuthenticationError) for error in errors)
-    if refused and not described.found and not described.missing:
+    if refused and not looked_up.found and not looked_up.missing:
         return errors[0]
     return None

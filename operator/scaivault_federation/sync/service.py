@@ -24,7 +24,6 @@ from ..models.spec import BackendSpec
 from ..models.status import Conflict, RecordedName
 from ..paths import PathScope, secret_name_for_path
 from .apply import Applied, Applier
-from .described_by_reading import DescribedByReading
 from .early_paths import EarlyPaths
 from .plan import (
     ConflictReason,
@@ -37,6 +36,7 @@ from .plan import (
     needs_fetch,
 )
 from .ports import SecretStorage
+from .read_lookups import ReadLookups
 from .read_parts import READ_PART, each_part, read_parts
 from .remote_scope import remote_refs, remote_scope
 from .targets import PathTargets, ShapeError
@@ -179,6 +179,7 @@ class _Run:
         ctx, scope = self.ctx, self.ctx.paths
         remote = remote_scope(ctx.spec.mappings, scope)
         early: EarlyPaths | None = None
+        lookups: ReadLookups | None = None
         if scope is None:
             self.planner = self._planner()  # on self.local, filled before its first use
             if ctx.spec.target is None:
@@ -194,12 +195,12 @@ class _Run:
         else:
             # its paths are read whatever their version: reading them tells whether
             # they exist, with no call of its own
-            self.backend = DescribedByReading(ctx.backend)
+            self.backend = lookups = ReadLookups(ctx.backend)
         listing = asyncio.ensure_future(
             remote_refs(
                 self.backend,
                 remote,
-                describe=scope is not None,
+                look_up=lookups.look_up if lookups is not None else None,
                 listed=early.listed if early is not None else None,
             )
         )

@@ -1,25 +1,16 @@
 """One round of a ClusterFederationBackend's syncs reads the backend once: the
 client its per-namespace :func:`run_sync` calls share lists each prefix, and
-describes and reads each path, at most once for all namespaces (a mapping with ``{namespace}``
+reads each path, at most once for all namespaces (a mapping with ``{namespace}``
 in its remote side has prefixes of its own per namespace). What it holds is
 dropped with it at the end of the round; failures are not kept (the next
 namespace asks again)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import ClassVar, TypeVar
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import ClassVar
 
-from ..backends.base import (
-    Answers,
-    BatchResult,
-    Described,
-    RemoteSecret,
-    RemoteSecretRef,
-    SecretBackend,
-)
-
-Found = TypeVar("Found")
+from ..backends.base import BatchResult, RemoteSecret, RemoteSecretRef, SecretBackend
 
 
 class SharedReads:
@@ -31,8 +22,6 @@ class SharedReads:
         self._listings: dict[str, list[RemoteSecretRef]] = {}
         self._found: dict[str, RemoteSecret] = {}
         self._missing: set[str] = set()
-        self._described: dict[str, RemoteSecretRef] = {}
-        self._undescribed: set[str] = set()
 
     async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
         if prefix not in self._listings:
@@ -61,15 +50,18 @@ class SharedReads:
         if versions:
             return await self.backend.get_many(paths, versions=versions)
         result = BatchResult()
-        await _once(paths, self.backend.get_many, self._found, self._missing, result)
-        return result
-
-    async def describe_secrets(self, paths: Sequence[str]) -> Described:
-        """Each path described once per round."""
-        result = Described()
-        await _once(
-            paths, self.backend.describe_secrets, self._described, self._undescribed, result
-        )
+        known = self._found.keys() | self._missing
+        wanted = [path for path in dict.fromkeys(paths) if path not in known]
+        if wanted:
+            answers = await self.backend.get_many(wanted)
+            self._found.update(answers.found)
+            self._missing.update(answers.missing)
+            result.failed = dict(answers.failed)
+        for path in dict.fromkeys(paths):
+            if path in self._found:
+                result.found[path] = self._found[path]
+            elif path in self._missing:
+                result.missing.append(path)
         return result
 
     async def probe(self) -> float:
@@ -80,25 +72,3 @@ class SharedReads:
 
     async def close(self) -> None:
         """The shared client is the worker's to close, not the round's."""
-
-
-async def _once(
-    paths: Sequence[str],
-    ask: Callable[[Sequence[str]], Awaitable[Answers[Found]]],
-    found: dict[str, Found],
-    missing: set[str],
-    result: Answers[Found],
-) -> None:
-    """``ask`` the backend about the ``paths`` not answered yet this round (``found`` and
-    ``missing`` keep its answers), and put every path's answer in ``result``."""
-    wanted = [p for p in dict.fromkeys(paths) if p not in found and p not in missing]
-    if wanted:
-        answers = await ask(wanted)
-        found.update(answers.found)
-        missing.update(answers.missing)
-        result.failed = dict(answers.failed)
-    for path in dict.fromkeys(paths):
-        if path in found:
-            result.found[path] = found[path]
-        elif path in missing:
-            result.missing.append(path)

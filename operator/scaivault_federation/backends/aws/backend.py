@@ -7,12 +7,11 @@ on our side, and leaves out secrets scheduled for deletion. A secret's
 version is the id of its ``AWSCURRENT`` version.
 
 Reads of many secrets use ``BatchGetSecretValue``, 20 names per call, so
-reading N secrets costs ceil(N / 20) calls. Describing a secret without listing
-is a ``DescribeSecret`` of its name (no value). A value is returned as AWS holds
+reading N secrets costs ceil(N / 20) calls. A value is returned as AWS holds
 it: ``SecretString`` as text (JSON objects are interpreted by the sync
-layer), ``SecretBinary`` as bytes. A secret with rotation turned on lists and
-describes its ``NextRotationDate`` as its expiry (``expires_at``); a batch read
-does not answer it.
+layer), ``SecretBinary`` as bytes. A secret with rotation turned on lists its
+``NextRotationDate`` as its expiry (``expires_at``); a batch read does not answer
+it.
 
 boto3 is synchronous: every call runs in a worker thread, a few at a time,
 through one client per backend (see :mod:`.auth` for credentials).
@@ -36,13 +35,11 @@ from ..base import (
     BatchResult,
     CallCounter,
     Credentials,
-    Described,
     RemoteSecret,
     RemoteSecretRef,
     SecretBackend,
     call_result,
     collected,
-    describe_concurrently,
     gather_or_raise,
     read_concurrently,
 )
@@ -65,7 +62,6 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_secretsmanager.type_defs import (
         BatchGetSecretValueResponseTypeDef,
-        DescribeSecretResponseTypeDef,
         GetSecretValueResponseTypeDef,
         ListSecretsResponseTypeDef,
         SecretListEntryTypeDef,
@@ -187,21 +183,6 @@ class AwsSecretsManagerBackend:
         result.missing = [path for path in unique if path in missing]
         return result
 
-    async def describe_secrets(self, paths: Sequence[str]) -> Described:
-        return await describe_concurrently(self._describe, paths, self._concurrency)
-
-    async def _describe(self, path: str) -> RemoteSecretRef:
-        _check_path(path)
-        answer = await self._call(
-            "describe",
-            f"DescribeSecret {path!r}",
-            lambda client: client.describe_secret(SecretId=path),
-        )
-        ref = _described(path, answer)
-        if ref is None:
-            raise SecretNotFoundError(f"no current value at {path!r}")
-        return ref
-
     async def probe(self) -> float:
         try:  # build the client (and assume the role) untimed
             await self._session.client()
@@ -318,30 +299,14 @@ def _check_path(path: str) -> None:
 
 
 def _ref(entry: SecretListEntryTypeDef, prefix: str) -> RemoteSecretRef | None:
-    """The listing entry as a ref, or ``None`` when it is outside ``prefix`` or not live."""
+    """The listing entry as a ref, or ``None`` when it is outside ``prefix`` or a read
+    would find nothing: it is scheduled for deletion or has no current version."""
     name = entry.get("Name")
     if not isinstance(name, str) or not name.startswith(prefix) or name.endswith("/"):
         return None
-    return _live(name, entry, entry.get("SecretVersionsToStages"))
-
-
-def _described(path: str, answer: DescribeSecretResponseTypeDef) -> RemoteSecretRef | None:
-    """A ``DescribeSecret`` answer as a ref, or ``None`` when it is of another name (an id
-    read as a partial ARN) or not live."""
-    if answer.get("Name") != path:
-        return None
-    return _live(path, answer, answer.get("VersionIdsToStages"))
-
-
-def _live(
-    name: str,
-    entry: SecretListEntryTypeDef | DescribeSecretResponseTypeDef,
-    stages: Mapping[str, Sequence[str]] | None,
-) -> RemoteSecretRef | None:
-    """The ref of a secret's metadata, ``None`` when a read would find nothing: it is
-    scheduled for deletion or has no current version."""
     if entry.get("DeletedDate") is not None:
         return None
+    stages = entry.get("SecretVersionsToStages")
     version: str | None = None
     if isinstance(stages, Mapping):
         current = [v for v, labels in stages.items() if CURRENT_STAGE in (labels or [])]

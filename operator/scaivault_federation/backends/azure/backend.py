@@ -10,15 +10,13 @@ so are secrets that are disabled, expired (``exp`` in the past) or not yet
 valid (``nbf`` in the future); reading such a secret raises
 ``SecretNotFoundError`` as well. Listed versions are ``None`` (Key Vault lists
 no versions); reads return the current version ID. A secret's ``exp`` is its
-expiry (``expires_at``) in listings, descriptions and reads alike.
+expiry (``expires_at``) in listings and reads alike.
 
 Values are strings. A secret whose content type is ``application/octet-stream``
 holds base64 and is returned as bytes (write binary values that way).
 
 Credentials: see :mod:`.auth`. There is no
-batch read, so ``get_many`` reads concurrently (bounded); nor a metadata-only read
-of a secret's current version, so describing a path reads it and keeps its
-properties. The SDK retries a
+batch read, so ``get_many`` reads concurrently (bounded). The SDK retries a
 failed connection once and never retries an error status: throttling (429,
 with its ``Retry-After``) and server errors surface at once, so the sync
 engine's backoff decides.
@@ -46,13 +44,11 @@ from ..base import (
     BatchResult,
     CallCounter,
     Credentials,
-    Described,
     RemoteSecret,
     RemoteSecretRef,
     SecretBackend,
     call_result,
     collected,
-    describe_concurrently,
     read_concurrently,
 )
 from ..errors import (
@@ -65,7 +61,6 @@ from ..errors import (
     ThrottledError,
 )
 from ..factory import BackendEnvironment
-from ..naming import UnmappablePathError
 from .auth import build_credential, choose_credential
 from .config import NAME, AzureConfig
 from .names import azure_name, azure_path
@@ -155,46 +150,30 @@ class AzureKeyVaultBackend:
             yield refs
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
-        secret = await self._live_secret(path, version, "read")
-        props = secret.properties
-        value = _value(secret.value, props.content_type, path)
-        return RemoteSecret(path, value, props.version, props.expires_on)
-
-    async def _live_secret(self, path: str, version: str | None, operation: str) -> Any:
-        """The SDK's secret at ``path``, counted as one ``operation`` call;
-        ``SecretNotFoundError`` when it is absent or not live."""
+        """One counted ``read`` call; ``SecretNotFoundError`` when the secret is absent
+        or not live."""
         name = azure_name(path)
         error: BackendError | None = None
         secret: Any = None
         try:
             secret = await self._client.get_secret(name, version)
         except Exception as exc:
-            error = self._error(exc, operation, path)
-        self.calls.record(operation, call_result(error))
+            error = self._error(exc, "read", path)
+        self.calls.record("read", call_result(error))
         if error is not None:
             raise error
-        if not _live(secret.properties, datetime.now(UTC)):
+        props = secret.properties
+        if not _live(props, datetime.now(UTC)):
             raise SecretNotFoundError(
                 f"no live secret at {path!r} (disabled, expired or not yet valid)"
             )
-        return secret
+        value = _value(secret.value, props.content_type, path)
+        return RemoteSecret(path, value, props.version, props.expires_on)
 
     async def get_many(
         self, paths: Sequence[str], versions: Mapping[str, str] | None = None
     ) -> BatchResult:
         return await read_concurrently(self.get_secret, paths, self._read_concurrency, versions)
-
-    async def describe_secrets(self, paths: Sequence[str]) -> Described:
-        return await describe_concurrently(self._describe, paths, self._read_concurrency)
-
-    async def _describe(self, path: str) -> RemoteSecretRef:
-        """The secret's properties: Key Vault has no metadata-only read of the current
-        version, so this is the read itself, its value dropped."""
-        try:
-            props = (await self._live_secret(path, None, "describe")).properties
-        except UnmappablePathError:
-            raise SecretNotFoundError(f"no secret at {path!r} (no Key Vault name)") from None
-        return RemoteSecretRef(path, props.version, props.updated_on, props.expires_on)
 
     async def probe(self) -> float:
         """The first page (one item) of the secret listing: authenticated and cheap."""

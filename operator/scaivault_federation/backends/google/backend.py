@@ -20,9 +20,7 @@ destroyed the API answers FAILED_PRECONDITION and the secret counts as not
 found (an older enabled version is not used). The payload checksum is
 verified; valid UTF-8 comes back as text (JSON objects are interpreted by the
 sync layer), anything else as bytes. Google has no batch read, so
-``get_many`` reads concurrently (bounded). Describing a path is that same access
-of ``latest``, its value dropped (a metadata-only ``GetSecretVersion`` would need a
-permission a secret accessor lacks).
+``get_many`` reads concurrently (bounded).
 
 Every call has a 10 s deadline and no client-side retries: the sync engine
 backs off on its own. Connection and identity: see :mod:`.auth`.
@@ -46,13 +44,11 @@ from ..base import (
     BatchResult,
     CallCounter,
     Credentials,
-    Described,
     RemoteSecret,
     RemoteSecretRef,
     SecretBackend,
     call_result,
     collected,
-    describe_concurrently,
     read_concurrently,
 )
 from ..errors import (
@@ -71,8 +67,6 @@ from .names import RULE, google_name, google_path
 from .settings import GoogleSettings
 
 MAX_PAGE_SIZE = 25000
-#: the operations that access one secret's version (its absence is a missing secret)
-_READS = frozenset({"read", "describe"})
 _VERSION = re.compile(r"^[A-Za-z0-9_-]{1,63}$")  # a version number or an alias
 
 
@@ -124,16 +118,13 @@ class GoogleSecretManagerBackend:
             request.page_token = token
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
-        return await self._access(path, version, "read")
-
-    async def _access(self, path: str, version: str | None, operation: str) -> RemoteSecret:
         if version is not None and not _VERSION.match(version):
             raise InvalidBackendConfigError(
                 f"version {version[:64]!r} of {path!r} is not a version number or alias"
             )
         name = f"{self._parent}/secrets/{google_name(path)}/versions/{version or 'latest'}"
         request = types.AccessSecretVersionRequest(name=name)
-        response = await self._call(operation, path, "access_secret_version", request)
+        response = await self._call("read", path, "access_secret_version", request)
         payload = response.payload
         data = bytes(payload.data)
         if "data_crc32c" in payload and int(payload.data_crc32c) != crc32c(data):
@@ -145,18 +136,6 @@ class GoogleSecretManagerBackend:
         self, paths: Sequence[str], versions: Mapping[str, str] | None = None
     ) -> BatchResult:
         return await read_concurrently(self.get_secret, paths, self._read_concurrency, versions)
-
-    async def describe_secrets(self, paths: Sequence[str]) -> Described:
-        return await describe_concurrently(self._describe, paths, self._read_concurrency)
-
-    async def _describe(self, path: str) -> RemoteSecretRef:
-        """The ``latest`` version's number, by accessing it: ``GetSecretVersion`` would
-        need ``secretmanager.versions.get``, which a reader (the secret accessor role)
-        need not hold. The value is dropped."""
-        try:
-            return RemoteSecretRef(path, (await self._access(path, None, "describe")).version)
-        except UnmappablePathError:
-            raise SecretNotFoundError(f"no secret at {path!r} (no secret id)") from None
 
     async def probe(self) -> float:
         await self._ensure_client()
@@ -247,10 +226,10 @@ def _map_error(
     if name in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         return AuthenticationError(f"{what} (credentials rejected or lacking permission)")
     if name == "NOT_FOUND":
-        if operation in _READS:
+        if operation == "read":
             return SecretNotFoundError(f"no secret at {subject!r}")
         return InvalidBackendConfigError(f"{what} (project not found)")
-    if name == "FAILED_PRECONDITION" and operation in _READS:  # latest disabled or destroyed
+    if name == "FAILED_PRECONDITION" and operation == "read":  # latest disabled or destroyed
         return SecretNotFoundError(f"no enabled latest version at {subject!r}")
     if name == "RESOURCE_EXHAUSTED":
         return ThrottledError(f"{what} (quota exceeded)", retry_after=_retry_after(exc))

@@ -17,11 +17,9 @@ use that endpoint the backend falls back to ``metadata`` for that mount.
 Vault has no batch read, so ``get_many`` reads concurrently (bounded).
 
 Reads and listings are plain KV API requests (``GET <mount>/data/<path>``,
-``GET <mount>/metadata/<folder>?list=true``, ...). Describing a KV v2 path is
-``GET <mount>/metadata/<path>`` (its current version and update time, no value);
-a token without ``read`` on the metadata, and a KV v1 mount, get the read itself.
-How requests run (the session, token, TLS, errors) is :mod:`.client`'s business,
-how tokens are had (logins, through hvac) :mod:`.auth`'s.
+``GET <mount>/metadata/<folder>?list=true``, ...). How requests run (the session,
+token, TLS, errors) is :mod:`.client`'s business, how tokens are had (logins,
+through hvac) :mod:`.auth`'s.
 
 TLS: ``tlsVerify: false`` turns verification off. ``caCertPath`` names a
 ScaiVault path; whoever builds the backend resolves it and passes the PEM
@@ -42,12 +40,10 @@ from ..base import (
     BatchResult,
     CallCounter,
     Credentials,
-    Described,
     RemoteSecret,
     RemoteSecretRef,
     SecretBackend,
     collected,
-    describe_concurrently,
     gather_or_raise,
     read_concurrently,
 )
@@ -73,7 +69,6 @@ class _Mount:
     path: str  # with a trailing "/"
     kv_version: int
     detailed_listing: bool  # OpenBao's detailed-metadata is worth trying
-    metadata_reads: bool = True  # KV v2: the token may read a secret's metadata
 
 
 @dataclass(frozen=True)
@@ -182,29 +177,6 @@ class VaultBackend:
         self, paths: Sequence[str], versions: Mapping[str, str] | None = None
     ) -> BatchResult:
         return await read_concurrently(self.get_secret, paths, self._read_concurrency, versions)
-
-    async def describe_secrets(self, paths: Sequence[str]) -> Described:
-        return await describe_concurrently(self._describe, paths, self._read_concurrency)
-
-    async def _describe(self, path: str) -> RemoteSecretRef:
-        """KV v2: ``GET <mount>/metadata/<path>``; KV v1 has no metadata, and a token
-        that may read values but not metadata gets the read itself (its value dropped)."""
-        target = await self._secret_target(path)
-        mount = target.mount
-        if mount.kv_version == 2 and mount.metadata_reads:
-            where = f"{mount.path}metadata/{target.sub}"
-            try:
-                body = await self._client.request("GET", where, "describe", relogin=False)
-            except AuthenticationError:
-                read = await self._read(target, path, None, "describe")
-                mount.metadata_reads = False  # the value was readable, its metadata not
-                return RemoteSecretRef(path, read.version)
-            data = body.get("data") if body else None
-            ref = _live_ref(path, data, datetime.now(UTC)) if isinstance(data, dict) else None
-            if ref is None:
-                raise SecretNotFoundError(f"no live version at {path!r}")
-            return ref
-        return RemoteSecretRef(path, (await self._read(target, path, None, "describe")).version)
 
     async def probe(self) -> float:
         await self._client.ensure_token()

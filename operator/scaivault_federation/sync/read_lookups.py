@@ -1,13 +1,12 @@
-"""A per-path sync's client: it learns whether its paths exist by reading them.
+"""A per-path sync's client: it looks its paths up by reading them.
 
-A sync of some paths reads every path it asks about (a change is why it runs), so
-describing a path first costs a call the read makes anyway: the read answers
-whether the path exists and at which version as well. Here
-:meth:`~DescribedByReading.describe_secrets` reads the paths and keeps the values,
-and the sync's reads of those paths take the kept values instead of asking again. A
-path read at a pinned version other than the one kept is read again, as asked.
-What the store keeps only in its metadata (AWS's next rotation) is not learnt this
-way; the next full sync, which lists, brings it.
+A sync of some paths reads every path it asks about (a change is why it runs), and
+the read answers whether the path exists and at which version as well: a path is
+looked up (:meth:`ReadLookups.look_up`) by reading it, the value kept, and the
+sync's reads of that path take the kept value instead of asking again. A path read
+at a pinned version other than the one kept is read again, as asked. What the
+store keeps only in its metadata (AWS's next rotation) is not learnt this way; the
+next full sync, which lists, brings it.
 """
 
 from __future__ import annotations
@@ -16,21 +15,31 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import ClassVar
 
 from ..backends.base import (
+    Answers,
     BatchResult,
-    Described,
     RemoteSecret,
     RemoteSecretRef,
     SecretBackend,
 )
 
 
-class DescribedByReading:
-    backend_type: ClassVar[str] = "described-by-reading"
+class ReadLookups:
+    backend_type: ClassVar[str] = "read-lookups"
 
     def __init__(self, backend: SecretBackend) -> None:
         self.backend = backend
         self.calls = backend.calls
         self._read: dict[str, RemoteSecret] = {}
+
+    async def look_up(self, paths: Sequence[str]) -> Answers[RemoteSecretRef]:
+        """``paths`` read, their values kept for the sync's reads."""
+        read = await self.backend.get_many(list(dict.fromkeys(paths)))
+        self._read.update(read.found)
+        found = {
+            path: RemoteSecretRef(path, secret.version, expires_at=secret.expires_at)
+            for path, secret in read.found.items()
+        }
+        return Answers(found=found, missing=list(read.missing), failed=dict(read.failed))
 
     async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
         return await self.backend.list_secrets(prefix)
@@ -40,16 +49,6 @@ class DescribedByReading:
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         return await self.backend.get_secret(path, version)
-
-    async def describe_secrets(self, paths: Sequence[str]) -> Described:
-        """``paths`` read, their values kept for the sync's reads."""
-        read = await self.backend.get_many(list(dict.fromkeys(paths)))
-        self._read.update(read.found)
-        found = {
-            path: RemoteSecretRef(path, secret.version, expires_at=secret.expires_at)
-            for path, secret in read.found.items()
-        }
-        return Described(found=found, missing=list(read.missing), failed=dict(read.failed))
 
     async def get_many(
         self, paths: Sequence[str], versions: Mapping[str, str] | None = None
