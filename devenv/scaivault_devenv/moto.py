@@ -54,7 +54,7 @@ def read_policy(arn_prefixes: list[str]) -> dict[str, Any]:
             },
             {
                 "Effect": "Allow",
-                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                "Action": "secretsmanager:GetSecretValue",
                 "Resource": [f"{prefix}*" for prefix in arn_prefixes],
             },
         ],
