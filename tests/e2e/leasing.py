@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.openbao_engines import DatabaseRole
 from scaivault_devenv.postgres import PostgresServer
 from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
@@ -196,6 +197,15 @@ def role_users(servers: LeaseServers, role: str) -> set[str]:
     return {u for u in servers.dynamic_roles() if f"-{role[:8]}-" in u}
 
 
+async def users_dropped(servers: LeaseServers, role: DatabaseRole) -> None:
+    """Wait until ``role`` has no PostgreSQL user left (its leases revoked)."""
+
+    async def dropped() -> bool:
+        return not role_users(servers, role.name)
+
+    await eventually(dropped, 10, f"the PostgreSQL users of role {role.name} to be dropped")
+
+
 @dataclass
 class LoginWatch:
     """Every ``every`` seconds for ``seconds``: the Secret read from the apiserver and a
@@ -213,6 +223,10 @@ class LoginWatch:
     users: list[str] = field(default_factory=list)
     lease_ids: list[str] = field(default_factory=list)
     passwords: set[str] = field(default_factory=set)
+    #: at each change of credentials: whether the replaced ones still logged in (a
+    #: workload not yet restarted keeps working through the grace period)
+    replaced_log_in: list[bool] = field(default_factory=list)
+    _last: tuple[str, str] | None = None
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -266,3 +280,6 @@ class LoginWatch:
         self.logins += 1
         if not self.postgres.can_log_in(user, password):
             self.failures.append(f"{elapsed:.0f}s: {user!r} could not log in")
+        if self._last is not None and self._last[0] != user:
+            self.replaced_log_in.append(self.postgres.can_log_in(*self._last))
+        self._last = (user, password)

@@ -49,6 +49,7 @@ from .leasing import (
     lease_status,
     lease_url,
     role_users,
+    users_dropped,
     wait_lease,
 )
 
@@ -278,15 +279,22 @@ async def test_a_sigkilled_operators_successor_keeps_the_lease_and_deletion_revo
     await assert_kept(cluster, lease_engines, role, holding, after, before, second)
     await assert_no_canary(cluster, [first, second], {holding.password})
 
-    # deletionPolicy Revoke (the default): the lease revoked, its user dropped
+    # a new target means new credentials (the Secret is shaped from them)
+    await cluster.kube.merge_patch(
+        lease_url(cluster, "db"), {"spec": {"target": {"labels": {"tier": "db"}}}}
+    )
+    rotated = await wait_lease(cluster, "db", lambda s: s.get("rotations") == 1, 20, "rotation")
+    assert rotated["leaseId"] != holding.lease_id
+    secret = await cluster.secret("db")
+    assert secret is not None and secret["metadata"]["labels"]["tier"] == "db"
+    assert len(role_users(lease_engines, role.name)) == 2  # the replaced one in its grace
+
+    # deletionPolicy Revoke (the default): the lease and the replaced one revoked, their
+    # users dropped
     await cluster.kube.delete(lease_url(cluster, "db"))
     await gone(cluster, lease_url(cluster, "db"))
     assert await cluster.secret("db") is None
-
-    async def dropped() -> bool:
-        return not role_users(lease_engines, role.name)
-
-    await eventually(dropped, 10, "the lease's PostgreSQL user to be dropped")
+    await users_dropped(lease_engines, role)
 
 
 async def test_an_ha_takeover_keeps_the_lease(
@@ -310,6 +318,14 @@ async def test_an_ha_takeover_keeps_the_lease(
     )
     await assert_kept(cluster, lease_engines, role, holding, after, before, other)
     await assert_no_canary(cluster, replicas, {holding.password})
+
+    # a change of what deletion does keeps the credentials; deletion then revokes
+    await cluster.kube.merge_patch(lease_url(cluster, "db"), {"spec": {"deletionPolicy": "Revoke"}})
+    seen = await wait_lease(cluster, "db", lambda s: s.get("observedGeneration") == 2, 20)
+    assert (seen["leaseId"], seen.get("rotations", 0)) == (holding.lease_id, 0)
+    await cluster.kube.delete(lease_url(cluster, "db"))
+    await gone(cluster, lease_url(cluster, "db"))
+    await users_dropped(lease_engines, role)
 
 
 async def assert_kept(
@@ -370,9 +386,11 @@ async def test_credentials_log_in_at_every_second_for_three_minutes(
     assert steady.operator.value(RENEWALS, **labels) == renewals
     assert steady.operator.value(ROTATIONS, **labels) == rotations
 
-    # the replaced leases are revoked after their 5 s grace: their users are dropped
+    # the replaced leases still log in when the Secret changes, and are revoked after
+    # their 5 s grace: their users are dropped
     replaced = set(watch.users[:-1])
     assert len(replaced) >= rotations - 1
+    assert watch.replaced_log_in == [True] * len(replaced)
 
     async def revoked() -> bool:
         return not replaced & role_users(lease_engines, steady.role.name)
@@ -392,8 +410,4 @@ async def test_credentials_log_in_at_every_second_for_three_minutes(
     await cluster.kube.delete(lease_url(cluster, "db"))
     await gone(cluster, lease_url(cluster, "db"))
     assert await cluster.secret("db-creds") is None
-
-    async def dropped() -> bool:
-        return not role_users(lease_engines, steady.role.name)
-
-    await eventually(dropped, 10, "the lease's PostgreSQL user to be dropped")
+    await users_dropped(lease_engines, steady.role)
