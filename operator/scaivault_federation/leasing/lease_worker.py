@@ -26,10 +26,26 @@ from ..models.lease import LeaseDeletionPolicy, LeaseSpec
 from ..models.lease_status import LeaseStatus, PendingRevocation
 from ..models.shape import PathContext, Shaped, secret_name, shape_secret
 from ..models.target import DEFAULT_TARGET
-from .schedule import Held, Plan, Policy, Step, issued, next_step, renewed, revocation
+from .schedule import (
+    Held,
+    Plan,
+    Policy,
+    Step,
+    issued,
+    next_step,
+    renewed,
+    revocation,
+    rotate_margin,
+)
 from .worker import Worker
 
 log = logging.getLogger(__name__)
+
+
+def token_ending(held: Held, policy: Policy, now: datetime) -> bool:
+    """Whether the token holding the lease is within the rotation margin of its end."""
+    token = held.token_expires_at
+    return token is not None and token - rotate_margin(held, policy) <= now
 
 
 def policy_of(spec: LeaseSpec) -> Policy:
@@ -189,6 +205,10 @@ class LeaseWorker(Worker[LeaseSpec, LeaseStatus]):
     ) -> None:
         name = self._secret_name(spec)
         existing = await self.own_secret(name)  # a foreign Secret: nothing is issued
+        if self.held is not None and token_ending(self.held, policy, now):
+            # the client may still hold that token (it logs in again only at 80% of its
+            # life): a lease issued with it would end with it, so log in anew first
+            issuer = await self.reconnect(spec.backend_ref)
         lease = await issuer.issue(spec.path, spec.request)
         shaped = self._shape(spec, lease)
         old = self.held
