@@ -100,9 +100,27 @@ class Operators:
             operator.proc.stop()
 
 
-async def lease_namespace(kube: KubeClient, servers: LeaseServers, prefix: str) -> Cluster:
+def approle_login(servers: LeaseServers, token_ttl: int | None) -> dict[str, str]:
+    """The credentials of the lease AppRole, or with ``token_ttl`` (seconds) of a role
+    of the same policy whose tokens live that long at most."""
+    engines = servers.engines
+    if token_ttl is None:
+        return {"role_id": engines.role_id, "secret_id": engines.secret_id}
+    role = f"/v1/auth/{engines.approle_mount}/role/ttl-{token_ttl}"
+    ttl = f"{token_ttl}s"
+    body = {"token_policies": [engines.policy], "token_ttl": ttl, "token_max_ttl": ttl}
+    servers.bao.request("POST", role, body)
+    role_id = servers.bao.request("GET", f"{role}/role-id")["data"]["role_id"]
+    secret_id = servers.bao.request("POST", f"{role}/secret-id")["data"]["secret_id"]
+    return {"role_id": str(role_id), "secret_id": str(secret_id)}
+
+
+async def lease_namespace(
+    kube: KubeClient, servers: LeaseServers, prefix: str, token_ttl: int | None = None
+) -> Cluster:
     """A fresh namespace with a Vault FederationBackend ``vault`` logging in with the
-    AppRole that may issue and renew leases, and a Deployment ``app``."""
+    AppRole that may issue and renew leases (see :func:`approle_login`), and a
+    Deployment ``app``."""
     namespace = f"{prefix}-{uuid.uuid4().hex[:6]}"
     await kube.post(
         "/api/v1/namespaces",
@@ -110,9 +128,7 @@ async def lease_namespace(kube: KubeClient, servers: LeaseServers, prefix: str) 
     )
     cluster = Cluster(kube, namespace)
     engines = servers.engines
-    await cluster.put_credentials(
-        "vault-approle", {"role_id": engines.role_id, "secret_id": engines.secret_id}
-    )
+    await cluster.put_credentials("vault-approle", approle_login(servers, token_ttl))
     await cluster.create_backend(
         "vault",
         {
