@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,6 +21,7 @@ from scaivault_federation.backends.base import RemoteSecret
 from scaivault_federation.backends.factory import create_backend
 from scaivault_federation.backends.registry import parse_config, type_names
 from scaivault_federation.paths import PathScope, parse_mappings
+from scaivault_federation.sync.described_by_reading import DescribedByReading
 from scaivault_federation.sync.remote_scope import remote_refs, remote_scope
 
 from .harness import AnyHarness as Harness
@@ -201,11 +203,44 @@ async def test_describing_paths_answers_what_a_read_would_find_without_listing(
         assert newer.version != read.version
 
 
-async def test_a_per_path_sync_of_one_path_makes_at_most_two_calls_and_lists_nothing(
+async def test_an_expiry_the_store_keeps_comes_with_the_listing_at_no_extra_call(
     harness: Harness,
 ) -> None:
-    """What a per-path sync asks the backend (its look-ups, then its read) on a store of
-    several listing pages: the same for one path whatever the store holds."""
+    """A secret's expiry or next rotation, where the store keeps one, is on what the
+    listing (and, where the store's description holds it, describing) already answers;
+    a secret without one has none. The calls are those of a listing without expiries."""
+    prefix = harness.new_prefix()
+    n = 2 * (harness.page_size or 5) + 1
+    paths = [f"{prefix}s{i:03d}" for i in range(n)]
+    for path in paths:
+        harness.put(path, {"password": SECRET_CANARY})
+    expiring, plain = paths[3], paths[4]
+    held = harness.expire(expiring, days=3)
+    soon = datetime.now(UTC) + timedelta(days=3)
+    if held is not None:
+        assert abs((held - soon).total_seconds()) < 120, held
+    backend = await warm(harness)
+
+    listed = {ref.path: ref for ref in await backend.list_secrets(prefix)}
+    assert backend.calls.total() == harness.expected_list_calls(n), backend.calls
+    assert listed[expiring].expires_at == held
+    assert {path for path, ref in listed.items() if ref.expires_at is not None} == (
+        {expiring} if held is not None else set()
+    )
+    backend.calls.reset()
+
+    described = await backend.describe_secrets([expiring, plain])
+    assert backend.calls.total() <= 2, backend.calls
+    assert described.found[plain].expires_at is None
+    assert described.found[expiring].expires_at == (held if harness.describes_expiry else None)
+    assert SECRET_CANARY not in repr(listed) + repr(described)
+
+
+async def test_a_per_path_sync_of_one_path_makes_one_call_and_lists_nothing(
+    harness: Harness,
+) -> None:
+    """What a per-path sync asks the backend (its look-up, which is its read) on a store
+    of several listing pages: the same for one path whatever the store holds."""
     prefix = harness.new_prefix()
     paths = [f"{prefix}s{i:03d}" for i in range(3 * (harness.page_size or 10))]
     for path in paths:
@@ -215,15 +250,16 @@ async def test_a_per_path_sync_of_one_path_makes_at_most_two_calls_and_lists_not
     mappings = parse_mappings({"app/**": f"{prefix}**"})
 
     asked = remote_scope(mappings, PathScope(["app/s007"]))
-    refs = await remote_refs(backend, asked, describe=True)
-    batch = await backend.get_many(list(refs))
+    reading = DescribedByReading(backend)  # the client of a per-path sync
+    refs = await remote_refs(reading, asked, describe=True)
+    batch = await reading.get_many(list(refs))
     assert list(batch.found) == [paths[7]]
     assert backend.calls.get("list") == 0, backend.calls
-    assert backend.calls.total() <= 2, backend.calls
+    assert backend.calls.total() == 1, backend.calls
 
     backend.calls.reset()  # a path gone remotely: one look-up says so, nothing else
     gone = remote_scope(mappings, PathScope([f"app/s{len(paths) - 1:03d}"]))
-    assert await remote_refs(backend, gone, describe=True) == {}
+    assert await remote_refs(DescribedByReading(backend), gone, describe=True) == {}
     assert backend.calls.total() == 1, backend.calls
 
 
