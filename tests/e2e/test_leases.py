@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -165,14 +164,36 @@ def operators(
 
 
 @dataclass
-class Steady:
-    """The lease checked every second while the other tests run."""
+class Watched:
+    """A lease ``db`` whose Secret ``db-creds`` is checked every second from the first
+    test that uses it on, while the others run."""
 
     cluster: Cluster
     operator: Operator
     role: DatabaseRole
     watch: LoginWatch
-    started: float
+
+
+async def watched_lease(
+    servers: LeaseServers,
+    made: tuple[ControlPlane, KubeClient, Operators],
+    name: str,
+    role: DatabaseRole,
+    seconds: float,
+    spec: dict[str, Any],
+    token_ttl: int | None = None,
+) -> Watched:
+    """Lease ``db`` of ``role`` (replaced leases revoked 5 s after new credentials) in
+    a namespace of its own with an operator of its own, its Secret watched."""
+    plane, kube, operators = made
+    cluster = await lease_namespace(kube, servers, name, token_ttl=token_ttl)
+    operator = operators.start(name, cluster.namespace)
+    path = servers.engines.creds_path(role.name)
+    await create_lease(cluster, "db", {"path": path, "revokeGracePeriod": "5s", **spec})
+    await eventually(lambda: cluster.secret("db-creds"), 30, "the Secret of lease db")
+    watch = LoginWatch(plane, servers.postgres, cluster.namespace, "db-creds", seconds)
+    watch.start()
+    return Watched(cluster, operator, role, watch)
 
 
 def url_template(servers: LeaseServers) -> str:
@@ -186,42 +207,21 @@ async def steady(
     lease_kube: KubeClient,
     operators: Operators,
     lease_engines: LeaseServers,
-) -> AsyncIterator[Steady]:
-    """A 20 s / 60 s lease, shaped by a template into Secret ``db-creds`` (replaced
-    leases revoked 5 s after new credentials), restarting Deployment ``app``; its
-    Secret checked every second from the first test that uses it on."""
-    cluster = await lease_namespace(lease_kube, lease_engines, "steady")
-    operator = operators.start("steady", cluster.namespace)
-    role = lease_engines.database_role(20, 60)
+) -> AsyncIterator[Watched]:
+    """A 20 s / 60 s lease, shaped by a template, restarting Deployment ``app``: three
+    minutes."""
     template = {**TEMPLATE, "DATABASE_URL": url_template(lease_engines)}
-    await create_lease(
-        cluster,
-        "db",
-        {
-            "path": lease_engines.engines.creds_path(role.name),
-            "revokeGracePeriod": "5s",
-            "target": {"name": "db-creds", "data": {"template": template}},
-            "rolloutRestartTargets": [{"kind": "Deployment", "name": "app"}],
-        },
-    )
-    await eventually(lambda: cluster.secret("db-creds"), 30, "the Secret of lease db")
-    watch = LoginWatch(
-        lease_plane, lease_engines.postgres, cluster.namespace, "db-creds", STEADY_SECONDS
-    )
-    watch.start()
+    spec = {
+        "target": {"name": "db-creds", "data": {"template": template}},
+        "rolloutRestartTargets": [{"kind": "Deployment", "name": "app"}],
+    }
+    role = lease_engines.database_role(20, 60)
+    made = (lease_plane, lease_kube, operators)
+    watched = await watched_lease(lease_engines, made, "steady", role, STEADY_SECONDS, spec)
     try:
-        yield Steady(cluster, operator, role, watch, time.monotonic())
+        yield watched
     finally:
-        watch.stop()
-
-
-@dataclass
-class ShortToken:
-    """A lease whose login tokens live 30 s, checked every second for a minute."""
-
-    cluster: Cluster
-    operator: Operator
-    watch: LoginWatch
+        watched.watch.stop()
 
 
 @pytest.fixture(scope="module")
@@ -230,31 +230,21 @@ async def short_token(
     lease_kube: KubeClient,
     operators: Operators,
     lease_engines: LeaseServers,
-) -> AsyncIterator[ShortToken]:
-    cluster = await lease_namespace(lease_kube, lease_engines, "token", token_ttl=30)
-    operator = operators.start("token", cluster.namespace)
+) -> AsyncIterator[Watched]:
+    """A 20 s lease whose backend's login tokens live 30 s: one minute."""
+    spec = {"target": {"name": "db-creds", "data": {"template": TEMPLATE}}}
     role = lease_engines.database_role(20, 300)
-    await create_lease(
-        cluster,
-        "db",
-        {
-            "path": lease_engines.engines.creds_path(role.name),
-            "revokeGracePeriod": "5s",
-            "target": {"name": "db-creds", "data": {"template": TEMPLATE}},
-        },
-    )
-    await eventually(lambda: cluster.secret("db-creds"), 30, "the Secret of lease db")
-    watch = LoginWatch(lease_plane, lease_engines.postgres, cluster.namespace, "db-creds", 60)
-    watch.start()
+    made = (lease_plane, lease_kube, operators)
+    watched = await watched_lease(lease_engines, made, "token", role, 60, spec, token_ttl=30)
     try:
-        yield ShortToken(cluster, operator, watch)
+        yield watched
     finally:
-        watch.stop()
+        watched.watch.stop()
 
 
 @pytest.mark.usefixtures("short_token")  # its minute runs beside the tests that follow
 async def test_the_secret_logs_in_and_is_shaped_by_the_target(
-    steady: Steady, lease_engines: LeaseServers
+    steady: Watched, lease_engines: LeaseServers
 ) -> None:
     cluster = steady.cluster
     status = await wait_lease(cluster, "db", lambda s: s.get("leaseId"))
@@ -278,7 +268,7 @@ async def test_the_secret_logs_in_and_is_shaped_by_the_target(
 
 
 async def test_a_retained_lease_outlives_its_resource(
-    steady: Steady, lease_engines: LeaseServers
+    steady: Watched, lease_engines: LeaseServers
 ) -> None:
     cluster = steady.cluster
     role = lease_engines.database_role(20, 60)
@@ -365,7 +355,7 @@ async def test_an_ha_takeover_keeps_the_lease(
     await users_dropped(lease_engines, role)
 
 
-async def test_credentials_outlive_a_short_login_token(short_token: ShortToken) -> None:
+async def test_credentials_outlive_a_short_login_token(short_token: Watched) -> None:
     """Vault revokes a lease with the token that asked for it: credentials are replaced
     before the token ends, by a lease asked for after a new login (the client itself
     logs in again only at 80% of its token's life)."""
@@ -419,7 +409,7 @@ async def assert_no_canary(
 
 
 async def test_credentials_log_in_at_every_second_for_three_minutes(
-    steady: Steady, lease_engines: LeaseServers
+    steady: Watched, lease_engines: LeaseServers
 ) -> None:
     cluster, watch = steady.cluster, steady.watch
     watch.join()
