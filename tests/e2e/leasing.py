@@ -19,6 +19,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from scaivault_devenv.controlplane import ControlPlane
+from scaivault_devenv.openbao_engines import DatabaseRole
 from scaivault_devenv.postgres import PostgresServer
 from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.k8s.client import KubeClient, NotFoundError
@@ -99,9 +100,27 @@ class Operators:
             operator.proc.stop()
 
 
-async def lease_namespace(kube: KubeClient, servers: LeaseServers, prefix: str) -> Cluster:
+def approle_login(servers: LeaseServers, token_ttl: int | None) -> dict[str, str]:
+    """The credentials of the lease AppRole, or with ``token_ttl`` (seconds) of a role
+    of the same policy whose tokens live that long at most."""
+    engines = servers.engines
+    if token_ttl is None:
+        return {"role_id": engines.role_id, "secret_id": engines.secret_id}
+    role = f"/v1/auth/{engines.approle_mount}/role/ttl-{token_ttl}"
+    ttl = f"{token_ttl}s"
+    body = {"token_policies": [engines.policy], "token_ttl": ttl, "token_max_ttl": ttl}
+    servers.bao.request("POST", role, body)
+    role_id = servers.bao.request("GET", f"{role}/role-id")["data"]["role_id"]
+    secret_id = servers.bao.request("POST", f"{role}/secret-id")["data"]["secret_id"]
+    return {"role_id": str(role_id), "secret_id": str(secret_id)}
+
+
+async def lease_namespace(
+    kube: KubeClient, servers: LeaseServers, prefix: str, token_ttl: int | None = None
+) -> Cluster:
     """A fresh namespace with a Vault FederationBackend ``vault`` logging in with the
-    AppRole that may issue and renew leases, and a Deployment ``app``."""
+    AppRole that may issue and renew leases (see :func:`approle_login`), and a
+    Deployment ``app``."""
     namespace = f"{prefix}-{uuid.uuid4().hex[:6]}"
     await kube.post(
         "/api/v1/namespaces",
@@ -109,9 +128,7 @@ async def lease_namespace(kube: KubeClient, servers: LeaseServers, prefix: str) 
     )
     cluster = Cluster(kube, namespace)
     engines = servers.engines
-    await cluster.put_credentials(
-        "vault-approle", {"role_id": engines.role_id, "secret_id": engines.secret_id}
-    )
+    await cluster.put_credentials("vault-approle", approle_login(servers, token_ttl))
     await cluster.create_backend(
         "vault",
         {
@@ -196,6 +213,15 @@ def role_users(servers: LeaseServers, role: str) -> set[str]:
     return {u for u in servers.dynamic_roles() if f"-{role[:8]}-" in u}
 
 
+async def users_dropped(servers: LeaseServers, role: DatabaseRole) -> None:
+    """Wait until ``role`` has no PostgreSQL user left (its leases revoked)."""
+
+    async def dropped() -> bool:
+        return not role_users(servers, role.name)
+
+    await eventually(dropped, 10, f"the PostgreSQL users of role {role.name} to be dropped")
+
+
 @dataclass
 class LoginWatch:
     """Every ``every`` seconds for ``seconds``: the Secret read from the apiserver and a
@@ -213,6 +239,10 @@ class LoginWatch:
     users: list[str] = field(default_factory=list)
     lease_ids: list[str] = field(default_factory=list)
     passwords: set[str] = field(default_factory=set)
+    #: at each change of credentials: whether the replaced ones still logged in (a
+    #: workload not yet restarted keeps working through the grace period)
+    replaced_log_in: list[bool] = field(default_factory=list)
+    _last: tuple[str, str] | None = None
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -266,3 +296,6 @@ class LoginWatch:
         self.logins += 1
         if not self.postgres.can_log_in(user, password):
             self.failures.append(f"{elapsed:.0f}s: {user!r} could not log in")
+        if self._last is not None and self._last[0] != user:
+            self.replaced_log_in.append(self.postgres.can_log_in(*self._last))
+        self._last = (user, password)

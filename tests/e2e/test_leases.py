@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from .leasing import (
     lease_status,
     lease_url,
     role_users,
+    users_dropped,
     wait_lease,
 )
 
@@ -134,6 +134,9 @@ async def test_a_missing_or_foreign_backend_is_refused_and_deletion_completes(
 STEADY_SECONDS = 180
 RENEWALS = "scaivault_lease_renewals_total"
 ROTATIONS = "scaivault_lease_rotations_total"
+NAMES = (RENEWALS, ROTATIONS)
+TEMPLATE = {"DB_USER": "{{ data.username }}", "DB_PASSWORD": "{{ data.password }}"}
+APP = "deployments/app"
 
 
 @pytest.fixture(scope="module")
@@ -161,14 +164,36 @@ def operators(
 
 
 @dataclass
-class Steady:
-    """The lease checked every second while the other tests run."""
+class Watched:
+    """A lease ``db`` whose Secret ``db-creds`` is checked every second from the first
+    test that uses it on, while the others run."""
 
     cluster: Cluster
     operator: Operator
     role: DatabaseRole
     watch: LoginWatch
-    started: float
+
+
+async def watched_lease(
+    servers: LeaseServers,
+    made: tuple[ControlPlane, KubeClient, Operators],
+    name: str,
+    role: DatabaseRole,
+    seconds: float,
+    spec: dict[str, Any],
+    token_ttl: int | None = None,
+) -> Watched:
+    """Lease ``db`` of ``role`` (replaced leases revoked 5 s after new credentials) in
+    a namespace of its own with an operator of its own, its Secret watched."""
+    plane, kube, operators = made
+    cluster = await lease_namespace(kube, servers, name, token_ttl=token_ttl)
+    operator = operators.start(name, cluster.namespace)
+    path = servers.engines.creds_path(role.name)
+    await create_lease(cluster, "db", {"path": path, "revokeGracePeriod": "5s", **spec})
+    await eventually(lambda: cluster.secret("db-creds"), 30, "the Secret of lease db")
+    watch = LoginWatch(plane, servers.postgres, cluster.namespace, "db-creds", seconds)
+    watch.start()
+    return Watched(cluster, operator, role, watch)
 
 
 def url_template(servers: LeaseServers) -> str:
@@ -182,41 +207,44 @@ async def steady(
     lease_kube: KubeClient,
     operators: Operators,
     lease_engines: LeaseServers,
-) -> AsyncIterator[Steady]:
-    """A 20 s / 60 s lease, shaped by a template into Secret ``db-creds`` (replaced
-    leases revoked 5 s after new credentials), restarting Deployment ``app``; its
-    Secret checked every second from the first test that uses it on."""
-    cluster = await lease_namespace(lease_kube, lease_engines, "steady")
-    operator = operators.start("steady", cluster.namespace)
-    role = lease_engines.database_role(20, 60)
-    template = {
-        "DB_USER": "{{ data.username }}",
-        "DB_PASSWORD": "{{ data.password }}",
-        "DATABASE_URL": url_template(lease_engines),
+) -> AsyncIterator[Watched]:
+    """A 20 s / 60 s lease, shaped by a template, restarting Deployment ``app``: three
+    minutes."""
+    template = {**TEMPLATE, "DATABASE_URL": url_template(lease_engines)}
+    spec = {
+        "target": {"name": "db-creds", "data": {"template": template}},
+        "rolloutRestartTargets": [{"kind": "Deployment", "name": "app"}],
     }
-    await create_lease(
-        cluster,
-        "db",
-        {
-            "path": lease_engines.engines.creds_path(role.name),
-            "revokeGracePeriod": "5s",
-            "target": {"name": "db-creds", "data": {"template": template}},
-            "rolloutRestartTargets": [{"kind": "Deployment", "name": "app"}],
-        },
-    )
-    await eventually(lambda: cluster.secret("db-creds"), 30, "the Secret of lease db")
-    watch = LoginWatch(
-        lease_plane, lease_engines.postgres, cluster.namespace, "db-creds", STEADY_SECONDS
-    )
-    watch.start()
+    role = lease_engines.database_role(20, 60)
+    made = (lease_plane, lease_kube, operators)
+    watched = await watched_lease(lease_engines, made, "steady", role, STEADY_SECONDS, spec)
     try:
-        yield Steady(cluster, operator, role, watch, time.monotonic())
+        yield watched
     finally:
-        watch.stop()
+        watched.watch.stop()
 
 
+@pytest.fixture(scope="module")
+async def short_token(
+    lease_plane: ControlPlane,
+    lease_kube: KubeClient,
+    operators: Operators,
+    lease_engines: LeaseServers,
+) -> AsyncIterator[Watched]:
+    """A 20 s lease whose backend's login tokens live 30 s: one minute."""
+    spec = {"target": {"name": "db-creds", "data": {"template": TEMPLATE}}}
+    role = lease_engines.database_role(20, 300)
+    made = (lease_plane, lease_kube, operators)
+    watched = await watched_lease(lease_engines, made, "token", role, 60, spec, token_ttl=30)
+    try:
+        yield watched
+    finally:
+        watched.watch.stop()
+
+
+@pytest.mark.usefixtures("short_token")  # its minute runs beside the tests that follow
 async def test_the_secret_logs_in_and_is_shaped_by_the_target(
-    steady: Steady, lease_engines: LeaseServers
+    steady: Watched, lease_engines: LeaseServers
 ) -> None:
     cluster = steady.cluster
     status = await wait_lease(cluster, "db", lambda s: s.get("leaseId"))
@@ -240,7 +268,7 @@ async def test_the_secret_logs_in_and_is_shaped_by_the_target(
 
 
 async def test_a_retained_lease_outlives_its_resource(
-    steady: Steady, lease_engines: LeaseServers
+    steady: Watched, lease_engines: LeaseServers
 ) -> None:
     cluster = steady.cluster
     role = lease_engines.database_role(20, 60)
@@ -278,15 +306,22 @@ async def test_a_sigkilled_operators_successor_keeps_the_lease_and_deletion_revo
     await assert_kept(cluster, lease_engines, role, holding, after, before, second)
     await assert_no_canary(cluster, [first, second], {holding.password})
 
-    # deletionPolicy Revoke (the default): the lease revoked, its user dropped
+    # a new target means new credentials (the Secret is shaped from them)
+    await cluster.kube.merge_patch(
+        lease_url(cluster, "db"), {"spec": {"target": {"labels": {"tier": "db"}}}}
+    )
+    rotated = await wait_lease(cluster, "db", lambda s: s.get("rotations") == 1, 20, "rotation")
+    assert rotated["leaseId"] != holding.lease_id
+    secret = await cluster.secret("db")
+    assert secret is not None and secret["metadata"]["labels"]["tier"] == "db"
+    assert len(role_users(lease_engines, role.name)) == 2  # the replaced one in its grace
+
+    # deletionPolicy Revoke (the default): the lease and the replaced one revoked, their
+    # users dropped
     await cluster.kube.delete(lease_url(cluster, "db"))
     await gone(cluster, lease_url(cluster, "db"))
     assert await cluster.secret("db") is None
-
-    async def dropped() -> bool:
-        return not role_users(lease_engines, role.name)
-
-    await eventually(dropped, 10, "the lease's PostgreSQL user to be dropped")
+    await users_dropped(lease_engines, role)
 
 
 async def test_an_ha_takeover_keeps_the_lease(
@@ -310,6 +345,30 @@ async def test_an_ha_takeover_keeps_the_lease(
     )
     await assert_kept(cluster, lease_engines, role, holding, after, before, other)
     await assert_no_canary(cluster, replicas, {holding.password})
+
+    # a change of what deletion does keeps the credentials; deletion then revokes
+    await cluster.kube.merge_patch(lease_url(cluster, "db"), {"spec": {"deletionPolicy": "Revoke"}})
+    seen = await wait_lease(cluster, "db", lambda s: s.get("observedGeneration") == 2, 20)
+    assert (seen["leaseId"], seen.get("rotations", 0)) == (holding.lease_id, 0)
+    await cluster.kube.delete(lease_url(cluster, "db"))
+    await gone(cluster, lease_url(cluster, "db"))
+    await users_dropped(lease_engines, role)
+
+
+async def test_credentials_outlive_a_short_login_token(short_token: Watched) -> None:
+    """Vault revokes a lease with the token that asked for it: credentials are replaced
+    before the token ends, by a lease asked for after a new login (the client itself
+    logs in again only at 80% of its token's life)."""
+    cluster, watch = short_token.cluster, short_token.watch
+    await asyncio.to_thread(watch.join)
+    status = await lease_status(cluster, "db")
+    print(
+        f"\nlease db (30 s login tokens): {watch.logins} logins, {len(watch.failures)} "
+        f"failed, {status.get('renewals', 0)} renewals, {status.get('rotations', 0)} rotations"
+    )
+    assert watch.failures == []
+    assert status.get("rotations", 0) >= 1
+    await assert_no_canary(cluster, [short_token.operator], watch.passwords)
 
 
 async def assert_kept(
@@ -350,7 +409,7 @@ async def assert_no_canary(
 
 
 async def test_credentials_log_in_at_every_second_for_three_minutes(
-    steady: Steady, lease_engines: LeaseServers
+    steady: Watched, lease_engines: LeaseServers
 ) -> None:
     cluster, watch = steady.cluster, steady.watch
     watch.join()
@@ -367,12 +426,20 @@ async def test_credentials_log_in_at_every_second_for_three_minutes(
     assert renewals >= 6 and rotations >= 2, status
     assert len(set(watch.lease_ids)) >= rotations
     labels = {"namespace": cluster.namespace, "resource": "db"}
-    assert steady.operator.value(RENEWALS, **labels) == renewals
-    assert steady.operator.value(ROTATIONS, **labels) == rotations
 
-    # the replaced leases are revoked after their 5 s grace: their users are dropped
+    async def counted() -> bool:
+        # the lease goes on: the metrics and the status agree between two of its steps
+        metrics = [await asyncio.to_thread(steady.operator.value, m, **labels) for m in NAMES]
+        now = await lease_status(cluster, "db")
+        return metrics == [now.get("renewals", 0), now.get("rotations", 0)]
+
+    await eventually(counted, 10, "the metrics to count the status's renewals and rotations")
+
+    # the replaced leases still log in when the Secret changes, and are revoked after
+    # their 5 s grace: their users are dropped
     replaced = set(watch.users[:-1])
     assert len(replaced) >= rotations - 1
+    assert watch.replaced_log_in == [True] * len(replaced)
 
     async def revoked() -> bool:
         return not replaced & role_users(lease_engines, steady.role.name)
@@ -383,17 +450,16 @@ async def test_credentials_log_in_at_every_second_for_three_minutes(
     assert reasons.count("Revoked") >= len(replaced)
 
     # one rollout restart per rotation, none per renewal
-    app = await cluster.kube.get(f"/apis/apps/v1/namespaces/{cluster.namespace}/deployments/app")
-    status = await lease_status(cluster, "db")
-    assert app["metadata"]["generation"] - 1 == status["rotations"]
+    async def restarted_per_rotation() -> bool:
+        app = await cluster.kube.get(f"/apis/apps/v1/namespaces/{cluster.namespace}/{APP}")
+        now = await lease_status(cluster, "db")
+        return bool(app["metadata"]["generation"] - 1 == now["rotations"])
+
+    await eventually(restarted_per_rotation, 10, "one rollout restart per rotation")
 
     await assert_no_canary(cluster, [steady.operator], watch.passwords)
 
     await cluster.kube.delete(lease_url(cluster, "db"))
     await gone(cluster, lease_url(cluster, "db"))
     assert await cluster.secret("db-creds") is None
-
-    async def dropped() -> bool:
-        return not role_users(lease_engines, steady.role.name)
-
-    await eventually(dropped, 10, "the lease's PostgreSQL user to be dropped")
+    await users_dropped(lease_engines, steady.role)

@@ -10,6 +10,7 @@ ever issued that the status does not track; a replaced lease stays in
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -25,10 +26,26 @@ from ..models.lease import LeaseDeletionPolicy, LeaseSpec
 from ..models.lease_status import LeaseStatus, PendingRevocation
 from ..models.shape import PathContext, Shaped, secret_name, shape_secret
 from ..models.target import DEFAULT_TARGET
-from .schedule import Held, Plan, Policy, Step, issued, next_step, renewed, revocation
+from .schedule import (
+    Held,
+    Plan,
+    Policy,
+    Step,
+    issued,
+    next_step,
+    renewed,
+    revocation,
+    rotate_margin,
+)
 from .worker import Worker
 
 log = logging.getLogger(__name__)
+
+
+def token_ending(held: Held, policy: Policy, now: datetime) -> bool:
+    """Whether the token holding the lease is within the rotation margin of its end."""
+    token = held.token_expires_at
+    return token is not None and token - rotate_margin(held, policy) <= now
 
 
 def policy_of(spec: LeaseSpec) -> Policy:
@@ -53,13 +70,23 @@ def held_of(status: LeaseStatus) -> Held | None:
     )
 
 
+def issued_for(spec: LeaseSpec) -> str:
+    """What the credentials in the Secret depend on: when it changes, new ones are
+    issued (a change of the renewal, deletion or restart settings keeps them)."""
+    fields = {"backend_ref", "path", "parameters", "target"}
+    return json.dumps(spec.model_dump(include=fields, mode="json"), sort_keys=True)
+
+
 class LeaseWorker(Worker[LeaseSpec, LeaseStatus]):
     held: Held | None = None
     adopted = False
+    #: :func:`issued_for` of the spec the held lease was issued for (``None``: unknown)
+    issued_spec: str | None = None
 
     def resume(self) -> None:
         self.held = None
         self.adopted = False
+        self.issued_spec = None
 
     def _secret_name(self, spec: LeaseSpec) -> str:
         if spec.target is None or spec.target.name is None:
@@ -71,11 +98,9 @@ class LeaseWorker(Worker[LeaseSpec, LeaseStatus]):
         if not self.adopted:
             await self._adopt(spec, issuer, now)
             self.adopted = True
-        changed = (
-            self.held is not None
-            and self.status.observed_generation is not None
-            and self.status.observed_generation != self.resource.generation
-        )
+            if self.status.observed_generation in (None, self.resource.generation):
+                self.issued_spec = issued_for(spec)  # else changed while no one looked
+        changed = self.held is not None and self.issued_spec != issued_for(spec)
         while True:
             now = self.deps.clock.now()
             if changed:
@@ -180,10 +205,15 @@ class LeaseWorker(Worker[LeaseSpec, LeaseStatus]):
     ) -> None:
         name = self._secret_name(spec)
         existing = await self.own_secret(name)  # a foreign Secret: nothing is issued
+        if self.held is not None and token_ending(self.held, policy, now):
+            # the client may still hold that token (it logs in again only at 80% of its
+            # life): a lease issued with it would end with it, so log in anew first
+            issuer = await self.reconnect(spec.backend_ref)
         lease = await issuer.issue(spec.path, spec.request)
         shaped = self._shape(spec, lease)
         old = self.held
         self.held = issued(lease, now)
+        self.issued_spec = issued_for(spec)
         pending = list(self.status.pending_revocations)
         if old is not None:
             pending.append(revocation(old.lease_id, policy, now))

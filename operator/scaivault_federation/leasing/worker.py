@@ -208,6 +208,12 @@ class Worker(Generic[SpecT, StatusT]):
         self.metrics.forget()
         self.done = True
 
+    async def reconnect(self, ref: str) -> LeaseIssuer:
+        """The issuer of a new client, logged in anew (the old one is closed: its token,
+        holding leases, is kept)."""
+        await self.close()
+        return await self._issuer(ref)
+
     async def _issuer(self, ref: str) -> LeaseIssuer:
         try:
             backend = await self.deps.backend(self.namespace, ref)
