@@ -22,7 +22,7 @@ from typing import Generic
 
 from .. import conditions as c
 from ..backends.base import SecretBackend
-from ..backends.leases import LeaseIssuer
+from ..backends.leases import LeaseIssuer, LeasesUnsupportedError, lease_issuer
 from ..errors import reason_of, safe_message
 from ..k8s.client import NotFoundError
 from ..k8s.leased_store import LeasedStore
@@ -45,7 +45,6 @@ from .metrics import LeasedMetrics
 log = logging.getLogger(__name__)
 
 VAULT = "hashicorp-vault"
-ISSUER_CALLS = ("issue", "renew", "revoke", "lookup_lease", "issue_certificate")
 MIN_BACKOFF = 2.0
 MAX_BACKOFF = 60.0
 NEVER = float("inf")
@@ -67,9 +66,12 @@ class LeasingDeps:
 
 
 def as_issuer(backend: SecretBackend, ref: str) -> LeaseIssuer:
-    if not all(callable(getattr(backend, name, None)) for name in ISSUER_CALLS):
-        raise BackendNotUsableError(f"FederationBackend {ref!r}: its client issues no leases")
-    return backend  # type: ignore[return-value]
+    try:
+        return lease_issuer(backend)
+    except LeasesUnsupportedError:
+        raise BackendNotUsableError(
+            f"FederationBackend {ref!r}: its client issues no leases"
+        ) from None
 
 
 class Worker(Generic[SpecT, StatusT]):
