@@ -1,19 +1,27 @@
-"""Scale: a first sync of 10,000 secrets against a bare-client floor, an unchanged
-resync, 5,000 backends in one process (time, idle CPU, memory), and the cost of a
-proxied read, each figure beside the one it is compared with, in one run.
+"""Scale: a first sync of 10,000 secrets against a bare pipelined floor, an unchanged
+resync, one changed secret synced by its path on backends of 2,000 and 10,000
+secrets, a burst of change events, 5,000 backends in one process (time, idle CPU,
+memory), and the cost of a proxied read, each figure beside the one it is compared
+with, in one run.
 
 Everything runs on this machine against real servers (kube-apiserver + etcd, moto,
 OpenBao); the operator and the API are their own processes, started as they are
-deployed (``scaivault-federation run --standalone`` and ``scaivault-federation api``).
-The machine is shared and noisy, so what matters are the ratios of things measured
-side by side: the operator's first sync against a minimal aiohttp client creating
-the same Secrets on the same apiserver just before and just after it, the API's
-proxied reads interleaved with direct reads of the same secret.
+deployed (``scaivault-federation run --standalone`` and ``scaivault-federation api``),
+and the stores are reached through a counting proxy each (:mod:`floor`), which
+counts their requests. The machine is shared and noisy, so what matters are the
+ratios of things measured side by side: the operator's first sync against a bare
+script doing the same job pipelined (:mod:`floor`: list, batch-read, create with 16
+threads over keep-alive connections) just before and just after it, the API's
+proxied reads interleaved with direct reads of the same secret. The per-path parts
+are :mod:`per_path`.
 
     make bench            # or: .venv/bin/python benchmarks/scale.py --secrets 2000 --backends 500
 
-A size of 0 skips its part (``--secrets 0``: no first sync and resync; ``--backends
-0``: no many-backends part; ``--proxy-reads 0``: no proxy part).
+With ``SCAIVAULT_BENCH_PROFILE=<dir>`` each operator runs under cProfile and leaves
+``<dir>/<name>.prof`` (slower; for :mod:`profile_split`, not for the figures).
+
+A size of 0 skips its part (``--secrets 0``: no first sync, resync or per-path syncs;
+``--backends 0``: no many-backends part; ``--proxy-reads 0``: no proxy part).
 """
 
 from __future__ import annotations
@@ -22,19 +30,18 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import http.client
 import json
 import math
 import os
 import secrets
-import ssl
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +49,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import floor
+import per_path
+from apiserver import CRS, Kube, bounded, lines, log, request_counts, wait_cr
+from floor import THREADS, CountingProxy, Floor, counting_proxy
 from prometheus_client.parser import text_string_to_metric_families
 
 from scaivault_devenv.cluster import ensure_namespace, install_crd
@@ -49,28 +60,17 @@ from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.moto import MotoServer
 from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess, free_port
-from scaivault_federation.api.static_tokens import write_dev_tokens
 from scaivault_federation.backends.aws.backend import BATCH_SIZE, MAX_PAGE_SIZE
 from scaivault_federation.labels import (
     BACKEND_LABEL,
     GROUP,
-    MANAGED_BY,
-    MANAGED_BY_VALUE,
-    PATH_ANNOTATION,
     PLURAL,
-    REMOTE_PATH_ANNOTATION,
-    REMOTE_VERSION_ANNOTATION,
-    SOURCE_MAC_ANNOTATION,
     SYNC_REQUESTED_ANNOTATION,
-    SYNCED_AT_ANNOTATION,
     VERSION,
     credentials_labels,
 )
-from scaivault_federation.models.content import to_secret_data
 from scaivault_federation.paths import secret_name_for_path
-from scaivault_federation.sync.mac import compute_mac
 
-CRS = f"/apis/{GROUP}/{VERSION}"
 AWS_NAMESPACE = "scale-aws"
 VAULT_NAMESPACE = "scale-vault"
 PROXY_NAMESPACE = "scale-proxy"
@@ -81,107 +81,11 @@ VAULT_READ_CONCURRENCY = 8  # VaultBackend's default
 VAULT_FIRST_NAMESPACE = "scale-vault-first"
 VAULT_FIRST_BACKEND = "vault-many"
 VAULT_PREFIX = "bench/"
+#: the smaller backend of the one-path syncs, and the prefix of its secrets
+SMALL = 2000
+SMALL_PREFIX = "b2k/"
 MIB = 1024 * 1024
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# --- the apiserver, through a minimal aiohttp client -----------------------------------
-
-
-class Kube:
-    """Admin calls to the apiserver with at most ``limit`` connections."""
-
-    def __init__(self, cp: ControlPlane, limit: int = 16) -> None:
-        self.server = cp.server
-        self.headers = {"Authorization": f"Bearer {cp.admin_token}", "Accept": "application/json"}
-        self.ssl = ssl.create_default_context(cafile=str(cp.ca_file))
-        self.limit = limit
-        self._session: aiohttp.ClientSession | None = None
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(ssl=self.ssl, limit=self.limit)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=300)
-            )
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        params: dict[str, str] | None = None,
-        content_type: str = "application/json",
-    ) -> tuple[int, Any]:
-        headers = dict(self.headers)
-        data = None
-        if body is not None:
-            headers["Content-Type"] = content_type
-            data = json.dumps(body)
-        async with self.session.request(
-            method, self.server + path, data=data, params=params, headers=headers
-        ) as resp:
-            text = await resp.text()
-            return resp.status, (json.loads(text) if text.startswith("{") else text)
-
-    async def ok(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
-        status, doc = await self.call(method, path, body, **kw)
-        if status >= 300:
-            raise RuntimeError(f"{method} {path}: {status} {str(doc)[:300]}")
-        return doc
-
-    async def list_items(self, path: str, params: dict[str, str] | None = None) -> list[Any]:
-        items: list[Any] = []
-        query = {"limit": "1000", **(params or {})}
-        while True:
-            doc = await self.ok("GET", path, params=query)
-            items.extend(doc.get("items") or [])
-            token = (doc.get("metadata") or {}).get("continue")
-            if not token:
-                return items
-            query = {**query, "continue": token}
-
-    async def metrics(self) -> str:
-        status, text = await self.call("GET", "/metrics")
-        if status != 200 or not isinstance(text, str):
-            raise RuntimeError(f"apiserver /metrics: {status}")
-        return text
-
-
-async def bounded(jobs: Iterable[Awaitable[None]], limit: int) -> None:
-    slots = asyncio.Semaphore(limit)
-
-    async def run(job: Awaitable[None]) -> None:
-        async with slots:
-            await job
-
-    await asyncio.gather(*(run(job) for job in jobs))
-
-
-def request_counts(text: str, resources: Iterable[str]) -> Counter[tuple[str, str]]:
-    """``apiserver_request_total`` summed by (resource, verb) for ``resources``."""
-    wanted = set(resources)
-    counts: Counter[tuple[str, str]] = Counter()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name != "apiserver_request_total":
-                continue
-            resource = sample.labels.get("resource", "")
-            if resource in wanted and not sample.labels.get("subresource"):
-                counts[(resource, sample.labels.get("verb", ""))] += int(sample.value)
-    return counts
 
 
 def operator_calls(text: str) -> Counter[str]:
@@ -235,6 +139,9 @@ def start_operator(
         "SCAIVAULT_OPERATOR_NAMESPACE": "default",
     }
     argv = [sys.executable, "-m", "scaivault_federation.cli", "run", "--standalone"]
+    profile_dir = os.environ.get("SCAIVAULT_BENCH_PROFILE")
+    if profile_dir:  # where the CPU goes: benchmarks/profile_split.py reads it
+        argv[1:2] = ["-m", "cProfile", "-o", str(Path(profile_dir) / f"{name}.prof"), "-m"]
     for namespace in namespaces:
         argv += ["-n", namespace]
     argv += [
@@ -268,7 +175,7 @@ async def fetch_text(session: aiohttp.ClientSession, url: str) -> str:
         return await resp.text()
 
 
-# --- part 1: a first sync of many AWS secrets against the bare client -------------------
+# --- part 1: a first sync of many secrets against the pipelined floor --------------------
 
 
 def aws_value(i: int) -> str:
@@ -283,37 +190,6 @@ def seed_aws(moto: MotoServer, values: dict[str, str], concurrency: int) -> None
 
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(create, values.items()))
-
-
-def bare_objects(values: dict[str, str]) -> list[dict[str, Any]]:
-    """The Secrets a sync of ``values`` writes: same names, data, labels and annotations
-    of the same sizes."""
-    key = secrets.token_bytes(32)
-    objects = []
-    for remote, value in values.items():
-        local = remote  # the mapping is "bench/**" -> "bench/**"
-        data = to_secret_data(value)
-        annotations = {
-            PATH_ANNOTATION: local,
-            REMOTE_PATH_ANNOTATION: remote,
-            SOURCE_MAC_ANNOTATION: compute_mac(key, local, data),
-            SYNCED_AT_ANNOTATION: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            REMOTE_VERSION_ANNOTATION: str(uuid.uuid4()),
-        }
-        objects.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {
-                    "name": secret_name_for_path(local),
-                    "labels": {MANAGED_BY: MANAGED_BY_VALUE, BACKEND_LABEL: AWS_BACKEND},
-                    "annotations": annotations,
-                },
-                "type": "Opaque",
-                "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
-            }
-        )
-    return objects
 
 
 def aws_floor(moto: MotoServer, names: list[str]) -> list[tuple[str, float]]:
@@ -394,6 +270,7 @@ class Timed:
     seconds: float
     cpu: float = 0.0  # CPU seconds of the client doing it
     servers: dict[str, float] = field(default_factory=dict)  # CPU seconds of each server
+    requests: dict[str, int] = field(default_factory=dict)  # the store's, by operation
 
 
 def process_cpu(pid: int) -> float:
@@ -411,26 +288,20 @@ def cpu_since(before: dict[str, float], pids: dict[str, int]) -> dict[str, float
     return {name: now[name] - before[name] for name in before}
 
 
-async def bare_client(
-    cp: ControlPlane,
-    namespace: str,
-    objects: list[dict[str, Any]],
-    concurrency: int,
-    servers: dict[str, int],
+async def pipelined_floor(
+    source: Source, cp: ControlPlane, namespace: str, servers: dict[str, int]
 ) -> Timed:
-    """Create ``objects`` with ``concurrency`` requests in flight, then delete them all;
-    the CPU of the ``servers`` processes meanwhile is noted too."""
+    """The pipelined floor (:mod:`floor`) into ``namespace``, timed with the servers' CPU;
+    its Secrets are deleted afterwards."""
     await ensure_namespace_async(cp, namespace)
-    kube = Kube(cp, limit=concurrency)
-    path = f"/api/v1/namespaces/{namespace}/secrets"
+    busy = servers_cpu(servers)
+    done = await asyncio.to_thread(source.pipelined, cp, namespace)
+    timed = Timed(done.seconds, done.cpu, cpu_since(busy, servers), done.requests)
+    if done.created != len(source.values):
+        raise RuntimeError(f"the floor created {done.created}, not {len(source.values)}")
+    kube = Kube(cp)
     try:
-        await kube.ok("GET", "/version")  # connect before the clock starts
-        cpu, started, busy = time.process_time(), time.perf_counter(), servers_cpu(servers)
-        await bounded((kube.ok("POST", path, obj) for obj in objects), concurrency)
-        timed = Timed(
-            time.perf_counter() - started, time.process_time() - cpu, cpu_since(busy, servers)
-        )
-        await kube.ok("DELETE", path)  # deletecollection: the next run starts equal
+        await kube.ok("DELETE", f"/api/v1/namespaces/{namespace}/secrets")
     finally:
         await kube.close()
     return timed
@@ -440,46 +311,33 @@ async def ensure_namespace_async(cp: ControlPlane, namespace: str) -> None:
     await asyncio.to_thread(ensure_namespace, cp, namespace)
 
 
-async def wait_cr(
-    kube: Kube, namespace: str, name: str, done: Callable[[dict[str, Any]], bool], timeout: float
-) -> dict[str, Any]:
-    """Poll the CR every 0.2 s until ``done(status)``; returns that status."""
-    deadline = time.monotonic() + timeout
-    path = f"{CRS}/namespaces/{namespace}/{PLURAL}/{name}"
-    while True:
-        status, doc = await kube.call("GET", path)
-        current = (doc.get("status") or {}) if status == 200 else {}
-        if done(current):
-            return dict(current)
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{namespace}/{name}: not done after {timeout:.0f}s: {current}")
-        await asyncio.sleep(0.2)
-
-
 @dataclass
 class FirstSync:
     label: str
     n: int
-    bare: list[Timed]
+    floors: list[Timed]  # the pipelined floor, before and after the operator
     operator: Timed
     sync_ms: int
     rss_after: float
-    floors: list[tuple[str, float]]
-    concurrency: int
+    alone: list[tuple[str, float]]  # the backend's calls alone
 
 
 @dataclass
 class Source:
-    """One backend a first sync reads from: what the benchmark creates to sync it."""
+    """One backend a first sync reads from, through its counting proxy: what the
+    benchmark creates to sync it, and the pipelined floor doing the same job."""
 
     label: str
     namespace: str
     backend: str
     credentials_path: str  # the credentials Secret, as the config names it
     credentials: dict[str, str]  # its stringData
-    spec: dict[str, Any]  # type, config, pathMapping
-    floors: Callable[[list[str]], list[tuple[str, float]]]
+    spec: dict[str, Any]  # type, config (its endpoint the proxy), pathMapping
+    alone: Callable[[list[str]], list[tuple[str, float]]]
     servers: dict[str, int]  # the backend's server processes, by name
+    proxy: CountingProxy
+    pipelined: Callable[[ControlPlane, str], Floor]
+    values: dict[str, str] = field(default_factory=dict)
 
 
 async def first_sync(
@@ -488,15 +346,14 @@ async def first_sync(
     op: Operator,
     kube: Kube,
     values: dict[str, str],
-    concurrency: int,
     timeout: float,
 ) -> FirstSync:
     n, namespace = len(values), source.namespace
-    objects = bare_objects(values)
-    log(f"bare client: {n} Secrets, {concurrency} in flight")
-    servers = {**cp.pids, **source.servers}
-    before = await bare_client(cp, "scale-bare-1", objects, concurrency, servers)
-    log(f"bare client: {before.seconds:.1f}s")
+    source.values = values
+    servers = {**cp.pids, **source.servers, "proxy": source.proxy.pid}
+    log(f"pipelined floor: list, read and create {n} {source.label} secrets, {THREADS} threads")
+    before = await pipelined_floor(source, cp, "scale-floor-1", servers)
+    log(f"pipelined floor: {before.seconds:.1f}s")
 
     await kube.ok(
         "POST",
@@ -518,21 +375,27 @@ async def first_sync(
         "spec": {**source.spec, "mode": "sync", "syncInterval": "1h"},
     }
     log(f"operator: first sync of {n} {source.label} secrets")
+    await asyncio.to_thread(source.proxy.reset)
     cpu, started, busy = op.cpu_seconds(), time.perf_counter(), servers_cpu(servers)
     await kube.ok("POST", f"{CRS}/namespaces/{namespace}/{PLURAL}", cr)
     status = await wait_cr(
         kube, namespace, source.backend, lambda s: s.get("secretsSynced") == n, timeout
     )
-    ours = Timed(time.perf_counter() - started, op.cpu_seconds() - cpu, cpu_since(busy, servers))
+    ours = Timed(
+        time.perf_counter() - started,
+        op.cpu_seconds() - cpu,
+        cpu_since(busy, servers),
+        await asyncio.to_thread(source.proxy.counts),
+    )
     log(f"operator: {ours.seconds:.1f}s")
 
-    after = await bare_client(cp, "scale-bare-2", objects, concurrency, servers)
-    log(f"bare client again: {after.seconds:.1f}s")
+    after = await pipelined_floor(source, cp, "scale-floor-2", servers)
+    log(f"pipelined floor again: {after.seconds:.1f}s")
     rss = op.rss_mib()
-    floors = await asyncio.to_thread(source.floors, list(values))
-    log("backend alone: " + ", ".join(f"{s:.1f}s" for _, s in floors))
+    alone = await asyncio.to_thread(source.alone, list(values))
+    log("backend alone: " + ", ".join(f"{s:.1f}s" for _, s in alone))
     sync_ms = int(status.get("lastSyncDurationMs") or 0)
-    return FirstSync(source.label, n, [before, after], ours, sync_ms, rss, floors, concurrency)
+    return FirstSync(source.label, n, [before, after], ours, sync_ms, rss, alone)
 
 
 # --- part 2: an unchanged resync ---------------------------------------------------------
@@ -616,7 +479,7 @@ class Many:
     fds: int = 0
 
 
-def aws_source(moto: MotoServer) -> Source:
+def aws_source(moto: MotoServer, proxy: CountingProxy) -> Source:
     return Source(
         "AWS (moto)",
         AWS_NAMESPACE,
@@ -627,17 +490,35 @@ def aws_source(moto: MotoServer) -> Source:
             "type": "aws-secrets-manager",
             "config": {
                 "region": moto.region,
-                "endpoint": moto.endpoint,
+                "endpoint": proxy.url,
                 "credentialsPath": "creds/aws",
             },
             "pathMapping": {"bench/**": "bench/**"},
         },
         lambda names: aws_floor(moto, names),
         moto.pids,
+        proxy,
+        lambda cp, namespace: floor.aws_floor(
+            cp, namespace, proxy, lambda url: moto_client(moto, url), "bench/"
+        ),
     )
 
 
-def vault_source(bao: OpenBaoServer) -> Source:
+def moto_client(moto: MotoServer, endpoint: str) -> Any:
+    """A Secrets Manager client of moto's admin key at ``endpoint``, 16 connections."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session(
+        aws_access_key_id=moto.access_key_id,
+        aws_secret_access_key=moto.secret_access_key,
+        region_name=moto.region,
+    )
+    config = Config(max_pool_connections=floor.THREADS, retries={"max_attempts": 1})
+    return session.client("secretsmanager", endpoint_url=endpoint, config=config)
+
+
+def vault_source(bao: OpenBaoServer, proxy: CountingProxy) -> Source:
     return Source(
         "Vault (OpenBao)",
         VAULT_FIRST_NAMESPACE,
@@ -646,11 +527,13 @@ def vault_source(bao: OpenBaoServer) -> Source:
         {"token": bao.root_token},
         {
             "type": "hashicorp-vault",
-            "config": {"endpoint": bao.address, "authConfigPath": "creds/vault"},
+            "config": {"endpoint": proxy.url, "authConfigPath": "creds/vault"},
             "pathMapping": {"bench/**": f"secret/data/{VAULT_PREFIX}**"},
         },
         lambda names: vault_floor(bao, names),
         bao.pids,
+        proxy,
+        lambda cp, namespace: floor.vault_floor(cp, namespace, proxy, bao.root_token, VAULT_PREFIX),
     )
 
 
@@ -707,16 +590,6 @@ async def watch_healthy(
                     healthy.setdefault(name, time.perf_counter())
                 if len(healthy) >= n:
                     return
-
-
-async def lines(stream: aiohttp.StreamReader) -> AsyncIterator[bytes]:
-    buffer = b""
-    async for chunk in stream.iter_any():
-        buffer += chunk
-        *complete, buffer = buffer.split(b"\n")
-        for line in complete:
-            if line.strip():
-                yield line
 
 
 # --- part 3a: wake-ups -------------------------------------------------------------------
@@ -989,24 +862,7 @@ def proxy_reads(
         status, answer = cp.request("POST", f"{CRS}/namespaces/{PROXY_NAMESPACE}/{PLURAL}", cr)
         assert status == 201, answer
 
-    tokens = write_dev_tokens(tmp / "api-tokens.yaml")
-    port = free_port()
-    env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig)}
-    argv = [
-        sys.executable,
-        "-m",
-        "scaivault_federation.cli",
-        "api",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--static-tokens",
-        str(tmp / "api-tokens.yaml"),
-        "--default-namespace",
-        PROXY_NAMESPACE,
-    ]
-    api = ManagedProcess("api", argv, tmp / "api.log", env=env)
+    api, port, tokens = per_path.api_process(cp, tmp, PROXY_NAMESPACE, "api")
     api.start()
     reader = ApiReader(port, {"Authorization": f"Bearer {tokens['admin']}"})
     vault = ApiReader(int(bao.address.rsplit(":", 1)[1]), {"X-Vault-Token": bao.root_token})
@@ -1053,66 +909,57 @@ def ratio(a: float, b: float) -> str:
 
 def print_first(first: FirstSync) -> None:
     n = first.n
-    floor = statistics.mean(t.seconds for t in first.bare)
+    floor_s = statistics.mean(t.seconds for t in first.floors)
     print(f"\n### First sync of {n} {first.label} secrets into one namespace\n")
-    print("| run | time | Secrets/s | ratio to the bare floor | client CPU |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    labels = ("bare aiohttp client, before", "bare aiohttp client, after")
-    for label, t in zip(labels, first.bare, strict=True):
+    print("| run | time | Secrets/s | ratio to the pipelined floor | client CPU | store requests |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    labels = ("pipelined floor, before", "pipelined floor, after")
+    for label, t in zip(labels, first.floors, strict=True):
         print(
             f"| {label} | {t.seconds:.1f} s | {n / t.seconds:.0f} | "
-            f"{ratio(t.seconds, floor)} | {t.cpu:.1f} s |"
+            f"{ratio(t.seconds, floor_s)} | {t.cpu:.1f} s | {requests_text(t.requests)} |"
         )
     op = first.operator
     print(
         f"| operator: CR created until `secretsSynced == {n}` | {op.seconds:.1f} s | "
-        f"{n / op.seconds:.0f} | **{ratio(op.seconds, floor)}** | {op.cpu:.1f} s |"
+        f"{n / op.seconds:.0f} | **{ratio(op.seconds, floor_s)}** | {op.cpu:.1f} s | "
+        f"{requests_text(op.requests)} |"
     )
     sync = first.sync_ms / 1000
     print(
         f"| operator: `status.lastSyncDurationMs` | {sync:.1f} s | {n / sync:.0f} | "
-        f"{ratio(sync, floor)} | |"
+        f"{ratio(sync, floor_s)} | | |"
     )
-    for label, seconds in first.floors:
-        print(f"| {label} | {seconds:.1f} s | | {ratio(seconds, floor)} | |")
-    serial = sum(seconds for _, seconds in first.floors) + floor
+    for label, seconds in first.alone:
+        print(f"| {label} | {seconds:.1f} s | | {ratio(seconds, floor_s)} | | |")
+    print(f"\nPipelined floor: mean of the two runs, {floor_s:.1f} s. {floor.WHAT}")
     print(
-        f"| backend alone + bare floor, one after another | {serial:.1f} s | {n / serial:.0f} | "
-        f"{ratio(serial, floor)} | |"
+        f"\nTarget: operator ≤ 1.3x the pipelined floor. Operator CPU {op.cpu:.1f} s "
+        f"({op.cpu / n * 1000:.2f} ms a secret; the floor's {first.floors[0].cpu / n * 1000:.2f} "
+        f"ms). Operator RSS after it: {first.rss_after:.0f} MiB."
     )
-    print(
-        f"\nBare floor: mean of the two bare runs, {floor:.1f} s ({first.concurrency} creates "
-        f"in flight). Target: operator ≤ 1.3x. The operator against the backend's calls and "
-        f"the writes one after another: {ratio(op.seconds, serial)}. Operator RSS after it: "
-        f"{first.rss_after:.0f} MiB."
-    )
-    print_cpu(first, floor)
+    print_cpu(first, floor_s)
 
 
-def print_cpu(first: FirstSync, floor: float) -> None:
+def requests_text(requests: dict[str, int]) -> str:
+    return ", ".join(f"{op} {count}" for op, count in sorted(requests.items())) or "none"
+
+
+def print_cpu(first: FirstSync, floor_s: float) -> None:
     """Where the CPU went in each run, and what that leaves as the least possible time."""
     cores = os.cpu_count() or 1
     names = list(first.operator.servers)
     print(f"\nCPU seconds spent during each run ({cores} cores):\n")
     print(f"| run | time | client | {' | '.join(names)} | all of them | of the cores |")
     print(f"| --- | ---: | ---: | {' | '.join('---:' for _ in names)} | ---: | ---: |")
-    labels = ("bare client, before", "bare client, after", "operator")
-    for label, t in zip(labels, [*first.bare, first.operator], strict=True):
+    labels = ("pipelined floor, before", "pipelined floor, after", "operator")
+    for label, t in zip(labels, [*first.floors, first.operator], strict=True):
         total = t.cpu + sum(t.servers.values())
         cells = " | ".join(f"{t.servers[n]:.1f}" for n in names)
         print(
             f"| {label} | {t.seconds:.1f} s | {t.cpu:.1f} | {cells} | {total:.1f} | "
             f"{total / (cores * t.seconds) * 100:.0f} % |"
         )
-    servers = sum(first.operator.servers.values())
-    bare_client = statistics.mean(t.cpu for t in first.bare)
-    print(
-        f"\nWith every core busy, the servers' CPU alone in the operator's run ({servers:.1f} s) "
-        f"takes {servers / cores:.1f} s ({ratio(servers / cores, floor)} of the bare floor); "
-        f"with an operator costing what the bare client costs ({bare_client:.1f} s), "
-        f"{(servers + bare_client) / cores:.1f} s "
-        f"({ratio((servers + bare_client) / cores, floor)})."
-    )
 
 
 def print_resync(r: Resync, first_sync_ms: int) -> None:
@@ -1206,36 +1053,179 @@ async def operator_parts(
         await ensure_namespace_async(cp, namespace)
     kube = Kube(cp, limit=max(16, args.concurrency) + 2)
     try:
-        if values and "aws" in args.sources:  # in an operator of its own: no boto3 in the other
-            async with running_operator(cp, tmp, [AWS_NAMESPACE], "operator-aws") as (op, local):
-                first = await first_sync(
-                    aws_source(moto), cp, op, kube, values, args.concurrency, args.timeout
-                )
-                print_first(first)
-                again = await resync(op, kube, local, len(values), args.timeout)
-                print_resync(again, first.sync_ms)
-        namespaces = [VAULT_FIRST_NAMESPACE, VAULT_NAMESPACE]
-        async with running_operator(cp, tmp, namespaces, "operator") as (op, local):
-            if values and "vault" in args.sources:
-                first = await first_sync(
-                    vault_source(bao), cp, op, kube, values, args.concurrency, args.timeout
-                )
-                print_first(first)
-            print_wakeups(await wakeups(kube, bao, args.timeout))
-            if args.backends:
-                many = await many_backends(
-                    op,
-                    kube,
-                    bao,
-                    args.backends,
-                    args.concurrency,
-                    args.settle_seconds,
-                    args.idle_seconds,
-                    args.timeout,
-                )
-                print_many(many, len(values))
+        with (
+            counting_proxy(moto.endpoint, tmp, "proxy-moto") as moto_proxy,
+            counting_proxy(bao.address, tmp, "proxy-bao") as bao_proxy,
+        ):
+            await store_parts(args, cp, moto, bao, tmp, kube, values, moto_proxy, bao_proxy)
     finally:
         await kube.close()
+
+
+async def store_parts(
+    args: argparse.Namespace,
+    cp: ControlPlane,
+    moto: MotoServer,
+    bao: OpenBaoServer,
+    tmp: Path,
+    kube: Kube,
+    values: dict[str, str],
+    moto_proxy: CountingProxy,
+    bao_proxy: CountingProxy,
+) -> None:
+    """The parts that reach the stores through their counting proxies."""
+    if values and "aws" in args.sources:  # in an operator of its own: no boto3 in the other
+        async with running_operator(cp, tmp, [AWS_NAMESPACE], "operator-aws") as (op, local):
+            first = await first_sync(
+                aws_source(moto, moto_proxy), cp, op, kube, values, args.timeout
+            )
+            print_first(first)
+            again = await resync(op, kube, local, len(values), args.timeout)
+            print_resync(again, first.sync_ms)
+            if args.per_path:
+                await aws_per_path(args, cp, moto, moto_proxy, kube, tmp, len(values))
+    namespaces = [VAULT_FIRST_NAMESPACE, VAULT_NAMESPACE]
+    async with running_operator(cp, tmp, namespaces, "operator") as (op, local):
+        if values and "vault" in args.sources:
+            first = await first_sync(
+                vault_source(bao, bao_proxy), cp, op, kube, values, args.timeout
+            )
+            print_first(first)
+            if args.per_path:
+                await vault_per_path(args, bao, bao_proxy, kube, len(values))
+        print_wakeups(await wakeups(kube, bao, args.timeout))
+        if args.backends:
+            many = await many_backends(
+                op,
+                kube,
+                bao,
+                args.backends,
+                args.concurrency,
+                args.settle_seconds,
+                args.idle_seconds,
+                args.timeout,
+            )
+            print_many(many, len(values))
+
+
+def numbered(prefix: str) -> Callable[[int], str]:
+    """The path of secret ``i`` of those under ``prefix``."""
+    return lambda i: f"{prefix}{i:05d}"
+
+
+async def small_backend(
+    kube: Kube, namespace: str, name: str, spec: dict[str, Any], timeout: float
+) -> None:
+    """A second backend of :data:`SMALL` secrets, created and synced."""
+    cr = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "FederationBackend",
+        "metadata": {"name": name},
+        "spec": {**spec, "mode": "sync", "syncInterval": "1h"},
+    }
+    await kube.ok("POST", f"{CRS}/namespaces/{namespace}/{PLURAL}", cr)
+    await wait_cr(kube, namespace, name, lambda s: s.get("secretsSynced") == SMALL, timeout)
+
+
+async def aws_per_path(
+    args: argparse.Namespace,
+    cp: ControlPlane,
+    moto: MotoServer,
+    proxy: CountingProxy,
+    kube: Kube,
+    tmp: Path,
+    size: int,
+) -> None:
+    """One-path syncs of AWS backends of :data:`SMALL` and ``size`` secrets, each by an
+    EventBridge event posted to the API, then a burst of events on the larger one."""
+    log(f"moto: {SMALL} more secrets for a backend of their own")
+    small = {f"{SMALL_PREFIX}s{i:05d}": aws_value(i) for i in range(SMALL)}
+    await asyncio.to_thread(seed_aws, moto, small, args.concurrency)
+    spec = aws_source(moto, proxy).spec
+    await small_backend(
+        kube,
+        AWS_NAMESPACE,
+        "aws-2k",
+        {**spec, "pathMapping": {f"{SMALL_PREFIX}**": f"{SMALL_PREFIX}**"}},
+        args.timeout,
+    )
+    admin = moto.client("secretsmanager")
+
+    async def change(prefix: str, i: int, value: dict[str, str]) -> None:
+        name = f"{prefix}{i:05d}"
+        await asyncio.to_thread(
+            admin.put_secret_value, SecretId=name, SecretString=json.dumps(value)
+        )
+
+    async with per_path.running_api(cp, tmp, AWS_NAMESPACE) as api:
+        trigger = per_path.event_trigger(api, moto.region, lambda local: local)
+        targets = [
+            per_path.Target(
+                "AWS (moto)",
+                AWS_NAMESPACE,
+                backend,
+                n,
+                numbered(prefix),
+                functools.partial(change, prefix),
+                trigger,
+                "EventBridge event posted to the API",
+            )
+            for backend, n, prefix in (
+                ("aws-2k", SMALL, f"{SMALL_PREFIX}s"),
+                (AWS_BACKEND, size, "bench/app"),
+            )
+        ]
+        log("per-path: one-path syncs of AWS backends, by change events")
+        results = [await per_path.one_path_syncs(kube, proxy, target) for target in targets]
+        per_path.print_one_path(results)
+        log(f"per-path: a burst of {per_path.BURST} change events")
+        burst = await per_path.burst(
+            kube, proxy, api, targets[1], moto.region, lambda local: local, tmp / "operator-aws.log"
+        )
+        per_path.print_burst(burst)
+
+
+async def vault_per_path(
+    args: argparse.Namespace, bao: OpenBaoServer, proxy: CountingProxy, kube: Kube, size: int
+) -> None:
+    """One-path syncs of Vault backends of :data:`SMALL` and ``size`` secrets, each by the
+    sync-paths annotation."""
+    log(f"OpenBao: {SMALL} more secrets for a backend of their own")
+    small = {f"{SMALL_PREFIX}s{i:05d}": aws_value(i) for i in range(SMALL)}
+    await seed_vault_values(bao, small, args.concurrency)
+    spec = vault_source(bao, proxy).spec
+    mapping = {f"{SMALL_PREFIX}**": f"secret/data/{SMALL_PREFIX}**"}
+    await small_backend(
+        kube, VAULT_FIRST_NAMESPACE, "vault-2k", {**spec, "pathMapping": mapping}, args.timeout
+    )
+    headers = {"X-Vault-Token": bao.root_token}
+    async with aiohttp.ClientSession(headers=headers) as session:
+
+        async def change(prefix: str, i: int, value: dict[str, str]) -> None:
+            url = f"{bao.address}/v1/secret/data/{prefix}{i:05d}"
+            async with session.post(url, json={"data": value}) as resp:
+                if resp.status >= 300:
+                    raise RuntimeError(f"OpenBao {url}: {resp.status}")
+
+        targets = [
+            per_path.Target(
+                "Vault (OpenBao)",
+                VAULT_FIRST_NAMESPACE,
+                backend,
+                n,
+                numbered(prefix),
+                functools.partial(change, prefix),
+                per_path.annotation_trigger(kube, VAULT_FIRST_NAMESPACE, backend),
+                "`sync-paths` annotation",
+            )
+            for backend, n, prefix in (
+                ("vault-2k", SMALL, f"{SMALL_PREFIX}s"),
+                (VAULT_FIRST_BACKEND, size, VAULT_PREFIX + "app"),
+            )
+        ]
+        log("per-path: one-path syncs of Vault backends, by the sync-paths annotation")
+        results = [await per_path.one_path_syncs(kube, proxy, target) for target in targets]
+        per_path.print_one_path(results)
 
 
 @contextlib.asynccontextmanager
@@ -1264,6 +1254,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--timeout", type=float, default=1800, help="longest wait of a part")
     parser.add_argument("--state-dir", type=Path, help="keep servers' state and logs here")
+    parser.add_argument(
+        "--per-path",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="one-path syncs and the burst after each first sync",
+    )
     parser.add_argument(
         "--sources",
         type=lambda raw: set(raw.split(",")),

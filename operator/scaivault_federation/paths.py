@@ -36,6 +36,7 @@ __all__ = [
     "is_valid_secret_name",
     "parse_mapping",
     "parse_mappings",
+    "paths_named",
     "secret_name_for_path",
     "validate_path",
 ]
@@ -580,6 +581,7 @@ def _is_recoverable(path: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # a sync names each path a few times, close together
 def secret_name_for_path(path: str) -> str:
     """A deterministic Kubernetes Secret name for the ScaiVault ``path``.
 
@@ -611,6 +613,29 @@ def secret_name_for_path(path: str) -> str:
     room = _NAME_BUDGET - _HASH_LENGTH - 1
     base = base[:room].rstrip("-")
     return f"{base}-{suffix}" if base else suffix
+
+
+_HASHED_RE = re.compile(r"(^|-)[0-9a-f]{10}$")
+
+
+def paths_named(name: str, most: int = 64) -> list[str] | None:
+    """Every path :func:`secret_name_for_path` names ``name``, when they can be told: the
+    spellings of it with each ``-`` kept or made a ``/`` that give it back. ``None``
+    when a path may also be named so through the hash (the name ends like a hash
+    suffix), or when it has more than ``most`` spellings to try."""
+    if _HASHED_RE.search(name):
+        return None
+    pieces = name.split("-")
+    if 2 ** (len(pieces) - 1) > most:
+        return None
+    if len(name) > _NAME_BUDGET:
+        return None
+    found: list[str] = []
+    for separators in itertools.product(("-", "/"), repeat=len(pieces) - 1):
+        spelled = pieces[0] + "".join(s + p for s, p in zip(separators, pieces[1:], strict=True))
+        if _is_recoverable(spelled):  # named by its spelling: ``/`` as ``-``, that is ``name``
+            found.append(spelled)
+    return found
 
 
 def is_valid_secret_name(name: str) -> bool:

@@ -71,6 +71,12 @@ async def test_lists_a_nested_tree_over_several_pages(harness: Harness) -> None:
     assert listed == sorted(expected)
     sub = {ref.path for ref in await backend.list_secrets(f"{prefix}app/nested/")}
     assert sub == {f"{prefix}app/nested/deep/leaf"}
+    # page by page, as the store answers: every secret once over the pages
+    backend.calls.reset()
+    pages = [page async for page in backend.list_pages(prefix)]
+    paged = [ref.path for page in pages for ref in page]
+    assert sorted(paged) == listed and len(set(paged)) == len(paged)
+    assert 1 <= len(pages) <= backend.calls.total(), backend.calls
 
 
 async def test_lists_by_a_prefix_that_ends_inside_a_segment(harness: Harness) -> None:

@@ -15,6 +15,7 @@ from scaivault_federation.paths import (
     is_valid_secret_name,
     parse_mapping,
     parse_mappings,
+    paths_named,
     secret_name_for_path,
     validate_path,
 )
@@ -651,3 +652,13 @@ def test_a_subtree_mapping_translates_as_the_general_rule_does() -> None:
             assert mapping.to_remote(path) == _slow(mapping, path, to_local=False), path
         with pytest.raises(InvalidPathError):
             mapping.to_local("a//b")
+
+
+def test_paths_named_are_every_spelling_the_default_rule_names_so() -> None:
+    assert paths_named("bench-app00001") == ["bench-app00001", "bench/app00001"]
+    assert sorted(paths_named("a-b-c") or []) == ["a-b-c", "a-b/c", "a/b-c", "a/b/c"]
+    for name in ("x-0123456789", "0123456789"):  # may also be a hashed path's name
+        assert paths_named(name) is None
+    assert paths_named("-".join("abcdefgh")) is None  # too many spellings to try
+    for name in ("db", "a-b", "team-x-api"):
+        assert all(secret_name_for_path(p) == name for p in paths_named(name) or [])

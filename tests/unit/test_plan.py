@@ -29,9 +29,11 @@ from scaivault_federation.sync.mac import compute_mac
 from scaivault_federation.sync.plan import (
     ConflictReason,
     SyncPlan,
+    first_mapping,
     map_remote,
     needs_fetch,
     plan_sync,
+    plans_alone,
 )
 
 KEY = b"k" * 32
@@ -296,3 +298,21 @@ def test_many_mappings_and_many_secrets() -> None:
     result = plan(items, local)
     assert len(result.unchanged) == 100 and len(result.writes) == 100
     assert result.synced_paths == 200
+
+
+def test_a_path_plans_alone_when_nothing_else_can_claim_it_or_its_name() -> None:
+    mappings = parse_mappings({"app/**": "prod/**", "app/db": "special/db"})
+    found = first_mapping(mappings, "prod/web")
+    assert found is not None and found[1] == "app/web"
+    wide = found[0]
+
+    def alone(path: str) -> bool:
+        return plans_alone(path, secret_name_for_path(path), wide, mappings)
+
+    assert alone("app/web")
+    # another mapping maps it: which remote path wins needs the whole listing
+    assert not alone("app/db")
+    # another mappable path has its Secret name (app/a/b and app/a-b are app-a-b)
+    assert not alone("app/a-b")
+    assert not alone("App/X")  # a hashed name: not told apart
+    assert first_mapping(mappings, "elsewhere/x") is None

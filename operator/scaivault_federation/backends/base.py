@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -70,6 +78,13 @@ class BatchResult(Answers[RemoteSecret]):
 @dataclass
 class Described(Answers[RemoteSecretRef]):
     """The metadata of many paths (:meth:`SecretBackend.describe_secrets`)."""
+
+
+async def collected(pages: AsyncIterator[list[RemoteSecretRef]]) -> list[RemoteSecretRef]:
+    """Every ref of ``pages``, each path once, in order of path (:meth:`list_secrets` of
+    a store that lists in pages)."""
+    refs = {ref.path: ref async for page in pages for ref in page}
+    return sorted(refs.values(), key=lambda ref: ref.path)
 
 
 def call_result(error: BaseException | None) -> CallResult:
@@ -258,6 +273,12 @@ class SecretBackend(Protocol):
         inside a segment (``prod/db-`` lists ``prod/db-a`` and ``prod/db-b/x``,
         never ``prod/dbx``), or ``""`` for everything the credentials can see.
         """
+        ...
+
+    def list_pages(self, prefix: str) -> AsyncIterator[list[RemoteSecretRef]]:
+        """:meth:`list_secrets` a page at a time, each as the store answers it (in no
+        particular order; every secret under ``prefix`` once over all pages), so a
+        sync can start on the first pages while the store lists the rest."""
         ...
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:

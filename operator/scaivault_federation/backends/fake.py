@@ -4,14 +4,16 @@ It behaves like a well-mannered remote store: paths are plain strings, every
 ``set`` bumps the path's version (older versions stay readable by number),
 listing is recursive by prefix, and describing costs a ``describe`` call per path.
 Knobs let a test make every call fail (``fail_with``), make single paths fail
-(``fail_paths``), or read in batches as some stores do (``batch_size``). Calls are
+(``fail_paths``), read in batches or hand listings over in pages as some stores do
+(``batch_size``, ``page_size``). Calls are
 counted exactly like a real backend counts them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -46,12 +48,14 @@ class FakeBackend:
         secrets: Mapping[str, RemoteValue] | None = None,
         *,
         batch_size: int | None = None,
+        page_size: int | None = None,
         latency_ms: float = 1.0,
     ) -> None:
         self.calls = CallCounter()
         self.fail_with: BackendError | None = None
         self.fail_paths: dict[str, BackendError] = {}
         self.batch_size = batch_size
+        self.page_size = page_size
         self.latency_ms = latency_ms
         self.closed = False
         self.released = 0
@@ -87,6 +91,14 @@ class FakeBackend:
         ]
         self.calls.record("list", "ok")
         return refs
+
+    async def list_pages(self, prefix: str) -> AsyncIterator[list[RemoteSecretRef]]:
+        """:meth:`list_secrets` (one call), handed over ``page_size`` refs at a time."""
+        refs = await self.list_secrets(prefix)
+        size = self.page_size or max(1, len(refs))
+        for start in range(0, len(refs), size):
+            await asyncio.sleep(0)  # as a store answering page by page
+            yield refs[start : start + size]
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         self._check("read", path)

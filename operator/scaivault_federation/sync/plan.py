@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from ..models.secret import LocalSecret, RemoteItem, SecretShape, declared_keys
 from ..models.spec import ConflictPolicy
-from ..paths import PathMapping, secret_name_for_path
+from ..paths import PathMapping, paths_named, secret_name_for_path
 from .mac import compute_mac, mac_matches
 
 
@@ -114,6 +114,34 @@ def map_remote(mappings: Sequence[PathMapping], remote_paths: Iterable[str]) -> 
             local_by_remote[remote] = local
             captures[remote] = mappings[index].remote.match(remote) or ()
     return MappedRemote(local_by_remote, conflicts, captures)
+
+
+def first_mapping(mappings: Sequence[PathMapping], remote: str) -> tuple[PathMapping, str] | None:
+    """The mapping that maps ``remote`` (the first that does) and the local path it
+    gives, as :func:`map_remote` decides it."""
+    for mapping in mappings:
+        local = mapping.to_local(remote)
+        if local is not None:
+            return mapping, local
+    return None
+
+
+def plans_alone(
+    local_path: str, name: str, mapping: PathMapping, mappings: Sequence[PathMapping]
+) -> bool:
+    """Whether ``local_path``, mapped by ``mapping`` and named ``name`` by the default rule,
+    plans the same whatever else the listing holds: no other mapping maps it (so no other
+    remote path can claim it) and no other path a mapping maps has its Secret name (so
+    no other path can take the name first). Such a path can be planned and written
+    before the whole listing is in."""
+    if any(other is not mapping and other.to_remote(local_path) is not None for other in mappings):
+        return False
+    named = paths_named(name)
+    if named is None:
+        return False
+    return all(
+        path == local_path or all(m.to_remote(path) is None for m in mappings) for path in named
+    )
 
 
 def needs_fetch(

@@ -14,7 +14,7 @@ from, and whether it still has one, is decided as a full sync decides it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..backends.base import Described, RemoteSecretRef, SecretBackend
@@ -82,19 +82,27 @@ def _bare_prefix(entry: PathPattern) -> list[str]:
 
 
 async def remote_refs(
-    backend: SecretBackend, remote: RemoteScope, *, describe: bool
+    backend: SecretBackend,
+    remote: RemoteScope,
+    *,
+    describe: bool,
+    listed: Callable[[list[RemoteSecretRef]], None] | None = None,
 ) -> dict[str, RemoteSecretRef]:
     """Every remote path ``remote`` covers that the backend holds, by path: the prefixes
-    listed, the paths described (``describe``) or taken as they are (their version
-    unknown: read, absent when missing).
+    listed (each page handed to ``listed`` as it comes), the paths described
+    (``describe``) or taken as they are (their version unknown: read, absent when
+    missing).
 
     Raises the :class:`BackendError` of a listing that fails, and of a description that
     says the store, not a path, failed (:func:`_store_failure`). A path whose
     description failed otherwise is taken as it is: its read says what is wrong."""
     refs: dict[str, RemoteSecretRef] = {}
     for prefix in remote.prefixes:
-        for ref in await backend.list_secrets(prefix):
-            refs[ref.path] = ref
+        async for page in backend.list_pages(prefix):
+            fresh = [ref for ref in page if ref.path not in refs]
+            refs.update((ref.path, ref) for ref in fresh)
+            if listed is not None and fresh:
+                listed(fresh)
     if not describe:
         refs.update((path, RemoteSecretRef(path)) for path in remote.paths)
         return refs

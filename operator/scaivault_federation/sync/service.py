@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ from ..models.spec import BackendSpec
 from ..models.status import Conflict, RecordedName
 from ..paths import PathScope, secret_name_for_path
 from .apply import Applied, Applier
+from .early_paths import EarlyPaths
 from .plan import (
     ConflictReason,
     MappedRemote,
@@ -35,17 +35,11 @@ from .plan import (
     needs_fetch,
 )
 from .ports import SecretStorage
+from .read_parts import READ_PART, each_part, read_parts
 from .remote_scope import remote_refs, remote_scope
 from .targets import PathTargets, ShapeError
 
 log = logging.getLogger(__name__)
-
-#: remote paths read per ``get_many`` of a sync; their writes start while the next
-#: part is read
-READ_PART = 200
-#: parts being read while the one before them is written: enough to keep the backend's
-#: own concurrency busy from one part to the next
-READ_AHEAD = 2
 
 
 @dataclass
@@ -113,48 +107,172 @@ class _Reads:
 
 async def run_sync(ctx: SyncContext) -> SyncOutcome:
     """Raises :class:`BackendError` when the backend cannot be listed (or, for a per-path
-    sync, its paths cannot be looked up); writes nothing then."""
+    sync, its paths cannot be looked up); nothing is deleted or orphaned then, and only
+    paths that plan alone may have been written from the listing's first pages
+    (:mod:`.early_paths`)."""
     started = time.perf_counter()
-    scope = ctx.paths
-    remote = remote_scope(ctx.spec.mappings, scope)
-    refs = await remote_refs(ctx.backend, remote, describe=scope is not None)
-    mapped = map_remote(ctx.spec.mappings, refs)
-    wanted = {
-        remote: local
-        for remote, local in mapped.local_by_remote.items()
-        if scope is None or scope.matches(local)
-    }
-    outcome = SyncOutcome(
-        conflicts=[c for c in mapped.conflicts if scope is None or scope.matches(c.path)],
-        paths=scope,
-    )
-    targets = PathTargets(ctx.spec.target, mapped)
-    outcome.item_errors.update(targets.errors)
-    failed: list[str] = list(targets.errors)
-    local, synced_outside = await _load_local(ctx, _names_of(wanted.values(), targets))
-    reads = _reads(ctx, wanted, refs, targets, local)
-    reads.paths.sort(key=lambda remote: mapped.local_by_remote[remote])
-
-    planner = Planner(ctx.name, local, ctx.mac_key, ctx.spec.conflict_policy)
-    planner.plan.unchanged.extend(sorted(reads.unchanged))
+    run = _Run(ctx)
     applier = Applier(ctx.store, ctx.namespace, ctx.name, ctx.mac_key, ctx.spec.conflict_policy)
-    parts = _planned_parts(ctx.backend, reads, mapped, targets, planner, outcome, failed)
-    async with contextlib.aclosing(parts) as writes:
-        await applier.stream(writes, local)
+    async with contextlib.aclosing(run.writes()) as writes:
+        await applier.stream(writes, run.local)
+    planner, targets, outcome = run.planner, run.targets, run.outcome
+    assert planner is not None and targets is not None
     plan = planner.finish(
-        unchanged=reads.unchanged,
-        failed_paths=failed,
+        unchanged=run.unchanged,
+        failed_paths=run.failed,
         prune=ctx.spec.prune,
         listing_complete=True,
         names=targets.names if targets.active else None,
     )
-    applied = await applier.apply(SyncPlan(deletes=plan.deletes, orphans=plan.orphans), local)
+    applied = await applier.apply(SyncPlan(deletes=plan.deletes, orphans=plan.orphans), run.local)
     _count_applied(outcome, plan, applied)
-    if scope is not None:
-        outcome.secrets_synced += synced_outside
-        outcome.conflicts.extend(conflicts_outside(scope, ctx.previous_conflicts))
+    if ctx.paths is not None:
+        outcome.secrets_synced += run.synced_outside
+        outcome.conflicts.extend(conflicts_outside(ctx.paths, ctx.previous_conflicts))
     outcome.duration_ms = max(1, round((time.perf_counter() - started) * 1000))
     return outcome
+
+
+@dataclass
+class _Run:
+    """One sync as its writes are made: what it learns on the way, for the plan's end."""
+
+    ctx: SyncContext
+    outcome: SyncOutcome = field(init=False)
+    #: the Secrets it acts on, by name (filled before its first write)
+    local: dict[str, LocalSecret] = field(default_factory=dict)
+    planner: Planner | None = None
+    targets: PathTargets | None = None
+    #: local paths not read, their listed version saying nothing changed
+    unchanged: dict[str, str] = field(default_factory=dict)
+    #: local paths that failed: neither written nor orphaned
+    failed: list[str] = field(default_factory=list)
+    synced_outside: int = 0
+    _loaded: bool = False
+
+    def __post_init__(self) -> None:
+        self.outcome = SyncOutcome(paths=self.ctx.paths)
+
+    async def _load_all(self) -> None:
+        """Every Secret of the backend, once (a full sync's)."""
+        if not self._loaded:
+            self._loaded = True
+            self.local.update((await _load_local(self.ctx, set()))[0])
+
+    def _planner(self) -> Planner:
+        ctx = self.ctx
+        return Planner(ctx.name, self.local, ctx.mac_key, ctx.spec.conflict_policy)
+
+    async def writes(self) -> AsyncGenerator[list[Write], None]:
+        """The sync's writes, part by part: first those of the paths a full sync handles
+        while the store is still listing, then the rest once the listing is whole."""
+        ctx, scope = self.ctx, self.ctx.paths
+        remote = remote_scope(ctx.spec.mappings, scope)
+        early: EarlyPaths | None = None
+        if scope is None:
+            self.planner = self._planner()  # on self.local, filled before its first use
+            if ctx.spec.target is None:
+                early = EarlyPaths(
+                    ctx.spec.mappings,
+                    self.local,
+                    ctx.mac_key,
+                    ctx.name,
+                    refetch=ctx.refetch,
+                    part=READ_PART,
+                    ready=self._load_all,
+                )
+        listing = asyncio.ensure_future(
+            remote_refs(
+                ctx.backend,
+                remote,
+                describe=scope is not None,
+                listed=early.listed if early is not None else None,
+            )
+        )
+        try:
+            if early is not None:
+                assert self.planner is not None
+                nobody = PathTargets(None, MappedRemote({}, []))
+                reads = read_parts(ctx.backend, early.parts(listing), {})
+                async for writes in self._planned(reads, early.local_of, nobody, self.planner):
+                    yield writes
+            refs = await listing
+        finally:
+            if not listing.done():
+                listing.cancel()
+                with contextlib.suppress(BaseException):
+                    await listing
+        handled = early.local_of if early is not None else {}
+        if early is not None:
+            self.unchanged.update(early.unchanged)
+            assert self.planner is not None
+            self.planner.plan.unchanged.extend(sorted(early.unchanged))
+        async for writes in self._rest(refs, handled):
+            yield writes
+
+    async def _rest(
+        self, refs: dict[str, RemoteSecretRef], handled: Mapping[str, str]
+    ) -> AsyncGenerator[list[Write], None]:
+        """The writes of the listed paths not handled early, planned in order of local
+        path once the listing is whole."""
+        ctx, scope, outcome = self.ctx, self.ctx.paths, self.outcome
+        mapped = map_remote(ctx.spec.mappings, refs)
+        wanted = {
+            remote: local
+            for remote, local in mapped.local_by_remote.items()
+            if remote not in handled and (scope is None or scope.matches(local))
+        }
+        outcome.conflicts.extend(
+            c for c in mapped.conflicts if scope is None or scope.matches(c.path)
+        )
+        # named here: the paths not handled early (which have no target to name them)
+        rest = MappedRemote(wanted, mapped.conflicts, mapped.captures) if handled else mapped
+        self.targets = targets = PathTargets(ctx.spec.target, rest)
+        outcome.item_errors.update(targets.errors)
+        self.failed.extend(targets.errors)
+        if scope is None:
+            await self._load_all()
+        else:
+            local, self.synced_outside = await _load_local(ctx, _names_of(wanted.values(), targets))
+            self.local.update(local)
+            self.planner = self._planner()
+        assert self.planner is not None
+        reads = _reads(ctx, wanted, refs, targets, self.local)
+        reads.paths.sort(key=lambda remote: mapped.local_by_remote[remote])
+        self.unchanged.update(reads.unchanged)
+        self.planner.plan.unchanged.extend(sorted(reads.unchanged))
+        parts = read_parts(ctx.backend, each_part(reads.paths), reads.pins)
+        async for writes in self._planned(parts, mapped.local_by_remote, targets, self.planner):
+            yield writes
+
+    async def _planned(
+        self,
+        batches: AsyncGenerator[BatchResult, None],
+        local_of: Mapping[str, str],
+        targets: PathTargets,
+        planner: Planner,
+    ) -> AsyncGenerator[list[Write], None]:
+        """The writes of each part read as its values arrive; a value that cannot become
+        a Secret, or could not be read, fails its path."""
+        outcome = self.outcome
+        async with contextlib.aclosing(batches) as parts:
+            async for batch in parts:
+                items: list[RemoteItem] = []
+                for remote_path, secret in batch.found.items():
+                    local_path = local_of[remote_path]
+                    try:
+                        items.append(
+                            targets.item(local_path, remote_path, secret.value, secret.version)
+                        )
+                    except (InvalidContentError, ShapeError) as exc:
+                        outcome.item_errors[local_path] = str(exc)
+                        self.failed.append(local_path)
+                for remote_path, error in batch.failed.items():
+                    local_path = local_of[remote_path]
+                    outcome.item_errors[local_path] = error.message
+                    self.failed.append(local_path)
+                # A secret listed then gone before the read is simply absent this round.
+                yield planner.add(items)
 
 
 def _reads(
@@ -198,38 +316,6 @@ def _reads(
     return reads
 
 
-async def _planned_parts(
-    backend: SecretBackend,
-    reads: _Reads,
-    mapped: MappedRemote,
-    targets: PathTargets,
-    planner: Planner,
-    outcome: SyncOutcome,
-    failed: list[str],
-) -> AsyncGenerator[list[Write], None]:
-    """The writes of each part of ``reads`` as its values arrive; a value that cannot
-    become a Secret, or could not be read, fails its path (in ``outcome`` and
-    ``failed``)."""
-    async with contextlib.aclosing(_read_parts(backend, reads.paths, reads.pins)) as batches:
-        async for batch in batches:
-            items: list[RemoteItem] = []
-            for remote_path, secret in batch.found.items():
-                local_path = mapped.local_by_remote[remote_path]
-                try:
-                    items.append(
-                        targets.item(local_path, remote_path, secret.value, secret.version)
-                    )
-                except (InvalidContentError, ShapeError) as exc:
-                    outcome.item_errors[local_path] = str(exc)
-                    failed.append(local_path)
-            for remote_path, error in batch.failed.items():
-                local_path = mapped.local_by_remote[remote_path]
-                outcome.item_errors[local_path] = error.message
-                failed.append(local_path)
-            # A secret listed then gone before the read is simply absent this round.
-            yield planner.add(items)
-
-
 def _count_applied(outcome: SyncOutcome, plan: SyncPlan, applied: Applied) -> None:
     """What the writes, deletes and orphan marks did, into ``outcome``; a path counts
     as synced once its Secret holds its value."""
@@ -250,36 +336,6 @@ def _count_applied(outcome: SyncOutcome, plan: SyncPlan, applied: Applied) -> No
             if w.item.local_path in outcome.item_errors or w.item.local_path in applied.not_written
         ]
     )
-
-
-async def _read_parts(
-    backend: SecretBackend, paths: Sequence[str], pins: Mapping[str, str]
-) -> AsyncGenerator[BatchResult, None]:
-    """``backend.get_many`` of ``paths``, :data:`READ_PART` at a time, answered in order;
-    the next :data:`READ_AHEAD` parts are read while the caller works on (writes) this
-    one."""
-    parts = [paths[i : i + READ_PART] for i in range(0, len(paths), READ_PART)]
-
-    def read(part: Sequence[str]) -> asyncio.Task[BatchResult]:
-        versions = {path: pins[path] for path in part if path in pins}
-        if versions:
-            return asyncio.ensure_future(backend.get_many(part, versions=versions))
-        return asyncio.ensure_future(backend.get_many(part))
-
-    pending: deque[asyncio.Task[BatchResult]] = deque()
-    try:
-        for part in parts:
-            pending.append(read(part))
-            if len(pending) > READ_AHEAD:
-                yield await pending.popleft()
-        while pending:
-            yield await pending.popleft()
-    finally:
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(BaseException):
-                await task
 
 
 def _names_of(paths: Iterable[str], targets: PathTargets) -> set[str]:

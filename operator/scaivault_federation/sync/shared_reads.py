@@ -7,7 +7,7 @@ namespace asks again)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar, TypeVar
 
 from ..backends.base import (
@@ -38,6 +38,18 @@ class SharedReads:
         if prefix not in self._listings:
             self._listings[prefix] = await self.backend.list_secrets(prefix)
         return list(self._listings[prefix])
+
+    async def list_pages(self, prefix: str) -> AsyncIterator[list[RemoteSecretRef]]:
+        """The first listing of ``prefix`` page by page as the store answers (kept for the
+        round once it is whole); a later one at once."""
+        if prefix in self._listings:
+            yield list(self._listings[prefix])
+            return
+        whole: list[RemoteSecretRef] = []
+        async for page in self.backend.list_pages(prefix):
+            whole.extend(page)
+            yield page
+        self._listings[prefix] = whole
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         return await self.backend.get_secret(path, version)

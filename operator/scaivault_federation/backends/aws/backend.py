@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -39,6 +39,7 @@ from ..base import (
     RemoteSecretRef,
     SecretBackend,
     call_result,
+    collected,
     describe_concurrently,
     gather_or_raise,
     read_concurrently,
@@ -112,20 +113,19 @@ class AwsSecretsManagerBackend:
     # -- SecretBackend ----------------------------------------------------------------
 
     async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
-        refs: dict[str, RemoteSecretRef] = {}
+        return await collected(self.list_pages(prefix))
+
+    async def list_pages(self, prefix: str) -> AsyncIterator[list[RemoteSecretRef]]:
         token: str | None = None
         while True:
             page = await self._call(
                 "list", f"ListSecrets {prefix!r}", self._list_page(prefix, token)
             )
-            for entry in page.get("SecretList", []):
-                ref = _ref(entry, prefix)
-                if ref is not None:
-                    refs[ref.path] = ref
+            refs = (_ref(entry, prefix) for entry in page.get("SecretList", []))
+            yield [ref for ref in refs if ref is not None]
             token = page.get("NextToken") or None
             if token is None:
                 break
-        return sorted(refs.values(), key=lambda r: r.path)
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         """A ``version`` that looks like a version id (a UUID, or 32 to 64 hex digits and

@@ -35,7 +35,7 @@ import base64
 import binascii
 import ipaddress
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -50,6 +50,7 @@ from ..base import (
     RemoteSecretRef,
     SecretBackend,
     call_result,
+    collected,
     describe_concurrently,
     read_concurrently,
 )
@@ -124,8 +125,10 @@ class AzureKeyVaultBackend:
     # -- SecretBackend ----------------------------------------------------------------
 
     async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
+        return await collected(self.list_pages(prefix))
+
+    async def list_pages(self, prefix: str) -> AsyncIterator[list[RemoteSecretRef]]:
         now = datetime.now(UTC)
-        refs: list[RemoteSecretRef] = []
         pages = self._client.list_properties_of_secrets(max_page_size=self._page_size).by_page()
         while True:
             items: list[Any] = []
@@ -140,12 +143,13 @@ class AzureKeyVaultBackend:
             self.calls.record("list", call_result(error))
             if error is not None:
                 raise error
+            refs: list[RemoteSecretRef] = []
             for props in items:
                 path = azure_path(props.name or "")
                 if path is None or not path.startswith(prefix) or not _live(props, now):
                     continue
                 refs.append(RemoteSecretRef(path, props.version, props.updated_on))
-        return sorted(refs, key=lambda ref: ref.path)
+            yield refs
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         secret = await self._live_secret(path, version, "read")

@@ -32,7 +32,7 @@ import asyncio
 import itertools
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from google.api_core import exceptions as api_exceptions
@@ -48,6 +48,7 @@ from ..base import (
     RemoteSecretRef,
     SecretBackend,
     call_result,
+    collected,
     describe_concurrently,
     read_concurrently,
 )
@@ -100,21 +101,20 @@ class GoogleSecretManagerBackend:
     # -- SecretBackend ----------------------------------------------------------------
 
     async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
+        return await collected(self.list_pages(prefix))
+
+    async def list_pages(self, prefix: str) -> AsyncIterator[list[RemoteSecretRef]]:
         request = types.ListSecretsRequest(
             parent=self._parent, page_size=self._page_size, filter=_name_filter(prefix)
         )
-        found: list[RemoteSecretRef] = []
         while True:
             response = await self._call("list", self._parent, "list_secrets", request)
-            for secret in response.secrets:
-                path = google_path(str(secret.name).rsplit("/", 1)[-1])
-                if path is not None and path.startswith(prefix):
-                    found.append(RemoteSecretRef(path))
+            paths = (google_path(str(s.name).rsplit("/", 1)[-1]) for s in response.secrets)
+            yield [RemoteSecretRef(p) for p in paths if p is not None and p.startswith(prefix)]
             token = str(response.next_page_token or "")
             if not token:
                 break
             request.page_token = token
-        return sorted(found, key=lambda ref: ref.path)
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         return await self._access(path, version, "read")

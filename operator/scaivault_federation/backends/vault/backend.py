@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -46,6 +46,7 @@ from ..base import (
     RemoteSecret,
     RemoteSecretRef,
     SecretBackend,
+    collected,
     describe_concurrently,
     gather_or_raise,
     read_concurrently,
@@ -132,15 +133,20 @@ class VaultBackend:
     # -- SecretBackend ----------------------------------------------------------------
 
     async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
+        return await collected(self.list_pages(prefix))
+
+    async def list_pages(self, prefix: str) -> AsyncIterator[list[RemoteSecretRef]]:
+        """A page per level of folders below the prefix (every mount's tree at once for
+        the whole store)."""
         if prefix == "":
             mounts = await self._all_kv_mounts()
-            trees = (self._list_folder_tree(_Target(m, "", True)) for m in mounts)
-            refs = await gather_or_raise(trees)
-            return sorted((r for group in refs for r in group), key=lambda r: r.path)
+            trees = (collected(self._folder_pages(_Target(m, "", True))) for m in mounts)
+            yield [ref for tree in await gather_or_raise(trees) for ref in tree]
+            return
         folder, _, _ = prefix.rpartition("/")
         target = await self._target(folder + "/" if folder else prefix)
-        found = await self._list_folder_tree(target)
-        return sorted((r for r in found if r.path.startswith(prefix)), key=lambda r: r.path)
+        async for page in self._folder_pages(target):
+            yield [ref for ref in page if ref.path.startswith(prefix)]
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         return await self._read(await self._secret_target(path), path, version, "read")
@@ -220,21 +226,23 @@ class VaultBackend:
 
     # -- listing ------------------------------------------------------------------------
 
-    async def _list_folder_tree(self, root: _Target) -> list[RemoteSecretRef]:
-        refs: list[RemoteSecretRef] = []
+    async def _folder_pages(self, root: _Target) -> AsyncIterator[list[RemoteSecretRef]]:
+        """The secrets of each level of folders below ``root``, breadth-first, a level's
+        folders listed at once."""
         level = [root.sub]
         while level:
             listings = await gather_or_raise(self._list_one(root.mount, folder) for folder in level)
             level = []
+            refs: list[RemoteSecretRef] = []
             for entries in listings:
                 for key, ref in entries:
                     if key.endswith("/"):
                         level.append(key)
                     elif ref is not None:
-                        refs.append(ref)
-        return [
-            RemoteSecretRef(root.template(ref.path), ref.version, ref.updated_at) for ref in refs
-        ]
+                        refs.append(
+                            RemoteSecretRef(root.template(ref.path), ref.version, ref.updated_at)
+                        )
+            yield refs
 
     async def _list_one(
         self, mount: _Mount, folder: str
