@@ -4,7 +4,9 @@ chain it carries, names what was asked for and matches its key; with a 30 s TTL 
 a 10 s ``renewBefore`` it is re-issued several times, each before the previous one
 expires, with one rollout restart per re-issue; status and the expiry metric follow
 each certificate; an operator restart re-issues nothing while the certificate is
-valid; no private key shows in the log, Events, status or metrics."""
+valid; no private key shows in the log, Events, status or metrics. With
+``deletionPolicy: Revoke`` the replaced certificates are revoked after their grace
+period and the last one on deletion; with ``Delete`` none is."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from scaivault_devenv.processes import ManagedProcess
 from tests.backends.harness_leases import LeaseServers
 
 from .helpers import Cluster, decoded, eventually
-from .test_leases import create, url
+from .test_leases import create, delete_and_wait, url
 from .test_rollout_and_refresh import Workloads, restart_operator
 
 pytestmark = pytest.mark.e2e
@@ -307,3 +309,57 @@ async def test_an_operator_restart_reissues_nothing_while_the_certificate_is_val
     assert await workloads.generation("web") == 1
     issued = [e for e in await cluster.events() if e.get("reason") in ("Issued", "Rotated")]
     assert sum(e.get("count", 1) for e in issued) == 1
+
+
+def revoked(servers: LeaseServers, serial: str) -> bool:
+    """Whether the PKI engine lists the certificate as revoked."""
+    stored = servers.bao.request("GET", f"/v1/{servers.engines.pki_mount}/cert/{serial}")
+    return int(stored["data"]["revocation_time"]) > 0
+
+
+async def test_revoke_policy_revokes_replaced_certificates_after_the_grace_and_on_delete(
+    cluster: Cluster, lease_engines: LeaseServers, operator: ManagedProcess
+) -> None:
+    await vault_backend(cluster, lease_engines)
+    name = f"rev-{uuid.uuid4().hex[:6]}"
+    spec = certificate_spec(
+        lease_engines, ttl="30s", renewBefore="10s", revokeGracePeriod="3s", deletionPolicy="Revoke"
+    )
+    await create(cluster, "FederationCertificate", name, spec)
+    first = (await wait_ready(cluster, name))["serialNumber"]
+
+    async def replaced() -> dict[str, Any] | None:
+        status = await status_of(cluster, name)
+        return status if status.get("serialNumber") not in (None, first) else None
+
+    second = await eventually(replaced, 30, "the certificate to be re-issued")
+    # written with its successor, the replaced one waits out its grace period
+    assert [p["serialNumber"] for p in second["pendingRevocations"]] == [first]
+    assert not revoked(lease_engines, first)
+
+    async def revoked_first() -> bool | None:
+        status = await status_of(cluster, name)
+        return (revoked(lease_engines, first) and not status.get("pendingRevocations")) or None
+
+    await eventually(revoked_first, 10, "the replaced certificate to be revoked")
+    current = (await status_of(cluster, name))["serialNumber"]
+    assert not revoked(lease_engines, current)
+
+    await delete_and_wait(cluster, PLURAL, name)
+    assert revoked(lease_engines, current)
+    assert await cluster.secret(name) is None
+    reasons = [e["reason"] for e in await cluster.events() if e["involvedObject"]["name"] == name]
+    assert "Revoked" in reasons
+
+
+async def test_delete_policy_deletes_the_secret_and_revokes_nothing(
+    cluster: Cluster, lease_engines: LeaseServers, operator: ManagedProcess
+) -> None:
+    await vault_backend(cluster, lease_engines)
+    name = f"del-{uuid.uuid4().hex[:6]}"
+    await create(cluster, "FederationCertificate", name, certificate_spec(lease_engines))
+    serial = (await wait_ready(cluster, name))["serialNumber"]
+    assert await cluster.secret(name) is not None
+    await delete_and_wait(cluster, PLURAL, name)
+    assert await cluster.secret(name) is None
+    assert not revoked(lease_engines, serial)

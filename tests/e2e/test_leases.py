@@ -33,6 +33,20 @@ async def create(cluster: Cluster, kind: str, name: str, spec: dict[str, Any]) -
     await cluster.kube.post(url(cluster, kind.lower() + "s"), body)
 
 
+async def delete_and_wait(cluster: Cluster, plural: str, name: str) -> None:
+    """Delete the resource and wait until its finalizer let it go."""
+    await cluster.kube.delete(url(cluster, plural, name))
+
+    async def gone() -> bool | None:
+        try:
+            await cluster.kube.get(url(cluster, plural, name))
+        except NotFoundError:
+            return True
+        return None
+
+    await eventually(gone, 30, f"{name} to be deleted")
+
+
 async def ready_condition(cluster: Cluster, plural: str, name: str) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         obj = await cluster.kube.get(url(cluster, plural, name))
@@ -77,13 +91,4 @@ async def test_a_missing_or_foreign_backend_is_refused_and_deletion_completes(
     assert not await cluster.secrets("app.kubernetes.io/managed-by=scaivault-federation")
 
     for plural, name in (("federationleases", "db"), ("federationcertificates", "web")):
-        await cluster.kube.delete(url(cluster, plural, name))
-
-        async def gone(plural: str = plural, name: str = name) -> bool | None:
-            try:
-                await cluster.kube.get(url(cluster, plural, name))
-            except NotFoundError:
-                return True
-            return None
-
-        await eventually(gone, 30, f"{name} to be deleted")
+        await delete_and_wait(cluster, plural, name)
