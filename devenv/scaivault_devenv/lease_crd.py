@@ -128,6 +128,9 @@ def _status(base: Schema, extra: Schema) -> Schema:
 
 
 def _columns(extra: list[Schema]) -> list[Schema]:
+    """The printer columns of both kinds. Expires and Next Renewal lie ahead: they are
+    shown as timestamps (kubectl prints a ``date`` column in the future as
+    ``<invalid>``)."""
     return [
         {
             "name": "Ready",
@@ -145,13 +148,13 @@ def _columns(extra: list[Schema]) -> list[Schema]:
         {"name": "Secret", "type": "string", "jsonPath": ".status.secretName", "priority": 1},
         {
             "name": "Expires",
-            "type": "date",
+            "type": "string",
             "jsonPath": ".status.expiresAt",
             "description": "When the current credentials or certificate stop working.",
         },
         {
             "name": "Next Renewal",
-            "type": "date",
+            "type": "string",
             "jsonPath": ".status.nextRenewalAt",
             "description": "When the operator next renews or re-issues.",
         },

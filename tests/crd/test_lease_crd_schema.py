@@ -91,7 +91,7 @@ def test_a_bad_lease_is_refused_naming_the_field(
         ({"path": "pki/sign/web"}, "spec.path"),
         ({"altNames": ["not a name"]}, "spec.altNames"),
         ({"renewBefore": "a while"}, "spec.renewBefore"),
-        ({"deletionPolicy": "Revoke"}, "spec.deletionPolicy"),
+        ({"deletionPolicy": "Revoked"}, "spec.deletionPolicy"),
     ],
 )
 def test_a_bad_certificate_is_refused_naming_the_field(
@@ -145,3 +145,7 @@ def test_status_takes_lease_ids_and_times_and_kubectl_prints_them(api: Api) -> N
     row = dict(zip(columns, table["rows"][0]["cells"], strict=True))
     assert row["Ready"] == "True"
     assert row["Backend"] == "vault"
+    # times ahead are shown as they are (kubectl prints a future "date" as <invalid>)
+    types = {c["name"]: c["type"] for c in table["columnDefinitions"]}
+    assert (types["Expires"], types["Next Renewal"]) == ("string", "string")
+    assert (row["Expires"], row["Next Renewal"]) == ("2030-01-01T00:00:00Z", "2029-12-31T23:59:00Z")
