@@ -85,6 +85,7 @@ def test_a_bad_lease_spec_names_the_field(change: dict[str, Any], field: str) ->
         ({"target": {"labels": {"federation.scaivault.io/x": "y"}}}, "spec.target"),
         ({"commonName": "a\nb"}, "spec.commonName"),
         ({"revokeGracePeriod": "later"}, "spec.revokeGracePeriod"),
+        ({"ttl": "30s", "renewBefore": "1m"}, "spec.renewBefore"),
         ({"deletionPolicy": "Revoked"}, "spec.deletionPolicy"),
     ],
 )

@@ -16,7 +16,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import CamelModel
 from .duration import check_duration, parse_duration
@@ -203,6 +203,15 @@ class CertificateSpec(LeasedSpec):
                 ipaddress.ip_address(text)
             except ValueError:
                 raise ValueError(f"entry {i} is not an IP address") from None
+        return value
+
+    @field_validator("renew_before")
+    @classmethod
+    def _renew_before_within_ttl(cls, value: str | None, info: ValidationInfo) -> str | None:
+        ttl, margin = _seconds(info.data.get("ttl")), _seconds(value)
+        if ttl is not None and margin is not None and margin >= ttl:
+            # every certificate would be due as soon as issued, re-issued again and again
+            raise ValueError("must be shorter than ttl")
         return value
 
     @property
