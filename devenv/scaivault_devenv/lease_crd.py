@@ -128,9 +128,9 @@ def _status(base: Schema, extra: Schema) -> Schema:
 
 
 def _columns(extra: list[Schema]) -> list[Schema]:
-    """The printer columns of both kinds. Expires and Next Renewal lie ahead: they are
-    shown as timestamps (kubectl prints a ``date`` column in the future as
-    ``<invalid>``)."""
+    """The printer columns. Expires and Next Renewal are times to come, shown as they
+    are (RFC 3339, UTC): a ``date`` column shows the age of a time, which kubectl
+    prints as ``<invalid>`` for one in the future."""
     return [
         {
             "name": "Ready",

@@ -149,3 +149,21 @@ class Cluster:
 
 def decoded(secret: dict[str, Any]) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+
+
+def deployment(name: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A Deployment the apiserver keeps (no node runs it): its generation counts
+    rollout restarts."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"pod": name}},
+            "template": {
+                "metadata": {"labels": {"pod": name}},
+                "spec": {"containers": [{"name": "app", "image": "registry.example.com/app:1"}]},
+            },
+        },
+    }

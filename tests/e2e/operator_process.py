@@ -10,10 +10,14 @@ from scaivault_devenv.processes import ManagedProcess
 from scaivault_federation.runner import STARTED
 
 
-def start_operator(name: str, log: Path, env: Mapping[str, str], *flags: str) -> ManagedProcess:
-    """A standalone operator with ``env`` and ``flags``, returned once it has logged in
-    (stopped again if it does not within a minute)."""
-    argv = [sys.executable, "-m", "scaivault_federation.cli", "run", "--standalone", "-v", *flags]
+def start_operator(
+    name: str, log: Path, env: Mapping[str, str], *flags: str, standalone: bool = True
+) -> ManagedProcess:
+    """An operator with ``env`` and ``flags`` (standalone unless said otherwise: then a
+    replica of its ``--peering`` group), returned once it has logged in (stopped again
+    if it does not within a minute)."""
+    mode = ["--standalone"] if standalone else []
+    argv = [sys.executable, "-m", "scaivault_federation.cli", "run", *mode, "-v", *flags]
     proc = ManagedProcess(name, argv, log, env=dict(env))
     proc.start()
     try:

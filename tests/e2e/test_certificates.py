@@ -32,7 +32,8 @@ from scaivault_devenv.processes import ManagedProcess
 from tests.backends.harness_leases import LeaseServers
 
 from .helpers import Cluster, decoded, eventually
-from .test_leases import create, delete_and_wait, url
+from .leasing import gone
+from .test_leases import create, url
 from .test_rollout_and_refresh import Workloads, restart_operator
 
 pytestmark = pytest.mark.e2e
@@ -315,6 +316,11 @@ def revoked(servers: LeaseServers, serial: str) -> bool:
     """Whether the PKI engine lists the certificate as revoked."""
     stored = servers.bao.request("GET", f"/v1/{servers.engines.pki_mount}/cert/{serial}")
     return int(stored["data"]["revocation_time"]) > 0
+
+
+async def delete_and_wait(cluster: Cluster, plural: str, name: str) -> None:
+    await cluster.kube.delete(url(cluster, plural, name))
+    await gone(cluster, url(cluster, plural, name))
 
 
 async def test_revoke_policy_revokes_replaced_certificates_after_the_grace_and_on_delete(

@@ -16,7 +16,7 @@ from scaivault_devenv.openbao import OpenBaoServer
 from scaivault_devenv.processes import ManagedProcess
 from scaivault_federation.runner import STARTED
 
-from .helpers import Cluster, decoded, eventually
+from .helpers import Cluster, decoded, deployment, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -25,22 +25,6 @@ RESTARTED = "federation.scaivault.io/restarted-at"
 
 def seed(openbao: OpenBaoServer, path: str, data: dict[str, str]) -> None:
     openbao.request("POST", f"/v1/secret/data/{path}", {"data": data})
-
-
-def deployment(name: str, labels: dict[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"pod": name}},
-            "template": {
-                "metadata": {"labels": {"pod": name}},
-                "spec": {"containers": [{"name": "app", "image": "registry.example.com/app:1"}]},
-            },
-        },
-    }
 
 
 class Workloads:

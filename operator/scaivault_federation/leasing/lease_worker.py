@@ -57,6 +57,10 @@ class LeaseWorker(Worker[LeaseSpec, LeaseStatus]):
     held: Held | None = None
     adopted = False
 
+    def resume(self) -> None:
+        self.held = None
+        self.adopted = False
+
     def _secret_name(self, spec: LeaseSpec) -> str:
         if spec.target is None or spec.target.name is None:
             return self.name

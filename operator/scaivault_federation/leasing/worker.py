@@ -66,6 +66,8 @@ class LeasingDeps:
 
 
 def as_issuer(backend: SecretBackend, ref: str) -> LeaseIssuer:
+    """The issuer of a logged-in backend; :class:`BackendNotUsableError` naming ``ref``
+    when its type issues no leases."""
     try:
         return lease_issuer(backend)
     except LeasesUnsupportedError:
@@ -88,7 +90,11 @@ class Worker(Generic[SpecT, StatusT]):
         self.wake = asyncio.Event()
         self.failures = 0
         self._client: tuple[tuple[str, int, str], SecretBackend] | None = None
+        #: where the client's backend calls are counted (the backend it logged in with)
+        self._calls: BackendMetrics | None = None
         self.done = False
+        #: whether this process acted on the resource since it last owned it
+        self.acting = False
 
     # -- what each kind says -----------------------------------------------------------
 
@@ -99,6 +105,10 @@ class Worker(Generic[SpecT, StatusT]):
     async def release(self, spec: SpecT | None, issuer: LeaseIssuer | None) -> None:
         """What a deletion does (revoke, delete or keep the Secret)."""
         raise NotImplementedError
+
+    def resume(self) -> None:
+        """This process acts on the resource (again): what it knew before may be stale,
+        :attr:`status` is as the resource says now."""
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -119,9 +129,15 @@ class Worker(Generic[SpecT, StatusT]):
 
     async def close(self) -> None:
         if self._client is not None:
+            self._count_calls()
             _, client = self._client
             self._client = None
             await client.close()
+
+    def _count_calls(self) -> None:
+        """The client's backend calls so far, into ``scaivault_backend_calls_total``."""
+        if self._client is not None and self._calls is not None:
+            self._calls.drain_calls(self._client[1].calls)
 
     async def _step_safely(self) -> float:
         clock = self.deps.clock
@@ -130,10 +146,12 @@ class Worker(Generic[SpecT, StatusT]):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            self._count_calls()
             self.failures += 1
             await self.failed(exc)
             delay = min(MAX_BACKOFF, MIN_BACKOFF * 2.0 ** min(self.failures - 1, 10))
             return clock.monotonic() + delay * self.deps.rng.uniform(0.8, 1.2)
+        self._count_calls()
         self.failures = 0
         if due is None:
             return NEVER
@@ -141,7 +159,13 @@ class Worker(Generic[SpecT, StatusT]):
 
     async def step(self, resource: LeasedResource[SpecT, StatusT]) -> datetime | None:
         if not self.deps.owns(resource.uid):
+            self.acting = False
             return None  # another process acts on it: woken when that changes
+        if not self.acting:
+            # another process may have acted meanwhile: its status is where to start
+            self.status = resource.status
+            self.resume()
+            self.acting = True
         if resource.deleting:
             await self._finalize(resource)
             return None
@@ -201,6 +225,7 @@ class Worker(Generic[SpecT, StatusT]):
             backend.spec, self.namespace, FEDERATION_BACKEND.owner(ref)
         )
         self._client = (key, client)
+        self._calls = BackendMetrics(self.namespace, ref, VAULT)
         return as_issuer(client, ref)
 
     # -- what every kind shares ------------------------------------------------------------
