@@ -369,3 +369,33 @@ async def test_delete_policy_deletes_the_secret_and_revokes_nothing(
     await delete_and_wait(cluster, PLURAL, name)
     assert await cluster.secret(name) is None
     assert not revoked(lease_engines, serial)
+
+
+async def test_a_name_the_role_refuses_shows_in_status_and_metrics_and_writes_nothing(
+    cluster: Cluster,
+    lease_engines: LeaseServers,
+    operator: ManagedProcess,
+    operator_metrics_port: int,
+) -> None:
+    await vault_backend(cluster, lease_engines)
+    name = f"bad-{uuid.uuid4().hex[:6]}"
+    spec = {**certificate_spec(lease_engines), "commonName": "web.elsewhere.example"}
+    await create(cluster, "FederationCertificate", name, spec)
+
+    async def refused() -> dict[str, Any] | None:
+        status = await status_of(cluster, name)
+        ready = [c for c in status.get("conditions") or [] if c["type"] == "Ready"]
+        return ready[0] if ready and ready[0]["status"] == "False" else None
+
+    ready = await eventually(refused, 30, f"{name} to be refused")
+    assert ready["reason"] == "InvalidConfig"
+    assert lease_engines.engines.issue_path() in ready["message"]
+    assert await cluster.secret(name) is None
+    failing = sample(
+        await metrics_text(operator_metrics_port),
+        "scaivault_lease_renewal_failing",
+        namespace=cluster.namespace,
+        kind="FederationCertificate",
+        resource=name,
+    )
+    assert failing == 1
