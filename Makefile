@@ -30,6 +30,7 @@ node:
 
 tools:
 	@hack/build-tools.sh >/dev/null
+	@hack/build-promtool.sh >/dev/null
 
 # The operator image as an OCI archive, without Docker (prints IMAGE=, ARCHIVE=, ...).
 image:
@@ -78,7 +79,7 @@ unit: $(STAMP)
 
 test: $(STAMP) controlplane tools node lint typecheck
 	SCAIVAULT_CONTROLPLANE_BIN=$$(hack/build-controlplane.sh) SCAIVAULT_HELM=$$(hack/build-tools.sh) \
-	  SCAIVAULT_NODE_BIN=$$(hack/build-node.sh) $(BIN)/pytest
+	  SCAIVAULT_PROMTOOL=$$(hack/build-promtool.sh) SCAIVAULT_NODE_BIN=$$(hack/build-node.sh) $(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) .state .mypy_cache .pytest_cache .ruff_cache

@@ -31,6 +31,7 @@ import json
 import os
 import sys
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -359,6 +360,23 @@ class GoogleEmulator(FederationClient, LocalServer):
 
     def destroy_version(self, secret_id: str, version: int | str) -> None:
         self.admin().destroy_secret_version(name=self._version_name(secret_id, version), timeout=10)
+
+    def expire(self, secret_id: str, when: datetime | None) -> datetime | None:
+        """Set (or, with None, clear) the secret's ``expire_time``; answers it as the
+        emulator now holds it."""
+        secret = types.Secret(name=f"{self.parent}/secrets/{secret_id}")
+        if when is not None:
+            secret.expire_time = when
+        answer = self.admin().update_secret(
+            request=types.UpdateSecretRequest(
+                secret=secret, update_mask={"paths": ["expire_time"]}
+            ),
+            timeout=10,
+        )
+        if "expire_time" not in answer:
+            return None
+        held: datetime = answer.expire_time
+        return held
 
     def delete_secret(self, secret_id: str) -> None:
         self.admin().delete_secret(name=f"{self.parent}/secrets/{secret_id}", timeout=10)

@@ -32,9 +32,15 @@ and it follows the API reference for what the operator relies on:
   ``--http-port``) carry their account's permissions, limited to the secret
   ids under its prefixes.
 
+- Expiry: a secret's ``expire_time`` or ``ttl`` (set at creation, or by
+  ``UpdateSecret`` with an update mask of ``expire_time`` or ``ttl``) is
+  answered as its ``expire_time``; once that time has passed the secret is
+  gone, as Google deletes it. ``UpdateSecret`` also takes ``labels`` and
+  ``annotations``; other fields in its mask are INVALID_ARGUMENT.
+
 Not emulated: IAM policies, regional secrets (``locations/``), replication
-settings beyond echoing them, rotation, Pub/Sub topics, TTL/expiry, CMEK,
-etags on updates, ``UpdateSecret``, OAuth access tokens other than those of
+settings beyond echoing them, rotation, Pub/Sub topics, CMEK,
+etags on updates, OAuth access tokens other than those of
 workload identity federation, and the REST transport. It serves plaintext gRPC
 on loopback with gRPC "local" credentials, so clients may use an insecure
 channel or local channel credentials (which carry call credentials).
@@ -53,7 +59,7 @@ import re
 import signal
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +86,7 @@ ALL_PERMISSIONS = frozenset(
         "secretmanager.secrets.get",
         "secretmanager.secrets.create",
         "secretmanager.secrets.delete",
+        "secretmanager.secrets.update",
         "secretmanager.versions.list",
         "secretmanager.versions.get",
         "secretmanager.versions.add",
@@ -133,6 +140,8 @@ class _Secret:
     replication: Any
     versions: list[_Version] = field(default_factory=list)
     aliases: dict[str, int] = field(default_factory=dict)
+    #: when Google deletes it (``expire_time``, or creation or update plus ``ttl``)
+    expires: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -466,7 +475,7 @@ class SecretManagerEmulator:
     # messages
 
     def _secret_message(self, secret: _Secret) -> Any:
-        return types.Secret(
+        message = types.Secret(
             name=self._secret_name(secret.secret_id),
             create_time=secret.created,
             labels=secret.labels,
@@ -475,6 +484,16 @@ class SecretManagerEmulator:
             version_aliases=secret.aliases,
             etag=f'"{int(secret.created.timestamp() * 1e6):x}"',
         )
+        if secret.expires is not None:
+            message.expire_time = secret.expires
+        return message
+
+    def sweep(self) -> None:
+        """Delete the secrets whose expiry has passed (Google does it on its own)."""
+        now = datetime.now(UTC)
+        for secret_id, secret in list(self.secrets.items()):
+            if secret.expires is not None and secret.expires <= now:
+                del self.secrets[secret_id]
 
     def _version_message(self, secret: _Secret, version: _Version) -> Any:
         message = types.SecretVersion(
@@ -538,7 +557,28 @@ class SecretManagerEmulator:
             dict(request.secret.annotations),
             replication,
         )
+        secret.expires = _expiry_of(request.secret, ("expire_time", "ttl"))
         self.secrets[secret.secret_id] = secret
+        return self._secret_message(secret)
+
+    def update_secret(self, who: Principal, request: Any) -> Any:
+        name = request.secret.name
+        self._split_secret(name)
+        self._require(who, "secretmanager.secrets.update", name)
+        secret = self._secret(name)
+        paths = list(request.update_mask.paths)
+        unknown = sorted(set(paths) - _UPDATABLE)
+        if not paths or unknown:
+            raise RpcFailure(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"update_mask must name some of {sorted(_UPDATABLE)}, not {unknown or paths}.",
+            )
+        if "labels" in paths:
+            secret.labels = dict(request.secret.labels)
+        if "annotations" in paths:
+            secret.annotations = dict(request.secret.annotations)
+        if "expire_time" in paths or "ttl" in paths:
+            secret.expires = _expiry_of(request.secret, paths)
         return self._secret_message(secret)
 
     def get_secret(self, who: Principal, request: Any) -> Any:
@@ -630,6 +670,22 @@ class SecretManagerEmulator:
         return self._set_state(who, request, "secretmanager.versions.destroy", State.DESTROYED)
 
 
+#: the fields ``UpdateSecret`` changes
+_UPDATABLE = frozenset({"labels", "annotations", "expire_time", "ttl"})
+
+
+def _expiry_of(secret: Any, fields: Sequence[str]) -> datetime | None:
+    """The expiry ``secret`` asks for in ``fields``: its ``expire_time``, or now plus
+    its ``ttl``; None for neither."""
+    if "expire_time" in fields and "expire_time" in secret:
+        when: datetime = secret.expire_time
+        return when.astimezone(UTC)
+    if "ttl" in fields and "ttl" in secret:
+        ttl: timedelta = secret.ttl
+        return datetime.now(UTC) + ttl
+    return None
+
+
 def _paginate(rows: list[tuple[str, Any]], request: Any) -> tuple[list[tuple[str, Any]], str]:
     if request.page_size < 0:
         raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "page_size must not be negative.")
@@ -660,6 +716,7 @@ _METHODS: dict[str, tuple[str, Any, Any]] = {
     "ListSecrets": ("list_secrets", types.ListSecretsRequest, types.ListSecretsResponse),
     "CreateSecret": ("create_secret", types.CreateSecretRequest, types.Secret),
     "GetSecret": ("get_secret", types.GetSecretRequest, types.Secret),
+    "UpdateSecret": ("update_secret", types.UpdateSecretRequest, types.Secret),
     "DeleteSecret": ("delete_secret", types.DeleteSecretRequest, None),
     "AddSecretVersion": ("add_secret_version", types.AddSecretVersionRequest, types.SecretVersion),
     "ListSecretVersions": (
@@ -697,6 +754,7 @@ def _handler(
     async def handle(request: Any, context: Any) -> Any:
         try:
             principal = service.auth.principal(context.invocation_metadata() or ())
+            service.sweep()
             return method(principal, request)
         except RpcFailure as failure:
             await context.abort(failure.code, failure.message)

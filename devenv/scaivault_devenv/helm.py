@@ -8,12 +8,13 @@ the same way :mod:`scaivault_devenv.binaries` finds the control plane.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .built_tools import ToolError as ToolError
+from .built_tools import find_built
 from .checkout import ROOT
 
 CHART = ROOT / "charts" / "scaivault-federation"
@@ -26,30 +27,8 @@ RELEASE = "scaivault-federation"
 NAMESPACE = "scaivault-system"
 
 
-class ToolError(RuntimeError):
-    """A tool is missing, or exited non-zero."""
-
-
 def find_helm() -> Path:
-    value = os.environ.get(HELM_ENV)
-    if value:
-        path = Path(value)
-        helm = path / "helm" if path.is_dir() else path
-        if not os.access(helm, os.X_OK):
-            raise ToolError(f"${HELM_ENV} points to {value}, which is no executable helm")
-        return helm
-    if not BUILD_SCRIPT.is_file():
-        raise ToolError(f"no {BUILD_SCRIPT} (not a source checkout): set ${HELM_ENV} to helm")
-    result = subprocess.run(
-        ["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, cwd=ROOT, check=False, text=True
-    )
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        raise ToolError(
-            f"{BUILD_SCRIPT} failed (exit code {result.returncode}); it needs Go to build "
-            f"helm. Alternatively set ${HELM_ENV} to a helm binary."
-        )
-    return Path(lines[-1]) / "helm"
+    return find_built("helm", HELM_ENV, BUILD_SCRIPT)
 
 
 def run(argv: Sequence[str | Path], *, check: bool = True, timeout: float = 300) -> str:

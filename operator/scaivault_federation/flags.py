@@ -35,7 +35,7 @@ class Program(enum.Flag):
 COMMAND_NAMES = {
     Program.OPERATOR: "run",
     Program.API: "api",
-    Program.COMMANDS: "backends, status, sync, conflicts, get",
+    Program.COMMANDS: "backends, status, sync, conflicts, get, leases, certificates",
 }
 
 

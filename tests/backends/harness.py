@@ -19,6 +19,7 @@ from __future__ import annotations
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -55,6 +56,8 @@ class Harness(ABC, Generic[Server]):
     throttles: ClassVar[bool] = False
     #: whether the store still lists a secret :meth:`switch_off` switched off
     lists_switched_off: ClassVar[bool] = False
+    #: whether describing a path answers its expiry too (not only listing it)
+    describes_expiry: ClassVar[bool] = True
 
     #: the credential the bad credentials carry, which no error or status may contain
     bad_credential: str
@@ -88,6 +91,12 @@ class Harness(ABC, Generic[Server]):
     @abstractmethod
     def delete(self, path: str) -> None:
         """Delete the secret at ``path`` from the store."""
+
+    @abstractmethod
+    def expire(self, path: str, days: int) -> datetime | None:
+        """Give the secret at ``path`` an expiry (or a next rotation) about ``days`` days
+        ahead, as the store's users do; answers the time the store now holds, or None
+        for a type that keeps no such time."""
 
     async def throttle(self) -> float:
         """Make the server throttle the next calls until :meth:`close`; returns the most

@@ -6,6 +6,7 @@ import json
 import math
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -65,7 +66,14 @@ class AwsHarness(Harness[MotoServer]):
         put_secret(self.admin, path, value)
 
     def switch_off(self, path: str) -> None:
-        self.admin.delete_secret(SecretId=path, RecoveryWindowInDays=7)  # pending deletion
+        self.admin.delete_secret(SecretId=path, RecoveryWindowInDays=7)
+
+    def expire(self, path: str, days: int) -> datetime | None:
+        # rotation every ``days`` days, not now: AWS answers the next one
+        rules = {"AutomaticallyAfterDays": days}
+        self.admin.rotate_secret(SecretId=path, RotationRules=rules, RotateImmediately=False)
+        when: datetime = self.admin.describe_secret(SecretId=path)["NextRotationDate"]
+        return when  # pending deletion
 
     def delete(self, path: str) -> None:
         self.admin.delete_secret(SecretId=path, ForceDeleteWithoutRecovery=True)

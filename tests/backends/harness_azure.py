@@ -8,7 +8,7 @@ import math
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -112,6 +112,12 @@ class AzureHarness(Harness[KeyVaultServer]):
 
     def switch_off(self, path: str) -> None:
         self.client.update_secret_properties(azure_name(path), enabled=False)
+
+    def expire(self, path: str, days: int) -> datetime | None:
+        when = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+        props = self.client.update_secret_properties(azure_name(path), expires_on=when)
+        held: datetime = props.expires_on
+        return held
 
     def delete(self, path: str) -> None:
         self.client.begin_delete_secret(azure_name(path)).wait()

@@ -6,6 +6,7 @@ import json
 import math
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,6 +48,7 @@ class GoogleHarness(Harness[GoogleEmulator]):
     value_kinds: ClassVar[frozenset[ValueKind]] = frozenset({"json", "string", "binary"})
     page_size = PAGE_SIZE
     lists_switched_off = True  # a listing shows secrets, not their versions
+    describes_expiry = False  # a description is an access: no secret metadata
 
     def __init__(self, emulator: GoogleEmulator, tmp: Path) -> None:
         super().__init__(emulator, tmp)
@@ -60,6 +62,10 @@ class GoogleHarness(Harness[GoogleEmulator]):
 
     def put(self, path: str, value: Value) -> None:
         self.latest[path] = put_value(self.server, path, value)
+
+    def expire(self, path: str, days: int) -> datetime | None:
+        when = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+        return self.server.expire(google_name(path), when)
 
     def switch_off(self, path: str) -> None:
         self.server.disable_version(google_name(path), self.latest[path])

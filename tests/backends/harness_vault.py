@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -50,6 +51,11 @@ class VaultHarness(Harness[OpenBaoServer]):
     def put(self, path: str, value: Value) -> None:
         assert isinstance(value, dict), "Vault KV holds maps only"
         self.server.request("POST", f"/v1/{path}", {"data": value})
+
+    def expire(self, path: str, days: int) -> datetime | None:
+        # KV keeps no expiry of a secret's content: delete_version_after removes old
+        # versions, custom metadata means what each team makes it mean
+        return None
 
     def switch_off(self, path: str) -> None:
         self.server.request("DELETE", f"/v1/{path}")  # the latest version, recoverable

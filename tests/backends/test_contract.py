@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -199,6 +200,39 @@ async def test_describing_paths_answers_what_a_read_would_find_without_listing(
     assert again.found[live].version == newer.version
     if read.version is not None:
         assert newer.version != read.version
+
+
+async def test_an_expiry_the_store_keeps_comes_with_the_listing_at_no_extra_call(
+    harness: Harness,
+) -> None:
+    """A secret's expiry or next rotation, where the store keeps one, is on what the
+    listing (and, where the store's description holds it, describing) already answers;
+    a secret without one has none. The calls are those of a listing without expiries."""
+    prefix = harness.new_prefix()
+    n = 2 * (harness.page_size or 5) + 1
+    paths = [f"{prefix}s{i:03d}" for i in range(n)]
+    for path in paths:
+        harness.put(path, {"password": SECRET_CANARY})
+    expiring, plain = paths[3], paths[4]
+    held = harness.expire(expiring, days=3)
+    soon = datetime.now(UTC) + timedelta(days=3)
+    if held is not None:
+        assert abs((held - soon).total_seconds()) < 120, held
+    backend = await warm(harness)
+
+    listed = {ref.path: ref for ref in await backend.list_secrets(prefix)}
+    assert backend.calls.total() == harness.expected_list_calls(n), backend.calls
+    assert listed[expiring].expires_at == held
+    assert {path for path, ref in listed.items() if ref.expires_at is not None} == (
+        {expiring} if held is not None else set()
+    )
+    backend.calls.reset()
+
+    described = await backend.describe_secrets([expiring, plain])
+    assert backend.calls.total() <= 2, backend.calls
+    assert described.found[plain].expires_at is None
+    assert described.found[expiring].expires_at == (held if harness.describes_expiry else None)
+    assert SECRET_CANARY not in repr(listed) + repr(described)
 
 
 async def test_a_per_path_sync_of_one_path_makes_at_most_two_calls_and_lists_nothing(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +111,30 @@ async def test_a_secret_without_versions_is_not_found(
     gsm_emulator.create_secret(google_name(path))
     with pytest.raises(SecretNotFoundError):
         await make(gsm_emulator, opened).get_secret(path)
+
+
+async def test_an_expiry_is_listed_cleared_and_once_passed_the_secret_is_gone(
+    gsm_emulator: GoogleEmulator, opened: list[GoogleSecretManagerBackend]
+) -> None:
+    root = prefix()
+    path, kept = f"{root}short-lived", f"{root}kept"
+    for each in (path, kept):
+        put_value(gsm_emulator, each, "x")
+    backend = make(gsm_emulator, opened)
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=5)
+    assert gsm_emulator.expire(google_name(kept), later) == later
+    assert gsm_emulator.expire(google_name(kept), None) is None
+    assert [r.expires_at for r in await backend.list_secrets(root)] == [None, None]
+
+    when = datetime.now(UTC) + timedelta(seconds=2)
+    held = gsm_emulator.expire(google_name(path), when)
+    assert held is not None and abs((held - when).total_seconds()) < 0.001
+    refs = await backend.list_secrets(root)
+    assert [(r.path, r.expires_at) for r in refs] == [(kept, None), (path, held)]
+    await asyncio.sleep(max(0.0, (held - datetime.now(UTC)).total_seconds()) + 0.2)
+    assert [r.path for r in await backend.list_secrets(root)] == [kept]
+    with pytest.raises(SecretNotFoundError):
+        await backend.get_secret(path)
 
 
 async def test_listing_follows_every_page_one_call_each(

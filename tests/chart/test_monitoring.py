@@ -15,10 +15,13 @@ from prometheus_client.metrics import MetricWrapperBase
 
 import scaivault_federation.api.observability as api_metrics
 import scaivault_federation.api.proxy as proxy_metrics
+import scaivault_federation.expiry_metrics as expiry_metrics
 import scaivault_federation.sync.metrics as sync_metrics
 from scaivault_devenv.helm import CHART, ToolError, run
 from scaivault_federation.backends.errors import CallResult
 from scaivault_federation.conditions import THROTTLED
+from scaivault_federation.labels import CERTIFICATE_KIND, LEASE_KIND
+from scaivault_federation.models.kind import CLUSTER_FEDERATION_BACKEND, FEDERATION_BACKEND
 from scaivault_federation.models.status import Health
 
 from .tools import find, render
@@ -31,6 +34,9 @@ ALERTS = {
     "ScaiVaultConflicts",
     "ScaiVaultBackendThrottled",
     "ScaiVaultOperatorDown",
+    "ScaiVaultSecretExpiringRenewalFailing",
+    "ScaiVaultLeaseRenewalFailed",
+    "ScaiVaultSyncedSecretExpiringSoon",
 }
 #: labels Prometheus adds to a scraped target's series; only its own `up` series is used
 TARGET_LABELS = frozenset({"job", "namespace", "endpoint", "instance", "pod", "service"})
@@ -40,6 +46,11 @@ LABEL_VALUES: dict[tuple[str, str], set[str]] = {
     ("*", "result"): set(CallResult.__args__),  # type: ignore[attr-defined]
     ("*", "action"): {"written", "deleted", "orphaned"},
     ("*", "reason"): {THROTTLED},  # the only reason the dashboard and rules single out
+    # the kinds that manage a Secret with an expiry: backends that sync it, leasing kinds
+    ("scaivault_secret_expiry_timestamp_seconds", "kind"): {
+        str(kind) for kind in (FEDERATION_BACKEND, CLUSTER_FEDERATION_BACKEND)
+    }
+    | {LEASE_KIND, CERTIFICATE_KIND},
 }
 PROMQL_WORDS = frozenset(
     {
@@ -53,6 +64,7 @@ PROMQL_WORDS = frozenset(
         "increase",
         "histogram_quantile",
         "topk",
+        "sort",
         "absent",
         "time",
         "vector",
@@ -71,7 +83,7 @@ PROMQL_WORDS = frozenset(
 def exported() -> dict[str, set[str]]:
     """Series name -> label names, of every metric the operator and the API define."""
     series: dict[str, set[str]] = {}
-    for module in (sync_metrics, api_metrics, proxy_metrics):
+    for module in (sync_metrics, api_metrics, proxy_metrics, expiry_metrics):
         for metric in vars(module).values():
             if not isinstance(metric, MetricWrapperBase):
                 continue
@@ -96,6 +108,8 @@ class Used:
     grouping: set[str] = field(default_factory=set)
 
 
+#: an aggregation's grouping, or the labels a binary operation matches on
+GROUPING = re.compile(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)")
 SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")
 MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
 
@@ -103,6 +117,7 @@ MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.
 def analyse(expr: str) -> Used:
     used = Used()
     expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors, [$__rate_interval] included
+    expr = re.sub(r"\boffset\s+\w+", "", expr)  # offset modifiers
     label_values = re.fullmatch(r"\s*label_values\((.*),\s*([a-zA-Z_]\w*)\s*\)\s*", expr)
     if label_values:
         expr = label_values.group(1)
@@ -116,9 +131,9 @@ def analyse(expr: str) -> Used:
             label, op, value = matcher.groups()
             used.matchers.append((metric, label, op, value))
     bare = SELECTOR.sub(" ", expr)
-    for clause in re.finditer(r"\b(?:by|without)\s*\(([^)]*)\)", bare):
+    for clause in re.finditer(GROUPING, bare):
         used.grouping |= {part.strip() for part in clause.group(1).split(",") if part.strip()}
-    bare = re.sub(r"\b(?:by|without)\s*\([^)]*\)", " ", bare)
+    bare = re.sub(GROUPING, " ", bare)
     for word in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", bare):
         if word not in PROMQL_WORDS:
             used.metrics.add(word)
@@ -172,6 +187,8 @@ def test_the_dashboard_and_the_rules_render(monitoring: list[dict[str, Any]], he
         "Conflicts per backend",
         "Throttling",
         "Proxy read latency (p50, p95)",
+        "Time until expiry (soonest first)",
+        "Renewals, rotations and renewal failures",
     ):
         assert wanted in titles, wanted
     assert len({p["id"] for p in shipped["panels"]}) == len(shipped["panels"])
@@ -179,6 +196,13 @@ def test_the_dashboard_and_the_rules_render(monitoring: list[dict[str, Any]], he
     rules = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
     assert set(rules) == ALERTS
     assert rules["ScaiVaultBackendUnhealthy"]["for"] == "10m"
+    assert "< 86400)" in rules["ScaiVaultSecretExpiringRenewalFailing"]["expr"]
+    assert rules["ScaiVaultSyncedSecretExpiringSoon"]["expr"].endswith("< 259200")
+    assert "[15m]" in rules["ScaiVaultLeaseRenewalFailed"]["expr"]
+    (expiry,) = [p for p in shipped["panels"] if p["title"].startswith("Time until expiry")]
+    assert expiry["type"] == "table"
+    assert expiry["options"]["sortBy"] == [{"displayName": "Expires in", "desc": False}]
+    assert expiry["targets"][0]["expr"].startswith("sort(scaivault_secret_expiry_timestamp")
     assert all(r["labels"]["severity"] in ("info", "warning", "critical") for r in rules.values())
     assert all(r["annotations"]["summary"] for r in rules.values())
     down = rules["ScaiVaultOperatorDown"]["expr"]
@@ -205,6 +229,9 @@ def test_values_shape_them(helm: Path) -> None:
                 "labels": {"release": "prom"},
                 "unhealthyFor": "30m",
                 "operatorUpSelector": 'job="custom"',
+                "expiringRenewalFailingHours": 6,
+                "renewalFailedWindow": "1h",
+                "syncedExpiringHours": 168,
             },
         },
     )
@@ -218,6 +245,15 @@ def test_values_shape_them(helm: Path) -> None:
     assert exprs["ScaiVaultOperatorDown"] == 'absent(up{job="custom"} == 1)'
     rules = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
     assert rules["ScaiVaultBackendUnhealthy"]["for"] == "30m"
+    assert "< 21600)" in exprs["ScaiVaultSecretExpiringRenewalFailing"]
+    assert (
+        "within 6 hours"
+        in rules["ScaiVaultSecretExpiringRenewalFailing"]["annotations"]["description"]
+    )
+    assert "[1h]" in exprs["ScaiVaultLeaseRenewalFailed"]
+    assert exprs["ScaiVaultSyncedSecretExpiringSoon"].endswith("< 604800")
+    with pytest.raises(ToolError, match="syncedExpiringHours"):
+        render(helm, values={"prometheusRule": {"enabled": True, "syncedExpiringHours": "3d"}})
 
 
 def test_helm_lint_with_them_is_clean(helm: Path) -> None:

@@ -213,6 +213,12 @@ def test_api_serves_backends_and_secrets_as_its_own_service_account(
     status, _ = api_call(api, "DELETE", path, admin)
     assert status == 204
 
+    # FederationLeases and FederationCertificates: the read-only listings.
+    for plural in ("leases", "certificates"):
+        where = f"/v1/federation/{plural}?namespace={app.name}"
+        status, listing = api_call(api, "GET", where, admin)
+        assert status == 200 and listing == {plural: []}, listing
+
     cluster_backend_through_the_api(api, isolated_control_plane, openbao, identity, app, prefix)
 
     status, _ = api_call(api, "DELETE", f"/v1/federation/backends/{ident}", admin)

@@ -119,6 +119,10 @@ def test_api_runs_with_namespaced_rules_as_its_own_service_account(scoped: Scope
         assert status == 201
         status, read = api_call(api, "GET", path, admin)
         assert status == 200 and read["data"] == {"a": "1"}
+        for plural in ("leases", "certificates"):
+            where = f"/v1/federation/{plural}?namespace={scoped.watched.name}"
+            status, listing = api_call(api, "GET", where, admin)
+            assert status == 200 and listing == {plural: []}, listing
         calls = api.proxy.snapshot()
     assert denied(calls) == []
     assert api.forbidden_in_log() == []

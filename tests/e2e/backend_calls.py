@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
-
 from .helpers import eventually
+from .scrape import series
 
 
 async def backend_calls(port: int, backend_type: str) -> dict[tuple[str, str], float]:
     """``scaivault_backend_calls_total`` of one backend type, by (operation, result)."""
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"http://127.0.0.1:{port}/metrics") as resp,
-    ):
-        text = await resp.text()
-    calls: dict[tuple[str, str], float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != "scaivault_backend_calls":
-            continue
-        for sample in family.samples:
-            if sample.name.endswith("_total") and sample.labels["type"] == backend_type:
-                calls[(sample.labels["operation"], sample.labels["result"])] = sample.value
-    return calls
+    return {
+        (sample.labels["operation"], sample.labels["result"]): sample.value
+        for sample in await series(port, "scaivault_backend_calls_total", type=backend_type)
+    }
 
 
 def delta(

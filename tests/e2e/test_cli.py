@@ -10,14 +10,20 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from scaivault_devenv.openbao import OpenBaoServer
+from scaivault_devenv.processes import ManagedProcess
+from scaivault_federation.k8s.client import KubeClient
+from scaivault_federation.labels import GROUP, VERSION
+from tests.backends.harness_leases import LeaseServers
 
 from .conftest import FederationApi
 from .helpers import Cluster, decoded, eventually
+from .leasing import create_lease, lease_namespace, lease_url, wait_lease
 
 pytestmark = pytest.mark.e2e
 
@@ -169,3 +175,72 @@ async def test_the_commands_against_a_running_api(
     assert unreachable.stderr.startswith(
         "scaivault-federation backends: cannot reach the API at http://127.0.0.1:1"
     )
+
+
+async def test_leases_and_certificates_are_listed(
+    cluster: Cluster, federation_api: FederationApi, tmp_path: Path
+) -> None:
+    """The listing's wiring (its rows' order and times: tests/unit/test_leased_view.py)."""
+    base = f"/apis/{GROUP}/{VERSION}/namespaces/{cluster.namespace}"
+    for kind, spec in (
+        ("FederationLease", {"path": "database/creds/app"}),
+        ("FederationCertificate", {"path": "pki/issue/web", "commonName": "web.example"}),
+    ):
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": {"name": "one"}}
+        spec = {"backendRef": "nowhere", **spec}
+        await cluster.kube.post(f"{base}/{kind.lower()}s", {**body, "spec": spec})
+    cli = Cli(federation_api, federation_api.admin, tmp_path)
+    ns = cluster.namespace
+
+    async def listed(command: str) -> str | None:
+        text = await cli.ok(command, "-n", ns)
+        return text if not text.startswith("no ") else None
+
+    header, row = (await eventually(lambda: listed("leases"), what="the lease")).splitlines()
+    assert header.split() == [
+        "NAMESPACE", "NAME", "BACKEND", "PATH", "SECRET", "READY", "EXPIRES",
+        "NEXT", "RENEWAL", "ROTATIONS", "REASON",
+    ]  # fmt: skip
+    assert row.split()[:4] == [ns, "one", "nowhere", "database/creds/app"]
+    (lease,) = json.loads(await cli.ok("leases", "-n", ns, "-o", "json"))["leases"]
+    assert (lease["name"], lease["path"]) == ("one", "database/creds/app")
+    assert "expires_at" in lease and "next_renewal_at" in lease
+
+    text = await eventually(lambda: listed("certificates"), what="the certificate")
+    header, row = text.splitlines()
+    assert header.split()[:5] == ["NAMESPACE", "NAME", "BACKEND", "COMMON", "NAME"]
+    assert row.split()[:4] == [ns, "one", "nowhere", "web.example"]
+    done = await cli.run("certificates", "-n", ns, token="svf-not-a-token")
+    assert done.returncode == 1
+    assert done.stderr.startswith("scaivault-federation certificates: 401: ")
+
+
+async def test_a_real_lease_is_listed_with_its_expiry_and_next_renewal(
+    kube: KubeClient,
+    operator: ManagedProcess,
+    lease_engines: LeaseServers,
+    federation_api: FederationApi,
+    tmp_path: Path,
+) -> None:
+    role = lease_engines.database_role(default_ttl=300, max_ttl=900)
+    cluster = await lease_namespace(kube, lease_engines, "cli-lease")
+    await create_lease(cluster, "db", {"path": lease_engines.engines.creds_path(role.name)})
+    status = await wait_lease(cluster, "db", lambda s: s.get("nextRenewalAt"), what="issued")
+    cli = Cli(federation_api, federation_api.admin, tmp_path)
+    try:
+        (lease,) = json.loads(await cli.ok("leases", "-n", cluster.namespace, "-o", "json"))[
+            "leases"
+        ]
+        assert parse(lease["expires_at"]) == parse(status["expiresAt"])
+        assert lease["ready"] is True and lease["secret_name"] == status["secretName"]
+        assert "leaseId" not in json.dumps(lease) and status["leaseId"] not in json.dumps(lease)
+        row = (await cli.ok("leases", "-n", cluster.namespace)).splitlines()[1].split()
+        assert row[:2] == [cluster.namespace, "db"]
+        assert row[6] == "in" and row[7].endswith("m")  # expires in about 5 minutes
+        assert row[8] == "in"  # the next renewal, before it
+    finally:
+        await kube.delete(lease_url(cluster, "db"))
+
+
+def parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,14 @@ from scaivault_federation.models.status import backend_id
 from tests.backends.harness import AnyHarness, Value
 
 from .helpers import Cluster, decoded, eventually
+from .scrape import Sample, series
 
 pytestmark = pytest.mark.e2e
 
 BLOB = bytes(range(256)) + b"\x00\xff"
 SYNC = {"mode": "sync", "syncInterval": "10m"}
 MANAGED = "app.kubernetes.io/managed-by=scaivault-federation"
+EXPIRY = "scaivault_secret_expiry_timestamp_seconds"
 
 
 def healthy(status: dict[str, Any]) -> bool:
@@ -199,6 +202,38 @@ async def test_a_second_sync_writes_nothing_and_a_change_rewrites_only_its_secre
 
     values = [token, rotated, *(item["token"] for item in items.values())]
     await assert_log_clean(operator_log, cluster, name, [*values, harness.credential_canary])
+
+
+async def test_an_expiry_the_store_keeps_is_its_secret_s_metric_until_the_backend_goes(
+    cluster: Cluster, harness: AnyHarness, operator_metrics_port: int
+) -> None:
+    prefix = harness.new_prefix()
+    for sub in ("rotating", "plain"):
+        harness.put(f"{prefix}{sub}", {"v": sub})
+    held = harness.expire(f"{prefix}rotating", days=2)
+    name = await create_backend(cluster, harness, "expiry", prefix)
+    await cluster.wait_status(name, lambda s: s.get("secretsSynced") == 2)
+    mine = {"namespace": cluster.namespace, "kind": "FederationBackend", "resource": name}
+
+    async def expiries() -> dict[str, float]:
+        found = await series(operator_metrics_port, EXPIRY, **mine)
+        return {sample.labels["secret"]: sample.value for sample in found}
+
+    async def recorded() -> list[Sample]:  # set with the expiries, just before them
+        synced = "scaivault_secrets_synced"
+        return await series(
+            operator_metrics_port, synced, namespace=mine["namespace"], backend=name
+        )
+
+    await eventually(recorded, what="the sync's metrics")
+    expected = {} if held is None else {secret_name(harness, "rotating"): held.timestamp()}
+    assert await expiries() == expected  # none where the store keeps none
+    await cluster.kube.delete(cluster.backend_url(name))
+    await eventually(lambda: _none(expiries), what="the series gone with the backend")
+
+
+async def _none(probe: Callable[[], Awaitable[dict[str, float]]]) -> bool:
+    return not await probe()
 
 
 async def test_wrong_credentials_are_an_error_and_write_nothing(

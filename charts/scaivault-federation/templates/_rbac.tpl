@@ -93,6 +93,10 @@ chart tests run both processes with exactly these rules and record the calls.
 - apiGroups: [federation.scaivault.io]
   resources: [federationbackends]
   verbs: [get, list, watch, create, patch, delete]
+# /v1/federation/leases and /v1/federation/certificates: read-only listings (list).
+- apiGroups: [federation.scaivault.io]
+  resources: [federationleases, federationcertificates]
+  verbs: [list]
 # /v1/secrets/{path}: local reads (get), writes (create, update), delete; the
 # credentials Secret of a proxy-mode backend (get).
 - apiGroups: [""]

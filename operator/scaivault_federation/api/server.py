@@ -20,6 +20,7 @@ import signal
 
 from aiohttp import web
 
+from ..k8s.leased_listing import LeasedListing
 from ..k8s.namespace_index import NamespaceIndex
 from ..models.kind import CLUSTER_FEDERATION_BACKEND
 from ..services import Services, api_kinds, connection_of
@@ -96,6 +97,7 @@ class ApiServer:
             environment=services.environment,
             default_namespace=settings.api.default_namespace
             or services.connection.default_namespace,
+            leased=LeasedListing(self.kube),
             notifications=Notifications.from_settings(settings),
         )
         self.limits = ListenerLimits(

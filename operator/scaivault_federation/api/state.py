@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..backends.factory import BackendEnvironment
 from ..k8s.backend_store import BackendStores
+from ..k8s.leased_listing import LeasedListing
 from ..k8s.secrets import SecretStore
 from .auth import Authenticator
 from .cache import BackendCache
@@ -27,6 +28,8 @@ class ApiState:
     store: SecretStore
     environment: BackendEnvironment
     default_namespace: str
+    #: FederationLeases and FederationCertificates, read on request
+    leased: LeasedListing
     notifications: Notifications = field(default_factory=Notifications)
     #: manual-sync requests on their way to Kubernetes, one write per backend at a time
     sync_requests: SyncRequests = field(default_factory=SyncRequests)

@@ -49,6 +49,9 @@ class RemoteSecretRef:
     path: str
     version: str | None = None
     updated_at: datetime | None = None
+    #: when the secret's content expires or is next rotated, where the store keeps it
+    #: (and the call that found it says so); None: unknown or never
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ class RemoteSecret:
     path: str
     value: RemoteValue = field(repr=False)
     version: str | None = None
+    #: as :attr:`RemoteSecretRef.expires_at`, where the read answers it
+    expires_at: datetime | None = None
 
 
 @dataclass

@@ -36,6 +36,7 @@ class _Entry:
     version: int
     updated_at: datetime
     history: dict[int, RemoteValue] = field(default_factory=dict)
+    expires_at: datetime | None = None
 
 
 class FakeBackend:
@@ -71,7 +72,14 @@ class FakeBackend:
         version = previous.version + 1 if previous else 1
         history = dict(previous.history) if previous else {}
         history[version] = copy.deepcopy(value)
-        self._entries[path] = _Entry(copy.deepcopy(value), version, datetime.now(UTC), history)
+        expires = previous.expires_at if previous else None
+        self._entries[path] = _Entry(
+            copy.deepcopy(value), version, datetime.now(UTC), history, expires
+        )
+
+    def expire(self, path: str, when: datetime | None) -> None:
+        """Give ``path`` an expiry (None: none), listed and described with it."""
+        self._entries[path].expires_at = when
 
     def delete(self, path: str) -> None:
         """Remove ``path`` (no error when absent)."""
@@ -85,7 +93,7 @@ class FakeBackend:
     async def list_secrets(self, prefix: str) -> list[RemoteSecretRef]:
         self._check("list")
         refs = [
-            RemoteSecretRef(path, str(entry.version), entry.updated_at)
+            self._ref(path, entry)
             for path, entry in sorted(self._entries.items())
             if path.startswith(prefix)
         ]
@@ -161,7 +169,7 @@ class FakeBackend:
                 result.missing.append(path)
             else:
                 self.calls.record("describe", "ok")
-                result.found[path] = RemoteSecretRef(path, str(entry.version), entry.updated_at)
+                result.found[path] = self._ref(path, entry)
         return result
 
     async def probe(self) -> float:
@@ -196,6 +204,10 @@ class FakeBackend:
             raise SecretNotFoundError(f"no secret at {path!r}")
         self.calls.record(operation, "ok")
         return self._secret(path, entry)
+
+    @staticmethod
+    def _ref(path: str, entry: _Entry) -> RemoteSecretRef:
+        return RemoteSecretRef(path, str(entry.version), entry.updated_at, entry.expires_at)
 
     @staticmethod
     def _secret(path: str, entry: _Entry) -> RemoteSecret:

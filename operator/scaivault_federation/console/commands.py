@@ -1,5 +1,5 @@
-"""``backends``, ``status NAME``, ``sync NAME``, ``conflicts NAME`` and ``get PATH``:
-the HTTP API for people, as tables (or ``-o json``).
+"""``backends``, ``status NAME``, ``sync NAME``, ``conflicts NAME``, ``get PATH``,
+``leases`` and ``certificates``: the HTTP API for people, as tables (or ``-o json``).
 
 The API URL and token come from ``--api-url`` / ``--token``, else from
 ``SCAIVAULT_API_URL`` / ``SCAIVAULT_API_TOKEN`` (through the settings model),
@@ -26,10 +26,10 @@ from typing import Any
 from ..flags import Program, add_flags, given
 from ..settings import FLAG_FIELDS, SETTINGS, Settings
 from .client import ApiCallError, FederationClient
-from .tables import NONE, age, cell, pairs, size, table
+from .tables import NONE, age, cell, pairs, size, table, until
 
 FED = "/v1/federation"
-COMMANDS = ("backends", "status", "sync", "conflicts", "get")
+COMMANDS = ("backends", "status", "sync", "conflicts", "get", "leases", "certificates")
 Handler = Callable[[argparse.Namespace], int]
 
 CONNECTION_HELP = """\
@@ -150,6 +150,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     get.add_argument(
         "--show-values", action="store_true", help="print the secret's values (off by default)"
     )
+
+    leases = _add(
+        sub,
+        "leases",
+        "list the FederationLeases with their expiry",
+        "List the FederationLeases (dynamic credentials) you may read: the namespace, name, "
+        "backend, path, Secret, readiness, when the credentials expire and are next "
+        "renewed, renewals and rotations. Never a lease id or a credential.",
+        "  scaivault-federation leases\n  scaivault-federation leases -n payments -o json\n",
+        _leases,
+    )
+    _namespace(leases, "only this namespace (default: every namespace you may read)")
+    certificates = _add(
+        sub,
+        "certificates",
+        "list the FederationCertificates with their expiry",
+        "List the FederationCertificates (from a PKI engine) you may read: the namespace, "
+        "name, backend, common name, Secret, readiness, notAfter, the next re-issue and "
+        "rotations. Never a key.",
+        "  scaivault-federation certificates\n  scaivault-federation certificates -n web\n",
+        _certificates,
+    )
+    _namespace(certificates, "only this namespace (default: every namespace you may read)")
 
 
 def _name(parser: argparse.ArgumentParser) -> None:
@@ -383,3 +406,40 @@ def _get(args: argparse.Namespace) -> None:
             "keys": {k: {"bytes": n} for k, n in sizes.items()},
         }
     _print(args, doc, head + "\n\n" + body)
+
+
+def _leased(args: argparse.Namespace, key: str, what: tuple[str, str]) -> None:
+    """List ``key`` (``leases`` or ``certificates``), soonest expiry first; ``what`` is
+    the column naming what each one asks for: (header, field)."""
+    client = connect(args)
+    params = {"namespace": args.namespace} if args.namespace else None
+    listed: list[dict[str, Any]] = client.get(f"{FED}/{key}", params).get(key, [])
+    listed.sort(key=lambda one: (one.get("expires_at") is None, one.get("expires_at") or ""))
+    headers = ["namespace", "name", "backend", what[0], "secret", "ready", "expires"]
+    headers += ["next renewal", "rotations", "reason"]
+    rows = [
+        (
+            one["namespace"],
+            one["name"],
+            one.get("backend_ref"),
+            one.get(what[1]),
+            one.get("secret_name"),
+            one.get("ready"),
+            until(one.get("expires_at")),
+            until(one.get("next_renewal_at")),
+            one.get("rotations"),
+            one.get("reason"),
+        )
+        for one in listed
+    ]
+    _print(args, {key: listed}, table(headers, rows) if rows else f"no {key}")
+
+
+@_guarded
+def _leases(args: argparse.Namespace) -> None:
+    _leased(args, "leases", ("path", "path"))
+
+
+@_guarded
+def _certificates(args: argparse.Namespace) -> None:
+    _leased(args, "certificates", ("common name", "common_name"))

@@ -66,6 +66,15 @@ def age(value: Any, now: datetime | None = None) -> str:
     return f"in {text}" if ahead else text
 
 
+def until(value: Any, now: datetime | None = None) -> str:
+    """When ``value`` (an RFC 3339 time) comes: ``in 5h`` ahead, ``3m ago`` past; ``-``
+    for none."""
+    text = age(value, now)
+    if text == NONE or text.startswith("in "):
+        return text
+    return f"{text} ago"
+
+
 def size(length: int) -> str:
     """A value's size, never the value: ``12 bytes``."""
     return f"{length} byte" + ("" if length == 1 else "s")

@@ -8,6 +8,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from ..backends.base import CallCounter
 from ..metric_series import remove_series
 from ..models.status import Health
+from .expiry import EXPIRIES
 from .service import SyncOutcome
 
 BACKEND = ("namespace", "backend", "type")
@@ -80,6 +81,18 @@ class BackendMetrics:
             if count:
                 SECRET_WRITES.labels(*self.labels, action).inc(count)
 
+    def record_expiries(self, kind: str, resource: str, outcome: SyncOutcome) -> None:
+        """The expiries of the Secrets the sync left managed (``kind`` ``resource``: the
+        backend as the metric names it)."""
+        EXPIRIES.record(
+            self.labels[:2],
+            kind,
+            resource,
+            outcome.expiries,
+            complete=outcome.paths is None,
+            dropped=outcome.dropped,
+        )
+
     def record_success(self, latency_ms: float) -> None:
         LAST_SUCCESS.labels(*self.labels).set_to_current_time()
         CONNECTION_LATENCY.labels(*self.labels).set(latency_ms)
@@ -121,9 +134,11 @@ BY_BACKEND: tuple[tuple[MetricWrapperBase, tuple[str, ...]], ...] = (
 
 
 def forget_backend(namespace: str, backend: str) -> None:
-    """Drop every series of a deleted backend (of any type it had) so none lingers."""
+    """Drop every series of a deleted backend (of any type it had) so none lingers,
+    the expiries of its Secrets too."""
     for metric, names in BY_BACKEND:
         remove_series(metric, names, {"namespace": namespace, "backend": backend})
+    EXPIRIES.forget(namespace, backend)
 
 
 def serve_metrics(port: int, addr: str = "0.0.0.0") -> None:  # noqa: S104

@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ..backends.base import BatchResult, RemoteSecretRef, SecretBackend
 from ..models.content import InvalidContentError
@@ -63,6 +64,9 @@ class SyncOutcome:
     namespaces: dict[str, SyncOutcome] = field(default_factory=dict)
     #: namespaces no longer selected -> how many Secrets were released or deleted there
     dropped: dict[str, int] = field(default_factory=dict)
+    #: (namespace, name) of each Secret holding its remote value after the sync whose
+    #: remote secret has a known expiry -> that expiry, in Unix seconds
+    expiries: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def add(self, namespace: str, outcome: SyncOutcome) -> None:
         """Count one namespace's sync in."""
@@ -75,6 +79,7 @@ class SyncOutcome:
         self.conflicts.extend(outcome.conflicts)
         self.item_errors.update({f"{namespace}:{p}": e for p, e in outcome.item_errors.items()})
         self.takeovers.extend(f"{p} (namespace {namespace})" for p in outcome.takeovers)
+        self.expiries.update(outcome.expiries)
 
 
 @dataclass
@@ -126,6 +131,7 @@ async def run_sync(ctx: SyncContext) -> SyncOutcome:
     )
     applied = await applier.apply(SyncPlan(deletes=plan.deletes, orphans=plan.orphans), run.local)
     _count_applied(outcome, plan, applied)
+    outcome.expiries = _expiries(ctx.namespace, run.expiring, plan, outcome, applied)
     if ctx.paths is not None:
         outcome.secrets_synced += run.synced_outside
         outcome.conflicts.extend(conflicts_outside(ctx.paths, ctx.previous_conflicts))
@@ -148,6 +154,8 @@ class _Run:
     #: local paths that failed: neither written nor orphaned
     failed: list[str] = field(default_factory=list)
     synced_outside: int = 0
+    #: local path -> its Secret's name and the expiry the backend gave, where it gave one
+    expiring: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     _loaded: bool = False
 
     def __post_init__(self) -> None:
@@ -203,6 +211,7 @@ class _Run:
                 with contextlib.suppress(BaseException):
                     await listing
         handled = early.local_of if early is not None else {}
+        self._expiring(refs, handled, secret_name_for_path)
         if early is not None:
             self.unchanged.update(early.unchanged)
             assert self.planner is not None
@@ -228,6 +237,7 @@ class _Run:
         # named here: the paths not handled early (which have no target to name them)
         rest = MappedRemote(wanted, mapped.conflicts, mapped.captures) if handled else mapped
         self.targets = targets = PathTargets(ctx.spec.target, rest)
+        self._expiring(refs, wanted, targets.names.get)
         outcome.item_errors.update(targets.errors)
         self.failed.extend(targets.errors)
         if scope is None:
@@ -244,6 +254,19 @@ class _Run:
         parts = read_parts(ctx.backend, each_part(reads.paths), reads.pins)
         async for writes in self._planned(parts, mapped.local_by_remote, targets, self.planner):
             yield writes
+
+    def _expiring(
+        self,
+        refs: Mapping[str, RemoteSecretRef],
+        local_of: Mapping[str, str],
+        name_of: Callable[[str], str | None],
+    ) -> None:
+        """Note the expiry the listing gave each of ``local_of``'s paths (remote -> local),
+        with the name of its Secret (``name_of`` a local path)."""
+        for remote_path, local_path in local_of.items():
+            expires, name = refs[remote_path].expires_at, name_of(local_path)
+            if expires is not None and name is not None:
+                self.expiring[local_path] = (name, expires)
 
     async def _planned(
         self,
@@ -336,6 +359,26 @@ def _count_applied(outcome: SyncOutcome, plan: SyncPlan, applied: Applied) -> No
             if w.item.local_path in outcome.item_errors or w.item.local_path in applied.not_written
         ]
     )
+
+
+def _expiries(
+    namespace: str,
+    expiring: Mapping[str, tuple[str, datetime]],
+    plan: SyncPlan,
+    outcome: SyncOutcome,
+    applied: Applied,
+) -> dict[tuple[str, str], float]:
+    """The expiry of each Secret that holds its remote value after the sync (written or
+    unchanged), of the paths whose backend gave one (``expiring``: local path -> its
+    Secret's name and the expiry)."""
+    failed = outcome.item_errors.keys() | applied.not_written
+    holding = {w.item.local_path for w in plan.writes} - failed
+    holding.update(plan.unchanged)
+    return {
+        (namespace, name): expires.timestamp()
+        for local_path, (name, expires) in expiring.items()
+        if local_path in holding
+    }
 
 
 def _names_of(paths: Iterable[str], targets: PathTargets) -> set[str]:

@@ -407,6 +407,7 @@ class BackendWorker:
                 self.rollouts.note(targets, outcome.changed, clock.monotonic())
                 await self.report.synced(resource, outcome, latency, started, self.next_delay)
                 self._metrics(spec).record_sync(outcome)
+                self._metrics(spec).record_expiries(str(resource.kind), resource.name, outcome)
             self._metrics(spec).record_success(latency)
             self.failures = 0
             self.due = clock.monotonic() + self.next_delay

@@ -10,7 +10,9 @@ Reads of many secrets use ``BatchGetSecretValue``, 20 names per call, so
 reading N secrets costs ceil(N / 20) calls. Describing a secret without listing
 is a ``DescribeSecret`` of its name (no value). A value is returned as AWS holds
 it: ``SecretString`` as text (JSON objects are interpreted by the sync
-layer), ``SecretBinary`` as bytes.
+layer), ``SecretBinary`` as bytes. A secret with rotation turned on lists and
+describes its ``NextRotationDate`` as its expiry (``expires_at``); a batch read
+does not answer it.
 
 boto3 is synchronous: every call runs in a worker thread, a few at a time,
 through one client per backend (see :mod:`.auth` for credentials).
@@ -347,7 +349,13 @@ def _live(
             return None
         version = str(current[0])
     changed = entry.get("LastChangedDate")
-    return RemoteSecretRef(name, version, changed if isinstance(changed, datetime) else None)
+    rotation = entry.get("NextRotationDate")
+    return RemoteSecretRef(
+        name,
+        version,
+        changed if isinstance(changed, datetime) else None,
+        rotation if isinstance(rotation, datetime) else None,
+    )
 
 
 def _secret(

@@ -9,7 +9,8 @@ keeps those under the prefix. Names the rule does not produce are skipped, and
 so are secrets that are disabled, expired (``exp`` in the past) or not yet
 valid (``nbf`` in the future); reading such a secret raises
 ``SecretNotFoundError`` as well. Listed versions are ``None`` (Key Vault lists
-no versions); reads return the current version ID.
+no versions); reads return the current version ID. A secret's ``exp`` is its
+expiry (``expires_at``) in listings, descriptions and reads alike.
 
 Values are strings. A secret whose content type is ``application/octet-stream``
 holds base64 and is returned as bytes (write binary values that way).
@@ -148,13 +149,16 @@ class AzureKeyVaultBackend:
                 path = azure_path(props.name or "")
                 if path is None or not path.startswith(prefix) or not _live(props, now):
                     continue
-                refs.append(RemoteSecretRef(path, props.version, props.updated_on))
+                refs.append(
+                    RemoteSecretRef(path, props.version, props.updated_on, props.expires_on)
+                )
             yield refs
 
     async def get_secret(self, path: str, version: str | None = None) -> RemoteSecret:
         secret = await self._live_secret(path, version, "read")
         props = secret.properties
-        return RemoteSecret(path, _value(secret.value, props.content_type, path), props.version)
+        value = _value(secret.value, props.content_type, path)
+        return RemoteSecret(path, value, props.version, props.expires_on)
 
     async def _live_secret(self, path: str, version: str | None, operation: str) -> Any:
         """The SDK's secret at ``path``, counted as one ``operation`` call;
@@ -190,7 +194,7 @@ class AzureKeyVaultBackend:
             props = (await self._live_secret(path, None, "describe")).properties
         except UnmappablePathError:
             raise SecretNotFoundError(f"no secret at {path!r} (no Key Vault name)") from None
-        return RemoteSecretRef(path, props.version, props.updated_on)
+        return RemoteSecretRef(path, props.version, props.updated_on, props.expires_on)
 
     async def probe(self) -> float:
         """The first page (one item) of the secret listing: authenticated and cheap."""

@@ -10,7 +10,9 @@ Listing calls ``ListSecrets`` on ``projects/<project>`` at the API's largest
 page size (25000), with a ``name:`` filter narrowing the server's answer to
 ids containing the encoded prefix (a substring match), and keeps, on our
 side, only ids that decode to paths under the prefix. One call per page.
-Listings carry no version.
+Listings carry no version; a secret's ``expireTime`` (when Google deletes it)
+is its expiry (``expires_at``), known from listings only (an access answers no
+secret metadata).
 
 A read is ``AccessSecretVersion`` on ``versions/latest``, which names the
 most recently *created* version: when that version is disabled or
@@ -33,6 +35,7 @@ import itertools
 import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from google.api_core import exceptions as api_exceptions
@@ -109,8 +112,12 @@ class GoogleSecretManagerBackend:
         )
         while True:
             response = await self._call("list", self._parent, "list_secrets", request)
-            paths = (google_path(str(s.name).rsplit("/", 1)[-1]) for s in response.secrets)
-            yield [RemoteSecretRef(p) for p in paths if p is not None and p.startswith(prefix)]
+            page: list[RemoteSecretRef] = []
+            for secret in response.secrets:
+                path = google_path(str(secret.name).rsplit("/", 1)[-1])
+                if path is not None and path.startswith(prefix):
+                    page.append(RemoteSecretRef(path, expires_at=_expiry(secret)))
+            yield page
             token = str(response.next_page_token or "")
             if not token:
                 break
@@ -215,6 +222,14 @@ async def create(
 
 def _counted(error: BaseException | None) -> BaseException | None:
     return None if isinstance(error, asyncio.CancelledError) else error
+
+
+def _expiry(secret: types.Secret) -> datetime | None:
+    """The secret's ``expireTime``, when it has one."""
+    if "expire_time" not in secret:
+        return None
+    when: datetime = secret.expire_time
+    return when
 
 
 def _stale(exc: api_exceptions.GoogleAPICallError) -> bool:
