@@ -88,23 +88,16 @@ class CertificateWorker(Worker[CertificateSpec, CertificateStatus]):
             ip_sans=tuple(spec.ip_sans or ()),
             ttl=spec.ttl_seconds,
         )
-        certificate = await issuer.issue_certificate(spec.path, request)
         target = spec.target.as_target() if spec.target else None
         resolved = target.for_path(spec.path) if target is not None else None
         labels: Mapping[str, str] = {}
         annotations: Mapping[str, str] = {}
-        if resolved is not None:
+        if resolved is not None:  # shaped first: a target that fails issues nothing
             shaped = shape_secret(resolved, {}, PathContext(spec.path, spec.path))
             labels, annotations = shaped.shape.labels, shaped.shape.annotations
-        await self.deps.store.put_secret(
-            self.namespace,
-            name,
-            secret_type=TLS,
-            labels={**labels, **self.secret_labels()},
-            annotations={**annotations, CERTIFICATE_SERIAL_ANNOTATION: certificate.serial_number},
-            data={k: v.encode() for k, v in tls_data(certificate, spec.include_ca).items()},
-            existing=existing,
-        )
+        certificate = await issuer.issue_certificate(spec.path, request)
+        # the status first: a certificate issued is tracked (for its revocation) before
+        # anything else can fail
         replaced = self.status.serial_number
         rotated = replaced is not None
         pending = list(self.status.pending_revocations)
@@ -124,6 +117,15 @@ class CertificateWorker(Worker[CertificateSpec, CertificateStatus]):
                     "rotations": self.status.rotations + rotated,
                 }
             )
+        )
+        await self.deps.store.put_secret(
+            self.namespace,
+            name,
+            secret_type=TLS,
+            labels={**labels, **self.secret_labels()},
+            annotations={**annotations, CERTIFICATE_SERIAL_ANNOTATION: certificate.serial_number},
+            data={k: v.encode() for k, v in tls_data(certificate, spec.include_ca).items()},
+            existing=existing,
         )
         self.metrics.expires(name, certificate.not_after)
         if rotated:
