@@ -6,7 +6,8 @@ expires, with one rollout restart per re-issue; status and the expiry metric fol
 each certificate; an operator restart re-issues nothing while the certificate is
 valid; no private key shows in the log, Events, status or metrics. With
 ``deletionPolicy: Revoke`` the replaced certificates are revoked after their grace
-period and the last one on deletion; with ``Delete`` none is."""
+period and the last one on deletion; with ``Delete`` none is. A name the role
+refuses and a Secret of another's are refused with their reasons, writing nothing."""
 
 from __future__ import annotations
 
@@ -173,6 +174,17 @@ async def wait_ready(cluster: Cluster, name: str, timeout: float = 30) -> dict[s
         return await eventually(probe, timeout, f"{name} to be Ready")
     except AssertionError:
         raise AssertionError(f"{name} is not Ready: {last}") from None
+
+
+async def refused(cluster: Cluster, name: str) -> dict[str, Any]:
+    """The Ready condition once it is False."""
+
+    async def probe() -> dict[str, Any] | None:
+        status = await status_of(cluster, name)
+        ready = [c for c in status.get("conditions") or [] if c["type"] == "Ready"]
+        return ready[0] if ready and ready[0]["status"] == "False" else None
+
+    return await eventually(probe, 30, f"{name} to be refused")
 
 
 async def watch_certificates(cluster: Cluster, secret: str, seconds: float) -> list[Seen]:
@@ -382,12 +394,7 @@ async def test_a_name_the_role_refuses_shows_in_status_and_metrics_and_writes_no
     spec = {**certificate_spec(lease_engines), "commonName": "web.elsewhere.example"}
     await create(cluster, "FederationCertificate", name, spec)
 
-    async def refused() -> dict[str, Any] | None:
-        status = await status_of(cluster, name)
-        ready = [c for c in status.get("conditions") or [] if c["type"] == "Ready"]
-        return ready[0] if ready and ready[0]["status"] == "False" else None
-
-    ready = await eventually(refused, 30, f"{name} to be refused")
+    ready = await refused(cluster, name)
     assert ready["reason"] == "InvalidConfig"
     assert lease_engines.engines.issue_path() in ready["message"]
     assert await cluster.secret(name) is None
@@ -399,3 +406,22 @@ async def test_a_name_the_role_refuses_shows_in_status_and_metrics_and_writes_no
         resource=name,
     )
     assert failing == 1
+
+
+async def test_a_secret_of_another_is_never_overwritten_and_nothing_is_issued(
+    cluster: Cluster, lease_engines: LeaseServers, operator: ManagedProcess
+) -> None:
+    await vault_backend(cluster, lease_engines)
+    await cluster.put_secret("taken-tls", {"tls.crt": "theirs", "tls.key": "theirs"})
+    name = f"taken-{uuid.uuid4().hex[:6]}"
+    spec = certificate_spec(lease_engines, target={"name": "taken-tls"})
+    await create(cluster, "FederationCertificate", name, spec)
+
+    assert (await refused(cluster, name))["reason"] == "SecretConflict"
+    status = await status_of(cluster, name)
+    # every certificate issued is in the status before its Secret is written: none was
+    assert "serialNumber" not in status
+    assert decoded(await cluster.secret("taken-tls") or {}) == {
+        "tls.crt": "theirs",
+        "tls.key": "theirs",
+    }
