@@ -18,7 +18,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Generic
+from typing import Any, Generic
 
 from .. import conditions as c
 from ..backends.base import SecretBackend
@@ -113,8 +113,13 @@ class Worker(Generic[SpecT, StatusT]):
     # -- the loop ------------------------------------------------------------------------
 
     def observe(self, resource: LeasedResource[SpecT, StatusT]) -> None:
-        self.resource = resource
-        self.wake.set()
+        """The resource as the watch shows it now. A change of its spec, finalizers or
+        deletion wakes the worker; a status write alone (its own, after each step and
+        each failure) does not, or a failing resource would retry at once, past its
+        back-off."""
+        before, self.resource = self.resource, resource
+        if _what_wakes(before) != _what_wakes(resource):
+            self.wake.set()
 
     async def run(self) -> None:
         try:
@@ -309,3 +314,7 @@ def _transition(status: LeasedStatus, ok: bool, now: datetime) -> datetime:
         if condition.type == c.READY and (condition.status is ConditionStatus.TRUE) == ok:
             return condition.last_transition_time
     return now
+
+
+def _what_wakes(resource: LeasedResource[Any, Any]) -> tuple[int, bool, tuple[str, ...]]:
+    return resource.generation, resource.deleting, tuple(resource.metadata.finalizers)
