@@ -4,7 +4,7 @@ chain it carries, names what was asked for and matches its key; with a 30 s TTL 
 a 10 s ``renewBefore`` it is re-issued several times, each before the previous one
 expires, with one rollout restart per re-issue; status and the expiry metric follow
 each certificate; an operator restart re-issues nothing while the certificate is
-valid; no private key shows in the log, Events, status or metrics. With
+valid, and one that fell due while the operator was down is re-issued once; no private key shows in the log, Events, status or metrics. With
 ``deletionPolicy: Revoke`` the replaced certificates are revoked after their grace
 period and the last one on deletion; with ``Delete`` none is. A name the role
 refuses and a Secret of another's are refused with their reasons, writing nothing."""
@@ -425,3 +425,38 @@ async def test_a_secret_of_another_is_never_overwritten_and_nothing_is_issued(
         "tls.crt": "theirs",
         "tls.key": "theirs",
     }
+
+
+async def test_a_certificate_due_while_the_operator_was_down_is_reissued_once(
+    cluster: Cluster,
+    lease_engines: LeaseServers,
+    operator: ManagedProcess,
+    operator_log: Path,
+) -> None:
+    workloads = Workloads(cluster)
+    name = await certificate_for_web(
+        cluster, lease_engines, workloads, ttl="60s", renewBefore="50s"
+    )
+    before = await wait_ready(cluster, name)
+    due = instant(before["nextRenewalAt"])
+    operator.stop()
+    try:
+        await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 2)
+        assert (await status_of(cluster, name))["serialNumber"] == before["serialNumber"]
+    finally:
+        await restart_operator(operator, operator_log)  # started again whatever happened
+
+    async def reissued() -> dict[str, Any] | None:
+        status = await status_of(cluster, name)
+        return status if status["serialNumber"] != before["serialNumber"] else None
+
+    after = await eventually(reissued, 30, "the due certificate to be re-issued")
+    assert instant(after["notAfter"]) > datetime.now(UTC)
+    await eventually(lambda: _generation_is(workloads, 2), 10, "web to be restarted")
+    await asyncio.sleep(3)
+    assert (await status_of(cluster, name))["rotations"] == 1
+    assert await workloads.generation("web") == 2
+
+
+async def _generation_is(workloads: Workloads, generation: int) -> bool:
+    return await workloads.generation("web") == generation
