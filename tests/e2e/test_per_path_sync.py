@@ -79,9 +79,9 @@ async def test_annotated_paths_sync_alone_and_keep_the_schedule(
     # the paths whose Secret holds the value, the others as the last sync left them:
     # app/c is not looked up, so its removal waits for the next full sync
     assert status["secretsSynced"] == 3
-    # two Vault requests: the path's metadata and its value; no listing, no probe
+    # one Vault request: the path's value, which tells it exists; no listing, no probe
     asked = await settled_calls(operator_metrics_port, "hashicorp-vault", calls, "read")
-    assert asked == {("describe", "ok"): 1, ("read", "ok"): 1}
+    assert asked == {("read", "ok"): 1}
     # the hourly sync did not move (the status gives it to the second)
     moved_by = parse(status["nextSyncAt"]) - parse(first["nextSyncAt"])
     assert abs(moved_by.total_seconds()) <= 1, moved_by

@@ -1,7 +1,7 @@
 """A per-path sync asks the backend about its own paths only: concrete paths are
-described without listing anything, a pattern lists only the prefix it narrows each
-mapping to, and a path gone remotely is orphaned or pruned as a full sync would,
-decided without listing anything else."""
+read without listing anything (the read tells whether they exist), a pattern lists
+only the prefix it narrows each mapping to, and a path gone remotely is orphaned or
+pruned as a full sync would, decided without listing anything else."""
 
 from __future__ import annotations
 
@@ -87,14 +87,14 @@ async def synced(
     return backend, store
 
 
-async def test_a_concrete_path_is_described_and_read_with_no_listing_whatever_the_size() -> None:
+async def test_a_concrete_path_is_read_once_with_no_listing_whatever_the_size() -> None:
     for size in (10, 2000):
         backend, store = await synced({f"prod/s{i:05d}": "1" for i in range(size)})
         backend.set("prod/s00007", "2")
         outcome = await run_sync(ctx(backend, store, ["app/s00007"]))
         assert store.written == ["app-s00007"]
         assert backend.listed == []
-        assert backend.calls.snapshot() == {("describe", "ok"): 1, ("batch_read", "ok"): 1}
+        assert backend.calls.snapshot() == {("batch_read", "ok"): 1}
         assert outcome.secrets_synced == size  # still the backend's figure
         # nor are the backend's Secrets listed: those of its path, and a count
         assert store.calls["list_managed"] == 0 and store.calls["managed_at"] == 1
@@ -107,7 +107,7 @@ async def test_a_vanished_path_is_orphaned_or_pruned_without_listing() -> None:
         backend.delete("prod/b")  # gone too, but not asked about
         outcome = await run_sync(ctx(backend, store, ["app/a"], prune=prune))
         assert backend.listed == []
-        assert backend.calls.snapshot() == {("describe", "not_found"): 1}
+        assert backend.calls.snapshot() == {("batch_read", "ok"): 1}  # it read nothing
         assert (store.deleted if prune else store.marked_orphaned) == ["app-a"]
         assert (outcome.deleted, outcome.orphaned) == ((1, 0) if prune else (0, 1))
         kept = store.secret(NS, "app-b")
@@ -121,8 +121,8 @@ async def test_a_pattern_lists_only_its_own_prefix_and_looks_up_its_bare_path() 
         backend.set(path, "2")
     await run_sync(ctx(backend, store, ["app/web/**"]))
     assert backend.listed == ["prod/web/"]
-    # and the one path it matches outside that prefix, app/web, is looked up
-    assert backend.calls.get("describe", "not_found") == 1
+    # and the one path it matches outside that prefix, app/web, is looked up (read)
+    assert backend.calls.snapshot() == {("list", "ok"): 1, ("batch_read", "ok"): 2}
     assert sorted(store.written) == ["app-web-x", "app-web-y-z"]
 
 
@@ -165,7 +165,7 @@ async def test_an_explicit_mapping_wins_over_a_wildcard_one_as_in_a_full_sync() 
     outcome = await run_sync(ctx(backend, store, ["app/db"], mapping=mapping))
     assert store.data(NS)["app-db"] == {"value": b"explicit-2"}
     assert [(c.path, c.remote_path) for c in outcome.conflicts] == [("app/db", "prod/db")]
-    assert backend.calls.snapshot() == {("describe", "ok"): 2, ("batch_read", "ok"): 1}
+    assert backend.calls.snapshot() == {("batch_read", "ok"): 1}  # both, in one batch
 
 
 async def test_a_store_down_or_refusing_everything_fails_the_sync_and_writes_nothing() -> None:
@@ -264,7 +264,7 @@ async def test_a_per_path_sync_makes_no_probe_once_the_client_has_one() -> None:
     world.request_sync("2026-03-01T12:00:05Z", ["app/a"])
     await worker.step(world.resource())
     assert world.connector.current is connection
-    assert kept.made == {("describe", "ok"): 1, ("read", "ok"): 1}
+    assert kept.made == {("read", "ok"): 1}
     assert world.store.data("team-a")["app-a"] == {"value": b"2"}
     assert world.statuses.last.connection == connected.model_copy(
         update={"checked_at": world.clock.now()}
@@ -283,7 +283,7 @@ async def test_a_per_path_sync_makes_no_probe_once_the_client_has_one() -> None:
 
     world.deps.connect = keeping
     await worker.step(world.resource())
-    assert kept.made == {("probe", "ok"): 1, ("describe", "ok"): 1, ("read", "ok"): 1}
+    assert kept.made == {("probe", "ok"): 1, ("read", "ok"): 1}
 
 
 class KeptCalls(CallCounter):

@@ -77,8 +77,8 @@ async def test_only_the_requested_paths_are_read_and_written() -> None:
     assert store.written == ["app-a"]
     assert store.data(NS)["app-a"] == {"v": b"2"}
     assert store.data(NS)["app-b"] == {"v": b"1"}
-    # the one path described (nothing listed) and read in one batch
-    assert backend.calls.snapshot() == {("describe", "ok"): 1, ("batch_read", "ok"): 1}
+    # the one path read, once: the read tells it exists (nothing listed, nothing described)
+    assert backend.calls.snapshot() == {("batch_read", "ok"): 1}
     assert outcome.written == 1
     assert outcome.secrets_synced == 3  # the backend's figure, not the sync's
     assert outcome.paths == PathScope(["app/a"])

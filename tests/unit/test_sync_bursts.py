@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from scaivault_federation.api.sync_requests import SyncRequests
-from scaivault_federation.backends.base import Described
+from scaivault_federation.backends.base import BatchResult
 from scaivault_federation.k8s.backend_store import BackendStore
 from scaivault_federation.k8s.client import ConflictError, NotFoundError
 from scaivault_federation.labels import SYNC_PATHS_ANNOTATION, SYNC_REQUESTED_ANNOTATION
@@ -65,24 +65,27 @@ def test_merging_counts_each_path_once() -> None:
 
 
 class Gate:
-    """Holds every look-up of the connections made while it is closed."""
+    """Holds every read of the connections made while it is closed (a per-path sync's
+    first call: it reads its paths to learn whether they exist)."""
 
     def __init__(self, world: World) -> None:
         self.open = asyncio.Event()
         self.open.set()
-        self.described: list[list[str]] = []
+        self.read: list[list[str]] = []
         connect = world.connector.__call__
 
         async def gated(*args: Any) -> FakeConnection:
             connection = await connect(*args)
-            describe = connection.describe_secrets
+            read = connection.get_many
 
-            async def held(paths: Sequence[str]) -> Described:
-                self.described.append(sorted(paths))
+            async def held(
+                paths: Sequence[str], versions: Mapping[str, str] | None = None
+            ) -> BatchResult:
+                self.read.append(sorted(paths))
                 await self.open.wait()
-                return await describe(paths)
+                return await read(paths, versions)
 
-            connection.describe_secrets = held  # type: ignore[method-assign]
+            connection.get_many = held  # type: ignore[method-assign]
             return connection
 
         world.deps.connect = gated
@@ -119,17 +122,18 @@ async def test_requests_seen_while_a_sync_runs_make_one_next_sync_of_their_paths
     gate = Gate(world)
     async with running(world):
         syncs = len(world.statuses.written)
+        gate.read.clear()  # the first, full sync's
         gate.open.clear()
         world.request_sync(stamp(1), ["app/s0"])
         await spin()
-        assert gate.described == [["prod/s0"]]  # the sync of app/s0 is under way
+        assert gate.read == [["prod/s0"]]  # the sync of app/s0 is under way
         # each request replaces the annotations (no writer merged them): none is lost
         world.request_sync(stamp(2), ["app/s1"])
         world.request_sync(stamp(3), ["app/s2", "app/s1"])
         world.request_sync(stamp(4), ["app/s3"])
         gate.open.set()
         await world.clock.settle()
-    assert gate.described == [["prod/s0"], ["prod/s1", "prod/s2", "prod/s3"]]
+    assert gate.read == [["prod/s0"], ["prod/s1", "prod/s2", "prod/s3"]]
     assert len(world.statuses.written) == syncs + 2
 
 
@@ -143,6 +147,7 @@ async def test_more_paths_than_a_per_path_sync_takes_make_one_full_sync() -> Non
     gate = Gate(world)
     async with running(world):
         syncs, listings = len(world.statuses.written), world.syncs
+        gate.read.clear()  # the first, full sync's
         gate.open.clear()
         world.request_sync(stamp(0), ["app/s0"])
         await spin()
@@ -154,7 +159,11 @@ async def test_more_paths_than_a_per_path_sync_takes_make_one_full_sync() -> Non
         assert world.syncs == listings  # the burst's full sync waits for it to quiet
         world.clock.advance(BURST_QUIET)
         await world.clock.settle()
-    assert gate.described == [["prod/s0"]]  # then no look-up: one listing of everything
+    # then no per-path read: one listing of everything, reading what changed
+    assert gate.read[0] == ["prod/s0"]
+    assert sorted(p for part in gate.read[1:] for p in part) == sorted(
+        f"prod/s{i}" for i in range(1, size)
+    )
     assert world.syncs == listings + 1
     assert len(world.statuses.written) == syncs + 2
     assert world.store.data("team-a")[f"app-s{size - 1}"] == {"value": b"2"}
@@ -290,6 +299,7 @@ async def test_a_worker_syncs_only_the_paths_a_merged_request_adds() -> None:
     )
     gate = Gate(world)
     async with running(world):
+        gate.read.clear()  # the first, full sync's
         world.request_sync(stamp(1), ["app/s1"])
         await world.clock.settle()
         # the API merged the next request into the first (its sync's status was not
@@ -301,4 +311,4 @@ async def test_a_worker_syncs_only_the_paths_a_merged_request_adds() -> None:
         )
         world.statuses.changed(world.cr)
         await world.clock.settle()
-    assert gate.described == [["prod/s1"], ["prod/s2"]]
+    assert gate.read == [["prod/s1"], ["prod/s2"]]

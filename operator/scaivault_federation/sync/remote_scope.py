@@ -4,7 +4,8 @@ which literal remote paths to look up one by one.
 A full sync lists each mapping's literal prefix once and takes a mapping without
 wildcards as the one path it names. A per-path sync asks only about its own paths:
 a concrete ScaiVault path becomes the remote path each mapping gives it, described
-without listing anything (:meth:`SecretBackend.describe_secrets`); a pattern lists
+without listing anything (:meth:`SecretBackend.describe_secrets`; a per-path sync's
+client describes by reading, :mod:`.described_by_reading`); a pattern lists
 only the remote prefix its own literal prefix narrows each mapping to
 (:meth:`PathMapping.remote_prefix_for`), and describes the one path it matches
 outside that prefix (``app/web/**`` matches ``app/web``). Either way every remote path that can map

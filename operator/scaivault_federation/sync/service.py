@@ -24,6 +24,7 @@ from ..models.spec import BackendSpec
 from ..models.status import Conflict, RecordedName
 from ..paths import PathScope, secret_name_for_path
 from .apply import Applied, Applier
+from .described_by_reading import DescribedByReading
 from .early_paths import EarlyPaths
 from .plan import (
     ConflictReason,
@@ -160,6 +161,7 @@ class _Run:
 
     def __post_init__(self) -> None:
         self.outcome = SyncOutcome(paths=self.ctx.paths)
+        self.backend: SecretBackend = self.ctx.backend
 
     async def _load_all(self) -> None:
         """Every Secret of the backend, once (a full sync's)."""
@@ -189,9 +191,13 @@ class _Run:
                     part=READ_PART,
                     ready=self._load_all,
                 )
+        else:
+            # its paths are read whatever their version: reading them tells whether
+            # they exist, with no call of its own
+            self.backend = DescribedByReading(ctx.backend)
         listing = asyncio.ensure_future(
             remote_refs(
-                ctx.backend,
+                self.backend,
                 remote,
                 describe=scope is not None,
                 listed=early.listed if early is not None else None,
@@ -251,7 +257,7 @@ class _Run:
         reads.paths.sort(key=lambda remote: mapped.local_by_remote[remote])
         self.unchanged.update(reads.unchanged)
         self.planner.plan.unchanged.extend(sorted(reads.unchanged))
-        parts = read_parts(ctx.backend, each_part(reads.paths), reads.pins)
+        parts = read_parts(self.backend, each_part(reads.paths), reads.pins)
         async for writes in self._planned(parts, mapped.local_by_remote, targets, self.planner):
             yield writes
 
