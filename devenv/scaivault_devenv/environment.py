@@ -8,7 +8,9 @@ everything it started.
 For leased secrets it also starts PostgreSQL and configures OpenBao's database
 engine on it and its PKI engine (:mod:`.openbao_engines`); ``dev.json``'s
 ``leases`` says where they are (paths, role names, PostgreSQL's address), never
-a password or key.
+a password or key, and names the two samples it seeds there, a FederationLease
+and a FederationCertificate (:mod:`.samples_leases`); ``dev.json`` is written once
+they are Ready too.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .samples import SAMPLE_NAMESPACE, SYSTEM_NAMESPACE, seed_vault
 from .samples_aws import seed_aws
 from .samples_azure import seed_azure
 from .samples_google import seed_google
+from .samples_leases import COLLECTIONS, seed_leases
 from .samples_shapes import seed_shapes
 
 log = logging.getLogger(__name__)
@@ -62,6 +65,8 @@ def run_dev(state_dir: Path) -> int:
             "google-secret-manager": seed_google(cp, gsm),
         }
         seed_shapes(bao, moto, gsm)
+        leases = lease_info(engines, postgres)
+        leases["samples"] = seed_leases(cp, engines, backends["hashicorp-vault"]["sample_backend"])
         os.environ.update(keyvault.client_env())  # trust the emulator's CA and token endpoint
         os.environ["KUBECONFIG"] = str(cp.kubeconfig)
         os.environ["SCAIVAULT_OPERATOR_NAMESPACE"] = SYSTEM_NAMESPACE
@@ -71,7 +76,7 @@ def run_dev(state_dir: Path) -> int:
             "namespace": SAMPLE_NAMESPACE,
             "tokens": {},
             "backends": backends,
-            "leases": lease_info(engines, postgres),
+            "leases": leases,
         }
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve(cp, state_dir, info))
@@ -111,6 +116,8 @@ async def _serve(cp: ControlPlane, state_dir: Path, info: dict[str, Any]) -> Non
     samples = [entry["sample_backend"] for entry in info["backends"].values()]
     await asyncio.wait_for(api_ready.wait(), timeout=60)
     await asyncio.wait_for(_wait_healthy(cp, samples), timeout=120)
+    leased = {kind: entry["name"] for kind, entry in info["leases"]["samples"].items()}
+    await asyncio.wait_for(_wait_ready(cp, leased), timeout=60)
     path = state_dir / "dev.json"
     path.write_text(json.dumps(info, indent=2) + "\n")
     path.chmod(0o600)
@@ -137,5 +144,18 @@ async def _wait_healthy(cp: ControlPlane, names: list[str]) -> None:
             if status.get("status") == "healthy" and status.get("secretsSynced", 0) > 0:
                 healthy += 1
         if healthy == len(names):
+            return
+        await asyncio.sleep(0.5)
+
+
+async def _wait_ready(cp: ControlPlane, samples: dict[str, str]) -> None:
+    """Until each leased sample (by kind) reports Ready."""
+    while True:
+        ready = 0
+        for kind, name in samples.items():
+            _, body = await asyncio.to_thread(cp.request, "GET", f"{COLLECTIONS[kind]}/{name}")
+            conditions = body.get("status", {}).get("conditions") or []
+            ready += any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        if ready == len(samples):
             return
         await asyncio.sleep(0.5)

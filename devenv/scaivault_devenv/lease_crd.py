@@ -37,6 +37,23 @@ OBJECT_NAME = OBJECT_NAME_PATTERN
 DNS_NAME = DNS_NAME_PATTERN
 
 
+def _pending_revocations(what: str, key: str, max_length: int) -> Schema:
+    """The status' list of replaced leases or certificates awaiting revocation."""
+    return {
+        "type": "array",
+        "maxItems": 64,
+        "description": f"Replaced {what}, revoked once their grace period is over.",
+        "items": {
+            "type": "object",
+            "required": [key, "revokeAt"],
+            "properties": {
+                key: {"type": "string", "maxLength": max_length},
+                "revokeAt": {"type": "string", "format": "date-time"},
+            },
+        },
+    }
+
+
 def _duration(spec: Schema, field: str, description: str) -> Schema:
     """A Go duration field with syncInterval's format rule, naming ``field``."""
     rule = copy.deepcopy(spec["properties"]["syncInterval"]["x-kubernetes-validations"][0])
@@ -261,19 +278,7 @@ def leases(canonical: Schema) -> Schema:
             "renewedAt": {"type": "string", "format": "date-time"},
             "tokenExpiresAt": {"type": "string", "format": "date-time"},
             "renewals": {"type": "integer", "minimum": 0},
-            "pendingRevocations": {
-                "type": "array",
-                "maxItems": 64,
-                "description": "Replaced leases, revoked once their grace period is over.",
-                "items": {
-                    "type": "object",
-                    "required": ["leaseId", "revokeAt"],
-                    "properties": {
-                        "leaseId": {"type": "string", "maxLength": 1024},
-                        "revokeAt": {"type": "string", "format": "date-time"},
-                    },
-                },
-            },
+            "pendingRevocations": _pending_revocations("leases", "leaseId", 1024),
         },
     )
     columns = _columns(
@@ -353,11 +358,21 @@ def certificates(canonical: Schema) -> Schema:
             },
             "target": target,
             "rolloutRestartTargets": _common(backend, "certificates")["rolloutRestartTargets"],
+            "revokeGracePeriod": _duration(
+                backend,
+                "revokeGracePeriod",
+                "With deletionPolicy Revoke: how long a replaced certificate stays "
+                "unrevoked after its successor was written (default 30s).",
+            ),
             "deletionPolicy": {
                 "type": "string",
-                "enum": ["Delete", "Retain"],
+                "enum": ["Delete", "Revoke", "Retain"],
                 "default": "Delete",
-                "description": "On deletion: Delete the Secret, or Retain it unmanaged.",
+                "description": (
+                    "On deletion: Delete the Secret; Revoke the certificate and delete the "
+                    "Secret (and revoke each replaced certificate after revokeGracePeriod); "
+                    "or Retain the Secret unmanaged."
+                ),
             },
         },
     }
@@ -366,6 +381,7 @@ def certificates(canonical: Schema) -> Schema:
         {
             "serialNumber": {"type": "string", "maxLength": 128},
             "notAfter": {"type": "string", "format": "date-time"},
+            "pendingRevocations": _pending_revocations("certificates", "serialNumber", 128),
         },
     )
     columns = _columns(

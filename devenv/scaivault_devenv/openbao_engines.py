@@ -11,8 +11,8 @@
 - the PKI secrets engine at ``pki/``, with a generated root CA and a role
   that issues certificates for the names the samples and tests use (and IP
   SANs);
-- a policy that reads credentials and issues certificates there and renews,
-  revokes and looks up leases (``sys/leases/…``), with a token and an AppRole
+- a policy that reads credentials, issues and revokes certificates there and
+  renews, revokes and looks up leases (``sys/leases/…``), with a token and an AppRole
   holding it.
 """
 
@@ -201,6 +201,9 @@ path "{DATABASE_MOUNT}/creds/*" {{
 }}
 path "{PKI_MOUNT}/issue/{PKI_ROLE}" {{
   capabilities = ["create", "update"]
+}}
+path "{PKI_MOUNT}/revoke" {{
+  capabilities = ["update"]
 }}
 path "sys/leases/renew" {{
   capabilities = ["update"]

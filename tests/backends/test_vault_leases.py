@@ -290,3 +290,26 @@ async def test_closing_leaves_the_leases_of_a_login_alive(lease_engines: LeaseSe
 def test_other_backend_types_issue_no_leases() -> None:
     with pytest.raises(LeasesUnsupportedError, match="issues no leased secrets"):
         lease_issuer(object())
+
+
+async def test_a_revoked_certificate_is_listed_revoked_and_revoking_again_is_no_error(
+    lease_engines: LeaseServers, backend: VaultBackend
+) -> None:
+    engines = lease_engines.engines
+    leases = _leases(backend)
+    cert = await leases.issue_certificate(
+        engines.issue_path(), CertificateRequest("r.example.test", ttl=300)
+    )
+
+    def revoked_at() -> int:
+        path = f"/v1/{engines.pki_mount}/cert/{cert.serial_number}"
+        stored = lease_engines.bao.request("GET", path)
+        return int(stored["data"]["revocation_time"])
+
+    assert revoked_at() == 0
+    await leases.revoke_certificate(engines.pki_mount, cert.serial_number)
+    assert revoked_at() > 0
+    await leases.revoke_certificate(engines.pki_mount, cert.serial_number)  # again
+    await leases.revoke_certificate(engines.pki_mount, "01:02:03:04")  # never issued
+    assert backend.calls.get("revoke_certificate", "ok") == 2
+    assert backend.calls.get("revoke_certificate", "not_found") == 1

@@ -91,7 +91,7 @@ def test_a_bad_lease_is_refused_naming_the_field(
         ({"path": "pki/sign/web"}, "spec.path"),
         ({"altNames": ["not a name"]}, "spec.altNames"),
         ({"renewBefore": "a while"}, "spec.renewBefore"),
-        ({"deletionPolicy": "Revoke"}, "spec.deletionPolicy"),
+        ({"deletionPolicy": "Revoked"}, "spec.deletionPolicy"),
     ],
 )
 def test_a_bad_certificate_is_refused_naming_the_field(

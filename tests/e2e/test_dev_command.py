@@ -16,8 +16,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from cryptography import x509
 
 from scaivault_devenv.binaries import find_binaries
+
+from .helpers import decoded
 
 pytestmark = pytest.mark.e2e
 
@@ -60,6 +63,7 @@ def test_dev_reaches_ready_and_stops_cleanly(tmp_path: Path) -> None:
         for entry in info["backends"].values():
             assert entry["endpoint"] and entry["sample_backend"]
         _check_lease_engines(info)
+        _check_leased_samples(info)
 
         kubectl = find_binaries().kubectl
         assert kubectl is not None
@@ -137,7 +141,11 @@ def _check_lease_engines(info: dict[str, Any]) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         creds = json.loads(response.read())["data"]
-    where = leases["postgres"]
+    _log_in(leases["postgres"], creds)
+
+
+def _log_in(where: dict[str, Any], creds: dict[str, str]) -> None:
+    """The credentials log in to dev's PostgreSQL as their user."""
     with psycopg.connect(
         host=where["host"],
         port=where["port"],
@@ -147,3 +155,39 @@ def _check_lease_engines(info: dict[str, Any]) -> None:
         connect_timeout=5,
     ) as conn:
         assert conn.execute("SELECT current_user").fetchone() == (creds["username"],)
+
+
+def _kubectl_json(info: dict[str, Any], *args: str) -> Any:
+    kubectl = find_binaries().kubectl
+    assert kubectl is not None
+    out = subprocess.run(
+        [str(kubectl), "--kubeconfig", info["kubeconfig"], "-n", info["namespace"], *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def _check_leased_samples(info: dict[str, Any]) -> None:
+    """The FederationLease and FederationCertificate samples dev.json names are Ready:
+    the lease's credentials log in to PostgreSQL, the certificate is the CA's."""
+    samples = info["leases"]["samples"]
+    items = _kubectl_json(info, "get", "fedlease,fedcert", "-o", "json")["items"]
+    by_kind = {i["kind"]: i for i in items}
+    assert {k: i["metadata"]["name"] for k, i in by_kind.items()} == {
+        kind: entry["name"] for kind, entry in samples.items()
+    }
+    for item in items:
+        ready = [c for c in item["status"]["conditions"] if c["type"] == "Ready"]
+        assert ready and ready[0]["status"] == "True", item["status"]
+    lease = samples["FederationLease"]["secret"]
+    creds = decoded(_kubectl_json(info, "get", "secret", lease, "-o", "json"))
+    _log_in(info["leases"]["postgres"], creds)
+    tls = _kubectl_json(
+        info, "get", "secret", samples["FederationCertificate"]["secret"], "-o", "json"
+    )
+    assert tls["type"] == "kubernetes.io/tls"
+    data = decoded(tls)
+    leaf = x509.load_pem_x509_certificates(data["tls.crt"].encode())[0]
+    leaf.verify_directly_issued_by(x509.load_pem_x509_certificate(data["ca.crt"].encode()))

@@ -41,8 +41,17 @@ def test_lease_defaults() -> None:
 def test_certificate_defaults() -> None:
     spec = _cert(ttl="1h", ipSans=["127.0.0.1", "::1"]).spec
     assert spec.deletion_policy is CertificateDeletionPolicy.DELETE
+    assert not spec.revokes
     assert spec.ttl_seconds == 3600
     assert not spec.include_ca
+
+
+def test_revoke_policy_revokes_after_its_grace_at_the_engine_of_the_path() -> None:
+    spec = _cert(path="pki/int/issue/web", deletionPolicy="Revoke", revokeGracePeriod="5s").spec
+    assert spec.revokes
+    assert spec.revoke_grace == timedelta(seconds=5)
+    assert spec.mount == "pki/int"
+    assert _cert(deletionPolicy="Revoke").spec.revoke_grace == timedelta(seconds=30)
 
 
 @pytest.mark.parametrize(
@@ -75,6 +84,9 @@ def test_a_bad_lease_spec_names_the_field(change: dict[str, Any], field: str) ->
         ({"ttl": "1 day"}, "spec.ttl"),
         ({"target": {"labels": {"federation.scaivault.io/x": "y"}}}, "spec.target"),
         ({"commonName": "a\nb"}, "spec.commonName"),
+        ({"revokeGracePeriod": "later"}, "spec.revokeGracePeriod"),
+        ({"ttl": "30s", "renewBefore": "1m"}, "spec.renewBefore"),
+        ({"deletionPolicy": "Revoked"}, "spec.deletionPolicy"),
     ],
 )
 def test_a_bad_certificate_spec_names_the_field(change: dict[str, Any], field: str) -> None:

@@ -25,6 +25,8 @@ def _answer(*errors: str) -> bytes:
         ("renew", "lease expired", LeaseNotFoundError),
         ("lookup_lease", "invalid lease", LeaseNotFoundError),
         ("revoke", "lease not found", LeaseNotFoundError),
+        ("revoke_certificate", "certificate with serial 01:02 not found.", LeaseNotFoundError),
+        ("revoke_certificate", "permission denied", BackendError),
         ("renew", "lease is not renewable", RenewalRefusedError),
         ("revoke", "failed to revoke entry: role cannot be dropped", BackendError),
         ("issue", "lease not found", InvalidBackendConfigError),

@@ -104,7 +104,7 @@ class RenewalRefusedError(BackendError):
 class LeaseIssuer(Protocol):
     """A backend that mints leased secrets. Every call is counted in the
     backend's call counter under its own operation (``issue``, ``renew``,
-    ``revoke``, ``lookup_lease``, ``issue_certificate``)."""
+    ``revoke``, ``lookup_lease``, ``issue_certificate``, ``revoke_certificate``)."""
 
     async def issue(self, path: str, parameters: Mapping[str, object]) -> IssuedLease:
         """Ask ``path`` for new credentials (a read, or a write when
@@ -128,6 +128,12 @@ class LeaseIssuer(Protocol):
 
     async def issue_certificate(self, path: str, request: CertificateRequest) -> IssuedCertificate:
         """Issue a certificate at ``path`` (``pki/issue/<role>``)."""
+        ...
+
+    async def revoke_certificate(self, mount: str, serial_number: str) -> None:
+        """Revoke the certificate of ``serial_number`` the PKI engine at ``mount``
+        issued (it enters the engine's CRL). One the engine does not know, or no
+        longer lists (expired and tidied), is not an error."""
         ...
 
 

@@ -2,7 +2,11 @@
 ``kubernetes.io/tls`` Secret (``tls.crt``: the leaf and its chain, ``tls.key``,
 ``ca.crt`` with ``includeCA``), re-issued ``renewBefore`` before notAfter. After a
 start, the certificate the status names is kept while the Secret holds it (its
-serial number) and is not due."""
+serial number) and is not due.
+
+With ``deletionPolicy: Revoke`` every certificate issued is revoked once no longer
+used: a replaced one ``revokeGracePeriod`` after its successor was written (kept
+in ``pendingRevocations`` until then), the last one on deletion."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from .. import conditions as c
 from ..backends.leases import CertificateRequest, IssuedCertificate, LeaseIssuer
 from ..labels import CERTIFICATE_SERIAL_ANNOTATION
 from ..models.lease import CertificateDeletionPolicy, CertificateSpec
-from ..models.lease_status import CertificateStatus
+from ..models.lease_status import CertificateRevocation, CertificateStatus
 from ..models.shape import PathContext, secret_name, shape_secret
 from .schedule import certificate_renew_at
 from .worker import Worker
@@ -56,10 +60,23 @@ class CertificateWorker(Worker[CertificateSpec, CertificateStatus]):
             status = self.status
             assert status.issued_at is not None and status.not_after is not None
             due = certificate_renew_at(status.issued_at, status.not_after, spec.renew_margin)
+        await self._revoke_due(spec, issuer, now)
         ready = self.ready(self.status, c.ISSUED, f"certificate for {spec.common_name} held", now)
         await self.save(ready.model_copy(update={"next_renewal_at": due}))
         self.metrics.next_renewal(due)
-        return due
+        return min([due, *(old.revoke_at for old in self.status.pending_revocations)])
+
+    async def _revoke_due(self, spec: CertificateSpec, issuer: LeaseIssuer, now: datetime) -> None:
+        pending = self.status.pending_revocations
+        due = [old for old in pending if old.revoke_at <= now]
+        for old in due:
+            await issuer.revoke_certificate(spec.mount, old.serial_number)
+            await self.record(
+                "Revoked", f"the replaced certificate {old.serial_number} was revoked"
+            )
+        if due:
+            keep = [old for old in pending if old.revoke_at > now]
+            await self.save(self.status.model_copy(update={"pending_revocations": keep}))
 
     async def _issue(
         self, spec: CertificateSpec, issuer: LeaseIssuer, name: str, replaces: bool, now: datetime
@@ -71,27 +88,27 @@ class CertificateWorker(Worker[CertificateSpec, CertificateStatus]):
             ip_sans=tuple(spec.ip_sans or ()),
             ttl=spec.ttl_seconds,
         )
-        certificate = await issuer.issue_certificate(spec.path, request)
         target = spec.target.as_target() if spec.target else None
         resolved = target.for_path(spec.path) if target is not None else None
         labels: Mapping[str, str] = {}
         annotations: Mapping[str, str] = {}
-        if resolved is not None:
+        if resolved is not None:  # shaped first: a target that fails issues nothing
             shaped = shape_secret(resolved, {}, PathContext(spec.path, spec.path))
             labels, annotations = shaped.shape.labels, shaped.shape.annotations
-        await self.deps.store.put_secret(
-            self.namespace,
-            name,
-            secret_type=TLS,
-            labels={**labels, **self.secret_labels()},
-            annotations={**annotations, CERTIFICATE_SERIAL_ANNOTATION: certificate.serial_number},
-            data={k: v.encode() for k, v in tls_data(certificate, spec.include_ca).items()},
-            existing=existing,
-        )
-        rotated = self.status.serial_number is not None
+        certificate = await issuer.issue_certificate(spec.path, request)
+        # the status first: a certificate issued is tracked (for its revocation) before
+        # anything else can fail
+        replaced = self.status.serial_number
+        rotated = replaced is not None
+        pending = list(self.status.pending_revocations)
+        if replaced is not None and spec.revokes:
+            pending.append(
+                CertificateRevocation(serial_number=replaced, revoke_at=now + spec.revoke_grace)
+            )
         await self.save(
             self.status.model_copy(
                 update={
+                    "pending_revocations": pending,
                     "serial_number": certificate.serial_number,
                     "not_after": certificate.not_after,
                     "expires_at": certificate.not_after,
@@ -100,6 +117,15 @@ class CertificateWorker(Worker[CertificateSpec, CertificateStatus]):
                     "rotations": self.status.rotations + rotated,
                 }
             )
+        )
+        await self.deps.store.put_secret(
+            self.namespace,
+            name,
+            secret_type=TLS,
+            labels={**labels, **self.secret_labels()},
+            annotations={**annotations, CERTIFICATE_SERIAL_ANNOTATION: certificate.serial_number},
+            data={k: v.encode() for k, v in tls_data(certificate, spec.include_ca).items()},
+            existing=existing,
         )
         self.metrics.expires(name, certificate.not_after)
         if rotated:
@@ -112,11 +138,23 @@ class CertificateWorker(Worker[CertificateSpec, CertificateStatus]):
             self.changed(spec, name)
 
     async def release(self, spec: CertificateSpec | None, issuer: LeaseIssuer | None) -> None:
-        name = self.status.secret_name or self.name
+        status = self.resource.status if self.status.serial_number is None else self.status
+        name = status.secret_name or self.name
+        policy = spec.deletion_policy if spec is not None else CertificateDeletionPolicy.RETAIN
+        revoked = spec is not None and spec.revokes and issuer is not None
+        if spec is not None and issuer is not None:
+            for old in status.pending_revocations:
+                await issuer.revoke_certificate(spec.mount, old.serial_number)
+            if revoked and status.serial_number:
+                await issuer.revoke_certificate(spec.mount, status.serial_number)
+                await self.record(
+                    "Revoked",
+                    f"certificate {status.serial_number} revoked: the resource is deleted",
+                )
         existing = await self.deps.store.get_secret(self.namespace, name)
         if existing is None or not self.kind.owns(existing.labels, self.name):
             return
-        if spec is not None and spec.deletion_policy is CertificateDeletionPolicy.DELETE:
+        if policy is CertificateDeletionPolicy.DELETE or revoked:
             await self.deps.store.delete_secret(self.namespace, name, existing.resource_version)
         else:
             await self.deps.store.release_secret(self.namespace, name, self.kind.secret_label)

@@ -16,7 +16,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from .base import CamelModel
 from .duration import check_duration, parse_duration
@@ -57,6 +57,9 @@ class LeaseDeletionPolicy(StrEnum):
 class CertificateDeletionPolicy(StrEnum):
     #: delete the Secret
     DELETE = "Delete"
+    #: revoke the certificate and delete the Secret; a replaced certificate is
+    #: revoked too, ``revokeGracePeriod`` after its successor was written
+    REVOKE = "Revoke"
     #: keep the Secret, no longer managed
     RETAIN = "Retain"
 
@@ -161,9 +164,11 @@ class CertificateSpec(LeasedSpec):
     renew_before: str | None = Field(default=None, max_length=32)
     include_ca: bool = Field(default=False, alias="includeCA")
     target: CertificateTarget | None = None
+    #: with deletionPolicy Revoke: how long a replaced certificate stays unrevoked
+    revoke_grace_period: str | None = Field(default=None, max_length=32)
     deletion_policy: CertificateDeletionPolicy = CertificateDeletionPolicy.DELETE
 
-    @field_validator("ttl", "renew_before")
+    @field_validator("ttl", "renew_before", "revoke_grace_period")
     @classmethod
     def _check_durations(cls, value: str | None) -> str | None:
         return check_duration(value)
@@ -200,6 +205,15 @@ class CertificateSpec(LeasedSpec):
                 raise ValueError(f"entry {i} is not an IP address") from None
         return value
 
+    @field_validator("renew_before")
+    @classmethod
+    def _renew_before_within_ttl(cls, value: str | None, info: ValidationInfo) -> str | None:
+        ttl, margin = _seconds(info.data.get("ttl")), _seconds(value)
+        if ttl is not None and margin is not None and margin >= ttl:
+            # every certificate would be due as soon as issued, re-issued again and again
+            raise ValueError("must be shorter than ttl")
+        return value
+
     @property
     def ttl_seconds(self) -> float | None:
         ttl = _seconds(self.ttl)
@@ -208,3 +222,17 @@ class CertificateSpec(LeasedSpec):
     @property
     def renew_margin(self) -> timedelta | None:
         return _seconds(self.renew_before)
+
+    @property
+    def revoke_grace(self) -> timedelta:
+        return _seconds(self.revoke_grace_period) or DEFAULT_REVOKE_GRACE
+
+    @property
+    def revokes(self) -> bool:
+        """Whether the certificates issued are revoked once no longer used."""
+        return self.deletion_policy is CertificateDeletionPolicy.REVOKE
+
+    @property
+    def mount(self) -> str:
+        """The PKI engine's mount (the path before ``/issue/<role>``)."""
+        return self.path.rsplit("/issue/", 1)[0]

@@ -54,8 +54,17 @@ class LeaseStatus(LeasedStatus):
     pending_revocations: list[PendingRevocation] = Field(default_factory=list)
 
 
+class CertificateRevocation(CamelModel):
+    """A replaced certificate, revoked at ``revokeAt`` (its grace period over)."""
+
+    serial_number: str
+    revoke_at: datetime
+
+
 class CertificateStatus(LeasedStatus):
     """``FederationCertificate.status``."""
 
     serial_number: str | None = None
     not_after: datetime | None = None
+    #: replaced certificates not yet revoked (deletionPolicy Revoke)
+    pending_revocations: list[CertificateRevocation] = Field(default_factory=list)

@@ -12,7 +12,9 @@ is made of the API path, the status and a category, never the answer's body or
 the exception's own text.
 
 Vault answers 400 to a lease request on a lease it no longer holds ("lease not
-found", "invalid lease", "lease expired") and to the renewal of one that may
+found", "invalid lease", "lease expired"), to the revocation of a certificate
+whose serial its PKI engine does not know ("certificate with serial … not
+found"), and to the renewal of one that may
 not be renewed ("lease is not renewable"): for the lease operations (see
 :data:`LEASE_OPERATIONS`) those become :class:`..leases.LeaseNotFoundError` and
 :class:`..leases.RenewalRefusedError`, matched on Vault's ``errors`` list.
@@ -45,8 +47,8 @@ from ..errors import (
 from ..leases import LeaseNotFoundError, RenewalRefusedError
 
 #: the operations on an existing lease, whose 400 answers may say it is gone or fixed
-LEASE_OPERATIONS = frozenset({"renew", "revoke", "lookup_lease"})
-_LEASE_GONE = ("lease not found", "invalid lease", "lease expired")
+LEASE_OPERATIONS = frozenset({"renew", "revoke", "lookup_lease", "revoke_certificate"})
+_LEASE_GONE = ("lease not found", "invalid lease", "lease expired", "certificate with serial")
 _NOT_RENEWABLE = ("not renewable",)
 
 # hvac's exception types by the status they stand for (when the adapter did not

@@ -20,7 +20,9 @@ TLS, redirect policy, call counting and error mapping):
   renewal Vault caps at the role's maximum TTL answers the shorter duration
   it granted, for the caller to act on;
 - a certificate is ``POST pki/issue/<role>`` with ``common_name``,
-  ``alt_names``, ``ip_sans`` and ``ttl``.
+  ``alt_names``, ``ip_sans`` and ``ttl``; ``POST pki/revoke`` with its
+  ``serial_number`` revokes it (a serial the engine does not know is taken as
+  revoked already).
 
 Messages name paths and lease ids, never a password, key or other value.
 """
@@ -130,6 +132,15 @@ class VaultLeases:
             serial_number=_text(data, "serial_number"),
             not_after=datetime.fromtimestamp(int(expiration), UTC),
         )
+
+    async def revoke_certificate(self, mount: str, serial_number: str) -> None:
+        path = f"{mount}/revoke"
+        check_path(path)
+        body = {"serial_number": serial_number}
+        try:
+            await self._client.request("POST", path, "revoke_certificate", body=body)
+        except LeaseNotFoundError:
+            return  # not (or no longer) known to the engine: nothing left to revoke
 
     async def _lease_call(
         self, api_path: str, operation: str, lease_id: str, body: Mapping[str, object]
