@@ -28,7 +28,7 @@ from ..labels import (
 )
 from .lease import CertificateSpec, LeasedSpec, LeaseSpec
 from .lease_status import CertificateStatus, LeasedStatus, LeaseStatus
-from .resource import ObjectMeta, parse_spec, parse_status
+from .resource import Named, ObjectMeta, parse_spec, parse_status
 
 SpecT = TypeVar("SpecT", bound=LeasedSpec)
 StatusT = TypeVar("StatusT", bound=LeasedStatus)
@@ -72,33 +72,13 @@ class LeasedKind(Generic[SpecT, StatusT]):
 
 
 @dataclass(frozen=True)
-class LeasedResource(Generic[SpecT, StatusT]):
+class LeasedResource(Named, Generic[SpecT, StatusT]):
     kind: LeasedKind[SpecT, StatusT]
     metadata: ObjectMeta
     spec: SpecT | None = field(repr=False)
     status: StatusT = field(repr=False)
     raw_spec: Mapping[str, Any] = field(default_factory=dict, repr=False)
     spec_error: str | None = None
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
-
-    @property
-    def uid(self) -> str:
-        return self.metadata.uid
-
-    @property
-    def generation(self) -> int:
-        return self.metadata.generation
-
-    @property
-    def deleting(self) -> bool:
-        return self.metadata.deleting
 
     @property
     def qualified_name(self) -> str:

@@ -84,26 +84,10 @@ class ObjectMeta:
         return tuple(key for key in LEFTOVER_ANNOTATIONS if key in self.annotations)
 
 
-@dataclass(frozen=True)
-class FederationBackendResource:
-    """A backend of either kind: ``spec`` and ``status`` are of its kind's models (a
-    ClusterFederationBackend's namespace is ``""``)."""
+class Named:
+    """What every resource answers from its metadata."""
 
     metadata: ObjectMeta
-    spec: BackendSpec | None = field(repr=False)
-    status: BackendStatus = field(repr=False)
-    raw_spec: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    spec_error: str | None = None
-    kind: BackendKind = FEDERATION_BACKEND
-
-    @classmethod
-    def from_object(
-        cls, obj: Mapping[str, Any], kind: BackendKind = FEDERATION_BACKEND
-    ) -> FederationBackendResource:
-        raw_spec = dict(obj.get("spec") or {})
-        spec, error = parse_spec(kind.spec_model, raw_spec)
-        status = parse_status(kind.status_model, obj.get("status"))
-        return cls(ObjectMeta.from_object(obj), spec, status, raw_spec, error, kind)
 
     @property
     def namespace(self) -> str:
@@ -128,6 +112,28 @@ class FederationBackendResource:
     @property
     def deleting(self) -> bool:
         return self.metadata.deleting
+
+
+@dataclass(frozen=True)
+class FederationBackendResource(Named):
+    """A backend of either kind: ``spec`` and ``status`` are of its kind's models (a
+    ClusterFederationBackend's namespace is ``""``)."""
+
+    metadata: ObjectMeta
+    spec: BackendSpec | None = field(repr=False)
+    status: BackendStatus = field(repr=False)
+    raw_spec: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    spec_error: str | None = None
+    kind: BackendKind = FEDERATION_BACKEND
+
+    @classmethod
+    def from_object(
+        cls, obj: Mapping[str, Any], kind: BackendKind = FEDERATION_BACKEND
+    ) -> FederationBackendResource:
+        raw_spec = dict(obj.get("spec") or {})
+        spec, error = parse_spec(kind.spec_model, raw_spec)
+        status = parse_status(kind.status_model, obj.get("status"))
+        return cls(ObjectMeta.from_object(obj), spec, status, raw_spec, error, kind)
 
     @cached_property
     def mappings(self) -> tuple[PathMapping, ...]:
