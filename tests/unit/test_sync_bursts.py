@@ -27,7 +27,13 @@ from scaivault_federation.models.resource import (
     sync_paths_value,
 )
 from scaivault_federation.paths import MAX_SCOPE_PATTERNS, PathScope
-from scaivault_federation.sync.pending_requests import BURST_QUIET, BURST_WAIT, PendingRequests
+from scaivault_federation.sync.pending_requests import (
+    BURST_QUIET,
+    BURST_WAIT,
+    LINGER_MAX,
+    LINGER_QUIET,
+    PendingRequests,
+)
 from scaivault_federation.sync.worker import BackendWorker
 from tests.unit.engine_fakes import FakeConnection, World, backend_object
 
@@ -133,6 +139,9 @@ async def test_requests_seen_while_a_sync_runs_make_one_next_sync_of_their_paths
         world.request_sync(stamp(4), ["app/s3"])
         gate.open.set()
         await world.clock.settle()
+        assert gate.read == [["prod/s0"]]  # the three piled up: they wait for a pause
+        world.clock.advance(LINGER_MAX)
+        await world.clock.settle()
     assert gate.read == [["prod/s0"], ["prod/s1", "prod/s2", "prod/s3"]]
     assert len(world.statuses.written) == syncs + 2
 
@@ -167,6 +176,22 @@ async def test_more_paths_than_a_per_path_sync_takes_make_one_full_sync() -> Non
     assert world.syncs == listings + 1
     assert len(world.statuses.written) == syncs + 2
     assert world.store.data("team-a")[f"app-s{size - 1}"] == {"value": b"2"}
+
+
+def test_requests_that_piled_up_wait_for_a_pause_but_not_for_long() -> None:
+    pending = PendingRequests()
+    pending.add(PathScope(["app/a"]), now=10.0)
+    assert pending.ready_at() == 0.0  # one request: at once
+    pending.add(PathScope(["app/b"]), now=10.05)
+    assert pending.ready_at() == 10.05 + LINGER_QUIET  # two: a burst, wait for a pause
+    for moment in (10.1, 10.2, 10.3, 10.4, 10.45):  # it goes on
+        pending.add(PathScope([f"app/{moment}"]), now=moment)
+    assert pending.ready_at() == 10.0 + LINGER_MAX
+    assert pending.take() == PathScope(
+        ["app/a", "app/b", *(f"app/{m}" for m in (10.1, 10.2, 10.3, 10.4, 10.45))]
+    )
+    pending.add(PathScope(["app/c"]), now=20.0)
+    assert pending.ready_at() == 0.0  # after the take: one request again
 
 
 def test_a_burst_past_a_per_path_sync_waits_to_quiet_but_not_for_long() -> None:
