@@ -4,8 +4,11 @@ chain it carries, names what was asked for and matches its key; with a 30 s TTL 
 a 10 s ``renewBefore`` it is re-issued several times, each before the previous one
 expires, with one rollout restart per re-issue; status and the expiry metric follow
 each certificate; an operator restart re-issues nothing while the certificate is
-valid, and one that fell due while the operator was down is re-issued once; no
-private key shows in the log, Events, status or metrics. With ``deletionPolicy:
+valid, and one that fell due while the operator was down is re-issued once; a
+rollout restart lost with a SIGKILLed operator is made by its successor, once; a
+role whose max TTL is shorter than ``renewBefore`` gets a re-issue at two thirds of
+the lifetime (not once a second), said once; no private key shows in the log,
+Events, status or metrics. With ``deletionPolicy:
 Revoke`` the replaced certificates are revoked after their grace period and the
 last one on deletion; with ``Delete`` none is. A name the role refuses and a Secret
 of another's are refused with their reasons, writing nothing."""
