@@ -191,13 +191,21 @@ class SlowStore:
     """A backend's store whose writes take a moment; it records what each one asked."""
 
     writes: list[PathScope | None] = field(default_factory=list)
+    known: list[FederationBackendResource | None] = field(default_factory=list)
     fail: Exception | None = None
     kind = FEDERATION_BACKEND
 
     async def request_sync(
-        self, namespace: str, name: str, stamp: str, paths: PathScope | None = None
+        self,
+        namespace: str,
+        name: str,
+        stamp: str,
+        paths: PathScope | None = None,
+        *,
+        known: FederationBackendResource | None = None,
     ) -> FederationBackendResource:
         self.writes.append(paths)
+        self.known.append(known)
         await asyncio.sleep(0.01)
         if self.fail is not None:
             raise self.fail

@@ -311,7 +311,9 @@ async def trigger_sync(request: web.Request) -> web.Response:
     paths = parse_sync_request(body, cached.local_patterns)
     requests = target.state.sync_requests
     try:
-        done = await requests.request(target.store, target.namespace, cached.name, paths)
+        done = await requests.request(
+            target.store, target.namespace, cached.name, paths, known=cached
+        )
     except KubeApiError as exc:
         raise kube_error(exc, "backend") from None
     target.state.cache.upsert(done.backend)

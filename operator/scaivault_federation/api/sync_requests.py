@@ -41,6 +41,8 @@ class Requested:
 @dataclass
 class _Batch:
     paths: PathScope | None
+    #: the backend as the caller's cache (or the write before) last showed it
+    known: FederationBackendResource | None = None
     waiters: list[asyncio.Future[Requested]] = field(default_factory=list)
 
 
@@ -50,16 +52,24 @@ class SyncRequests:
         self._writing: dict[_Key, asyncio.Task[None]] = {}
 
     async def request(
-        self, store: BackendStore, namespace: str, name: str, paths: PathScope | None
+        self,
+        store: BackendStore,
+        namespace: str,
+        name: str,
+        paths: PathScope | None,
+        known: FederationBackendResource | None = None,
     ) -> Requested:
-        """Ask for a sync of the backend (of ``paths`` only, when given). Raises what
-        the write raised (``NotFoundError`` for a backend that is gone, ...)."""
+        """Ask for a sync of the backend (of ``paths`` only, when given; ``known``: the
+        backend as the caller last saw it, which spares a read when it is current).
+        Raises what the write raised (``NotFoundError`` for a backend that is gone,
+        ...)."""
         key = (store.kind.kind, namespace, name)
         batch = self._waiting.get(key)
         if batch is None:
-            batch = self._waiting[key] = _Batch(paths)
+            batch = self._waiting[key] = _Batch(paths, known)
         else:
             batch.paths = merged_request(batch.paths, paths)
+            batch.known = known or batch.known  # a cache only moves forward
         answer: asyncio.Future[Requested] = asyncio.get_running_loop().create_future()
         batch.waiters.append(answer)
         if key not in self._writing:
@@ -69,17 +79,21 @@ class SyncRequests:
     async def _write(self, key: _Key, store: BackendStore) -> None:
         """Write the waiting requests of ``key``, one batch at a time, until none wait."""
         _, namespace, name = key
+        last: FederationBackendResource | None = None
         try:
             while (batch := self._waiting.pop(key, None)) is not None:
                 stamp = sync_stamp()
                 try:
-                    written = await store.request_sync(namespace, name, stamp, batch.paths)
+                    written = await store.request_sync(
+                        namespace, name, stamp, batch.paths, known=last or batch.known
+                    )
                 except Exception as exc:
                     _settle(batch, error=exc)
                 except BaseException:
                     _settle(batch, cancelled=True)
                     raise
                 else:
+                    last = written
                     _settle(batch, Requested(written, stamp))
         finally:
             del self._writing[key]

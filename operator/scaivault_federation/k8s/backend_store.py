@@ -78,6 +78,7 @@ class BackendStore:
         stamp: str,
         paths: PathScope | None = None,
         *,
+        known: FederationBackendResource | None = None,
         attempts: int = 5,
     ) -> FederationBackendResource:
         """Set the manual-sync annotation to ``stamp``: a full sync, or with ``paths``
@@ -85,7 +86,9 @@ class BackendStore:
 
         A per-path request is merged with a request the operator has not acted on
         yet (see :func:`sync_paths_to_set`), guarded by the object's
-        resourceVersion and retried when someone else changed it meanwhile."""
+        resourceVersion and retried when someone else changed it meanwhile. The
+        first try starts from ``known`` (the object as a watch last showed it), with
+        no read; a retry reads the object."""
         url = self.url(namespace, name)
         if paths is None:
             patch: JSON = {
@@ -95,7 +98,10 @@ class BackendStore:
             }
             return self.parse(await self.client.merge_patch(url, patch))
         for attempt in range(attempts):
-            current = await self.get(namespace, name)
+            if attempt == 0 and known is not None:
+                current = known
+            else:
+                current = await self.get(namespace, name)
             value = sync_paths_to_set(current, paths, stamp, datetime.now(UTC))
             patch = {
                 "metadata": {

@@ -150,7 +150,9 @@ async def _trigger(state: ApiState, target: Target) -> NotifiedBackend | None:
     except InvalidPathError:  # more paths than a per-path sync takes: a full sync
         paths = None
     try:
-        done = await state.sync_requests.request(where.store, where.namespace, backend.name, paths)
+        done = await state.sync_requests.request(
+            where.store, where.namespace, backend.name, paths, known=backend
+        )
     except NotFoundError:  # deleted meanwhile
         return None
     except KubeApiError as exc:
