@@ -119,6 +119,14 @@ def _status(base: Schema, extra: Schema) -> Schema:
             "expiresAt": date,
             "nextRenewalAt": date,
             "rotations": count,
+            "restartedFor": {
+                "type": "string",
+                "maxLength": 1024,
+                "description": (
+                    "The lease id or serial number the rolloutRestartTargets last started "
+                    "with or were restarted onto."
+                ),
+            },
             "lastFailureReason": {"type": "string", "maxLength": 1024},
             "lastFailureMessage": text,
             "lastFailureAt": date,

@@ -179,7 +179,15 @@ def _configure_pki(bao: OpenBaoServer, max_ttl: int) -> str:
         f"/v1/{PKI_MOUNT}/root/generate/internal",
         {"common_name": "ScaiVault development root CA", "ttl": "87600h", "key_type": "ec"},
     )
-    role = {
+    add_pki_role(bao, PKI_ROLE, max_ttl, ttl=min(max_ttl, 3600))
+    return str(root["data"]["certificate"])
+
+
+def add_pki_role(bao: OpenBaoServer, name: str, max_ttl: int, ttl: int | None = None) -> str:
+    """A PKI role for names under :data:`PKI_DOMAINS` whose certificates live ``ttl``
+    seconds by default (unset: ``max_ttl`` caps the system default), ``max_ttl`` at
+    most; its issue path."""
+    role: dict[str, object] = {
         "allowed_domains": list(PKI_DOMAINS),
         "allow_subdomains": True,
         "allow_bare_domains": True,
@@ -188,10 +196,11 @@ def _configure_pki(bao: OpenBaoServer, max_ttl: int) -> str:
         "key_type": "ec",
         "key_bits": 256,
         "max_ttl": max_ttl,
-        "ttl": min(max_ttl, 3600),
     }
-    bao.request("POST", f"/v1/{PKI_MOUNT}/roles/{PKI_ROLE}", role)
-    return str(root["data"]["certificate"])
+    if ttl is not None:
+        role["ttl"] = ttl
+    bao.request("POST", f"/v1/{PKI_MOUNT}/roles/{name}", role)
+    return f"{PKI_MOUNT}/issue/{name}"
 
 
 def _policy() -> str:

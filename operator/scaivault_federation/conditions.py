@@ -35,3 +35,8 @@ RENEWAL_REFUSED = "RenewalRefused"
 ISSUED = "Issued"
 SECRET_CONFLICT = "SecretConflict"
 BACKEND_NOT_USABLE = "BackendNotUsable"
+# certificates: whether spec.renewBefore is applied as written (False: it leaves less
+# than a third of the lifetime the PKI granted, the certificate is re-issued at two
+# thirds of it instead)
+RENEW_BEFORE_APPLIED = "RenewBeforeApplied"
+RENEW_BEFORE_TOO_LONG = "RenewBeforeTooLong"

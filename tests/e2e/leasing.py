@@ -56,9 +56,10 @@ class Operator:
                     total += sample.value
         return total
 
-    def issued(self) -> float:
-        """Credentials this process asked Vault for."""
-        return self.value("scaivault_backend_calls_total", operation="issue")
+    def issued(self, operation: str = "issue") -> float:
+        """Credentials (or with ``issue_certificate``, certificates) this process asked
+        Vault for."""
+        return self.value("scaivault_backend_calls_total", operation=operation)
 
     def kill(self) -> None:
         """SIGKILL: no clean stop, nothing revoked, the Lease left to expire."""

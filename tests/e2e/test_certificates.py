@@ -4,8 +4,11 @@ chain it carries, names what was asked for and matches its key; with a 30 s TTL 
 a 10 s ``renewBefore`` it is re-issued several times, each before the previous one
 expires, with one rollout restart per re-issue; status and the expiry metric follow
 each certificate; an operator restart re-issues nothing while the certificate is
-valid, and one that fell due while the operator was down is re-issued once; no
-private key shows in the log, Events, status or metrics. With ``deletionPolicy:
+valid, and one that fell due while the operator was down is re-issued once; a
+rollout restart lost with a SIGKILLed operator is made by its successor, once; a
+role whose max TTL is shorter than ``renewBefore`` gets a re-issue at two thirds of
+the lifetime (not once a second), said once; no private key shows in the log,
+Events, status or metrics. With ``deletionPolicy:
 Revoke`` the replaced certificates are revoked after their grace period and the
 last one on deletion; with ``Delete`` none is. A name the role refuses and a Secret
 of another's are refused with their reasons, writing nothing."""
@@ -16,6 +19,9 @@ import asyncio
 import ipaddress
 import itertools
 import json
+import os
+import re
+import signal
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,7 +36,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
+from scaivault_devenv.openbao_engines import add_pki_role
 from scaivault_devenv.processes import ManagedProcess
+from scaivault_federation.labels import CERTIFICATE_SERIAL_ANNOTATION
 from tests.backends.harness_leases import LeaseServers
 
 from .helpers import Cluster, decoded, eventually
@@ -118,9 +126,12 @@ def sample(text: str, name: str, **labels: str) -> float | None:
     return None
 
 
-async def vault_backend(cluster: Cluster, servers: LeaseServers, name: str = "pki") -> None:
-    """A Vault FederationBackend logging in with the token restricted to the engines."""
-    await cluster.put_credentials("pki-token", {"token": servers.engines.token})
+async def vault_backend(
+    cluster: Cluster, servers: LeaseServers, name: str = "pki", token: str | None = None
+) -> None:
+    """A Vault FederationBackend logging in with the token restricted to the engines
+    (or with ``token``)."""
+    await cluster.put_credentials("pki-token", {"token": token or servers.engines.token})
     await cluster.create_backend(
         name,
         {
@@ -144,13 +155,19 @@ def certificate_spec(servers: LeaseServers, **extra: Any) -> dict[str, Any]:
 
 
 async def certificate_for_web(
-    cluster: Cluster, servers: LeaseServers, workloads: Workloads, **extra: Any
+    cluster: Cluster,
+    servers: LeaseServers,
+    workloads: Workloads,
+    min_interval: str | None = None,
+    **extra: Any,
 ) -> str:
-    """A Deployment ``web`` and a FederationCertificate restarting it (its name)."""
+    """A Deployment ``web`` and a FederationCertificate restarting it (its name), after
+    ``min_interval`` when given."""
     await workloads.create("web", {"app": "web"})
     await vault_backend(cluster, servers)
     name = f"web-{uuid.uuid4().hex[:6]}"
-    restarts = [{"kind": "Deployment", "name": "web"}]
+    debounce = {} if min_interval is None else {"minInterval": min_interval}
+    restarts = [{"kind": "Deployment", "name": "web", **debounce}]
     spec = certificate_spec(servers, rolloutRestartTargets=restarts, **extra)
     await create(cluster, "FederationCertificate", name, spec)
     return name
@@ -461,3 +478,92 @@ async def test_a_certificate_due_while_the_operator_was_down_is_reissued_once(
 
 async def _generation_is(workloads: Workloads, generation: int) -> bool:
     return await workloads.generation("web") == generation
+
+
+def short_pki_role(servers: LeaseServers, max_ttl: int) -> tuple[str, str]:
+    """A PKI role of the test's own whose certificates live ``max_ttl`` seconds (its
+    default TTL unset: the max TTL caps it), and a token that may issue with it only:
+    its issue path and the token."""
+    bao = servers.bao
+    role = f"short-{uuid.uuid4().hex[:6]}"
+    path = add_pki_role(bao, role, max_ttl)
+    policy = f'path "{path}" {{\n  capabilities = ["create", "update"]\n}}\n'
+    bao.request("PUT", f"/v1/sys/policies/acl/{role}", {"policy": policy})
+    made = bao.request("POST", "/v1/auth/token/create", {"policies": [role], "ttl": "1h"})
+    return path, str(made["auth"]["client_token"])
+
+
+async def test_a_renew_before_longer_than_the_roles_max_ttl_reissues_at_two_thirds(
+    cluster: Cluster, lease_engines: LeaseServers, operator: ManagedProcess
+) -> None:
+    """The role grants 20 s; renewBefore is 1 min: re-issued every 13 s or so (not once
+    a second), said once in a Warning event and in a condition naming both."""
+    lifetime = 20
+    path, token = short_pki_role(lease_engines, lifetime)
+    await vault_backend(cluster, lease_engines, token=token)
+    name = f"short-{uuid.uuid4().hex[:6]}"
+    spec = {**certificate_spec(lease_engines), "path": path, "renewBefore": "1m"}
+    await create(cluster, "FederationCertificate", name, spec)
+    await wait_ready(cluster, name)
+
+    watched = 45
+    seen = await watch_certificates(cluster, name, watched)
+    status = await status_of(cluster, name)
+    # about one issue every two thirds of the lifetime: 4 in 45 s, one more at most for
+    # the time the first took to show
+    issues = status["rotations"] + 1
+    assert 3 <= issues <= watched // (lifetime * 2 // 3) + 2, issues
+    for before, after in itertools.pairwise(seen):
+        used = (after.seen_at - before.seen_at).total_seconds()
+        assert lifetime * 2 / 3 - 2 < used < lifetime, [s.seen_at for s in seen]
+    condition = next(c for c in status["conditions"] if c["type"] == "RenewBeforeApplied")
+    assert (condition["status"], condition["reason"]) == ("False", "RenewBeforeTooLong")
+    assert "spec.renewBefore (1m)" in condition["message"]
+    assert re.search(r"the (19|20)s lifetime", condition["message"]), condition["message"]
+    warned = [e for e in await cluster.events() if e.get("reason") == "RenewBeforeTooLong"]
+    assert sum(e.get("count", 1) for e in warned) == 1, warned
+    assert warned[0]["type"] == "Warning"
+
+
+async def test_a_restart_lost_with_a_killed_operator_is_made_by_its_successor(
+    cluster: Cluster,
+    lease_engines: LeaseServers,
+    operator: ManagedProcess,
+    operator_log: Path,
+) -> None:
+    """SIGKILL after the re-issued certificate was written and before the restart its
+    minInterval holds back: the next process restarts the workload, once."""
+    workloads = Workloads(cluster)
+    name = await certificate_for_web(
+        cluster, lease_engines, workloads, min_interval="10s", ttl="60s", renewBefore="20s"
+    )
+    first = (await wait_ready(cluster, name))["serialNumber"]
+    assert (await status_of(cluster, name))["restartedFor"] == first  # started on it
+
+    async def reissued() -> str | None:
+        secret = await cluster.secret(name)
+        held = (secret or {}).get("metadata", {}).get("annotations", {})
+        serial = held.get(CERTIFICATE_SERIAL_ANNOTATION)
+        return serial if serial not in (None, first) else None
+
+    second = await eventually(reissued, 60, "the certificate to be re-issued")
+    assert operator.pid is not None
+    os.killpg(operator.pid, signal.SIGKILL)
+    assert await workloads.generation("web") == 1  # held back by its minInterval
+    assert (await status_of(cluster, name))["restartedFor"] == first
+
+    await restart_operator(operator, operator_log)
+    await eventually(lambda: _generation_is(workloads, 2), 30, "web to be restarted")
+    status = await eventually(
+        lambda: _restarted_for(cluster, name, second), 10, "restartedFor to name it"
+    )
+    assert status["serialNumber"] == second
+    await asyncio.sleep(3)
+    assert await workloads.generation("web") == 2
+    restarted = [e for e in await cluster.events() if e.get("reason") == "RolloutRestarted"]
+    assert sum(e.get("count", 1) for e in restarted) == 1
+
+
+async def _restarted_for(cluster: Cluster, name: str, serial: str) -> dict[str, Any] | None:
+    status = await status_of(cluster, name)
+    return status if status.get("restartedFor") == serial else None

@@ -11,7 +11,8 @@ target's template; a 20 s / 60 s lease keeps a Secret whose credentials log in a
 every second for three minutes while it is renewed and rotated (the replaced leases
 revoked after their grace period, one rollout restart per rotation), and meanwhile a
 SIGKILLed operator's successor and an HA replica taking over keep the lease without
-asking for new credentials; deletion revokes (the PostgreSQL user is dropped) or
+asking for new credentials (and an HA replica taking a certificate over keeps it
+until it is due); deletion revokes (the PostgreSQL user is dropped) or
 keeps it; no password appears in a log, an event, the status or the metrics.
 """
 
@@ -22,6 +23,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -51,6 +53,7 @@ from .leasing import (
     users_dropped,
     wait_lease,
 )
+from .test_rollout_and_refresh import Workloads
 
 pytestmark = pytest.mark.e2e
 
@@ -70,6 +73,23 @@ async def create(cluster: Cluster, kind: str, name: str, spec: dict[str, Any]) -
         "spec": spec,
     }
     await cluster.kube.post(url(cluster, kind.lower() + "s"), body)
+
+
+CERTIFICATES = "federationcertificates"
+ISSUE_CERTIFICATE = "issue_certificate"
+
+
+async def status_of(cluster: Cluster, plural: str, name: str) -> dict[str, Any]:
+    return dict((await cluster.kube.get(url(cluster, plural, name))).get("status") or {})
+
+
+async def wait_ready(cluster: Cluster, plural: str, name: str) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        status = await status_of(cluster, plural, name)
+        ready = [c for c in status.get("conditions") or [] if c["type"] == "Ready"]
+        return status if ready and ready[0]["status"] == "True" else None
+
+    return await eventually(probe, 30, f"{name} to be Ready")
 
 
 async def ready_condition(cluster: Cluster, plural: str, name: str) -> dict[str, Any]:
@@ -353,6 +373,65 @@ async def test_an_ha_takeover_keeps_the_lease(
     await cluster.kube.delete(lease_url(cluster, "db"))
     await gone(cluster, lease_url(cluster, "db"))
     await users_dropped(lease_engines, role)
+
+
+async def test_an_ha_takeover_keeps_the_certificate_until_it_is_due(
+    lease_kube: KubeClient, operators: Operators, lease_engines: LeaseServers
+) -> None:
+    """The replica that takes over keeps the certificate the Secret holds (no issue
+    while it is valid), re-issues it when due and restarts the workload onto it."""
+    cluster = await lease_namespace(lease_kube, lease_engines, "hacert")
+    group = f"certs-{uuid.uuid4().hex[:6]}"
+    replicas = [operators.start(f"hc-{i}", cluster.namespace, peering=group) for i in range(2)]
+    spec = {
+        "backendRef": "vault",
+        "path": lease_engines.engines.issue_path(),
+        "commonName": "web.example.test",
+        "ttl": "60s",
+        "renewBefore": "20s",
+        "rolloutRestartTargets": [{"kind": "Deployment", "name": "app"}],
+    }
+    await create(cluster, "FederationCertificate", "web", spec)
+    before = await wait_ready(cluster, CERTIFICATES, "web")
+    secret = await cluster.secret("web")
+    assert secret is not None
+    issued = [r.issued(ISSUE_CERTIFICATE) for r in replicas]
+    assert sorted(issued) == [0, 1], issued
+    owner, other = (replicas[0], replicas[1]) if issued[0] else (replicas[1], replicas[0])
+
+    owner.kill()
+
+    async def taken_over() -> float | None:
+        labels = {"namespace": cluster.namespace, "resource": "web"}
+        return other.value("scaivault_lease_next_renewal_timestamp_seconds", **labels) or None
+
+    await eventually(taken_over, 30, "the other replica to keep the certificate")
+    kept = await wait_ready(cluster, CERTIFICATES, "web")
+    assert (kept["serialNumber"], kept.get("rotations", 0)) == (before["serialNumber"], 0)
+    assert kept["nextRenewalAt"] == before["nextRenewalAt"]
+    assert (await cluster.secret("web") or {})["data"] == secret["data"]
+    assert other.issued(ISSUE_CERTIFICATE) == 0
+    assert await Workloads(cluster).generation("app") == 1
+
+    async def reissued() -> dict[str, Any] | None:
+        status = await status_of(cluster, CERTIFICATES, "web")
+        return status if status["serialNumber"] != before["serialNumber"] else None
+
+    after = await eventually(reissued, 60, "the successor to re-issue the certificate")
+    assert datetime.now(UTC) >= datetime.fromisoformat(before["nextRenewalAt"])
+    assert after["rotations"] == 1
+
+    async def restarted() -> dict[str, Any] | None:
+        status = await status_of(cluster, CERTIFICATES, "web")
+        return status if status.get("restartedFor") == after["serialNumber"] else None
+
+    await eventually(restarted, 10, "app to be restarted onto the new certificate")
+    assert await Workloads(cluster).generation("app") == 2
+
+    async def counted() -> bool:  # a step's calls are counted once it is over
+        return other.issued(ISSUE_CERTIFICATE) == 1
+
+    await eventually(counted, 5, "the re-issue to be counted")
 
 
 async def test_credentials_outlive_a_short_login_token(short_token: Watched) -> None:

@@ -16,6 +16,7 @@ from scaivault_federation.leasing.schedule import (
     certificate_renew_at,
     issued,
     next_step,
+    renew_before_too_long,
     renewed,
     revocation,
 )
@@ -163,6 +164,33 @@ def test_certificate_renewal(renew_before: timedelta | None, expected: timedelta
     assert certificate_renew_at(T0, not_after, renew_before) == T0 + expected
 
 
-def test_a_renew_before_longer_than_the_lifetime_waits_a_moment() -> None:
+@pytest.mark.parametrize(
+    "renew_before",
+    [timedelta(hours=1), timedelta(seconds=10), timedelta(seconds=8), timedelta(seconds=7)],
+)
+def test_a_renew_before_too_long_for_the_lifetime_renews_at_two_thirds(
+    renew_before: timedelta,
+) -> None:
+    """A role's max TTL gave 10 s: a renewBefore at or past the issue, or leaving less
+    than a third of the lifetime, would re-issue at once again and again."""
     not_after = T0 + timedelta(seconds=10)
-    assert certificate_renew_at(T0, not_after, timedelta(hours=1)) == T0 + timedelta(seconds=1)
+    assert renew_before_too_long(T0, not_after, renew_before)
+    assert certificate_renew_at(T0, not_after, renew_before) == T0 + timedelta(seconds=10) * 2 / 3
+
+
+def test_a_renew_before_leaving_a_third_of_the_lifetime_is_kept() -> None:
+    not_after = T0 + timedelta(seconds=30)
+    assert not renew_before_too_long(T0, not_after, timedelta(seconds=20))
+    assert certificate_renew_at(T0, not_after, timedelta(seconds=20)) == T0 + timedelta(seconds=10)
+    assert not renew_before_too_long(T0, not_after, None)
+
+
+def test_certificates_of_a_short_role_are_issued_a_bounded_number_of_times() -> None:
+    """Re-issued as the schedule says, a 20 s certificate with a 1 min renewBefore is
+    issued once every 13 s or so, not once a second."""
+    lifetime, renew_before = timedelta(seconds=20), timedelta(minutes=1)
+    now, issues = T0, 0
+    while now < T0 + timedelta(minutes=1):
+        issues += 1
+        now = certificate_renew_at(now, now + lifetime, renew_before)
+    assert issues == 5

@@ -1,6 +1,8 @@
 """A FederationCertificate: a certificate from a PKI engine kept in a
 ``kubernetes.io/tls`` Secret (``tls.crt``: the leaf and its chain, ``tls.key``,
-``ca.crt`` with ``includeCA``), re-issued ``renewBefore`` before notAfter. After a
+``ca.crt`` with ``includeCA``), re-issued ``renewBefore`` before notAfter (at two
+thirds of its lifetime when the PKI granted one too short for it, as the
+``RenewBeforeApplied`` condition and a Warning event say). After a
 start, the certificate the status names is kept while the Secret holds it (its
 serial number) and is not due.
 
@@ -11,15 +13,17 @@ in ``pendingRevocations`` until then), the last one on deletion."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .. import conditions as c
 from ..backends.leases import CertificateRequest, IssuedCertificate, LeaseIssuer
 from ..labels import CERTIFICATE_SERIAL_ANNOTATION
+from ..models.duration import format_duration
 from ..models.lease import CertificateDeletionPolicy, CertificateSpec
 from ..models.lease_status import CertificateRevocation, CertificateStatus
 from ..models.shape import PathContext, secret_name, shape_secret
-from .schedule import certificate_renew_at
+from ..models.status import Condition, ConditionStatus
+from .schedule import certificate_renew_at, renew_before_too_long
 from .worker import Worker
 
 TLS = "kubernetes.io/tls"
@@ -34,6 +38,9 @@ def tls_data(certificate: IssuedCertificate, include_ca: bool) -> dict[str, str]
 
 
 class CertificateWorker(Worker[CertificateSpec, CertificateStatus]):
+    def held_id(self) -> str | None:
+        return self.status.serial_number
+
     def _secret_name(self, spec: CertificateSpec) -> str:
         if spec.target is None or spec.target.name is None:
             return self.name
@@ -62,9 +69,40 @@ class CertificateWorker(Worker[CertificateSpec, CertificateStatus]):
             due = certificate_renew_at(status.issued_at, status.not_after, spec.renew_margin)
         await self._revoke_due(spec, issuer, now)
         ready = self.ready(self.status, c.ISSUED, f"certificate for {spec.common_name} held", now)
+        ready = await self._renew_before_applied(spec, ready, now)
         await self.save(ready.model_copy(update={"next_renewal_at": due}))
         self.metrics.next_renewal(due)
         return min([due, *(old.revoke_at for old in self.status.pending_revocations)])
+
+    async def _renew_before_applied(
+        self, spec: CertificateSpec, status: CertificateStatus, now: datetime
+    ) -> CertificateStatus:
+        """The status with the ``RenewBeforeApplied`` condition when ``renewBefore`` is
+        too long for the lifetime granted (said once in a Warning event, when it becomes
+        so), without it otherwise."""
+        others = [x for x in status.conditions if x.type != c.RENEW_BEFORE_APPLIED]
+        issued_at, not_after = status.issued_at, status.not_after
+        assert issued_at is not None and not_after is not None
+        if not renew_before_too_long(issued_at, not_after, spec.renew_margin):
+            return status.model_copy(update={"conditions": others})
+        lifetime = timedelta(seconds=round((not_after - issued_at).total_seconds()))
+        message = (
+            f"spec.renewBefore ({spec.renew_before}) leaves less than a third of the "
+            f"{format_duration(lifetime)} lifetime the PKI granted (its role's max TTL or "
+            "default TTL): the certificate is re-issued at two thirds of its lifetime instead"
+        )
+        before = next((x for x in status.conditions if x.type == c.RENEW_BEFORE_APPLIED), None)
+        if before is None:
+            await self.record(c.RENEW_BEFORE_TOO_LONG, message, warning=True)
+        condition = Condition(
+            type=c.RENEW_BEFORE_APPLIED,
+            status=ConditionStatus.FALSE,
+            reason=c.RENEW_BEFORE_TOO_LONG,
+            message=message,
+            last_transition_time=now if before is None else before.last_transition_time,
+            observed_generation=self.resource.generation,
+        )
+        return status.model_copy(update={"conditions": [*others, condition]})
 
     async def _revoke_due(self, spec: CertificateSpec, issuer: LeaseIssuer, now: datetime) -> None:
         pending = self.status.pending_revocations
@@ -115,6 +153,10 @@ class CertificateWorker(Worker[CertificateSpec, CertificateStatus]):
                     "issued_at": now,
                     "secret_name": name,
                     "rotations": self.status.rotations + rotated,
+                    # a first Secret: the workloads start on it, nothing to restart
+                    "restarted_for": (
+                        certificate.serial_number if existing is None else self.status.restarted_for
+                    ),
                 }
             )
         )

@@ -88,6 +88,9 @@ class LeaseWorker(Worker[LeaseSpec, LeaseStatus]):
         self.adopted = False
         self.issued_spec = None
 
+    def held_id(self) -> str | None:
+        return self.status.lease_id
+
     def _secret_name(self, spec: LeaseSpec) -> str:
         if spec.target is None or spec.target.name is None:
             return self.name
@@ -128,7 +131,7 @@ class LeaseWorker(Worker[LeaseSpec, LeaseStatus]):
             existing.annotations.get(LEASE_ID_ANNOTATION) == held.lease_id
         )
         if not in_secret:
-            log.info("%s/%s: the Secret does not hold lease; a new one is issued", *self._key)
+            log.info("%s/%s: the Secret does not hold lease; a new one is issued", *self._names)
             await self._track_for_revocation(held.lease_id, now)
             return
         try:
@@ -148,10 +151,6 @@ class LeaseWorker(Worker[LeaseSpec, LeaseStatus]):
             renewable=state.renewable,
             token_expires_at=held.token_expires_at,
         )
-
-    @property
-    def _key(self) -> tuple[str, str]:
-        return self.namespace, self.name
 
     async def _track_for_revocation(self, lease_id: str, now: datetime) -> None:
         pending = [
@@ -231,6 +230,10 @@ class LeaseWorker(Worker[LeaseSpec, LeaseStatus]):
                     "secret_name": name,
                     "rotations": self.status.rotations + (old is not None),
                     "pending_revocations": pending,
+                    # a first Secret: the workloads start on it, nothing to restart
+                    "restarted_for": (
+                        lease.lease_id if existing is None else self.status.restarted_for
+                    ),
                 }
             )
         )

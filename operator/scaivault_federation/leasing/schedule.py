@@ -10,6 +10,10 @@ is near), or when the token that holds it is about to expire (the backend revoke
 the lease with its token). A renewal the backend refuses, or a lease it no longer
 holds, is replaced at once. The replaced lease is revoked ``revokeGracePeriod``
 after the new credentials were written.
+
+A certificate is re-issued ``renewBefore`` before its notAfter, or at two thirds of
+its lifetime when no ``renewBefore`` is set or the one set would leave it in use for
+less than a third of the lifetime the PKI granted.
 """
 
 from __future__ import annotations
@@ -152,10 +156,23 @@ def revocation(lease_id: str, policy: Policy, now: datetime) -> PendingRevocatio
     return PendingRevocation(lease_id=lease_id, revoke_at=now + policy.revoke_grace)
 
 
+def renew_before_too_long(
+    issued_at: datetime, not_after: datetime, renew_before: timedelta | None
+) -> bool:
+    """Whether ``renewBefore`` would leave the certificate in use for less than a third
+    of the lifetime it was granted (the PKI role's max TTL, or its default TTL, may give
+    a shorter one than asked for): it is then re-issued at two thirds of its lifetime."""
+    if renew_before is None:
+        return False
+    return not_after - renew_before < issued_at + (not_after - issued_at) / 3
+
+
 def certificate_renew_at(
     issued_at: datetime, not_after: datetime, renew_before: timedelta | None
 ) -> datetime:
-    """When a certificate is re-issued: ``renewBefore`` before notAfter, by default a
-    third of its lifetime before (never before it was issued)."""
-    margin = renew_before if renew_before is not None else (not_after - issued_at) / 3
+    """When a certificate is re-issued: ``renewBefore`` before notAfter, by default (and
+    when ``renewBefore`` is too long for it) a third of its lifetime before."""
+    margin = renew_before
+    if margin is None or renew_before_too_long(issued_at, not_after, margin):
+        margin = (not_after - issued_at) / 3
     return max(issued_at + MIN_RENEW_INTERVAL, not_after - margin)

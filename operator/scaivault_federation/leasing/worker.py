@@ -8,6 +8,13 @@ kind's :meth:`Worker.keep`, which says when to wake next. A failure is recorded
 (status, metrics, a Warning event) and tried again with backoff. On deletion
 :meth:`Worker.release` revokes or keeps per ``deletionPolicy``, then the finalizer
 is removed. The status is the memory across restarts: a worker starts from it.
+
+The ``rolloutRestartTargets`` are restarted (debounced by ``minInterval``) after
+new content replaced what the Secret held; ``status.restartedFor`` names the lease
+or certificate they were last restarted onto. A Secret holding newer content (a
+process stopped after writing it and before the restart, or a restart refused)
+owes them one: it is made at the next start or takeover, and a refused one is tried
+again every :data:`RESTART_RETRY` seconds.
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ VAULT = "hashicorp-vault"
 MIN_BACKOFF = 2.0
 MAX_BACKOFF = 60.0
 NEVER = float("inf")
+#: seconds before a refused rollout restart is tried again
+RESTART_RETRY = 30.0
 
 
 @dataclass
@@ -95,6 +104,8 @@ class Worker(Generic[SpecT, StatusT]):
         self.done = False
         #: whether this process acted on the resource since it last owned it
         self.acting = False
+        #: when a refused rollout restart is tried again (monotonic)
+        self.restart_retry: float | None = None
 
     # -- what each kind says -----------------------------------------------------------
 
@@ -109,6 +120,10 @@ class Worker(Generic[SpecT, StatusT]):
     def resume(self) -> None:
         """This process acts on the resource (again): what it knew before may be stale,
         :attr:`status` is as the resource says now."""
+
+    def held_id(self) -> str | None:
+        """What the Secret holds, as the status names it (a lease id, a serial)."""
+        raise NotImplementedError
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -186,6 +201,8 @@ class Worker(Generic[SpecT, StatusT]):
         due = await self.keep(spec, issuer, self.deps.clock.now())
         await self._restart_workloads(spec)
         next_restart = self.rollouts.next_due()
+        if next_restart is None and self._owes_restart(spec):
+            next_restart = self.restart_retry
         if next_restart is not None:
             at = self.deps.clock.now() + timedelta(
                 seconds=max(0.0, next_restart - self.deps.clock.monotonic())
@@ -260,9 +277,34 @@ class Worker(Generic[SpecT, StatusT]):
         targets = spec.rollout_restart_targets or []
         self.rollouts.note(targets, [secret], self.deps.clock.monotonic())
 
+    def _owes_restart(self, spec: LeasedSpec) -> bool:
+        held = self.held_id()
+        return bool(spec.rollout_restart_targets) and held != self.status.restarted_for
+
     async def _restart_workloads(self, spec: LeasedSpec) -> None:
-        self.rollouts.forget_others(spec.rollout_restart_targets or [])
-        await self.rollouts.fire_due(
+        """Restart the targets due, and those owed a restart no process made."""
+        targets = spec.rollout_restart_targets or []
+        self.rollouts.forget_others(targets)
+        held, monotonic = self.held_id(), self.deps.clock.monotonic()
+        if held is None or held == self.status.restarted_for:
+            await self._fire_due(spec)
+            return
+        if not targets:  # nothing to restart: targets named later start from this content
+            await self.save(self.status.model_copy(update={"restarted_for": held}))
+            return
+        retry = self.restart_retry
+        if self.rollouts.next_due() is None and (retry is None or retry <= monotonic):
+            log.info("%s %s/%s: workloads owed a restart", self.kind.kind, *self._names)
+            self.changed(spec, self.status.secret_name or self.name)
+        made = await self._fire_due(spec)
+        if made and not all(made):
+            self.restart_retry = monotonic + RESTART_RETRY
+        elif made and self.rollouts.next_due() is None:
+            self.restart_retry = None
+            await self.save(self.status.model_copy(update={"restarted_for": held}))
+
+    async def _fire_due(self, spec: LeasedSpec) -> list[bool]:
+        return await self.rollouts.fire_due(
             self.resource.metadata,
             self.deps.workloads,
             self.events,
@@ -270,6 +312,10 @@ class Worker(Generic[SpecT, StatusT]):
             self.deps.clock.monotonic(),
             self.deps.clock.now(),
         )
+
+    @property
+    def _names(self) -> tuple[str, str]:
+        return self.namespace, self.name
 
     def ready(self, status: StatusT, reason: str, message: str, now: datetime) -> StatusT:
         ok = reason == c.ISSUED

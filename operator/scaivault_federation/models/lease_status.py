@@ -33,6 +33,9 @@ class LeasedStatus(CamelModel):
     next_renewal_at: datetime | None = None
     #: new credentials or certificates issued to replace ones about to expire
     rotations: int = 0
+    #: the lease id or serial number the rolloutRestartTargets last started with or were
+    #: restarted onto: a Secret holding newer content owes them a restart
+    restarted_for: str | None = None
     last_failure_reason: str | None = None
     last_failure_message: str | None = None
     last_failure_at: datetime | None = None

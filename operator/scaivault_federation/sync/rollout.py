@@ -68,11 +68,14 @@ class Rollouts:
         metrics: BackendMetrics,
         monotonic: float,
         now: datetime,
-    ) -> None:
+    ) -> list[bool]:
+        """Restart the targets due; whether each restart was made."""
         due = [k for k, m in self._marks.items() if m.fire_at <= monotonic]
+        made = []
         for key in due:
             mark = self._marks.pop(key)
-            await _restart(about, workloads, events, metrics, mark, now)
+            made.append(await _restart(about, workloads, events, metrics, mark, now))
+        return made
 
 
 async def _restart(
@@ -82,12 +85,12 @@ async def _restart(
     metrics: BackendMetrics,
     mark: _Mark,
     now: datetime,
-) -> None:
+) -> bool:
     target = mark.target
     what = target.name if target.name is not None else f"selector {target.label_selector()}"
     secrets = ", ".join(sorted(mark.secrets)[:5]) + (" …" if len(mark.secrets) > 5 else "")
     if workloads is None:
-        return
+        return True
     try:
         names = await workloads.restart(
             about.namespace,
@@ -105,7 +108,7 @@ async def _restart(
             message=f"{target.kind.value} {what}: {safe_message(exc)}",
             warning=True,
         )
-        return
+        return False
     for name in names:
         metrics.record_restart(target.kind.value, "ok")
         await events.record(
@@ -115,3 +118,4 @@ async def _restart(
         )
     if not names:
         log.info("%s/%s: no %s matches %s", about.namespace, about.name, target.kind.value, what)
+    return True
