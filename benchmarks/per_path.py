@@ -31,6 +31,7 @@ import aiohttp
 from apiserver import CRS, Kube, lines, wait_cr
 from floor import CountingProxy
 
+from scaivault_devenv.aws_events import eventbridge_event
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.processes import ManagedProcess, free_port
 from scaivault_federation.api.static_tokens import write_dev_tokens
@@ -194,27 +195,6 @@ def annotation_trigger(
     return trigger
 
 
-def eventbridge(secret_id: str, region: str) -> dict[str, Any]:
-    """An EventBridge event of a ``PutSecretValue`` call, as an API destination posts it."""
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.secretsmanager",
-        "account": "123456789012",
-        "time": stamp(),
-        "region": region,
-        "resources": [],
-        "detail": {
-            "eventSource": "secretsmanager.amazonaws.com",
-            "eventName": "PutSecretValue",
-            "awsRegion": region,
-            "requestParameters": {"secretId": secret_id},
-            "responseElements": None,
-        },
-    }
-
-
 @dataclass
 class Api:
     """The API process, and a client posting change events to it."""
@@ -226,7 +206,7 @@ class Api:
     async def notify_aws(self, secret_id: str, region: str) -> dict[str, Any]:
         async with self.session.post(
             f"{self.url}/v1/federation/notify/aws",
-            json=eventbridge(secret_id, region),
+            json=eventbridge_event(secret_id, region),
             headers={"Authorization": f"Bearer {self.token}"},
         ) as resp:
             answer: dict[str, Any] = await resp.json()
@@ -340,7 +320,7 @@ async def burst(
         async def post(i: int) -> None:
             async with api.session.post(
                 f"{api.url}/v1/federation/notify/aws",
-                json=eventbridge(remote_of(target.local_of(i)), region),
+                json=eventbridge_event(remote_of(target.local_of(i)), region),
                 headers={"Authorization": f"Bearer {api.token}"},
             ) as resp:
                 answers[resp.status] += 1

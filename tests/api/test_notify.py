@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from scaivault_devenv.aws_events import eventbridge_event
 from scaivault_devenv.controlplane import ControlPlane
 from scaivault_devenv.processes import free_port
 from scaivault_federation.api.server import ApiServer
@@ -58,24 +59,7 @@ CLUSTER_NOTIFY_RULE = ("federation.scaivault.io", "clusterfederationbackends/not
 
 
 def eventbridge(secret_id: str, name: str = "PutSecretValue", **extra: Any) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.secretsmanager",
-        "account": "123456789012",
-        "time": "2026-11-29T12:00:00Z",
-        "region": REGION,
-        "resources": [],
-        "detail": {
-            "eventSource": "secretsmanager.amazonaws.com",
-            "eventName": name,
-            "awsRegion": REGION,
-            "requestParameters": {"secretId": secret_id},
-            "responseElements": None,
-            **extra,
-        },
-    }
+    return eventbridge_event(secret_id, REGION, name, **extra)
 
 
 def pubsub(secret_id: str, event_type: str = "SECRET_VERSION_ADD") -> dict[str, Any]:

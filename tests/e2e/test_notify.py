@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from scaivault_devenv.aws_events import eventbridge_event
 from scaivault_devenv.gsm import GoogleEmulator
 from scaivault_devenv.keyvault import KeyVaultServer
 from scaivault_devenv.moto import MotoServer
@@ -77,27 +78,6 @@ def parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def eventbridge(secret_id: str, region: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.secretsmanager",
-        "account": "123456789012",
-        "time": "2026-11-29T12:00:00Z",
-        "region": region,
-        "resources": [],
-        "detail": {
-            "eventVersion": "1.08",
-            "eventSource": "secretsmanager.amazonaws.com",
-            "eventName": "PutSecretValue",
-            "awsRegion": region,
-            "requestParameters": {"secretId": secret_id, "clientRequestToken": "x"},
-            "responseElements": None,
-        },
-    }
-
-
 async def test_an_eventbridge_event_syncs_exactly_that_secret(
     cluster: Cluster,
     moto_server: MotoServer,
@@ -137,7 +117,7 @@ async def test_an_eventbridge_event_syncs_exactly_that_secret(
     put_secret(admin, f"{prefix}/db", {"v": "rotated-2"})
     put_secret(admin, f"{prefix}/api", {"v": "2"})  # changed too, but no event for it
     arn = admin.describe_secret(SecretId=f"{prefix}/db")["ARN"]
-    event = eventbridge(arn, moto_server.region)
+    event = eventbridge_event(arn, moto_server.region)
     started = time.monotonic()
     status, answer = await post(federation_api, "aws", event, federation_api.notifier)
     assert status == 200, answer
@@ -162,7 +142,7 @@ async def test_an_eventbridge_event_syncs_exactly_that_secret(
     other = admin.describe_secret(SecretId=f"unmapped-{prefix}/db")["ARN"]
     put_secret(admin, f"unmapped-{prefix}/db", {"v": "2"})
     status, answer = await post(
-        federation_api, "aws", eventbridge(other, moto_server.region), federation_api.notifier
+        federation_api, "aws", eventbridge_event(other, moto_server.region), federation_api.notifier
     )
     assert status == 200 and answer["events"][0]["outcome"] == "unmapped"
     assert answer["synced"] == []
@@ -359,7 +339,10 @@ async def test_an_event_syncs_that_path_in_each_namespace_a_cluster_backend_sele
         arn = admin.describe_secret(SecretId=f"{prefix}/{a.namespace}/db")["ARN"]
         started = time.monotonic()
         status, answer = await post(
-            federation_api, "aws", eventbridge(arn, moto_server.region), federation_api.notifier
+            federation_api,
+            "aws",
+            eventbridge_event(arn, moto_server.region),
+            federation_api.notifier,
         )
         assert status == 200, answer
         [synced] = answer["synced"]
