@@ -677,6 +677,24 @@ async def test_a_failed_status_write_does_not_stop_the_worker() -> None:
     assert world.store.names(NAMESPACE) == ["app-db"]
 
 
+async def test_a_sync_whose_status_was_not_written_is_made_again_soon_backing_off() -> None:
+    world = World()  # syncInterval 10m: a status lost until then would say nothing for long
+    world.statuses.fail_with = TimeoutError()  # the apiserver did not answer
+    worker = world.worker()
+    await worker.step(world.resource())
+    assert world.syncs == 1 and world.statuses.written == []
+    first = worker.due - world.clock.monotonic()
+    assert 4 <= first <= 6  # not the interval
+
+    await step_at(world, worker, worker.due)  # failing still: later
+    assert world.syncs == 2 and 8 <= worker.due - world.clock.monotonic() <= 12
+
+    world.statuses.fail_with = None
+    await step_at(world, worker, worker.due)
+    assert world.syncs == 3 and world.statuses.last.status is Health.HEALTHY
+    assert 540 <= worker.due - world.clock.monotonic() <= 660  # back to the interval
+
+
 # -- run() -------------------------------------------------------------------------------------
 
 

@@ -57,6 +57,9 @@ class Reporter:
         self.statuses = statuses
         self.events = events
         self.status_after_sync = status_after_sync
+        #: whether the last status was written (False: the apiserver failed the write,
+        #: and the worker tries again soon rather than at the next interval)
+        self.status_written = True
 
     async def _write(
         self, resource: FederationBackendResource, status: BackendStatus, next_at: datetime
@@ -66,8 +69,11 @@ class Reporter:
         record_status(resource.namespace, resource.name, resource.type_name, status.status)
         try:
             await self.statuses.write_status(resource, status)
-        except Exception as exc:  # the next sync writes it again
+        except Exception as exc:  # the worker syncs again soon and writes it then
+            self.status_written = False
             log.warning("status of %s not written: %s", resource.qualified_name, type(exc).__name__)
+        else:
+            self.status_written = True
 
     async def synced(
         self,

@@ -151,6 +151,8 @@ class BackendWorker:
         self.due = 0.0
         self.next_delay = 0.0
         self.failures = 0
+        #: syncs in a row whose status the apiserver failed to take
+        self.unwritten = 0
         self.resource: FederationBackendResource | None = None
         #: spec.target of the last sync (_UNSEEN before the first): a change re-reads all
         self.synced_target: object = _UNSEEN
@@ -411,6 +413,15 @@ class BackendWorker:
             self._metrics(spec).record_success(latency)
             self.failures = 0
             self.due = clock.monotonic() + self.next_delay
+            if self.report.status_written:
+                self.unwritten = 0
+            else:  # its status says nothing of this sync: sync again soon, backing off
+                self.unwritten += 1
+                self.sync_owed = True
+                retry = backoff_delay(
+                    self.unwritten, interval, self.deps.rng, None, self.deps.max_backoff
+                )
+                self.due = clock.monotonic() + min(self.next_delay, retry)
         except Exception as exc:  # any failure: keep every Secret, report, back off
             self.failures += 1
             self.next_delay = backoff_delay(
